@@ -1,0 +1,45 @@
+# aelab — the two commands a user needs are `make demo` and `make test`; both do all the set-up.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+# The CPU build of PyTorch, pinned here (pyproject keeps a range): a looser requirement pulls a CUDA build of several GB.
+TORCH  := torch==2.13.0
+
+# Real data for tests and the demo: the team's shared copy when it is there (machines have no internet).
+SHARED_DATA := $(abspath ../shared/data)
+ifeq ($(origin AELAB_DATA_DIR), undefined)
+  ifneq ($(wildcard $(SHARED_DATA)/fashion-mnist),)
+    export AELAB_DATA_DIR := $(SHARED_DATA)
+  endif
+endif
+
+.PHONY: install test demo data bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml Makefile
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check $(TORCH)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $(STAMP)
+
+test: install
+	$(BIN)/python -m pytest -q
+
+# Fashion-MNIST must be somewhere aelab looks; if not, Debian's package provides it (when apt-get is usable),
+# else aelab downloads it from the public mirrors into its cache.
+data: install
+	@$(BIN)/aelab data verify fashion-mnist --quiet >/dev/null 2>&1 \
+	  || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && apt-get install -y -q dataset-fashion-mnist >/dev/null 2>&1; true; }
+	$(BIN)/aelab data fetch fashion-mnist
+
+demo: data
+	$(BIN)/aelab train --model shallow --dataset fashion-mnist --code-size 32 --epochs 5 --batch-size 32 --seed 0 --out runs/shallow
+	@echo "Results: runs/shallow/ (metrics.json, reconstructions.png, weights.png, loss.png)"
+
+bench: install
+	$(BIN)/python benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache .hypothesis

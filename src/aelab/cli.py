@@ -1,0 +1,101 @@
+"""The `aelab` command line: a thin layer over the library.
+
+Options of `train` come from the config dataclasses; every `AelabError` becomes one line on
+stderr and the exit code of its kind. Nothing runs at import.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from aelab.config import FigureConfig, TrainConfig, add_arguments, from_arguments
+from aelab.errors import AelabError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="aelab", description="An autoencoder laboratory: the classic study, reproduced and measured.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    train = sub.add_parser("train", help="train one autoencoder and write its run folder")
+    add_arguments(train, TrainConfig)
+    add_arguments(train, FigureConfig)
+    train.add_argument("--out", default="runs/shallow", help="run folder to write (default: runs/shallow)")
+    add_common(train)
+    train.add_argument("--quick", action="store_true", help="smoke run in seconds: 2,000 training images, 1,000 test, 1 epoch")
+
+    data = sub.add_parser("data", help="list, verify or fetch the data sets")
+    data_sub = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
+    add_common(data_sub.add_parser("list", help="where each data set is and whether its digests verify"))
+    for action, text in (("verify", "check one data set's digests"), ("fetch", "download a data set into the cache if it is not found")):
+        p = data_sub.add_parser(action, help=text)
+        p.add_argument("name", help="data set name (mnist, fashion-mnist)")
+        add_common(p)
+
+    grad = sub.add_parser("gradcheck", help="verify the hand-derived NumPy gradients against finite differences and autograd")
+    grad.add_argument("--json", action="store_true", help="print the results as JSON")
+    grad.add_argument("--seed", type=int, default=0, help="seed of the random test inputs (default: 0)")
+    return parser
+
+
+def add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-dir", default=None, help="folder holding mnist/ and fashion-mnist/ (searched first)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars or per-epoch lines")
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from aelab.experiments.train_one import train_run
+
+    quick = {"train_size": 2000, "test_size": 1000, "epochs": 1} if args.quick else {}
+    quick = {k: v for k, v in quick.items() if getattr(args, k) is None}
+    config = from_arguments(TrainConfig, args, **quick)
+    figures = from_arguments(FigureConfig, args)
+    log = (lambda message: None) if args.quiet else None
+    metrics = train_run(config, args.out, figures, data_dir=args.data_dir, quiet=args.quiet, **({"log": log} if log else {}))
+    final = metrics["final"]
+    print(f"train loss {final['train_loss']:.4f}  test BCE {final['test_bce']:.4f} (floor {final['test_bce_floor']:.4f}, "
+          f"excess {final['test_bce_excess']:.4f})  test MSE {final['test_mse']:.5f}  PSNR {final['test_psnr_db']:.2f} dB  → {args.out}")
+    return 0
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    from aelab.data.inspect import all_statuses, dataset_status, format_statuses
+
+    if args.data_command == "list":
+        statuses = all_statuses(args.data_dir)
+        print(format_statuses(statuses))
+        return 0
+    if args.data_command == "fetch":
+        from aelab.data.load import find_or_download
+        from aelab.data.registry import get_spec
+
+        find_or_download(get_spec(args.name), args.data_dir, progress=not args.quiet)
+    status = dataset_status(args.name, args.data_dir)
+    print(format_statuses([status]))
+    return 0 if status.verified else (3 if status.found else 4)
+
+
+def cmd_gradcheck(args: argparse.Namespace) -> int:
+    from aelab.manual.gradcheck import gradcheck_command
+
+    return gradcheck_command(as_json=args.json, seed=args.seed)
+
+
+COMMANDS = {"train": cmd_train, "data": cmd_data, "gradcheck": cmd_gradcheck}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except AelabError as exc:
+        print(f"aelab: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("aelab: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

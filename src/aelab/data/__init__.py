@@ -1,0 +1,8 @@
+"""Data: IDX files, the registry of known data sets, where they are found, and how they are loaded.
+
+Everything here is pure functions over NumPy arrays plus a registry dict; nothing imports torch.
+"""
+
+from aelab.data.load import Dataset, load_dataset
+
+__all__ = ["Dataset", "load_dataset"]

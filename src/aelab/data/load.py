@@ -1,0 +1,140 @@
+"""Load a data set as arrays: locate it, verify every payload's digest, scale images to [0, 1].
+
+Decompressed, verified payloads are memoised per process (keyed by file, size and mtime), and a
+copy is kept in aelab's cache, so the second load of a data set costs a raw read and a hash.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from aelab.data.download import cache_payload, download, downloads_allowed
+from aelab.data.idx import decode_idx, encode_idx, read_idx_bytes
+from aelab.data.locate import Found, Place, cache_root, locate
+from aelab.data.registry import SPLIT_FILES, DatasetSpec, get_spec
+from aelab.errors import DataError, DatasetNotFoundError
+
+NPZ_KEYS = {  # Keras' mnist.npz key → canonical file name
+    "x_train": "train-images-idx3-ubyte",
+    "y_train": "train-labels-idx1-ubyte",
+    "x_test": "t10k-images-idx3-ubyte",
+    "y_test": "t10k-labels-idx1-ubyte",
+}
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A loaded data set. Images are float32 in [0, 1], shape (n, 784) or (n, 28, 28); labels int64 (n,)."""
+
+    spec: DatasetSpec
+    train_images: np.ndarray
+    train_labels: np.ndarray
+    test_images: np.ndarray
+    test_labels: np.ndarray
+    source: str  # where it was found, for humans
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+
+def check_digest(payload: bytes, expected: str, source: str) -> None:
+    """Raise a one-line DataError unless SHA-256(payload) == expected."""
+    actual = hashlib.sha256(payload).hexdigest()
+    if actual != expected:
+        raise DataError(f"{source}: SHA-256 mismatch: expected {expected}, got {actual} (corrupt or a different file)")
+
+
+@functools.lru_cache(maxsize=16)
+def _verified_payload(path: str, expected: str, size: int, mtime_ns: int) -> bytes:
+    """Decompressed and verified bytes of one IDX file; size and mtime key the memo so edits are seen."""
+    payload = read_idx_bytes(path)
+    check_digest(payload, expected, path)
+    return payload
+
+
+def _payloads_from_idx(spec: DatasetSpec, files: dict[str, Path]) -> dict[str, bytes]:
+    payloads = {}
+    for name, path in files.items():
+        stat = path.stat()
+        payloads[name] = _verified_payload(str(path), spec.sha256[name], stat.st_size, stat.st_mtime_ns)
+    return payloads
+
+
+def _payloads_from_npz(spec: DatasetSpec, npz: Path) -> dict[str, bytes]:
+    """Keras' mnist.npz holds the same arrays; re-encoding them as IDX reproduces the original bytes."""
+    try:
+        with np.load(npz, allow_pickle=False) as archive:
+            arrays = {NPZ_KEYS[key]: archive[key] for key in NPZ_KEYS}
+    except (OSError, ValueError, KeyError) as exc:
+        raise DataError(f"{npz}: not a Keras MNIST archive with x_train, y_train, x_test, y_test: {exc}") from None
+    payloads = {name: encode_idx(arr.astype(np.uint8)) for name, arr in arrays.items()}
+    for name, payload in payloads.items():
+        check_digest(payload, spec.sha256[name], f"{npz}[{name}]")
+    return payloads
+
+
+def not_found_message(spec: DatasetSpec, places: list[Place]) -> str:
+    looked = "; ".join(f"{p.label} {p.path}" for p in places)
+    return (
+        f"data set '{spec.name}' not found (looked in: {looked}) and could not be downloaded: "
+        f"put the four IDX files ({', '.join(SPLIT_FILES.values())}, .gz or raw) in DIR/{spec.name}/ "
+        "and pass --data-dir DIR or set AELAB_DATA_DIR=DIR"
+    )
+
+
+def find_or_download(spec: DatasetSpec, data_dir: str | os.PathLike | None = None, progress: bool = True) -> Found:
+    """The first complete copy of `spec`, downloading into the cache if none exists and downloads are allowed."""
+    found, places = locate(spec, data_dir)
+    if found is not None:
+        return found
+    if downloads_allowed():
+        try:
+            return download(spec, progress)
+        except DataError as exc:
+            raise DatasetNotFoundError(f"{not_found_message(spec, places)} ({exc})") from None
+    raise DatasetNotFoundError(not_found_message(spec, places))
+
+
+def verified_payloads(spec: DatasetSpec, found: Found) -> dict[str, bytes]:
+    """All four decompressed payloads of `found`, each checked against its digest; cached when new."""
+    payloads = _payloads_from_npz(spec, found.npz) if found.npz else _payloads_from_idx(spec, found.files)
+    cache = cache_root() / spec.name
+    if found.place.path.resolve() != cache.resolve():
+        for name, payload in payloads.items():
+            if not (cache / name).is_file():
+                cache_payload(spec, name, payload)
+    return payloads
+
+
+def load_dataset(name: str, data_dir: str | os.PathLike | None = None, flatten: bool = True, progress: bool = True) -> Dataset:
+    """Load data set `name`: images float32 in [0, 1], (n, 784) if `flatten` else (n, 28, 28)."""
+    spec = get_spec(name)
+    found = find_or_download(spec, data_dir, progress)
+    payloads = verified_payloads(spec, found)
+    arrays = {role: decode_idx(payloads[file], source=f"{spec.name}/{file}") for role, file in SPLIT_FILES.items()}
+    for split, n in (("train", spec.n_train), ("test", spec.n_test)):
+        images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]
+        if images.shape != (n, *spec.image_shape) or labels.shape != (n,):
+            raise DataError(f"{spec.name} {split}: shapes {images.shape} and {labels.shape}: expected ({n}, 28, 28) and ({n},)")
+    return Dataset(
+        spec=spec,
+        train_images=to_unit_float(arrays["train_images"], flatten),
+        train_labels=arrays["train_labels"].astype(np.int64),
+        test_images=to_unit_float(arrays["test_images"], flatten),
+        test_labels=arrays["test_labels"].astype(np.int64),
+        source=f"{found.place.label}: {found.place.path}",
+    )
+
+
+def to_unit_float(images: np.ndarray, flatten: bool = True) -> np.ndarray:
+    """uint8 images → float32 in [0, 1] (divided by 255, as the Keras study does)."""
+    out = images.astype(np.float32)
+    out /= np.float32(255.0)
+    return out.reshape(len(out), -1) if flatten else out

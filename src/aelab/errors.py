@@ -1,0 +1,50 @@
+"""One exception family for everything aelab refuses.
+
+Every error is raised with a single line that names the thing at fault and what was expected, so
+the CLI can print it as is and map its kind to an exit code. Code catches these only to add
+context, never to hide them.
+"""
+
+from __future__ import annotations
+
+
+class AelabError(Exception):
+    """Base of every error aelab raises on purpose; `exit_code` is what the CLI returns."""
+
+    exit_code = 1
+
+
+class ConfigError(AelabError, ValueError):
+    """An option or configuration value is out of range or of the wrong kind."""
+
+    exit_code = 2
+
+
+class DataError(AelabError):
+    """A data file is missing, malformed, truncated or fails its digest."""
+
+    exit_code = 3
+
+
+class DatasetNotFoundError(DataError):
+    """No copy of a data set was found anywhere aelab looks, and none could be downloaded."""
+
+    exit_code = 4
+
+
+class CheckpointError(AelabError):
+    """A run folder or checkpoint is missing, corrupt, or does not match the model asked for."""
+
+    exit_code = 5
+
+
+class OutputError(AelabError):
+    """The output location cannot be written (a file in the way, no permission, disk full)."""
+
+    exit_code = 6
+
+
+class TrainingError(AelabError):
+    """Training diverged (non-finite loss or gradients) or could not go on."""
+
+    exit_code = 7

@@ -1,0 +1,1 @@
+"""Experiments: run folders and the commands that fill them (train one model; later sweeps)."""

@@ -1,0 +1,1 @@
+"""Models: plain `nn.Module`s with `encode`, `decode` and `forward`; the objective lives elsewhere."""

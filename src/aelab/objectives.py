@@ -1,0 +1,45 @@
+"""Training objectives: each returns the total loss and its named parts, for logging.
+
+The reconstruction term is binary cross-entropy computed from logits and averaged over pixels and
+batch — what Keras' `binary_crossentropy` on a sigmoid output computes (Keras too takes the logits
+of a sigmoid layer). Sparsity (an L1 term on the code) adds to it; the parts stay separate.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+
+def bce_from_logits(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean binary cross-entropy over all pixels and samples; target in [0, 1]."""
+    return F.binary_cross_entropy_with_logits(logits, target)
+
+
+def pixel_entropy(target: torch.Tensor) -> torch.Tensor:
+    """Mean entropy of the pixels themselves, −[x log x + (1−x) log(1−x)]: the floor of BCE.
+
+    BCE(x, p) = H(x) + KL(x‖p) per pixel, so no model can score below the mean of H(x) on grey
+    levels; reporting the floor lets a reader see how much of a BCE figure is removable at all.
+    """
+    return F.binary_cross_entropy(target, target)  # H(x) = BCE(x, x); torch clamps log at −100
+
+
+def mse(reconstruction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean squared error over all pixels and samples."""
+    return F.mse_loss(reconstruction, target)
+
+
+def psnr(mean_squared_error: float, peak: float = 1.0) -> float:
+    """Peak signal-to-noise ratio in dB of a mean squared error for signals in [0, peak]."""
+    return 10.0 * math.log10(peak**2 / mean_squared_error) if mean_squared_error > 0 else math.inf
+
+
+class ReconstructionObjective:
+    """BCE from logits against the (clean) target; the base every autoencoder here trains on."""
+
+    def __call__(self, logits: torch.Tensor, code: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        bce = bce_from_logits(logits, target)
+        return bce, {"bce": bce}

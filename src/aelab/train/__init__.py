@@ -1,0 +1,1 @@
+"""Training: one `Trainer` for every autoencoder, metrics, weights on disk, progress display."""

@@ -1,0 +1,42 @@
+"""Test-set metrics of a trained autoencoder: BCE with its entropy floor, MSE, PSNR, code sparsity."""
+
+from __future__ import annotations
+
+import torch
+
+from aelab.objectives import bce_from_logits, mse, pixel_entropy, psnr
+
+
+@torch.no_grad()
+def reconstruction_metrics(model: torch.nn.Module, target: torch.Tensor, inputs: torch.Tensor | None = None,
+                           batch_size: int = 10_000) -> dict[str, float]:
+    """Metrics over a whole set, batched to bound memory.
+
+    `inputs` (default: `target`) is what the model sees, e.g. noisy images for a denoiser.
+    Returns bce, bce_floor (the pixels' own entropy), bce_excess, mse, psnr_db,
+    code_mean (mean code activation) and code_zero_fraction (share of code entries exactly 0).
+    """
+    model.eval()
+    inputs = target if inputs is None else inputs
+    sums = {"bce": 0.0, "bce_floor": 0.0, "mse": 0.0, "code_mean": 0.0, "code_zero_fraction": 0.0}
+    for i in range(0, len(target), batch_size):
+        x, t = inputs[i:i + batch_size], target[i:i + batch_size]
+        logits, code = model(x)
+        weight = len(t)
+        sums["bce"] += bce_from_logits(logits, t).item() * weight
+        sums["bce_floor"] += pixel_entropy(t).item() * weight
+        sums["mse"] += mse(torch.sigmoid(logits), t).item() * weight
+        sums["code_mean"] += code.float().mean().item() * weight
+        sums["code_zero_fraction"] += (code == 0).float().mean().item() * weight
+    out = {name: value / len(target) for name, value in sums.items()}
+    out["bce_excess"] = out["bce"] - out["bce_floor"]
+    out["psnr_db"] = psnr(out["mse"])
+    return out
+
+
+@torch.no_grad()
+def per_image_bce(model: torch.nn.Module, target: torch.Tensor, inputs: torch.Tensor | None = None) -> torch.Tensor:
+    """BCE of each image (n,), to find the worst reconstructions."""
+    model.eval()
+    logits, _ = model(target if inputs is None else inputs)
+    return torch.nn.functional.binary_cross_entropy_with_logits(logits, target, reduction="none").mean(dim=1)

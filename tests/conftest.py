@@ -1,0 +1,70 @@
+"""Shared fixtures: every test runs with its own empty cache, no downloads and no Keras cache.
+
+Real data comes only from `$AELAB_DATA_DIR` (the Makefile and .ci/run point it at the shared
+copy); tests that need it use the `real_data_dir` fixture.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from aelab.data.idx import write_idx
+from aelab.data.registry import REGISTRY, SPLIT_FILES, DatasetSpec
+
+REAL_DATA_DIR = os.environ.get("AELAB_DATA_DIR")
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path_factory, monkeypatch):
+    """No test sees the user's cache, Keras cache or network; the real data dir stays as given."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / "cache"))
+    monkeypatch.setenv("KERAS_HOME", str(home / "keras"))
+    monkeypatch.setenv("AELAB_OFFLINE", "1")
+    monkeypatch.setattr("aelab.data.locate.DEBIAN_ROOT", home / "debian")
+    from aelab.data.load import _verified_payload
+
+    _verified_payload.cache_clear()
+    yield
+
+
+@pytest.fixture
+def real_data_dir() -> Path:
+    if not REAL_DATA_DIR:
+        pytest.skip("AELAB_DATA_DIR is not set (make test and .ci/run set it)")
+    return Path(REAL_DATA_DIR)
+
+
+def make_tiny_arrays(seed: int = 0, n_train: int = 64, n_test: int = 16) -> dict[str, np.ndarray]:
+    """Small random images and labels in the IDX layout of the real files."""
+    rng = np.random.default_rng(seed)
+    return {
+        SPLIT_FILES["train_images"]: rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
+        SPLIT_FILES["train_labels"]: rng.integers(0, 10, n_train, dtype=np.uint8),
+        SPLIT_FILES["test_images"]: rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8),
+        SPLIT_FILES["test_labels"]: rng.integers(0, 10, n_test, dtype=np.uint8),
+    }
+
+
+@pytest.fixture
+def tiny_dataset(tmp_path, monkeypatch):
+    """A registered data set 'tiny' (64 train, 16 test images) written as .gz IDX under tmp/data/tiny."""
+    import hashlib
+
+    from aelab.data.idx import encode_idx
+
+    arrays = make_tiny_arrays()
+    root = tmp_path / "data"
+    for name, array in arrays.items():
+        write_idx(root / "tiny" / f"{name}.gz", array)
+    spec = DatasetSpec(
+        name="tiny", title="tiny test set",
+        sha256={name: hashlib.sha256(encode_idx(a)).hexdigest() for name, a in arrays.items()},
+        mirrors=(), class_names=tuple(str(i) for i in range(10)), n_train=64, n_test=16,
+    )
+    monkeypatch.setitem(REGISTRY, "tiny", spec)
+    return root, spec, arrays

@@ -1,0 +1,99 @@
+"""The command line: a real short run writes every promised file; bad input is one line and exit ≠ 0."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from safetensors.torch import load_file
+
+from aelab.cli import main
+from aelab.config import TrainConfig
+
+PROMISED = ["config.json", "metrics.json", "model.safetensors", "reconstructions.png", "weights.png", "loss.png", "finished.json"]
+
+
+def test_train_quick_on_real_data_writes_every_file(real_data_dir, tmp_path, capsys):
+    out = tmp_path / "run"
+    code = main(["train", "--quick", "--data-dir", str(real_data_dir), "--out", str(out), "--n-images", "4", "--n-weights", "5", "--quiet"])
+    assert code == 0
+    assert sorted(p.name for p in out.iterdir()) == sorted(PROMISED)  # and no temporary files left
+    config = json.loads((out / "config.json").read_text())
+    assert TrainConfig.from_json(config["config"]).epochs == 1
+    metrics = json.loads((out / "metrics.json").read_text())
+    epoch = metrics["epochs"][0]
+    assert {"train_loss", "test_loss", "seconds"} <= set(epoch)
+    final = metrics["final"]
+    for key in ("test_bce", "test_mse", "test_psnr_db", "test_bce_floor", "test_bce_excess"):
+        assert isinstance(final[key], float)
+    assert final["test_bce"] > final["test_bce_floor"] > 0
+    weights = load_file(out / "model.safetensors")
+    assert weights["encoder.0.weight"].shape == (32, 784)
+    assert "test BCE" in capsys.readouterr().out
+
+
+def test_console_script_runs_as_a_process(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "aelab", "train", "--code-size", "0", "--out", str(tmp_path / "x")],
+                            capture_output=True, text=True)
+    assert result.returncode == 2
+    assert result.stderr.strip() == "aelab: error: --code-size 0: expected a whole number ≥ 1"
+    assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize(
+    "args, code, message",
+    [
+        (["--epochs", "0"], 2, "--epochs 0: expected a whole number ≥ 1"),
+        (["--batch-size", "-3"], 2, "--batch-size -3"),
+        (["--model", "shalow"], 2, "unknown model 'shalow' (did you mean 'shallow'?)"),
+        (["--dataset", "fashion"], 2, "unknown data set 'fashion' (did you mean 'fashion-mnist'?)"),
+        (["--learning-rate", "0"], 2, "--learning-rate 0"),
+        (["--n-images", "0"], 2, "--n-images 0"),
+    ],
+)
+def test_bad_options_are_one_line_errors(tmp_path, capsys, args, code, message):
+    out = tmp_path / "run"
+    assert main(["train", *args, "--out", str(out)]) == code
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+    assert not out.exists()
+
+
+def test_output_path_that_is_a_file_is_refused(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("keep me")
+    assert main(["train", "--quick", "--out", str(blocker)]) == 6
+    assert "is a file: expected a folder" in capsys.readouterr().err
+    assert blocker.read_text() == "keep me"
+
+
+def test_missing_data_exits_4_with_guidance(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("AELAB_DATA_DIR", raising=False)
+    assert main(["train", "--quick", "--data-dir", str(tmp_path), "--out", str(tmp_path / "run")]) == 4
+    err = capsys.readouterr().err
+    assert "data set 'fashion-mnist' not found" in err and "AELAB_DATA_DIR" in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_too_many_weights_or_images_refused_before_training(real_data_dir, tmp_path, capsys):
+    assert main(["train", "--quick", "--data-dir", str(real_data_dir), "--n-weights", "33", "--out", str(tmp_path / "r")]) == 2
+    assert "--n-weights 33: expected at most 32" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
+
+
+def test_data_list_and_verify(real_data_dir, capsys):
+    assert main(["data", "list", "--data-dir", str(real_data_dir)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("verified") == 2 and "mnist" in out and "fashion-mnist" in out
+    assert main(["data", "verify", "mnist", "--data-dir", str(real_data_dir)]) == 0
+
+
+def test_data_verify_reports_missing_and_corrupt(tiny_dataset, tmp_path, capsys):
+    assert main(["data", "verify", "tiny", "--data-dir", str(tmp_path / "none")]) == 4
+    assert "missing" in capsys.readouterr().out
+    root, _, _ = tiny_dataset
+    (root / "tiny" / "t10k-labels-idx1-ubyte.gz").write_bytes(b"\x00\x00\x08\x01\x00\x00\x00\x01\x07")
+    assert main(["data", "verify", "tiny", "--data-dir", str(root)]) == 3
+    assert "SHA-256 mismatch" in capsys.readouterr().out
