@@ -12,7 +12,8 @@ from safetensors.torch import load_file
 from aelab.cli import main
 from aelab.config import TrainConfig
 
-PROMISED = ["config.json", "metrics.json", "model.safetensors", "reconstructions.png", "weights.png", "loss.png", "finished.json"]
+PROMISED = ["config.json", "metrics.json", "model.safetensors", "reconstructions.png", "worst.png", "weights.png", "loss.png",
+            "summary.md", "finished.json"]
 
 
 def test_train_quick_on_real_data_writes_every_file(real_data_dir, tmp_path, capsys):

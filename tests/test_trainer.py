@@ -40,8 +40,8 @@ def test_epoch_loss_is_sample_weighted_mean_of_batch_losses(monkeypatch):
     seen = []
     original = trainer.step
 
-    def recording_step(target):
-        loss, parts = original(target)
+    def recording_step(target, inputs=None):
+        loss, parts = original(target, inputs)
         seen.append((loss.item(), len(target)))
         return loss, parts
 

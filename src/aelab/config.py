@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 from aelab.errors import ConfigError
 
 
+NOISE_KINDS = ("gaussian", "masking", "salt-pepper")
+
+
 def option(default, help: str, **extra):
     """A dataclass field that also carries its CLI help text."""
     return field(default=default, metadata={"help": help, **extra})
@@ -23,16 +26,26 @@ def option(default, help: str, **extra):
 class TrainConfig:
     """Everything that determines a training run's result."""
 
-    model: str = option("shallow", "model family: shallow (784→code→784) or deep (784→128→code→128→784)")
+    model: str = option("shallow", "model family: shallow (784→code→784), deep (784→128→code→128→784), "
+                        "denoising (deep, Gaussian input noise 0.2) or sparse (shallow, L1 on the code)")
     dataset: str = option("fashion-mnist", "data set name: mnist or fashion-mnist")
     code_size: int = option(32, "width of the code (bottleneck) layer")
     hidden_sizes: tuple[int, ...] = option((128,), "hidden widths of a deep model, outermost first, e.g. 256,128")
-    epochs: int | None = option(None, "passes over the training set (default: the study's, 5 shallow, 10 deep)")
+    epochs: int | None = option(None, "passes over the training set (default: the study's: 5 shallow and sparse, 10 deep and denoising)")
     batch_size: int = option(32, "samples per optimiser step (the study's 32)")
     learning_rate: float = option(1e-3, "Adam learning rate (Keras' default 1e-3)")
     seed: int = option(0, "seed of every random choice: weights, batch order, noise")
     train_size: int | None = option(None, "train on a seeded random subset of this many images (default: all)")
     test_size: int | None = option(None, "evaluate on the first N test images (default: all)")
+    noise: str | None = option(None, "input corruption for a denoising run: gaussian (clip(x + f·N(0,1), 0, 1)), "
+                               "masking (a fraction f of pixels zeroed) or salt-pepper (a fraction f set to 0 or 1); "
+                               "the target stays clean (default: none; gaussian for --model denoising)", choices=NOISE_KINDS)
+    noise_factor: float = option(0.2, "f: the Gaussian noise's standard deviation, or the fraction of corrupted pixels")
+    fixed_noise: bool = option(False, "draw the training noise once, as the original study did (default: fresh noise "
+                               "every epoch, which the model cannot memorise)")
+    l1: float | None = option(None, "weight of the L1 penalty on the code activations (default: 1e-5 for --model sparse, else 0)")
+    l1_reduction: str = option("mean", "how the L1 term is reduced over the batch: mean (per-sample, as tf.keras and "
+                               "Keras 3) or sum (over the batch, as Keras 2.0; grows with batch size)", choices=("mean", "sum"))
 
     def __post_init__(self) -> None:
         positive = {"code_size": self.code_size, "batch_size": self.batch_size}
@@ -50,6 +63,15 @@ class TrainConfig:
             raise ConfigError(f"--learning-rate {self.learning_rate!r}: expected a number in (0, 10)")
         if not isinstance(self.seed, int) or self.seed < 0:
             raise ConfigError(f"--seed {self.seed!r}: expected a whole number ≥ 0")
+        if self.noise is not None and self.noise not in NOISE_KINDS:
+            raise ConfigError(f"--noise {self.noise!r}: expected one of {', '.join(NOISE_KINDS)}")
+        limit = 10.0 if self.noise in (None, "gaussian") else 1.0
+        if not (isinstance(self.noise_factor, (int, float)) and 0 <= self.noise_factor <= limit):
+            raise ConfigError(f"--noise-factor {self.noise_factor!r}: expected a number in [0, {limit:g}]")
+        if self.l1 is not None and not (isinstance(self.l1, (int, float)) and 0 <= self.l1 < 1e3):
+            raise ConfigError(f"--l1 {self.l1!r}: expected a number ≥ 0")
+        if self.l1_reduction not in ("mean", "sum"):
+            raise ConfigError(f"--l1-reduction {self.l1_reduction!r}: expected mean or sum")
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
@@ -85,11 +107,16 @@ def _scalar_type(annotation: str):
 def add_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
     """Add one `--option` per field of dataclass `cls`, typed and with its help and default."""
     for f in dataclasses.fields(cls):
-        annotation, default = str(f.type), f.default
+        annotation, default, flag = str(f.type), f.default, f"--{f.name.replace('_', '-')}"
+        if annotation == "bool":  # a flag: present → True; absent → the dataclass default
+            parser.add_argument(flag, dest=f.name, action="store_const", const=True, default=None, help=f.metadata.get("help"))
+            continue
         shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
+        explicit = "(default:" in f.metadata.get("help", "")
         parser.add_argument(
-            f"--{f.name.replace('_', '-')}", dest=f.name, type=_scalar_type(annotation), default=None,
-            help=f"{f.metadata.get('help', '')}" + (f" (default: {shown})" if default is not None else ""),
+            flag, dest=f.name, type=f.metadata.get("parse") or _scalar_type(annotation), default=None,
+            choices=f.metadata.get("choices"),
+            help=f.metadata.get("help", "") + (f" (default: {shown})" if default is not None and not explicit else ""),
         )
 
 
@@ -105,9 +132,109 @@ class FigureConfig:
 
     n_images: int = option(10, "how many test images to show, originals over reconstructions")
     n_weights: int = option(16, "how many first-layer encoder units to draw as 28×28 images")
+    indices: tuple[int, ...] | None = option(None, "test images to show, by index, e.g. 0,7,42 (default: the first --n-images)")
+    per_class: bool = option(False, "show one test image of each class (the first of each label) instead")
 
     def __post_init__(self) -> None:
         for name in ("n_images", "n_weights"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ConfigError(f"--{name.replace('_', '-')} {value!r}: expected a whole number ≥ 1")
+        if self.indices is not None and (not self.indices or min(self.indices) < 0):
+            raise ConfigError(f"--indices {self.indices!r}: expected test image indices ≥ 0")
+
+
+SWEEP_MODELS = ("shallow", "deep")
+
+
+def parse_code_sizes(text: str) -> tuple[int, ...]:
+    """Code sizes from a list ("5,10,32,64") or a range ("5:100:15" → 5, 20, …, 95; "a:b" steps by 1).
+
+    A range is Python's `range(a, b, s)` (b excluded); a list is returned sorted. Sizes must be
+    whole numbers ≥ 1, each at most once, and at least one; anything else is a one-line ConfigError.
+    """
+    def fail(reason: str) -> ConfigError:
+        return ConfigError(f"--code-sizes {text!r}: {reason}: expected a list like 5,10,32 or a range start:stop:step "
+                           "like 5:100:15 of whole numbers ≥ 1")
+
+    if not text.strip():
+        raise fail("empty")
+    is_range = ":" in text
+    try:
+        parts = [int(part) for part in text.split(":" if is_range else ",")]
+    except ValueError:
+        raise fail("not whole numbers") from None
+    if is_range and len(parts) not in (2, 3):
+        raise fail("a range has 2 or 3 parts")
+    if is_range and len(parts) == 3 and parts[2] < 1:
+        raise fail("the step must be ≥ 1")
+    sizes = list(range(*parts)) if is_range else sorted(parts)
+    if not sizes:
+        raise fail("the range is empty")
+    if sizes[0] < 1:
+        raise fail(f"size {sizes[0]} is below 1")
+    if len(set(sizes)) != len(sizes):
+        raise fail("a size is given twice")
+    return tuple(sizes)
+
+
+def _code_sizes_argument(text: str) -> tuple[int, ...]:
+    """`parse_code_sizes` for argparse, which prints an ArgumentTypeError's message as is."""
+    try:
+        return parse_code_sizes(text)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    """A bottleneck sweep: one model per code size and seed, all trained together (see docs/sweep.md)."""
+
+    model: str = option("shallow", "model family: shallow (784→code→784) or deep (784→hidden→code→hidden→784)",
+                        choices=SWEEP_MODELS)
+    dataset: str = option("fashion-mnist", "data set name: mnist or fashion-mnist")
+    code_sizes: tuple[int, ...] = option((5, 20, 35, 50, 65, 80, 95), "code sizes: a list (5,10,32,64) or a range "
+                                         "start:stop:step, stop excluded (5:100:15 → 5,20,…,95)",
+                                         parse=_code_sizes_argument)
+    epochs: int = option(5, "passes over the training set (the study's 5)")
+    batch_size: int = option(32, "samples per optimiser step, the same batches for every model (the study's 32)")
+    learning_rate: float = option(1e-3, "Adam learning rate (Keras' default 1e-3)")
+    seeds: int = option(1, "models per code size, initialised from seeds seed, seed+1, …; their spread measures variance")
+    seed: int = option(0, "base seed: the training subset and batch order, and the first model's weights")
+    train_size: int | None = option(None, "train on a seeded random subset of this many images (default: all)")
+    test_size: int | None = option(None, "evaluate on the first N test images (default: all)")
+    hidden_sizes: tuple[int, ...] = option((128,), "hidden widths of the deep model, outermost first, e.g. 256,128")
+
+    def __post_init__(self) -> None:
+        if self.model not in SWEEP_MODELS:
+            raise ConfigError(f"--model {self.model!r}: expected one of {', '.join(SWEEP_MODELS)}")
+        sizes = self.code_sizes
+        if (not isinstance(sizes, tuple) or not sizes or not all(_whole(k) and k >= 1 for k in sizes)
+                or list(sizes) != sorted(set(sizes))):
+            raise ConfigError(f"--code-sizes {sizes!r}: expected distinct whole numbers ≥ 1 in increasing order")
+        positive = {"epochs": self.epochs, "batch_size": self.batch_size, "seeds": self.seeds}
+        positive.update({name: getattr(self, name) for name in ("train_size", "test_size") if getattr(self, name) is not None})
+        for name, value in positive.items():
+            if not _whole(value) or value < 1:
+                raise ConfigError(f"--{name.replace('_', '-')} {value!r}: expected a whole number ≥ 1")
+        if not self.hidden_sizes or not all(_whole(h) and h >= 1 for h in self.hidden_sizes):
+            raise ConfigError(f"--hidden-sizes {self.hidden_sizes!r}: expected one or more whole numbers ≥ 1")
+        if not (isinstance(self.learning_rate, (int, float)) and 0 < self.learning_rate < 10):
+            raise ConfigError(f"--learning-rate {self.learning_rate!r}: expected a number in (0, 10)")
+        if not _whole(self.seed) or self.seed < 0:
+            raise ConfigError(f"--seed {self.seed!r}: expected a whole number ≥ 0")
+
+    def to_json(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> "SweepConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        if set(data) - known:
+            raise ConfigError(f"config has unknown keys {sorted(set(data) - known)}: expected only {sorted(known)}")
+        tuples = {name: tuple(data[name]) for name in ("code_sizes", "hidden_sizes") if name in data}
+        return cls(**{**data, **tuples})
+
+
+def _whole(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)

@@ -43,3 +43,31 @@ class ReconstructionObjective:
     def __call__(self, logits: torch.Tensor, code: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         bce = bce_from_logits(logits, target)
         return bce, {"bce": bce}
+
+
+def l1_penalty(code: torch.Tensor, weight: float, reduction: str = "mean") -> torch.Tensor:
+    """weight · Σ|code|, summed over units and then averaged ("mean") or summed ("sum") over the batch.
+
+    Keras' `activity_regularizer=l1(w)` adds w·Σ|code| over the whole batch; Keras 2.0 added that
+    sum as is (so the penalty grows with batch size), tf.keras and Keras 3 divide it by the batch
+    size. "mean" is the per-sample figure, independent of batch size.
+    """
+    per_sample = code.abs().sum(dim=-1)
+    return weight * (per_sample.mean(dim=-1) if reduction == "mean" else per_sample.sum(dim=-1))
+
+
+class SparseObjective:
+    """BCE plus an L1 penalty on the code activations (a sparse autoencoder)."""
+
+    def __init__(self, l1: float, reduction: str = "mean"):
+        self.l1, self.reduction = l1, reduction
+
+    def __call__(self, logits: torch.Tensor, code: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        bce = bce_from_logits(logits, target)
+        penalty = l1_penalty(code, self.l1, self.reduction)
+        return bce + penalty, {"bce": bce, "l1": penalty}
+
+
+def objective_for(l1: float, reduction: str = "mean"):
+    """The objective of a run: plain reconstruction, or with the L1 term when `l1` > 0."""
+    return SparseObjective(l1, reduction) if l1 > 0 else ReconstructionObjective()

@@ -1,7 +1,8 @@
-"""Train one autoencoder and write its run folder: config, metrics, weights, figures, marker.
+"""Train one autoencoder and write its run folder: config, metrics, weights, figures, summary, marker.
 
 This is the glue between the layers: data (arrays) → model and trainer (tensors) → figures
-(arrays again). Everything random is drawn from generators seeded from the config's seed.
+(arrays again). Everything random is drawn from generators seeded from the config's seed, one per
+purpose, so that (say) turning on noise never changes the initial weights or the batch order.
 """
 
 from __future__ import annotations
@@ -18,20 +19,21 @@ import torch
 
 from aelab.config import FigureConfig, TrainConfig
 from aelab.data import Dataset, load_dataset
+from aelab.data.noise import corruption
 from aelab.data.registry import get_spec
 from aelab.errors import ConfigError
-from aelab.experiments.runs import check_output_dir, environment, mark_finished, prepare_run_dir, save_figure
+from aelab.experiments.run_figures import check_figures, draw_run_figures
+from aelab.experiments.runs import check_output_dir, environment, mark_finished, prepare_run_dir
+from aelab.experiments.summary import write_summary
 from aelab.fileio import atomic_write_json
 from aelab.models.registry import get_family
-from aelab.objectives import ReconstructionObjective
-from aelab.plots.curves import loss_figure
-from aelab.plots.images import reconstructions_figure
-from aelab.plots.weights import weights_figure
+from aelab.objectives import objective_for
 from aelab.train.checkpoint import save_weights
 from aelab.train.metrics import reconstruction_metrics
 from aelab.train.trainer import EpochRecord, Trainer
 
 Log = Callable[[str], None]
+STREAMS = ("init", "order", "subset", "noise", "test_noise")
 
 
 def stderr_log(message: str) -> None:
@@ -39,37 +41,46 @@ def stderr_log(message: str) -> None:
 
 
 def resolve(config: TrainConfig) -> TrainConfig:
-    """A config with the model's study defaults filled in (a new object; configs are frozen)."""
+    """A config with the model family's study defaults filled in (a new object; configs are frozen)."""
     family = get_family(config.model)
-    return config if config.epochs is not None else dataclasses.replace(config, epochs=family.default_epochs)
+    return dataclasses.replace(
+        config,
+        epochs=config.epochs if config.epochs is not None else family.default_epochs,
+        noise=config.noise if config.noise is not None else family.default_noise,
+        l1=config.l1 if config.l1 is not None else family.default_l1,
+    )
 
 
 def seeded_generators(seed: int) -> dict[str, torch.Generator]:
-    """Independent generators per purpose, so adding noise never changes the weights or batch order."""
-    states = np.random.SeedSequence(seed).generate_state(3, dtype=np.uint64)
-    return {name: torch.Generator().manual_seed(int(s) >> 1) for name, s in zip(("init", "order", "subset"), states)}
+    """Independent generators per purpose, derived from one seed through NumPy's SeedSequence."""
+    states = np.random.SeedSequence(seed).generate_state(len(STREAMS), dtype=np.uint64)
+    return {name: torch.Generator().manual_seed(int(s) >> 1) for name, s in zip(STREAMS, states)}
 
 
-def select(data: Dataset, config: TrainConfig, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """Training and test tensors, subset as configured (a seeded random subset of train, the first N test)."""
+def select(data: Dataset, config: TrainConfig, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
+    """Training and test tensors as configured (a seeded random subset of train, the first N test) and test labels."""
     train = torch.from_numpy(data.train_images)
     test = torch.from_numpy(data.test_images)
     if config.train_size is not None:
         if config.train_size > len(train):
             raise ConfigError(f"--train-size {config.train_size}: expected at most {len(train)} (the training set's size)")
         train = train[torch.randperm(len(train), generator=generator)[:config.train_size]].clone()
-    if config.test_size is not None:
-        test = test[:config.test_size]
+    n_test = len(test) if config.test_size is None else min(config.test_size, len(test))
     if config.batch_size > len(train):
         raise ConfigError(f"--batch-size {config.batch_size}: expected at most {len(train)} (the training images)")
-    return train, test
+    return train, test[:n_test], data.test_labels[:n_test]
 
 
-def check_figures(figures: FigureConfig, n_test: int, n_units: int) -> None:
-    if figures.n_images > n_test:
-        raise ConfigError(f"--n-images {figures.n_images}: expected at most {n_test} (the test images)")
-    if figures.n_weights > n_units:
-        raise ConfigError(f"--n-weights {figures.n_weights}: expected at most {n_units} (units in the first layer)")
+def noisy_inputs(config: TrainConfig, train_x: torch.Tensor, test_x: torch.Tensor,
+                 generators: dict[str, torch.Generator]) -> tuple[torch.Tensor | None, torch.Tensor | None, object]:
+    """(fixed training inputs or None, test inputs or None, per-batch transform or None) for the run's noise."""
+    if config.noise is None:
+        return None, None, None
+    corrupt = corruption(config.noise, config.noise_factor)
+    test_inputs = corrupt(test_x, generators["test_noise"])  # seeded and fixed, so every epoch scores the same inputs
+    if config.fixed_noise:  # the original study: one draw for the whole training set
+        return corrupt(train_x, generators["noise"]), test_inputs, None
+    return None, test_inputs, corrupt
 
 
 def train_run(config: TrainConfig, out: str | os.PathLike, figures: FigureConfig = FigureConfig(),
@@ -81,53 +92,52 @@ def train_run(config: TrainConfig, out: str | os.PathLike, figures: FigureConfig
     check_output_dir(out)
     data = load_dataset(config.dataset, data_dir, progress=not quiet)
     generators = seeded_generators(config.seed)
-    train_x, test_x = select(data, config, generators["subset"])
+    train_x, test_x, test_labels = select(data, config, generators["subset"])
     model = family.build(data.spec.n_features, config.code_size, config.hidden_sizes, generators["init"])
-    check_figures(figures, len(test_x), model.first_layer_weights().shape[0])
+    check_figures(figures, test_labels, model.first_layer_weights().shape[0])
     out = prepare_run_dir(out)  # only now, when every input has been checked
-    log(f"training {config.model} on {config.dataset} ({len(train_x)} images, from {data.source}), {config.epochs} epochs")
-    trainer = Trainer(model, ReconstructionObjective(), batch_size=config.batch_size, epochs=config.epochs,
-                      learning_rate=config.learning_rate, generator=generators["order"], quiet=quiet)
-    history: list[EpochRecord] = []
+    train_inputs, test_inputs, transform = noisy_inputs(config, train_x, test_x, generators)
     run_config = {"config": config.to_json(), "figures": dataclasses.asdict(figures), "data_source": data.source,
                   "environment": environment()}
     atomic_write_json(out / "config.json", run_config)
+    log(f"training {config.model} on {config.dataset} ({len(train_x)} images, from {data.source}), {config.epochs} epochs")
+    trainer = Trainer(model, objective_for(config.l1, config.l1_reduction), batch_size=config.batch_size,
+                      epochs=config.epochs, learning_rate=config.learning_rate, generator=generators["order"],
+                      input_transform=transform, quiet=quiet)
+    history: list[EpochRecord] = []
 
     def epoch_done(record: EpochRecord) -> None:
         history.append(record)
         atomic_write_json(out / "metrics.json", {"epochs": [dataclasses.asdict(r) for r in history]})
-        test = f"  test {record.test_loss:.4f}" if record.test_loss is not None else ""
-        log(f"epoch {record.epoch}/{config.epochs}  train {record.train_loss:.4f}{test}  {record.seconds:.1f} s")
+        log(f"epoch {record.epoch}/{config.epochs}  train {record.train_loss:.4f}  test {record.test_loss:.4f}  {record.seconds:.1f} s")
 
     start = time.perf_counter()
-    trainer.fit(train_x, test_x, on_epoch_end=epoch_done)
-    seconds = time.perf_counter() - start
-    metrics = {"epochs": [dataclasses.asdict(r) for r in history], "seconds_training": seconds,
-               "final": final_metrics(model, history, test_x)}
-    write_outputs(out, model, run_config, metrics, figures, test_x, data)
-    log(f"wrote {out}/: config.json metrics.json model.safetensors reconstructions.png weights.png loss.png")
+    trainer.fit(train_x, test_x, epoch_done, train_inputs=train_inputs, test_inputs=test_inputs)
+    metrics = {"epochs": [dataclasses.asdict(r) for r in history], "seconds_training": time.perf_counter() - start,
+               "final": final_metrics(model, history, test_x, test_inputs)}
+    files = write_outputs(out, model, run_config, metrics, figures, test_x, test_inputs, test_labels, data)
+    log(f"wrote {out}/: {' '.join(files)}")
     return metrics
 
 
-def final_metrics(model: torch.nn.Module, history: list[EpochRecord], test_x: torch.Tensor) -> dict:
-    """The end-of-training numbers: last epoch's train loss and test metrics (prefixed test_)."""
-    test = reconstruction_metrics(model, test_x)
-    final = {"train_loss": history[-1].train_loss}
-    final.update({f"test_{k}" if not k.startswith("code") else k: v for k, v in test.items()})
+def final_metrics(model: torch.nn.Module, history: list[EpochRecord], test_x: torch.Tensor,
+                  test_inputs: torch.Tensor | None) -> dict:
+    """Last epoch's train loss and test metrics (`test_*`); for a denoiser also on clean inputs (`clean_test_*`)."""
+    final: dict = {"train_loss": history[-1].train_loss, **{f"train_{k}": v for k, v in history[-1].train_parts.items()}}
+    for prefix, inputs in (("test", test_inputs), ("clean_test", test_x)) if test_inputs is not None else (("test", None),):
+        for key, value in reconstruction_metrics(model, test_x, inputs).items():
+            final[f"{prefix}_{key}"] = value
     return final
 
 
 def write_outputs(out: Path, model: torch.nn.Module, run_config: dict, metrics: dict, figures: FigureConfig,
-                  test_x: torch.Tensor, data: Dataset) -> None:
-    """Weights, metrics and figures, then the finished marker last."""
+                  test_x: torch.Tensor, test_inputs: torch.Tensor | None, test_labels: np.ndarray, data: Dataset) -> list[str]:
+    """Weights, metrics, figures and summary, then the finished marker last; returns the files written."""
     save_weights(out / "model.safetensors", model, run_config["config"])
     atomic_write_json(out / "metrics.json", metrics)
-    shown = test_x[:figures.n_images]
-    titles = [data.spec.class_names[int(c)] for c in data.test_labels[:figures.n_images]]
-    recon = model.reconstruct(shown).numpy()
-    save_figure(reconstructions_figure(shown.numpy(), recon, titles=titles), out / "reconstructions.png")
-    save_figure(weights_figure(model.first_layer_weights()[:figures.n_weights].numpy()), out / "weights.png")
-    epochs = metrics["epochs"]
-    save_figure(loss_figure([e["train_loss"] for e in epochs], [e["test_loss"] for e in epochs],
-                            floor=metrics["final"]["test_bce_floor"]), out / "loss.png")
-    mark_finished(out, ["config.json", "metrics.json", "model.safetensors", "reconstructions.png", "weights.png", "loss.png"])
+    pictures = draw_run_figures(out, model, figures, test_x, test_inputs, test_labels, data.spec.class_names,
+                                metrics["epochs"], metrics["final"]["test_bce_floor"])
+    write_summary(out / "summary.md", run_config, metrics, pictures)
+    files = ["config.json", "metrics.json", "model.safetensors", *pictures, "summary.md"]
+    mark_finished(out, files)
+    return files

@@ -31,7 +31,7 @@ class EpochRecord:
     train_loss: float
     test_loss: float | None
     seconds: float
-    train_parts: dict[str, float] = field(default_factory=dict)
+    train_parts: dict[str, float | list[float]] = field(default_factory=dict)  # a part may be a vector (one per model of a batched sweep)
 
 
 def adam(model: nn.Module, learning_rate: float) -> torch.optim.Adam:
@@ -58,31 +58,38 @@ class Trainer:
         self.optimizer = adam(model, learning_rate)
 
     def fit(self, train_x: torch.Tensor, test_x: torch.Tensor | None = None,
-            on_epoch_end: Callable[[EpochRecord], None] | None = None) -> list[EpochRecord]:
-        """Train for `self.epochs` epochs; return one record per epoch."""
+            on_epoch_end: Callable[[EpochRecord], None] | None = None, *,
+            train_inputs: torch.Tensor | None = None, test_inputs: torch.Tensor | None = None) -> list[EpochRecord]:
+        """Train for `self.epochs` epochs; return one record per epoch.
+
+        `train_inputs`/`test_inputs`, if given, are what the model sees in place of the clean
+        `train_x`/`test_x` (row for row): pre-drawn noise, as the original denoising study used.
+        """
         history = []
         for epoch in range(1, self.epochs + 1):
             start = time.perf_counter()
-            train_loss, parts = self.train_epoch(train_x, epoch)
-            test_loss = self.evaluate(test_x) if test_x is not None else None
+            train_loss, parts = self.train_epoch(train_x, epoch, train_inputs)
+            test_loss = self.evaluate(test_x, test_inputs) if test_x is not None else None
             record = EpochRecord(epoch, train_loss, test_loss, time.perf_counter() - start, parts)
             history.append(record)
             if on_epoch_end is not None:
                 on_epoch_end(record)
         return history
 
-    def train_epoch(self, train_x: torch.Tensor, epoch: int) -> tuple[float, dict[str, float]]:
+    def train_epoch(self, train_x: torch.Tensor, epoch: int,
+                    train_inputs: torch.Tensor | None = None) -> tuple[float, dict[str, float | list[float]]]:
         """One pass in a fresh random order; returns the sample-weighted mean loss and parts."""
         self.model.train()
         n = len(train_x)
         order = torch.randperm(n, generator=self.generator)
         steps = math.ceil(n / self.batch_size)
         total = torch.zeros(())
-        part_sums: dict[str, torch.Tensor] = {}
+        part_sums: dict[str, torch.Tensor] = {}  # parts may be scalars or vectors
         with progress_bar(steps, f"epoch {epoch}/{self.epochs}", self.quiet, unit="step") as bar:
             for step in range(steps):
-                target = train_x[order[step * self.batch_size:(step + 1) * self.batch_size]]
-                loss, parts = self.step(target)
+                rows = order[step * self.batch_size:(step + 1) * self.batch_size]
+                target = train_x[rows]
+                loss, parts = self.step(target, None if train_inputs is None else train_inputs[rows])
                 total += loss.detach() * len(target)
                 for name, value in parts.items():
                     part_sums[name] = part_sums.get(name, 0.0) + value.detach() * len(target)
@@ -92,11 +99,13 @@ class Trainer:
         mean = total.item() / n
         if not math.isfinite(mean):
             raise TrainingError(f"epoch {epoch}: training loss became {mean}: expected a finite loss (lower the learning rate or check the data)")
-        return mean, {name: float(value) / n for name, value in part_sums.items()}
+        return mean, {name: (value / n).tolist() for name, value in part_sums.items()}
 
-    def step(self, target: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """One optimiser step on one batch; the model sees the transformed input, the loss the clean target."""
-        inputs = self.input_transform(target, self.generator) if self.input_transform else target
+    def step(self, target: torch.Tensor, inputs: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """One optimiser step on one batch; the model sees `inputs` (default: the transformed
+        target), the loss compares with the clean target."""
+        if inputs is None:
+            inputs = self.input_transform(target, self.generator) if self.input_transform else target
         logits, code = self.model(inputs)
         loss, parts = self.objective(logits, code, target)
         self.optimizer.zero_grad(set_to_none=True)

@@ -1,0 +1,67 @@
+"""The figures of one run: which test images to show, and the PNGs drawn from them.
+
+Kept apart from training so that figures can be redrawn from a saved model without retraining.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from aelab.config import FigureConfig
+from aelab.errors import ConfigError
+from aelab.experiments.runs import save_figure
+from aelab.plots.curves import loss_figure
+from aelab.plots.images import reconstructions_figure
+from aelab.plots.weights import weights_figure
+from aelab.train.metrics import per_image_bce
+
+
+def chosen_indices(figures: FigureConfig, labels: np.ndarray) -> np.ndarray:
+    """Indices of the test images to show: --indices, one per class (--per-class), or the first n."""
+    n = len(labels)
+    if figures.per_class:
+        return np.array([int(np.flatnonzero(labels == c)[0]) for c in np.unique(labels)])
+    if figures.indices is not None:
+        bad = [i for i in figures.indices if i >= n]
+        if bad:
+            raise ConfigError(f"--indices {','.join(map(str, bad))}: expected indices below {n} (the test images)")
+        return np.array(figures.indices)
+    return np.arange(min(figures.n_images, n))
+
+
+def check_figures(figures: FigureConfig, labels: np.ndarray, n_units: int) -> None:
+    """Refuse figure options that cannot be honoured, before any training starts."""
+    if figures.n_images > len(labels) and figures.indices is None and not figures.per_class:
+        raise ConfigError(f"--n-images {figures.n_images}: expected at most {len(labels)} (the test images)")
+    if figures.n_weights > n_units:
+        raise ConfigError(f"--n-weights {figures.n_weights}: expected at most {n_units} (units in the first layer)")
+    chosen_indices(figures, labels)
+
+
+def image_rows(model: torch.nn.Module, clean: torch.Tensor, noisy: torch.Tensor | None) -> dict[str, np.ndarray]:
+    """Originals, the model's outputs, and (for a denoiser) the noisy inputs it was given."""
+    rows = {"originals": clean.numpy(), "reconstructions": model.reconstruct(clean if noisy is None else noisy).numpy()}
+    if noisy is not None:
+        rows["noisy"] = noisy.numpy()
+    return rows
+
+
+def draw_run_figures(out: Path, model: torch.nn.Module, figures: FigureConfig, test_x: torch.Tensor,
+                     test_inputs: torch.Tensor | None, labels: np.ndarray, class_names: tuple[str, ...],
+                     history: list[dict], floor: float) -> list[str]:
+    """Write reconstructions.png, worst.png, weights.png and loss.png; return their names."""
+    shown = torch.from_numpy(chosen_indices(figures, labels))
+    titles = [class_names[int(labels[i])] for i in shown]
+    noisy = None if test_inputs is None else test_inputs[shown]
+    save_figure(reconstructions_figure(**image_rows(model, test_x[shown], noisy), titles=titles), out / "reconstructions.png")
+    losses = per_image_bce(model, test_x, test_inputs)
+    worst = torch.argsort(losses, descending=True)[:len(shown)]
+    worst_titles = [f"#{int(i)} {losses[i]:.3f}" for i in worst]
+    noisy = None if test_inputs is None else test_inputs[worst]
+    save_figure(reconstructions_figure(**image_rows(model, test_x[worst], noisy), titles=worst_titles), out / "worst.png")
+    save_figure(weights_figure(model.first_layer_weights()[:figures.n_weights].numpy()), out / "weights.png")
+    save_figure(loss_figure([e["train_loss"] for e in history], [e["test_loss"] for e in history], floor=floor), out / "loss.png")
+    return ["reconstructions.png", "worst.png", "weights.png", "loss.png"]

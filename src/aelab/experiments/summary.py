@@ -1,0 +1,61 @@
+"""`summary.md` of a run folder: its numbers and figures, stated plainly from metrics.json.
+
+Every sentence here is computed from the run's own numbers; nothing is an opinion typed in.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aelab.fileio import atomic_write_text
+
+ROWS = [  # (metrics key suffix, label, format)
+    ("bce", "BCE", "{:.4f}"),
+    ("bce_floor", "BCE floor (pixel entropy)", "{:.4f}"),
+    ("bce_excess", "BCE excess over the floor", "{:.4f}"),
+    ("mse", "MSE", "{:.5f}"),
+    ("psnr_db", "PSNR (dB)", "{:.2f}"),
+    ("code_mean", "mean code activation", "{:.3f}"),
+    ("code_zero_fraction", "code entries exactly 0", "{:.1%}"),
+]
+
+
+def metrics_table(final: dict) -> list[str]:
+    """A Markdown table with a column per evaluated input (noisy test inputs and clean ones for a denoiser)."""
+    columns = [("test", "test")] + ([("clean_test", "test, clean inputs")] if "clean_test_bce" in final else [])
+    lines = ["| metric | " + " | ".join(label for _, label in columns) + " |", "|---" * (len(columns) + 1) + "|"]
+    for key, label, fmt in ROWS:
+        cells = [fmt.format(final[f"{prefix}_{key}"]) for prefix, _ in columns]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def describe(config: dict, final: dict, seconds: float, n_epochs: int) -> list[str]:
+    """Plain statements computed from the numbers."""
+    c = config["config"]
+    noise = f", inputs corrupted by {c['noise']} noise (factor {c['noise_factor']}, {'fixed' if c['fixed_noise'] else 'fresh each epoch'})" if c["noise"] else ""
+    l1 = f", L1 {c['l1']:g} on the code ({c['l1_reduction']} over the batch)" if c["l1"] else ""
+    removable = final["test_bce_excess"] / final["test_bce"]
+    lines = [
+        f"Model `{c['model']}` (code size {c['code_size']}) on `{c['dataset']}`, {n_epochs} epochs, batch {c['batch_size']}, "
+        f"seed {c['seed']}{noise}{l1}; trained in {seconds:.1f} s.",
+        "",
+        f"Final training loss {final['train_loss']:.4f}; test BCE {final['test_bce']:.4f}, of which "
+        f"{final['test_bce_floor']:.4f} is the pixels' own entropy (no model can go below it) and "
+        f"{final['test_bce_excess']:.4f} ({removable:.0%}) is reconstruction error above that floor.",
+    ]
+    if "clean_test_bce" in final:
+        lines.append(f"On clean test inputs the same model scores BCE {final['clean_test_bce']:.4f} "
+                     f"(MSE {final['clean_test_mse']:.5f}) against {final['test_bce']:.4f} (MSE {final['test_mse']:.5f}) on noisy ones.")
+    lines.append(f"{final['test_code_zero_fraction']:.1%} of the code entries on the test set are exactly zero "
+                 f"(mean activation {final['test_code_mean']:.3f}).")
+    return lines
+
+
+def write_summary(path: Path, config: dict, metrics: dict, pictures: list[str]) -> Path:
+    final = metrics["final"]
+    lines = ["# Run summary", "", *describe(config, final, metrics["seconds_training"], len(metrics["epochs"])), "",
+             *metrics_table(final), "", "| epoch | train loss | test loss | seconds |", "|---|---|---|---|"]
+    lines += [f"| {e['epoch']} | {e['train_loss']:.4f} | {e['test_loss']:.4f} | {e['seconds']:.1f} |" for e in metrics["epochs"]]
+    lines += ["", *[f"![{p[:-4]}]({p})" for p in pictures], ""]
+    return atomic_write_text(path, "\n".join(lines))
