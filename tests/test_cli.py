@@ -98,3 +98,13 @@ def test_data_verify_reports_missing_and_corrupt(tiny_dataset, tmp_path, capsys)
     (root / "tiny" / "t10k-labels-idx1-ubyte.gz").write_bytes(b"\x00\x00\x08\x01\x00\x00\x00\x01\x07")
     assert main(["data", "verify", "tiny", "--data-dir", str(root)]) == 3
     assert "SHA-256 mismatch" in capsys.readouterr().out
+
+
+def test_gradcheck_command_table_and_json(capsys):
+    assert main(["gradcheck"]) == 0
+    table = capsys.readouterr().out
+    for name in ("W1", "b1", "W2", "b2", "finite-differences", "autograd"):
+        assert name in table
+    assert main(["gradcheck", "--json", "--seed", "3"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert len(rows) == 8 and all(r["passed"] for r in rows)
