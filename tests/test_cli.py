@@ -12,7 +12,7 @@ from safetensors.torch import load_file
 from aelab.cli import main
 from aelab.config import TrainConfig
 
-PROMISED = ["config.json", "metrics.json", "model.safetensors", "reconstructions.png", "worst.png", "weights.png", "loss.png",
+PROMISED = ["config.json", "metrics.json", "model.safetensors", "checkpoint.safetensors", "reconstructions.png", "worst.png", "weights.png", "loss.png",
             "summary.md", "finished.json"]
 
 
@@ -108,3 +108,19 @@ def test_gradcheck_command_table_and_json(capsys):
     assert main(["gradcheck", "--json", "--seed", "3"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert len(rows) == 8 and all(r["passed"] for r in rows)
+
+
+def test_sweep_quick_on_real_data(real_data_dir, tmp_path, capsys):
+    out = tmp_path / "sweep"
+    assert main(["sweep", "--quick", "--code-sizes", "5,20", "--data-dir", str(real_data_dir), "--out", str(out), "--quiet"]) == 0
+    assert {"sweep.json", "sweep.png", "summary.md", "config.json", "finished.json"} <= {p.name for p in out.iterdir()}
+    table = capsys.readouterr().out
+    assert "PCA" in table and table.count("\n") >= 3
+
+
+def test_sweep_bad_code_sizes_one_line(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["sweep", "--code-sizes", "10:5:1"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "--code-sizes" in err and err.count("\n") == 1

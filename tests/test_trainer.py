@@ -63,7 +63,7 @@ def test_same_seed_same_result_different_seed_different():
 def test_non_finite_loss_stops_with_epoch_named():
     x = structured_images(64)
     x[5, 3] = float("nan")
-    with pytest.raises(TrainingError, match="epoch 1: training loss became nan"):
+    with pytest.raises(TrainingError, match=r"epoch 1, step \d: training loss became nan"):
         make_trainer().fit(x)
 
 

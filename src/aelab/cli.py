@@ -9,13 +9,20 @@ from __future__ import annotations
 import argparse
 import sys
 
-from aelab.config import FigureConfig, TrainConfig, add_arguments, from_arguments
+from aelab.config import FigureConfig, SweepConfig, TrainConfig, add_arguments, from_arguments
 from aelab.errors import AelabError
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a bad option is one line (naming the option and what was expected) and exit code 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="aelab", description="An autoencoder laboratory: the classic study, reproduced and measured.")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser = OneLineParser(prog="aelab", description="An autoencoder laboratory: the classic study, reproduced and measured.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=OneLineParser)
 
     train = sub.add_parser("train", help="train one autoencoder and write its run folder")
     add_arguments(train, TrainConfig)
@@ -23,9 +30,18 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", default="runs/shallow", help="run folder to write (default: runs/shallow)")
     add_common(train)
     train.add_argument("--quick", action="store_true", help="smoke run in seconds: 2,000 training images, 1,000 test, 1 epoch")
+    train.add_argument("--resume", action="store_true", help="continue from the run folder's checkpoint (same options as the "
+                       "interrupted run); the result is bit-identical to an uninterrupted run")
+
+    sweep = sub.add_parser("sweep", help="train autoencoders of several code sizes together, against a PCA reference")
+    add_arguments(sweep, SweepConfig)
+    sweep.add_argument("--out", default="runs/sweep", help="run folder to write (default: runs/sweep)")
+    add_common(sweep)
+    sweep.add_argument("--quick", action="store_true", help="smoke run in seconds: 2,000 training images, 1,000 test, 1 epoch")
+    sweep.add_argument("--resume", action="store_true", help="continue from the run folder's checkpoint (same options)")
 
     data = sub.add_parser("data", help="list, verify or fetch the data sets")
-    data_sub = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
+    data_sub = data.add_subparsers(dest="data_command", required=True, metavar="ACTION", parser_class=OneLineParser)
     add_common(data_sub.add_parser("list", help="where each data set is and whether its digests verify"))
     for action, text in (("verify", "check one data set's digests"), ("fetch", "download a data set into the cache if it is not found")):
         p = data_sub.add_parser(action, help=text)
@@ -46,15 +62,34 @@ def add_common(parser: argparse.ArgumentParser) -> None:
 def cmd_train(args: argparse.Namespace) -> int:
     from aelab.experiments.train_one import train_run
 
-    quick = {"train_size": 2000, "test_size": 1000, "epochs": 1} if args.quick else {}
-    quick = {k: v for k, v in quick.items() if getattr(args, k) is None}
-    config = from_arguments(TrainConfig, args, **quick)
+    config = from_arguments(TrainConfig, args, **quick_overrides(args))
     figures = from_arguments(FigureConfig, args)
-    log = (lambda message: None) if args.quiet else None
-    metrics = train_run(config, args.out, figures, data_dir=args.data_dir, quiet=args.quiet, **({"log": log} if log else {}))
+    metrics = train_run(config, args.out, figures, data_dir=args.data_dir, quiet=args.quiet, resume=args.resume,
+                        **quiet_log(args))
     final = metrics["final"]
     print(f"train loss {final['train_loss']:.4f}  test BCE {final['test_bce']:.4f} (floor {final['test_bce_floor']:.4f}, "
           f"excess {final['test_bce_excess']:.4f})  test MSE {final['test_mse']:.5f}  PSNR {final['test_psnr_db']:.2f} dB  → {args.out}")
+    return 0
+
+
+QUICK = {"train_size": 2000, "test_size": 1000, "epochs": 1}
+
+
+def quick_overrides(args: argparse.Namespace) -> dict:
+    """--quick's settings, for the options the user did not give explicitly."""
+    return {k: v for k, v in QUICK.items() if getattr(args, k) is None} if args.quick else {}
+
+
+def quiet_log(args: argparse.Namespace) -> dict:
+    return {"log": lambda message: None} if args.quiet else {}
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from aelab.experiments.sweep import format_table, run_sweep
+
+    config = from_arguments(SweepConfig, args, **quick_overrides(args))
+    result = run_sweep(config, args.out, data_dir=args.data_dir, quiet=args.quiet, resume=args.resume, **quiet_log(args))
+    print(format_table(result))
     return 0
 
 
@@ -81,7 +116,7 @@ def cmd_gradcheck(args: argparse.Namespace) -> int:
     return gradcheck_command(as_json=args.json, seed=args.seed)
 
 
-COMMANDS = {"train": cmd_train, "data": cmd_data, "gradcheck": cmd_gradcheck}
+COMMANDS = {"train": cmd_train, "sweep": cmd_sweep, "data": cmd_data, "gradcheck": cmd_gradcheck}
 
 
 def main(argv: list[str] | None = None) -> int:

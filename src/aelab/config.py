@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 from dataclasses import dataclass, field
 
 from aelab.errors import ConfigError
@@ -22,8 +23,45 @@ def option(default, help: str, **extra):
     return field(default=default, metadata={"help": help, **extra})
 
 
+def _whole(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_counts(**values) -> None:
+    """Each value (None = not given) must be a whole number ≥ 1; the error names the CLI option."""
+    for name, value in values.items():
+        if value is not None and (not _whole(value) or value < 1):
+            raise ConfigError(f"--{name.replace('_', '-')} {value!r}: expected a whole number ≥ 1")
+
+
+def check_common(config) -> None:
+    """Validation shared by every training config: hidden sizes, learning rate, seed."""
+    if not config.hidden_sizes or not all(_whole(h) and h >= 1 for h in config.hidden_sizes):
+        raise ConfigError(f"--hidden-sizes {config.hidden_sizes!r}: expected one or more whole numbers ≥ 1")
+    if not (isinstance(config.learning_rate, (int, float)) and 0 < config.learning_rate < 10):
+        raise ConfigError(f"--learning-rate {config.learning_rate!r}: expected a number in (0, 10)")
+    if not _whole(config.seed) or config.seed < 0:
+        raise ConfigError(f"--seed {config.seed!r}: expected a whole number ≥ 0")
+
+
+class JsonConfig:
+    """JSON round trip for config dataclasses, so a saved config.json and a new config compare equal."""
+
+    def to_json(self) -> dict:
+        """The config as it reads back from config.json (tuples become lists)."""
+        return json.loads(json.dumps(dataclasses.asdict(self)))
+
+    @classmethod
+    def from_json(cls, data: dict):
+        fields = {f.name: str(f.type) for f in dataclasses.fields(cls)}
+        unknown = set(data) - set(fields)
+        if unknown:
+            raise ConfigError(f"config has unknown keys {sorted(unknown)}: expected only {sorted(fields)}")
+        return cls(**{k: tuple(v) if "tuple" in fields[k] and v is not None else v for k, v in data.items()})
+
+
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(JsonConfig):
     """Everything that determines a training run's result."""
 
     model: str = option("shallow", "model family: shallow (784→code→784), deep (784→128→code→128→784), "
@@ -48,21 +86,9 @@ class TrainConfig:
                                "Keras 3) or sum (over the batch, as Keras 2.0; grows with batch size)", choices=("mean", "sum"))
 
     def __post_init__(self) -> None:
-        positive = {"code_size": self.code_size, "batch_size": self.batch_size}
-        if self.epochs is not None:
-            positive["epochs"] = self.epochs
-        for name in ("train_size", "test_size"):
-            if getattr(self, name) is not None:
-                positive[name] = getattr(self, name)
-        for name, value in positive.items():
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ConfigError(f"--{name.replace('_', '-')} {value!r}: expected a whole number ≥ 1")
-        if not all(isinstance(h, int) and h >= 1 for h in self.hidden_sizes) or not self.hidden_sizes:
-            raise ConfigError(f"--hidden-sizes {self.hidden_sizes!r}: expected one or more whole numbers ≥ 1")
-        if not (isinstance(self.learning_rate, (int, float)) and 0 < self.learning_rate < 10):
-            raise ConfigError(f"--learning-rate {self.learning_rate!r}: expected a number in (0, 10)")
-        if not isinstance(self.seed, int) or self.seed < 0:
-            raise ConfigError(f"--seed {self.seed!r}: expected a whole number ≥ 0")
+        check_counts(code_size=self.code_size, batch_size=self.batch_size, epochs=self.epochs,
+                     train_size=self.train_size, test_size=self.test_size)
+        check_common(self)
         if self.noise is not None and self.noise not in NOISE_KINDS:
             raise ConfigError(f"--noise {self.noise!r}: expected one of {', '.join(NOISE_KINDS)}")
         limit = 10.0 if self.noise in (None, "gaussian") else 1.0
@@ -72,19 +98,6 @@ class TrainConfig:
             raise ConfigError(f"--l1 {self.l1!r}: expected a number ≥ 0")
         if self.l1_reduction not in ("mean", "sum"):
             raise ConfigError(f"--l1-reduction {self.l1_reduction!r}: expected mean or sum")
-
-    def to_json(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_json(cls, data: dict) -> "TrainConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ConfigError(f"config has unknown keys {sorted(unknown)}: expected only {sorted(known)}")
-        if "hidden_sizes" in data:
-            data = {**data, "hidden_sizes": tuple(data["hidden_sizes"])}
-        return cls(**data)
 
 
 def _parse_int_tuple(text: str) -> tuple[int, ...]:
@@ -179,15 +192,15 @@ def parse_code_sizes(text: str) -> tuple[int, ...]:
 
 
 def _code_sizes_argument(text: str) -> tuple[int, ...]:
-    """`parse_code_sizes` for argparse, which prints an ArgumentTypeError's message as is."""
+    """`parse_code_sizes` for argparse, which prints an ArgumentTypeError's message after the option's name."""
     try:
         return parse_code_sizes(text)
     except ConfigError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--code-sizes ")) from None
 
 
 @dataclass(frozen=True)
-class SweepConfig:
+class SweepConfig(JsonConfig):
     """A bottleneck sweep: one model per code size and seed, all trained together (see docs/sweep.md)."""
 
     model: str = option("shallow", "model family: shallow (784→code→784) or deep (784→hidden→code→hidden→784)",
@@ -212,29 +225,6 @@ class SweepConfig:
         if (not isinstance(sizes, tuple) or not sizes or not all(_whole(k) and k >= 1 for k in sizes)
                 or list(sizes) != sorted(set(sizes))):
             raise ConfigError(f"--code-sizes {sizes!r}: expected distinct whole numbers ≥ 1 in increasing order")
-        positive = {"epochs": self.epochs, "batch_size": self.batch_size, "seeds": self.seeds}
-        positive.update({name: getattr(self, name) for name in ("train_size", "test_size") if getattr(self, name) is not None})
-        for name, value in positive.items():
-            if not _whole(value) or value < 1:
-                raise ConfigError(f"--{name.replace('_', '-')} {value!r}: expected a whole number ≥ 1")
-        if not self.hidden_sizes or not all(_whole(h) and h >= 1 for h in self.hidden_sizes):
-            raise ConfigError(f"--hidden-sizes {self.hidden_sizes!r}: expected one or more whole numbers ≥ 1")
-        if not (isinstance(self.learning_rate, (int, float)) and 0 < self.learning_rate < 10):
-            raise ConfigError(f"--learning-rate {self.learning_rate!r}: expected a number in (0, 10)")
-        if not _whole(self.seed) or self.seed < 0:
-            raise ConfigError(f"--seed {self.seed!r}: expected a whole number ≥ 0")
-
-    def to_json(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_json(cls, data: dict) -> "SweepConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        if set(data) - known:
-            raise ConfigError(f"config has unknown keys {sorted(set(data) - known)}: expected only {sorted(known)}")
-        tuples = {name: tuple(data[name]) for name in ("code_sizes", "hidden_sizes") if name in data}
-        return cls(**{**data, **tuples})
-
-
-def _whole(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+        check_counts(epochs=self.epochs, batch_size=self.batch_size, seeds=self.seeds,
+                     train_size=self.train_size, test_size=self.test_size)
+        check_common(self)

@@ -71,3 +71,18 @@ class SparseObjective:
 def objective_for(l1: float, reduction: str = "mean"):
     """The objective of a run: plain reconstruction, or with the L1 term when `l1` > 0."""
     return SparseObjective(l1, reduction) if l1 > 0 else ReconstructionObjective()
+
+
+class PerModelBCE:
+    """The sweep's objective: Σ_m mean BCE_m, so model m's gradient is exactly that of its own loss.
+
+    Returns the total and, as vector parts (one entry per model), each model's mean BCE and its
+    MSE (the latter for the record only, computed without gradient).
+    """
+
+    def __call__(self, logits: torch.Tensor, code: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """logits (M, b, D), target (b, D) in [0, 1] → (scalar, {"bce": (M,), "mse": (M,)})."""
+        bce = F.binary_cross_entropy_with_logits(logits, target.expand_as(logits), reduction="none").mean(dim=(1, 2))
+        with torch.no_grad():
+            mse = (torch.sigmoid(logits) - target).square().mean(dim=(1, 2))
+        return bce.sum(), {"bce": bce, "mse": mse}

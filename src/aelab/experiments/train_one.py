@@ -8,9 +8,10 @@ purpose, so that (say) turning on noise never changes the initial weights or the
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import sys
-import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -23,14 +24,15 @@ from aelab.data.noise import corruption
 from aelab.data.registry import get_spec
 from aelab.errors import ConfigError
 from aelab.experiments.run_figures import check_figures, draw_run_figures
-from aelab.experiments.runs import check_output_dir, environment, mark_finished, prepare_run_dir
+from aelab.experiments.runs import check_output_dir, environment, is_finished, mark_finished, prepare_run_dir
 from aelab.experiments.summary import write_summary
 from aelab.fileio import atomic_write_json
 from aelab.models.registry import get_family
 from aelab.objectives import objective_for
 from aelab.train.checkpoint import save_weights
 from aelab.train.metrics import reconstruction_metrics
-from aelab.train.trainer import EpochRecord, Trainer
+from aelab.experiments.checkpointing import CHECKPOINT, fit_resumable, restore_state
+from aelab.train.trainer import EpochRecord, Trainer, history_as_dicts
 
 Log = Callable[[str], None]
 STREAMS = ("init", "order", "subset", "noise", "test_noise")
@@ -83,41 +85,78 @@ def noisy_inputs(config: TrainConfig, train_x: torch.Tensor, test_x: torch.Tenso
     return None, test_inputs, corrupt
 
 
-def train_run(config: TrainConfig, out: str | os.PathLike, figures: FigureConfig = FigureConfig(),
-              data_dir: str | os.PathLike | None = None, quiet: bool = False, log: Log = stderr_log) -> dict:
-    """Train `config`'s model and write the run folder `out`; return the metrics written."""
-    config = resolve(config)
+@dataclass
+class Setup:
+    """Everything a run trains on, built and checked before anything is written."""
+
+    data: Dataset
+    train_x: torch.Tensor
+    test_x: torch.Tensor
+    test_labels: np.ndarray
+    train_inputs: torch.Tensor | None
+    test_inputs: torch.Tensor | None
+    model: torch.nn.Module
+    trainer: Trainer
+
+
+def build(config: TrainConfig, figures: FigureConfig, data_dir, quiet: bool) -> Setup:
+    """Load the data, draw subsets and noise, build model and trainer — all from the config's seed."""
     family = get_family(config.model)
-    get_spec(config.dataset)  # an unknown name fails here, before anything is written
-    check_output_dir(out)
     data = load_dataset(config.dataset, data_dir, progress=not quiet)
     generators = seeded_generators(config.seed)
     train_x, test_x, test_labels = select(data, config, generators["subset"])
     model = family.build(data.spec.n_features, config.code_size, config.hidden_sizes, generators["init"])
     check_figures(figures, test_labels, model.first_layer_weights().shape[0])
-    out = prepare_run_dir(out)  # only now, when every input has been checked
     train_inputs, test_inputs, transform = noisy_inputs(config, train_x, test_x, generators)
-    run_config = {"config": config.to_json(), "figures": dataclasses.asdict(figures), "data_source": data.source,
-                  "environment": environment()}
-    atomic_write_json(out / "config.json", run_config)
-    log(f"training {config.model} on {config.dataset} ({len(train_x)} images, from {data.source}), {config.epochs} epochs")
     trainer = Trainer(model, objective_for(config.l1, config.l1_reduction), batch_size=config.batch_size,
                       epochs=config.epochs, learning_rate=config.learning_rate, generator=generators["order"],
                       input_transform=transform, quiet=quiet)
-    history: list[EpochRecord] = []
+    return Setup(data, train_x, test_x, test_labels, train_inputs, test_inputs, model, trainer)
 
-    def epoch_done(record: EpochRecord) -> None:
-        history.append(record)
-        atomic_write_json(out / "metrics.json", {"epochs": [dataclasses.asdict(r) for r in history]})
-        log(f"epoch {record.epoch}/{config.epochs}  train {record.train_loss:.4f}  test {record.test_loss:.4f}  {record.seconds:.1f} s")
 
-    start = time.perf_counter()
-    trainer.fit(train_x, test_x, epoch_done, train_inputs=train_inputs, test_inputs=test_inputs)
-    metrics = {"epochs": [dataclasses.asdict(r) for r in history], "seconds_training": time.perf_counter() - start,
-               "final": final_metrics(model, history, test_x, test_inputs)}
-    files = write_outputs(out, model, run_config, metrics, figures, test_x, test_inputs, test_labels, data)
+def train_run(config: TrainConfig, out: str | os.PathLike, figures: FigureConfig = FigureConfig(),
+              data_dir: str | os.PathLike | None = None, quiet: bool = False, log: Log = stderr_log,
+              resume: bool = False) -> dict:
+    """Train `config`'s model and write the run folder `out`; return the metrics written.
+
+    With `resume`, continue from the folder's checkpoint (bit-identical to an uninterrupted run);
+    a folder that already holds a finished run is not trained again.
+    """
+    config = resolve(config)
+    get_spec(config.dataset)  # an unknown name fails here, before anything is written
+    out = check_output_dir(out)
+    if resume and is_finished(out):
+        log(f"{out} already holds a finished run; nothing to resume")
+        return json.loads((out / "metrics.json").read_text())
+    setup = build(config, figures, data_dir, quiet)
+    out = prepare_run_dir(out)  # only now, when every input has been checked
+    if resume:
+        restore_state(out, setup.trainer, config.to_json(), log)
+    else:
+        (out / CHECKPOINT).unlink(missing_ok=True)
+    run_config = {"config": config.to_json(), "figures": dataclasses.asdict(figures), "data_source": setup.data.source,
+                  "environment": environment()}
+    atomic_write_json(out / "config.json", run_config)
+    log(f"training {config.model} on {config.dataset} ({len(setup.train_x)} images, from {setup.data.source}), {config.epochs} epochs")
+    history = fit_with_checkpoints(setup, config, out, quiet, log)
+    metrics = {"epochs": history_as_dicts(history), "seconds_training": sum(r.seconds for r in history),
+               "final": final_metrics(setup.model, history, setup.test_x, setup.test_inputs)}
+    files = write_outputs(out, setup.model, run_config, metrics, figures, setup.test_x, setup.test_inputs,
+                          setup.test_labels, setup.data)
     log(f"wrote {out}/: {' '.join(files)}")
     return metrics
+
+
+def fit_with_checkpoints(setup: Setup, config: TrainConfig, out: Path, quiet: bool, log: Log) -> list[EpochRecord]:
+    """Train with a checkpoint after every epoch and on SIGINT/SIGTERM (see experiments.checkpointing)."""
+    trainer = setup.trainer
+
+    def epoch_done(record: EpochRecord) -> None:
+        atomic_write_json(out / "metrics.json", {"epochs": history_as_dicts(trainer.position.history)})
+        log(f"epoch {record.epoch}/{config.epochs}  train {record.train_loss:.4f}  test {record.test_loss:.4f}  {record.seconds:.1f} s")
+
+    return fit_resumable(trainer, out, config.to_json(), quiet, epoch_done, train_x=setup.train_x, test_x=setup.test_x,
+                         train_inputs=setup.train_inputs, test_inputs=setup.test_inputs)
 
 
 def final_metrics(model: torch.nn.Module, history: list[EpochRecord], test_x: torch.Tensor,
@@ -138,6 +177,6 @@ def write_outputs(out: Path, model: torch.nn.Module, run_config: dict, metrics: 
     pictures = draw_run_figures(out, model, figures, test_x, test_inputs, test_labels, data.spec.class_names,
                                 metrics["epochs"], metrics["final"]["test_bce_floor"])
     write_summary(out / "summary.md", run_config, metrics, pictures)
-    files = ["config.json", "metrics.json", "model.safetensors", *pictures, "summary.md"]
+    files = ["config.json", "metrics.json", "model.safetensors", CHECKPOINT, *pictures, "summary.md"]
     mark_finished(out, files)
     return files

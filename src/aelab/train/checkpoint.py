@@ -1,4 +1,4 @@
-"""Model weights on disk: safetensors (never pickle), the config embedded as JSON metadata.
+"""Weights and checkpoints on disk: safetensors (never pickle), JSON metadata, a SHA-256 of the tensors.
 
 safetensors loads without executing code, so a run folder from someone else is safe to open; the
 embedded config lets a loader refuse weights that belong to a different model.
@@ -6,51 +6,100 @@ embedded config lets a loader refuse weights that belong to a different model.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
 
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
 from aelab.errors import CheckpointError
 from aelab.fileio import atomic_save
 
 
+WEIGHTS_FORMAT = "aelab-weights-1"
+
+
 def save_weights(path: str | os.PathLike, model: torch.nn.Module, config: dict) -> Path:
-    """Write the model's parameters atomically, with `config` in the file's metadata."""
+    """Write the model's parameters atomically, with `config` and a digest in the file's metadata."""
     tensors = {name: t.detach().contiguous().cpu() for name, t in model.state_dict().items()}
-    metadata = {"config": json.dumps(config, sort_keys=True), "format": "aelab-weights-1"}
-    return atomic_save(path, lambda tmp: save_file(tensors, tmp, metadata=metadata))
+    return _save(path, tensors, WEIGHTS_FORMAT, {"config": config})
 
 
 def read_weights(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict]:
     """Tensors and embedded config of a weights file; a corrupt or foreign file is refused."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{path}: no weights file: expected model.safetensors from an aelab run")
-    try:
-        tensors = load_file(path)
-        with safe_open(path, framework="pt") as handle:
-            metadata = handle.metadata() or {}
-        config = json.loads(metadata["config"])
-    except (SafetensorError, OSError, ValueError, KeyError) as exc:
-        raise CheckpointError(f"{path}: corrupt or not an aelab weights file: {exc}") from None
-    return tensors, config
+    tensors, info = _load(path, WEIGHTS_FORMAT, "weights file: expected model.safetensors from an aelab run")
+    return tensors, info["config"]
 
 
 def load_weights(path: str | os.PathLike, model: torch.nn.Module, expected_config: dict | None = None) -> torch.nn.Module:
     """Load weights into `model`, refusing a file whose config or tensor shapes do not match."""
     tensors, config = read_weights(path)
     if expected_config is not None:
-        keys = ("model", "code_size", "hidden_sizes", "dataset")
-        diffs = [f"{k}={config.get(k)!r} (expected {expected_config.get(k)!r})" for k in keys if config.get(k) != expected_config.get(k)]
-        if diffs:
-            raise CheckpointError(f"{path}: weights belong to another model: {', '.join(diffs)}")
+        check_same_config(path, config, expected_config)
     try:
         model.load_state_dict(tensors)
     except RuntimeError as exc:
         first = str(exc).splitlines()[0] if str(exc) else "shape mismatch"
         raise CheckpointError(f"{path}: weights do not fit the model: {first}") from None
     return model
+
+
+def check_same_config(path: str | os.PathLike, saved: dict, expected: dict) -> None:
+    """Refuse state saved under another configuration, naming every difference."""
+    diffs = [f"{k}={saved.get(k)!r} (asked for {expected.get(k)!r})" for k in sorted(set(saved) | set(expected))
+             if saved.get(k) != expected.get(k)]
+    if diffs:
+        raise CheckpointError(f"{path}: saved for another configuration: {', '.join(diffs)}")
+
+
+CHECKPOINT_FORMAT = "aelab-checkpoint-1"
+
+
+def tensors_digest(tensors: dict[str, torch.Tensor], info_json: str = "") -> str:
+    """SHA-256 over the info JSON and the tensors' names, dtypes, shapes and bytes: any flipped bit shows."""
+    h = hashlib.sha256(info_json.encode())
+    for name in sorted(tensors):
+        t = tensors[name].contiguous()
+        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()
+
+
+def _save(path: str | os.PathLike, tensors: dict[str, torch.Tensor], kind: str, info: dict) -> Path:
+    info_json = json.dumps(info, sort_keys=True)
+    metadata = {"format": kind, "info": info_json, "sha256": tensors_digest(tensors, kind + info_json)}
+    return atomic_save(path, lambda tmp: save_file(tensors, tmp, metadata=metadata))
+
+
+def _load(path: str | os.PathLike, kind: str, missing: str) -> tuple[dict[str, torch.Tensor], dict]:
+    """(tensors, info) of a file written by `_save` with format `kind`; anything else is refused."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no {missing}")
+    try:
+        with safe_open(path, framework="pt") as handle:
+            metadata = handle.metadata() or {}
+            tensors = {name: handle.get_tensor(name) for name in handle.keys()}
+        if metadata.get("format") != kind:
+            raise ValueError(f"format {metadata.get('format')!r}, expected {kind}")
+        info_json = metadata["info"]
+        info = json.loads(info_json)
+    except (SafetensorError, OSError, ValueError, KeyError, RuntimeError, TypeError, OverflowError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise CheckpointError(f"{path}: corrupt or not an aelab file: {first}") from None
+    if tensors_digest(tensors, kind + info_json) != metadata.get("sha256"):
+        raise CheckpointError(f"{path}: corrupt: its contents do not match the SHA-256 recorded when it was written")
+    return tensors, info
+
+
+def save_checkpoint(path: str | os.PathLike, tensors: dict[str, torch.Tensor], info: dict) -> Path:
+    """One file, written atomically (the previous checkpoint stays until this one is complete)."""
+    return _save(path, tensors, CHECKPOINT_FORMAT, info)
+
+
+def load_checkpoint(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict]:
+    """(tensors, info) of a checkpoint; a missing, truncated, corrupted or foreign file is refused."""
+    return _load(path, CHECKPOINT_FORMAT, "checkpoint: expected one written by an interrupted or running aelab run")

@@ -3,24 +3,27 @@
 The model is any module mapping a batch to (logits, code); the objective maps (logits, code,
 target) to (total, parts). The data stays as one resident tensor that is sliced per step: at batch
 32 an epoch is ~1,875 tiny steps, so per-step overhead (a DataLoader's collation, Python-side
-bookkeeping, a `.item()` sync per step) would dominate the arithmetic.
+bookkeeping) would dominate the arithmetic.
+
+Where training stands (epoch, step, this epoch's order, the running sums) lives in `position`, so
+`state_dict()` can capture it after any step and a resumed run continues bit for bit.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Callable
 
 import torch
 from torch import nn
 
-from aelab.errors import TrainingError
+from aelab.errors import AelabError, TrainingError
 from aelab.train.progress import progress_bar
 
 InputTransform = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
-REFRESH_EVERY = 50  # steps between progress updates; each update syncs the running loss
+REFRESH_EVERY = 50  # steps between progress updates and parameter finiteness checks
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,25 @@ class EpochRecord:
     test_loss: float | None
     seconds: float
     train_parts: dict[str, float | list[float]] = field(default_factory=dict)  # a part may be a vector (one per model of a batched sweep)
+
+
+@dataclass
+class Position:
+    """Where training stands: the epoch in progress, its next step, its order and running sums."""
+
+    epoch: int = 1
+    step: int = 0
+    order: torch.Tensor | None = None  # this epoch's permutation, None until the epoch starts
+    total: torch.Tensor = field(default_factory=lambda: torch.zeros(()))  # Σ batch loss × batch size
+    part_sums: dict[str, torch.Tensor] = field(default_factory=dict)  # parts may be scalars or vectors
+    seconds: float = 0.0  # time spent in this epoch so far
+    history: list[EpochRecord] = field(default_factory=list)
+
+
+class TrainingInterrupted(AelabError):
+    """A stop was requested (SIGINT/SIGTERM); raised after the current step, with `position` consistent."""
+
+    exit_code = 130
 
 
 def adam(model: nn.Module, learning_rate: float) -> torch.optim.Adam:
@@ -56,50 +78,75 @@ class Trainer:
         self.batch_size, self.epochs = batch_size, epochs
         self.generator, self.input_transform, self.quiet = generator, input_transform, quiet
         self.optimizer = adam(model, learning_rate)
+        self.position = Position()
+        self.stop_requested = False
+
+    def request_stop(self) -> None:
+        """Ask training to stop after the current step (safe to call from a signal handler)."""
+        self.stop_requested = True
 
     def fit(self, train_x: torch.Tensor, test_x: torch.Tensor | None = None,
             on_epoch_end: Callable[[EpochRecord], None] | None = None, *,
             train_inputs: torch.Tensor | None = None, test_inputs: torch.Tensor | None = None) -> list[EpochRecord]:
-        """Train for `self.epochs` epochs; return one record per epoch.
+        """Train until `self.epochs` epochs are done (continuing from `position`); return every epoch's record.
 
         `train_inputs`/`test_inputs`, if given, are what the model sees in place of the clean
         `train_x`/`test_x` (row for row): pre-drawn noise, as the original denoising study used.
         """
-        history = []
-        for epoch in range(1, self.epochs + 1):
+        pos = self.position
+        while pos.epoch <= self.epochs:
             start = time.perf_counter()
-            train_loss, parts = self.train_epoch(train_x, epoch, train_inputs)
+            train_loss, parts = self.train_epoch(train_x, pos.epoch, train_inputs)
             test_loss = self.evaluate(test_x, test_inputs) if test_x is not None else None
-            record = EpochRecord(epoch, train_loss, test_loss, time.perf_counter() - start, parts)
-            history.append(record)
+            record = EpochRecord(pos.epoch, train_loss, test_loss, pos.seconds + time.perf_counter() - start, parts)
+            pos.history.append(record)
+            self.position = pos = Position(epoch=pos.epoch + 1, history=pos.history)
             if on_epoch_end is not None:
                 on_epoch_end(record)
-        return history
+        return pos.history
 
     def train_epoch(self, train_x: torch.Tensor, epoch: int,
                     train_inputs: torch.Tensor | None = None) -> tuple[float, dict[str, float | list[float]]]:
-        """One pass in a fresh random order; returns the sample-weighted mean loss and parts."""
+        """One pass in a fresh random order (or the rest of an interrupted one); returns the
+        sample-weighted mean loss and parts."""
         self.model.train()
-        n = len(train_x)
-        order = torch.randperm(n, generator=self.generator)
+        pos, n = self.position, len(train_x)
+        if pos.order is None:
+            pos.order = torch.randperm(n, generator=self.generator)
         steps = math.ceil(n / self.batch_size)
-        total = torch.zeros(())
-        part_sums: dict[str, torch.Tensor] = {}  # parts may be scalars or vectors
-        with progress_bar(steps, f"epoch {epoch}/{self.epochs}", self.quiet, unit="step") as bar:
-            for step in range(steps):
-                rows = order[step * self.batch_size:(step + 1) * self.batch_size]
-                target = train_x[rows]
-                loss, parts = self.step(target, None if train_inputs is None else train_inputs[rows])
-                total += loss.detach() * len(target)
-                for name, value in parts.items():
-                    part_sums[name] = part_sums.get(name, 0.0) + value.detach() * len(target)
-                if (step + 1) % REFRESH_EVERY == 0 or step + 1 == steps:
-                    bar.update((step + 1) - bar.n)
-                    bar.set_postfix(loss=f"{total.item() / min(n, (step + 1) * self.batch_size):.4f}")
-        mean = total.item() / n
-        if not math.isfinite(mean):
-            raise TrainingError(f"epoch {epoch}: training loss became {mean}: expected a finite loss (lower the learning rate or check the data)")
-        return mean, {name: (value / n).tolist() for name, value in part_sums.items()}
+        started = time.perf_counter() - pos.seconds
+        with progress_bar(steps, f"epoch {epoch}/{self.epochs}", self.quiet, unit="step", initial=pos.step) as bar:
+            while pos.step < steps:
+                rows = pos.order[pos.step * self.batch_size:(pos.step + 1) * self.batch_size]
+                loss, parts = self.step(train_x[rows], None if train_inputs is None else train_inputs[rows])
+                self.accumulate(loss, parts, len(rows), epoch)
+                if pos.step % REFRESH_EVERY == 0 or pos.step == steps:
+                    self.check_parameters(epoch)
+                    bar.update(pos.step - bar.n)
+                    bar.set_postfix(loss=f"{pos.total.item() / min(n, pos.step * self.batch_size):.4f}")
+                if self.stop_requested:
+                    pos.seconds = time.perf_counter() - started
+                    raise TrainingInterrupted(f"interrupted at epoch {epoch}, step {pos.step} of {steps}")
+        return pos.total.item() / n, {name: (value / n).tolist() for name, value in pos.part_sums.items()}
+
+    def accumulate(self, loss: torch.Tensor, parts: dict[str, torch.Tensor], batch: int, epoch: int) -> None:
+        """Add one step's loss to the running sums; a non-finite loss stops training at once."""
+        pos = self.position
+        value = loss.item()
+        if not math.isfinite(value):
+            raise TrainingError(f"epoch {epoch}, step {pos.step + 1}: training loss became {value}: expected a finite "
+                                "loss (the learning rate may be too high, or the data holds NaN/inf)")
+        pos.total += loss.detach() * batch
+        for name, part in parts.items():
+            pos.part_sums[name] = pos.part_sums.get(name, 0.0) + part.detach() * batch
+        pos.step += 1
+
+    def check_parameters(self, epoch: int) -> None:
+        """Non-finite gradients show up as non-finite parameters after the update; stop if any."""
+        for name, p in self.model.named_parameters():
+            if not torch.isfinite(p).all():
+                raise TrainingError(f"epoch {epoch}, by step {self.position.step}: parameter {name} became non-finite: "
+                                    "expected finite gradients (the learning rate may be too high)")
 
     def step(self, target: torch.Tensor, inputs: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """One optimiser step on one batch; the model sees `inputs` (default: the transformed
@@ -124,3 +171,7 @@ class Trainer:
             loss, _ = self.objective(logits, code, x[i:i + batch_size])
             total += loss.item() * len(logits)
         return total / len(x)
+
+
+def history_as_dicts(history: list[EpochRecord]) -> list[dict]:
+    return [asdict(r) for r in history]

@@ -1,0 +1,56 @@
+"""Resumable training for any run folder: a checkpoint after every epoch and on SIGINT/SIGTERM.
+
+Shared by `train` and `sweep`. The checkpoint holds the trainer's whole state plus the run's
+config (a resume under another config is refused) and any `extra` JSON the caller keeps per epoch.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from aelab.errors import TrainingError
+from aelab.train.checkpoint import check_same_config, load_checkpoint, save_checkpoint
+from aelab.train.interrupt import graceful_stop
+from aelab.train.state import restore_trainer_state, trainer_state
+from aelab.train.trainer import EpochRecord, Trainer, TrainingInterrupted
+
+CHECKPOINT = "checkpoint.safetensors"
+
+
+def save_state(out: Path, trainer: Trainer, config_json: dict, extra: object = None) -> Path:
+    tensors, info = trainer_state(trainer)
+    return save_checkpoint(out / CHECKPOINT, tensors, {**info, "config": config_json, "extra": extra})
+
+
+def restore_state(out: Path, trainer: Trainer, config_json: dict, log: Callable[[str], None]) -> object:
+    """Continue from `out`'s checkpoint (refusing one saved under another config); return its `extra`."""
+    tensors, info = load_checkpoint(out / CHECKPOINT)
+    check_same_config(out / CHECKPOINT, info.get("config", {}), config_json)
+    restore_trainer_state(trainer, tensors, info)
+    log(f"resuming from {out / CHECKPOINT}: epoch {info['epoch']}, step {info['step']}")
+    return info.get("extra")
+
+
+def fit_resumable(trainer: Trainer, out: Path, config_json: dict, quiet: bool,
+                  epoch_done: Callable[[EpochRecord], None], extra: Callable[[], object] = lambda: None,
+                  **fit_args) -> list[EpochRecord]:
+    """`trainer.fit(**fit_args)`, checkpointing after each epoch (after `epoch_done`) and on a stop request.
+
+    On divergence the last good checkpoint is kept and the error says so.
+    """
+
+    def after_epoch(record: EpochRecord) -> None:
+        epoch_done(record)
+        save_state(out, trainer, config_json, extra())
+
+    try:
+        with graceful_stop(trainer, quiet):
+            return trainer.fit(on_epoch_end=after_epoch, **fit_args)
+    except TrainingInterrupted as exc:
+        save_state(out, trainer, config_json, extra())
+        raise TrainingInterrupted(f"{exc}; checkpoint saved in {out / CHECKPOINT}: continue with the same command and --resume") from None
+    except TrainingError as exc:
+        last = trainer.position.epoch - 1
+        kept = f"the last good checkpoint (end of epoch {last}) is kept" if (out / CHECKPOINT).exists() else "no checkpoint was written"
+        raise TrainingError(f"{exc}; {kept}") from None

@@ -1,0 +1,56 @@
+"""A trainer's complete state as (tensors, JSON-able info), and its exact restoration.
+
+Captured: model parameters, the optimiser's moments and step counts, the random generator, and
+the `Position` (epoch, step, this epoch's order, running sums, history). Restoring all of it makes
+a resumed run produce the same bits as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+import torch
+
+from aelab.errors import CheckpointError
+from aelab.train.trainer import EpochRecord, Position, Trainer
+
+
+def trainer_state(trainer: Trainer) -> tuple[dict[str, torch.Tensor], dict]:
+    """Everything needed to continue `trainer` exactly."""
+    pos = trainer.position
+    tensors = {f"model.{k}": v for k, v in trainer.model.state_dict().items()}
+    optim = trainer.optimizer.state_dict()
+    for index, slots in optim["state"].items():
+        for key, value in slots.items():
+            tensors[f"optim.{index}.{key}"] = value if torch.is_tensor(value) else torch.tensor(value)
+    tensors["generator"] = trainer.generator.get_state()
+    tensors["position.total"] = pos.total.reshape(())
+    for name, value in pos.part_sums.items():
+        tensors[f"position.part.{name}"] = torch.as_tensor(value)
+    if pos.order is not None:
+        tensors["position.order"] = pos.order
+    info = {"epoch": pos.epoch, "step": pos.step, "seconds": pos.seconds,
+            "history": [asdict(r) for r in pos.history], "param_groups": optim["param_groups"]}
+    return {k: v.detach().clone().contiguous() for k, v in tensors.items()}, info
+
+
+def restore_trainer_state(trainer: Trainer, tensors: dict[str, torch.Tensor], info: dict) -> None:
+    """Put `trainer` back exactly where `trainer_state` found it; a state that does not fit is refused."""
+    try:
+        trainer.model.load_state_dict({k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")})
+        state: dict[int, dict[str, torch.Tensor]] = {}
+        for key, value in tensors.items():
+            if key.startswith("optim."):
+                _, index, slot = key.split(".", 2)
+                state.setdefault(int(index), {})[slot] = value
+        trainer.optimizer.load_state_dict({"state": state, "param_groups": info["param_groups"]})
+        trainer.generator.set_state(tensors["generator"])
+        trainer.position = Position(
+            epoch=int(info["epoch"]), step=int(info["step"]), order=tensors.get("position.order"),
+            total=tensors["position.total"].clone(), seconds=float(info["seconds"]),
+            part_sums={k[len("position.part."):]: v.clone() for k, v in tensors.items() if k.startswith("position.part.")},
+            history=[EpochRecord(**r) for r in info["history"]],
+        )
+    except (KeyError, ValueError, RuntimeError, TypeError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise CheckpointError(f"checkpoint does not fit this model and optimiser: {first}") from None
