@@ -14,7 +14,7 @@ ifeq ($(origin AELAB_DATA_DIR), undefined)
   endif
 endif
 
-.PHONY: install test demo data bench clean
+.PHONY: install test demo data bench bench-peers clean
 
 install: $(STAMP)
 
@@ -38,8 +38,16 @@ demo: data
 	$(BIN)/aelab train --model shallow --dataset fashion-mnist --code-size 32 --epochs 5 --batch-size 32 --seed 0 --out runs/shallow
 	@echo "Results: runs/shallow/ (metrics.json, reconstructions.png, weights.png, loss.png)"
 
+# Timing tables (run on an idle machine); with .venv-peers present they include the Keras study.
 bench: install
 	$(BIN)/python benchmarks/run.py
+
+# The Keras peer in its own environment: the main install never needs TensorFlow.
+bench-peers: .venv-peers/.installed
+.venv-peers/.installed:
+	$(PYTHON) -m venv .venv-peers
+	.venv-peers/bin/pip install --quiet --disable-pip-version-check tensorflow-cpu==2.21.0
+	touch $@
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .hypothesis

@@ -122,7 +122,7 @@ def test_divergence_stops_and_keeps_the_last_good_checkpoint(real_data_dir, tmp_
             return (loss * float("nan"), parts) if calls["n"] > 70 else (loss, parts)  # epoch 1: 63 steps + 1 evaluation
 
     monkeypatch.setattr("aelab.experiments.train_one.objective_for", lambda l1, reduction: Diverging())
-    config = TrainConfig(train_size=2000, test_size=200, epochs=3)
+    config = TrainConfig(train_size=2000, test_size=200, epochs=3, engine="autograd")  # the objective drives autograd steps
     with pytest.raises(TrainingError, match=r"epoch 2, step 7: training loss became nan.*last good checkpoint \(end of epoch 1\) is kept"):
         train_run(config, tmp_path / "run", FigureConfig(n_images=1, n_weights=1), data_dir=real_data_dir, quiet=True, log=lambda m: None)
     _, info = load_checkpoint(tmp_path / "run" / CHECKPOINT)

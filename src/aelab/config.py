@@ -16,6 +16,7 @@ from aelab.errors import ConfigError
 
 
 NOISE_KINDS = ("gaussian", "masking", "salt-pepper")
+ENGINES = ("fused", "autograd")
 
 
 def option(default, help: str, **extra):
@@ -84,8 +85,13 @@ class TrainConfig(JsonConfig):
     l1: float | None = option(None, "weight of the L1 penalty on the code activations (default: 1e-5 for --model sparse, else 0)")
     l1_reduction: str = option("mean", "how the L1 term is reduced over the batch: mean (per-sample, as tf.keras and "
                                "Keras 3) or sum (over the batch, as Keras 2.0; grows with batch size)", choices=("mean", "sum"))
+    engine: str = option("fused", "how a step is computed: fused (hand-written forward, backward and Adam in one flat "
+                         "buffer, ~3× faster) or autograd (PyTorch autograd + torch.optim.Adam, the reference); "
+                         "same math, results agree to float32 rounding", choices=ENGINES)
 
     def __post_init__(self) -> None:
+        if self.engine not in ENGINES:
+            raise ConfigError(f"--engine {self.engine!r}: expected one of {', '.join(ENGINES)}")
         check_counts(code_size=self.code_size, batch_size=self.batch_size, epochs=self.epochs,
                      train_size=self.train_size, test_size=self.test_size)
         check_common(self)

@@ -32,6 +32,7 @@ from aelab.objectives import objective_for
 from aelab.train.checkpoint import save_weights
 from aelab.train.metrics import reconstruction_metrics
 from aelab.experiments.checkpointing import CHECKPOINT, fit_resumable, restore_state
+from aelab.train.fused import FusedDenseStep
 from aelab.train.trainer import EpochRecord, Trainer, history_as_dicts
 
 Log = Callable[[str], None]
@@ -108,9 +109,10 @@ def build(config: TrainConfig, figures: FigureConfig, data_dir, quiet: bool) -> 
     model = family.build(data.spec.n_features, config.code_size, config.hidden_sizes, generators["init"])
     check_figures(figures, test_labels, model.first_layer_weights().shape[0])
     train_inputs, test_inputs, transform = noisy_inputs(config, train_x, test_x, generators)
+    stepper = FusedDenseStep(model, config.learning_rate, config.l1, config.l1_reduction) if config.engine == "fused" else None
     trainer = Trainer(model, objective_for(config.l1, config.l1_reduction), batch_size=config.batch_size,
                       epochs=config.epochs, learning_rate=config.learning_rate, generator=generators["order"],
-                      input_transform=transform, quiet=quiet)
+                      input_transform=transform, quiet=quiet, stepper=stepper)
     return Setup(data, train_x, test_x, test_labels, train_inputs, test_inputs, model, trainer)
 
 

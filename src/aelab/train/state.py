@@ -24,9 +24,9 @@ def trainer_state(trainer: Trainer) -> tuple[dict[str, torch.Tensor], dict]:
         for key, value in slots.items():
             tensors[f"optim.{index}.{key}"] = value if torch.is_tensor(value) else torch.tensor(value)
     tensors["generator"] = trainer.generator.get_state()
-    tensors["position.total"] = pos.total.reshape(())
+    tensors["position.total"] = torch.tensor(pos.total, dtype=torch.float64)
     for name, value in pos.part_sums.items():
-        tensors[f"position.part.{name}"] = torch.as_tensor(value)
+        tensors[f"position.part.{name}"] = torch.as_tensor(value, dtype=torch.float64 if isinstance(value, float) else None)
     if pos.order is not None:
         tensors["position.order"] = pos.order
     info = {"epoch": pos.epoch, "step": pos.step, "seconds": pos.seconds,
@@ -47,8 +47,9 @@ def restore_trainer_state(trainer: Trainer, tensors: dict[str, torch.Tensor], in
         trainer.generator.set_state(tensors["generator"])
         trainer.position = Position(
             epoch=int(info["epoch"]), step=int(info["step"]), order=tensors.get("position.order"),
-            total=tensors["position.total"].clone(), seconds=float(info["seconds"]),
-            part_sums={k[len("position.part."):]: v.clone() for k, v in tensors.items() if k.startswith("position.part.")},
+            total=tensors["position.total"].item(), seconds=float(info["seconds"]),
+            part_sums={k[len("position.part."):]: v.item() if v.dim() == 0 else v.clone()
+                       for k, v in tensors.items() if k.startswith("position.part.")},
             history=[EpochRecord(**r) for r in info["history"]],
         )
     except (KeyError, ValueError, RuntimeError, TypeError) as exc:

@@ -1,0 +1,147 @@
+"""Speed of one training epoch (batch 32, real Fashion-MNIST), side by side, as ratios.
+
+Contenders, alternated so machine noise hits all alike, each a fresh model trained for one epoch:
+  aelab fused     — the default engine (train/fused.py)
+  aelab autograd  — the same Trainer with autograd + torch.optim.Adam (the reference path)
+  dataloader      — the usual PyTorch loop: TensorDataset + DataLoader, autograd, Adam
+  keras           — the original study's Keras code (benchmarks/peers/keras_study.py, in .venv-peers;
+                    left out when `make bench-peers` has not been run)
+  gemm only       — just the matrix products of the same steps (the same layouts), nothing else
+and the arithmetic floor: the epoch's multiply-adds at this machine's peak single-precision GEMM rate.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+sys.path.insert(0, os.path.dirname(__file__))
+from common import alternate, summary  # noqa: E402
+
+from aelab.models.dense import DenseAutoencoder  # noqa: E402
+from aelab.objectives import ReconstructionObjective, bce_from_logits  # noqa: E402
+from aelab.train.fused import FusedDenseStep  # noqa: E402
+from aelab.train.trainer import Trainer, adam, flush_denormals  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+PEERS_PYTHON = ROOT / ".venv-peers" / "bin" / "python"
+HIDDEN = {"shallow": (), "deep": (128,)}
+
+
+def aelab_epoch(x: torch.Tensor, model_name: str, engine: str, code_size: int = 32) -> None:
+    model = DenseAutoencoder(784, code_size, HIDDEN[model_name], generator=torch.Generator().manual_seed(0))
+    stepper = FusedDenseStep(model, 1e-3) if engine == "fused" else None
+    Trainer(model, ReconstructionObjective(), batch_size=32, epochs=1, learning_rate=1e-3,
+            generator=torch.Generator().manual_seed(0), quiet=True, stepper=stepper).fit(x)
+
+
+def dataloader_epoch(x: torch.Tensor, model_name: str) -> None:
+    model = DenseAutoencoder(784, 32, HIDDEN[model_name], generator=torch.Generator().manual_seed(0))
+    optimizer = adam(model, 1e-3)
+    for (batch,) in DataLoader(TensorDataset(x), batch_size=32, shuffle=True):
+        logits, _ = model(batch)
+        loss = bce_from_logits(logits, batch)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+
+def widths(model_name: str, code_size: int = 32) -> list[int]:
+    hidden = list(HIDDEN[model_name])
+    return [784, *hidden, code_size, *hidden[::-1], 784]
+
+
+def gemm_epoch(x: torch.Tensor, model_name: str) -> None:
+    """Only the step's products: forward x·W per layer, ∂W per layer, ∂h for all but the first."""
+    w = widths(model_name)
+    layers = list(zip(w[:-1], w[1:]))
+    weights = [torch.randn(n_in, n_out) if i == 0 else torch.randn(n_out, n_in) for i, (n_in, n_out) in enumerate(layers)]
+    acts = [torch.empty(32, n_out) for _, n_out in layers]
+    grads = [torch.empty(n_in, n_out) if i == 0 else torch.empty(n_out, n_in) for i, (n_in, n_out) in enumerate(layers)]
+    below_grads = [torch.empty(32, n_in) for n_in, _ in layers]
+    for start in range(0, len(x) - 31, 32):
+        h = x[start:start + 32]
+        for i, weight in enumerate(weights):
+            torch.mm(h, weight if i == 0 else weight.T, out=acts[i])
+            h = acts[i]
+        for i in range(len(layers) - 1, -1, -1):
+            below = x[start:start + 32] if i == 0 else acts[i - 1]
+            if i == 0:
+                torch.mm(below.T, acts[i], out=grads[i])
+            else:
+                torch.mm(acts[i].T, below, out=grads[i])
+                torch.mm(acts[i], weights[i], out=below_grads[i])
+
+
+def keras_epoch(model_name: str, data_dir: str, code_size: int = 32) -> float:
+    """Seconds of one Keras epoch, measured inside fit (TensorFlow's start-up excluded)."""
+    out = subprocess.run([str(PEERS_PYTHON), str(ROOT / "benchmarks/peers/keras_study.py"), "--model", model_name,
+                          "--epochs", "1", "--data-dir", data_dir, "--code-size", str(code_size)],
+                         capture_output=True, text=True, check=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    return json.loads(out.stdout.strip().splitlines()[-1])["epoch_seconds"][0]
+
+
+def peak_gflops() -> float:
+    """Single-precision GEMM rate on large matrices with torch's default threads: the machine's limit."""
+    a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
+    a @ b
+    start = time.perf_counter()
+    for _ in range(10):
+        a @ b
+    return 10 * 2 * 1024**3 / (time.perf_counter() - start) / 1e9
+
+
+def epoch_flops(model_name: str, n: int) -> float:
+    """Multiply-adds ×2 of one epoch: 3 products per layer (forward, ∂W, ∂h), 2 for the first."""
+    w = widths(model_name)
+    per_sample = sum((3 if i > 0 else 2) * n_in * n_out for i, (n_in, n_out) in enumerate(zip(w[:-1], w[1:])))
+    return 2.0 * per_sample * n
+
+
+def run(x: torch.Tensor, data_dir: str, repeats: int = 3, models=("shallow", "deep")) -> dict:
+    have_keras = PEERS_PYTHON.exists()
+    peak = peak_gflops()
+    results = {"peak_gflops": peak}
+    for name in models:
+        contenders = {"aelab fused": lambda: aelab_epoch(x, name, "fused"),
+                      "aelab autograd": lambda: aelab_epoch(x, name, "autograd"),
+                      "dataloader": lambda: dataloader_epoch(x, name),
+                      "gemm only": lambda: gemm_epoch(x, name)}
+        keras_times: list[float] = []
+        if have_keras:
+            contenders["keras"] = lambda: keras_times.append(keras_epoch(name, data_dir))
+        with flush_denormals():
+            times = alternate(contenders, repeats)
+        if have_keras:
+            times["keras"] = keras_times  # its own in-fit timing, not the subprocess's wall time
+        times["arithmetic floor"] = [epoch_flops(name, len(x)) / (peak * 1e9)]
+        results[name] = {k: summary(v) for k, v in times.items()}
+        print_table(name, results[name])
+    return results
+
+
+def print_table(name: str, table: dict) -> None:
+    fused = table["aelab fused"]["median"]
+    print(f"\n{name} autoencoder, one epoch of {60000 // 32 + (60000 % 32 > 0):,} steps at batch 32 (medians; ratio = time / aelab fused):")
+    for contender, s in table.items():
+        spread = f"[{s['min']:.2f}–{s['max']:.2f}]" if s["n"] > 1 else ""
+        print(f"  {contender:<17} {s['median']:7.2f} s {spread:<14} {s['median'] / fused:6.2f}×")
+    if "keras" in table:
+        print(f"  aelab fused is {table['keras']['median'] / fused:.1f}× faster than Keras; "
+              f"{fused / table['gemm only']['median']:.1f}× its own GEMM time")
+
+
+if __name__ == "__main__":
+    from aelab.data import load_dataset
+
+    data_dir = os.environ.get("AELAB_DATA_DIR", str(ROOT.parent / "shared" / "data"))
+    images = torch.from_numpy(load_dataset("fashion-mnist", data_dir=data_dir, progress=False).train_images)
+    run(images, data_dir)

@@ -1,0 +1,80 @@
+"""The original Keras study's models, for timing and loss comparison (runs in .venv-peers, not aelab's venv).
+
+    .venv-peers/bin/python benchmarks/peers/keras_study.py --model shallow --epochs 1 --data-dir ../shared/data
+
+Prints one JSON line: per-epoch seconds (measured inside fit, so TensorFlow's start-up is not
+counted) and per-epoch training loss. Models, optimiser, loss and batch size as in the study:
+Dense layers (Glorot-uniform, zero bias), Adam (Keras defaults), binary cross-entropy, batch 32,
+shuffled every epoch; the denoiser's noise is drawn once (clip(x + 0.2·N(0,1), 0, 1)).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import time
+
+import numpy as np
+
+
+def read_images(path: str) -> np.ndarray:
+    """The 16-byte-header IDX image file as float32 in [0, 1], (n, 784). Checked by aelab's own tests, not here."""
+    with gzip.open(path) as handle:
+        raw = handle.read()
+    return np.frombuffer(raw, np.uint8, offset=16).reshape(-1, 784).astype("float32") / 255.0
+
+
+def build(model: str, code_size: int):
+    from tensorflow import keras
+
+    inputs = keras.Input(shape=(784,))
+    if model == "shallow":
+        code = keras.layers.Dense(code_size, activation="relu")(inputs)
+        outputs = keras.layers.Dense(784, activation="sigmoid")(code)
+    else:
+        h = keras.layers.Dense(128, activation="relu")(inputs)
+        code = keras.layers.Dense(code_size, activation="relu")(h)
+        h = keras.layers.Dense(128, activation="relu")(code)
+        outputs = keras.layers.Dense(784, activation="sigmoid")(h)
+    autoencoder = keras.Model(inputs, outputs)
+    autoencoder.compile(optimizer="adam", loss="binary_crossentropy")
+    return autoencoder
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--model", choices=("shallow", "deep", "denoising"), default="shallow")
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--code-size", type=int, default=32)
+    parser.add_argument("--dataset", default="fashion-mnist")
+    parser.add_argument("--data-dir", required=True)
+    parser.add_argument("--threads", type=int, default=0, help="TensorFlow intra/inter-op threads (0: its default)")
+    args = parser.parse_args()
+    import tensorflow as tf
+    from tensorflow import keras
+
+    if args.threads:
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+    x = read_images(f"{args.data_dir}/{args.dataset}/train-images-idx3-ubyte.gz")
+    inputs = x
+    if args.model == "denoising":
+        inputs = np.clip(x + 0.2 * np.random.normal(size=x.shape), 0.0, 1.0).astype("float32")
+    autoencoder = build("shallow" if args.model == "shallow" else "deep", args.code_size)
+    seconds: list[float] = []
+
+    class Timer(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.start = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            seconds.append(time.perf_counter() - self.start)
+
+    history = autoencoder.fit(inputs, x, epochs=args.epochs, batch_size=32, shuffle=True, verbose=0, callbacks=[Timer()])
+    print(json.dumps({"model": args.model, "code_size": args.code_size, "epoch_seconds": seconds,
+                      "train_loss": history.history["loss"], "keras": keras.__version__, "tensorflow": tf.__version__}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,38 @@
+"""`make bench`: run every benchmark, print its table, write benchmarks/results/<date>.json.
+
+Run it on an otherwise idle machine: the tables are ratios of medians of alternated runs, but a
+second job on a 2-core machine still distorts them.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import torch
+
+sys.path.insert(0, os.path.dirname(__file__))
+import bench_foundation  # noqa: E402
+import bench_speed  # noqa: E402
+import bench_sweep  # noqa: E402
+from common import machine  # noqa: E402
+
+from aelab.data import load_dataset  # noqa: E402
+from aelab.fileio import atomic_write_json  # noqa: E402
+
+
+def main() -> int:
+    facts = machine()
+    print(f"machine: {facts['cpu']}, {facts['cores']} cores; torch {facts['torch']} ({facts['torch_threads']} threads); {facts['date']}")
+    data_dir = os.environ.get("AELAB_DATA_DIR") or os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
+    x = torch.from_numpy(load_dataset("fashion-mnist", data_dir=data_dir, progress=False).train_images)
+    results = {"machine": facts, "load": bench_foundation.run(), "epoch": bench_speed.run(x, data_dir),
+               "sweep": bench_sweep.run(x, data_dir)}
+    path = os.path.join(os.path.dirname(__file__), "results", f"{facts['date']}.json")
+    atomic_write_json(path, results)
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
