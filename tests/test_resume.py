@@ -156,3 +156,16 @@ def test_sweep_interrupted_then_resumed_matches_uninterrupted(real_data_dir, tmp
     assert done.returncode == 0, done.stderr
     a, b = (json.loads((d / "sweep.json").read_text()) for d in (tmp_path / "ref", out))
     assert [s["runs"] for s in a["sizes"]] == [s["runs"] for s in b["sizes"]]  # every per-epoch and final loss, exactly
+
+
+def test_second_ctrl_c_quits_at_once_and_keeps_the_previous_checkpoint(real_data_dir, tmp_path):
+    out = tmp_path / "run"
+    proc = aelab("train", "--data-dir", str(real_data_dir), "--out", str(out), *ARGS)
+    wait_for(out / CHECKPOINT, proc)
+    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "interrupted" in err
+    load_checkpoint(out / CHECKPOINT)  # whole: the previous one, or the one the first Ctrl-C completed
+    assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
+    assert not (out / "finished.json").exists()
