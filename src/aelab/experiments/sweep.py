@@ -17,13 +17,12 @@ import numpy as np
 import torch
 
 from aelab.config import SweepConfig, parse_code_sizes  # parse_code_sizes: re-exported for the CLI
-from aelab.data import Dataset, load_dataset
+from aelab.data import load_dataset
 from aelab.data.registry import get_spec
-from aelab.errors import ConfigError
 from aelab.experiments.pca import PCA, reconstruction_errors
 from aelab.experiments.checkpointing import CHECKPOINT, fit_resumable, restore_state
 from aelab.experiments.runs import check_output_dir, environment, is_finished, mark_finished, prepare_run_dir, save_figure
-from aelab.experiments.train_one import Log, seeded_generators, stderr_log
+from aelab.experiments.train_one import Log, seeded_generators, select, stderr_log
 from aelab.fileio import atomic_write_json, atomic_write_text
 from aelab.models.batched import BatchedDenseAutoencoder, per_model_metrics
 from aelab.objectives import PerModelBCE
@@ -52,23 +51,6 @@ def build_model(config: SweepConfig, n_features: int) -> BatchedDenseAutoencoder
     return BatchedDenseAutoencoder(n_features, [k for k, _ in grid], hidden, generators)
 
 
-def select_images(data: Dataset, config: SweepConfig, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """Training images (a seeded random subset if `train_size`) and the first `test_size` test images.
-
-    The same draw as `train_one.select`, so the subset of `aelab train --train-size N --seed S` is this one.
-    """
-    train, test = torch.from_numpy(data.train_images), torch.from_numpy(data.test_images)
-    if config.train_size is not None:
-        if config.train_size > len(train):
-            raise ConfigError(f"--train-size {config.train_size}: expected at most {len(train)} (the training set's size)")
-        train = train[torch.randperm(len(train), generator=generator)[:config.train_size]].clone()
-    if config.test_size is not None and config.test_size > len(test):
-        raise ConfigError(f"--test-size {config.test_size}: expected at most {len(test)} (the test set's size)")
-    if config.batch_size > len(train):
-        raise ConfigError(f"--batch-size {config.batch_size}: expected at most {len(train)} (the training images)")
-    return train, test[:config.test_size]
-
-
 def run_sweep(config: SweepConfig, out: str | os.PathLike, data_dir: str | os.PathLike | None = None,
               quiet: bool = False, log: Log = stderr_log, resume: bool = False) -> dict:
     """Train every model of `config` together, fit PCA, write the run folder `out`; return sweep.json's dict.
@@ -82,7 +64,7 @@ def run_sweep(config: SweepConfig, out: str | os.PathLike, data_dir: str | os.Pa
         return json.loads((out / "sweep.json").read_text())
     data = load_dataset(config.dataset, data_dir, progress=not quiet)
     generators = seeded_generators(config.seed)
-    train_x, test_x = select_images(data, config, generators["subset"])
+    train_x, test_x, _ = select(data, config, generators["subset"])  # the same draw as `aelab train --train-size N --seed S`
     model = build_model(config, data.spec.n_features)
     out = prepare_run_dir(out)  # only now, when every input has been checked
     atomic_write_json(out / "config.json", {"config": config.to_json(), "data_source": data.source, "environment": environment()})

@@ -18,7 +18,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from aelab.config import FigureConfig, TrainConfig
+from aelab.config import FigureConfig, SweepConfig, TrainConfig
 from aelab.data import Dataset, load_dataset
 from aelab.data.noise import corruption
 from aelab.data.registry import get_spec
@@ -60,15 +60,20 @@ def seeded_generators(seed: int) -> dict[str, torch.Generator]:
     return {name: torch.Generator().manual_seed(int(s) >> 1) for name, s in zip(STREAMS, states)}
 
 
-def select(data: Dataset, config: TrainConfig, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
-    """Training and test tensors as configured (a seeded random subset of train, the first N test) and test labels."""
+def select(data: Dataset, config: TrainConfig | SweepConfig, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
+    """Training and test tensors as configured (a seeded random subset of train, the first N test) and test labels.
+
+    Used by `train` and `sweep` alike, so model (k, seed) of a sweep sees the images `aelab train` would.
+    """
     train = torch.from_numpy(data.train_images)
     test = torch.from_numpy(data.test_images)
     if config.train_size is not None:
         if config.train_size > len(train):
             raise ConfigError(f"--train-size {config.train_size}: expected at most {len(train)} (the training set's size)")
         train = train[torch.randperm(len(train), generator=generator)[:config.train_size]].clone()
-    n_test = len(test) if config.test_size is None else min(config.test_size, len(test))
+    if config.test_size is not None and config.test_size > len(test):
+        raise ConfigError(f"--test-size {config.test_size}: expected at most {len(test)} (the test set's size)")
+    n_test = len(test) if config.test_size is None else config.test_size
     if config.batch_size > len(train):
         raise ConfigError(f"--batch-size {config.batch_size}: expected at most {len(train)} (the training images)")
     return train, test[:n_test], data.test_labels[:n_test]
