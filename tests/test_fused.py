@@ -82,3 +82,20 @@ def test_fused_engine_stops_on_nan_data():
                       generator=torch.Generator().manual_seed(0), quiet=True, stepper=FusedDenseStep(model, 1e-2))
     with pytest.raises(TrainingError, match=r"epoch 1, step \d: training loss became nan"):
         trainer.fit(x)
+
+
+@pytest.mark.parametrize("scale, shift", [(1.0, 0.0), (30.0, -60.0), (5.0, -120.0), (40.0, 50.0)])
+def test_fused_bce_is_exact_for_extreme_logits(scale, shift):
+    """Very negative logits (σ underflows) took the fast formula to inf on MNIST; both branches must be exact."""
+    import torch.nn.functional as F
+
+    g = torch.Generator().manual_seed(0)
+    z = torch.randn(32, 784, generator=g) * scale + shift
+    x = (torch.rand(32, 784, generator=g) < 0.3).float() * torch.rand(32, 784, generator=g)
+    expected_loss = F.binary_cross_entropy_with_logits(z, x)
+    expected_grad = (torch.sigmoid(z) - x) / x.numel()
+    loss = FusedDenseStep.bce_and_output_gradient(z.clone().requires_grad_(False), x)
+    z_grad = z.clone()
+    FusedDenseStep.bce_and_output_gradient(z_grad, x)
+    assert torch.isfinite(loss) and loss.item() == pytest.approx(expected_loss.item(), rel=1e-5, abs=1e-6)
+    assert torch.allclose(z_grad, expected_grad, atol=1e-9)

@@ -18,6 +18,7 @@ from torch import nn
 from aelab.models.dense import DenseAutoencoder
 
 threshold_backward = torch.ops.aten.threshold_backward.grad_input  # g·[h > 0] into a given buffer
+LOGIT_FLOOR = -80.0  # below about −87, σ(z) is no longer a normal float32 and log σ(z) cannot come from it
 
 
 class FlatAdam:
@@ -113,13 +114,19 @@ class FusedDenseStep:
         """Mean BCE of logits `z` against `target`, and ∂BCE/∂z = (σ(z) − x)/(b·D) written over `z`.
 
         BCE = softplus(z) − x·z = (1 − x)·z − log σ(z), so its sum is Σz − x·z − Σ log σ(z): two
-        reductions and one log on the σ(z) the gradient needs anyway, about 4× cheaper than a
-        separate log-sigmoid pass (it differs from it by float32 rounding only).
+        reductions and one log on the σ(z) the gradient needs anyway, about 3× cheaper than a
+        log-sigmoid pass. That is exact only while σ(z) is a normal float (z > −87 in float32):
+        once a logit falls below LOGIT_FLOOR (MNIST's blank background drives them there after a
+        few epochs), the exact log-sigmoid formula is used for that step instead.
         """
         n = target.numel()
-        linear = z.sum() - torch.dot(target.reshape(-1), z.reshape(-1))
-        p = torch.sigmoid(z, out=z)
-        bce = (linear - torch.log(p).sum()) / n
+        if z.min().item() > LOGIT_FLOOR:
+            linear = z.sum() - torch.dot(target.reshape(-1), z.reshape(-1))
+            p = torch.sigmoid(z, out=z)
+            bce = (linear - torch.log(p).sum()) / n
+        else:
+            bce = F.binary_cross_entropy_with_logits(z, target)
+            p = torch.sigmoid(z, out=z)
         p.sub_(target).mul_(1.0 / n)
         return bce
 
