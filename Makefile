@@ -14,7 +14,7 @@ ifeq ($(origin AELAB_DATA_DIR), undefined)
   endif
 endif
 
-.PHONY: install test demo data bench bench-peers clean
+.PHONY: install test demo data browser bench bench-peers clean
 
 install: $(STAMP)
 
@@ -24,19 +24,26 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
 	touch $(STAMP)
 
-test: install
+test: install browser
 	$(BIN)/python -m pytest -q
+
+# Headless Chromium renders report.html in tests/test_report_browser.py: Debian's package, when apt-get is usable.
+browser:
+	@[ -x /usr/bin/chromium ] || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] \
+	  && apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends chromium fonts-liberation >/dev/null; } || true
 
 # Fashion-MNIST must be somewhere aelab looks; if not, Debian's package provides it (when apt-get is usable),
 # else aelab downloads it from the public mirrors into its cache.
 data: install
 	@$(BIN)/aelab data verify fashion-mnist --quiet >/dev/null 2>&1 \
-	  || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && apt-get install -y -q dataset-fashion-mnist >/dev/null 2>&1; true; }
+	  || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && { apt-get install -y -q dataset-fashion-mnist \
+	       || { apt-get update -q && apt-get install -y -q dataset-fashion-mnist; }; } >/dev/null 2>&1; true; }
 	$(BIN)/aelab data fetch fashion-mnist
 
+# The whole study (gradient checks, four models, the sweep) on Fashion-MNIST, and MNIST when it is found.
 demo: data
-	$(BIN)/aelab train --model shallow --dataset fashion-mnist --code-size 32 --epochs 5 --batch-size 32 --seed 0 --out runs/shallow
-	@echo "Results: runs/shallow/ (metrics.json, reconstructions.png, weights.png, loss.png)"
+	$(BIN)/aelab reproduce --out runs/study --datasets fashion-mnist,mnist
+	@echo "Report: runs/study/report.html (and report.md); each step's run folder is under runs/study/"
 
 # Timing tables (run on an idle machine); with .venv-peers present they include the Keras study.
 bench: install

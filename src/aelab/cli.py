@@ -40,6 +40,17 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--quick", action="store_true", help="smoke run in seconds: 2,000 training images, 1,000 test, 1 epoch")
     sweep.add_argument("--resume", action="store_true", help="continue from the run folder's checkpoint (same options)")
 
+    reproduce = sub.add_parser("reproduce", help="the whole study in one command: gradient checks, four models and a "
+                               "code-size sweep per data set, then report.html and report.md")
+    reproduce.add_argument("--out", default="runs/study", help="folder for every step's run folder and the report "
+                           "(default: runs/study); steps already done there for the same settings are kept")
+    reproduce.add_argument("--datasets", default="mnist,fashion-mnist",
+                           help="data sets, comma-separated (default: mnist,fashion-mnist); one that is not found is skipped")
+    add_common(reproduce)
+    reproduce.add_argument("--quick", action="store_true", help="smoke run in seconds: 2,000 training images, 1,000 test, "
+                           "1 epoch, sweep code sizes 5,20")
+    reproduce.add_argument("--force", action="store_true", help="run every step again, even those already done")
+
     data = sub.add_parser("data", help="list, verify or fetch the data sets")
     data_sub = data.add_subparsers(dest="data_command", required=True, metavar="ACTION", parser_class=OneLineParser)
     add_common(data_sub.add_parser("list", help="where each data set is and whether its digests verify"))
@@ -93,6 +104,20 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    from aelab.experiments.reproduce import reproduce
+
+    datasets = tuple(name.strip() for name in args.datasets.split(",") if name.strip())
+    manifest = reproduce(args.out, datasets=datasets, quick=args.quick, force=args.force, data_dir=args.data_dir,
+                         quiet=args.quiet)
+    print(f"report: {manifest['report']['html']} and {manifest['report']['markdown']}")
+    for name, reason in manifest["missing"].items():
+        print(f"skipped {name}: {reason}")
+    if not manifest["gradient_checks_passed"]:
+        return 1
+    return 4 if datasets and set(manifest["missing"]) == set(datasets) else 0  # 4: DatasetNotFoundError's code
+
+
 def cmd_data(args: argparse.Namespace) -> int:
     from aelab.data.inspect import all_statuses, dataset_status, format_statuses
 
@@ -116,7 +141,7 @@ def cmd_gradcheck(args: argparse.Namespace) -> int:
     return gradcheck_command(as_json=args.json, seed=args.seed)
 
 
-COMMANDS = {"train": cmd_train, "sweep": cmd_sweep, "data": cmd_data, "gradcheck": cmd_gradcheck}
+COMMANDS = {"train": cmd_train, "sweep": cmd_sweep, "reproduce": cmd_reproduce, "data": cmd_data, "gradcheck": cmd_gradcheck}
 
 
 def main(argv: list[str] | None = None) -> int:

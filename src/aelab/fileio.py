@@ -15,6 +15,13 @@ from typing import Any, Callable
 from aelab.errors import OutputError
 
 
+def current_umask() -> int:
+    """The process's umask (read by setting and restoring it: there is no getter)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_save(path: str | os.PathLike, save: Callable[[str], None]) -> Path:
     """Produce `path` atomically with `save(tmp_name)`, a writer that takes a filename.
 
@@ -25,6 +32,7 @@ def atomic_save(path: str | os.PathLike, save: Callable[[str], None]) -> Path:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix + ".tmp", dir=path.parent)
+        os.fchmod(fd, 0o666 & ~current_umask())  # mkstemp makes 0600; outputs get the usual permissions
         os.close(fd)
     except OSError as exc:
         raise OutputError(f"{path.parent}: cannot write here: {exc.strerror or exc}") from None

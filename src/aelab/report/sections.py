@@ -1,0 +1,147 @@
+"""The report's sections, in the study's order, as Markdown lines computed from the collected folders.
+
+Sentences here only restate numbers read from the folders (the runs' own summary.md files carry
+the detailed readings); nothing is typed in.
+"""
+
+from __future__ import annotations
+
+from aelab.report.blocks import MODEL_TITLES, body_of, code, dataset_title, figure, number, table
+from aelab.report.collect import comparison_rows, finished_runs
+
+FIGURE_CAPTIONS = {
+    "reconstructions.png": "Test images (top) over their reconstructions (bottom).",
+    "worst.png": "The worst-reconstructed test images: highest per-image BCE (index and BCE above each).",
+    "weights.png": "The encoder's first-layer weights as 28×28 images, on a colour scale symmetric about 0.",
+    "loss.png": "Training and test loss per epoch, with the entropy floor of the test images.",
+}
+NOISY_CAPTION = "Test images, the noisy inputs the model was given, and its outputs."
+
+
+def header(study: dict) -> list[str]:
+    manifest = study["manifest"]
+    lines = ["# Autoencoder study: reproduction report", "",
+             "The classic autoencoder study, reproduced: the hand-derived gradients of a small autoencoder are checked, "
+             "four autoencoders (shallow, deep, denoising, sparse) are trained on each data set, and a sweep over the "
+             "code size, beside PCA, shows how much a larger code helps.", "",
+             f"Written from the run folders under {code(study['out'])}: every number and figure below is read from "
+             "those folders, nothing was retrained to write it."
+             + (f" Reproduction started {manifest['started']}, finished {manifest.get('finished', '–')}." if manifest.get("started") else ""), ""]
+    if manifest.get("quick"):
+        lines += ["> **Quick run.** 2,000 training images, 1,000 test images, 1 epoch per model and a sweep over two code "
+                  "sizes: a smoke test of the pipeline. Its numbers are not the study's.", ""]
+    return lines
+
+
+def gradients(study: dict) -> list[str]:
+    lines = ["## Gradients of the simple autoencoder", ""]
+    run = next(iter(finished_runs(study, "gradients")), None)
+    if run is None:
+        return lines + ["The gradient checks have not run (no finished `gradients/` folder).", ""]
+    if run["derivation"]:
+        lines += ["*The derivation below is the project's docs/gradients.md, as copied into `gradients/` when the checks "
+                  "ran; the checks themselves follow it.*", "", *body_of(run["derivation"], shift=1)]
+    else:
+        lines += ["(The derivation, docs/gradients.md, was not found beside the package when the checks ran.)", ""]
+    c, checks = run["config"].get("config", {}), run["checks"]
+    failed = sum(not row["passed"] for row in checks)
+    verdict = f"all {len(checks)} checks passed" if not failed else f"**{failed} of {len(checks)} checks FAILED**"
+    lines += ["### The checks, run for this report", "",
+              f"Seed {c.get('seed')}, {c.get('n')} inputs of {c.get('n_features')} features, {c.get('n_hidden')} hidden units, "
+              f"float64: {verdict}.", ""]
+    rows = [[r["reference"], r["parameter"], number(r["max_abs_error"], ".2e"), number(r["max_rel_error"], ".2e"),
+             number(r["tolerance"], ".0e"), "pass" if r["passed"] else "FAIL"] for r in checks]
+    return lines + table(["reference", "parameter", "max abs error", "max rel error", "tolerance", "result"], rows, "llrrrc")
+
+
+def architecture(c: dict) -> str:
+    hidden = [str(h) for h in c.get("hidden_sizes", [])] if c.get("model") in ("deep", "denoising") else []
+    widths = ["input", *hidden, f"{c.get('code_size')} (code)", *hidden[::-1], "input"]
+    return " → ".join(widths)
+
+
+def model(run: dict) -> list[str]:
+    title = f"### {MODEL_TITLES.get(run['name'].split('/')[-1], run['name'])} on {dataset_title(run['dataset'])}"
+    if not run["finished"]:
+        return [title, "", f"Not finished (folder {code(run['name'])}): run the reproduction again to complete it.", ""]
+    c = run["config"].get("config", {})
+    lines = [title, "", f"Folder {code(run['name'])} · layers {architecture(c)}", "", *body_of(run["summary"], shift=2)]
+    for name in run["figures"]:
+        noisy = name == "reconstructions.png" and c.get("noise")
+        lines += figure(f"{run['name']}/{name}", name[:-4], NOISY_CAPTION if noisy else FIGURE_CAPTIONS[name])
+    return lines
+
+
+def models(study: dict) -> list[str]:
+    lines = []
+    for dataset in study["datasets"]:
+        runs = [r for r in study["runs"] if r["kind"] == "train" and r["dataset"] == dataset]
+        if dataset in study["missing"] or not runs:
+            continue
+        lines += [f"## Models on {dataset_title(dataset)}", ""]
+        for run in runs:
+            lines += model(run)
+    return lines
+
+
+COMPARISON = [("train_loss", "train loss", ".4f"), ("test_bce", "test BCE", ".4f"), ("test_bce_floor", "floor", ".4f"),
+              ("test_bce_excess", "excess", ".4f"), ("test_mse", "MSE", ".5f"), ("test_psnr_db", "PSNR (dB)", ".2f"),
+              ("test_code_zero_fraction", "code zeros", ".1%"), ("seconds_training", "seconds", ".1f")]
+
+
+def comparison(study: dict) -> list[str]:
+    rows = comparison_rows(study)
+    lines = ["## Comparison of all models", ""]
+    if not rows:
+        return lines + ["No model has finished yet.", ""]
+    lines += ["Final training loss (mean over the last epoch's steps) and test-set metrics of every model. BCE in nats per "
+              "pixel; *floor* is the test images' own entropy, *excess* the part above it a model can remove; *code zeros* "
+              "the share of code entries exactly 0; *seconds* of training. The denoiser is scored on noisy test inputs "
+              "against clean targets (its clean-input numbers are in its section).", ""]
+    body = [[dataset_title(r["dataset"]), r["model"], *(number(r[key], fmt) for key, _, fmt in COMPARISON)] for r in rows]
+    return lines + table(["data set", "model", *(label for _, label, _ in COMPARISON)], body, "ll" + "r" * len(COMPARISON))
+
+
+def sweeps(study: dict) -> list[str]:
+    runs = [r for r in study["runs"] if r["kind"] == "sweep" and r["dataset"] not in study["missing"]]
+    if not runs:
+        return []
+    lines = ["## Code-size sweep", "", "Shallow autoencoders of every code size trained together on the same batches, "
+             "beside PCA (the best linear reconstruction) fitted to the same training images.", ""]
+    for run in runs:
+        lines += [f"### Sweep on {dataset_title(run['dataset'])}", ""]
+        if not run["finished"]:
+            lines += [f"Not finished (folder {code(run['name'])}): run the reproduction again to complete it.", ""]
+            continue
+        lines += [f"Folder {code(run['name'])}", ""]
+        lines += [line for name in run["figures"] for line in figure(f"{run['name']}/{name}", "sweep",
+                  "Loss against code size: autoencoders (blue; train dashed, test solid) and PCA (green).")]
+        lines += body_of(run["summary"], shift=2) + ["#### Bias and variance, read from the numbers", ""] + reading(run["sweep"])
+    return lines
+
+
+def reading(sweep: dict) -> list[str]:
+    """Where the sweep shows bias (small codes) and variance (large codes), from sweep.json's means."""
+    sizes = sweep.get("sizes") or []
+    if not sizes:
+        return ["The sweep holds no sizes.", ""]
+    ks = [e["code_size"] for e in sizes]
+    excess, gaps = [e["mean"]["test_bce_excess"] for e in sizes], [e["mean"]["gap_bce_excess"] for e in sizes]
+    flat, tol = sweep["flattening"]["test_bce_excess"], sweep["flattening"]["tolerance"]
+    grows = gaps[-1] > gaps[0] and gaps[-1] > 0
+    return [f"**Bias.** A code too small to hold the image leaves error no amount of data removes: the mean test BCE "
+            f"excess is {excess[0]:.4f} at code size {ks[0]} against {flat['best_value']:.4f} at {flat['best_code_size']} "
+            f"(the best), and comes within {tol:.0%} of the best at code size {flat['code_size']}.", "",
+            f"**Variance.** A larger code gives more room to fit the training images in particular: the test − train gap in "
+            f"excess BCE is {gaps[0]:+.4f} at code size {ks[0]} and {gaps[-1]:+.4f} at {ks[-1]}"
+            + ("; it grows with the code size." if grows else "; it does not grow with the code size, so within this range "
+               "and these epochs the larger codes show no overfitting."), ""]
+
+
+def skipped(study: dict) -> list[str]:
+    if not study["missing"]:
+        return []
+    lines = ["## Skipped data sets", "", "These data sets were not found, so their models and sweep were not run:", ""]
+    lines += [f"- **{dataset_title(name)}**: {code(reason)}" for name, reason in study["missing"].items()]
+    return lines + ["", "Put the four IDX files in `DIR/<name>/` and run the same command again with `--data-dir DIR`: "
+                    "the finished steps are kept and only the missing ones run.", ""]

@@ -1,0 +1,172 @@
+"""`aelab reproduce`: the study's plan, one quick run on real data, resuming, forcing, and a missing data set.
+
+`quick_study` runs the quick reproduction once per session (the report tests reuse it): Fashion-MNIST
+from a data folder that holds only it, so MNIST is missing and must be skipped, and with an output
+folder and a data folder whose names hold HTML, which the report must escape.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from aelab.config import SweepConfig
+from aelab.errors import ConfigError
+from aelab.experiments import reproduce as reproduce_module
+from aelab.experiments.reproduce import reproduce
+from aelab.experiments.study_plan import Step, is_done, plan
+
+REAL_DATA_DIR = os.environ.get("AELAB_DATA_DIR")
+FASHION_STEPS = ["gradients", *(f"fashion-mnist/{m}" for m in ("shallow", "deep", "denoising", "sparse")), "fashion-mnist/sweep"]
+
+
+@functools.cache
+def _quick_study(base: Path) -> dict:
+    data_dir = base / "data<img src=x onerror=alert(1)>"
+    data_dir.mkdir(parents=True)
+    (data_dir / "fashion-mnist").symlink_to(Path(REAL_DATA_DIR) / "fashion-mnist")
+    out, lines = base / "st<script>udy", []
+    with pytest.MonkeyPatch.context() as patch:  # as conftest's isolated_env, which is per test, not per session
+        patch.delenv("AELAB_DATA_DIR", raising=False)
+        for name, folder in (("XDG_CACHE_HOME", "cache"), ("KERAS_HOME", "keras")):
+            patch.setenv(name, str(base / folder))
+        patch.setenv("AELAB_OFFLINE", "1")
+        patch.setattr("aelab.data.locate.DEBIAN_ROOT", base / "debian")
+        manifest = reproduce(out, quick=True, data_dir=data_dir, quiet=True, log=lines.append)
+    return {"out": out, "data_dir": data_dir, "manifest": manifest, "lines": lines}
+
+
+def quick_study(tmp_path_factory) -> dict:
+    """The quick reproduction (run once per session): out, data_dir, manifest and the console lines."""
+    if not REAL_DATA_DIR:
+        pytest.skip("AELAB_DATA_DIR is not set (make test and .ci/run set it)")
+    return _quick_study(tmp_path_factory.getbasetemp() / "quick-study")
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory) -> dict:
+    return quick_study(tmp_path_factory)
+
+
+@pytest.fixture
+def study_copy(study, tmp_path, monkeypatch) -> Path:
+    """A copy of the quick study's folder, with the data of the original run reachable again."""
+    monkeypatch.delenv("AELAB_DATA_DIR", raising=False)
+    return Path(shutil.copytree(study["out"], tmp_path / "copy", symlinks=True))
+
+
+def test_the_plan_follows_the_study():
+    steps = plan(("mnist", "fashion-mnist"), quick=False)
+    assert [s.name for s in steps] == ["gradients", *(f"{d}/{m}" for d in ("mnist", "fashion-mnist")
+                                                      for m in ("shallow", "deep", "denoising", "sparse")),
+                                       "mnist/sweep", "fashion-mnist/sweep"]
+    trains = {s.name: s.config for s in steps if s.kind == "train"}
+    assert [trains[f"mnist/{m}"].epochs for m in ("shallow", "deep", "denoising", "sparse")] == [5, 10, 10, 5]
+    assert trains["mnist/denoising"].fixed_noise and trains["mnist/denoising"].noise == "gaussian"
+    assert trains["mnist/sparse"].l1 == 1e-5 and trains["mnist/shallow"].train_size is None
+    assert steps[-1].config == SweepConfig(dataset="fashion-mnist") and steps[-1].config.code_sizes == tuple(range(5, 100, 15))
+    quick = plan(("mnist",), quick=True)
+    assert all(s.config.train_size == 2000 and s.config.test_size == 1000 and s.config.epochs == 1 for s in quick[1:])
+    assert quick[-1].config.code_sizes == (5, 20)
+
+
+def test_the_time_left_grows_with_the_work():
+    full, quick = plan(("mnist",), quick=False), plan(("mnist",), quick=True)
+    assert full[0].cost() == 0 and all(s.cost() > 0 for s in full[1:])
+    assert all(f.cost() > 10 * q.cost() for f, q in zip(full[1:], quick[1:]))
+    assert full[2].cost() > full[1].cost()  # deep (10 epochs, more weights) costs more than shallow (5 epochs)
+
+
+def test_an_unknown_data_set_fails_before_anything_is_written(tmp_path):
+    with pytest.raises(ConfigError, match="did you mean 'mnist'"):
+        reproduce(tmp_path / "out", datasets=("mnsit",), quick=True, log=lambda m: None)
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_quick_reproduction_runs_every_step_and_skips_the_missing_data_set(study):
+    manifest, out, lines = study["manifest"], study["out"], study["lines"]
+    status = {r["name"]: r["status"] for r in manifest["steps"]}
+    assert [name for name, s in status.items() if s == "run"] == FASHION_STEPS
+    assert {name for name, s in status.items() if s == "missing"} == {f"mnist/{m}" for m in ("shallow", "deep", "denoising", "sparse", "sweep")}
+    assert list(manifest["missing"]) == ["mnist"] and "not found" in manifest["missing"]["mnist"]
+    assert not (out / "mnist").exists()
+    for name in FASHION_STEPS:
+        assert (out / name / "finished.json").is_file()
+        assert is_done(out / name, next(s for s in plan(("fashion-mnist",), quick=True) if s.name == name))
+    assert json.loads((out / "reproduce.json").read_text()) == manifest
+    assert (out / "report.html").is_file() and (out / "report.md").is_file()
+    assert json.loads((out / "gradients" / "checks.json").read_text())[0]["passed"] is True
+    assert any("[2/11] mnist/shallow: skipped: data set mnist not found" in line for line in lines)
+    assert any(line.startswith("[11/11] fashion-mnist/sweep: done in") and "left)" in line for line in lines)
+    assert lines[-1].startswith("reproduction finished in") and "6 steps run, 0 already done, 5 without data" in lines[-1]
+
+
+def record_calls(monkeypatch) -> list[tuple[str, bool]]:
+    """Replace the three kinds of work by recorders: (step folder, resume) per call; nothing trains."""
+    calls: list[tuple[str, bool]] = []
+    name = lambda folder: "/".join(Path(folder).parts[-2:]) if Path(folder).name != "gradients" else "gradients"  # noqa: E731
+    monkeypatch.setattr(reproduce_module, "train_run", lambda config, out, resume, **kw: calls.append((name(out), resume)))
+    monkeypatch.setattr(reproduce_module, "run_sweep", lambda config, out, resume, **kw: calls.append((name(out), resume)))
+    monkeypatch.setattr(reproduce_module, "run_gradients", lambda out, quiet, log: calls.append((name(out), False)))
+    return calls
+
+
+def test_a_second_run_trains_nothing(study, study_copy, monkeypatch):
+    calls, lines = record_calls(monkeypatch), []
+    manifest = reproduce(study_copy, datasets=("fashion-mnist",), quick=True, data_dir=study["data_dir"], log=lines.append)
+    assert calls == []
+    assert [r["status"] for r in manifest["steps"]] == ["skipped"] * 6
+    assert sum("already done, skipped" in line for line in lines) == 6
+    assert all(r["seconds"] is not None for r in manifest["steps"])  # the first run's timings are kept
+
+
+def test_an_unfinished_or_changed_step_runs_again(study, study_copy, monkeypatch):
+    (study_copy / "fashion-mnist" / "deep" / "finished.json").unlink()  # interrupted: resumes from its checkpoint
+    (study_copy / "fashion-mnist" / "sparse" / "finished.json").unlink()
+    (study_copy / "fashion-mnist" / "sparse" / "checkpoint.safetensors").unlink()  # interrupted before its first epoch
+    config = json.loads((study_copy / "fashion-mnist" / "sweep" / "config.json").read_text())
+    config["config"]["epochs"] = 2  # another configuration: run again from scratch
+    (study_copy / "fashion-mnist" / "sweep" / "config.json").write_text(json.dumps(config))
+    calls, lines = record_calls(monkeypatch), []
+    reproduce(study_copy, datasets=("fashion-mnist",), quick=True, data_dir=study["data_dir"], log=lines.append)
+    assert calls == [("fashion-mnist/deep", True), ("fashion-mnist/sparse", False), ("fashion-mnist/sweep", False)]
+    assert any("fashion-mnist/sweep: rerunning (its folder holds another configuration)" in line for line in lines)
+
+
+def test_an_interrupted_step_continues_from_its_checkpoint(study, study_copy):
+    (study_copy / "fashion-mnist" / "shallow" / "finished.json").unlink()
+    lines = []
+    manifest = reproduce(study_copy, datasets=("fashion-mnist",), quick=True, data_dir=study["data_dir"], quiet=True,
+                         log=lines.append)
+    assert [r["status"] for r in manifest["steps"]] == ["skipped", "run"] + ["skipped"] * 4
+    assert (study_copy / "fashion-mnist" / "shallow" / "finished.json").is_file()
+    final = lambda out: json.loads((out / "fashion-mnist" / "shallow" / "metrics.json").read_text())["final"]  # noqa: E731
+    assert final(study_copy) == final(study["out"])
+
+
+def test_force_runs_every_step_again(study, study_copy, monkeypatch):
+    calls = record_calls(monkeypatch)
+    reproduce(study_copy, datasets=("fashion-mnist",), quick=True, force=True, data_dir=study["data_dir"], log=lambda m: None)
+    assert calls == [(name, False) for name in FASHION_STEPS]
+
+
+def test_a_quick_run_does_not_count_as_the_full_study(study):
+    full = {s.name: s for s in plan(("fashion-mnist",), quick=False)}
+    assert not any(is_done(study["out"] / name, full[name]) for name in FASHION_STEPS[1:])
+    assert is_done(study["out"] / "gradients", Step("gradients", "gradients", None, None))
+
+
+def test_the_cli_reproduces(study, study_copy, capsys):
+    from aelab import cli
+
+    if "reproduce" not in cli.COMMANDS:
+        pytest.skip("`aelab reproduce` is not wired into aelab.cli yet")
+    code = cli.main(["reproduce", "--quick", "--datasets", "fashion-mnist", "--out", str(study_copy),
+                     "--data-dir", str(study["data_dir"]), "--quiet"])
+    captured = capsys.readouterr()
+    assert code == 0 and "already done, skipped" in captured.err and "report.html" in captured.out
