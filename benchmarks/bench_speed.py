@@ -29,7 +29,7 @@ from common import alternate, summary  # noqa: E402
 from aelab.models.dense import DenseAutoencoder  # noqa: E402
 from aelab.objectives import ReconstructionObjective, bce_from_logits  # noqa: E402
 from aelab.train.fused import FusedDenseStep  # noqa: E402
-from aelab.train.trainer import Trainer, adam, flush_denormals  # noqa: E402
+from aelab.train.trainer import Trainer, adam, flush_denormals, torch_threads  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 PEERS_PYTHON = ROOT / ".venv-peers" / "bin" / "python"
@@ -40,7 +40,8 @@ def aelab_epoch(x: torch.Tensor, model_name: str, engine: str, code_size: int = 
     model = DenseAutoencoder(784, code_size, HIDDEN[model_name], generator=torch.Generator().manual_seed(0))
     stepper = FusedDenseStep(model, 1e-3) if engine == "fused" else None
     Trainer(model, ReconstructionObjective(), batch_size=32, epochs=1, learning_rate=1e-3,
-            generator=torch.Generator().manual_seed(0), quiet=True, stepper=stepper).fit(x)
+            generator=torch.Generator().manual_seed(0), quiet=True, stepper=stepper,
+            threads=1 if engine == "fused" else None).fit(x)  # as `aelab train` runs each engine
 
 
 def dataloader_epoch(x: torch.Tensor, model_name: str) -> None:
@@ -60,7 +61,13 @@ def widths(model_name: str, code_size: int = 32) -> list[int]:
 
 
 def gemm_epoch(x: torch.Tensor, model_name: str) -> None:
-    """Only the step's products: forward x·W per layer, ∂W per layer, ∂h for all but the first."""
+    """Only the step's products (one thread, as the fused engine runs): forward x·W per layer, ∂W per
+    layer, ∂h for all but the first."""
+    with torch_threads(1):
+        gemm_products(x, model_name)
+
+
+def gemm_products(x: torch.Tensor, model_name: str) -> None:
     w = widths(model_name)
     layers = list(zip(w[:-1], w[1:]))
     weights = [torch.randn(n_in, n_out) if i == 0 else torch.randn(n_out, n_in) for i, (n_in, n_out) in enumerate(layers)]

@@ -117,7 +117,7 @@ def build(config: TrainConfig, figures: FigureConfig, data_dir, quiet: bool) -> 
     stepper = FusedDenseStep(model, config.learning_rate, config.l1, config.l1_reduction) if config.engine == "fused" else None
     trainer = Trainer(model, objective_for(config.l1, config.l1_reduction), batch_size=config.batch_size,
                       epochs=config.epochs, learning_rate=config.learning_rate, generator=generators["order"],
-                      input_transform=transform, quiet=quiet, stepper=stepper)
+                      input_transform=transform, quiet=quiet, stepper=stepper, threads=1 if stepper else None)
     return Setup(data, train_x, test_x, test_labels, train_inputs, test_inputs, model, trainer)
 
 

@@ -18,7 +18,6 @@ from torch import nn
 from aelab.models.dense import DenseAutoencoder
 
 threshold_backward = torch.ops.aten.threshold_backward.grad_input  # g·[h > 0] into a given buffer
-LOGIT_FLOOR = -80.0  # below about −87, σ(z) is no longer a normal float32 and log σ(z) cannot come from it
 
 
 class FlatAdam:
@@ -87,9 +86,11 @@ class FusedDenseStep:
         return self.grad[offset:offset + param.numel()].as_strided(param.shape, param.stride())
 
     def activations(self, batch: int) -> list[torch.Tensor]:
-        """Per-layer outputs for this batch size, allocated once (the last batch may be smaller)."""
+        """Per-layer outputs for this batch size, and one more for ∂loss/∂logits, allocated once
+        (the last batch may be smaller)."""
         if batch not in self.buffers:
             self.buffers[batch] = [torch.empty(batch, layer.out_features) for layer in self.layers]
+            self.buffers[batch].append(torch.empty(batch, self.layers[-1].out_features))
         return self.buffers[batch]
 
     @torch.no_grad()
@@ -97,12 +98,12 @@ class FusedDenseStep:
         x = target if inputs is None else inputs
         hs = self.activations(len(target))
         h = x
-        for i, layer in enumerate(self.layers):  # forward: h_i = relu(h_{i−1} W_iᵀ + b_i), logits at the end
+        for i, layer in enumerate(self.layers):  # forward: h_i = relu(h_{i−1} W_iᵀ + b_i), logits in hs[-2]
             torch.addmm(layer.bias, h, layer.weight.T, out=hs[i])
             if i < len(self.layers) - 1:
                 hs[i].clamp_min_(0.0)
             h = hs[i]
-        parts = {"bce": self.bce_and_output_gradient(hs[-1], target)}  # hs[-1] now holds ∂bce/∂logits
+        parts = {"bce": self.bce_and_output_gradient(hs[-2], target, hs[-1])}  # hs[-1]: ∂bce/∂logits
         self.backward(x, hs, len(target))
         if self.l1 > 0:
             parts["l1"] = self.l1 * (hs[self.code_layer].sum() / (len(target) if self.l1_reduction == "mean" else 1))
@@ -110,23 +111,21 @@ class FusedDenseStep:
         return (parts["bce"] + parts["l1"] if self.l1 > 0 else parts["bce"]), parts
 
     @staticmethod
-    def bce_and_output_gradient(z: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """Mean BCE of logits `z` against `target`, and ∂BCE/∂z = (σ(z) − x)/(b·D) written over `z`.
+    def bce_and_output_gradient(z: torch.Tensor, target: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
+        """Mean BCE of logits `z` against `target`; ∂BCE/∂z = (σ(z) − x)/(b·D) is written into `grad`.
 
         BCE = softplus(z) − x·z = (1 − x)·z − log σ(z), so its sum is Σz − x·z − Σ log σ(z): two
         reductions and one log on the σ(z) the gradient needs anyway, about 3× cheaper than a
-        log-sigmoid pass. That is exact only while σ(z) is a normal float (z > −87 in float32):
-        once a logit falls below LOGIT_FLOOR (MNIST's blank background drives them there after a
-        few epochs), the exact log-sigmoid formula is used for that step instead.
+        log-sigmoid pass. It is exact while σ(z) is a normal float; when a logit is so negative
+        (below about −87) that σ(z) underflows to 0 — MNIST's blank background drives logits there
+        after a few epochs — the sum becomes inf and the exact log-sigmoid formula is used instead.
         """
         n = target.numel()
-        if z.min().item() > LOGIT_FLOOR:
-            linear = z.sum() - torch.dot(target.reshape(-1), z.reshape(-1))
-            p = torch.sigmoid(z, out=z)
-            bce = (linear - torch.log(p).sum()) / n
-        else:
+        linear = z.sum() - torch.dot(target.reshape(-1), z.reshape(-1))
+        p = torch.sigmoid(z, out=grad)
+        bce = (linear - torch.log(p).sum()) / n
+        if not torch.isfinite(bce):
             bce = F.binary_cross_entropy_with_logits(z, target)
-            p = torch.sigmoid(z, out=z)
         p.sub_(target).mul_(1.0 / n)
         return bce
 

@@ -72,6 +72,25 @@ def flush_denormals() -> Iterator[None]:
         torch.set_flush_denormal(False)
 
 
+@contextmanager
+def torch_threads(n: int | None) -> Iterator[None]:
+    """Use `n` intra-op threads inside the block (None: unchanged).
+
+    Batch-32 products of these models are too small to split: on the 2-core machine one thread
+    trains the deep model 1.3× faster than two (benchmarks/bench_speed.py), and leaves the other
+    core free for whatever else runs.
+    """
+    if n is None:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def adam(model: nn.Module, learning_rate: float) -> torch.optim.Adam:
     """Adam with Keras' defaults (β 0.9/0.999, ε 1e-7), so that results compare with the study."""
     return torch.optim.Adam(model.parameters(), lr=learning_rate, betas=(0.9, 0.999), eps=1e-7, foreach=True)
@@ -90,11 +109,12 @@ class Trainer:
 
     def __init__(self, model: nn.Module, objective, *, batch_size: int, epochs: int, learning_rate: float,
                  generator: torch.Generator, input_transform: InputTransform | None = None, quiet: bool = False,
-                 stepper: Callable | None = None):
+                 stepper: Callable | None = None, threads: int | None = None):
         self.model, self.objective = model, objective
         self.batch_size, self.epochs = batch_size, epochs
         self.generator, self.input_transform, self.quiet = generator, input_transform, quiet
         self.stepper = stepper  # a fused step (train.fused) replacing autograd + torch.optim, or None
+        self.threads = threads  # torch threads while training (None: leave as is)
         self.optimizer = stepper.optimizer if stepper is not None else adam(model, learning_rate)
         self.position = Position()
         self.stop_requested = False
@@ -112,7 +132,7 @@ class Trainer:
         `train_x`/`test_x` (row for row): pre-drawn noise, as the original denoising study used.
         """
         pos = self.position
-        with flush_denormals():
+        with flush_denormals(), torch_threads(self.threads):
             while pos.epoch <= self.epochs:
                 start = time.perf_counter()
                 train_loss, parts = self.train_epoch(train_x, pos.epoch, train_inputs)
