@@ -23,6 +23,7 @@ from aelab.data import Dataset, load_dataset
 from aelab.data.noise import corruption
 from aelab.data.registry import get_spec
 from aelab.errors import ConfigError
+from aelab.experiments.checkpointing import CHECKPOINT, fit_resumable, restore_state
 from aelab.experiments.run_figures import check_figures, draw_run_figures
 from aelab.experiments.runs import check_output_dir, environment, is_finished, mark_finished, prepare_run_dir
 from aelab.experiments.summary import write_summary
@@ -31,7 +32,6 @@ from aelab.models.registry import get_family
 from aelab.objectives import objective_for
 from aelab.train.checkpoint import save_weights
 from aelab.train.metrics import reconstruction_metrics
-from aelab.experiments.checkpointing import CHECKPOINT, fit_resumable, restore_state
 from aelab.train.fused import FusedDenseStep
 from aelab.train.trainer import EpochRecord, Trainer, history_as_dicts
 
