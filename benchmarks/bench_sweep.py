@@ -1,6 +1,7 @@
 """The 7-size bottleneck sweep: all models trained together against one after another, per epoch.
 
-  batched      — aelab's sweep: every code size in one BatchedDenseAutoencoder, one step for all
+  batched      — aelab's sweep: every code size in one BatchedDenseAutoencoder, one fused step for all
+  batched autograd — the same batched model through autograd (the reference path)
   sequential   — the same seven shallow models trained one after another with aelab's fused engine
   sequential autograd — one after another with the autograd engine (the batched model's own math)
   keras        — the Keras study's loop over code sizes (when .venv-peers exists)
@@ -20,19 +21,22 @@ from common import alternate, summary  # noqa: E402
 
 from aelab.models.batched import BatchedDenseAutoencoder  # noqa: E402
 from aelab.objectives import PerModelBCE  # noqa: E402
+from aelab.train.fused_batched import FusedBatchedStep  # noqa: E402
 from aelab.train.trainer import Trainer  # noqa: E402
 
 SIZES = (5, 20, 35, 50, 65, 80, 95)
 
 
-def batched_epoch(x: torch.Tensor) -> None:
+def batched_epoch(x: torch.Tensor, engine: str = "fused") -> None:
     model = BatchedDenseAutoencoder(784, SIZES, (), [torch.Generator().manual_seed(0) for _ in SIZES])
+    stepper = FusedBatchedStep(model, 1e-3) if engine == "fused" else None
     Trainer(model, PerModelBCE(), batch_size=32, epochs=1, learning_rate=1e-3,
-            generator=torch.Generator().manual_seed(0), quiet=True).fit(x)
+            generator=torch.Generator().manual_seed(0), quiet=True, stepper=stepper).fit(x)
 
 
 def run(x: torch.Tensor, data_dir: str, repeats: int = 2) -> dict:
     contenders = {"batched": lambda: batched_epoch(x),
+                  "batched autograd": lambda: batched_epoch(x, "autograd"),
                   "sequential fused": lambda: [aelab_epoch(x, "shallow", "fused", k) for k in SIZES],
                   "sequential autograd": lambda: [aelab_epoch(x, "shallow", "autograd", k) for k in SIZES]}
     keras: list[float] = []

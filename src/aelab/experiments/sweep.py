@@ -28,6 +28,7 @@ from aelab.models.batched import BatchedDenseAutoencoder, per_model_metrics
 from aelab.objectives import PerModelBCE
 from aelab.objectives import pixel_entropy
 from aelab.plots.sweep import curves_from_result, sweep_figure
+from aelab.train.fused_batched import FusedBatchedStep
 from aelab.train.trainer import EpochRecord, Trainer
 
 __all__ = ["run_sweep", "format_table", "summary_markdown", "parse_code_sizes", "model_grid"]
@@ -96,8 +97,9 @@ def train_together(model: BatchedDenseAutoencoder, config: SweepConfig, train_x:
     Train values are the means over the epoch's steps (as Keras reports them); test values are
     evaluated at the end of the epoch. Checkpoints after every epoch and on SIGINT/SIGTERM.
     """
+    stepper = FusedBatchedStep(model, config.learning_rate) if config.engine == "fused" else None
     trainer = Trainer(model, PerModelBCE(), batch_size=config.batch_size, epochs=config.epochs,
-                      learning_rate=config.learning_rate, generator=order, quiet=quiet)
+                      learning_rate=config.learning_rate, generator=order, quiet=quiet, stepper=stepper)
     epochs: list[dict] = []
     if resume:
         epochs.extend(restore_state(out, trainer, config.to_json(), log) or [])
