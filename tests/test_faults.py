@@ -157,3 +157,16 @@ def test_fuzzed_idx_files_raise_data_error(tmp_path, data):
     except DataError:
         return
     assert kind == "flip" and array.size * array.itemsize + 4 + 4 * array.ndim == len(blob)  # consistent reading only
+
+
+def test_load_weights_round_trip_and_refusals(tmp_path):
+    from aelab.train.checkpoint import load_weights
+
+    source = DenseAutoencoder(12, 3, generator=torch.Generator().manual_seed(0))
+    path = save_weights(tmp_path / "model.safetensors", source, {"model": "shallow", "code_size": 3})
+    target = load_weights(path, DenseAutoencoder(12, 3), {"model": "shallow", "code_size": 3})
+    assert all(torch.equal(a, b) for a, b in zip(source.parameters(), target.parameters()))
+    with pytest.raises(CheckpointError, match=r"saved for another configuration: code_size=3 \(asked for 4\)"):
+        load_weights(path, DenseAutoencoder(12, 4), {"model": "shallow", "code_size": 4})
+    with pytest.raises(CheckpointError, match="weights do not fit the model"):
+        load_weights(path, DenseAutoencoder(12, 4))

@@ -17,8 +17,11 @@ from aelab.train.fused import FlatAdam, threshold_backward
 
 
 def flatten_batched(model: BatchedDenseAutoencoder) -> tuple[torch.Tensor, list[tuple[torch.Tensor, torch.Tensor]], torch.Tensor]:
-    """All parameters as views of one flat buffer (first layer's weights as (n_in, M·n_out)), and
-    the matching (weight, bias) views of a flat gradient buffer."""
+    """Move all parameters into one flat buffer (first layer's weights stored as (n_in, M·n_out)) and
+    return it, the matching (weight, bias) views of a flat gradient buffer per layer, and that buffer.
+
+    The batched twin of `train.fused.flatten_parameters`, whose transpose trick it applies to the
+    stacked (M, n_out, n_in) first layer."""
     params = [p for pair in zip(model.weights, model.biases) for p in pair]
     first = model.weights[0]
     n_models, n_out, n_in = first.shape

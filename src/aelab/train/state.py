@@ -7,12 +7,10 @@ a resumed run produce the same bits as an uninterrupted one.
 
 from __future__ import annotations
 
-from dataclasses import asdict
-
 import torch
 
 from aelab.errors import CheckpointError
-from aelab.train.trainer import EpochRecord, Position, Trainer
+from aelab.train.trainer import EpochRecord, Position, Trainer, history_as_dicts
 
 
 def trainer_state(trainer: Trainer) -> tuple[dict[str, torch.Tensor], dict]:
@@ -30,7 +28,7 @@ def trainer_state(trainer: Trainer) -> tuple[dict[str, torch.Tensor], dict]:
     if pos.order is not None:
         tensors["position.order"] = pos.order
     info = {"epoch": pos.epoch, "step": pos.step, "seconds": pos.seconds,
-            "history": [asdict(r) for r in pos.history], "param_groups": optim["param_groups"]}
+            "history": history_as_dicts(pos.history), "param_groups": optim["param_groups"]}
     return {k: v.detach().clone().contiguous() for k, v in tensors.items()}, info
 
 

@@ -6,7 +6,7 @@ target) to (total, parts). The data stays as one resident tensor that is sliced 
 bookkeeping) would dominate the arithmetic.
 
 Where training stands (epoch, step, this epoch's order, the running sums) lives in `position`, so
-`state_dict()` can capture it after any step and a resumed run continues bit for bit.
+`train.state.trainer_state` can capture it after any step and a resumed run continues bit for bit.
 """
 
 from __future__ import annotations
