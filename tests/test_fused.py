@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 import torch
 
@@ -18,9 +20,11 @@ def images(n=256, d=64, seed=0) -> torch.Tensor:
     return torch.sigmoid(3 * (torch.rand(n, 4, generator=g) @ torch.rand(4, d, generator=g) - 1))
 
 
-def trained(fused: bool, hidden=(), l1=0.0, reduction="mean", noise=None, epochs=3, batch=16):
+def trained(fused: bool, hidden=(), l1=0.0, reduction="mean", noise=None, epochs=3, batch=16, native=True):
     model = DenseAutoencoder(64, 6, hidden, generator=torch.Generator().manual_seed(1))
-    stepper = FusedDenseStep(model, 1e-2, l1, reduction) if fused else None
+    stepper = FusedDenseStep(model, 1e-2, l1, reduction, native=native) if fused else None
+    if fused and native and shutil.which("cc"):
+        assert stepper.native is not None, "the compiled kernels should build where a C compiler is"
     trainer = Trainer(model, objective_for(l1, reduction), batch_size=batch, epochs=epochs, learning_rate=1e-2,
                       generator=torch.Generator().manual_seed(2), quiet=True, stepper=stepper,
                       input_transform=corruption(noise, 0.2) if noise else None)
@@ -28,12 +32,13 @@ def trained(fused: bool, hidden=(), l1=0.0, reduction="mean", noise=None, epochs
     return model, history
 
 
+@pytest.mark.parametrize("native", [True, False], ids=["compiled", "torch-kernels"])
 @pytest.mark.parametrize("hidden, l1, reduction, noise", [
     ((), 0.0, "mean", None), ((16,), 0.0, "mean", None), ((16, 8), 0.0, "mean", None),
     ((), 1e-3, "mean", None), ((), 1e-3, "sum", None), ((16,), 0.0, "mean", "gaussian"),
 ])
-def test_fused_matches_autograd(hidden, l1, reduction, noise):
-    (ma, ha), (mb, hb) = trained(False, hidden, l1, reduction, noise), trained(True, hidden, l1, reduction, noise)
+def test_fused_matches_autograd(hidden, l1, reduction, noise, native):
+    (ma, ha), (mb, hb) = trained(False, hidden, l1, reduction, noise), trained(True, hidden, l1, reduction, noise, native=native)
     for (name, p), q in zip(ma.named_parameters(), mb.parameters()):
         assert p.shape == q.shape
         assert torch.allclose(p, q, atol=2e-5, rtol=1e-4), f"{name}: max diff {(p - q).abs().max():.2e}"

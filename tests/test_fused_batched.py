@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 import torch
 
@@ -16,17 +18,20 @@ def images(n=256, d=64, seed=0) -> torch.Tensor:
     return torch.sigmoid(3 * (torch.rand(n, 4, generator=g) @ torch.rand(4, d, generator=g) - 1))
 
 
-def trained(fused: bool, hidden=(), sizes=(3, 5, 8, 8)):
+def trained(fused: bool, hidden=(), sizes=(3, 5, 8, 8), native=True):
     model = BatchedDenseAutoencoder(64, sizes, hidden, [torch.Generator().manual_seed(i) for i in range(len(sizes))])
-    stepper = FusedBatchedStep(model, 1e-2) if fused else None
+    stepper = FusedBatchedStep(model, 1e-2, native=native) if fused else None
+    if fused and native and shutil.which("cc"):
+        assert stepper.native is not None, "the compiled kernels should build where a C compiler is"
     history = Trainer(model, PerModelBCE(), batch_size=16, epochs=3, learning_rate=1e-2,
                       generator=torch.Generator().manual_seed(2), quiet=True, stepper=stepper).fit(images())
     return model, history
 
 
+@pytest.mark.parametrize("native", [True, False], ids=["compiled", "torch-kernels"])
 @pytest.mark.parametrize("hidden", [(), (16,)])
-def test_fused_batched_matches_autograd(hidden):
-    (ma, ha), (mb, hb) = trained(False, hidden), trained(True, hidden)
+def test_fused_batched_matches_autograd(hidden, native):
+    (ma, ha), (mb, hb) = trained(False, hidden), trained(True, hidden, native=native)
     for a, b in zip(ma.parameters(), mb.parameters()):
         assert a.shape == b.shape and torch.allclose(a, b, atol=2e-5, rtol=1e-4), f"max diff {(a - b).abs().max():.2e}"
     for ra, rb in zip(ha, hb):
@@ -35,8 +40,9 @@ def test_fused_batched_matches_autograd(hidden):
         assert ra.train_parts["mse"] == pytest.approx(rb.train_parts["mse"], rel=1e-4)
 
 
-def test_padded_units_stay_exactly_zero_without_masks():
-    model, _ = trained(True, sizes=(2, 6))
+@pytest.mark.parametrize("native", [True, False], ids=["compiled", "torch-kernels"])
+def test_padded_units_stay_exactly_zero_without_masks(native):
+    model, _ = trained(True, sizes=(2, 6), native=native)
     w_in, w_out = model.weights[0], model.weights[1]  # (M, C, D) and (M, D, C)
     assert torch.count_nonzero(w_in[0, 2:]) == 0 and torch.count_nonzero(w_out[0, :, 2:]) == 0
     assert torch.count_nonzero(model.biases[0][0, 2:]) == 0

@@ -5,14 +5,20 @@ forward are not needed: a padded code unit has zero weights in and out, so its a
 relu(0) = 0, every gradient that touches it is exactly 0, and Adam (m = v = 0) leaves it at 0.
 The first layer reads the one shared input, so it is one GEMM over all models' units, with its
 weights stored as (n_in, models·units) — the fast layout on this BLAS (see train/fused.py).
+Between the products, the compiled kernels of native/kernels.c do the elementwise work for all
+models in one pass each (PyTorch kernels when no C compiler is found).
 """
 
 from __future__ import annotations
+
+import ctypes
+from types import SimpleNamespace
 
 import torch
 import torch.nn.functional as F
 
 from aelab.models.batched import BatchedDenseAutoencoder
+from aelab.native.build import load as load_native
 from aelab.train.fused import FlatAdam, threshold_backward
 
 
@@ -41,14 +47,34 @@ def flatten_batched(model: BatchedDenseAutoencoder) -> tuple[torch.Tensor, list[
     return flat, list(zip(views[0::2], views[1::2])), grad
 
 
+def real_entries(model: BatchedDenseAutoencoder, flat: torch.Tensor) -> torch.Tensor:
+    """A boolean mask over the flat buffer: False where an entry is code padding (held at zero)."""
+    live = torch.ones(flat.numel(), dtype=torch.bool)
+    code = model.code_mask.bool()  # (M, width): True for model m's k_m code units
+    for i, (weight, bias) in enumerate(zip(model.weights, model.biases)):
+        masks = {}
+        if i == model.code_layer:  # rows of the padded code units, and their biases
+            masks = {weight: code[:, :, None].expand(weight.shape), bias: code}
+        elif i == model.code_layer + 1:  # columns reading the padded code units
+            masks = {weight: code[:, None, :].expand(weight.shape)}
+        for param, mask in masks.items():
+            offset = (param.data_ptr() - flat.data_ptr()) // flat.element_size()
+            live.as_strided(param.shape, param.stride(), offset).copy_(mask)
+    return live
+
+
 class FusedBatchedStep:
     """Replaces `Trainer.step` for a sweep: (target (b, D), inputs) → (Σ_m BCE_m, {"bce": (M,), "mse": (M,)})."""
 
-    def __init__(self, model: BatchedDenseAutoencoder, learning_rate: float):
+    def __init__(self, model: BatchedDenseAutoencoder, learning_rate: float, native: bool = True):
         self.model = model
+        self.native = load_native() if native else None
         flat, self.grads, grad = flatten_batched(model)
-        self.optimizer = FlatAdam(flat, grad, learning_rate)
+        self.optimizer = FlatAdam(flat, grad, learning_rate, native=self.native, live=real_entries(model, flat))
         self.buffers: dict[int, list[torch.Tensor]] = {}
+        self.plans: dict[int, SimpleNamespace] = {}
+        n_models = len(model.code_sizes)
+        self.loss, self.sq = (ctypes.c_double * n_models)(), (ctypes.c_double * n_models)()
 
     def activations(self, batch: int) -> list[torch.Tensor]:
         """(b, M·n_out) for the first layer, (M, b, n_out) for every layer, and ∂loss/∂logits; allocated once."""
@@ -61,6 +87,8 @@ class FusedBatchedStep:
 
     @torch.no_grad()
     def __call__(self, target: torch.Tensor, inputs: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        if self.native is not None:
+            return self.native_step(target.contiguous(), None if inputs is None else inputs.contiguous())
         x = target if inputs is None else inputs
         first, *hs, grad = self.activations(len(target))
         weights, biases = self.model.weights, self.model.biases
@@ -76,6 +104,57 @@ class FusedBatchedStep:
         self.backward(x, hs, grad)
         self.optimizer.step()
         return bce.sum(), {"bce": bce, "mse": mse}
+
+    def native_step(self, target: torch.Tensor, inputs: torch.Tensor | None) -> tuple[float, dict[str, torch.Tensor]]:
+        """The same step with the compiled kernels between the products, operands prepared once per batch size."""
+        x = target if inputs is None else inputs
+        batch = len(target)
+        plan = self.plans.get(batch) or self.native_plan(batch)
+        lib = self.native
+        torch.mm(x, plan.first_weight, out=plan.first)  # one product for every model's first layer
+        lib.aelab_bias_relu(plan.first_ptr, plan.first_bias_ptr, 1, batch, plan.first_width)
+        plan.hs[0].copy_(plan.first_by_model)  # (b, M·u) → (M, b, u)
+        for h_below, weight, out, out_ptr, bias_ptr, cols in plan.hidden:  # h_i = relu(h_{i−1} W_iᵀ + b_i)
+            torch.bmm(h_below, weight, out=out)
+            lib.aelab_bias_relu(out_ptr, bias_ptr, plan.n_models, batch, cols)
+        torch.bmm(plan.hs[-2], plan.out_weight, out=plan.hs[-1])  # logits before the output bias
+        lib.aelab_bce_output(plan.logits_ptr, target.data_ptr(), plan.n_models, batch, plan.n_out, plan.out_bias_ptr,
+                             1.0 / plan.n_values, plan.grad_ptr, plan.out_bias_grad_ptr, self.loss, self.sq)
+        for g_t, below, grad_w, g, weight, g_below, g_below_ptr, below_ptr, cols, bias_grad_ptr in plan.backward:
+            torch.bmm(g_t, below, out=grad_w)  # (M, out, b)(M, b, in)
+            torch.bmm(g, weight, out=g_below)  # (M, b, out)(M, out, in)
+            lib.aelab_relu_backward(g_below_ptr, below_ptr, plan.n_models, batch, cols, 0.0, bias_grad_ptr)
+        plan.g_first_by_model.copy_(plan.g_code)  # (M, b, u) → (b, M·u)
+        torch.mm(x.T, plan.g_first, out=plan.first_grad)
+        self.optimizer.step()
+        bce = torch.tensor(self.loss[:], dtype=torch.float64) / plan.n_values
+        mse = torch.tensor(self.sq[:], dtype=torch.float64) / plan.n_values
+        return bce.sum().item(), {"bce": bce, "mse": mse}
+
+    def native_plan(self, batch: int) -> SimpleNamespace:
+        """Every operand of `native_step` for this batch size: buffers, weight views, raw pointers."""
+        first, *hs, grad = self.activations(batch)
+        weights, biases = self.model.weights, self.model.biases
+        n_models, units, n_in = weights[0].shape
+        ptr = torch.Tensor.data_ptr
+        hidden = [(hs[i - 1], weights[i].transpose(1, 2), hs[i], ptr(hs[i]), ptr(biases[i]), weights[i].shape[1])
+                  for i in range(1, len(weights) - 1)]
+        g_hidden = [torch.empty_like(h) for h in hs[:-1]]
+        grads = [grad] + g_hidden[::-1]  # ∂loss/∂(pre-activation) of layers last, …, 0
+        backward = [(grads[k].transpose(1, 2), hs[i - 1], self.grads[i][0], grads[k], weights[i], g_hidden[i - 1],
+                     ptr(g_hidden[i - 1]), ptr(hs[i - 1]), weights[i].shape[2], ptr(self.grads[i - 1][1]))
+                    for k, i in enumerate(range(len(weights) - 1, 0, -1))]
+        g_first = torch.empty(batch, n_models * units)
+        plan = SimpleNamespace(
+            n_models=n_models, first=first, first_ptr=ptr(first), first_bias_ptr=ptr(biases[0]), first_width=n_models * units,
+            first_weight=weights[0].permute(2, 0, 1).reshape(n_in, -1), first_by_model=first.view(batch, n_models, units).transpose(0, 1),
+            hs=hs, hidden=hidden, out_weight=weights[-1].transpose(1, 2), logits_ptr=ptr(hs[-1]), n_out=weights[-1].shape[1],
+            n_values=batch * weights[-1].shape[1], out_bias_ptr=ptr(biases[-1]), grad_ptr=ptr(grad),
+            out_bias_grad_ptr=ptr(self.grads[-1][1]), backward=backward, g_first=g_first,
+            g_first_by_model=g_first.view(batch, n_models, units), g_code=g_hidden[0].transpose(0, 1),
+            first_grad=self.grads[0][0].permute(2, 0, 1).reshape(n_in, -1))
+        self.plans[batch] = plan
+        return plan
 
     @staticmethod
     def bce_and_output_gradient(z: torch.Tensor, target: torch.Tensor, grad: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

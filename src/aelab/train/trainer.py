@@ -157,7 +157,8 @@ class Trainer:
         with progress_bar(steps, f"epoch {epoch}/{self.epochs}", self.quiet, unit="step", initial=pos.step) as bar:
             while pos.step < steps:
                 rows = pos.order[pos.step * self.batch_size:(pos.step + 1) * self.batch_size]
-                loss, parts = self.step(train_x[rows], None if train_inputs is None else train_inputs[rows])
+                loss, parts = self.step(train_x.index_select(0, rows),  # ~2× faster than train_x[rows]
+                                        None if train_inputs is None else train_inputs.index_select(0, rows))
                 self.accumulate(loss, parts, len(rows), epoch)
                 if pos.step % REFRESH_EVERY == 0 or pos.step == steps:
                     self.check_parameters(epoch)
@@ -169,17 +170,18 @@ class Trainer:
         return pos.total / n, {name: value / n if isinstance(value, float) else (value / n).tolist()
                                for name, value in pos.part_sums.items()}
 
-    def accumulate(self, loss: torch.Tensor, parts: dict[str, torch.Tensor], batch: int, epoch: int) -> None:
+    def accumulate(self, loss: torch.Tensor | float, parts: dict[str, torch.Tensor | float], batch: int, epoch: int) -> None:
         """Add one step's loss to the running sums (Python floats: no tensor op per step for scalars);
-        a non-finite loss stops training at once."""
+        a non-finite loss stops training at once. A fused step may hand over Python floats already."""
         pos = self.position
-        value = loss.item()
+        value = loss if isinstance(loss, float) else loss.item()
         if not math.isfinite(value):
             raise TrainingError(f"epoch {epoch}, step {pos.step + 1}: training loss became {value}: expected a finite "
                                 "loss (the learning rate may be too high, or the data holds NaN/inf)")
         pos.total += value * batch
         for name, part in parts.items():
-            part = part.item() if part.dim() == 0 else part.detach()
+            if not isinstance(part, float):
+                part = part.item() if part.dim() == 0 else part.detach()
             pos.part_sums[name] = pos.part_sums.get(name, 0.0) + part * batch
         pos.step += 1
 
@@ -207,6 +209,8 @@ class Trainer:
     @torch.no_grad()
     def evaluate(self, x: torch.Tensor, inputs: torch.Tensor | None = None, batch_size: int = 10_000) -> float:
         """Mean objective over `x` (the model sees `inputs` if given, e.g. noisy test images)."""
+        if getattr(self.stepper, "native", None) is not None and hasattr(self.stepper, "evaluate"):
+            return self.stepper.evaluate(x, inputs, batch_size)  # the same numbers, compiled
         self.model.eval()
         inputs = x if inputs is None else inputs
         total = 0.0
