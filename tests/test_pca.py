@@ -47,14 +47,22 @@ def test_fit_returns_self_with_shapes_and_float64():
     assert pca.transform(X, 2).shape == (50, 2)
 
 
-def test_bce_uses_clipped_reconstructions_and_stays_finite():
-    X = np.random.default_rng(0).integers(0, 2, size=(40, 5)).astype(np.float32)  # binary pixels: PCA leaves [0, 1]
+@pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "numpy"])
+@pytest.mark.parametrize("n, d", [(40, 5), (300, 30)])
+def test_bce_uses_clipped_reconstructions_and_stays_finite(compiled, n, d, monkeypatch):
+    if not compiled:
+        monkeypatch.setattr("aelab.experiments.pca.load_native", lambda: None)
+    rng = np.random.default_rng(0)
+    X = (rng.integers(0, 2, size=(n, d)) * rng.uniform(0.5, 1.0, size=(n, d))).astype(np.float32)  # PCA leaves [0, 1]
     pca = PCA().fit(X)
-    errors = reconstruction_errors(pca, X, [1, 5])
+    sizes = [1, d // 2, d]
+    errors = reconstruction_errors(pca, X, sizes)
     assert np.all(np.isfinite(errors["bce"]))
-    exact = pca.reconstruct(X, 5)
-    p = np.clip(exact, CLIP, 1 - CLIP)
-    np.testing.assert_allclose(errors["bce"][1], -(X * np.log(p) + (1 - X) * np.log(1 - p)).mean(), rtol=1e-9)
+    for j, k in enumerate(sizes):  # the compiled kernel works in float32: ~1e-6 relative
+        p = np.clip(pca.reconstruct(X, k), CLIP, 1 - CLIP)
+        exact = -(X * np.log(p) + (1 - X) * np.log(1 - p)).mean()
+        np.testing.assert_allclose(errors["bce"][j], exact, rtol=1e-5 if compiled else 1e-9)
+        np.testing.assert_allclose(errors["mse"][j], np.square(pca.reconstruct(X, k) - X).mean(), rtol=1e-9, atol=1e-12)
 
 
 def test_sizes_in_any_order_and_beyond_the_components():

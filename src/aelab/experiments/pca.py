@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from aelab.errors import ConfigError
+from aelab.native.build import load as load_native
 
 CLIP = 1e-7  # reconstructions are clipped into [CLIP, 1 − CLIP] before BCE (PCA can leave [0, 1])
 CHUNK_ROWS = 8192  # rows per chunk, to bound float64 temporaries on 60,000 × 784 images
@@ -96,20 +97,52 @@ def reconstruction_errors(pca: PCA, X: np.ndarray, code_sizes: list[int]) -> dic
     Returns {"mse": (len(code_sizes),), "bce": (...)} float64. MSE is of the raw projection (the
     quantity PCA minimises); BCE needs values in (0, 1), so it is of the projection clipped into
     [CLIP, 1 − CLIP]. Sizes above the fitted components are capped there (reconstruction is then
-    already the full projection). Reconstructions are built up component by component in size
-    order, so all sizes cost one projection onto the largest.
+    already the full projection).
+
+    Why it is fast: the MSE needs no reconstruction — the components are orthonormal, so
+    ‖x − x̂_k‖² = ‖x − μ‖² − Σ_{j<k} s_j² with s the scores (float64). The BCE does: reconstructions
+    are built up component by component in size order (one projection onto the largest for all
+    sizes) and scored in float32 by the compiled kernel, ~20× faster than float64 NumPy (which is
+    the fallback without a C compiler); the two agree to ~1e-6 relative.
     """
     sizes = [min(k, len(pca.components_)) for k in code_sizes]
-    order = np.argsort(sizes)
+    order = np.argsort(sizes, kind="stable")
+    k_max = sizes[order[-1]]
+    lib = load_native()
+    components = pca.components_[:k_max]
     sums = {"mse": np.zeros(len(sizes)), "bce": np.zeros(len(sizes))}
     for start in range(0, len(X), CHUNK_ROWS):
         x = X[start:start + CHUNK_ROWS].astype(np.float64)
-        scores = pca.transform(x, sizes[order[-1]])  # (rows, k_max)
-        reconstruction, done = np.broadcast_to(pca.mean_, x.shape).copy(), 0
-        for j in order:
-            reconstruction += scores[:, done:sizes[j]] @ pca.components_[done:sizes[j]]
-            done = sizes[j]
-            p = np.clip(reconstruction, CLIP, 1 - CLIP)
-            sums["mse"][j] += np.square(reconstruction - x).mean() * len(x)
-            sums["bce"][j] += -(x * np.log(p) + (1 - x) * np.log1p(-p)).mean() * len(x)
+        centred = x - pca.mean_
+        scores = centred @ components.T  # (rows, k_max)
+        captured = np.concatenate([[0.0], np.cumsum(np.square(scores).sum(axis=0))])  # captured[k] = Σ_{j<k} s_j²
+        residual = np.square(centred).sum() - captured[sizes]  # ‖x − x̂_k‖² summed over the chunk, per size
+        sums["mse"] += np.maximum(residual, 0.0) / x.shape[1]
+        sums["bce"] += (clipped_bce_native(lib, pca, x, scores, sizes, order) if lib is not None
+                        else clipped_bce_numpy(pca, x, scores, sizes, order))
     return {name: total / len(X) for name, total in sums.items()}
+
+
+def clipped_bce_native(lib, pca: PCA, x: np.ndarray, scores: np.ndarray, sizes: list[int], order) -> np.ndarray:
+    """Per size, Σ over rows of the mean BCE per pixel of the clipped reconstruction (float32, compiled)."""
+    target = np.ascontiguousarray(x, dtype=np.float32)
+    reconstruction = np.ascontiguousarray(np.broadcast_to(pca.mean_.astype(np.float32), x.shape))
+    scores, components = scores.astype(np.float32), pca.components_.astype(np.float32)
+    sums, done = np.zeros(len(sizes)), 0
+    for j in order:
+        reconstruction += scores[:, done:sizes[j]] @ components[done:sizes[j]]
+        done = sizes[j]
+        sums[j] = lib.aelab_bce_probabilities(reconstruction.ctypes.data, target.ctypes.data, len(x), x.shape[1], CLIP) / x.shape[1]
+    return sums
+
+
+def clipped_bce_numpy(pca: PCA, x: np.ndarray, scores: np.ndarray, sizes: list[int], order) -> np.ndarray:
+    """The same in float64 NumPy."""
+    reconstruction, done = np.broadcast_to(pca.mean_, x.shape).copy(), 0
+    sums = np.zeros(len(sizes))
+    for j in order:
+        reconstruction += scores[:, done:sizes[j]] @ pca.components_[done:sizes[j]]
+        done = sizes[j]
+        p = np.clip(reconstruction, CLIP, 1 - CLIP)
+        sums[j] = -(x * np.log(p) + (1 - x) * np.log1p(-p)).mean() * len(x)
+    return sums

@@ -1,15 +1,14 @@
-"""A bottleneck sweep as one model: M dense autoencoders stacked, trained by one forward/backward.
+"""A bottleneck sweep as one model: M dense autoencoders side by side, trained by one step.
 
-Every model m has its own code size k_m but the same layer shapes otherwise, so its weights are
-stored in stacked tensors (M, n_out, n_in), padded to the largest code size C. The padded code
-units are held at exactly zero: the layers into and out of the code multiply their weights by a
-fixed 0/1 mask in `forward`, so a padded weight's gradient is exactly 0 and Adam (elementwise, no
-weight decay) never moves it from its initial 0. Each model is initialised by building the
-`DenseAutoencoder` it stands for, from its own generator, and copying its weights: the same
-numbers `aelab train` would start from.
+Each model is an ordinary `DenseAutoencoder` with its own code size k_m (`models[m]`), built from
+its own generator: the same numbers `aelab train` would start from. Nothing is padded — an earlier
+design stacked the models into tensors padded to the largest code, which made half of the sweep's
+arithmetic and of Adam's memory traffic padding (Σk = 350 real code units against 7·95 = 665).
 
-The input batch is shared, so the first layer of all models is one GEMM over their stacked rows;
-later layers are one batched matmul (`torch.baddbmm`) each. No Python loop runs over models.
+What the models share is the input batch, so the first layer of all models is one GEMM over their
+concatenated rows; the rest runs per model. This module's forward is the autograd reference; the
+fast step (train/fused_batched.py) keeps all parameters in one flat buffer and writes the same
+products into preallocated buffers.
 """
 
 from __future__ import annotations
@@ -49,61 +48,33 @@ class BatchedDenseAutoencoder(nn.Module):
         if len(generators) != len(code_sizes) or not code_sizes:
             raise ConfigError(f"{len(code_sizes)} code sizes and {len(generators)} generators: expected one generator per model")
         self.n_features, self.code_sizes, self.hidden_sizes = n_features, tuple(code_sizes), tuple(hidden_sizes)
-        n_models, width = len(code_sizes), max(code_sizes)
-        widths = [n_features, *hidden_sizes, width, *hidden_sizes[::-1], n_features]
         self.code_layer = len(hidden_sizes)  # index of the layer whose output is the code
-        self.weights = nn.ParameterList(nn.Parameter(torch.zeros(n_models, n_out, n_in)) for n_in, n_out in zip(widths, widths[1:]))
-        self.biases = nn.ParameterList(nn.Parameter(torch.zeros(n_models, n_out)) for n_out in widths[1:])
-        # code_mask[m, j] = 1 where unit j is one of model m's k_m code units, 0 where it is padding
-        self.register_buffer("code_mask", (torch.arange(width) < torch.tensor(code_sizes)[:, None]).float())
-        self.n_parameters: list[int] = []  # each model's own (unpadded) parameter count
-        with torch.no_grad():
-            for m, (code_size, generator) in enumerate(zip(code_sizes, generators)):
-                reference = DenseAutoencoder(n_features, code_size, hidden_sizes, generator)
-                self.n_parameters.append(sum(p.numel() for p in reference.parameters()))
-                for i, layer in enumerate(linear_layers(reference)):
-                    n_out, n_in = layer.weight.shape
-                    self.weights[i][m, :n_out, :n_in] = layer.weight
-                    self.biases[i][m, :n_out] = layer.bias
+        self.models = nn.ModuleList(DenseAutoencoder(n_features, k, hidden_sizes, g) for k, g in zip(code_sizes, generators))
+        self.n_parameters = [sum(p.numel() for p in m.parameters()) for m in self.models]  # each model's own count
 
-    def layer_parameters(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Weight (M, n_out, n_in) and bias (M, n_out) of layer i, padded code units masked to 0."""
-        weight, bias = self.weights[i], self.biases[i]
-        if i == self.code_layer:  # rows of the padded code units
-            return weight * self.code_mask[:, :, None], bias * self.code_mask
-        if i == self.code_layer + 1:  # columns reading the padded code units
-            return weight * self.code_mask[:, None, :], bias
-        return weight, bias
-
-    def layer(self, i: int, h: torch.Tensor) -> torch.Tensor:
-        """Layer i's pre-activation: h (b, n_in) shared by all models, or (M, b, n_in) → (M, b, n_out)."""
-        weight, bias = self.layer_parameters(i)
-        n_models, n_out, n_in = weight.shape
-        if h.dim() == 2:  # one GEMM: all models' rows stacked, (b, n_in) @ (n_in, M·n_out)
-            out = torch.addmm(bias.reshape(-1), h, weight.reshape(n_models * n_out, n_in).T)
-            return out.reshape(len(h), n_models, n_out).transpose(0, 1)  # (b, M·n_out) → (M, b, n_out)
-        return torch.baddbmm(bias[:, None, :], h, weight.transpose(1, 2))  # (M, b, n_in) @ (M, n_in, n_out)
-
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """x (b, n_features) in [0, 1] → codes (M, b, C), C = max code size; padded units are 0."""
-        h = x
-        for i in range(self.code_layer + 1):
-            h = F.relu(self.layer(i, h))
-        return h
-
-    def decode(self, code: torch.Tensor) -> torch.Tensor:
-        """codes (M, b, C) → logits (M, b, n_features); sigmoid gives pixels."""
-        h = code
-        last = len(self.weights) - 1
-        for i in range(self.code_layer + 1, last + 1):
-            h = self.layer(i, h)
-            h = F.relu(h) if i < last else h
-        return h
+    def layers(self, m: int) -> list[nn.Linear]:
+        """Model m's Linear layers, encoder first."""
+        return linear_layers(self.models[m])
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """x (b, n_features) → (logits (M, b, n_features), codes (M, b, C)): the Trainer's contract."""
-        code = self.encode(x)
-        return self.decode(code), code
+        """x (b, n_features) → (logits (M, b, n_features), codes (M, b, C)): the Trainer's contract.
+
+        C = the largest code size; a smaller code is padded with zeros in this output only.
+        """
+        firsts = [self.layers(m)[0] for m in range(len(self.models))]
+        shared = F.linear(x, torch.cat([f.weight for f in firsts]), torch.cat([f.bias for f in firsts]))  # (b, Σ n_out)
+        width, start = max(self.code_sizes), 0
+        logits, codes = [], []
+        for m, first in enumerate(firsts):
+            h = F.relu(shared[:, start:start + first.out_features])
+            start += first.out_features
+            code, layers = h, self.layers(m)
+            for i, layer in enumerate(layers[1:], start=1):
+                h = layer(h) if i == len(layers) - 1 else F.relu(layer(h))
+                code = h if i == self.code_layer else code
+            logits.append(h)
+            codes.append(F.pad(code, (0, width - code.shape[1])))
+        return torch.stack(logits), torch.stack(codes)
 
     @torch.no_grad()
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
@@ -112,12 +83,10 @@ class BatchedDenseAutoencoder(nn.Module):
 
     @torch.no_grad()
     def extract(self, m: int) -> DenseAutoencoder:
-        """Model m as a stand-alone DenseAutoencoder (its unpadded weights copied out)."""
+        """Model m as a stand-alone DenseAutoencoder with its own contiguous parameters."""
         model = DenseAutoencoder(self.n_features, self.code_sizes[m], self.hidden_sizes, torch.Generator().manual_seed(0))
-        for i, layer in enumerate(linear_layers(model)):
-            n_out, n_in = layer.weight.shape
-            layer.weight.copy_(self.weights[i][m, :n_out, :n_in])
-            layer.bias.copy_(self.biases[i][m, :n_out])
+        for mine, theirs in zip(model.parameters(), self.models[m].parameters()):
+            mine.copy_(theirs)
         return model
 
 

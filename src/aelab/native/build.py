@@ -35,11 +35,12 @@ ptr, i64, f32 = ctypes.c_void_p, ctypes.c_int64, ctypes.c_float
 SIGNATURES = {  # argument types of each exported function, in kernels.c's order
     "aelab_bce_output": [ptr, ptr, i64, i64, i64, ptr, f32, ptr, ptr, ptr, ptr],
     "aelab_bce_sums": [ptr, ptr, ptr, i64, i64, i64, ptr, ptr],
+    "aelab_bce_probabilities": [ptr, ptr, i64, i64, f32],
     "aelab_bias_relu": [ptr, ptr, i64, i64, i64],
     "aelab_relu_backward": [ptr, ptr, i64, i64, i64, f32, ptr],
     "aelab_adam": [ptr, ptr, ptr, ptr, ptr, ptr, i64, f32, f32, f32, f32, f32],
 }
-RETURNS = {"aelab_bias_relu": ctypes.c_double}  # the others return nothing
+RETURNS = {"aelab_bias_relu": ctypes.c_double, "aelab_bce_probabilities": ctypes.c_double}  # the others return nothing
 
 
 def compiler() -> str | None:

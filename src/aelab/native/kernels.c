@@ -83,6 +83,27 @@ void aelab_bce_sums(const float *restrict z, const float *restrict x, const floa
     }
 }
 
+/* Σ BCE of probabilities p (rows, cols), clipped into [clip, 1 − clip], against x: the loss of a
+ * reconstruction that is not a sigmoid's output (PCA's), −Σ x·log p + (1 − x)·log(1 − p).
+ * 1 − p is clipped on its own (rather than computing 1 − clip(p)), because 1 − 1e-7 rounds in float32
+ * and log(1 − that) would be log(1.19e-7), not log(1e-7). */
+double aelab_bce_probabilities(const float *restrict p, const float *restrict x, int64_t rows, int64_t cols, float clip)
+{
+    double total = 0.0;
+    for (int64_t i = 0; i < rows; i++) {
+        const float *restrict pr = p + i * cols, *restrict xr = x + i * cols;
+        float row = 0.0f;
+        for (int64_t j = 0; j < cols; j++) {
+            float q = pr[j] > 1.0f ? 1.0f : pr[j], c = 1.0f - pr[j];
+            q = q < clip ? clip : q;
+            c = c > 1.0f ? 1.0f : (c < clip ? clip : c);
+            row -= xr[j] * logf(q) + (1.0f - xr[j]) * logf(c);
+        }
+        total += row;
+    }
+    return total;
+}
+
 /* Hidden layer, forward: h ← max(h + bias, 0) in place (h: (models, rows, cols), bias: (models, cols)),
  * after the product h = h_below · Wᵀ. Returns Σ h (all models): the L1 term of a sparse code. */
 double aelab_bias_relu(float *restrict h, const float *restrict bias, int64_t models, int64_t rows, int64_t cols)

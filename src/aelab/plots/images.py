@@ -7,14 +7,18 @@ from typing import Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
+from aelab.plots.mosaic import show, tile
+
 CELL_INCHES = 1.0  # one 28×28 image per inch: legible at 100 dpi without a magnifier
 
 
 def image_rows(rows: Sequence[np.ndarray], row_labels: Sequence[str], titles: Sequence[str] | None = None,
                image_shape: tuple[int, int] = (28, 28), max_per_line: int = 20) -> Figure:
-    """A grid with one row per array; arrays are (n, 784) or (n, 28, 28) in [0, 1].
+    """A grid with one line per array; arrays are (n, 784) or (n, 28, 28) in [0, 1].
 
-    More than `max_per_line` images wrap onto further blocks of rows, so any count stays legible.
+    More than `max_per_line` images wrap onto further blocks of lines, so any count stays legible.
+    Drawn as one tiled image (plots/mosaic.py); each line is labelled on the left, each image of a
+    block's first line gets its title above.
     """
     rows = [np.asarray(r).reshape(len(r), *image_shape) for r in rows]
     n = len(rows[0])
@@ -22,21 +26,23 @@ def image_rows(rows: Sequence[np.ndarray], row_labels: Sequence[str], titles: Se
         raise ValueError(f"image_rows: expected rows of equal, non-zero length and one label each, got {[len(r) for r in rows]}")
     per_line = min(n, max_per_line)
     blocks = -(-n // per_line)
+    lines = [[images[i] if i < n else None for i in range(b * per_line, (b + 1) * per_line)]
+             for b in range(blocks) for images in rows]
+    title_room = 9 if titles is not None else 2
+    gap_above = [(title_room if r == 0 else 2) if (b or r or titles is not None) else 0
+                 for b in range(blocks) for r in range(len(rows))]
+    mosaic = tile(lines, gap=2, gap_above=gap_above)
     fig = Figure(figsize=(per_line * CELL_INCHES + 0.8, blocks * len(rows) * CELL_INCHES * 1.12), layout="constrained")
-    axes = fig.subplots(blocks * len(rows), per_line, squeeze=False)
-    for b in range(blocks):
-        for r, (images, label) in enumerate(zip(rows, row_labels)):
-            for c in range(per_line):
-                ax, i = axes[b * len(rows) + r, c], b * per_line + c
-                ax.set_xticks([]), ax.set_yticks([])
-                if i >= n:
-                    ax.set_axis_off()
-                    continue
-                ax.imshow(images[i], cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
-                if c == 0:
-                    ax.set_ylabel(label, fontsize=9)
-                if r == 0 and titles is not None:
-                    ax.set_title(titles[i], fontsize=8)
+    ax = fig.add_subplot()
+    show(ax, mosaic, "gray", 0.0, 1.0)
+    ax.set_yticks([mosaic.centre(line, 0)[1] for line in range(len(lines))],
+                  [row_labels[line % len(rows)] for line in range(len(lines))], fontsize=9)
+    ax.tick_params(axis="y", length=0)
+    if titles is not None:
+        for i in range(n):
+            x, _ = mosaic.centre(0, i % per_line)
+            top = mosaic.tops[(i // per_line) * len(rows)]
+            ax.text(x, top - 1, titles[i], ha="center", va="bottom", fontsize=8)
     return fig
 
 

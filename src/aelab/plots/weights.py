@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
+from aelab.plots.mosaic import show, tile
+
 
 def weights_figure(weights: np.ndarray, image_shape: tuple[int, int] = (28, 28), max_per_line: int = 8) -> Figure:
     """One image per row of `weights` (k, 784), on a colour scale symmetric about zero.
@@ -19,15 +21,14 @@ def weights_figure(weights: np.ndarray, image_shape: tuple[int, int] = (28, 28),
     limit = float(np.abs(weights).max()) or 1.0
     cols = min(k, max_per_line)
     rows = -(-k // cols)
+    images = weights.reshape(k, *image_shape)
+    mosaic = tile([[images[i] if i < k else None for i in range(r * cols, (r + 1) * cols)] for r in range(rows)],
+                  gap=3, gap_above=[8] * rows)
     fig = Figure(figsize=(cols * 1.1 + 1.0, rows * 1.1 + 0.4), layout="constrained")
-    axes = fig.subplots(rows, cols, squeeze=False)
-    image = None
-    for i, ax in enumerate(axes.flat):
-        ax.set_xticks([]), ax.set_yticks([])
-        if i >= k:
-            ax.set_axis_off()
-            continue
-        image = ax.imshow(weights[i].reshape(image_shape), cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest")
-        ax.set_title(f"unit {i}", fontsize=7)
-    fig.colorbar(image, ax=axes, shrink=0.8, label="weight")
+    ax = fig.add_subplot()
+    image = show(ax, mosaic, "RdBu_r", -limit, limit, background="0.8")  # one tiled image (plots/mosaic.py); grey gaps
+    for i in range(k):
+        x, _ = mosaic.centre(i // cols, i % cols)
+        ax.text(x, mosaic.tops[i // cols] - 1, f"unit {i}", ha="center", va="bottom", fontsize=7)
+    fig.colorbar(image, ax=ax, shrink=0.8, label="weight")
     return fig
