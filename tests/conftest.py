@@ -26,9 +26,9 @@ def isolated_env(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("KERAS_HOME", str(home / "keras"))
     monkeypatch.setenv("AELAB_OFFLINE", "1")
     monkeypatch.setattr("aelab.data.locate.DEBIAN_ROOT", home / "debian")
-    from aelab.data.load import _verified_payload
+    from aelab.data.load import clear_loaded
 
-    _verified_payload.cache_clear()
+    clear_loaded()
     yield
 
 

@@ -38,6 +38,23 @@ def test_verified_copy_lands_in_cache_and_is_found_there(tiny_dataset):
     assert load_dataset("tiny").source.startswith("aelab cache")
 
 
+def test_a_process_keeps_one_copy_and_sees_edited_files(tiny_dataset):
+    """reproduce loads a data set once per step (two threads at a time): one shared copy, not one per call."""
+    from aelab.data.load import clear_loaded
+
+    root, _, arrays = tiny_dataset
+    first = load_dataset("tiny", data_dir=root)
+    assert load_dataset("tiny", data_dir=root) is first
+    assert load_dataset("tiny", data_dir=root, flatten=False) is not first
+    path = root / "tiny" / "t10k-labels-idx1-ubyte.gz"
+    write_idx(path, arrays["t10k-labels-idx1-ubyte"])  # the same bytes, written again: a new mtime
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))
+    again = load_dataset("tiny", data_dir=root)
+    assert again is not first and np.array_equal(again.test_labels, first.test_labels)
+    clear_loaded()
+    assert load_dataset("tiny", data_dir=root) is not again
+
+
 def test_search_order_data_dir_then_env(tiny_dataset, tmp_path, monkeypatch):
     root, spec, _ = tiny_dataset
     monkeypatch.setenv("AELAB_DATA_DIR", str(root))

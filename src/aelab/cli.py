@@ -50,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce.add_argument("--quick", action="store_true", help="smoke run in seconds: 2,000 training images, 1,000 test, "
                            "1 epoch, sweep code sizes 5,20")
     reproduce.add_argument("--force", action="store_true", help="run every step again, even those already done")
+    reproduce.add_argument("--workers", type=int, default=None,
+                           help="training steps run at a time, each on one core (default: 2, or 1 on a one-core machine); "
+                                "1 runs them one after another")
 
     data = sub.add_parser("data", help="list, verify or fetch the data sets")
     data_sub = data.add_subparsers(dest="data_command", required=True, metavar="ACTION", parser_class=OneLineParser)
@@ -108,8 +111,9 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     from aelab.experiments.reproduce import reproduce
 
     datasets = tuple(name.strip() for name in args.datasets.split(",") if name.strip())
+    workers = {} if args.workers is None else {"workers": args.workers}
     manifest = reproduce(args.out, datasets=datasets, quick=args.quick, force=args.force, data_dir=args.data_dir,
-                         quiet=args.quiet)
+                         quiet=args.quiet, **workers)
     print(f"report: {manifest['report']['html']} and {manifest['report']['markdown']}")
     for name, reason in manifest["missing"].items():
         print(f"skipped {name}: {reason}")

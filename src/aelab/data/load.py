@@ -1,14 +1,17 @@
 """Load a data set as arrays: locate it, verify every payload's digest, scale images to [0, 1].
 
-Decompressed, verified payloads are memoised per process (keyed by file, size and mtime), and a
-copy is kept in aelab's cache, so the second load of a data set costs a raw read and a hash.
+A copy of the verified payloads is kept in aelab's cache, so a new process's load costs a raw
+read and a hash. Within a process, a loaded data set is kept (keyed by its files' paths, sizes and
+mtimes, so edits are seen) and the same arrays are returned to every caller: `aelab reproduce`
+loads a data set once per step, in two threads at a time, and one float32 copy (220 MB for
+Fashion-MNIST) is all it needs. The arrays are shared: treat them as read-only.
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,9 +54,8 @@ def check_digest(payload: bytes, expected: str, source: str) -> None:
         raise DataError(f"{source}: SHA-256 mismatch: expected {expected}, got {actual} (corrupt or a different file)")
 
 
-@functools.lru_cache(maxsize=16)
 def _verified_payload(path: str, expected: str, size: int, mtime_ns: int) -> bytes:
-    """Decompressed and verified bytes of one IDX file; size and mtime key the memo so edits are seen."""
+    """Decompressed and verified bytes of one IDX file (size and mtime: the caller's key for its memo)."""
     payload = read_idx_bytes(path)
     check_digest(payload, expected, path)
     return payload
@@ -113,10 +115,41 @@ def verified_payloads(spec: DatasetSpec, found: Found) -> dict[str, bytes]:
     return payloads
 
 
+_LOADED: dict[tuple, "Dataset"] = {}  # see the module docstring
+_LOADED_MAX = 4
+_LOCK = threading.Lock()
+
+
+def clear_loaded() -> None:
+    """Forget the data sets kept by this process (the next load reads and verifies the files again)."""
+    with _LOCK:
+        _LOADED.clear()
+
+
+def identity(found: Found) -> tuple:
+    """What a loaded copy depends on: each file's path, size and modification time."""
+    paths = [found.npz] if found.npz else [found.files[name] for name in sorted(found.files)]
+    return tuple((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in paths)
+
+
 def load_dataset(name: str, data_dir: str | os.PathLike | None = None, flatten: bool = True, progress: bool = True) -> Dataset:
-    """Load data set `name`: images float32 in [0, 1], (n, 784) if `flatten` else (n, 28, 28)."""
+    """Load data set `name`: images float32 in [0, 1], (n, 784) if `flatten` else (n, 28, 28).
+
+    A second call in the same process for the same files returns the same (shared) arrays.
+    """
     spec = get_spec(name)
-    found = find_or_download(spec, data_dir, progress)
+    with _LOCK:
+        found = find_or_download(spec, data_dir, progress)
+        key = (spec.name, flatten, identity(found))
+        if key not in _LOADED:
+            while len(_LOADED) >= _LOADED_MAX:
+                _LOADED.pop(next(iter(_LOADED)))
+            _LOADED[key] = decode_dataset(spec, found, flatten)
+        return _LOADED[key]
+
+
+def decode_dataset(spec: DatasetSpec, found: Found, flatten: bool) -> Dataset:
+    """Verify and decode `found`'s payloads into a Dataset (the raw bytes are dropped afterwards)."""
     payloads = verified_payloads(spec, found)
     arrays = {role: decode_idx(payloads[file], source=f"{spec.name}/{file}") for role, file in SPLIT_FILES.items()}
     for split, n in (("train", spec.n_train), ("test", spec.n_test)):

@@ -9,12 +9,13 @@ code size at once, so the sweep reports PCA's error at each k beside the autoenc
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from aelab.errors import ConfigError
 from aelab.native.build import load as load_native
 
 CLIP = 1e-7  # reconstructions are clipped into [CLIP, 1 − CLIP] before BCE (PCA can leave [0, 1])
-CHUNK_ROWS = 8192  # rows per chunk, to bound float64 temporaries on 60,000 × 784 images
+CHUNK_ROWS = 2048  # rows per chunk: float64 temporaries of ~13 MB each on 784 pixels
 
 
 class PCA:
@@ -70,7 +71,7 @@ class PCA:
         scatter = np.zeros((X.shape[1], X.shape[1]))
         for start in range(0, len(X), CHUNK_ROWS):
             centred = X[start:start + CHUNK_ROWS].astype(np.float64) - self.mean_
-            scatter += centred.T @ centred
+            scatter += matmul(centred.T, centred)
         return np.linalg.eigh(scatter / (len(X) - 1))
 
     def transform(self, X: np.ndarray, k: int | None = None) -> np.ndarray:
@@ -89,6 +90,12 @@ class PCA:
         if not 0 <= k <= available:
             raise ConfigError(f"k={k}: expected 0 ≤ k ≤ {available} (the fitted components)")
         return k
+
+
+def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a @ b through PyTorch's BLAS, so that the thread count is torch's: `aelab reproduce` trains on
+    one thread per step, two steps at a time, and NumPy's own BLAS threads would compete with them."""
+    return (torch.from_numpy(a) @ torch.from_numpy(b)).numpy()
 
 
 def reconstruction_errors(pca: PCA, X: np.ndarray, code_sizes: list[int]) -> dict[str, np.ndarray]:
@@ -114,7 +121,7 @@ def reconstruction_errors(pca: PCA, X: np.ndarray, code_sizes: list[int]) -> dic
     for start in range(0, len(X), CHUNK_ROWS):
         x = X[start:start + CHUNK_ROWS].astype(np.float64)
         centred = x - pca.mean_
-        scores = centred @ components.T  # (rows, k_max)
+        scores = matmul(centred, components.T)  # (rows, k_max)
         captured = np.concatenate([[0.0], np.cumsum(np.square(scores).sum(axis=0))])  # captured[k] = Σ_{j<k} s_j²
         residual = np.square(centred).sum() - captured[sizes]  # ‖x − x̂_k‖² summed over the chunk, per size
         sums["mse"] += np.maximum(residual, 0.0) / x.shape[1]
@@ -130,7 +137,7 @@ def clipped_bce_native(lib, pca: PCA, x: np.ndarray, scores: np.ndarray, sizes: 
     scores, components = scores.astype(np.float32), pca.components_.astype(np.float32)
     sums, done = np.zeros(len(sizes)), 0
     for j in order:
-        reconstruction += scores[:, done:sizes[j]] @ components[done:sizes[j]]
+        reconstruction += matmul(scores[:, done:sizes[j]], components[done:sizes[j]])
         done = sizes[j]
         sums[j] = lib.aelab_bce_probabilities(reconstruction.ctypes.data, target.ctypes.data, len(x), x.shape[1], CLIP) / x.shape[1]
     return sums

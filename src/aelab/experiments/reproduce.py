@@ -5,6 +5,13 @@ a step whose folder holds a finished result for the *same* configuration is skip
 training step continues from its checkpoint, and `force` reruns everything. A data set that cannot
 be found is skipped (with a line in the console and in the report), not a crash. `reproduce.json`
 records what happened to each step and is rewritten after every step; the report comes last.
+
+The training steps are independent, and each trains on one core (train/fused.py), so two of them
+run at a time on two worker threads (`workers`), costliest first: the machine's second core would
+otherwise idle through most of the study. Threads, not processes, so that the data set is loaded
+once (`load_dataset` shares its arrays) and the study stays within 1 GiB. Every step still writes
+only its own run folder; a failure or Ctrl-C stops the others after their current step, each with
+its checkpoint saved.
 """
 
 from __future__ import annotations
@@ -12,21 +19,27 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
+from typing import Callable
 
 import aelab
 from aelab.data.registry import get_spec
-from aelab.errors import DatasetNotFoundError
+from aelab.errors import ConfigError, DatasetNotFoundError
 from aelab.experiments.checkpointing import CHECKPOINT
 from aelab.experiments.runs import check_output_dir, environment, is_finished, mark_finished, prepare_run_dir
 from aelab.experiments.sweep import run_sweep
 from aelab.experiments.study_plan import GRADIENT_CHECK, Step, is_done, plan, saved_config
 from aelab.experiments.train_one import Log, stderr_log, train_run
 from aelab.fileio import atomic_write_json, atomic_write_text
+from aelab.train.interrupt import graceful_stop_workers, stop_workers
+from aelab.train.trainer import TrainingInterrupted, torch_threads
 
 DERIVATION = Path(aelab.__file__).resolve().parents[2] / "docs" / "gradients.md"  # present in a source checkout
 MANIFEST = "reproduce.json"
+DEFAULT_WORKERS = min(2, os.cpu_count() or 1)  # training steps at a time: each trains on one core
 
 
 def run_gradients(folder: Path, quiet: bool, log: Log) -> None:
@@ -48,7 +61,7 @@ def run_gradients(folder: Path, quiet: bool, log: Log) -> None:
 
 
 def run_step(step: Step, folder: Path, data_dir, force: bool, quiet: bool, log: Log) -> None:
-    inner = (lambda message: None) if quiet else (lambda message: log("  " + message))
+    inner = (lambda message: None) if quiet else (lambda message: log(f"  {step.name}: {message}"))
     if step.kind == "gradients":
         run_gradients(folder, quiet, log)
         return
@@ -65,20 +78,26 @@ class Progress:
     so the estimate appears after the first training step and sharpens with every one after it.
     """
 
-    def __init__(self, steps: list[Step], log: Log):
-        self.steps, self.log, self.start = steps, log, time.perf_counter()
+    def __init__(self, steps: list[Step], log: Log, workers: int = 1):
+        self.steps, self.log, self.start, self.workers = steps, log, time.perf_counter(), workers
         self.units_done = self.seconds_done = 0.0
+        self.finished: set[int] = set()
+        self.lock = threading.Lock()
 
     def line(self, i: int, message: str) -> None:
-        elapsed = time.perf_counter() - self.start
-        left = sum(s.cost() for s in self.steps[i:])
-        rate = self.seconds_done / self.units_done if self.units_done else None
-        eta = "time left: estimated after the first training step" if rate is None else f"about {clock(left * rate)} left"
-        self.log(f"[{i + 1}/{len(self.steps)}] {self.steps[i].name}: {message}  (elapsed {clock(elapsed)}, {eta})")
+        with self.lock:
+            elapsed = time.perf_counter() - self.start
+            left = sum(s.cost() for j, s in enumerate(self.steps) if j not in self.finished) / self.workers
+            rate = self.seconds_done / self.units_done if self.units_done else None
+            eta = "time left: estimated after the first training step" if rate is None else f"about {clock(left * rate)} left"
+            self.log(f"[{i + 1}/{len(self.steps)}] {self.steps[i].name}: {message}  (elapsed {clock(elapsed)}, {eta})")
 
-    def measured(self, step: Step, seconds: float) -> None:
-        if step.cost():
-            self.units_done, self.seconds_done = self.units_done + step.cost(), self.seconds_done + seconds
+    def measured(self, i: int, seconds: float | None) -> None:
+        """Step i is over (`seconds` of work, or None when it did no work)."""
+        with self.lock:
+            self.finished.add(i)
+            if seconds is not None and self.steps[i].cost():
+                self.units_done, self.seconds_done = self.units_done + self.steps[i].cost(), self.seconds_done + seconds
 
 
 def clock(seconds: float) -> str:
@@ -88,10 +107,11 @@ def clock(seconds: float) -> str:
 
 def reproduce(out: str | os.PathLike, datasets: tuple[str, ...] = ("mnist", "fashion-mnist"), quick: bool = False,
               force: bool = False, data_dir: str | os.PathLike | None = None, quiet: bool = False,
-              log: Log = stderr_log) -> dict:
+              log: Log = stderr_log, workers: int = DEFAULT_WORKERS) -> dict:
     """Run (or continue) the whole study into `out`, then write out/report.html and out/report.md.
 
-    `quiet` silences the per-epoch lines of each step; `log` receives the progress lines. Returns
+    `quiet` silences the per-epoch lines of each step; `log` receives the progress lines; `workers`
+    training steps run at a time (1: one after another, in the plan's order). Returns
     the manifest (also saved as out/reproduce.json): per step its status ("run", "skipped" or
     "missing") and seconds, the missing data sets with the reason, and the report's paths.
     """
@@ -104,13 +124,20 @@ def reproduce(out: str | os.PathLike, datasets: tuple[str, ...] = ("mnist", "fas
     manifest = {"quick": quick, "force": force, "datasets": list(datasets),
                 "data_dir": None if data_dir is None else str(data_dir), "started": now(),
                 "environment": environment(), "steps": [], "missing": {}}
-    progress, start = Progress(steps, log), time.perf_counter()
-    for i, step in enumerate(steps):
-        record = {"name": step.name, "kind": step.kind, "dataset": step.dataset, "status": None, "seconds": None}
-        manifest["steps"].append(record)
-        record["status"], record["seconds"] = do_step(i, step, out, data_dir, force, quiet, manifest["missing"],
-                                                      previous.get(step.name), progress)
-        atomic_write_json(out / MANIFEST, manifest)
+    if workers < 1:
+        raise ConfigError(f"--workers {workers}: expected at least 1")
+    progress, start = Progress(steps, log, workers), time.perf_counter()
+    manifest["workers"] = workers
+    manifest["steps"] = [{"name": s.name, "kind": s.kind, "dataset": s.dataset, "status": None, "seconds": None} for s in steps]
+    manifest_lock = threading.Lock()
+
+    def run_one(i: int) -> None:
+        result = do_step(i, steps[i], out, data_dir, force, quiet, manifest["missing"], previous.get(steps[i].name), progress)
+        with manifest_lock:
+            manifest["steps"][i]["status"], manifest["steps"][i]["seconds"] = result
+            atomic_write_json(out / MANIFEST, manifest)
+
+    run_steps(steps, run_one, workers)
     checks = read_json_list(out / "gradients" / "checks.json")
     manifest.update(finished=now(), seconds=time.perf_counter() - start,
                     gradient_checks_passed=bool(checks) and all(row.get("passed") for row in checks))
@@ -129,9 +156,11 @@ def do_step(i: int, step: Step, out: Path, data_dir, force: bool, quiet: bool, m
     """Run, skip or mark missing one step; returns (status, seconds of work, or the earlier run's seconds)."""
     folder = out / step.name
     if step.dataset in missing:
+        progress.measured(i, None)
         progress.line(i, f"skipped: data set {step.dataset} was not found")
         return "missing", None
     if not force and is_done(folder, step):
+        progress.measured(i, None)
         progress.line(i, "already done, skipped")
         return "skipped", (previous or {}).get("seconds")
     again = "rerunning (forced)" if force else "rerunning (its folder holds another configuration)"
@@ -141,12 +170,54 @@ def do_step(i: int, step: Step, out: Path, data_dir, force: bool, quiet: bool, m
         run_step(step, folder, data_dir, force, quiet, progress.log)
     except DatasetNotFoundError as exc:
         missing[step.dataset] = str(exc)
+        progress.measured(i, None)
         progress.line(i, f"skipped: data set {step.dataset} not found: {exc}")
         return "missing", None
     seconds = time.perf_counter() - begin
-    progress.measured(step, seconds)
+    progress.measured(i, seconds)
     progress.line(i, f"done in {seconds:.1f} s")
     return "run", seconds
+
+
+def run_steps(steps: list[Step], run_one: Callable[[int], None], workers: int) -> None:
+    """Steps without training cost (the gradient checks) first; then the training steps, on
+    `workers` threads at one torch thread each, costliest first (so that the last to start are
+    short), or one after another in the plan's order when `workers` is 1.
+
+    The first failure stops the other workers after their current step (they save checkpoints)
+    and is raised; a SIGINT/SIGTERM stops them all the same way and raises TrainingInterrupted.
+    """
+    for i in (i for i, s in enumerate(steps) if not s.cost()):
+        run_one(i)
+    costly = [i for i, s in enumerate(steps) if s.cost()]
+    if workers == 1:
+        for i in costly:
+            run_one(i)
+        return
+    failures: list[BaseException] = []
+    stopping = threading.Event()
+
+    def guarded(i: int) -> None:
+        if stopping.is_set():  # a step failed or a stop was asked for: start nothing new
+            return
+        try:
+            run_one(i)
+        except BaseException:
+            stopping.set()  # before this worker can pick up the next step
+            stop_workers()
+            raise
+
+    with torch_threads(1), graceful_stop_workers(stopping.set), ThreadPoolExecutor(workers, thread_name_prefix="aelab-step") as pool:
+        futures = [pool.submit(guarded, i) for i in sorted(costly, key=lambda i: -steps[i].cost())]
+        for future in as_completed(futures):
+            if future.exception() is not None:
+                failures.append(future.exception())
+    if failures or stopping.is_set():
+        errors = [f for f in failures if not isinstance(f, TrainingInterrupted)]
+        if errors:
+            raise errors[0]
+        raise TrainingInterrupted("interrupted: the running steps saved their checkpoints; run the same command "
+                                  "again to continue where they stopped")
 
 
 def read_manifest(out: Path) -> dict[str, dict]:
