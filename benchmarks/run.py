@@ -1,7 +1,9 @@
 """`make bench`: run every benchmark, print its table, write benchmarks/results/<date>.json.
 
 Run it on an otherwise idle machine: the tables are ratios of medians of alternated runs, but a
-second job on a 2-core machine still distorts them.
+second job on a 2-core machine still distorts them. With the Keras peer installed (`make
+bench-peers`) it takes about 30 minutes, most of it the Keras study run twice; `--quick` leaves
+out the end-to-end study and the scaling series.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
 import bench_foundation  # noqa: E402
+import bench_reproduce  # noqa: E402
+import bench_scaling  # noqa: E402
 import bench_speed  # noqa: E402
 import bench_sweep  # noqa: E402
 from common import machine  # noqa: E402
@@ -28,6 +32,9 @@ def main() -> int:
     x = torch.from_numpy(load_dataset("fashion-mnist", data_dir=data_dir, progress=False).train_images)
     results = {"machine": facts, "load": bench_foundation.run(), "epoch": bench_speed.run(x, data_dir),
                "sweep": bench_sweep.run(x, data_dir)}
+    if "--quick" not in sys.argv:
+        results["study"] = bench_reproduce.run(data_dir)
+        results["scaling"] = bench_scaling.run(x)
     path = os.path.join(os.path.dirname(__file__), "results", f"{facts['date']}.json")
     atomic_write_json(path, results)
     print(f"wrote {path}")

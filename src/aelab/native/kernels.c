@@ -17,6 +17,24 @@
 extern float expf(float) __attribute__((__simd__("notinbranch")));
 extern float logf(float) __attribute__((__simd__("notinbranch")));
 
+/* log(1 + e) for e = e^{−|z|} in (0, 1]: a degree-9 polynomial fitted at Chebyshev nodes on [0, 1]
+ * (error 5e-9; 1e-7 after float32 rounding, below logf's own on values of this size). A handful of
+ * FMAs instead of a call to the vector log: the output layer's loss is the step's largest
+ * elementwise pass (one per pixel per model), and this log was half of it. */
+static inline float log1p_unit(float e)
+{
+    float p = 0.003752624150365591f;
+    p = p * e - 0.02303827926516533f;
+    p = p * e + 0.06651248037815094f;
+    p = p * e - 0.12526661157608032f;
+    p = p * e + 0.1846884787082672f;
+    p = p * e - 0.24635660648345947f;
+    p = p * e + 0.3328184187412262f;
+    p = p * e - 0.4999622404575348f;
+    p = p * e + 0.999998927116394f;
+    return p * e + 5.239402689483086e-09f;
+}
+
 /* Output layer, BCE from logits, per model m (docs/gradients.md, with a sigmoid output):
  *   loss[m] = Σ softplus(z) − x·z = Σ max(z, 0) − x·z + log(1 + e^{−|z|})     (exact for any z)
  *   grad    = (σ(z) − x) · scale            σ(z) = 1/(1 + e) or e/(1 + e), e = e^{−|z|}
@@ -43,7 +61,7 @@ void aelab_bce_output(const float *restrict z, const float *restrict x, int64_t 
                 float e = expf(-fabsf(zj));
                 float r = 1.0f / (1.0f + e);
                 float d = (zj >= 0.0f ? r : e * r) - xj;
-                row += (zj > 0.0f ? zj : 0.0f) - xj * zj + logf(1.0f + e);
+                row += (zj > 0.0f ? zj : 0.0f) - xj * zj + log1p_unit(e);
                 row_sq += d * d;
                 gr[j] = d * scale;
                 bg[j] += d * scale;
@@ -72,7 +90,7 @@ void aelab_bce_sums(const float *restrict z, const float *restrict x, const floa
                 float e = expf(-fabsf(zj));
                 float r = 1.0f / (1.0f + e);
                 float d = (zj >= 0.0f ? r : e * r) - xj;
-                row += (zj > 0.0f ? zj : 0.0f) - xj * zj + logf(1.0f + e);
+                row += (zj > 0.0f ? zj : 0.0f) - xj * zj + log1p_unit(e);
                 row_sq += d * d;
             }
             total += row;
