@@ -44,14 +44,34 @@ def measure(command: list[str], env: dict) -> tuple[float, int, str]:
     return seconds, usage.ru_maxrss * 1024, out
 
 
-def aelab_study(data_dir: str, workers: int) -> tuple[float, int]:
+def aelab_study(data_dir: str, workers: int) -> tuple[float, int, dict]:
     folder = tempfile.mkdtemp(prefix="aelab-bench-")
     try:
         seconds, rss, _ = measure([str(AELAB), "reproduce", "--datasets", "fashion-mnist", "--out", folder, "--quiet",
                                    "--workers", str(workers)], {**os.environ, "AELAB_DATA_DIR": data_dir})
+        losses = final_losses(Path(folder) / "fashion-mnist")
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    return seconds, rss
+    return seconds, rss, losses
+
+
+def final_losses(study: Path) -> dict[str, dict[str, float]]:
+    """Last epoch's mean training loss and test loss of each model the Keras study also trains, by Keras' names."""
+    losses = {}
+    for model in ("shallow", "deep", "denoising"):
+        last = json.loads((study / model / "metrics.json").read_text())["epochs"][-1]
+        losses[f"{model} 32"] = {"train_loss": last["train_loss"], "test_loss": last["test_loss"]}
+    for size in json.loads((study / "sweep" / "sweep.json").read_text())["sizes"]:
+        last = size["runs"][0]["epochs"][-1]
+        losses[f"shallow {size['code_size']}"] = {"train_loss": last["train_bce"], "test_loss": last["test_bce"]}
+    return losses
+
+
+def loss_differences(ours: dict, keras_runs: list[dict]) -> dict[str, dict[str, float]]:
+    """aelab − Keras, per model, for the last epoch's training loss and test loss."""
+    theirs = {f"{r['model']} {r['code_size']}": r for r in keras_runs}
+    return {name: {key: ours[name][key] - theirs[name][key] for key in ("train_loss", "test_loss")}
+            for name in ours if name in theirs}
 
 
 def keras_study(data_dir: str) -> tuple[float, int, dict]:
@@ -71,12 +91,14 @@ def run(data_dir: str, repeats: int = 2) -> dict:
             seconds, rss, detail = keras_study(data_dir)
             times["keras study"].append(seconds), memory["keras study"].append(rss), keras_runs.append(detail)
         for name, workers in (("aelab reproduce", 2), ("aelab reproduce, 1 worker", 1)):
-            seconds, rss = aelab_study(data_dir, workers)
+            seconds, rss, losses = aelab_study(data_dir, workers)
             times[name].append(seconds), memory[name].append(rss)
     table = {name: {"seconds": summary(times[name]), "peak_rss_bytes": max(memory[name])} for name in times}
+    table["aelab reproduce"]["losses"] = losses
     if keras_runs:
         table["keras study"]["in_fit_seconds"] = summary([r["study_seconds"] for r in keras_runs])
         table["keras study"]["runs"] = keras_runs[-1]["runs"]
+        table["loss differences"] = loss_differences(losses, keras_runs[-1]["runs"])
     print_table(table)
     return table
 
@@ -84,13 +106,16 @@ def run(data_dir: str, repeats: int = 2) -> dict:
 def print_table(table: dict) -> None:
     ours = table["aelab reproduce"]["seconds"]["median"]
     print("\nthe whole study on Fashion-MNIST, end to end (medians of alternated runs; ratio = time / aelab reproduce):")
-    for name, row in table.items():
+    for name, row in ((n, r) for n, r in table.items() if "seconds" in r):
         s = row["seconds"]
         print(f"  {name:<27} {s['median']:7.1f} s [{s['min']:.1f}–{s['max']:.1f}]  {s['median'] / ours:5.2f}×   "
               f"peak RSS {row['peak_rss_bytes'] / 2**30:.2f} GiB")
     if "keras study" in table:
         print(f"  aelab reproduce is {table['keras study']['seconds']['median'] / ours:.1f}× faster than the Keras study "
               f"(which spent {table['keras study']['in_fit_seconds']['median']:.0f} s in fit and predict)")
+        print("  final losses, aelab − Keras (last epoch's mean training loss; test loss):")
+        for name, d in table["loss differences"].items():
+            print(f"    {name:<12} {d['train_loss']:+.4f}   {d['test_loss']:+.4f}")
 
 
 if __name__ == "__main__":

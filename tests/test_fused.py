@@ -21,8 +21,9 @@ def images(n=256, d=64, seed=0) -> torch.Tensor:
 
 
 def trained(fused: bool, hidden=(), l1=0.0, reduction="mean", noise=None, epochs=3, batch=16, native=True):
+    """native: True (the whole step compiled), "kernels" (compiled kernels between torch's products) or False."""
     model = DenseAutoencoder(64, 6, hidden, generator=torch.Generator().manual_seed(1))
-    stepper = FusedDenseStep(model, 1e-2, l1, reduction, native=native) if fused else None
+    stepper = FusedDenseStep(model, 1e-2, l1, reduction, native=bool(native), whole_step=native is True) if fused else None
     if fused and native and shutil.which("cc"):
         assert stepper.native is not None, "the compiled kernels should build where a C compiler is"
     trainer = Trainer(model, objective_for(l1, reduction), batch_size=batch, epochs=epochs, learning_rate=1e-2,
@@ -32,7 +33,7 @@ def trained(fused: bool, hidden=(), l1=0.0, reduction="mean", noise=None, epochs
     return model, history
 
 
-@pytest.mark.parametrize("native", [True, False], ids=["compiled", "torch-kernels"])
+@pytest.mark.parametrize("native", [True, "kernels", False], ids=["whole-step", "compiled-kernels", "torch-kernels"])
 @pytest.mark.parametrize("hidden, l1, reduction, noise", [
     ((), 0.0, "mean", None), ((16,), 0.0, "mean", None), ((16, 8), 0.0, "mean", None),
     ((), 1e-3, "mean", None), ((), 1e-3, "sum", None), ((16,), 0.0, "mean", "gaussian"),

@@ -18,7 +18,8 @@ from aelab.errors import CheckpointError, TrainingError
 from aelab.experiments.train_one import CHECKPOINT, train_run
 from aelab.train.checkpoint import load_checkpoint
 
-ARGS = ["--train-size", "12000", "--test-size", "500", "--epochs", "3", "--n-images", "2", "--n-weights", "2", "--quiet"]
+# the whole training set: an epoch must last long enough (~0.5 s) for a signal to land mid-epoch
+ARGS = ["--train-size", "60000", "--test-size", "500", "--epochs", "3", "--n-images", "2", "--n-weights", "2", "--quiet"]
 
 
 def aelab(*args: str, **kwargs) -> subprocess.Popen:

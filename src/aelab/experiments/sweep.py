@@ -97,9 +97,13 @@ def train_together(model: BatchedDenseAutoencoder, config: SweepConfig, train_x:
     Train values are the means over the epoch's steps (as Keras reports them); test values are
     evaluated at the end of the epoch. Checkpoints after every epoch and on SIGINT/SIGTERM.
     """
-    stepper = FusedBatchedStep(model, config.learning_rate) if config.engine == "fused" else None
+    # the fused step trains on one thread, except for its two products over all models, which get the
+    # threads torch has here (1 inside `aelab reproduce`'s parallel steps, the machine's cores alone)
+    fused = config.engine == "fused"
+    stepper = FusedBatchedStep(model, config.learning_rate, shared_threads=torch.get_num_threads()) if fused else None
     trainer = Trainer(model, PerModelBCE(), batch_size=config.batch_size, epochs=config.epochs,
-                      learning_rate=config.learning_rate, generator=order, quiet=quiet, stepper=stepper)
+                      learning_rate=config.learning_rate, generator=order, quiet=quiet, stepper=stepper,
+                      threads=1 if fused else None)
     epochs: list[dict] = []
     if resume:
         epochs.extend(restore_state(out, trainer, config.to_json(), log) or [])

@@ -39,8 +39,14 @@ SIGNATURES = {  # argument types of each exported function, in kernels.c's order
     "aelab_bias_relu": [ptr, ptr, i64, i64, i64],
     "aelab_relu_backward": [ptr, ptr, i64, i64, i64, f32, ptr],
     "aelab_adam": [ptr, ptr, ptr, ptr, ptr, ptr, i64, f32, f32, f32, f32, f32],
+    "aelab_set_sgemm": [ptr, ptr],
+    "aelab_dense_step": [i64, ptr, i64, ptr, ptr, ptr, ptr, ptr, ptr, ptr, ptr, i64, f32, ptr,
+                         ptr, ptr, ptr, ptr, ptr, ptr, i64, f32, f32, f32, f32, f32],
+    "aelab_sweep_step": [i64, i64, ptr, ptr, i64, i64, ptr, ptr, ptr, ptr, ptr, ptr, ptr, ptr, ptr, ptr, ptr, ptr, ptr,
+                         ptr, ptr, ptr, ptr, ptr, ptr, ptr, ptr, ptr, i64, f32, f32, f32, f32, f32, i64],
 }
-RETURNS = {"aelab_bias_relu": ctypes.c_double, "aelab_bce_probabilities": ctypes.c_double}  # the others return nothing
+RETURNS = {"aelab_bias_relu": ctypes.c_double, "aelab_bce_probabilities": ctypes.c_double,
+           "aelab_dense_step": ctypes.c_double}  # the others return nothing
 
 
 def compiler() -> str | None:
@@ -97,4 +103,27 @@ def load() -> ctypes.CDLL | None:
     for name, argtypes in SIGNATURES.items():
         function = getattr(library, name)
         function.argtypes, function.restype = argtypes, RETURNS.get(name)
+    sgemm, local_threads = torch_blas()
+    library.has_gemm = sgemm is not None  # the whole-step kernels need it (else: kernels between torch's products)
+    if sgemm is not None:
+        library.aelab_set_sgemm(sgemm, local_threads)
     return library
+
+
+def torch_blas() -> tuple[int | None, int | None]:
+    """Addresses of the Fortran `sgemm_` and of MKL's `MKL_Set_Num_Threads_Local` in the BLAS linked into
+    PyTorch (MKL in the x86 CPU wheels), so that the whole-step kernels multiply exactly as torch.mm
+    would; None where this torch build exports them not (then the products stay with PyTorch)."""
+    import torch
+
+    folder = Path(torch.__file__).parent / "lib"
+    for name in ("libtorch_cpu.so", "libtorch_cpu.dylib"):
+        if (folder / name).is_file():
+            try:
+                blas = ctypes.CDLL(str(folder / name))
+                sgemm = ctypes.cast(blas.sgemm_, ctypes.c_void_p).value
+            except (OSError, AttributeError):
+                return None, None
+            threads = getattr(blas, "MKL_Set_Num_Threads_Local", None)  # the C interface (the lowercase name is Fortran's)
+            return sgemm, None if threads is None else ctypes.cast(threads, ctypes.c_void_p).value
+    return None, None

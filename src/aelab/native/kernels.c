@@ -190,3 +190,136 @@ void aelab_adam(float *restrict p, const float *restrict g, float *restrict m, f
         }
     }
 }
+
+/* ---- A whole training step in one call --------------------------------------------------------
+ * The kernels above, called from Python between PyTorch's products, leave ~25 Python-level calls
+ * per step: at the study's batch of 32, their overhead (~100 µs) was a third of a shallow step. The
+ * function below runs the whole step here, with the products done by the BLAS that PyTorch itself
+ * uses (MKL's sgemm_, whose address Python hands over: aelab_set_sgemm), so the arithmetic is the
+ * same and one ctypes call remains. */
+
+typedef void (*sgemm_t)(const char *, const char *, const int *, const int *, const int *, const float *,
+                        const float *, const int *, const float *, const int *, const float *, float *, const int *);
+static sgemm_t sgemm_fn = 0;
+typedef int (*threads_t)(int);
+static threads_t local_threads_fn = 0;  /* MKL's mkl_set_num_threads_local: this thread's BLAS threads */
+
+void aelab_set_sgemm(void *fn, void *threads_fn) { sgemm_fn = (sgemm_t) fn; local_threads_fn = (threads_t) threads_fn; }
+
+/* Run the products that follow on `n` BLAS threads (0: back to the global setting); returns whether it could. */
+static void blas_threads(int n) { if (local_threads_fn) local_threads_fn(n); }
+
+/* Row-major C (m × n) = op(A) · op(B), where A, B are row-major with row strides lda, ldb and op
+ * transposes when asked. A row-major matrix is its transpose in column-major order, so this is the
+ * column-major product Cᵀ = op(B)ᵀ · op(A)ᵀ: the Fortran call with the operands swapped. */
+static void gemm(int trans_a, int trans_b, int m, int n, int k, const float *a, int lda, const float *b, int ldb,
+                 float *c, int ldc)
+{
+    const char ta = trans_b ? 'T' : 'N', tb = trans_a ? 'T' : 'N';
+    const float one = 1.0f, zero = 0.0f;
+    sgemm_fn(&ta, &tb, &n, &m, &k, &one, b, &ldb, a, &lda, &zero, c, &ldc);
+}
+
+/* One training step of a dense autoencoder with `layers` Linear layers (widths[0] → … → widths[layers]),
+ * ReLU between them, BCE from logits at the output, optional L1 on layer `code_layer`'s output, and
+ * Adam over the one flat buffer that holds every parameter (docs/gradients.md, (G1)–(G8), batched):
+ *   weights[0] is the first layer stored transposed, (n_in, n_out); the others (n_out, n_in);
+ *   acts[i] (batch, widths[i+1]) receive the layers' outputs (the last: logits before the bias);
+ *   grads[i] (batch, widths[i+1]) receive ∂loss/∂(layer i's pre-activation);
+ *   weight_grads[i], bias_grads[i]: views of `grad`, in the weights' layouts.
+ * Returns Σ BCE over the batch (the caller divides); *code_sum receives Σ of the code layer's output. */
+double aelab_dense_step(int64_t layers, const int64_t *widths, int64_t batch, const float *x, const float *target,
+                        float *const *weights, float *const *biases, float *const *weight_grads,
+                        float *const *bias_grads, float *const *acts, float *const *grads,
+                        int64_t code_layer, float l1_add, double *code_sum,
+                        float *flat, float *grad, float *exp_avg, float *exp_avg_sq, const int64_t *starts,
+                        const int64_t *lengths, int64_t segments, float beta1, float beta2, float eps,
+                        float step_size, float bc2_sqrt)
+{
+    const int b = (int) batch;
+    const int64_t last = layers - 1;
+    double loss = 0.0;
+    *code_sum = 0.0;
+    for (int64_t i = 0; i < layers; i++) {  /* forward: h_i = relu(h_{i−1} W_iᵀ + b_i); logits last */
+        const int n_in = (int) widths[i], n_out = (int) widths[i + 1];
+        const float *below = i == 0 ? x : acts[i - 1];
+        if (i == 0)
+            gemm(0, 0, b, n_out, n_in, below, n_in, weights[0], n_out, acts[0], n_out);
+        else
+            gemm(0, 1, b, n_out, n_in, below, n_in, weights[i], n_in, acts[i], n_out);
+        if (i < last) {
+            double s = aelab_bias_relu(acts[i], biases[i], 1, batch, n_out);
+            if (i == code_layer) *code_sum = s;
+        }
+    }
+    const int64_t n_pixels = widths[layers];
+    aelab_bce_output(acts[last], target, 1, batch, n_pixels, biases[last], 1.0f / (float) (batch * n_pixels),
+                     grads[last], bias_grads[last], &loss, 0);
+    for (int64_t i = last; i >= 1; i--) {  /* backward, from the output down to layer 1 */
+        const int n_in = (int) widths[i], n_out = (int) widths[i + 1];
+        gemm(1, 0, n_out, n_in, b, grads[i], n_out, acts[i - 1], n_in, weight_grads[i], n_in);  /* ∂W_i = gᵀ h_{i−1} */
+        gemm(0, 0, b, n_in, n_out, grads[i], n_out, weights[i], n_in, grads[i - 1], n_in);      /* ∂h_{i−1} = g W_i */
+        aelab_relu_backward(grads[i - 1], acts[i - 1], 1, batch, n_in, i - 1 == code_layer ? l1_add : 0.0f,
+                            bias_grads[i - 1]);
+    }
+    gemm(1, 0, (int) widths[0], (int) widths[1], b, x, (int) widths[0], grads[0], (int) widths[1], weight_grads[0],
+         (int) widths[1]);  /* the first layer, stored (n_in, n_out): xᵀ g */
+    aelab_adam(flat, grad, exp_avg, exp_avg_sq, starts, lengths, segments, beta1, beta2, eps, step_size, bc2_sqrt);
+    return loss;
+}
+
+/* One training step of a sweep: `models` dense autoencoders of `layers` layers each, sharing the
+ * input. The first layers of all models are one product, x (b, n_in) · W (n_in, total), whose
+ * output `first` (b, total) holds model m's units in columns [column[m], column[m] + width);
+ * the later layers are per model. Per model m and layer i ≥ 1 (index m·layers + i): weights (n_out,
+ * n_in), biases, their gradients, the layer's output `acts` and ∂loss/∂pre-activation `grads`
+ * (b, n_out); widths[m·(layers + 1) + i] are model m's layer widths. The last layer's outputs of
+ * all models are one (models, b, D) array, their biases (and bias gradients) one (models, D) array,
+ * so the loss is one pass: loss[m], sq[m] receive Σ BCE and Σ (σ − x)² of model m. Adam as above. */
+void aelab_sweep_step(int64_t models, int64_t layers, const int64_t *widths, const int64_t *column, int64_t total,
+                      int64_t batch, const float *x, const float *target, const float *first_weight,
+                      const float *first_bias, float *first_weight_grad, float *first_bias_grad, float *first,
+                      float *first_grad, float *const *weights, float *const *weight_grads, float *const *biases,
+                      float *const *bias_grads, float *const *acts, float *const *grads, double *loss, double *sq,
+                      float *flat, float *grad, float *exp_avg, float *exp_avg_sq, const int64_t *starts,
+                      const int64_t *lengths, int64_t segments, float beta1, float beta2, float eps,
+                      float step_size, float bc2_sqrt, int64_t shared_threads)
+{
+    const int b = (int) batch, n_in = (int) widths[0], t = (int) total;
+    const int64_t last = layers - 1, n_pixels = widths[layers];
+    /* The two products over all models' first layers are large enough to split over `shared_threads`
+     * BLAS threads; the per-model ones are not (they run slower on two threads than on one). */
+    blas_threads((int) shared_threads);
+    gemm(0, 0, b, t, n_in, x, n_in, first_weight, t, first, t);  /* every model's first layer at once */
+    blas_threads(1);
+    aelab_bias_relu(first, first_bias, 1, batch, total);
+    for (int64_t m = 0; m < models; m++) {  /* forward, per model: h_i = relu(h_{i−1} W_iᵀ + b_i); logits last */
+        const int64_t *w = widths + m * (layers + 1);
+        for (int64_t i = 1; i < layers; i++) {
+            const int in = (int) w[i], out = (int) w[i + 1];
+            const float *below = i == 1 ? first + column[m] : acts[m * layers + i - 1];
+            gemm(0, 1, b, out, in, below, i == 1 ? t : in, weights[m * layers + i], in, acts[m * layers + i], out);
+            if (i < last) aelab_bias_relu(acts[m * layers + i], biases[m * layers + i], 1, batch, out);
+        }
+    }
+    aelab_bce_output(acts[last], target, models, batch, n_pixels, biases[last], 1.0f / (float) (batch * n_pixels),
+                     grads[last], bias_grads[last], loss, sq);  /* model 0's arrays start the stacked ones */
+    for (int64_t m = 0; m < models; m++) {  /* backward, per model, down to its columns of the first layer */
+        const int64_t *w = widths + m * (layers + 1);
+        for (int64_t i = last; i >= 1; i--) {
+            const int in = (int) w[i], out = (int) w[i + 1];
+            const int64_t k = m * layers + i;
+            const float *below = i == 1 ? first + column[m] : acts[k - 1];
+            const int ld_below = i == 1 ? t : in;
+            float *g_below = i == 1 ? first_grad + column[m] : grads[k - 1];
+            gemm(1, 0, out, in, b, grads[k], out, below, ld_below, weight_grads[k], in);  /* ∂W_i = gᵀ h_{i−1} */
+            gemm(0, 0, b, in, out, grads[k], out, weights[k], in, g_below, ld_below);      /* ∂h_{i−1} = g W_i */
+            if (i > 1) aelab_relu_backward(grads[k - 1], acts[k - 1], 1, batch, in, 0.0f, bias_grads[k - 1]);
+        }
+    }
+    aelab_relu_backward(first_grad, first, 1, batch, total, 0.0f, first_bias_grad);  /* all first layers at once */
+    blas_threads((int) shared_threads);
+    gemm(1, 0, n_in, t, b, x, n_in, first_grad, t, first_weight_grad, t);
+    blas_threads(0);
+    aelab_adam(flat, grad, exp_avg, exp_avg_sq, starts, lengths, segments, beta1, beta2, eps, step_size, bc2_sqrt);
+}

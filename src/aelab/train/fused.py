@@ -47,13 +47,18 @@ class FlatAdam:
                                                                           torch.tensor([flat.numel()]))
         self.pointers = [t.data_ptr() for t in (flat, grad, self.exp_avg, self.exp_avg_sq, self.starts, self.lengths)]
 
-    def step(self) -> None:
+    def advance(self) -> tuple[float, float, float, float, float]:
+        """Count one step; return what the compiled update needs: β1, β2, ε, lr/(1 − β1ᵗ), √(1 − β2ᵗ)."""
         self.steps += 1
         beta1, beta2 = self.betas
+        return beta1, beta2, self.eps, self.lr / (1 - beta1 ** self.steps), math.sqrt(1 - beta2 ** self.steps)
+
+    def step(self) -> None:
         if self.native is not None:
-            self.native.aelab_adam(*self.pointers, len(self.starts), beta1, beta2, self.eps,
-                                   self.lr / (1 - beta1 ** self.steps), math.sqrt(1 - beta2 ** self.steps))
+            self.native.aelab_adam(*self.pointers, len(self.starts), *self.advance())
             return
+        self.steps += 1
+        beta1, beta2 = self.betas
         torch._fused_adam_([self.flat], [self.grad], [self.exp_avg], [self.exp_avg_sq], [],
                            [torch.tensor(float(self.steps))], lr=self.lr, beta1=beta1, beta2=beta2,
                            weight_decay=0.0, eps=self.eps, amsgrad=False, maximize=False)
@@ -105,17 +110,19 @@ class FusedDenseStep:
     """
 
     def __init__(self, model: DenseAutoencoder, learning_rate: float, l1: float = 0.0, l1_reduction: str = "mean",
-                 native: bool = True):
+                 native: bool = True, whole_step: bool = True):
         self.layers = [m for m in model.modules() if isinstance(m, nn.Linear)]  # encoder, then decoder
         self.code_layer = len([m for m in model.encoder if isinstance(m, nn.Linear)]) - 1
         self.l1, self.l1_reduction = l1, l1_reduction
         self.native = load_native() if native else None
+        self.whole_step = whole_step  # with the compiled kernels: the whole step in one call when the BLAS is reachable
         flat = flatten_parameters(model, transposed={id(self.layers[0].weight)})
         self.grad = torch.zeros_like(flat)
         self.grads = [(self.grad_view(layer.weight, flat), self.grad_view(layer.bias, flat)) for layer in self.layers]
         self.optimizer = FlatAdam(flat, self.grad, learning_rate, native=self.native)
         self.buffers: dict[int, tuple[list[torch.Tensor], list[torch.Tensor]]] = {}
         self.loss = (ctypes.c_double * 1)()
+        self.code_sum = ctypes.c_double()
         self.plans: dict[int, SimpleNamespace] = {}
 
     def grad_view(self, param: torch.Tensor, flat: torch.Tensor) -> torch.Tensor:
@@ -162,6 +169,14 @@ class FusedDenseStep:
         x = target if inputs is None else inputs
         batch = len(target)
         plan = self.plans.get(batch) or self.native_plan(batch)
+        if plan.whole_step is not None:  # everything in one compiled call, products included
+            loss = self.native.aelab_dense_step(plan.n_layers, plan.widths_ptr, batch, x.data_ptr(), target.data_ptr(),
+                                                *plan.whole_step, *self.optimizer.advance())
+            bce = loss / plan.n_values
+            if self.l1 > 0:
+                l1 = self.l1 * self.code_sum.value / (batch if self.l1_reduction == "mean" else 1)
+                return bce + l1, {"bce": bce, "l1": l1}
+            return bce, {"bce": bce}
         lib, h, code_sum = self.native, x, 0.0
         for weight, out, out_ptr, bias_ptr, cols, is_code in plan.hidden:  # h_i = relu(h_{i−1} W_iᵀ + b_i)
             torch.mm(h, weight, out=out)
@@ -223,8 +238,26 @@ class FusedDenseStep:
                                logits_ptr=ptr(hs[-2]), n_out=layers[-1].out_features, n_values=batch * layers[-1].out_features,
                                out_bias_ptr=ptr(layers[-1].bias), grad_ptr=ptr(hs[-1]),
                                out_bias_grad_ptr=ptr(self.grads[-1][1]), g_first=grads[-1], first_grad_t=self.grads[0][0].T)
+        whole = self.whole_step and self.native.has_gemm
+        plan.whole_step = self.whole_step_arguments(plan, hs, g_hidden, batch) if whole else None
         self.plans[batch] = plan
         return plan
+
+    def whole_step_arguments(self, plan: SimpleNamespace, hs: list[torch.Tensor], g_hidden: list[torch.Tensor],
+                             batch: int) -> tuple:
+        """The fixed arguments of `aelab_dense_step` for this batch size (native/kernels.c), in its order
+        after (layers, widths, batch, x, target) and before Adam's per-step scalars."""
+        pointers = lambda tensors: (ctypes.c_void_p * len(tensors))(*(t.data_ptr() for t in tensors))  # noqa: E731
+        layers = self.layers
+        plan.n_layers = len(layers)
+        plan.widths = torch.tensor([layers[0].in_features] + [layer.out_features for layer in layers], dtype=torch.int64)
+        plan.widths_ptr = plan.widths.data_ptr()
+        add = self.l1_gradient(batch) if self.l1 > 0 else 0.0
+        opt = self.optimizer
+        plan.arrays = [pointers([layer.weight for layer in layers]), pointers([layer.bias for layer in layers]),
+                       pointers([w for w, _ in self.grads]), pointers([b for _, b in self.grads]),
+                       pointers(hs[:-1]), pointers(g_hidden + [hs[-1]])]  # kept alive with the plan
+        return (*plan.arrays, self.code_layer, add, ctypes.byref(self.code_sum), *opt.pointers, len(opt.starts))
 
     @staticmethod
     def bce_and_output_gradient(z: torch.Tensor, target: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:

@@ -109,7 +109,8 @@ class TorchKernels:
 class FusedBatchedStep:
     """Replaces `Trainer.step` for a sweep: (target (b, D), inputs) → (Σ_m BCE_m, {"bce": (M,), "mse": (M,)})."""
 
-    def __init__(self, model: BatchedDenseAutoencoder, learning_rate: float, native: bool = True):
+    def __init__(self, model: BatchedDenseAutoencoder, learning_rate: float, native: bool = True, whole_step: bool = True,
+                 shared_threads: int = 1):
         self.model = model
         lib = load_native() if native else None
         self.native = lib
@@ -117,6 +118,8 @@ class FusedBatchedStep:
         flat, grad, self.grads = flatten_models(model)
         self.optimizer = FlatAdam(flat, grad, learning_rate, native=lib)
         self.plans: dict[int, SimpleNamespace] = {}
+        self.whole_step = whole_step and lib is not None and lib.has_gemm  # one compiled call per step
+        self.shared_threads = shared_threads  # BLAS threads for the two products over all models (whole step only)
 
     def plan(self, batch: int) -> SimpleNamespace:
         """Buffers for this batch size (the last batch may be smaller), allocated once, and the views
@@ -149,14 +152,44 @@ class FusedBatchedStep:
             last_bias=last_biases[0].as_strided((n_models, model.n_features), (model.n_features, 1)),
             last_bias_grad=self.grads[id(last_biases[0])].as_strided((n_models, model.n_features), (model.n_features, 1)))
         plan.forward, plan.backward = self.operations(plan)
+        plan.whole_step = self.whole_step_arguments(plan, layers, widths, starts) if self.whole_step else None
         self.plans[batch] = plan
         return plan
+
+    def whole_step_arguments(self, plan: SimpleNamespace, layers: list, widths: list[int], starts: list[int]) -> list:
+        """The arguments of `aelab_sweep_step` (native/kernels.c) that do not change from step to step,
+        in its order: [models, layers, widths, columns, total, batch] then [first layer's buffers …]."""
+        n_models, depth = len(layers), plan.depth
+        pointers = lambda tensors: (ctypes.c_void_p * len(tensors))(*(0 if t is None else t.data_ptr() for t in tensors))  # noqa: E731
+        per_layer = lambda pick: pointers([None if i == 0 else pick(m, i) for m in range(n_models) for i in range(depth)])  # noqa: E731
+        mps = plan.per_model
+        plan.keep = [torch.tensor([w for ls in layers for w in [ls[0].in_features] + [layer.out_features for layer in ls]],
+                                  dtype=torch.int64), torch.tensor(starts, dtype=torch.int64),
+                     per_layer(lambda m, i: mps[m].layers[i].weight), per_layer(lambda m, i: self.grads[id(mps[m].layers[i].weight)]),
+                     per_layer(lambda m, i: mps[m].layers[i].bias), per_layer(lambda m, i: self.grads[id(mps[m].layers[i].bias)]),
+                     per_layer(lambda m, i: mps[m].acts[i]), per_layer(lambda m, i: mps[m].grads[i])]  # kept alive with the plan
+        widths_t, columns_t, weights, weight_grads, biases, bias_grads, acts, grads = plan.keep
+        opt = self.optimizer
+        head = (n_models, depth, widths_t.data_ptr(), columns_t.data_ptr(), sum(widths), plan.first.shape[0])
+        first = (plan.first_weight.data_ptr(), plan.first_bias.data_ptr(), plan.first_weight_grad.data_ptr(),
+                 plan.first_bias_grad.data_ptr(), plan.first.data_ptr(), plan.first_grad.data_ptr())
+        return [head, first, (weights, weight_grads, biases, bias_grads, acts, grads, self.kernels.loss, self.kernels.sq,
+                              *opt.pointers, len(opt.starts))]
 
     @torch.no_grad()
     def __call__(self, target: torch.Tensor, inputs: torch.Tensor | None = None) -> tuple[float, dict[str, torch.Tensor]]:
         target = target.contiguous()
         x = target if inputs is None else inputs.contiguous()
         plan = self.plan(len(target))
+        n_values = target.numel()
+        if plan.whole_step is not None:  # everything in one compiled call, products included
+            head, first, rest = plan.whole_step
+            self.native.aelab_sweep_step(*head, x.data_ptr(), target.data_ptr(), *first, *rest, *self.optimizer.advance(),
+                                         self.shared_threads)
+            n_models = len(self.model.models)
+            bce = torch.tensor(self.kernels.loss[:n_models], dtype=torch.float64) / n_values
+            mse = torch.tensor(self.kernels.sq[:n_models], dtype=torch.float64) / n_values
+            return bce.sum().item(), {"bce": bce, "mse": mse}
         torch.mm(x, plan.first_weight, out=plan.first)  # every model's first layer: (b, n_in)(n_in, Σ n_out)
         for op in plan.forward:  # the rest of every model's forward pass, logits into plan.logits
             op()
@@ -165,7 +198,6 @@ class FusedBatchedStep:
             op()
         torch.mm(x.T, plan.first_grad, out=plan.first_weight_grad)
         self.optimizer.step()
-        n_values = target.numel()
         bce, mse = bce / n_values, sq / n_values
         return bce.sum().item(), {"bce": bce, "mse": mse}
 
