@@ -19,9 +19,11 @@ def images(n=256, d=64, seed=0) -> torch.Tensor:
 
 
 def trained(fused: bool, hidden=(), sizes=(3, 5, 8, 8), native=True):
-    """native: True (the whole step compiled), "kernels" (compiled kernels between torch's products) or False."""
+    """native: True (the whole step compiled), "two-threads" (the same, two groups of models at once),
+    "kernels" (compiled kernels between torch's products) or False (PyTorch only)."""
     model = BatchedDenseAutoencoder(64, sizes, hidden, [torch.Generator().manual_seed(i) for i in range(len(sizes))])
-    stepper = FusedBatchedStep(model, 1e-2, native=bool(native), whole_step=native is True) if fused else None
+    stepper = FusedBatchedStep(model, 1e-2, native=bool(native), whole_step=native in (True, "two-threads"),
+                               shared_threads=2 if native == "two-threads" else 1) if fused else None
     if fused and native and shutil.which("cc"):
         assert stepper.native is not None, "the compiled kernels should build where a C compiler is"
     history = Trainer(model, PerModelBCE(), batch_size=16, epochs=3, learning_rate=1e-2,
@@ -29,7 +31,8 @@ def trained(fused: bool, hidden=(), sizes=(3, 5, 8, 8), native=True):
     return model, history
 
 
-@pytest.mark.parametrize("native", [True, "kernels", False], ids=["whole-step", "compiled-kernels", "torch-kernels"])
+@pytest.mark.parametrize("native", [True, "two-threads", "kernels", False],
+                         ids=["whole-step", "whole-step-two-threads", "compiled-kernels", "torch-kernels"])
 @pytest.mark.parametrize("hidden", [(), (16,)])
 def test_fused_batched_matches_autograd(hidden, native):
     (ma, ha), (mb, hb) = trained(False, hidden), trained(True, hidden, native=native)

@@ -42,8 +42,8 @@ SIGNATURES = {  # argument types of each exported function, in kernels.c's order
     "aelab_set_sgemm": [ptr, ptr],
     "aelab_dense_step": [i64, ptr, i64, ptr, ptr, ptr, ptr, ptr, ptr, ptr, ptr, i64, f32, ptr,
                          ptr, ptr, ptr, ptr, ptr, ptr, i64, f32, f32, f32, f32, f32],
-    "aelab_sweep_step": [i64, i64, ptr, ptr, i64, i64, ptr, ptr, ptr, ptr, ptr, ptr, ptr, ptr, ptr, ptr, ptr, ptr, ptr,
-                         ptr, ptr, ptr, ptr, ptr, ptr, ptr, ptr, ptr, i64, f32, f32, f32, f32, f32, i64],
+    "aelab_sweep_part": [i64, i64, i64, ptr, ptr, i64, i64, ptr, ptr, ptr, ptr, ptr, ptr, ptr, ptr, ptr, ptr, ptr, ptr,
+                         ptr, ptr, ptr, ptr, i64],
 }
 RETURNS = {"aelab_bias_relu": ctypes.c_double, "aelab_bce_probabilities": ctypes.c_double,
            "aelab_dense_step": ctypes.c_double}  # the others return nothing

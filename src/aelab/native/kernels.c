@@ -268,32 +268,60 @@ double aelab_dense_step(int64_t layers, const int64_t *widths, int64_t batch, co
     return loss;
 }
 
-/* One training step of a sweep: `models` dense autoencoders of `layers` layers each, sharing the
- * input. The first layers of all models are one product, x (b, n_in) · W (n_in, total), whose
- * output `first` (b, total) holds model m's units in columns [column[m], column[m] + width);
- * the later layers are per model. Per model m and layer i ≥ 1 (index m·layers + i): weights (n_out,
- * n_in), biases, their gradients, the layer's output `acts` and ∂loss/∂pre-activation `grads`
- * (b, n_out); widths[m·(layers + 1) + i] are model m's layer widths. The last layer's outputs of
- * all models are one (models, b, D) array, their biases (and bias gradients) one (models, D) array,
- * so the loss is one pass: loss[m], sq[m] receive Σ BCE and Σ (σ − x)² of model m. Adam as above. */
-void aelab_sweep_step(int64_t models, int64_t layers, const int64_t *widths, const int64_t *column, int64_t total,
-                      int64_t batch, const float *x, const float *target, const float *first_weight,
-                      const float *first_bias, float *first_weight_grad, float *first_bias_grad, float *first,
-                      float *first_grad, float *const *weights, float *const *weight_grads, float *const *biases,
-                      float *const *bias_grads, float *const *acts, float *const *grads, double *loss, double *sq,
-                      float *flat, float *grad, float *exp_avg, float *exp_avg_sq, const int64_t *starts,
-                      const int64_t *lengths, int64_t segments, float beta1, float beta2, float eps,
-                      float step_size, float bc2_sqrt, int64_t shared_threads)
+/* ReLU forward and backward on a (rows, cols) block of a matrix whose rows are `ld` apart: a group of
+ * models' columns of the shared first layer's output. As aelab_bias_relu / aelab_relu_backward. */
+static void bias_relu_block(float *h, const float *bias, int64_t rows, int64_t cols, int64_t ld)
+{
+    for (int64_t i = 0; i < rows; i++) {
+        float *restrict hr = h + i * ld;
+        for (int64_t j = 0; j < cols; j++) {
+            float v = hr[j] + bias[j];
+            hr[j] = v > 0.0f ? v : 0.0f;
+        }
+    }
+}
+
+static void relu_backward_block(float *g, const float *h, int64_t rows, int64_t cols, int64_t ld, float *bias_grad)
+{
+    for (int64_t j = 0; j < cols; j++) bias_grad[j] = 0.0f;
+    for (int64_t i = 0; i < rows; i++) {
+        float *restrict gr = g + i * ld;
+        const float *restrict hr = h + i * ld;
+        for (int64_t j = 0; j < cols; j++) {
+            float v = hr[j] > 0.0f ? gr[j] : 0.0f;
+            gr[j] = v;
+            bias_grad[j] += v;
+        }
+    }
+}
+
+/* Forward and backward of models first … end − 1 of a sweep: `models` dense autoencoders of `layers`
+ * layers each, sharing the input. The first layers of all models form one (n_in, total) weight
+ * block whose output `first` (b, total) holds model m's units in columns [column[m], column[m] +
+ * width); the later layers are per model. Per model m and layer i ≥ 1 (index m·layers + i):
+ * weights (n_out, n_in), biases, their gradients, the layer's output `acts` and ∂loss/∂pre-activation
+ * `grads` (b, n_out); widths[m·(layers + 1) + i] are model m's layer widths. The last layer's outputs
+ * of all models are one (models, b, D) array, their biases (and bias gradients) one (models, D) array,
+ * so the loss of a group of models is one pass: loss[m], sq[m] receive Σ BCE and Σ (σ − x)².
+ * Groups of models touch disjoint memory, so two groups can run at once on two threads.
+ * `shared_threads`: BLAS threads for the group's two first-layer products (the per-model products run
+ * slower on two threads than on one). Adam is left to the caller (aelab_adam). */
+void aelab_sweep_part(int64_t first_model, int64_t end_model, int64_t layers, const int64_t *widths,
+                      const int64_t *column, int64_t total, int64_t batch, const float *x, const float *target,
+                      const float *first_weight, const float *first_bias, float *first_weight_grad,
+                      float *first_bias_grad, float *first, float *first_grad, float *const *weights,
+                      float *const *weight_grads, float *const *biases, float *const *bias_grads,
+                      float *const *acts, float *const *grads, double *loss, double *sq, int64_t shared_threads)
 {
     const int b = (int) batch, n_in = (int) widths[0], t = (int) total;
     const int64_t last = layers - 1, n_pixels = widths[layers];
-    /* The two products over all models' first layers are large enough to split over `shared_threads`
-     * BLAS threads; the per-model ones are not (they run slower on two threads than on one). */
+    const int64_t c0 = column[first_model];
+    const int cols = (int) (column[end_model - 1] + widths[(end_model - 1) * (layers + 1) + 1] - c0);
     blas_threads((int) shared_threads);
-    gemm(0, 0, b, t, n_in, x, n_in, first_weight, t, first, t);  /* every model's first layer at once */
+    gemm(0, 0, b, cols, n_in, x, n_in, first_weight + c0, t, first + c0, t);  /* the group's first layers at once */
     blas_threads(1);
-    aelab_bias_relu(first, first_bias, 1, batch, total);
-    for (int64_t m = 0; m < models; m++) {  /* forward, per model: h_i = relu(h_{i−1} W_iᵀ + b_i); logits last */
+    bias_relu_block(first + c0, first_bias + c0, batch, cols, total);
+    for (int64_t m = first_model; m < end_model; m++) {  /* forward, per model: h_i = relu(h_{i−1} W_iᵀ + b_i) */
         const int64_t *w = widths + m * (layers + 1);
         for (int64_t i = 1; i < layers; i++) {
             const int in = (int) w[i], out = (int) w[i + 1];
@@ -302,24 +330,24 @@ void aelab_sweep_step(int64_t models, int64_t layers, const int64_t *widths, con
             if (i < last) aelab_bias_relu(acts[m * layers + i], biases[m * layers + i], 1, batch, out);
         }
     }
-    aelab_bce_output(acts[last], target, models, batch, n_pixels, biases[last], 1.0f / (float) (batch * n_pixels),
-                     grads[last], bias_grads[last], loss, sq);  /* model 0's arrays start the stacked ones */
-    for (int64_t m = 0; m < models; m++) {  /* backward, per model, down to its columns of the first layer */
+    const int64_t k = first_model * layers + last;  /* the group's logits, biases, gradients: stacked from here */
+    aelab_bce_output(acts[k], target, end_model - first_model, batch, n_pixels, biases[k],
+                     1.0f / (float) (batch * n_pixels), grads[k], bias_grads[k], loss + first_model, sq + first_model);
+    for (int64_t m = first_model; m < end_model; m++) {  /* backward, per model, down to its first-layer columns */
         const int64_t *w = widths + m * (layers + 1);
         for (int64_t i = last; i >= 1; i--) {
             const int in = (int) w[i], out = (int) w[i + 1];
-            const int64_t k = m * layers + i;
-            const float *below = i == 1 ? first + column[m] : acts[k - 1];
+            const int64_t j = m * layers + i;
+            const float *below = i == 1 ? first + column[m] : acts[j - 1];
             const int ld_below = i == 1 ? t : in;
-            float *g_below = i == 1 ? first_grad + column[m] : grads[k - 1];
-            gemm(1, 0, out, in, b, grads[k], out, below, ld_below, weight_grads[k], in);  /* ∂W_i = gᵀ h_{i−1} */
-            gemm(0, 0, b, in, out, grads[k], out, weights[k], in, g_below, ld_below);      /* ∂h_{i−1} = g W_i */
-            if (i > 1) aelab_relu_backward(grads[k - 1], acts[k - 1], 1, batch, in, 0.0f, bias_grads[k - 1]);
+            float *g_below = i == 1 ? first_grad + column[m] : grads[j - 1];
+            gemm(1, 0, out, in, b, grads[j], out, below, ld_below, weight_grads[j], in);  /* ∂W_i = gᵀ h_{i−1} */
+            gemm(0, 0, b, in, out, grads[j], out, weights[j], in, g_below, ld_below);      /* ∂h_{i−1} = g W_i */
+            if (i > 1) aelab_relu_backward(grads[j - 1], acts[j - 1], 1, batch, in, 0.0f, bias_grads[j - 1]);
         }
     }
-    aelab_relu_backward(first_grad, first, 1, batch, total, 0.0f, first_bias_grad);  /* all first layers at once */
+    relu_backward_block(first_grad + c0, first + c0, batch, cols, total, first_bias_grad + c0);
     blas_threads((int) shared_threads);
-    gemm(1, 0, n_in, t, b, x, n_in, first_grad, t, first_weight_grad, t);
+    gemm(1, 0, n_in, cols, b, x, n_in, first_grad + c0, t, first_weight_grad + c0, t);  /* xᵀ g, the group's columns */
     blas_threads(0);
-    aelab_adam(flat, grad, exp_avg, exp_avg_sq, starts, lengths, segments, beta1, beta2, eps, step_size, bc2_sqrt);
 }

@@ -2,13 +2,16 @@
 
 At batch 32 the study's models do ~1 MFLOP per matrix product, so a step's time is mostly
 framework overhead: autograd's graph, the optimiser's per-parameter bookkeeping, fresh allocations,
-and a dozen small elementwise kernels. Here every buffer is allocated once, every product writes
-into it (`out=`), the backward pass is the chain rule of docs/gradients.md with BCE-from-logits at
-the output (∂L/∂z = (σ(z) − x)/(b·D)), and Adam updates all parameters as one flat buffer. The
-elementwise work between the products (the output's loss, gradient and bias gradient; each ReLU's
-mask and bias gradient; Adam) runs as one compiled pass each (native/kernels.c); where no C
-compiler is found, the same arithmetic runs as PyTorch kernels. The autograd `Trainer.step` stays
-the reference; tests/test_fused.py checks that every path trains to the same weights.
+a dozen small elementwise kernels, and the Python between them. Here every buffer is allocated
+once, the backward pass is the chain rule of docs/gradients.md with BCE-from-logits at the output
+(∂L/∂z = (σ(z) − x)/(b·D)), and Adam updates all parameters as one flat buffer. Three ways to run
+the same arithmetic, fastest first:
+  - the whole step in one compiled call (`aelab_dense_step` in native/kernels.c), its products by
+    the BLAS inside PyTorch — when the kernels build and that BLAS exports `sgemm_` (x86 wheels);
+  - the compiled kernels for the elementwise work between PyTorch's products, called from Python;
+  - PyTorch operations only (no C compiler, or AELAB_NATIVE=0).
+The autograd `Trainer.step` stays the reference; tests/test_fused.py checks that every path trains
+to the same weights.
 """
 
 from __future__ import annotations
@@ -62,6 +65,22 @@ class FlatAdam:
         torch._fused_adam_([self.flat], [self.grad], [self.exp_avg], [self.exp_avg_sq], [],
                            [torch.tensor(float(self.steps))], lr=self.lr, beta1=beta1, beta2=beta2,
                            weight_decay=0.0, eps=self.eps, amsgrad=False, maximize=False)
+
+    def halves(self) -> list[tuple]:
+        """Two (starts, lengths, count) tables of about half the live entries each, for two threads."""
+        if getattr(self, "_halves", None) is None:
+            live = torch.zeros(self.flat.numel(), dtype=torch.bool)
+            for start, length in zip(self.starts.tolist(), self.lengths.tolist()):
+                live[start:start + length] = True
+            rank = torch.cumsum(live, 0)
+            half = int(live.sum()) // 2
+            self._halves = [runs(live & (rank <= half)), runs(live & (rank > half))]  # kept alive here
+        return [(starts.data_ptr(), lengths.data_ptr(), len(starts)) for starts, lengths in self._halves]
+
+    def update(self, half: tuple, scalars: tuple) -> None:
+        """The compiled update of one table from `halves` (after `advance` gave the scalars)."""
+        starts, lengths, count = half
+        self.native.aelab_adam(*self.pointers[:4], starts, lengths, count, *scalars)
 
     def state_dict(self) -> dict:
         return {"state": {0: {"step": torch.tensor(float(self.steps)), "exp_avg": self.exp_avg,

@@ -5,13 +5,15 @@ buffer (`flatten_models`), grouped by layer: the first layers of all models as o
 block, so that the shared input needs one GEMM for every model; then, per later layer, each
 model's weight block and the models' biases side by side, so that the output layer's M biases are
 one (M, D) array the loss kernel reads in one pass. Nothing is padded: Adam updates exactly the
-sweep's parameters. Between the products, the compiled kernels (native/kernels.c) do the
-elementwise work; `TorchKernels` is the same arithmetic in PyTorch where no C compiler is found.
+sweep's parameters. As for one model (train/fused.py), the whole step runs in one compiled call
+where it can (`aelab_sweep_step`); otherwise the compiled kernels do the elementwise work between
+PyTorch's products, or `TorchKernels` the same arithmetic in PyTorch where no C compiler is found.
 """
 
 from __future__ import annotations
 
 import ctypes
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from types import SimpleNamespace
 from typing import Callable
@@ -119,7 +121,8 @@ class FusedBatchedStep:
         self.optimizer = FlatAdam(flat, grad, learning_rate, native=lib)
         self.plans: dict[int, SimpleNamespace] = {}
         self.whole_step = whole_step and lib is not None and lib.has_gemm  # one compiled call per step
-        self.shared_threads = shared_threads  # BLAS threads for the two products over all models (whole step only)
+        self.shared_threads = shared_threads  # ≥ 2: train two groups of models at once (whole step only)
+        self.helper: ThreadPoolExecutor | None = None
 
     def plan(self, batch: int) -> SimpleNamespace:
         """Buffers for this batch size (the last batch may be smaller), allocated once, and the views
@@ -157,8 +160,9 @@ class FusedBatchedStep:
         return plan
 
     def whole_step_arguments(self, plan: SimpleNamespace, layers: list, widths: list[int], starts: list[int]) -> list:
-        """The arguments of `aelab_sweep_step` (native/kernels.c) that do not change from step to step,
-        in its order: [models, layers, widths, columns, total, batch] then [first layer's buffers …]."""
+        """The arguments of `aelab_sweep_part` (native/kernels.c) for each group of models, fixed from
+        step to step except x and target: one group (all models), or two of about equal work when a
+        second thread is at hand (`shared_threads` ≥ 2), then trained at the same time."""
         n_models, depth = len(layers), plan.depth
         pointers = lambda tensors: (ctypes.c_void_p * len(tensors))(*(0 if t is None else t.data_ptr() for t in tensors))  # noqa: E731
         per_layer = lambda pick: pointers([None if i == 0 else pick(m, i) for m in range(n_models) for i in range(depth)])  # noqa: E731
@@ -169,12 +173,42 @@ class FusedBatchedStep:
                      per_layer(lambda m, i: mps[m].layers[i].bias), per_layer(lambda m, i: self.grads[id(mps[m].layers[i].bias)]),
                      per_layer(lambda m, i: mps[m].acts[i]), per_layer(lambda m, i: mps[m].grads[i])]  # kept alive with the plan
         widths_t, columns_t, weights, weight_grads, biases, bias_grads, acts, grads = plan.keep
-        opt = self.optimizer
-        head = (n_models, depth, widths_t.data_ptr(), columns_t.data_ptr(), sum(widths), plan.first.shape[0])
+        shape = (depth, widths_t.data_ptr(), columns_t.data_ptr(), sum(widths), plan.first.shape[0])
         first = (plan.first_weight.data_ptr(), plan.first_bias.data_ptr(), plan.first_weight_grad.data_ptr(),
                  plan.first_bias_grad.data_ptr(), plan.first.data_ptr(), plan.first_grad.data_ptr())
-        return [head, first, (weights, weight_grads, biases, bias_grads, acts, grads, self.kernels.loss, self.kernels.sq,
-                              *opt.pointers, len(opt.starts))]
+        rest = (weights, weight_grads, biases, bias_grads, acts, grads, self.kernels.loss, self.kernels.sq)
+        if self.shared_threads < 2 or n_models < 2:
+            return [((0, n_models, *shape), first, rest, 1)]
+        cost = [w + 30 for w in widths]  # ~ products ∝ width, plus the loss pass over the 784 pixels
+        split = min(range(1, n_models), key=lambda m: abs(sum(cost[:m]) - sum(cost[m:])))
+        return [((0, split, *shape), first, rest, 1), ((split, n_models, *shape), first, rest, 1)]
+
+    def second_thread(self) -> ThreadPoolExecutor:
+        """The helper thread for the second group (and half of Adam); denormals flushed there too, as in
+        the training thread (train.trainer.flush_denormals): Adam's second moments go denormal."""
+        if self.helper is None:
+            self.helper = ThreadPoolExecutor(1, thread_name_prefix="aelab-sweep", initializer=torch.set_flush_denormal,
+                                             initargs=(True,))
+        return self.helper
+
+    def compiled_step(self, plan: SimpleNamespace, x: torch.Tensor, target: torch.Tensor) -> None:
+        """Forward, backward and Adam of every model in compiled calls: one group on this thread, or two
+        groups at once (the second on the helper thread; ctypes releases the GIL), then Adam in halves."""
+        part, data, scalars = self.native.aelab_sweep_part, (x.data_ptr(), target.data_ptr()), self.optimizer.advance()
+        groups = plan.whole_step
+        call = lambda group: part(*group[0][:2], *group[0][2:], *data, *group[1], *group[2], group[3])  # noqa: E731
+        if len(groups) == 1:
+            call(groups[0])
+            self.native.aelab_adam(*self.optimizer.pointers, len(self.optimizer.starts), *scalars)
+            return
+        helper = self.second_thread()
+        other = helper.submit(call, groups[1])
+        call(groups[0])
+        other.result()
+        first_half, second_half = self.optimizer.halves()
+        other = helper.submit(self.optimizer.update, second_half, scalars)
+        self.optimizer.update(first_half, scalars)
+        other.result()
 
     @torch.no_grad()
     def __call__(self, target: torch.Tensor, inputs: torch.Tensor | None = None) -> tuple[float, dict[str, torch.Tensor]]:
@@ -182,10 +216,8 @@ class FusedBatchedStep:
         x = target if inputs is None else inputs.contiguous()
         plan = self.plan(len(target))
         n_values = target.numel()
-        if plan.whole_step is not None:  # everything in one compiled call, products included
-            head, first, rest = plan.whole_step
-            self.native.aelab_sweep_step(*head, x.data_ptr(), target.data_ptr(), *first, *rest, *self.optimizer.advance(),
-                                         self.shared_threads)
+        if plan.whole_step is not None:  # everything in compiled calls, products included
+            self.compiled_step(plan, x, target)
             n_models = len(self.model.models)
             bce = torch.tensor(self.kernels.loss[:n_models], dtype=torch.float64) / n_values
             mse = torch.tensor(self.kernels.sq[:n_models], dtype=torch.float64) / n_values
