@@ -35,6 +35,17 @@ static inline float log1p_unit(float e)
     return p * e + 5.239402689483086e-09f;
 }
 
+/* One pixel's BCE from logit z against target x, and its residual σ(z) − x in *residual:
+ *   softplus(z) − x·z = max(z, 0) − x·z + log(1 + e),  σ(z) = 1/(1 + e) or e/(1 + e),  e = e^{−|z|}
+ * (exact for any z; σ never underflows to a log of 0). Inlined into the vectorised loops below. */
+static inline float bce_pixel(float z, float x, float *residual)
+{
+    float e = expf(-fabsf(z));
+    float r = 1.0f / (1.0f + e);
+    *residual = (z >= 0.0f ? r : e * r) - x;
+    return (z > 0.0f ? z : 0.0f) - x * z + log1p_unit(e);
+}
+
 /* Output layer, BCE from logits, per model m (docs/gradients.md, with a sigmoid output):
  *   loss[m] = Σ softplus(z) − x·z = Σ max(z, 0) − x·z + log(1 + e^{−|z|})     (exact for any z)
  *   grad    = (σ(z) − x) · scale            σ(z) = 1/(1 + e) or e/(1 + e), e = e^{−|z|}
@@ -57,11 +68,8 @@ void aelab_bce_output(const float *restrict z, const float *restrict x, int64_t 
             float *restrict gr = grad + (m * rows + i) * cols;
             float row = 0.0f, row_sq = 0.0f;
             for (int64_t j = 0; j < cols; j++) {
-                float zj = zr[j] + b[j], xj = xr[j];
-                float e = expf(-fabsf(zj));
-                float r = 1.0f / (1.0f + e);
-                float d = (zj >= 0.0f ? r : e * r) - xj;
-                row += (zj > 0.0f ? zj : 0.0f) - xj * zj + log1p_unit(e);
+                float d;
+                row += bce_pixel(zr[j] + b[j], xr[j], &d);
                 row_sq += d * d;
                 gr[j] = d * scale;
                 bg[j] += d * scale;
@@ -86,11 +94,8 @@ void aelab_bce_sums(const float *restrict z, const float *restrict x, const floa
             const float *restrict zr = z + (m * rows + i) * cols, *restrict xr = x + i * cols;
             float row = 0.0f, row_sq = 0.0f;
             for (int64_t j = 0; j < cols; j++) {
-                float zj = zr[j] + b[j], xj = xr[j];
-                float e = expf(-fabsf(zj));
-                float r = 1.0f / (1.0f + e);
-                float d = (zj >= 0.0f ? r : e * r) - xj;
-                row += (zj > 0.0f ? zj : 0.0f) - xj * zj + log1p_unit(e);
+                float d;
+                row += bce_pixel(zr[j] + b[j], xr[j], &d);
                 row_sq += d * d;
             }
             total += row;

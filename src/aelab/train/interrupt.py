@@ -49,16 +49,27 @@ def graceful_stop(trainer: Trainer, quiet: bool = False) -> Iterator[None]:
         if trainer.stop_requested:
             raise KeyboardInterrupt
         trainer.request_stop()
-        if not quiet:
-            print(f"\naelab: {signal.Signals(signum).name} received: finishing this step and saving a checkpoint "
-                  "(press Ctrl-C again to quit at once)", file=sys.stderr, flush=True)
+        announce(signum, "finishing this step and saving a checkpoint", quiet)
 
+    with handling_signals(handler):
+        yield
+
+
+@contextmanager
+def handling_signals(handler: Callable) -> Iterator[None]:
+    """`handler` for SIGINT and SIGTERM inside the block; the previous handlers afterwards."""
     previous = {s: signal.signal(s, handler) for s in SIGNALS}
     try:
         yield
     finally:
         for s, h in previous.items():
             signal.signal(s, h)
+
+
+def announce(signum: int, what: str, quiet: bool) -> None:
+    if not quiet:
+        print(f"\naelab: {signal.Signals(signum).name} received: {what} (press Ctrl-C again to quit at once)",
+              file=sys.stderr, flush=True)
 
 
 def stop_workers() -> None:
@@ -82,14 +93,10 @@ def graceful_stop_workers(on_stop: Callable[[], None] = lambda: None, quiet: boo
             os._exit(130)  # worker threads cannot be interrupted; every checkpoint on disk is whole (atomic writes)
         on_stop()
         stop_workers()
-        if not quiet:
-            print(f"\naelab: {signal.Signals(signum).name} received: finishing the current steps and saving their "
-                  "checkpoints (press Ctrl-C again to quit at once)", file=sys.stderr, flush=True)
+        announce(signum, "finishing the current steps and saving their checkpoints", quiet)
 
-    previous = {s: signal.signal(s, handler) for s in SIGNALS}
     try:
-        yield
+        with handling_signals(handler):
+            yield
     finally:
-        for s, h in previous.items():
-            signal.signal(s, h)
         _stop_workers.clear()
