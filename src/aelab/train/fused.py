@@ -229,8 +229,8 @@ class FusedDenseStep:
             code_sum = 0.0
             for i, layer in enumerate(self.layers[:-1]):
                 h = torch.mm(h, layer.weight.T)
-                code_sum = lib.aelab_bias_relu(h.data_ptr(), layer.bias.data_ptr(), 1, len(h), h.shape[1])
-                code_sum = code_sum if i == self.code_layer else 0.0
+                total_h = lib.aelab_bias_relu(h.data_ptr(), layer.bias.data_ptr(), 1, len(h), h.shape[1])
+                code_sum = total_h if i == self.code_layer else code_sum
             z = torch.mm(h, self.layers[-1].weight.T)
             lib.aelab_bce_sums(z.data_ptr(), clean.data_ptr(), self.layers[-1].bias.data_ptr(), 1, len(z), z.shape[1],
                                self.loss, None)
