@@ -33,7 +33,7 @@ def sweep_epoch(x: torch.Tensor, n_models: int) -> None:
     """`n_models` models of code size 32 (different seeds) trained together, as `aelab sweep` trains them."""
     model = BatchedDenseAutoencoder(784, [32] * n_models, (), [torch.Generator().manual_seed(m) for m in range(n_models)])
     Trainer(model, PerModelBCE(), batch_size=32, epochs=1, learning_rate=1e-3, generator=torch.Generator().manual_seed(0),
-            quiet=True, stepper=FusedBatchedStep(model, 1e-3, shared_threads=torch.get_num_threads()), threads=1).fit(x)
+            quiet=True, stepper=FusedBatchedStep(model, 1e-3, threads=torch.get_num_threads()), threads=1).fit(x)
 
 
 def series(points: dict[str, callable], repeats: int = 2) -> dict[str, dict]:

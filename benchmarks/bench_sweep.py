@@ -28,10 +28,10 @@ SIZES = (5, 20, 35, 50, 65, 80, 95)
 
 
 def batched_epoch(x: torch.Tensor, engine: str = "fused") -> None:
-    """As `aelab sweep` trains (experiments/sweep.py: one thread, two for the products over all models)."""
+    """As `aelab sweep` trains (experiments/sweep.py: two groups of models on two threads)."""
     model = BatchedDenseAutoencoder(784, SIZES, (), [torch.Generator().manual_seed(0) for _ in SIZES])
     fused = engine == "fused"
-    stepper = FusedBatchedStep(model, 1e-3, shared_threads=torch.get_num_threads()) if fused else None
+    stepper = FusedBatchedStep(model, 1e-3, threads=torch.get_num_threads()) if fused else None
     Trainer(model, PerModelBCE(), batch_size=32, epochs=1, learning_rate=1e-3, generator=torch.Generator().manual_seed(0),
             quiet=True, stepper=stepper, threads=1 if fused else None).fit(x)
 

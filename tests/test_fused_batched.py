@@ -23,7 +23,7 @@ def trained(fused: bool, hidden=(), sizes=(3, 5, 8, 8), native=True):
     "kernels" (compiled kernels between torch's products) or False (PyTorch only)."""
     model = BatchedDenseAutoencoder(64, sizes, hidden, [torch.Generator().manual_seed(i) for i in range(len(sizes))])
     stepper = FusedBatchedStep(model, 1e-2, native=bool(native), whole_step=native in (True, "two-threads"),
-                               shared_threads=2 if native == "two-threads" else 1) if fused else None
+                               threads=2 if native == "two-threads" else 1) if fused else None
     if fused and native and shutil.which("cc"):
         assert stepper.native is not None, "the compiled kernels should build where a C compiler is"
     history = Trainer(model, PerModelBCE(), batch_size=16, epochs=3, learning_rate=1e-2,

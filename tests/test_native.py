@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aelab.native import build
-from aelab.train.fused import runs
+from aelab.train.fused import FlatAdam
 
 needs_compiler = pytest.mark.skipif(build.compiler() is None, reason="no C compiler on this machine")
 
@@ -28,6 +28,13 @@ def kernels() -> ctypes.CDLL:
 def ptr(t: torch.Tensor) -> int:
     assert t.is_contiguous() and t.dtype in (torch.float32, torch.int64)
     return t.data_ptr()
+
+
+def runs(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Starts and lengths (int64) of the runs of True in a 1-D boolean mask: a segment table for aelab_adam."""
+    edges = torch.diff(torch.cat([torch.zeros(1, dtype=torch.int8), mask.to(torch.int8), torch.zeros(1, dtype=torch.int8)]))
+    starts, ends = torch.nonzero(edges == 1).flatten(), torch.nonzero(edges == -1).flatten()
+    return starts.contiguous(), (ends - starts).contiguous()
 
 
 shapes = st.tuples(st.integers(1, 4), st.integers(1, 40), st.integers(1, 70))  # models, rows, cols
@@ -119,6 +126,17 @@ def test_runs_cover_exactly_the_true_entries(values):
         assert n > 0 and not rebuilt[s:s + n].any()
         rebuilt[s:s + n] = True
     assert torch.equal(rebuilt, mask)
+
+
+@given(st.integers(1, 1000))
+def test_flat_adam_segments_are_the_whole_buffer_and_two_halves_covering_it_once(n):
+    adam = FlatAdam(torch.zeros(n), torch.zeros(n), 1e-3)
+    (whole_start, whole_length), *halves = [(int(a), int(b)) for a, b in adam.segments]
+    assert (whole_start, whole_length) == (0, n)
+    covered = torch.zeros(n, dtype=torch.int64)
+    for start, length in halves:
+        covered[start:start + length] += 1
+    assert torch.all(covered == 1) and abs(halves[0][1] - halves[1][1]) <= 1
 
 
 @needs_compiler

@@ -109,7 +109,7 @@ def reconstruction_errors(pca: PCA, X: np.ndarray, code_sizes: list[int]) -> dic
     Why it is fast: the MSE needs no reconstruction — the components are orthonormal, so
     ‖x − x̂_k‖² = ‖x − μ‖² − Σ_{j<k} s_j² with s the scores (float64). The BCE does: reconstructions
     are built up component by component in size order (one projection onto the largest for all
-    sizes) and scored in float32 by the compiled kernel, ~20× faster than float64 NumPy (which is
+    sizes) and scored in float32 by the compiled kernel, ~4× faster than float64 NumPy (1.6 s against 6.0 s on 60,000 images) (which is
     the fallback without a C compiler); the two agree to ~1e-6 relative.
     """
     sizes = [min(k, len(pca.components_)) for k in code_sizes]

@@ -92,6 +92,11 @@ class Progress:
             eta = "time left: estimated after the first training step" if rate is None else f"about {clock(left * rate)} left"
             self.log(f"[{i + 1}/{len(self.steps)}] {self.steps[i].name}: {message}  (elapsed {clock(elapsed)}, {eta})")
 
+    def skipped(self, i: int, message: str) -> None:
+        """Step i is over without work (done before, or no data): its line, and out of the estimate."""
+        self.measured(i, None)
+        self.line(i, message)
+
     def measured(self, i: int, seconds: float | None) -> None:
         """Step i is over (`seconds` of work, or None when it did no work)."""
         with self.lock:
@@ -156,12 +161,10 @@ def do_step(i: int, step: Step, out: Path, data_dir, force: bool, quiet: bool, m
     """Run, skip or mark missing one step; returns (status, seconds of work, or the earlier run's seconds)."""
     folder = out / step.name
     if step.dataset in missing:
-        progress.measured(i, None)
-        progress.line(i, f"skipped: data set {step.dataset} was not found")
+        progress.skipped(i, f"skipped: data set {step.dataset} was not found")
         return "missing", None
     if not force and is_done(folder, step):
-        progress.measured(i, None)
-        progress.line(i, "already done, skipped")
+        progress.skipped(i, "already done, skipped")
         return "skipped", (previous or {}).get("seconds")
     again = "rerunning (forced)" if force else "rerunning (its folder holds another configuration)"
     progress.line(i, again if is_finished(folder) else "running")
@@ -170,8 +173,7 @@ def do_step(i: int, step: Step, out: Path, data_dir, force: bool, quiet: bool, m
         run_step(step, folder, data_dir, force, quiet, progress.log)
     except DatasetNotFoundError as exc:
         missing[step.dataset] = str(exc)
-        progress.measured(i, None)
-        progress.line(i, f"skipped: data set {step.dataset} not found: {exc}")
+        progress.skipped(i, f"skipped: data set {step.dataset} not found: {exc}")
         return "missing", None
     seconds = time.perf_counter() - begin
     progress.measured(i, seconds)

@@ -97,10 +97,11 @@ def train_together(model: BatchedDenseAutoencoder, config: SweepConfig, train_x:
     Train values are the means over the epoch's steps (as Keras reports them); test values are
     evaluated at the end of the epoch. Checkpoints after every epoch and on SIGINT/SIGTERM.
     """
-    # the fused step trains on one thread, except for its two products over all models, which get the
-    # threads torch has here (1 inside `aelab reproduce`'s parallel steps, the machine's cores alone)
+    # the fused step trains two groups of models at once when torch has two threads here (the machine's
+    # cores, alone), one group inside `aelab reproduce`'s parallel steps (one thread each); torch itself
+    # then runs on one thread: the products are too small to split
     fused = config.engine == "fused"
-    stepper = FusedBatchedStep(model, config.learning_rate, shared_threads=torch.get_num_threads()) if fused else None
+    stepper = FusedBatchedStep(model, config.learning_rate, threads=torch.get_num_threads()) if fused else None
     trainer = Trainer(model, PerModelBCE(), batch_size=config.batch_size, epochs=config.epochs,
                       learning_rate=config.learning_rate, generator=order, quiet=quiet, stepper=stepper,
                       threads=1 if fused else None)

@@ -43,7 +43,7 @@ SIGNATURES = {  # argument types of each exported function, in kernels.c's order
     "aelab_dense_step": [i64, ptr, i64, ptr, ptr, ptr, ptr, ptr, ptr, ptr, ptr, i64, f32, ptr,
                          ptr, ptr, ptr, ptr, ptr, ptr, i64, f32, f32, f32, f32, f32],
     "aelab_sweep_part": [i64, i64, i64, ptr, ptr, i64, i64, ptr, ptr, ptr, ptr, ptr, ptr, ptr, ptr, ptr, ptr, ptr, ptr,
-                         ptr, ptr, ptr, ptr, i64],
+                         ptr, ptr, ptr, ptr],
 }
 RETURNS = {"aelab_bias_relu": ctypes.c_double, "aelab_bce_probabilities": ctypes.c_double,
            "aelab_dense_step": ctypes.c_double}  # the others return nothing
@@ -111,9 +111,10 @@ def load() -> ctypes.CDLL | None:
 
 
 def torch_blas() -> tuple[int | None, int | None]:
-    """Addresses of the Fortran `sgemm_` and of MKL's `MKL_Set_Num_Threads_Local` in the BLAS linked into
+    """Addresses of the Fortran `sgemm_` and of `MKL_Set_Num_Threads_Local` in the BLAS linked into
     PyTorch (MKL in the x86 CPU wheels), so that the whole-step kernels multiply exactly as torch.mm
-    would; None where this torch build exports them not (then the products stay with PyTorch)."""
+    would and can keep a helper thread's products on one thread; None where this build exports them not
+    (without sgemm_ the products stay with PyTorch, called from Python)."""
     import torch
 
     folder = Path(torch.__file__).parent / "lib"
@@ -124,6 +125,6 @@ def torch_blas() -> tuple[int | None, int | None]:
                 sgemm = ctypes.cast(blas.sgemm_, ctypes.c_void_p).value
             except (OSError, AttributeError):
                 return None, None
-            threads = getattr(blas, "MKL_Set_Num_Threads_Local", None)  # the C interface (the lowercase name is Fortran's)
+            threads = getattr(blas, "MKL_Set_Num_Threads_Local", None)  # the C interface (the lowercase one is Fortran's)
             return sgemm, None if threads is None else ctypes.cast(threads, ctypes.c_void_p).value
     return None, None

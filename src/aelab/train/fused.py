@@ -35,20 +35,20 @@ class FlatAdam:
 
     The step count is a Python int (no tensor op per step); the compiled kernel does the update
     in one pass, else `torch._fused_adam_` (the kernel behind `torch.optim.Adam(fused=True)`).
-    `live`, a boolean mask over the buffer, limits the compiled update to the entries that can
-    change (a padded sweep's padding has zero gradients and stays zero either way).
+    The compiled kernel takes segment tables (starts, lengths): one segment, the whole buffer, or
+    two halves for two threads (segments 1 and 2).
     """
 
     def __init__(self, flat: torch.Tensor, grad: torch.Tensor, lr: float, betas=(0.9, 0.999), eps: float = 1e-7,
-                 native: ctypes.CDLL | None = None, live: torch.Tensor | None = None):
+                 native: ctypes.CDLL | None = None):
         self.flat, self.grad = flat, grad
         self.lr, self.betas, self.eps = lr, betas, eps
         self.exp_avg, self.exp_avg_sq = torch.zeros_like(flat), torch.zeros_like(flat)
         self.steps = 0
         self.native = native
-        self.starts, self.lengths = runs(live) if live is not None else (torch.zeros(1, dtype=torch.int64),
-                                                                          torch.tensor([flat.numel()]))
-        self.pointers = [t.data_ptr() for t in (flat, grad, self.exp_avg, self.exp_avg_sq, self.starts, self.lengths)]
+        n, cut = flat.numel(), flat.numel() // 2
+        self.segments = [segment(0, n), segment(0, cut), segment(cut, n - cut)]  # whole; first half; second half
+        self.buffers = [t.data_ptr() for t in (flat, grad, self.exp_avg, self.exp_avg_sq)]
 
     def advance(self) -> tuple[float, float, float, float, float]:
         """Count one step; return what the compiled update needs: β1, β2, ε, lr/(1 − β1ᵗ), √(1 − β2ᵗ)."""
@@ -58,7 +58,7 @@ class FlatAdam:
 
     def step(self) -> None:
         if self.native is not None:
-            self.native.aelab_adam(*self.pointers, len(self.starts), *self.advance())
+            self.update(0, self.advance())
             return
         self.steps += 1
         beta1, beta2 = self.betas
@@ -66,21 +66,10 @@ class FlatAdam:
                            [torch.tensor(float(self.steps))], lr=self.lr, beta1=beta1, beta2=beta2,
                            weight_decay=0.0, eps=self.eps, amsgrad=False, maximize=False)
 
-    def halves(self) -> list[tuple]:
-        """Two (starts, lengths, count) tables of about half the live entries each, for two threads."""
-        if getattr(self, "_halves", None) is None:
-            live = torch.zeros(self.flat.numel(), dtype=torch.bool)
-            for start, length in zip(self.starts.tolist(), self.lengths.tolist()):
-                live[start:start + length] = True
-            rank = torch.cumsum(live, 0)
-            half = int(live.sum()) // 2
-            self._halves = [runs(live & (rank <= half)), runs(live & (rank > half))]  # kept alive here
-        return [(starts.data_ptr(), lengths.data_ptr(), len(starts)) for starts, lengths in self._halves]
-
-    def update(self, half: tuple, scalars: tuple) -> None:
-        """The compiled update of one table from `halves` (after `advance` gave the scalars)."""
-        starts, lengths, count = half
-        self.native.aelab_adam(*self.pointers[:4], starts, lengths, count, *scalars)
+    def update(self, segment: int, scalars: tuple) -> None:
+        """The compiled update of `segments[segment]` (0: all; 1, 2: the halves), with `advance`'s scalars."""
+        starts, lengths = self.segments[segment]
+        self.native.aelab_adam(*self.buffers, starts.data_ptr(), lengths.data_ptr(), len(starts), *scalars)
 
     def state_dict(self) -> dict:
         return {"state": {0: {"step": torch.tensor(float(self.steps)), "exp_avg": self.exp_avg,
@@ -95,11 +84,15 @@ class FlatAdam:
         self.steps = int(slots["step"].item())
 
 
-def runs(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Starts and lengths (int64) of the runs of True in a 1-D boolean mask."""
-    edges = torch.diff(torch.cat([torch.zeros(1, dtype=torch.int8), mask.to(torch.int8), torch.zeros(1, dtype=torch.int8)]))
-    starts, ends = torch.nonzero(edges == 1).flatten(), torch.nonzero(edges == -1).flatten()
-    return starts.contiguous(), (ends - starts).contiguous()
+def pointer_array(tensors: list[torch.Tensor | None]) -> ctypes.Array:
+    """A C array of the tensors' data pointers (None: a null pointer), for the compiled step's arguments.
+    The caller keeps it (and the tensors) alive as long as the compiled code may read it."""
+    return (ctypes.c_void_p * len(tensors))(*(0 if t is None else t.data_ptr() for t in tensors))
+
+
+def segment(start: int, length: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """A one-segment table (starts, lengths) for the compiled Adam."""
+    return torch.tensor([start], dtype=torch.int64), torch.tensor([length], dtype=torch.int64)
 
 
 def flatten_parameters(model: nn.Module, transposed: set[int]) -> torch.Tensor:
@@ -191,11 +184,7 @@ class FusedDenseStep:
         if plan.whole_step is not None:  # everything in one compiled call, products included
             loss = self.native.aelab_dense_step(plan.n_layers, plan.widths_ptr, batch, x.data_ptr(), target.data_ptr(),
                                                 *plan.whole_step, *self.optimizer.advance())
-            bce = loss / plan.n_values
-            if self.l1 > 0:
-                l1 = self.l1 * self.code_sum.value / (batch if self.l1_reduction == "mean" else 1)
-                return bce + l1, {"bce": bce, "l1": l1}
-            return bce, {"bce": bce}
+            return self.result(loss / plan.n_values, self.code_sum.value, batch)
         lib, h, code_sum = self.native, x, 0.0
         for weight, out, out_ptr, bias_ptr, cols, is_code in plan.hidden:  # h_i = relu(h_{i−1} W_iᵀ + b_i)
             torch.mm(h, weight, out=out)
@@ -211,7 +200,10 @@ class FusedDenseStep:
             lib.aelab_relu_backward(g_below_ptr, below_ptr, 1, batch, cols, add, bias_grad_ptr)  # relu′, ∂b_{i−1}
         torch.mm(x.T, plan.g_first, out=plan.first_grad_t)  # first layer, stored (in, out): xᵀ g
         self.optimizer.step()
-        bce = self.loss[0] / plan.n_values
+        return self.result(self.loss[0] / plan.n_values, code_sum, batch)
+
+    def result(self, bce: float, code_sum: float, batch: int) -> tuple[float, dict[str, float]]:
+        """(loss, parts) of a compiled step from its mean BCE and the sum of the code's activations."""
         if self.l1 > 0:
             l1 = self.l1 * code_sum / (batch if self.l1_reduction == "mean" else 1)
             return bce + l1, {"bce": bce, "l1": l1}
@@ -220,8 +212,8 @@ class FusedDenseStep:
     @torch.no_grad()
     def evaluate(self, target: torch.Tensor, inputs: torch.Tensor | None, batch_size: int) -> float:
         """Mean objective over `target` (the model sees `inputs` if given), chunk by chunk as
-        `Trainer.evaluate` computes it, with the compiled loss (~6× faster than PyTorch's on a
-        10,000-image test set). Only for the compiled path."""
+        `Trainer.evaluate` computes it, with the compiled loss (0.04 s against 0.11–0.18 s with
+        PyTorch's on a 10,000-image test set). Only for the compiled path."""
         lib, total = self.native, 0.0
         for start in range(0, len(target), batch_size):
             clean = target[start:start + batch_size].contiguous()
@@ -266,17 +258,18 @@ class FusedDenseStep:
                              batch: int) -> tuple:
         """The fixed arguments of `aelab_dense_step` for this batch size (native/kernels.c), in its order
         after (layers, widths, batch, x, target) and before Adam's per-step scalars."""
-        pointers = lambda tensors: (ctypes.c_void_p * len(tensors))(*(t.data_ptr() for t in tensors))  # noqa: E731
         layers = self.layers
         plan.n_layers = len(layers)
         plan.widths = torch.tensor([layers[0].in_features] + [layer.out_features for layer in layers], dtype=torch.int64)
         plan.widths_ptr = plan.widths.data_ptr()
         add = self.l1_gradient(batch) if self.l1 > 0 else 0.0
         opt = self.optimizer
-        plan.arrays = [pointers([layer.weight for layer in layers]), pointers([layer.bias for layer in layers]),
-                       pointers([w for w, _ in self.grads]), pointers([b for _, b in self.grads]),
-                       pointers(hs[:-1]), pointers(g_hidden + [hs[-1]])]  # kept alive with the plan
-        return (*plan.arrays, self.code_layer, add, ctypes.byref(self.code_sum), *opt.pointers, len(opt.starts))
+        plan.arrays = [pointer_array([layer.weight for layer in layers]), pointer_array([layer.bias for layer in layers]),
+                       pointer_array([w for w, _ in self.grads]), pointer_array([b for _, b in self.grads]),
+                       pointer_array(hs[:-1]), pointer_array(g_hidden + [hs[-1]])]  # kept alive with the plan
+        starts, lengths = opt.segments[0]
+        return (*plan.arrays, self.code_layer, add, ctypes.byref(self.code_sum), *opt.buffers, starts.data_ptr(),
+                lengths.data_ptr(), len(starts))
 
     @staticmethod
     def bce_and_output_gradient(z: torch.Tensor, target: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
@@ -307,17 +300,11 @@ class FusedDenseStep:
                 torch.mm(below.T, g, out=grad_w.T)
             else:
                 torch.mm(g.T, below, out=grad_w)  # (out, b)(b, in)
-            if self.native is None:
-                torch.sum(g, dim=0, out=grad_b)  # bias: summed over the batch (the compiled kernels did it already)
+            torch.sum(g, dim=0, out=grad_b)  # bias: summed over the batch
             if i == 0:
                 break
             g_below = torch.mm(g, self.layers[i].weight, out=g_hidden[i - 1])  # (b, out)(out, in)
-            add = self.l1_gradient(batch) if i - 1 == self.code_layer and self.l1 > 0 else 0.0
-            if self.native is not None:  # relu′ and the bias gradient below, one pass
-                self.native.aelab_relu_backward(g_below.data_ptr(), below.data_ptr(), 1, batch, below.shape[1], add,
-                                                self.grads[i - 1][1].data_ptr())
-            else:
-                if add:
-                    g_below.add_(add)
-                threshold_backward(g_below, below, 0.0, grad_input=g_below)  # relu′: zero where h = 0
+            if i - 1 == self.code_layer and self.l1 > 0:  # ∂(w·Σ|h|)/∂h = w·sign(h); h ≥ 0, the mask keeps h > 0
+                g_below.add_(self.l1_gradient(batch))
+            threshold_backward(g_below, below, 0.0, grad_input=g_below)  # relu′: zero where h = 0
             g = g_below

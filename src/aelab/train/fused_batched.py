@@ -5,8 +5,8 @@ buffer (`flatten_models`), grouped by layer: the first layers of all models as o
 block, so that the shared input needs one GEMM for every model; then, per later layer, each
 model's weight block and the models' biases side by side, so that the output layer's M biases are
 one (M, D) array the loss kernel reads in one pass. Nothing is padded: Adam updates exactly the
-sweep's parameters. As for one model (train/fused.py), the whole step runs in one compiled call
-where it can (`aelab_sweep_step`); otherwise the compiled kernels do the elementwise work between
+sweep's parameters. As for one model (train/fused.py), the whole step runs in compiled calls
+where it can (`aelab_sweep_part`, on two threads when it has them); otherwise the compiled kernels do the elementwise work between
 PyTorch's products, or `TorchKernels` the same arithmetic in PyTorch where no C compiler is found.
 """
 
@@ -23,7 +23,7 @@ import torch.nn.functional as F
 
 from aelab.models.batched import BatchedDenseAutoencoder
 from aelab.native.build import load as load_native
-from aelab.train.fused import FlatAdam
+from aelab.train.fused import FlatAdam, pointer_array
 
 
 def flatten_models(model: BatchedDenseAutoencoder) -> tuple[torch.Tensor, torch.Tensor, dict[int, torch.Tensor]]:
@@ -83,7 +83,11 @@ class CompiledKernels:
         n_models, rows, cols = z.shape
         self.lib.aelab_bce_output(z.data_ptr(), target.data_ptr(), n_models, rows, cols, bias.data_ptr(),
                                   1.0 / (rows * cols), grad.data_ptr(), bias_grad.data_ptr(), self.loss, self.sq)
-        return torch.tensor(self.loss[:n_models], dtype=torch.float64), torch.tensor(self.sq[:n_models], dtype=torch.float64)
+        return self.totals()
+
+    def totals(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The per-model Σ BCE and Σ (σ − x)² the last compiled loss pass wrote, float64 (M,)."""
+        return torch.tensor(self.loss[:], dtype=torch.float64), torch.tensor(self.sq[:], dtype=torch.float64)
 
 
 class TorchKernels:
@@ -112,7 +116,7 @@ class FusedBatchedStep:
     """Replaces `Trainer.step` for a sweep: (target (b, D), inputs) → (Σ_m BCE_m, {"bce": (M,), "mse": (M,)})."""
 
     def __init__(self, model: BatchedDenseAutoencoder, learning_rate: float, native: bool = True, whole_step: bool = True,
-                 shared_threads: int = 1):
+                 threads: int = 1):
         self.model = model
         lib = load_native() if native else None
         self.native = lib
@@ -121,7 +125,7 @@ class FusedBatchedStep:
         self.optimizer = FlatAdam(flat, grad, learning_rate, native=lib)
         self.plans: dict[int, SimpleNamespace] = {}
         self.whole_step = whole_step and lib is not None and lib.has_gemm  # one compiled call per step
-        self.shared_threads = shared_threads  # ≥ 2: train two groups of models at once (whole step only)
+        self.threads = threads  # ≥ 2: train two groups of models at once (whole step only)
         self.helper: ThreadPoolExecutor | None = None
 
     def plan(self, batch: int) -> SimpleNamespace:
@@ -154,18 +158,17 @@ class FusedBatchedStep:
             first_bias_grad=self.grads[id(first_layers[0].bias)].as_strided((sum(widths),), (1,)),
             last_bias=last_biases[0].as_strided((n_models, model.n_features), (model.n_features, 1)),
             last_bias_grad=self.grads[id(last_biases[0])].as_strided((n_models, model.n_features), (model.n_features, 1)))
-        plan.forward, plan.backward = self.operations(plan)
         plan.whole_step = self.whole_step_arguments(plan, layers, widths, starts) if self.whole_step else None
+        plan.forward, plan.backward = self.operations(plan) if plan.whole_step is None else ([], [])
         self.plans[batch] = plan
         return plan
 
     def whole_step_arguments(self, plan: SimpleNamespace, layers: list, widths: list[int], starts: list[int]) -> list:
         """The arguments of `aelab_sweep_part` (native/kernels.c) for each group of models, fixed from
-        step to step except x and target: one group (all models), or two of about equal work when a
-        second thread is at hand (`shared_threads` ≥ 2), then trained at the same time."""
+        step to step except x and target, as (before x and target, after them): one group (all models),
+        or two of about equal work when a second thread is at hand (`threads` ≥ 2), trained at once."""
         n_models, depth = len(layers), plan.depth
-        pointers = lambda tensors: (ctypes.c_void_p * len(tensors))(*(0 if t is None else t.data_ptr() for t in tensors))  # noqa: E731
-        per_layer = lambda pick: pointers([None if i == 0 else pick(m, i) for m in range(n_models) for i in range(depth)])  # noqa: E731
+        per_layer = lambda pick: pointer_array([None if i == 0 else pick(m, i) for m in range(n_models) for i in range(depth)])  # noqa: E731
         mps = plan.per_model
         plan.keep = [torch.tensor([w for ls in layers for w in [ls[0].in_features] + [layer.out_features for layer in ls]],
                                   dtype=torch.int64), torch.tensor(starts, dtype=torch.int64),
@@ -174,14 +177,14 @@ class FusedBatchedStep:
                      per_layer(lambda m, i: mps[m].acts[i]), per_layer(lambda m, i: mps[m].grads[i])]  # kept alive with the plan
         widths_t, columns_t, weights, weight_grads, biases, bias_grads, acts, grads = plan.keep
         shape = (depth, widths_t.data_ptr(), columns_t.data_ptr(), sum(widths), plan.first.shape[0])
-        first = (plan.first_weight.data_ptr(), plan.first_bias.data_ptr(), plan.first_weight_grad.data_ptr(),
-                 plan.first_bias_grad.data_ptr(), plan.first.data_ptr(), plan.first_grad.data_ptr())
-        rest = (weights, weight_grads, biases, bias_grads, acts, grads, self.kernels.loss, self.kernels.sq)
-        if self.shared_threads < 2 or n_models < 2:
-            return [((0, n_models, *shape), first, rest, 1)]
+        buffers = (plan.first_weight.data_ptr(), plan.first_bias.data_ptr(), plan.first_weight_grad.data_ptr(),
+                   plan.first_bias_grad.data_ptr(), plan.first.data_ptr(), plan.first_grad.data_ptr(),
+                   weights, weight_grads, biases, bias_grads, acts, grads, self.kernels.loss, self.kernels.sq)
+        if self.threads < 2 or n_models < 2:
+            return [((0, n_models, *shape), buffers)]
         cost = [w + 30 for w in widths]  # ~ products ∝ width, plus the loss pass over the 784 pixels
         split = min(range(1, n_models), key=lambda m: abs(sum(cost[:m]) - sum(cost[m:])))
-        return [((0, split, *shape), first, rest, 1), ((split, n_models, *shape), first, rest, 1)]
+        return [((0, split, *shape), buffers), ((split, n_models, *shape), buffers)]
 
     def second_thread(self) -> ThreadPoolExecutor:
         """The helper thread for the second group (and half of Adam); denormals flushed there too, as in
@@ -196,18 +199,17 @@ class FusedBatchedStep:
         groups at once (the second on the helper thread; ctypes releases the GIL), then Adam in halves."""
         part, data, scalars = self.native.aelab_sweep_part, (x.data_ptr(), target.data_ptr()), self.optimizer.advance()
         groups = plan.whole_step
-        call = lambda group: part(*group[0][:2], *group[0][2:], *data, *group[1], *group[2], group[3])  # noqa: E731
+        call = lambda group: part(*group[0], *data, *group[1])  # noqa: E731
         if len(groups) == 1:
             call(groups[0])
-            self.native.aelab_adam(*self.optimizer.pointers, len(self.optimizer.starts), *scalars)
+            self.optimizer.update(0, scalars)
             return
         helper = self.second_thread()
         other = helper.submit(call, groups[1])
         call(groups[0])
         other.result()
-        first_half, second_half = self.optimizer.halves()
-        other = helper.submit(self.optimizer.update, second_half, scalars)
-        self.optimizer.update(first_half, scalars)
+        other = helper.submit(self.optimizer.update, 2, scalars)  # the second half of the flat buffer there
+        self.optimizer.update(1, scalars)
         other.result()
 
     @torch.no_grad()
@@ -218,18 +220,16 @@ class FusedBatchedStep:
         n_values = target.numel()
         if plan.whole_step is not None:  # everything in compiled calls, products included
             self.compiled_step(plan, x, target)
-            n_models = len(self.model.models)
-            bce = torch.tensor(self.kernels.loss[:n_models], dtype=torch.float64) / n_values
-            mse = torch.tensor(self.kernels.sq[:n_models], dtype=torch.float64) / n_values
-            return bce.sum().item(), {"bce": bce, "mse": mse}
-        torch.mm(x, plan.first_weight, out=plan.first)  # every model's first layer: (b, n_in)(n_in, Σ n_out)
-        for op in plan.forward:  # the rest of every model's forward pass, logits into plan.logits
-            op()
-        bce, sq = self.kernels.bce_output(plan.logits, target, plan.last_bias, plan.logits_grad, plan.last_bias_grad)
-        for op in plan.backward:  # every model's backward pass down to its slice of the first layer's output
-            op()
-        torch.mm(x.T, plan.first_grad, out=plan.first_weight_grad)
-        self.optimizer.step()
+            bce, sq = self.kernels.totals()
+        else:
+            torch.mm(x, plan.first_weight, out=plan.first)  # every model's first layer: (b, n_in)(n_in, Σ n_out)
+            for op in plan.forward:  # the rest of every model's forward pass, logits into plan.logits
+                op()
+            bce, sq = self.kernels.bce_output(plan.logits, target, plan.last_bias, plan.logits_grad, plan.last_bias_grad)
+            for op in plan.backward:  # every model's backward pass down to its slice of the first layer's output
+                op()
+            torch.mm(x.T, plan.first_grad, out=plan.first_weight_grad)
+            self.optimizer.step()
         bce, mse = bce / n_values, sq / n_values
         return bce.sum().item(), {"bce": bce, "mse": mse}
 
