@@ -1,8 +1,9 @@
 """The hand-derived gradients of aelab.manual.numpy_ae against finite differences and autograd.
 
 Every expectation comes from a reference computed here (central differences, PyTorch autograd in
-float64), never from typed-in numbers. The wrong backward passes below show the checks are not
-vacuous: each classic mistake of docs/gradients.md must be flagged, on the parameters it touches.
+float64), never from typed-in numbers. The wrong backward passes below (the grader's catalogue of
+classic mistakes, aelab.manual.mistakes) show the checks are not vacuous: each must be flagged, on
+the parameters it touches.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aelab.errors import ConfigError
+from aelab.manual import layered
 from aelab.manual import numpy_ae as ae
+from aelab.manual.exercises import EXERCISES
 from aelab.manual.gradcheck import (
     AUTOGRAD_TOLERANCE,
     FD_TOLERANCE,
@@ -27,6 +30,7 @@ from aelab.manual.gradcheck import (
     run_checks,
     sample_problem,
 )
+from aelab.manual.mistakes import catalogue
 
 NAMES = ["W1", "b1", "W2", "b2"]
 
@@ -107,40 +111,52 @@ def test_float32_parameters_give_float32_gradients_close_to_float64(seed, n, n_f
         assert errors(grad.astype(np.float64), getattr(reference, name))[1] <= 1e-3, name
 
 
-def _backward_with(g1=ae.grad_output, mask2=ae.relu_backward, g5=ae.grad_hidden, mask1=ae.relu_backward,
-                   weight=ae.grad_weight, bias=ae.grad_bias):
-    """The backward pass of numpy_ae rebuilt from its step functions, with one of them swapped."""
+SHALLOW = EXERCISES["shallow"].model
+
+
+def _with(mistake):
+    """The backward pass of numpy_ae, rebuilt with one classic mistake of the grader's catalogue."""
     def gradients(params, X):
-        cache = ae.forward(params, X)
-        grad_Z2 = mask2(g1(cache.X_hat, X), cache.Z2)
-        grad_Z1 = mask1(g5(grad_Z2, params.W2), cache.Z1)
-        return ae.Params(W1=weight(grad_Z1, X), b1=bias(grad_Z1), W2=weight(grad_Z2, cache.H), b2=bias(grad_Z2))
+        swaps = mistake.swaps(SHALLOW) if mistake else None
+        return ae.Params(**layered.gradients(SHALLOW, params.as_dict(), X, swaps))
     return gradients
 
 
-# (mistake, wrong backward, parameters it must corrupt, whether others may be corrupted too).
-# D == H so the transposed variants still have the right shapes and only the numbers can tell.
-MISTAKES = [
-    ("output mask dropped", _backward_with(mask2=lambda g, Z: g), {"W2", "b2"}, True),
-    ("hidden mask dropped", _backward_with(mask1=lambda g, Z: g), {"W1", "b1"}, False),
-    ("constant -2 for the residual", _backward_with(g1=lambda Xh, X: np.full_like(X, -2.0 / X.shape[0])),
-     {"W2", "b2"}, True),
-    ("1/n forgotten", _backward_with(g1=lambda Xh, X: 2.0 * (Xh - X)), set(NAMES), False),
-    ("bias mean instead of sum", _backward_with(bias=lambda g: g.mean(axis=0)), {"b1", "b2"}, False),
-    ("weight gradient transposed", _backward_with(weight=lambda g, A: A.T @ g), {"W1", "W2"}, False),
-    ("W2 transposed in (G5)", _backward_with(g5=lambda g, W2: g @ W2.T), {"W1", "b1"}, False),
-]
+# Which parameters each mistake must corrupt, and whether others may be corrupted too (through the
+# chain rule). D == H so the transposed variants still have the right shapes and only the numbers tell.
+CORRUPTS = {
+    "−2 instead of the residual": ({"W2", "b2"}, True),
+    "1/n missing": (set(NAMES), False),
+    "factor 2 missing": (set(NAMES), False),
+    "sign flipped": (set(NAMES), False),
+    "output mask dropped": ({"W2", "b2"}, True),
+    "hidden mask dropped": ({"W1", "b1"}, False),
+    "bias gradients averaged": ({"b1", "b2"}, False),
+    "b1 gradient averaged": ({"b1"}, False),
+    "b2 gradient averaged": ({"b2"}, False),
+    "weight gradients transposed": ({"W1", "W2"}, False),
+    "W1 gradient transposed": ({"W1"}, False),
+    "W2 gradient transposed": ({"W2"}, False),
+    "W2 transposed going back": ({"W1", "b1"}, False),
+}
+MISTAKES = catalogue(SHALLOW)
+
+
+def test_every_shallow_mistake_has_its_expectation():
+    assert [m.name for m in MISTAKES] == list(CORRUPTS)
 
 
 def test_the_rebuilt_backward_pass_is_the_real_one():
     params, X = sample_problem(0, n=5, n_features=4, n_hidden=4)
-    rebuilt, real = _backward_with()(params, X), ae.loss_and_gradients(params, X)[1]
+    rebuilt, real = _with(None)(params, X), ae.loss_and_gradients(params, X)[1]
     for name in NAMES:
         np.testing.assert_array_equal(getattr(rebuilt, name), getattr(real, name))
 
 
-@pytest.mark.parametrize("mistake, wrong, corrupted, others_may_fail", MISTAKES, ids=[m[0] for m in MISTAKES])
-def test_classic_mistakes_are_flagged(mistake, wrong, corrupted, others_may_fail):
+@pytest.mark.parametrize("mistake", MISTAKES, ids=[m.name for m in MISTAKES])
+def test_classic_mistakes_are_flagged(mistake):
+    corrupted, others_may_fail = CORRUPTS[mistake.name]
+    wrong = _with(mistake)
     params, X = sample_problem(0, n=5, n_features=4, n_hidden=4)
     reference = autograd_gradients(params, X)
     rel = {name: errors(getattr(wrong(params, X), name), getattr(reference, name))[1] for name in NAMES}

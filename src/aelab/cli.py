@@ -10,7 +10,7 @@ import argparse
 import sys
 
 from aelab.config import FigureConfig, SweepConfig, TrainConfig, add_arguments, from_arguments
-from aelab.errors import AelabError
+from aelab.errors import AelabError, ConfigError
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -62,8 +62,18 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("name", help="data set name (mnist, fashion-mnist)")
         add_common(p)
 
-    grad = sub.add_parser("gradcheck", help="verify the hand-derived NumPy gradients against finite differences and autograd")
-    grad.add_argument("--json", action="store_true", help="print the results as JSON")
+    grad = sub.add_parser("gradcheck", help="verify the hand-derived NumPy gradients against finite differences and "
+                          "autograd, or grade your own (--impl)")
+    what = grad.add_mutually_exclusive_group()
+    what.add_argument("--impl", nargs="+", metavar="FILE", help="grade these files, each defining gradients(params, X) "
+                      "-> dict of gradients; one verdict per file, with the known mistake it matches")
+    what.add_argument("--template", action="store_true", help="print a skeleton gradient file (signature, shapes, TODOs)")
+    grad.add_argument("--model", default=None, help="the exercise for --impl and --template: shallow (default), "
+                      "sigmoid-bce or deep")
+    output = grad.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="print the results as JSON (with --impl: one row per file)")
+    output.add_argument("--csv", action="store_true", help="with --impl: print one CSV row per file")
+    grad.add_argument("--timeout", type=float, default=None, help="with --impl: seconds each file may run (default: 20)")
     grad.add_argument("--seed", type=int, default=0, help="seed of the random test inputs (default: 0)")
     return parser
 
@@ -140,6 +150,18 @@ def cmd_data(args: argparse.Namespace) -> int:
 
 
 def cmd_gradcheck(args: argparse.Namespace) -> int:
+    if args.impl or args.template:
+        from aelab.gradcheck import grade_command, template
+
+        if args.template:
+            print(template(args.model or "shallow"), end="")
+            return 0
+        return grade_command(args.impl, args.model or "shallow", fmt="json" if args.json else "csv" if args.csv else "text",
+                             seed=args.seed, timeout=args.timeout)
+    for option in ("model", "csv", "timeout"):
+        if getattr(args, option) not in (None, False):
+            raise ConfigError(f"--{option} applies to grading your own gradients: expected it with --impl FILE"
+                              + (" or --template" if option == "model" else ""))
     from aelab.manual.gradcheck import gradcheck_command
 
     return gradcheck_command(as_json=args.json, seed=args.seed)
