@@ -66,6 +66,11 @@ FAULTS = [
      "test_cli.py::test_missing_data_exits_4_with_guidance"),
     ("a mirror serving wrong bytes", "the next mirror is tried; if none verifies, exit 4 naming each mirror's failure", "nothing in the cache",
      "test_data_load.py::test_download_failure_leaves_nothing"),
+    ("a file graded by `gradcheck --impl` with a syntax error, an exception (at import or in `gradients`), a hard crash, `sys.exit()`, no `gradients`, a wrong shape or NaN",
+     "one line naming the file and, where the fault is in it, the line (`my.py:6: IndexError: …`); that file's row says error, exit 1", "the other files of the batch, graded",
+     "test_grader.py::test_broken_files_each_give_one_line_naming_file_and_line_and_the_others_are_still_graded"),
+    ("a file graded by `gradcheck --impl` that never returns", "`my.py:3: did not finish within 20 s …` (the line it was stuck on) after `--timeout` seconds; its child process is stopped", "the other files of the batch, graded",
+     "test_grader.py::test_broken_files_each_give_one_line_naming_file_and_line_and_the_others_are_still_graded"),
     ("the same seed twice", "identical metrics (weights, batch order and noise all come from seeded generators)", "—",
      "test_resume.py::test_same_seed_same_metrics_twice"),
 ]

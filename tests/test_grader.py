@@ -88,6 +88,14 @@ def test_mistakes_no_single_diagnosis_explains_are_reported_wrong_without_one(ch
         assert (p.autograd_error > 1e-3) == (not p.passed)
 
 
+def test_float32_arithmetic_is_told_apart_from_a_wrong_derivation(tmp_path):
+    source = two_layer_source(SHALLOW_RIGHT).replace("    n = X.shape[0]\n", "    n = X.shape[0]\n    X = X.astype(np.float32)\n"
+                                                     "    W1, b1, W2, b2 = (a.astype(np.float32) for a in (W1, b1, W2, b2))\n")
+    grade = check(write(tmp_path, "single.py", source))
+    assert grade.status == "fail" and grade.mistakes == () and grade.diagnosis.startswith("nearly right: ")
+    assert all(1e-10 < p.autograd_error < 1e-4 for p in grade.parameters if not p.passed)
+
+
 def test_check_grades_a_python_function_in_process():
     def correct(params, X):
         return layered.gradients(EXERCISES["shallow"].model, params, X)
@@ -248,3 +256,17 @@ def test_layered_backward_matches_autograd_for_any_depth_and_output(seed, n, wid
     for name in model.parameter_names():
         assert ours[name].shape == params[name].shape
         assert errors(ours[name], reference[name])[1] <= 1e-10, name
+
+
+def test_the_reports_gradient_section_shows_commands_that_exist():
+    from aelab.cli import build_parser
+    from aelab.report.sections import GRADE_YOUR_OWN
+
+    block = GRADE_YOUR_OWN[GRADE_YOUR_OWN.index("```bash") + 1: GRADE_YOUR_OWN.index("```", GRADE_YOUR_OWN.index("```bash") + 1)]
+    commands = [line.split("#")[0].split(">")[0].split() for line in block]
+    assert {"--template", "--impl", "--csv"} <= {word for command in commands for word in command}
+    for command in commands:
+        assert command[:2] == ["aelab", "gradcheck"]
+        build_parser().parse_args(command[1:])  # argparse exits on an unknown option
+    text = " ".join(GRADE_YOUR_OWN)
+    assert all(f"--model {name}" in text for name in EXERCISES if name != "shallow")

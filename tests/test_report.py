@@ -110,7 +110,7 @@ def test_the_sections_follow_the_study(page):
     for anchor in ("gradients-of-the-simple-autoencoder", "the-checks-run-for-this-report", "models-on-fashion-mnist",
                    *(f"{m}-autoencoder-on-fashion-mnist" for m in MODELS), "comparison-of-all-models", "code-size-sweep",
                    "sweep-on-fashion-mnist", "skipped-data-sets", "configuration-versions-machine-and-timings",
-                   "the-backward-pass-one-step-per-equation"):
+                   "the-backward-pass-one-step-per-equation", "grade-your-own-gradients"):
         assert anchor in page.ids
     assert "models-on-mnist" not in page.ids and "sweep-on-mnist" not in page.ids
     checks = page.tables["the-checks-run-for-this-report"][0]

@@ -10,7 +10,7 @@ import argparse
 import sys
 
 from aelab.config import FigureConfig, SweepConfig, TrainConfig, add_arguments, from_arguments
-from aelab.errors import AelabError, ConfigError
+from aelab.errors import AelabError
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -158,6 +158,8 @@ def cmd_gradcheck(args: argparse.Namespace) -> int:
             return 0
         return grade_command(args.impl, args.model or "shallow", fmt="json" if args.json else "csv" if args.csv else "text",
                              seed=args.seed, timeout=args.timeout)
+    from aelab.errors import ConfigError
+
     for option in ("model", "csv", "timeout"):
         if getattr(args, option) not in (None, False):
             raise ConfigError(f"--{option} applies to grading your own gradients: expected it with --impl FILE"

@@ -26,14 +26,16 @@ from typing import Callable, Mapping
 import numpy as np
 
 from aelab.errors import ConfigError
-from aelab.manual.numpy_ae import Cache, Params, forward, init_params, loss, loss_and_gradients
+from aelab.manual.layered import Layered
+from aelab.manual.layered import autograd_gradients as layered_autograd
+from aelab.manual.numpy_ae import Params, init_params, loss_and_gradients
+from aelab.manual.problems import FD_STEP, KINK_MARGIN, finite_differences, fit_rows
 
-FD_STEP = 1e-6
-KINK_MARGIN = 1e-3
 FD_TOLERANCE = 1e-6
 AUTOGRAD_TOLERANCE = 1e-10
 MAX_FD_ENTRIES = 1000  # per parameter; larger parameters are checked on a random subset of entries
-_PARAM_DRAWS, _ROW_DRAWS = 20, 200
+_PARAM_DRAWS = 20
+SHALLOW = Layered(2, "relu")  # numpy_ae's model, as the layered code spells it
 
 Gradients = Callable[[Params, np.ndarray], Params]  # (params, X (n, D)) → gradients of L
 
@@ -75,13 +77,6 @@ def _draw_params(rng: np.random.Generator, n_features: int, n_hidden: int) -> Pa
     return replace(params, b1=rng.uniform(-0.5, 0.5, n_hidden), b2=rng.uniform(-0.5, 0.5, n_features))
 
 
-def _rows_near_kink(params: Params, X: np.ndarray, margin: float) -> np.ndarray:
-    """(n,) bool: rows with some pre-activation |Z1| or |Z2| below margin. Rows are independent,
-    so only these need redrawing."""
-    cache = forward(params, X)
-    return (np.abs(cache.Z1) < margin).any(axis=1) | (np.abs(cache.Z2) < margin).any(axis=1)
-
-
 def sample_problem(seed: int, n: int, n_features: int, n_hidden: int,
                    margin: float = KINK_MARGIN) -> tuple[Params, np.ndarray]:
     """Float64 params and inputs X (n, D) in [0, 1), like images, with every |Z1|, |Z2| ≥ margin.
@@ -97,11 +92,8 @@ def sample_problem(seed: int, n: int, n_features: int, n_hidden: int,
     for _ in range(_PARAM_DRAWS):
         params = _draw_params(rng, n_features, n_hidden)
         X = rng.uniform(0.0, 1.0, (n, n_features))
-        for _ in range(_ROW_DRAWS):
-            near = _rows_near_kink(params, X, margin)
-            if not near.any():
-                return params, X
-            X[near] = rng.uniform(0.0, 1.0, (int(near.sum()), n_features))
+        if fit_rows(SHALLOW, params.as_dict(), X, rng, margin):
+            return params, X
     raise ConfigError(f"no inputs with every |pre-activation| ≥ {margin} found for n={n}, "
                       f"n_features={n_features}, n_hidden={n_hidden}: expected smaller sizes")
 
@@ -113,50 +105,22 @@ def _pick_entries(size: int, max_entries: int, rng: np.random.Generator) -> np.n
     return np.sort(rng.choice(size, max_entries, replace=False))
 
 
-def _central_difference(params: Params, X: np.ndarray, name: str, index: int, step: float,
-                        base: Cache) -> float:
-    """(L(θ + h) − L(θ − h)) / (θ₊ − θ₋) for one entry, refusing a difference across a kink (a
-    mask that differs from the one in `base`, the forward pass at θ).
-
-    The denominator is the difference of the rounded θ₊ and θ₋ actually used, not 2h.
-    """
-    values, losses = [], []
-    for sign in (1.0, -1.0):
-        array = getattr(params, name).copy()
-        array.flat[index] += sign * step
-        cache = forward(replace(params, **{name: array}), X)
-        if not (np.array_equal(cache.Z1 > 0, base.Z1 > 0) and np.array_equal(cache.Z2 > 0, base.Z2 > 0)):
-            raise ConfigError(f"finite difference of {name}[{index}] crosses a ReLU kink: expected a step "
-                              f"({step}) well below every |pre-activation|")
-        values.append(array.flat[index])
-        losses.append(loss(cache.X_hat, X))
-    return (losses[0] - losses[1]) / (values[0] - values[1])
-
-
 def finite_difference_gradients(params: Params, X: np.ndarray, entries: Mapping[str, np.ndarray],
                                 step: float = FD_STEP) -> dict[str, np.ndarray]:
-    """Central-difference estimates of ∂L/∂θ at the given flat `entries` of each parameter.
+    """Central-difference estimates of ∂L/∂θ at the given flat `entries` of each parameter, each
+    refusing a step across a ReLU kink (`aelab.manual.problems.central_difference`).
 
     Float64 only: in float32 the rounding error ε·L/h would swamp the 1e-6 tolerance.
     """
     for name, array in params.as_dict().items():
         if array.dtype != np.float64:
             raise ConfigError(f"finite differences need float64 parameters, got {name} as {array.dtype}")
-    base = forward(params, X)
-    return {name: np.array([_central_difference(params, X, name, int(i), step, base) for i in idx])
-            for name, idx in entries.items()}
+    return finite_differences(SHALLOW, params.as_dict(), X, entries, step)
 
 
 def autograd_gradients(params: Params, X: np.ndarray) -> Params:
     """∂L/∂θ from PyTorch autograd in float64, on the same forward pass and loss as numpy_ae."""
-    import torch  # lazy: the NumPy code never needs torch; only this reference does
-
-    theta = {name: torch.tensor(a, dtype=torch.float64, requires_grad=True) for name, a in params.as_dict().items()}
-    x = torch.tensor(X, dtype=torch.float64)
-    code = torch.relu(x @ theta["W1"].T + theta["b1"])  # (n, H)
-    x_hat = torch.relu(code @ theta["W2"].T + theta["b2"])  # (n, D)
-    (((x - x_hat) ** 2).sum() / x.shape[0]).backward()
-    return Params(**{name: t.grad.numpy() for name, t in theta.items()})
+    return Params(**layered_autograd(SHALLOW, params.as_dict(), X))
 
 
 def _numpy_gradients(params: Params, X: np.ndarray) -> Params:

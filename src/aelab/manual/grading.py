@@ -28,6 +28,7 @@ from aelab.manual.problems import Problem, References, references, sample_proble
 # below 1e-8; the smallest mistake of any catalogue moves a gradient by more than 1e-2.
 AUTOGRAD_TOLERANCE = 1e-8
 MATCH_TOLERANCE = 1e-8
+PRECISION_ONLY = 1e-4  # wrong by less than this everywhere: float32 rounding (~1e-7), not a derivation mistake
 
 Gradients = dict[str, np.ndarray]
 
@@ -185,5 +186,8 @@ def diagnosis_line(exercise: Exercise, status: str, parameters: Sequence[Paramet
         return "every gradient that was returned is right, but the code failed on some problems (see the errors)"
     right = [p.name for p in parameters if p.passed]
     listed = ", ".join(f"{p.name} (max rel error {p.autograd_error:.2e})" for p in wrong)
+    if all(p.autograd_error < PRECISION_ONLY for p in wrong):
+        return (f"nearly right: {listed} — errors this small come from lost precision (float32 arithmetic?), "
+                "not from the derivation: compute in float64")
     return (f"wrong: {listed}; right: {', '.join(right) or 'none'} — no known mistake (nor two at once) gives these "
             f"gradients; compare with {exercise.equations} of docs/gradients.md")

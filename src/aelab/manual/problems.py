@@ -1,8 +1,9 @@
 """Random graded problems for a layered model, and the two references a gradient is compared with.
 
-As in `aelab.manual.gradcheck` (whose constants this module shares): float64 throughout; inputs
-are redrawn until every ReLU pre-activation has |Z| ≥ KINK_MARGIN, and every central difference
-confirms that the ReLU masks at θ ± h equal those at θ, so no difference straddles a kink.
+Float64 throughout; inputs are redrawn until every ReLU pre-activation has |Z| ≥ KINK_MARGIN =
+1000 × the step FD_STEP, and every central difference confirms that the ReLU masks at θ ± h equal
+those at θ, so no difference straddles a kink (docs/gradients.md, "How it is verified"). The
+checker of aelab's own gradients (`aelab.manual.gradcheck`) uses the same differences and redraws.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ import numpy as np
 
 from aelab.errors import ConfigError
 from aelab.manual.exercises import Exercise, ProblemSpec
-from aelab.manual.gradcheck import FD_STEP, KINK_MARGIN
 from aelab.manual.layered import Cache, Layered, autograd_gradients, forward, gradients, loss
 
+FD_STEP = 1e-6
+KINK_MARGIN = 1e-3
 _PARAM_DRAWS, _ROW_DRAWS = 20, 200
 
 
@@ -61,17 +63,31 @@ def relu_preactivations(model: Layered, cache: Cache) -> tuple[np.ndarray, ...]:
     return cache.Z if model.output == "relu" else cache.Z[:-1]
 
 
-def _rows_to_redraw(model: Layered, params: Mapping[str, np.ndarray], X: np.ndarray, margin: float) -> np.ndarray:
+def _rows_to_redraw(model: Layered, params: Mapping[str, np.ndarray], X: np.ndarray, margin: float,
+                    need_flow: bool) -> np.ndarray:
     """(n,) bool: rows with some ReLU pre-activation |Z| below margin (a finite difference there
-    could straddle the kink), or with a hidden layer whose units are all off (no gradient flows
-    back through that row, so it shows no mistake)."""
+    could straddle the kink) or, if need_flow, with a hidden layer whose units are all off (no
+    gradient flows back through that row, so it would show no mistake)."""
     cache = forward(model, params, X)
     redraw = np.zeros(X.shape[0], dtype=bool)
     for Z in relu_preactivations(model, cache):
         redraw |= (np.abs(Z) < margin).any(axis=1)
-    for Z in cache.Z[:-1]:
+    for Z in cache.Z[:-1] if need_flow else ():
         redraw |= (Z <= 0).all(axis=1)
     return redraw
+
+
+def fit_rows(model: Layered, params: Mapping[str, np.ndarray], X: np.ndarray, rng: np.random.Generator,
+             margin: float = KINK_MARGIN, need_flow: bool = False) -> bool:
+    """Redraw rows of X (in place, from U[0, 1)) until none needs it; False if some still do after
+    a few hundred tries (the caller then draws new parameters). Rows are independent, so only the
+    offending ones are redrawn: this conditions the data on being checkable."""
+    for _ in range(_ROW_DRAWS):
+        redraw = _rows_to_redraw(model, params, X, margin, need_flow)
+        if not redraw.any():
+            return True
+        X[redraw] = rng.uniform(0.0, 1.0, (int(redraw.sum()), X.shape[1]))
+    return False
 
 
 def sample_problem(model: Layered, spec: ProblemSpec, seed: int, margin: float = KINK_MARGIN) -> Problem:
@@ -81,12 +97,8 @@ def sample_problem(model: Layered, spec: ProblemSpec, seed: int, margin: float =
     for _ in range(_PARAM_DRAWS):
         params = _draw_params(model, spec, rng)
         X = rng.uniform(0.0, 1.0, (spec.n, spec.widths[0]))
-        for _ in range(_ROW_DRAWS):
-            redraw = _rows_to_redraw(model, params, X, margin)
-            if not redraw.any():
-                break
-            X[redraw] = rng.uniform(0.0, 1.0, (int(redraw.sum()), spec.widths[0]))
-        if not redraw.any() and all(np.any(g != 0) for g in gradients(model, params, X).values()):
+        if fit_rows(model, params, X, rng, margin, need_flow=True) and all(
+                np.any(g != 0) for g in gradients(model, params, X).values()):
             return Problem(spec, params, X)
     raise ConfigError(f"no inputs with every |pre-activation| ≥ {margin} and gradient flowing found for {spec}: "
                       "expected smaller sizes")
@@ -99,31 +111,33 @@ def sample_problems(exercise: Exercise, seed: int = 0) -> list[Problem]:
     return [sample_problem(exercise.model, spec, seed) for spec in exercise.problems]
 
 
-def finite_differences(model: Layered, params: Mapping[str, np.ndarray], X: np.ndarray,
-                       step: float = FD_STEP) -> dict[str, np.ndarray]:
-    """Central differences (L(θ + h) − L(θ − h)) / (θ₊ − θ₋) for every entry of every parameter.
+def central_difference(model: Layered, params: Mapping[str, np.ndarray], X: np.ndarray, name: str, index: int,
+                       step: float, base: list[np.ndarray]) -> float:
+    """(L(θ + h) − L(θ − h)) / (θ₊ − θ₋) for one entry, refusing a difference across a kink (a ReLU
+    mask that differs from `base`, the masks at θ). The denominator is the difference of the
+    rounded θ₊ and θ₋ actually used, not 2h."""
+    values, losses = [], []
+    for sign in (1.0, -1.0):
+        moved = params[name].copy()
+        moved.flat[index] += sign * step
+        cache = forward(model, {**params, name: moved}, X)
+        if not all(np.array_equal(Z > 0, mask) for Z, mask in zip(relu_preactivations(model, cache), base)):
+            raise ConfigError(f"finite difference of {name}[{index}] crosses a ReLU kink: expected a step "
+                              f"({step}) well below every |pre-activation|")
+        values.append(moved.flat[index])
+        losses.append(loss(model, cache, X))
+    return (losses[0] - losses[1]) / (values[0] - values[1])
 
-    The denominator is the difference of the rounded θ₊ and θ₋ actually used; a step that changes
-    any ReLU mask raises ConfigError instead of measuring across the kink.
-    """
+
+def finite_differences(model: Layered, params: Mapping[str, np.ndarray], X: np.ndarray,
+                       entries: Mapping[str, np.ndarray] | None = None, step: float = FD_STEP) -> dict[str, np.ndarray]:
+    """Central-difference estimates of ∂L/∂θ: at the given flat `entries` of each parameter (a 1-D
+    array each), or, without `entries`, at every entry (an array of the parameter's shape)."""
     base = [Z > 0 for Z in relu_preactivations(model, forward(model, params, X))]
-    estimates = {}
-    for name, array in params.items():
-        estimate = np.empty(array.size)
-        for index in range(array.size):
-            values, losses = [], []
-            for sign in (1.0, -1.0):
-                moved = array.copy()
-                moved.flat[index] += sign * step
-                cache = forward(model, {**params, name: moved}, X)
-                if not all(np.array_equal(Z > 0, mask) for Z, mask in zip(relu_preactivations(model, cache), base)):
-                    raise ConfigError(f"finite difference of {name}[{index}] crosses a ReLU kink: expected a step "
-                                      f"({step}) well below every |pre-activation|")
-                values.append(moved.flat[index])
-                losses.append(loss(model, cache, X))
-            estimate[index] = (losses[0] - losses[1]) / (values[0] - values[1])
-        estimates[name] = estimate.reshape(array.shape)
-    return estimates
+    chosen = entries if entries is not None else {name: np.arange(a.size) for name, a in params.items()}
+    estimates = {name: np.array([central_difference(model, params, X, name, int(i), step, base) for i in idx])
+                 for name, idx in chosen.items()}
+    return estimates if entries is not None else {name: e.reshape(params[name].shape) for name, e in estimates.items()}
 
 
 @dataclass(frozen=True)

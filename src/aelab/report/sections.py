@@ -51,7 +51,23 @@ def gradients(study: dict) -> list[str]:
               f"float64: {verdict}.", ""]
     rows = [[r["reference"], r["parameter"], number(r["max_abs_error"], ".2e"), number(r["max_rel_error"], ".2e"),
              number(r["tolerance"], ".0e"), "pass" if r["passed"] else "FAIL"] for r in checks]
-    return lines + table(["reference", "parameter", "max abs error", "max rel error", "tolerance", "result"], rows, "llrrrc")
+    return (lines + table(["reference", "parameter", "max abs error", "max rel error", "tolerance", "result"], rows, "llrrrc")
+            + GRADE_YOUR_OWN)
+
+
+# How a reader checks their own derivation with the same references (docs/gradients.md, "Check your own gradients").
+GRADE_YOUR_OWN = [
+    "### Grade your own gradients", "",
+    "The same references grade anyone's implementation of this exercise, and name the classic mistake it matches "
+    "(a dropped ReLU mask, −2 for the residual, a lost 1/n, a transposed product, …) with the equation that fixes it:", "",
+    "```bash",
+    "aelab gradcheck --template > my_backprop.py          # the signature, shapes and TODOs",
+    "aelab gradcheck --impl my_backprop.py                # pass/fail per parameter, and the diagnosis",
+    "aelab gradcheck --impl submissions/*.py --csv        # a class: one row per file (or --json)",
+    "```", "",
+    f"Variants: {code('--model sigmoid-bce')} (sigmoid output, binary cross-entropy) and {code('--model deep')}; "
+    f"from Python, {code('aelab.gradcheck.check(gradients)')} with a function or a file's path.", "",
+]
 
 
 def architecture(c: dict) -> str:
