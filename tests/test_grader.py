@@ -96,9 +96,22 @@ def test_float32_arithmetic_is_told_apart_from_a_wrong_derivation(tmp_path):
     assert all(1e-10 < p.autograd_error < 1e-4 for p in grade.parameters if not p.passed)
 
 
-def test_check_grades_a_python_function_in_process():
-    def correct(params, X):
+def test_code_right_where_it_runs_but_failing_on_one_problem_fails_without_a_mistake_named():
+    def fails_on_one_row(params, X):
+        if X.shape[0] == 1:
+            raise ValueError("a batch of one")
         return layered.gradients(EXERCISES["shallow"].model, params, X)
+
+    grade = check(fails_on_one_row)
+    line = fails_on_one_row.__code__.co_firstlineno + 2
+    assert grade.status == "fail" and grade.mistakes == () and all(p.passed for p in grade.parameters)
+    assert grade.errors == (f"{__file__}:{line}: ValueError: a batch of one (problem 2)",)
+    assert "failed on some problems" in grade.diagnosis
+
+
+def test_check_grades_a_python_function_in_process():
+    def correct(params, X):  # other keys beside the gradients are allowed, and ignored
+        return {**layered.gradients(EXERCISES["shallow"].model, params, X), "loss": "not graded"}
 
     def no_output_mask(params, X):
         swaps = {("act", 2): lambda grad, Z: grad}
@@ -128,6 +141,8 @@ BROKEN = {
     "import.py": ("import numpy as np\n\nSCALE = 1 / 0\n", 3, "ZeroDivisionError"),
     "exits.py": ("import sys\n\n\ndef gradients(params, X):\n    sys.exit(3)\n", 5, "SystemExit: 3"),
     "missing.py": ("def gradient(params, X):\n    return {}\n", None, "gradients is not defined"),
+    "text.py": ("def gradients(params, X):\n    return {name: 'zero' for name in params}\n", 2,
+                "the gradient of W1 is str, not an array of numbers"),
     "not_a_dict.py": ("def gradients(params, X):\n    return [1, 2]\n", 2, "returned list: expected a dict"),
 }
 

@@ -87,9 +87,9 @@ def _predict(exercise: Exercise, mistake: Mistake, problem: Problem) -> Gradient
 
 
 def _matches(user: Sequence[Gradients | None], predicted: Sequence[Gradients | None]) -> bool:
-    """Whether the prediction reproduces every user gradient on every problem the code ran on."""
+    """Whether the prediction reproduces every parameter's user gradient on every problem the code ran on."""
     ran = [(u, p) for u, p in zip(user, predicted) if u is not None]
-    return bool(ran) and all(p is not None and all(errors(u[name], p[name])[1] <= MATCH_TOLERANCE for name in u)
+    return bool(ran) and all(p is not None and all(errors(u[name], p[name])[1] <= MATCH_TOLERANCE for name in p)
                              for u, p in ran)
 
 
@@ -142,10 +142,12 @@ class Grader:
             if problem_error and problem_error not in messages:
                 messages.append(problem_error)
         if not any(u is not None for u in user):
+            messages = messages or [f"{source}: no result for any problem"]
             return Grade(source, self.exercise.name, "error", (), (), "not graded: " + messages[0], (), tuple(messages))
         parameters = self.parameter_results(user)
-        found = () if all(p.passed for p in parameters) and not messages else self.diagnose(user)
-        status = "pass" if all(p.passed for p in parameters) and not messages else "fail"
+        all_right = all(p.passed for p in parameters)
+        found = () if all_right else self.diagnose(user)  # right where it ran: no mistake to name
+        status = "pass" if all_right and not messages else "fail"
         fixes = dict.fromkeys(line for m in found for line in m.fix(self.exercise.model).split("; "))
         return Grade(source, self.exercise.name, status, parameters, tuple(m.name for m in found),
                      diagnosis_line(self.exercise, status, parameters, found), tuple(fixes), tuple(messages))

@@ -77,12 +77,16 @@ def _call_recording_return(function: Callable, params: dict, X: np.ndarray) -> t
         sys.setprofile(previous)
 
 
-def as_gradients(result: object, where: str) -> dict[str, np.ndarray]:
-    """The returned dict as float64 arrays; UserCodeError if it is not a dict of numbers."""
+def as_gradients(result: object, where: str, names: Sequence[str]) -> dict[str, np.ndarray]:
+    """The returned dict's gradients of the parameters `names` as float64 arrays (other keys are
+    ignored, a missing one is left for the grader to name); UserCodeError if it is not a dict, or a
+    gradient is not numbers."""
     if not isinstance(result, Mapping):
         raise UserCodeError(f"{where}: returned {type(result).__name__}: expected a dict of gradients by parameter name")
     arrays = {}
     for key, value in result.items():
+        if key not in names:
+            continue
         try:
             arrays[str(key)] = np.array(value, dtype=np.float64)
         except (TypeError, ValueError):
@@ -101,7 +105,7 @@ def run_function(function: Callable, source: str, problems: Sequence[tuple[dict,
             value, line = _call_recording_return(function, copies, X.copy())
             return_line = line or return_line
             where = f"{source}:{line}" if line else source
-            results.append(as_gradients(value, where))
+            results.append(as_gradients(value, where, list(params)))
         except UserCodeError as exc:
             results.append(f"{exc} (problem {index})")
         except (Exception, SystemExit) as exc:  # sys.exit() in their function is their failure too
