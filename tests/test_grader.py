@@ -285,3 +285,12 @@ def test_the_reports_gradient_section_shows_commands_that_exist():
         build_parser().parse_args(command[1:])  # argparse exits on an unknown option
     text = " ".join(GRADE_YOUR_OWN)
     assert all(f"--model {name}" in text for name in EXERCISES if name != "shallow")
+
+
+def test_the_child_and_the_grader_start_without_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys, aelab.manual.sandbox_child, aelab.gradcheck; "
+            "assert 'torch' not in sys.modules, 'torch imported'")
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -51,7 +51,10 @@ def _failure(source: str, returncode: int, trace: str, timeout: float, stderr: s
     if "Timeout (" in trace or returncode is None:
         return f"{where}: did not finish within {timeout:g} s (an endless loop? raise --timeout if it is only slow)"
     if returncode < 0:
-        name = signal.Signals(-returncode).name if -returncode in signal.Signals._value2member_map_ else str(-returncode)
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = f"signal {-returncode}"
         return f"{where}: crashed: the process was killed by {name}"
     if "Fatal Python error" in trace:
         return f"{where}: crashed: {trace.splitlines()[0].strip()}"
