@@ -190,3 +190,10 @@ def test_import_aelab_is_light_and_exposes_the_api():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out[:3] == ["True", "aelab.api", "aelab.api"]
     assert "Parameters" in aelab.Autoencoder.__doc__ and "code_size" in aelab.Autoencoder.__doc__
+
+
+def test_the_config_knows_every_model_family():
+    from aelab.config import MODEL_NAMES
+    from aelab.models.registry import MODELS
+
+    assert tuple(MODELS) == MODEL_NAMES  # config.py checks names without importing the models (imports run one way)

@@ -141,7 +141,8 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
 
     def encode(self, X) -> np.ndarray:
         """The codes of images `X`: float32 (n, code_size), non-negative (ReLU); a NumPy array, no gradients."""
-        return self._batched(self.model_.encode, self._images(X))
+        x = self._images(X)  # first: it says so when the model is not fitted yet
+        return self._batched(self.model_.encode, x)
 
     def transform(self, X) -> np.ndarray:
         """`encode` (scikit-learn's name: in a Pipeline the codes are the features the next step sees)."""
@@ -167,7 +168,8 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     def evaluate(self, X) -> dict[str, float]:
         """Metrics of reconstructing `X` (train.metrics): bce, bce_floor (the pixels' entropy, below which no
         model can go), bce_excess, mse, psnr_db, code_mean, code_zero_fraction."""
-        return reconstruction_metrics(self.model_, self._images(X))
+        x = self._images(X)
+        return reconstruction_metrics(self.model_, x)
 
     def score(self, X, y=None) -> float:
         """−BCE of reconstructing `X` (higher is better, as scikit-learn's model selection expects)."""

@@ -65,7 +65,8 @@ def _check_values(array: np.ndarray, name: str) -> None:
     outside = (array < 0) | (array > 1)
     if outside.any():
         index = tuple(np.argwhere(outside)[0])
-        hint = " (images in 0–255 must be uint8, or divided by 255)" if array.max() <= 255 else ""
+        looks_like_bytes = array.min() >= 0 and 1 < array.max() <= 255
+        hint = " (images in 0–255 must be uint8, or divided by 255)" if looks_like_bytes else ""
         raise InputError(f"{name}: value {array[index]:g} at {_where(index)}: expected pixel values in [0, 1]{hint}")
 
 
