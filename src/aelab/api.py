@@ -53,7 +53,7 @@ BATCH = 10_000  # images per forward pass in encode/decode/evaluate, to bound th
 
 NOT_IMAGES = ("scikit-learn's generated data (a few columns, values outside [0, 1]) is not images, which is all "
               "an autoencoder of 28×28 pixels with a BCE objective can take: refused with an InputError; "
-              "tests/test_api_sklearn.py checks the same property on real images")
+              "tests/test_api.py checks the same properties on real images")
 OWN_WORDING = ("scikit-learn looks for its own wording of this refusal; aelab refuses it with one line naming the "
                "argument, the shape or the place and what was expected (tests/test_api_inputs.py)")
 NOT_APPLICABLE = {  # scikit-learn check → why it does not apply; the contract test requires exactly these to fail

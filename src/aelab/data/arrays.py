@@ -13,6 +13,7 @@ more entry in SAMPLE_SHAPES; the dense models only ever see the flattened rows.
 from __future__ import annotations
 
 import math
+import threading
 import warnings
 
 import numpy as np
@@ -23,6 +24,7 @@ from aelab.errors import InputError
 
 IMAGE_SHAPE = (28, 28)  # the data sets' image shape (data.registry); what the models and figures are built for
 SAMPLE_SHAPES = ((math.prod(IMAGE_SHAPE),), IMAGE_SHAPE)  # flat rows or 2-D images; (C, H, W) later
+_WARNING_FILTERS = threading.Lock()
 
 
 def _as_numpy(images, name: str) -> np.ndarray:
@@ -92,8 +94,9 @@ def shared_tensor(array: np.ndarray) -> torch.Tensor:
 
     PyTorch warns because a tensor cannot be made read-only; aelab only ever reads the tensors made
     from data (the trainer copies batches out with index_select, noise makes new tensors), so sharing
-    the memory is safe and saves a copy of the whole data set.
+    the memory is safe and saves a copy of the whole data set. `catch_warnings` changes process-wide
+    state, so aelab's own threads (reproduce's workers) take turns through it.
     """
-    with warnings.catch_warnings():
+    with _WARNING_FILTERS, warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="The given NumPy array is not writable", category=UserWarning)
         return torch.from_numpy(array)
