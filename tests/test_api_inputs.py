@@ -111,14 +111,19 @@ def test_the_fitted_model_checks_its_inputs_and_codes(fitted):
         fitted.decode(np.array([[0, 0, 0, 0], [0, 0, np.inf, 0]], np.float32))
 
 
-def test_fit_refuses_bad_data_before_training():
-    images = np.zeros((10, 784), np.float32)
+def test_fit_refuses_bad_data_before_training_and_stays_unfitted():
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    images, ae = np.zeros((10, 784), np.float32), aelab.Autoencoder(epochs=1)
     with pytest.raises(InputError, match=r"^X_test: shape \(3, 27, 28\)"):
-        aelab.Autoencoder(epochs=1).fit(images, X_test=np.zeros((3, 27, 28), np.float32))
+        ae.fit(images, X_test=np.zeros((3, 27, 28), np.float32))
     with pytest.raises(InputError, match=r"^y: shape \(10, 784\): fit takes no targets .* pass test images as X_test=\.\.\.$"):
-        aelab.Autoencoder(epochs=1).fit(images, images)
+        ae.fit(images, images)
     with pytest.raises(ConfigError, match=r"^batch_size 32: expected at most 10 \(the images in X\)$"):
-        aelab.Autoencoder(epochs=1).fit(images)
+        ae.fit(images)
+    with pytest.raises(NotFittedError):
+        check_is_fitted(ae)
 
 
 def test_unfitted_models_say_so(fitted):

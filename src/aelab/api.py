@@ -105,20 +105,23 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         X, X_test: (n, 784) or (n, 28, 28); floats in [0, 1] or uint8 0–255; NumPy or torch.
         Sets `model_` (the trained torch module, in eval mode), `config_` (the resolved TrainConfig),
         `history_` (one dict per epoch: train_loss, test_loss, seconds, train_parts), `final_`
-        (the final metrics, as in metrics.json) and `n_features_in_`.
+        (the final metrics, as in metrics.json) and `n_features_in_`. The estimator keeps a reference
+        to the evaluation images (X_test, else X) for `save`'s figures, as scikit-learn's nearest-neighbour
+        estimators keep theirs: a pickled fitted estimator includes them.
         """
         config = _check_settings(self.get_params(deep=False))
         if y is not None and np.asarray(y).ndim > 1:
             raise InputError(f"y: shape {np.asarray(y).shape}: fit takes no targets (an autoencoder's target is X): "
                              "pass test images as X_test=...")
-        train_x, self.sample_shape_ = as_images(X, "X")
-        test_x = train_x if X_test is None else as_images(X_test, "X_test", self.sample_shape_)[0]
+        train_x, shape = as_images(X, "X")
+        test_x = train_x if X_test is None else as_images(X_test, "X_test", shape)[0]
         if config.batch_size > len(train_x):
             raise ConfigError(f"batch_size {config.batch_size}: expected at most {len(train_x)} (the images in X)")
         model, trainer, train_inputs, test_inputs = model_and_trainer(config, train_x, test_x,
                                                                       seeded_generators(config.seed), quiet=False)
         history = trainer.fit(train_x, test_x, train_inputs=train_inputs, test_inputs=test_inputs)
-        self.model_, self.config_, self.n_features_in_ = model.eval(), config, train_x.shape[1]
+        # Fitted attributes only now, all together: a fit that fails leaves the estimator as it was.
+        self.model_, self.config_, self.n_features_in_, self.sample_shape_ = model.eval(), config, train_x.shape[1], shape
         self.history_ = history_as_dicts(history)
         self.final_ = final_metrics(model, history, test_x, test_inputs)
         self._trainer_state = trainer_state(trainer)
