@@ -131,9 +131,19 @@ def test_load_refuses_what_is_not_a_finished_training_run(fitted, tmp_path):
     with pytest.raises(CheckpointError, match="no such folder"):
         aelab.load(tmp_path / "missing")
     out = fitted.save(tmp_path / "run")
+    run_config = json.loads((out / "config.json").read_text())
+    run_config["config"]["code_size"] = 8  # config.json no longer describes the weights beside it
+    (out / "config.json").write_text(json.dumps(run_config))
+    with pytest.raises(CheckpointError, match=r"saved for another configuration: code_size=16 \(asked for 8\)"):
+        aelab.load(out)
     (out / "finished.json").unlink()
     with pytest.raises(CheckpointError, match="not a finished run"):
         aelab.load(out)
+    sweep = tmp_path / "sweep"
+    sweep.mkdir()
+    (sweep / "sweep.json").write_text("{}")
+    with pytest.raises(CheckpointError, match="a sweep's folder"):
+        aelab.load(sweep)
 
 
 def test_clone_get_set_params_and_pickle(fitted, mnist):
