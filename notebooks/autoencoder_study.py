@@ -82,35 +82,35 @@ assert all(check.passed for check in checks), "a hand-derived gradient disagrees
 from aelab.data import load_dataset
 
 data = load_dataset(DATASET, progress=False)
-test_x = torch.from_numpy(data.test_images[:SIZES.get("test_size", len(data.test_images))])
+test_x = torch.tensor(data.test_images[:SIZES.get("test_size", len(data.test_images))])  # a copy: the loaded arrays are read-only
 print(f"train {data.train_images.shape}, test {data.test_images.shape}, from {data.source}")
 
 # %% [markdown]
 # ## 3. Four autoencoders
 #
 # `train_run` trains one model from a `TrainConfig` and writes its run folder: config, metrics,
-# weights (safetensors), figures and a summary. `resolve` fills in the study's epochs: 5 for the
-# shallow and sparse models, 10 for the deep and denoising ones. `train` below also loads the
-# trained weights back into a fresh model, so that `show_run` can draw its figures here with
+# weights (safetensors), figures and a summary. `aelab.load` reads that folder back as a fitted
+# `aelab.Autoencoder`, whose `config_` has the study's epochs filled in (5 for the shallow and
+# sparse models, 10 for the deep and denoising ones) and whose `model_` is the trained network,
+# so that `show_run` can draw its figures here with
 # `aelab.plots`: test images over their reconstructions, the first layer's weights as images, and
 # the loss per epoch against the entropy floor of the test images (the BCE no model can beat).
 
 # %%
+import aelab
 from aelab.config import TrainConfig
-from aelab.experiments.train_one import resolve, train_run
-from aelab.models.registry import get_family
+from aelab.experiments.train_one import train_run
 from aelab.plots.curves import loss_figure
 from aelab.plots.images import reconstructions_figure
 from aelab.plots.weights import weights_figure
-from aelab.train.checkpoint import load_weights
 
 
 def train(model, **options):
     """Train one of the study's models (quietly); return its config, metrics and the trained network."""
-    config = resolve(TrainConfig(model=model, dataset=DATASET, **SIZES, **options))
-    metrics = train_run(config, OUT / model, quiet=True, log=lambda message: None)
-    network = get_family(model).build(test_x.shape[1], config.code_size, config.hidden_sizes)
-    load_weights(OUT / model / "model.safetensors", network, config.to_json())
+    metrics = train_run(TrainConfig(model=model, dataset=DATASET, **SIZES, **options), OUT / model,
+                        quiet=True, log=lambda message: None)
+    fitted = aelab.load(OUT / model)
+    config, network = fitted.config_, fitted.model_
     final = metrics["final"]
     print(f"{model}: {config.epochs} epoch(s) in {metrics['seconds_training']:.1f} s; train loss {final['train_loss']:.4f}, "
           f"test BCE {final['test_bce']:.4f} = floor {final['test_bce_floor']:.4f} + excess {final['test_bce_excess']:.4f}, "

@@ -13,9 +13,13 @@ import json
 from dataclasses import dataclass, field
 
 from aelab.errors import ConfigError
+from aelab.registries import lookup
 
 
 NOISE_KINDS = ("gaussian", "masking", "salt-pepper")
+# The model families' names, so a config refuses a typo when it is made; models.registry builds them
+# (this layer cannot import models: imports run one way) and a test keeps the two lists equal.
+MODEL_NAMES = ("shallow", "deep", "denoising", "sparse")
 ENGINES = ("fused", "autograd")
 
 
@@ -37,7 +41,7 @@ def check_counts(**values) -> None:
 
 def check_common(config) -> None:
     """Validation shared by every training config: hidden sizes, learning rate, seed."""
-    if not config.hidden_sizes or not all(_whole(h) and h >= 1 for h in config.hidden_sizes):
+    if not isinstance(config.hidden_sizes, tuple) or not config.hidden_sizes or not all(_whole(h) and h >= 1 for h in config.hidden_sizes):
         raise ConfigError(f"--hidden-sizes {config.hidden_sizes!r}: expected one or more whole numbers ≥ 1")
     if not (isinstance(config.learning_rate, (int, float)) and 0 < config.learning_rate < 10):
         raise ConfigError(f"--learning-rate {config.learning_rate!r}: expected a number in (0, 10)")
@@ -90,6 +94,9 @@ class TrainConfig(JsonConfig):
                          "same math, results agree to float32 rounding", choices=ENGINES)
 
     def __post_init__(self) -> None:
+        if not isinstance(self.model, str):
+            raise ConfigError(f"--model {self.model!r}: expected one of {', '.join(MODEL_NAMES)}")
+        lookup(self.model, dict.fromkeys(MODEL_NAMES), "model")  # a typo gets a close-match suggestion
         if self.engine not in ENGINES:
             raise ConfigError(f"--engine {self.engine!r}: expected one of {', '.join(ENGINES)}")
         check_counts(code_size=self.code_size, batch_size=self.batch_size, epochs=self.epochs,

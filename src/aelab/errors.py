@@ -48,3 +48,7 @@ class TrainingError(AelabError):
     """Training diverged (non-finite loss or gradients) or could not go on."""
 
     exit_code = 7
+
+
+class InputError(DataError, ValueError):
+    """An array handed to the Python API has the wrong shape, dtype or values (NaN, inf, outside [0, 1])."""

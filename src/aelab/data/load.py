@@ -4,7 +4,9 @@ A copy of the verified payloads is kept in aelab's cache, so a new process's loa
 read and a hash. Within a process, a loaded data set is kept (keyed by its files' paths, sizes and
 mtimes, so edits are seen) and the same arrays are returned to every caller: `aelab reproduce`
 loads a data set once per step, in two threads at a time, and one float32 copy (220 MB for
-Fashion-MNIST) is all it needs. The arrays are shared: treat them as read-only.
+Fashion-MNIST) is all it needs. The arrays are shared, so they are made read-only: a caller that
+scales or shuffles them in place gets NumPy's "assignment destination is read-only" instead of
+silently corrupting every later load in the process (`.copy()` gives a private, writeable one).
 """
 
 from __future__ import annotations
@@ -135,7 +137,7 @@ def identity(found: Found) -> tuple:
 def load_dataset(name: str, data_dir: str | os.PathLike | None = None, flatten: bool = True, progress: bool = True) -> Dataset:
     """Load data set `name`: images float32 in [0, 1], (n, 784) if `flatten` else (n, 28, 28).
 
-    A second call in the same process for the same files returns the same (shared) arrays.
+    A second call in the same process for the same files returns the same (shared, read-only) arrays.
     """
     spec = get_spec(name)
     with _LOCK:
@@ -158,12 +160,18 @@ def decode_dataset(spec: DatasetSpec, found: Found, flatten: bool) -> Dataset:
             raise DataError(f"{spec.name} {split}: shapes {images.shape} and {labels.shape}: expected ({n}, 28, 28) and ({n},)")
     return Dataset(
         spec=spec,
-        train_images=to_unit_float(arrays["train_images"], flatten),
-        train_labels=arrays["train_labels"].astype(np.int64),
-        test_images=to_unit_float(arrays["test_images"], flatten),
-        test_labels=arrays["test_labels"].astype(np.int64),
+        train_images=read_only(to_unit_float(arrays["train_images"], flatten)),
+        train_labels=read_only(arrays["train_labels"].astype(np.int64)),
+        test_images=read_only(to_unit_float(arrays["test_images"], flatten)),
+        test_labels=read_only(arrays["test_labels"].astype(np.int64)),
         source=f"{found.place.label}: {found.place.path}",
     )
+
+
+def read_only(array: np.ndarray) -> np.ndarray:
+    """`array`, marked read-only (it is shared by every caller; see the module docstring)."""
+    array.flags.writeable = False
+    return array
 
 
 def to_unit_float(images: np.ndarray, flatten: bool = True) -> np.ndarray:

@@ -19,8 +19,19 @@ CHECKPOINT = "checkpoint.safetensors"
 
 
 def save_state(out: Path, trainer: Trainer, config_json: dict, extra: object = None) -> Path:
-    tensors, info = trainer_state(trainer)
+    return write_state(out, trainer_state(trainer), config_json, extra)
+
+
+def write_state(out: Path, state: tuple[dict, dict], config_json: dict, extra: object = None) -> Path:
+    """Write a captured `trainer_state` as `out`'s checkpoint (the Python API keeps one after fit)."""
+    tensors, info = state
     return save_checkpoint(out / CHECKPOINT, tensors, {**info, "config": config_json, "extra": extra})
+
+
+def read_state(out: Path) -> tuple[dict, dict]:
+    """(tensors, info) of `out`'s checkpoint as `trainer_state` returns them (without config and extra)."""
+    tensors, info = load_checkpoint(out / CHECKPOINT)
+    return tensors, {k: v for k, v in info.items() if k not in ("config", "extra")}
 
 
 def restore_state(out: Path, trainer: Trainer, config_json: dict, log: Callable[[str], None]) -> object:

@@ -50,11 +50,18 @@ def image_rows(model: torch.nn.Module, clean: torch.Tensor, noisy: torch.Tensor 
 
 
 def draw_run_figures(out: Path, model: torch.nn.Module, figures: FigureConfig, test_x: torch.Tensor,
-                     test_inputs: torch.Tensor | None, labels: np.ndarray, class_names: tuple[str, ...],
+                     test_inputs: torch.Tensor | None, labels: np.ndarray | None, class_names: tuple[str, ...] | None,
                      history: list[dict], floor: float) -> list[str]:
-    """Write reconstructions.png, worst.png, weights.png and loss.png; return their names."""
-    shown = torch.from_numpy(chosen_indices(figures, labels))
-    titles = [class_names[int(labels[i])] for i in shown]
+    """Write reconstructions.png, worst.png, weights.png and loss.png; return their names.
+
+    Without labels (images from the Python API) the first --n-images are shown, titled by index.
+    """
+    if labels is None or class_names is None:
+        shown = torch.arange(min(figures.n_images, len(test_x)))
+        titles = [f"#{int(i)}" for i in shown]
+    else:
+        shown = torch.from_numpy(chosen_indices(figures, labels))
+        titles = [class_names[int(labels[i])] for i in shown]
     noisy = None if test_inputs is None else test_inputs[shown]
     save_figure(reconstructions_figure(**image_rows(model, test_x[shown], noisy), titles=titles), out / "reconstructions.png")
     losses = per_image_bce(model, test_x, test_inputs)

@@ -20,6 +20,7 @@ import torch
 
 from aelab.config import FigureConfig, SweepConfig, TrainConfig
 from aelab.data import Dataset, load_dataset
+from aelab.data.arrays import shared_tensor
 from aelab.data.noise import corruption
 from aelab.data.registry import get_spec
 from aelab.errors import ConfigError
@@ -65,8 +66,8 @@ def select(data: Dataset, config: TrainConfig | SweepConfig, generator: torch.Ge
 
     Used by `train` and `sweep` alike, so model (k, seed) of a sweep sees the images `aelab train` would.
     """
-    train = torch.from_numpy(data.train_images)
-    test = torch.from_numpy(data.test_images)
+    train = shared_tensor(data.train_images)  # the loaded data set's arrays are read-only; aelab never writes into them
+    test = shared_tensor(data.test_images)
     if config.train_size is not None:
         if config.train_size > len(train):
             raise ConfigError(f"--train-size {config.train_size}: expected at most {len(train)} (the training set's size)")
@@ -105,19 +106,30 @@ class Setup:
     trainer: Trainer
 
 
-def build(config: TrainConfig, figures: FigureConfig, data_dir, quiet: bool) -> Setup:
-    """Load the data, draw subsets and noise, build model and trainer — all from the config's seed."""
+def model_and_trainer(config: TrainConfig, train_x: torch.Tensor, test_x: torch.Tensor,
+                      generators: dict[str, torch.Generator], quiet: bool
+                      ) -> tuple[torch.nn.Module, Trainer, torch.Tensor | None, torch.Tensor | None]:
+    """(model, trainer, fixed noisy training inputs or None, noisy test inputs or None) for a resolved config.
+
+    The one place a run's model and trainer are made, for `aelab train` and the Python API alike.
+    """
     family = get_family(config.model)
-    data = load_dataset(config.dataset, data_dir, progress=not quiet)
-    generators = seeded_generators(config.seed)
-    train_x, test_x, test_labels = select(data, config, generators["subset"])
-    model = family.build(data.spec.n_features, config.code_size, config.hidden_sizes, generators["init"])
-    check_figures(figures, test_labels, model.first_layer_weights().shape[0])
+    model = family.build(train_x.shape[1], config.code_size, config.hidden_sizes, generators["init"])
     train_inputs, test_inputs, transform = noisy_inputs(config, train_x, test_x, generators)
     stepper = FusedDenseStep(model, config.learning_rate, config.l1, config.l1_reduction) if config.engine == "fused" else None
     trainer = Trainer(model, objective_for(config.l1, config.l1_reduction), batch_size=config.batch_size,
                       epochs=config.epochs, learning_rate=config.learning_rate, generator=generators["order"],
                       input_transform=transform, quiet=quiet, stepper=stepper, threads=1 if stepper else None)
+    return model, trainer, train_inputs, test_inputs
+
+
+def build(config: TrainConfig, figures: FigureConfig, data_dir, quiet: bool) -> Setup:
+    """Load the data, draw subsets and noise, build model and trainer — all from the config's seed."""
+    data = load_dataset(config.dataset, data_dir, progress=not quiet)
+    generators = seeded_generators(config.seed)
+    train_x, test_x, test_labels = select(data, config, generators["subset"])
+    model, trainer, train_inputs, test_inputs = model_and_trainer(config, train_x, test_x, generators, quiet)
+    check_figures(figures, test_labels, model.first_layer_weights().shape[0])
     return Setup(data, train_x, test_x, test_labels, train_inputs, test_inputs, model, trainer)
 
 
@@ -149,7 +161,7 @@ def train_run(config: TrainConfig, out: str | os.PathLike, figures: FigureConfig
     metrics = {"epochs": history_as_dicts(history), "seconds_training": sum(r.seconds for r in history),
                "final": final_metrics(setup.model, history, setup.test_x, setup.test_inputs)}
     files = write_outputs(out, setup.model, run_config, metrics, figures, setup.test_x, setup.test_inputs,
-                          setup.test_labels, setup.data)
+                          setup.test_labels, setup.data.spec.class_names)
     log(f"wrote {out}/: {' '.join(files)}")
     return metrics
 
@@ -177,11 +189,16 @@ def final_metrics(model: torch.nn.Module, history: list[EpochRecord], test_x: to
 
 
 def write_outputs(out: Path, model: torch.nn.Module, run_config: dict, metrics: dict, figures: FigureConfig,
-                  test_x: torch.Tensor, test_inputs: torch.Tensor | None, test_labels: np.ndarray, data: Dataset) -> list[str]:
-    """Weights, metrics, figures and summary, then the finished marker last; returns the files written."""
+                  test_x: torch.Tensor, test_inputs: torch.Tensor | None, test_labels: np.ndarray | None,
+                  class_names: tuple[str, ...] | None) -> list[str]:
+    """Weights, metrics, figures and summary, then the finished marker last; returns the files written.
+
+    The checkpoint (`out`/checkpoint.safetensors) must already be there: it is listed among the files.
+    Unlabelled test images (`test_labels` None, from the Python API) are titled by their index.
+    """
     save_weights(out / "model.safetensors", model, run_config["config"])
     atomic_write_json(out / "metrics.json", metrics)
-    pictures = draw_run_figures(out, model, figures, test_x, test_inputs, test_labels, data.spec.class_names,
+    pictures = draw_run_figures(out, model, figures, test_x, test_inputs, test_labels, class_names,
                                 metrics["epochs"], metrics["final"]["test_bce_floor"])
     write_summary(out / "summary.md", run_config, metrics, pictures)
     files = ["config.json", "metrics.json", "model.safetensors", CHECKPOINT, *pictures, "summary.md"]
