@@ -7,7 +7,7 @@ the detailed readings); nothing is typed in.
 from __future__ import annotations
 
 from aelab.report.blocks import MODEL_TITLES, body_of, code, dataset_title, figure, number, table
-from aelab.report.collect import comparison_rows, finished_runs
+from aelab.report.collect import comparison_rows, finished_runs, in_grid
 
 FIGURE_CAPTIONS = {
     "reconstructions.png": "Test images (top) over their reconstructions (bottom).",
@@ -18,8 +18,15 @@ FIGURE_CAPTIONS = {
 NOISY_CAPTION = "Test images, the noisy inputs the model was given, and its outputs."
 
 
+def is_classic(study: dict) -> bool:
+    """The classic study (or folders without a study record): the report keeps its classic wording."""
+    return (study["manifest"].get("study") or {}).get("name", "classic") == "classic"
+
+
 def header(study: dict) -> list[str]:
     manifest = study["manifest"]
+    if not is_classic(study):
+        return study_header(study)
     lines = ["# Autoencoder study: reproduction report", "",
              "The classic autoencoder study, reproduced: the hand-derived gradients of a small autoencoder are checked, "
              "four autoencoders (shallow, deep, denoising, sparse) are trained on each data set, and a sweep over the "
@@ -33,7 +40,22 @@ def header(study: dict) -> list[str]:
     return lines
 
 
+def study_header(study: dict) -> list[str]:
+    """The header of a user's study: its title and description, from its file."""
+    manifest, about = study["manifest"], study["manifest"]["study"]
+    lines = [f"# {about['title']}", "", *([about["description"], ""] if about.get("description") else []),
+             f"The study {code(about['source'])}, run by `aelab run`. Written from the run folders under {code(study['out'])}: "
+             "every number and figure below is read from those folders, nothing was retrained to write it."
+             + (f" Started {manifest['started']}, finished {manifest.get('finished', '–')}." if manifest.get("started") else ""), ""]
+    if manifest.get("quick"):
+        lines += ["> **Quick run** (`--quick`): 2,000 training images, 1,000 test images, 1 epoch per model; a smoke test "
+                  "of the study, its numbers are not the study's.", ""]
+    return lines
+
+
 def gradients(study: dict) -> list[str]:
+    if not is_classic(study) and not any(r["kind"] == "gradients" for r in study["runs"]):
+        return []  # a study without a gradcheck step
     lines = ["## Gradients of the simple autoencoder", ""]
     run = next(iter(finished_runs(study, "gradients")), None)
     if run is None:
@@ -75,7 +97,7 @@ def model(run: dict) -> list[str]:
 def models(study: dict) -> list[str]:
     lines = []
     for dataset in study["datasets"]:
-        runs = [r for r in study["runs"] if r["kind"] == "train" and r["dataset"] == dataset]
+        runs = [r for r in study["runs"] if r["kind"] == "train" and r["dataset"] == dataset and not in_grid(r)]
         if dataset in study["missing"] or not runs:
             continue
         lines += [f"## Models on {dataset_title(dataset)}", ""]
@@ -92,6 +114,8 @@ COMPARISON = [("train_loss", "train loss", ".4f"), ("test_bce", "test BCE", ".4f
 def comparison(study: dict) -> list[str]:
     rows = comparison_rows(study)
     lines = ["## Comparison of all models", ""]
+    if not rows and not is_classic(study):
+        return []
     if not rows:
         return lines + ["No model has finished yet.", ""]
     lines += ["Final training loss (mean over the last epoch's steps) and test-set metrics of every model. BCE in nats per "
@@ -103,7 +127,7 @@ def comparison(study: dict) -> list[str]:
 
 
 def sweeps(study: dict) -> list[str]:
-    runs = [r for r in study["runs"] if r["kind"] == "sweep" and r["dataset"] not in study["missing"]]
+    runs = [r for r in study["runs"] if r["kind"] == "sweep" and r["dataset"] not in study["missing"] and not in_grid(r)]
     if not runs:
         return []
     lines = ["## Code-size sweep", "", "Shallow autoencoders of every code size trained together on the same batches, "
