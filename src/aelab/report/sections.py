@@ -23,33 +23,26 @@ def is_classic(study: dict) -> bool:
     return (study["manifest"].get("study") or {}).get("name", "classic") == "classic"
 
 
+CLASSIC_INTRO = ("The classic autoencoder study, reproduced: the hand-derived gradients of a small autoencoder are checked, "
+                 "four autoencoders (shallow, deep, denoising, sparse) are trained on each data set, and a sweep over the "
+                 "code size, beside PCA, shows how much a larger code helps.")
+
+
 def header(study: dict) -> list[str]:
-    manifest = study["manifest"]
-    if not is_classic(study):
-        return study_header(study)
-    lines = ["# Autoencoder study: reproduction report", "",
-             "The classic autoencoder study, reproduced: the hand-derived gradients of a small autoencoder are checked, "
-             "four autoencoders (shallow, deep, denoising, sparse) are trained on each data set, and a sweep over the "
-             "code size, beside PCA, shows how much a larger code helps.", "",
-             f"Written from the run folders under {code(study['out'])}: every number and figure below is read from "
+    """The title and what the report is: the classic study's own words, or a user's study's title and description."""
+    manifest, about = study["manifest"], study["manifest"].get("study") or {}
+    classic = is_classic(study)
+    title = "Autoencoder study: reproduction report" if classic else about["title"]
+    intro = [CLASSIC_INTRO, ""] if classic else [about["description"], ""] if about.get("description") else []
+    source = "" if classic else f"The study {code(about['source'])}, run by `aelab run`. "
+    lines = [f"# {title}", "", *intro,
+             f"{source}Written from the run folders under {code(study['out'])}: every number and figure below is read from "
              "those folders, nothing was retrained to write it."
-             + (f" Reproduction started {manifest['started']}, finished {manifest.get('finished', '–')}." if manifest.get("started") else ""), ""]
+             + (f" {'Reproduction started' if classic else 'Started'} {manifest['started']}, finished "
+                f"{manifest.get('finished', '–')}." if manifest.get("started") else ""), ""]
     if manifest.get("quick"):
         lines += ["> **Quick run.** 2,000 training images, 1,000 test images, 1 epoch per model and a sweep over two code "
                   "sizes: a smoke test of the pipeline. Its numbers are not the study's.", ""]
-    return lines
-
-
-def study_header(study: dict) -> list[str]:
-    """The header of a user's study: its title and description, from its file."""
-    manifest, about = study["manifest"], study["manifest"]["study"]
-    lines = [f"# {about['title']}", "", *([about["description"], ""] if about.get("description") else []),
-             f"The study {code(about['source'])}, run by `aelab run`. Written from the run folders under {code(study['out'])}: "
-             "every number and figure below is read from those folders, nothing was retrained to write it."
-             + (f" Started {manifest['started']}, finished {manifest.get('finished', '–')}." if manifest.get("started") else ""), ""]
-    if manifest.get("quick"):
-        lines += ["> **Quick run** (`--quick`): 2,000 training images, 1,000 test images, 1 epoch per model; a smoke test "
-                  "of the study, its numbers are not the study's.", ""]
     return lines
 
 
