@@ -62,7 +62,7 @@ def test_cells_that_differ_only_in_code_size_and_seed_train_together():
     steps = plan_study(parse_study(DEPTH.replace('"tiny"', '"fashion-mnist"'), "s.toml"), quick=False)
     assert [(s.name, s.kind, len(s.cells)) for s in steps] == [
         ("fashion-mnist/depth/batch,model=shallow", "sweep", 4), ("fashion-mnist/depth/batch,model=deep", "sweep", 4),
-        ("fashion-mnist/l1/l1=0", "train", 1), ("fashion-mnist/l1/l1=0.001", "train", 1)]  # L1 is not the sweep's objective
+        ("fashion-mnist/l1/l1=0.0", "train", 1), ("fashion-mnist/l1/l1=0.001", "train", 1)]  # L1 is not the sweep's objective
     assert steps[1].config == SweepConfig(model="deep", dataset="fashion-mnist", code_sizes=(2, 4), epochs=1, batch_size=16,
                                           seeds=2, seed=0, hidden_sizes=(16,))
     assert steps[2].config.l1 == 0.0 and steps[3].config.l1 == 1e-3
@@ -114,7 +114,7 @@ def test_a_study_runs_reports_skips_what_is_done_and_resumes_what_is_not(tiny_da
     root, _, _ = tiny_dataset
     study, out, lines = parse_study(DEPTH, "depth.toml", "depth"), tmp_path / "out", []
     manifest = run_study(study, out, data_dir=root, quiet=True, log=lines.append, workers=2)
-    names = ["tiny/depth/batch,model=shallow", "tiny/depth/batch,model=deep", "tiny/l1/l1=0", "tiny/l1/l1=0.001"]
+    names = ["tiny/depth/batch,model=shallow", "tiny/depth/batch,model=deep", "tiny/l1/l1=0.0", "tiny/l1/l1=0.001"]
     assert [(r["name"], r["status"]) for r in manifest["steps"]] == [(n, "run") for n in names]
     assert all((out / n / "finished.json").is_file() for n in names)
     assert any(line.startswith("[4/4]") and "elapsed" in line and "left)" in line for line in lines)
@@ -142,7 +142,7 @@ def test_a_study_runs_reports_skips_what_is_done_and_resumes_what_is_not(tiny_da
     (out / names[2] / "finished.json").unlink()
     (out / names[2] / "checkpoint.safetensors").unlink(missing_ok=True)  # interrupted before a checkpoint: starts over
     run_study(study, out, data_dir=root, quiet=True, log=lambda m: None, workers=1)
-    assert calls == [("tiny/depth/batch,model=deep", True), ("tiny/l1/l1=0", False)]
+    assert calls == [("tiny/depth/batch,model=deep", True), ("tiny/l1/l1=0.0", False)]
 
 
 def test_a_batched_cell_computes_what_train_computes_for_its_seed(tiny_dataset, tmp_path):
@@ -167,3 +167,27 @@ def test_the_cli_runs_a_study_file(tiny_dataset, tmp_path, capsys):
     assert code == 0 and "report.html" in captured.out, captured.err
     assert json.loads((tmp_path / "out" / "checks" / "checks.json").read_text())[0]["passed"] is True
     assert "## Gradients of the simple autoencoder" in (tmp_path / "out" / "report.md").read_text()
+
+
+def test_run_classic_is_reproduce(tmp_path_factory, tmp_path, capsys, monkeypatch):
+    """`aelab run classic` over the folder `aelab reproduce --quick` wrote: the same run folders and configs, all skipped."""
+    import shutil
+
+    from test_reproduce import quick_study
+
+    study = quick_study(tmp_path_factory)
+    monkeypatch.delenv("AELAB_DATA_DIR", raising=False)
+    copy = Path(shutil.copytree(study["out"], tmp_path / "copy", symlinks=True))
+    code = cli.main(["run", "classic", "--quick", "--datasets", "fashion-mnist", "--out", str(copy),
+                     "--data-dir", str(study["data_dir"]), "--quiet"])
+    assert code == 0 and "report.html" in capsys.readouterr().out
+    manifest = json.loads((copy / "reproduce.json").read_text())
+    assert [(r["name"], r["status"]) for r in manifest["steps"]] == [(r["name"], "skipped") for r in study["manifest"]["steps"]
+                                                                     if r["status"] == "run"]
+    assert (copy / "report.md").read_text().startswith("# Autoencoder study: reproduction report")
+
+
+def test_every_cell_of_a_grid_has_its_own_folder():
+    text = DEPTH.replace('"tiny"', '"fashion-mnist"').replace("l1 = [0.0, 1e-3]", "l1 = [0.1234567, 0.1234568, 1e-5, 1]")
+    names = [s.name for s in plan_study(parse_study(text, "s.toml"), quick=False)]
+    assert len(set(names)) == len(names) == 6 and "fashion-mnist/l1/l1=0.1234567" in names and "fashion-mnist/l1/l1=1" in names

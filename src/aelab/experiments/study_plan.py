@@ -130,7 +130,7 @@ def label(varying) -> str:
             return "x".join(map(str, value))
         if isinstance(value, bool):
             return str(value).lower()
-        return format(value, "g") if isinstance(value, float) else str(value)
+        return repr(value) if isinstance(value, float) else str(value)  # repr: the shortest text that reads back, so distinct
     return ",".join(f"{key}={text(value)}" for key, value in varying)
 
 

@@ -50,7 +50,7 @@ def grid_figure(setting: str, values: Sequence, panels: Sequence[tuple[str, dict
         if scale == "log":
             ax.set_xscale("log")
         ax.set_xticks(x)
-        ax.set_xticklabels([format(v, "g") if isinstance(v, float) else str(v) for v in values])
+        ax.set_xticklabels([repr(v) if isinstance(v, float) else str(v) for v in values])
         ax.xaxis.set_minor_formatter(FuncFormatter(lambda *_: ""))
         ax.set_xlabel(setting)
         ax.set_ylabel(ylabel)

@@ -73,7 +73,7 @@ def rows(cells: list[dict]) -> list[dict]:
 
 
 def shown(value) -> str:
-    return "×".join(map(str, value)) if isinstance(value, list) else format(value, "g") if isinstance(value, float) else str(value)
+    return "×".join(map(str, value)) if isinstance(value, list) else repr(value) if isinstance(value, float) else str(value)
 
 
 def grid_table(step_rows: list[dict]) -> list[str]:
