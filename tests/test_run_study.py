@@ -191,3 +191,15 @@ def test_every_cell_of_a_grid_has_its_own_folder():
     text = DEPTH.replace('"tiny"', '"fashion-mnist"').replace("l1 = [0.0, 1e-3]", "l1 = [0.1234567, 0.1234568, 1e-5, 1]")
     names = [s.name for s in plan_study(parse_study(text, "s.toml"), quick=False)]
     assert len(set(names)) == len(names) == 6 and "fashion-mnist/l1/l1=0.1234567" in names and "fashion-mnist/l1/l1=1" in names
+
+
+def test_a_grid_over_seeds_alone_is_one_row_with_its_spread(tiny_dataset, tmp_path):
+    root, _, _ = tiny_dataset
+    text = DEPTH.replace('model = ["shallow", "deep"]\ncode_size = [2, 4]', 'model = "shallow"\ncode_size = 16') \
+        .split("[[steps]]\nname = \"l1\"")[0] + '[[steps]]\nname = "own"\nkind = "sweep"\ncode_sizes = [[2, 4], [8]]\nepochs = 1\nbatch_size = 16\n'
+    run_study(parse_study(text, "s.toml", "s"), tmp_path / "out", data_dir=root, quiet=True, log=lambda m: None)
+    report = (tmp_path / "out" / "report.md").read_text()
+    sweep = json.loads((tmp_path / "out" / "tiny/depth/batch" / "sweep.json").read_text())["sizes"][0]
+    assert "| seeds | test BCE excess |" in report
+    assert f"| 2/2 | {sweep['mean']['test_bce_excess']:.4f} ± {sweep['std']['test_bce_excess']:.4f} |" in report
+    assert "### Sweep `own/code_sizes=2x4` on tiny" in report and "### Sweep `own/code_sizes=8` on tiny" in report

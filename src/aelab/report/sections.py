@@ -76,7 +76,8 @@ def architecture(c: dict) -> str:
 
 
 def model(run: dict) -> list[str]:
-    title = f"### {MODEL_TITLES.get(run['name'].split('/')[-1], run['name'])} on {dataset_title(run['dataset'])}"
+    step = run['name'].split('/')[-1]
+    title = f"### {MODEL_TITLES.get(step, step)} on {dataset_title(run['dataset'])}"
     if not run["finished"]:
         return [title, "", f"Not finished (folder {code(run['name'])}): run the reproduction again to complete it.", ""]
     c = run["config"].get("config", {})
@@ -126,7 +127,8 @@ def sweeps(study: dict) -> list[str]:
     lines = ["## Code-size sweep", "", "Shallow autoencoders of every code size trained together on the same batches, "
              "beside PCA (the best linear reconstruction) fitted to the same training images.", ""]
     for run in runs:
-        lines += [f"### Sweep on {dataset_title(run['dataset'])}", ""]
+        named = "" if is_classic(study) else f" {code(run['name'].split('/', 1)[-1])}"  # a study may hold several
+        lines += [f"### Sweep{named} on {dataset_title(run['dataset'])}", ""]
         if not run["finished"]:
             lines += [f"Not finished (folder {code(run['name'])}): run the reproduction again to complete it.", ""]
             continue
