@@ -90,6 +90,7 @@ def test_the_dry_run_lists_every_folder_and_writes_nothing(tmp_path, capsys):
     printed = capsys.readouterr().out.splitlines()
     assert printed[0].startswith("study depth (") and "4 run folders, 10 cells" in printed[0]
     assert "[1/4] fashion-mnist/depth/batch,model=shallow (sweep, 4 cells batched): about" in printed[1]
+    assert [line.strip() for line in printed[2:6]] == [f"model=shallow,code_size={k},seed={s}" for k in (2, 4) for s in (0, 1)]
     assert printed[-1].startswith("estimated time: about") and "nothing was written" in printed[-1]
     assert not out.exists()
 

@@ -32,7 +32,7 @@ from aelab.errors import ConfigError, DatasetNotFoundError
 from aelab.experiments.checkpointing import CHECKPOINT
 from aelab.experiments.runs import check_output_dir, environment, is_finished, mark_finished, prepare_run_dir
 from aelab.experiments.sweep import run_sweep
-from aelab.experiments.study_plan import GRADIENT_CHECK, Step, is_done, plan_study, saved_config
+from aelab.experiments.study_plan import GRADIENT_CHECK, Step, is_done, label, plan_study, saved_config
 from aelab.experiments.train_one import Log, stderr_log, train_run
 from aelab.fileio import atomic_write_json, atomic_write_text
 from aelab.studies import Study, load_study
@@ -196,6 +196,8 @@ def dry_run(study: Study, out: str | os.PathLike, quick: bool = False, force: bo
         cells = f", {len(step.cells)} cells batched" if len(step.cells) > 1 else ""
         lines.append(f"  [{i + 1}/{len(steps)}] {step.name} ({step.kind}{cells}): "
                      + ("already done" if done else f"about {clock(seconds)}"))
+        if len(step.cells) > 1:
+            lines += [f"      {label(cell.varying)}" for cell in step.cells]
     lines.append(f"estimated time: about {clock(left / workers)} with {workers} worker(s) ({source}); nothing was written")
     return lines
 
