@@ -73,4 +73,8 @@ FAULTS = [
      "test_grader.py::test_broken_files_each_give_one_line_naming_file_and_line_and_the_others_are_still_graded"),
     ("the same seed twice", "identical metrics (weights, batch order and noise all come from seeded generators)", "—",
      "test_resume.py::test_same_seed_same_metrics_twice"),
+    ("a bad study file (unknown key, wrong type, empty grid, unknown model or data set, TOML syntax)", "`study.toml:10: steps[1] code_size: empty list: expected one value, or a grid of one or more values` (a close match suggested for a misspelt name), exit 2", "nothing written: the whole study is checked before its folder is made",
+     "test_run_study.py::test_a_bad_study_writes_nothing_and_exits_2"),
+    ("`aelab run STUDY` again after an interruption", "`already done, skipped` for finished cells", "every finished cell; an interrupted one continues from its checkpoint",
+     "test_run_study.py::test_a_study_runs_reports_skips_what_is_done_and_resumes_what_is_not"),
 ]

@@ -40,19 +40,23 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--quick", action="store_true", help="smoke run in seconds: 2,000 training images, 1,000 test, 1 epoch")
     sweep.add_argument("--resume", action="store_true", help="continue from the run folder's checkpoint (same options)")
 
-    reproduce = sub.add_parser("reproduce", help="the whole study in one command: gradient checks, four models and a "
-                               "code-size sweep per data set, then report.html and report.md")
+    run = sub.add_parser("run", help="run a study file (data sets × steps, with grids) or a shipped study such as classic, "
+                         "then write report.html and report.md")
+    run.add_argument("study", help="a study's TOML file, or the name of a study shipped with aelab (classic)")
+    run.add_argument("--out", default=None, help="folder for every step's run folder and the report (default: "
+                     "runs/<study name>); steps already done there for the same settings are kept")
+    run.add_argument("--datasets", default=None, help="data sets, comma-separated, instead of the study's own")
+    add_study_options(run)
+    run.add_argument("--dry-run", action="store_true", help="list the run folders and cells and the estimated time; "
+                     "run and write nothing")
+
+    reproduce = sub.add_parser("reproduce", help="the classic study in one command (= aelab run classic): gradient checks, "
+                               "four models and a code-size sweep per data set, then report.html and report.md")
     reproduce.add_argument("--out", default="runs/study", help="folder for every step's run folder and the report "
                            "(default: runs/study); steps already done there for the same settings are kept")
     reproduce.add_argument("--datasets", default="mnist,fashion-mnist",
                            help="data sets, comma-separated (default: mnist,fashion-mnist); one that is not found is skipped")
-    add_common(reproduce)
-    reproduce.add_argument("--quick", action="store_true", help="smoke run in seconds: 2,000 training images, 1,000 test, "
-                           "1 epoch, sweep code sizes 5,20")
-    reproduce.add_argument("--force", action="store_true", help="run every step again, even those already done")
-    reproduce.add_argument("--workers", type=int, default=None,
-                           help="training steps run at a time, each on one core (default: 2, or 1 on a one-core machine); "
-                                "1 runs them one after another")
+    add_study_options(reproduce)
 
     data = sub.add_parser("data", help="list, verify or fetch the data sets")
     data_sub = data.add_subparsers(dest="data_command", required=True, metavar="ACTION", parser_class=OneLineParser)
@@ -76,6 +80,17 @@ def build_parser() -> argparse.ArgumentParser:
     grad.add_argument("--timeout", type=float, default=None, help="with --impl: seconds each file may run (default: 20)")
     grad.add_argument("--seed", type=int, default=0, help="seed of the random test inputs (default: 0)")
     return parser
+
+
+def add_study_options(parser: argparse.ArgumentParser) -> None:
+    """The options `run` and `reproduce` share."""
+    add_common(parser)
+    parser.add_argument("--quick", action="store_true", help="smoke run in seconds: 2,000 training images, 1,000 test, "
+                        "1 epoch, a sweep's first two code sizes")
+    parser.add_argument("--force", action="store_true", help="run every step again, even those already done")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="training steps run at a time, each on one core (default: 2, or 1 on a one-core machine); "
+                             "1 runs them one after another")
 
 
 def add_common(parser: argparse.ArgumentParser) -> None:
@@ -118,18 +133,30 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
-    from aelab.experiments.reproduce import reproduce
+    args.study, args.dry_run = "classic", False
+    return cmd_run(args)
 
-    datasets = tuple(name.strip() for name in args.datasets.split(",") if name.strip())
-    workers = {} if args.workers is None else {"workers": args.workers}
-    manifest = reproduce(args.out, datasets=datasets, quick=args.quick, force=args.force, data_dir=args.data_dir,
-                         quiet=args.quiet, **workers)
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from aelab.experiments.reproduce import DEFAULT_WORKERS, dry_run, run_study
+    from aelab.studies import load_study
+
+    study = load_study(args.study)
+    if args.datasets is not None:
+        study = study.with_datasets(tuple(name.strip() for name in args.datasets.split(",") if name.strip()))
+    out = args.out or f"runs/{study.name}"
+    workers = DEFAULT_WORKERS if args.workers is None else args.workers
+    if args.dry_run:
+        print("\n".join(dry_run(study, out, quick=args.quick, force=args.force, workers=workers)))
+        return 0
+    manifest = run_study(study, out, quick=args.quick, force=args.force, data_dir=args.data_dir, quiet=args.quiet,
+                         workers=workers)
     print(f"report: {manifest['report']['html']} and {manifest['report']['markdown']}")
     for name, reason in manifest["missing"].items():
         print(f"skipped {name}: {reason}")
-    if not manifest["gradient_checks_passed"]:
+    if manifest["gradient_checks_passed"] is False:
         return 1
-    return 4 if datasets and set(manifest["missing"]) == set(datasets) else 0  # 4: DatasetNotFoundError's code
+    return 4 if study.datasets and set(manifest["missing"]) == set(study.datasets) else 0  # 4: DatasetNotFoundError's code
 
 
 def cmd_data(args: argparse.Namespace) -> int:
@@ -169,7 +196,7 @@ def cmd_gradcheck(args: argparse.Namespace) -> int:
     return gradcheck_command(as_json=args.json, seed=args.seed)
 
 
-COMMANDS = {"train": cmd_train, "sweep": cmd_sweep, "reproduce": cmd_reproduce, "data": cmd_data, "gradcheck": cmd_gradcheck}
+COMMANDS = {"train": cmd_train, "sweep": cmd_sweep, "run": cmd_run, "reproduce": cmd_reproduce, "data": cmd_data, "gradcheck": cmd_gradcheck}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,6 +1,8 @@
-"""`aelab reproduce`: the whole study in one call — gradient checks, four models and a sweep per data set.
+"""`aelab run STUDY` and `aelab reproduce` (= `aelab run classic`): a whole study in one call.
 
-Every step is an ordinary run folder under `out`, so the reproduction is resumable by construction:
+A study (studies/, planned into run folders by study_plan.py) is gradient checks, trained models
+and sweeps per data set; the classic one is four models and a sweep per data set.
+Every step is an ordinary run folder under `out`, so the run is resumable by construction:
 a step whose folder holds a finished result for the *same* configuration is skipped, an interrupted
 training step continues from its checkpoint, and `force` reruns everything. A data set that cannot
 be found is skipped (with a line in the console and in the report), not a crash. `reproduce.json`
@@ -26,20 +28,23 @@ from pathlib import Path
 from typing import Callable
 
 import aelab
-from aelab.data.registry import get_spec
 from aelab.errors import ConfigError, DatasetNotFoundError
 from aelab.experiments.checkpointing import CHECKPOINT
 from aelab.experiments.runs import check_output_dir, environment, is_finished, mark_finished, prepare_run_dir
 from aelab.experiments.sweep import run_sweep
-from aelab.experiments.study_plan import GRADIENT_CHECK, Step, is_done, plan, saved_config
+from aelab.experiments.study_plan import GRADIENT_CHECK, Step, is_done, label, plan_study, saved_config
 from aelab.experiments.train_one import Log, stderr_log, train_run
 from aelab.fileio import atomic_write_json, atomic_write_text
+from aelab.studies import Study, load_study
 from aelab.train.interrupt import graceful_stop_workers, stop_workers
 from aelab.train.trainer import TrainingInterrupted, torch_threads
 
 DERIVATION = Path(aelab.__file__).resolve().parents[2] / "docs" / "gradients.md"  # present in a source checkout
 MANIFEST = "reproduce.json"
 DEFAULT_WORKERS = min(2, os.cpu_count() or 1)  # training steps at a time: each trains on one core
+# Seconds per unit of Step.cost on one core, for --dry-run before anything ran here: from the study's log in
+# BENCHMARKS.md (shallow 5 s, deep 18 s on Fashion-MNIST) — a rough guide; a previous run in the folder is used instead.
+SECONDS_PER_COST = 1.0e-5
 
 
 def run_gradients(folder: Path, quiet: bool, log: Log) -> None:
@@ -67,7 +72,7 @@ def run_step(step: Step, folder: Path, data_dir, force: bool, quiet: bool, log: 
         return
     # an interrupted run of the same config continues from its checkpoint (bit-identical to an uninterrupted one)
     resume = not force and (folder / CHECKPOINT).is_file() and saved_config(folder) == step.config_json()
-    run = run_sweep if step.kind == "sweep" else train_run
+    run = {"sweep": run_sweep, "train": train_run}[step.kind]
     run(step.config, folder, data_dir=data_dir, quiet=True, log=inner, resume=resume)
 
 
@@ -113,27 +118,34 @@ def clock(seconds: float) -> str:
 def reproduce(out: str | os.PathLike, datasets: tuple[str, ...] = ("mnist", "fashion-mnist"), quick: bool = False,
               force: bool = False, data_dir: str | os.PathLike | None = None, quiet: bool = False,
               log: Log = stderr_log, workers: int = DEFAULT_WORKERS) -> dict:
-    """Run (or continue) the whole study into `out`, then write out/report.html and out/report.md.
+    """The classic study (classic.toml) on `datasets`: `run_study` of `aelab run classic`."""
+    study = load_study("classic").with_datasets(tuple(datasets))  # an unknown name fails here, before anything runs
+    return run_study(study, out, quick=quick, force=force, data_dir=data_dir, quiet=quiet, log=log, workers=workers)
+
+
+def run_study(study: Study, out: str | os.PathLike, quick: bool = False, force: bool = False,
+              data_dir: str | os.PathLike | None = None, quiet: bool = False, log: Log = stderr_log,
+              workers: int = DEFAULT_WORKERS) -> dict:
+    """Run (or continue) `study` into `out`, then write out/report.html and out/report.md.
 
     `quiet` silences the per-epoch lines of each step; `log` receives the progress lines; `workers`
     training steps run at a time (1: one after another, in the plan's order). Returns
     the manifest (also saved as out/reproduce.json): per step its status ("run", "skipped" or
     "missing") and seconds, the missing data sets with the reason, and the report's paths.
     """
-    for name in datasets:
-        get_spec(name)  # an unknown name fails here, before anything runs
-    out = check_output_dir(out)
-    out.mkdir(parents=True, exist_ok=True)
-    steps = plan(tuple(datasets), quick)
-    previous = read_manifest(out)
-    manifest = {"quick": quick, "force": force, "datasets": list(datasets),
-                "data_dir": None if data_dir is None else str(data_dir), "started": now(),
-                "environment": environment(), "steps": [], "missing": {}}
     if workers < 1:
         raise ConfigError(f"--workers {workers}: expected at least 1")
+    steps = plan_study(study, quick)
+    out = check_output_dir(out)
+    out.mkdir(parents=True, exist_ok=True)
+    previous = read_manifest(out)
+    manifest = {"study": {"name": study.name, "title": study.title, "description": study.description, "source": study.source},
+                "quick": quick, "force": force, "datasets": list(study.datasets),
+                "data_dir": None if data_dir is None else str(data_dir), "started": now(),
+                "environment": environment(), "steps": [], "missing": {}}
     progress, start = Progress(steps, log, workers), time.perf_counter()
     manifest["workers"] = workers
-    manifest["steps"] = [{"name": s.name, "kind": s.kind, "dataset": s.dataset, "status": None, "seconds": None} for s in steps]
+    manifest["steps"] = [s.record() for s in steps]
     manifest_lock = threading.Lock()
 
     def run_one(i: int) -> None:
@@ -143,17 +155,51 @@ def reproduce(out: str | os.PathLike, datasets: tuple[str, ...] = ("mnist", "fas
             atomic_write_json(out / MANIFEST, manifest)
 
     run_steps(steps, run_one, workers)
-    checks = read_json_list(out / "gradients" / "checks.json")
+    gradient_folders = [out / s.name / "checks.json" for s in steps if s.kind == "gradients"]
+    checks = [row for path in gradient_folders for row in read_json_list(path)]
     manifest.update(finished=now(), seconds=time.perf_counter() - start,
-                    gradient_checks_passed=bool(checks) and all(row.get("passed") for row in checks))
+                    gradient_checks_passed=(bool(checks) and all(row.get("passed") for row in checks)) if gradient_folders else None)
     from aelab.report import write_report  # the report reads only the folders written above
 
     manifest["report"] = {kind: str(path) for kind, path in write_report(out, manifest).items()}
     atomic_write_json(out / MANIFEST, manifest)
     counts = {s: sum(r["status"] == s for r in manifest["steps"]) for s in ("run", "skipped", "missing")}
-    log(f"reproduction finished in {clock(manifest['seconds'])}: {counts['run']} steps run, {counts['skipped']} already "
+    what = "reproduction" if study.name == "classic" else f"study {study.name}"
+    log(f"{what} finished in {clock(manifest['seconds'])}: {counts['run']} steps run, {counts['skipped']} already "
         f"done, {counts['missing']} without data → {manifest['report']['html']}")
     return manifest
+
+
+def dry_run(study: Study, out: str | os.PathLike, quick: bool = False, force: bool = False,
+            workers: int = DEFAULT_WORKERS) -> list[str]:
+    """What `run_study` would do, as lines: each run folder, its cells, done or to run, and the estimated time.
+
+    Writes nothing. The time uses the seconds per unit of cost measured by a previous run in `out`
+    when there is one, else SECONDS_PER_COST; steps already done there cost nothing.
+    """
+    if workers < 1:
+        raise ConfigError(f"--workers {workers}: expected at least 1")
+    steps = plan_study(study, quick)
+    out = Path(out)
+    previous = read_manifest(out)
+    timed = [(s, previous[s.name]["seconds"]) for s in steps if s.name in previous and previous[s.name].get("seconds")]
+    units = sum(s.cost() for s, _ in timed)
+    rate = sum(seconds for _, seconds in timed) / units if units else SECONDS_PER_COST
+    source = f"measured by the run in {out}" if units else "a rough guide from one core of the reference machine"
+    lines = [f"study {study.name} ({study.source}): {len(steps)} run folders, {sum(max(len(s.cells), 1) for s in steps)} cells"
+             f"{' (quick)' if quick else ''} → {out}"]
+    left = 0.0
+    for i, step in enumerate(steps):
+        done = not force and out.exists() and is_done(out / step.name, step)
+        seconds = 0.0 if done else step.cost() * rate
+        left += seconds
+        cells = f", {len(step.cells)} cells batched" if len(step.cells) > 1 else ""
+        lines.append(f"  [{i + 1}/{len(steps)}] {step.name} ({step.kind}{cells}): "
+                     + ("already done" if done else f"about {clock(seconds)}"))
+        if len(step.cells) > 1:
+            lines += [f"      {label(cell.varying)}" for cell in step.cells]
+    lines.append(f"estimated time: about {clock(left / workers)} with {workers} worker(s) ({source}); nothing was written")
+    return lines
 
 
 def do_step(i: int, step: Step, out: Path, data_dir, force: bool, quiet: bool, missing: dict[str, str],

@@ -15,8 +15,10 @@ __all__ = ["write_report"]
 def write_report(out: str | os.PathLike, manifest: dict | None = None) -> dict[str, Path]:
     """Write out/report.md and out/report.html from the folders under `out`; returns their paths."""
     from aelab.report.collect import collect
+    from aelab.report.grids import draw_grid_figures
     from aelab.report.html import write_html
     from aelab.report.markdown import write_markdown
 
     study = collect(out, manifest)
+    study["grid_figures"] = draw_grid_figures(Path(out), study)  # the grids' plots, drawn from the collected numbers
     return {"markdown": write_markdown(out, study), "html": write_html(out, study)}

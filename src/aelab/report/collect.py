@@ -69,7 +69,8 @@ def read_run(out: Path, step: dict) -> dict:
     """One step's folder: config and results if it finished, else only what the step record says."""
     folder = out / step["name"]
     run = {"name": step["name"], "kind": step["kind"], "dataset": step.get("dataset"), "status": step.get("status"),
-           "seconds": step.get("seconds"), "finished": (folder / FINISHED).is_file()}
+           "seconds": step.get("seconds"), "finished": (folder / FINISHED).is_file(),
+           "step": step.get("step"), "cells": step.get("cells") or []}  # a study grid's cells (report/grids.py)
     if not run["finished"]:
         return run
     run["config"] = read_json(folder / "config.json") or {}
@@ -92,6 +93,13 @@ def finished_runs(study: dict, kind: str, dataset: str | None = None) -> list[di
     return [r for r in study["runs"] if r["finished"] and r["kind"] == kind and (dataset is None or r["dataset"] == dataset)]
 
 
+def in_grid(run: dict) -> bool:
+    """A cell (or batched cells) of a study grid, shown in the grid's section rather than on its own.
+
+    A grid of sweeps is not: each of its sweeps keeps its own section, as any sweep."""
+    return bool(run["cells"]) and (run["kind"] == "train" or "code_size" in run["cells"][0])
+
+
 COMPARISON_KEYS = ("train_loss", "test_bce", "test_bce_floor", "test_bce_excess", "test_mse", "test_psnr_db",
                    "test_code_zero_fraction")
 
@@ -99,7 +107,7 @@ COMPARISON_KEYS = ("train_loss", "test_bce", "test_bce_floor", "test_bce_excess"
 def comparison_rows(study: dict) -> list[dict]:
     """One row per finished model: its final metrics (metrics.json "final") and training seconds."""
     rows = []
-    for run in finished_runs(study, "train"):
+    for run in (r for r in finished_runs(study, "train") if not in_grid(r)):
         final = run["metrics"].get("final", {})
         rows.append({"dataset": run["dataset"], "model": run["config"].get("config", {}).get("model", run["name"]),
                      "name": run["name"], **{key: final.get(key) for key in COMPARISON_KEYS},

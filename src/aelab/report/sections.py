@@ -7,7 +7,7 @@ the detailed readings); nothing is typed in.
 from __future__ import annotations
 
 from aelab.report.blocks import MODEL_TITLES, body_of, code, dataset_title, figure, number, table
-from aelab.report.collect import comparison_rows, finished_runs
+from aelab.report.collect import comparison_rows, finished_runs, in_grid
 
 FIGURE_CAPTIONS = {
     "reconstructions.png": "Test images (top) over their reconstructions (bottom).",
@@ -18,15 +18,28 @@ FIGURE_CAPTIONS = {
 NOISY_CAPTION = "Test images, the noisy inputs the model was given, and its outputs."
 
 
+def is_classic(study: dict) -> bool:
+    """The classic study (or folders without a study record): the report keeps its classic wording."""
+    return (study["manifest"].get("study") or {}).get("name", "classic") == "classic"
+
+
+CLASSIC_INTRO = ("The classic autoencoder study, reproduced: the hand-derived gradients of a small autoencoder are checked, "
+                 "four autoencoders (shallow, deep, denoising, sparse) are trained on each data set, and a sweep over the "
+                 "code size, beside PCA, shows how much a larger code helps.")
+
+
 def header(study: dict) -> list[str]:
-    manifest = study["manifest"]
-    lines = ["# Autoencoder study: reproduction report", "",
-             "The classic autoencoder study, reproduced: the hand-derived gradients of a small autoencoder are checked, "
-             "four autoencoders (shallow, deep, denoising, sparse) are trained on each data set, and a sweep over the "
-             "code size, beside PCA, shows how much a larger code helps.", "",
-             f"Written from the run folders under {code(study['out'])}: every number and figure below is read from "
+    """The title and what the report is: the classic study's own words, or a user's study's title and description."""
+    manifest, about = study["manifest"], study["manifest"].get("study") or {}
+    classic = is_classic(study)
+    title = "Autoencoder study: reproduction report" if classic else about["title"]
+    intro = [CLASSIC_INTRO, ""] if classic else [about["description"], ""] if about.get("description") else []
+    source = "" if classic else f"The study {code(about['source'])}, run by `aelab run`. "
+    lines = [f"# {title}", "", *intro,
+             f"{source}Written from the run folders under {code(study['out'])}: every number and figure below is read from "
              "those folders, nothing was retrained to write it."
-             + (f" Reproduction started {manifest['started']}, finished {manifest.get('finished', '–')}." if manifest.get("started") else ""), ""]
+             + (f" {'Reproduction started' if classic else 'Started'} {manifest['started']}, finished "
+                f"{manifest.get('finished', '–')}." if manifest.get("started") else ""), ""]
     if manifest.get("quick"):
         lines += ["> **Quick run.** 2,000 training images, 1,000 test images, 1 epoch per model and a sweep over two code "
                   "sizes: a smoke test of the pipeline. Its numbers are not the study's.", ""]
@@ -34,6 +47,8 @@ def header(study: dict) -> list[str]:
 
 
 def gradients(study: dict) -> list[str]:
+    if not is_classic(study) and not any(r["kind"] == "gradients" for r in study["runs"]):
+        return []  # a study without a gradcheck step
     lines = ["## Gradients of the simple autoencoder", ""]
     run = next(iter(finished_runs(study, "gradients")), None)
     if run is None:
@@ -77,7 +92,8 @@ def architecture(c: dict) -> str:
 
 
 def model(run: dict) -> list[str]:
-    title = f"### {MODEL_TITLES.get(run['name'].split('/')[-1], run['name'])} on {dataset_title(run['dataset'])}"
+    step = run['name'].split('/')[-1]
+    title = f"### {MODEL_TITLES.get(step, step)} on {dataset_title(run['dataset'])}"
     if not run["finished"]:
         return [title, "", f"Not finished (folder {code(run['name'])}): run the reproduction again to complete it.", ""]
     c = run["config"].get("config", {})
@@ -91,7 +107,7 @@ def model(run: dict) -> list[str]:
 def models(study: dict) -> list[str]:
     lines = []
     for dataset in study["datasets"]:
-        runs = [r for r in study["runs"] if r["kind"] == "train" and r["dataset"] == dataset]
+        runs = [r for r in study["runs"] if r["kind"] == "train" and r["dataset"] == dataset and not in_grid(r)]
         if dataset in study["missing"] or not runs:
             continue
         lines += [f"## Models on {dataset_title(dataset)}", ""]
@@ -108,6 +124,8 @@ COMPARISON = [("train_loss", "train loss", ".4f"), ("test_bce", "test BCE", ".4f
 def comparison(study: dict) -> list[str]:
     rows = comparison_rows(study)
     lines = ["## Comparison of all models", ""]
+    if not rows and not is_classic(study):
+        return []
     if not rows:
         return lines + ["No model has finished yet.", ""]
     lines += ["Final training loss (mean over the last epoch's steps) and test-set metrics of every model. BCE in nats per "
@@ -119,13 +137,14 @@ def comparison(study: dict) -> list[str]:
 
 
 def sweeps(study: dict) -> list[str]:
-    runs = [r for r in study["runs"] if r["kind"] == "sweep" and r["dataset"] not in study["missing"]]
+    runs = [r for r in study["runs"] if r["kind"] == "sweep" and r["dataset"] not in study["missing"] and not in_grid(r)]
     if not runs:
         return []
     lines = ["## Code-size sweep", "", "Shallow autoencoders of every code size trained together on the same batches, "
              "beside PCA (the best linear reconstruction) fitted to the same training images.", ""]
     for run in runs:
-        lines += [f"### Sweep on {dataset_title(run['dataset'])}", ""]
+        named = "" if is_classic(study) else f" {code(run['name'].split('/', 1)[-1])}"  # a study may hold several
+        lines += [f"### Sweep{named} on {dataset_title(run['dataset'])}", ""]
         if not run["finished"]:
             lines += [f"Not finished (folder {code(run['name'])}): run the reproduction again to complete it.", ""]
             continue

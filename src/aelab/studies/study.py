@@ -1,0 +1,77 @@
+"""A checked study and its cells: one config per data set × step × grid point.
+
+A study names its data sets and lists steps; each step has a `name`, a `kind` (studies/kinds.py)
+and settings, which are the fields of that kind's config dataclass (config.py, the same classes
+that make the CLI's options). Any setting given as a list is a grid: the step runs once for every
+combination of its lists. reader.py makes a `Study` from a TOML file, checking everything first.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from dataclasses import dataclass
+
+from aelab.data.registry import get_spec
+from aelab.studies.kinds import KINDS
+
+
+@dataclass(frozen=True)
+class StudyStep:
+    """One step of a study: its settings, each with its values in the file's order (more than one: a grid)."""
+
+    name: str
+    kind: str
+    settings: tuple[tuple[str, tuple], ...]
+
+    def grid(self) -> dict[str, tuple]:
+        """The settings that vary (given as a list of two or more values)."""
+        return {key: values for key, values in self.settings if len(values) > 1}
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One configuration to run: step × data set × grid point; `varying` holds its grid values."""
+
+    step: str
+    kind: str
+    dataset: str | None
+    config: object | None
+    varying: tuple[tuple[str, object], ...] = ()
+
+
+@dataclass(frozen=True)
+class Study:
+    """A checked study: its data sets and steps (see `cells` for what runs)."""
+
+    name: str
+    title: str
+    description: str
+    datasets: tuple[str, ...]
+    steps: tuple[StudyStep, ...]
+    source: str
+
+    def cells(self) -> list[Cell]:
+        """Every cell, step by step, data set by data set, the grid in the file's order (last setting fastest)."""
+        return [cell for step in self.steps for cell in step_cells(step, self.datasets)]
+
+    def with_datasets(self, datasets: tuple[str, ...]) -> "Study":
+        """The same study on other data sets (each must be known)."""
+        for name in datasets:
+            get_spec(name)
+        return dataclasses.replace(self, datasets=tuple(datasets))
+
+
+def step_cells(step: StudyStep, datasets: tuple[str, ...]) -> list[Cell]:
+    kind = KINDS[step.kind]
+    if kind.config is None:
+        return [Cell(step.name, step.kind, None, None)]
+    grid = step.grid()
+    cells = []
+    for dataset in datasets if kind.per_dataset else (None,):
+        for values in itertools.product(*(v for _, v in step.settings)):
+            settings = dict(zip((k for k, _ in step.settings), values))
+            extra = {"dataset": dataset} if kind.per_dataset else {}
+            config = kind.config(**extra, **settings)
+            cells.append(Cell(step.name, step.kind, dataset, config, tuple((k, settings[k]) for k in grid)))
+    return cells
