@@ -29,7 +29,7 @@ import aelab
 from aelab.data.registry import get_spec
 from aelab.errors import ConfigError, DatasetNotFoundError
 from aelab.experiments.checkpointing import CHECKPOINT
-from aelab.experiments.runs import check_output_dir, environment, is_finished, mark_finished, prepare_run_dir
+from aelab.experiments.runs import environment, is_finished, locked_folder, mark_finished, run_dir
 from aelab.experiments.sweep import run_sweep
 from aelab.experiments.study_plan import GRADIENT_CHECK, Step, is_done, plan, saved_config
 from aelab.experiments.train_one import Log, stderr_log, train_run
@@ -47,17 +47,17 @@ def run_gradients(folder: Path, quiet: bool, log: Log) -> None:
     from aelab.manual.gradcheck import format_table, results_to_json, run_checks
 
     results = run_checks(**GRADIENT_CHECK)
-    folder = prepare_run_dir(folder)
-    atomic_write_json(folder / "config.json", {"config": GRADIENT_CHECK, "environment": environment()})
-    atomic_write_text(folder / "checks.json", results_to_json(results) + "\n")
-    atomic_write_text(folder / "summary.md", "# Gradient checks\n\n```\n" + format_table(results) + "\n```\n")
-    files = ["config.json", "checks.json", "summary.md"]
-    if DERIVATION.is_file():  # copied, so that the report reads only run folders
-        atomic_write_text(folder / "derivation.md", DERIVATION.read_text(encoding="utf-8"))
-        files.append("derivation.md")
-    if not quiet:
-        log("  " + format_table(results).splitlines()[-1])
-    mark_finished(folder, files)
+    with run_dir(folder, force=True, log=log) as folder:  # reproduce runs this step only when it is not done
+        atomic_write_json(folder / "config.json", {"config": GRADIENT_CHECK, "environment": environment()})
+        atomic_write_text(folder / "checks.json", results_to_json(results) + "\n")
+        atomic_write_text(folder / "summary.md", "# Gradient checks\n\n```\n" + format_table(results) + "\n```\n")
+        files = ["config.json", "checks.json", "summary.md"]
+        if DERIVATION.is_file():  # copied, so that the report reads only run folders
+            atomic_write_text(folder / "derivation.md", DERIVATION.read_text(encoding="utf-8"))
+            files.append("derivation.md")
+        if not quiet:
+            log("  " + format_table(results).splitlines()[-1])
+        mark_finished(folder, files)
 
 
 def run_step(step: Step, folder: Path, data_dir, force: bool, quiet: bool, log: Log) -> None:
@@ -68,7 +68,8 @@ def run_step(step: Step, folder: Path, data_dir, force: bool, quiet: bool, log: 
     # an interrupted run of the same config continues from its checkpoint (bit-identical to an uninterrupted one)
     resume = not force and (folder / CHECKPOINT).is_file() and saved_config(folder) == step.config_json()
     run = run_sweep if step.kind == "sweep" else train_run
-    run(step.config, folder, data_dir=data_dir, quiet=True, log=inner, resume=resume)
+    # otherwise the folder is started again: reproduce has decided that (forced, or another configuration)
+    run(step.config, folder, data_dir=data_dir, quiet=True, log=inner, resume=resume, force=not resume)
 
 
 class Progress:
@@ -122,15 +123,20 @@ def reproduce(out: str | os.PathLike, datasets: tuple[str, ...] = ("mnist", "fas
     """
     for name in datasets:
         get_spec(name)  # an unknown name fails here, before anything runs
-    out = check_output_dir(out)
-    out.mkdir(parents=True, exist_ok=True)
+    if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
+        raise ConfigError(f"--workers {workers!r}: expected at least 1")
+    with locked_folder(out, log) as out:  # each step locks its own folder inside this one
+        return reproduce_into(out, datasets, quick, force, data_dir, quiet, log, workers)
+
+
+def reproduce_into(out: Path, datasets: tuple[str, ...], quick: bool, force: bool, data_dir, quiet: bool, log: Log,
+                   workers: int) -> dict:
+    """`reproduce` in its locked folder `out`."""
     steps = plan(tuple(datasets), quick)
     previous = read_manifest(out)
     manifest = {"quick": quick, "force": force, "datasets": list(datasets),
                 "data_dir": None if data_dir is None else str(data_dir), "started": now(),
                 "environment": environment(), "steps": [], "missing": {}}
-    if workers < 1:
-        raise ConfigError(f"--workers {workers}: expected at least 1")
     progress, start = Progress(steps, log, workers), time.perf_counter()
     manifest["workers"] = workers
     manifest["steps"] = [{"name": s.name, "kind": s.kind, "dataset": s.dataset, "status": None, "seconds": None} for s in steps]
