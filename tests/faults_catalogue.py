@@ -42,6 +42,8 @@ FAULTS = [
      "test_run_folder.py::test_two_real_training_processes_one_refused_then_the_stale_lock_taken_over"),
     ("a lock left by a killed run (same host, PID gone)", "`…: taking over the lock of an aelab run that no longer runs (PID P on HOST, since T)`; the run goes on", "the folder; the stale lock is replaced, and removed when the run ends",
      "test_run_folder.py::test_a_stale_lock_from_a_killed_process_is_taken_over"),
+    ("a lock recorded by a run on another machine", "`…: locked by an aelab run on another machine (PID P on HOST, since T): if none runs there now, delete …/aelab.lock`, exit 6", "the folder and the lock file, untouched",
+     "test_run_folder.py::test_a_lock_recorded_on_another_machine_is_refused_with_the_file_to_delete"),
     ("a new `train` or `sweep` into a folder holding a finished run", "`…: holds a finished run: pass --force to replace it, or choose another --out`, exit 6", "the finished run, byte for byte",
      "test_run_folder.py::test_a_finished_run_is_not_overwritten_without_force"),
     ("a new `train` into a folder holding an interrupted run", "`…: holds an interrupted run (checkpoint.safetensors): pass --resume to continue it or --force to start again`, exit 6", "the checkpoint and every file, byte for byte",

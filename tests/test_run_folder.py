@@ -128,6 +128,43 @@ def test_a_stale_lock_from_a_killed_process_is_taken_over(tiny_dataset, tmp_path
     assert (out / "finished.json").is_file() and not (out / LOCK_NAME).exists()
 
 
+def write_lock_file(folder: Path, pid: int, host: str) -> None:
+    (folder / LOCK_NAME).write_text(json.dumps({"pid": pid, "host": host, "started": "2026-01-01T00:00:00+00:00"}))
+
+
+def test_a_lock_recorded_on_another_machine_is_refused_with_the_file_to_delete(tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    write_lock_file(out, 1, "elsewhere.example")  # its PID means nothing here: never judged stale from this machine
+    with pytest.raises(OutputError) as info:
+        with RunLock(out):
+            pass
+    assert str(info.value) == (f"{out}: locked by an aelab run on another machine (PID 1 on elsewhere.example, since "
+                               f"2026-01-01T00:00:00+00:00): if none runs there now, delete {out / LOCK_NAME}")
+    (out / LOCK_NAME).unlink()
+    with RunLock(out):
+        assert json.loads((out / LOCK_NAME).read_text())["pid"] == os.getpid()
+
+
+def test_without_flock_the_recorded_pid_decides(tmp_path, monkeypatch):
+    monkeypatch.setattr("aelab.experiments.run_lock.try_flock", lambda fd: None)  # a file system without flock
+    out = tmp_path / "run"
+    out.mkdir()
+    alive = python_process("import time; print('up', flush=True); time.sleep(120)")
+    assert alive.stdout.readline().strip() == "up"
+    try:
+        write_lock_file(out, alive.pid, socket.gethostname())
+        with pytest.raises(OutputError, match=f"in use by another aelab run \\(PID {alive.pid} on "):
+            with RunLock(out):
+                pass
+    finally:
+        kill(alive)
+    messages: list[str] = []
+    with RunLock(out, messages.append):  # the same PID, now gone: stale
+        pass
+    assert f"no longer runs (PID {alive.pid} on" in messages[0] and not (out / LOCK_NAME).exists()
+
+
 def test_threads_of_one_process_exclude_each_other_but_nested_folders_do_not(tmp_path):
     inner = tmp_path / "study" / "mnist" / "shallow"
     inner.mkdir(parents=True)

@@ -5,7 +5,8 @@ config, a finished marker over half a result), and both exit 0. So the writer of
 `aelab.lock` in it for as long as it writes, and a second writer is refused with one line naming
 the holder. The exclusion itself is the kernel's `flock` on that file: it ends with the process
 that holds it, so the file left behind by a killed run (same host, PID gone) is recognised as stale
-and taken over. Where a file system has no `flock`, the recorded PID decides, on the same host.
+and taken over. Where a file system has no `flock`, the recorded PID decides. A lock recorded on
+another machine is refused, with the file to delete if that run is known to be gone.
 The lock is per folder: `aelab reproduce` holds its own folder's, and each step (a worker thread)
 the lock of the step's folder inside it. Two threads asking for one folder exclude each other too:
 `flock` works per open file, not per process.
@@ -70,6 +71,24 @@ def in_use(folder: Path, holder: Holder | None) -> OutputError:
     return OutputError(f"{folder}: in use by another aelab run ({who}): wait for it to end, or choose another --out")
 
 
+def refusal(folder: Path, taken: bool | None, holder: Holder | None) -> OutputError | None:
+    """Why `folder` may not be written now (None: it may).
+
+    `taken` is the flock's answer (False: held by a live process; None: no flock here). A lock
+    recorded on another machine is never judged stale from here: its PID means nothing on this one.
+    """
+    if taken is False:
+        return in_use(folder, holder)
+    if holder is None:
+        return None
+    if holder.host != socket.gethostname():
+        return OutputError(f"{folder}: locked by an aelab run on another machine ({holder.describe()}): if none runs "
+                           f"there now, delete {folder / LOCK_NAME}")
+    if taken is None and holder.pid != os.getpid() and pid_running(holder.pid):
+        return in_use(folder, holder)
+    return None
+
+
 def try_flock(fd: int) -> bool | None:
     """Take `fd`'s exclusive lock without waiting: True taken, False held elsewhere, None unsupported here."""
     try:
@@ -89,24 +108,18 @@ def same_file(fd: int, path: Path) -> bool:
 
 
 def check_not_locked(folder: str | os.PathLike) -> None:
-    """Refuse at once if a live run holds `folder`'s lock (a look, before the real `RunLock`; takes nothing)."""
+    """Refuse at once if `folder`'s lock may not be taken (a look, before the real `RunLock`; takes nothing)."""
     path = Path(folder) / LOCK_NAME
     try:
         fd = os.open(path, os.O_RDONLY)
     except OSError:
         return  # no lock file (or none readable): RunLock decides when it is taken
     try:
-        taken = try_flock(fd)
-        holder = read_holder(fd)
-        if taken is False or (taken is None and holder is not None and holder_alive(holder)):
-            raise in_use(Path(folder), holder)
+        error = refusal(Path(folder), try_flock(fd), read_holder(fd))
     finally:
         os.close(fd)  # closing releases a lock taken just to look
-
-
-def holder_alive(holder: Holder) -> bool:
-    """Without flock: a holder on another host is assumed alive; on this one, its PID decides."""
-    return holder.host != socket.gethostname() or (holder.pid != os.getpid() and pid_running(holder.pid))
+    if error is not None:
+        raise error
 
 
 class RunLock:
@@ -144,8 +157,9 @@ class RunLock:
         """Lock the open file and write ourselves into it; False if it was removed meanwhile (try again)."""
         taken = try_flock(fd)
         previous = read_holder(fd)
-        if taken is False or (taken is None and previous is not None and holder_alive(previous)):
-            raise in_use(self.folder, previous)
+        error = refusal(self.folder, taken, previous)
+        if error is not None:
+            raise error
         if not same_file(fd, self.path):
             return False
         if previous is not None and self.log is not None:
