@@ -14,7 +14,7 @@ ifeq ($(origin AELAB_DATA_DIR), undefined)
   endif
 endif
 
-.PHONY: install test demo data browser bench bench-peers clean
+.PHONY: install test test-fast demo data browser bench bench-peers clean
 
 install: $(STAMP)
 
@@ -26,6 +26,10 @@ $(STAMP): pyproject.toml Makefile
 
 test: install browser
 	$(BIN)/python -m pytest -q
+
+# The edit loop (under a minute): every test on synthetic data; the real-data and slow ones are left to `make test`.
+test-fast: install
+	$(BIN)/python -m pytest -q -m "not slow and not real_data"
 
 # Headless Chromium renders report.html in tests/test_report_browser.py: Debian's package, when apt-get is usable.
 browser:

@@ -18,6 +18,13 @@ from aelab.data.registry import REGISTRY, SPLIT_FILES, DatasetSpec
 REAL_DATA_DIR = os.environ.get("AELAB_DATA_DIR")
 
 
+def pytest_collection_modifyitems(config, items):
+    """Mark every test that reads the real data sets `real_data`, so `make test-fast` can leave them out."""
+    for item in items:
+        if "real_data_dir" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.real_data)
+
+
 @pytest.fixture(autouse=True)
 def isolated_env(tmp_path_factory, monkeypatch):
     """No test sees the user's cache, Keras cache or network; the real data dir stays as given."""
@@ -32,7 +39,7 @@ def isolated_env(tmp_path_factory, monkeypatch):
     yield
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def real_data_dir() -> Path:
     if not REAL_DATA_DIR:
         pytest.skip("AELAB_DATA_DIR is not set (make test and .ci/run set it)")

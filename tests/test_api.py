@@ -16,7 +16,8 @@ from sklearn.pipeline import make_pipeline
 
 import aelab
 from aelab.config import TrainConfig
-from aelab.errors import CheckpointError, ConfigError
+from aelab.errors import CheckpointError, ConfigError, OutputError
+from aelab.experiments.runs import is_finished
 from aelab.experiments.train_one import seeded_generators, select, train_run
 from aelab.train.checkpoint import read_weights
 from test_cli import PROMISED
@@ -117,6 +118,17 @@ def test_save_writes_an_ordinary_run_folder_that_load_reads_back(fitted, mnist, 
     assert loaded.history_ == fitted.history_
     with pytest.raises(ConfigError, match="loaded without its test images"):
         loaded.save(tmp_path / "again")
+
+
+def test_save_keeps_the_run_folder_contract(fitted, tmp_path):
+    """A saved run is not silently replaced (`force` replaces it), and a folder another process holds is refused."""
+    out = fitted.save(tmp_path / "saved")
+    (out / "marker").write_text("the first save")
+    with pytest.raises(OutputError, match="holds a finished run: pass --force"):
+        fitted.save(out)
+    assert (out / "marker").is_file() and is_finished(out)
+    fitted.save(out, force=True)
+    assert is_finished(out) and not (out / "aelab.lock").exists()
 
 
 def test_a_denoising_model_fits_and_saves_its_noisy_inputs(mnist, tmp_path):

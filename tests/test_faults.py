@@ -75,7 +75,7 @@ def test_unwritable_output_folder(tmp_path, monkeypatch, capsys):
     (["--noise", "masking", "--noise-factor", "1.5"], "--noise-factor 1.5: expected a number in [0, 1]"),
     (["--batch-size", "5000", "--train-size", "100"], "--batch-size 5000: expected at most 100"),
     (["--epochs", "two"], "argument --epochs: invalid int value: 'two'"),
-    (["--l1", "-1"], "--l1 -1.0: expected a number ≥ 0"),
+    (["--l1", "-1"], "--l1 -1.0: expected a number in [0, 1000)"),
 ])
 def test_more_bad_options(real_data_dir, tmp_path, capsys, args, message):
     code = None

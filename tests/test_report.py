@@ -71,7 +71,7 @@ class Page(HTMLParser):
 
 
 @pytest.fixture(scope="module")
-def study(tmp_path_factory) -> dict:
+def study(tmp_path_factory, real_data_dir) -> dict:  # real_data_dir: marks its tests real_data (conftest)
     study = quick_study(tmp_path_factory)
     return {**study, "html": (study["out"] / "report.html").read_text(encoding="utf-8"),
             "md": (study["out"] / "report.md").read_text(encoding="utf-8")}

@@ -42,7 +42,7 @@ def console_lines(stderr: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory) -> Path:
+def report(tmp_path_factory, real_data_dir) -> Path:  # real_data_dir: marks its tests real_data (conftest)
     return quick_study(tmp_path_factory)["out"] / "report.html"
 
 

@@ -50,7 +50,7 @@ def quick_study(tmp_path_factory) -> dict:
 
 
 @pytest.fixture(scope="module")
-def study(tmp_path_factory) -> dict:
+def study(tmp_path_factory, real_data_dir) -> dict:  # real_data_dir: marks its tests real_data (conftest)
     return quick_study(tmp_path_factory)
 
 

@@ -178,15 +178,18 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         """−BCE of reconstructing `X` (higher is better, as scikit-learn's model selection expects)."""
         return -self.evaluate(X)["bce"]
 
-    def save(self, folder: str | os.PathLike) -> Path:
-        """Write an ordinary run folder (the files of `aelab train`), figures and metrics from fit's X_test."""
+    def save(self, folder: str | os.PathLike, force: bool = False) -> Path:
+        """Write an ordinary run folder (the files of `aelab train`), figures and metrics from fit's X_test.
+
+        A folder that already holds a run is refused unless `force` (as `aelab train --force`).
+        """
         check_is_fitted(self)
         if getattr(self, "_evaluation", None) is None or self._trainer_state is None:
             raise ConfigError(f"{folder}: this Autoencoder was loaded without its test images or checkpoint: "
                               "expected a fitted one (its run folder is already saved where it was loaded from)")
         run = SavedRun(self.config_, self.model_, self.history_, self.final_,
                        sum(e["seconds"] for e in self.history_), self._trainer_state, self._data_source)
-        return write_run(folder, run, *self._evaluation)
+        return write_run(folder, run, *self._evaluation, force=force)
 
 
 def _as_codes(codes, code_size: int) -> torch.Tensor:

@@ -7,14 +7,25 @@ stderr and the exit code of its kind. Nothing runs at import.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 
 from aelab.config import FigureConfig, SweepConfig, TrainConfig, add_arguments, from_arguments
 from aelab.errors import AelabError
 
 
+# argparse takes "-1e-3" for an option (its own pattern knows only -1 and -.5), so `--learning-rate -1e-3`
+# never reached the validator and its one-line range; this pattern also knows exponents, inf and nan
+NEGATIVE_NUMBER = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$|^-(inf|infinity|nan)$", re.IGNORECASE)
+
+
 class OneLineParser(argparse.ArgumentParser):
-    """argparse, but a bad option is one line (naming the option and what was expected) and exit code 2."""
+    """argparse, but a bad option is one line (naming the option and what was expected) and exit code 2,
+    and a negative number in any notation is a value, not an option."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._negative_number_matcher = NEGATIVE_NUMBER
 
     def error(self, message: str):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
@@ -32,6 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--quick", action="store_true", help="smoke run in seconds: 2,000 training images, 1,000 test, 1 epoch")
     train.add_argument("--resume", action="store_true", help="continue from the run folder's checkpoint (same options as the "
                        "interrupted run); the result is bit-identical to an uninterrupted run")
+    train.add_argument("--force", action="store_true", help="replace a finished or interrupted run in --out (without it, "
+                       "such a folder is refused)")
 
     sweep = sub.add_parser("sweep", help="train autoencoders of several code sizes together, against a PCA reference")
     add_arguments(sweep, SweepConfig)
@@ -39,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_common(sweep)
     sweep.add_argument("--quick", action="store_true", help="smoke run in seconds: 2,000 training images, 1,000 test, 1 epoch")
     sweep.add_argument("--resume", action="store_true", help="continue from the run folder's checkpoint (same options)")
+    sweep.add_argument("--force", action="store_true", help="replace a finished or interrupted sweep in --out")
 
     run = sub.add_parser("run", help="run a study file (data sets × steps, with grids) or a shipped study such as classic, "
                          "then write report.html and report.md")
@@ -104,7 +118,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     config = from_arguments(TrainConfig, args, **quick_overrides(args))
     figures = from_arguments(FigureConfig, args)
     metrics = train_run(config, args.out, figures, data_dir=args.data_dir, quiet=args.quiet, resume=args.resume,
-                        **quiet_log(args))
+                        force=args.force, **quiet_log(args))
     final = metrics["final"]
     print(f"train loss {final['train_loss']:.4f}  test BCE {final['test_bce']:.4f} (floor {final['test_bce_floor']:.4f}, "
           f"excess {final['test_bce_excess']:.4f})  test MSE {final['test_mse']:.5f}  PSNR {final['test_psnr_db']:.2f} dB  → {args.out}")
@@ -127,7 +141,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from aelab.experiments.sweep import format_table, run_sweep
 
     config = from_arguments(SweepConfig, args, **quick_overrides(args))
-    result = run_sweep(config, args.out, data_dir=args.data_dir, quiet=args.quiet, resume=args.resume, **quiet_log(args))
+    result = run_sweep(config, args.out, data_dir=args.data_dir, quiet=args.quiet, resume=args.resume, force=args.force,
+                       **quiet_log(args))
     print(format_table(result))
     return 0
 

@@ -21,6 +21,7 @@ NOISE_KINDS = ("gaussian", "masking", "salt-pepper")
 # (this layer cannot import models: imports run one way) and a test keeps the two lists equal.
 MODEL_NAMES = ("shallow", "deep", "denoising", "sparse")
 ENGINES = ("fused", "autograd")
+L1_LIMIT = 1000.0  # an L1 weight this large only zeroes the code: surely a typo
 
 
 def option(default, help: str, **extra):
@@ -86,7 +87,8 @@ class TrainConfig(JsonConfig):
     noise_factor: float = option(0.2, "f: the Gaussian noise's standard deviation, or the fraction of corrupted pixels")
     fixed_noise: bool = option(False, "draw the training noise once, as the original study did (default: fresh noise "
                                "every epoch, which the model cannot memorise)")
-    l1: float | None = option(None, "weight of the L1 penalty on the code activations (default: 1e-5 for --model sparse, else 0)")
+    l1: float | None = option(None, "weight of the L1 penalty on the code activations, in [0, 1000) (default: 1e-5 for "
+                              "--model sparse, else 0)")
     l1_reduction: str = option("mean", "how the L1 term is reduced over the batch: mean (per-sample, as tf.keras and "
                                "Keras 3) or sum (over the batch, as Keras 2.0; grows with batch size)", choices=("mean", "sum"))
     engine: str = option("fused", "how a step is computed: fused (hand-written forward, backward and Adam in one flat "
@@ -107,8 +109,8 @@ class TrainConfig(JsonConfig):
         limit = 10.0 if self.noise in (None, "gaussian") else 1.0
         if not (isinstance(self.noise_factor, (int, float)) and 0 <= self.noise_factor <= limit):
             raise ConfigError(f"--noise-factor {self.noise_factor!r}: expected a number in [0, {limit:g}]")
-        if self.l1 is not None and not (isinstance(self.l1, (int, float)) and 0 <= self.l1 < 1e3):
-            raise ConfigError(f"--l1 {self.l1!r}: expected a number ≥ 0")
+        if self.l1 is not None and not (isinstance(self.l1, (int, float)) and 0 <= self.l1 < L1_LIMIT):
+            raise ConfigError(f"--l1 {self.l1!r}: expected a number in [0, {L1_LIMIT:g})")
         if self.l1_reduction not in ("mean", "sum"):
             raise ConfigError(f"--l1-reduction {self.l1_reduction!r}: expected mean or sum")
 
@@ -152,18 +154,24 @@ def from_arguments(cls: type, args: argparse.Namespace, **overrides):
     return cls(**{**given, **overrides})
 
 
+DEFAULT_N_WEIGHTS = 16
+
+
 @dataclass(frozen=True)
 class FigureConfig:
     """What the figures of a run show (does not change the trained model)."""
 
     n_images: int = option(10, "how many test images to show, originals over reconstructions")
-    n_weights: int = option(16, "how many first-layer encoder units to draw as 28×28 images")
+    n_weights: int | None = option(None, "how many first-layer encoder units to draw as 28×28 images (default: "
+                                   f"{DEFAULT_N_WEIGHTS}, or every unit when the first layer has fewer)")
     indices: tuple[int, ...] | None = option(None, "test images to show, by index, e.g. 0,7,42 (default: the first --n-images)")
     per_class: bool = option(False, "show one test image of each class (the first of each label) instead")
 
     def __post_init__(self) -> None:
         for name in ("n_images", "n_weights"):
             value = getattr(self, name)
+            if name == "n_weights" and value is None:  # resolved against the model (run_figures.resolve_figures)
+                continue
             if not isinstance(value, int) or value < 1:
                 raise ConfigError(f"--{name.replace('_', '-')} {value!r}: expected a whole number ≥ 1")
         if self.indices is not None and (not self.indices or min(self.indices) < 0):

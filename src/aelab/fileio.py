@@ -14,12 +14,36 @@ from typing import Any, Callable
 
 from aelab.errors import OutputError
 
+# A file being written is hidden beside its target as `.<stem>.<random><suffix>.tmp` until the rename:
+# what a killed process leaves behind, and what `remove_temporaries` clears.
+TEMP_PREFIX, TEMP_SUFFIX = ".", ".tmp"
+PROC_STATUS = "/proc/self/status"  # Linux: holds "Umask:\t0022"
+
 
 def current_umask() -> int:
-    """The process's umask (read by setting and restoring it: there is no getter)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+    """The process's umask, read without changing it.
+
+    `os.umask` can only read by setting, and a moment with the umask at 0 is a race with every
+    thread creating files meanwhile (`aelab reproduce` writes from worker threads). Linux reports
+    it in /proc/self/status; elsewhere a probe file created with mode 0666 shows which bits the
+    kernel took away.
+    """
+    try:
+        with open(PROC_STATUS, encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return _umask_from_probe()
+
+
+def _umask_from_probe() -> int:
+    """The umask as the bits missing from a fresh folder made with mode 0777 (the kernel applies it atomically)."""
+    with tempfile.TemporaryDirectory(prefix="aelab-umask-") as folder:
+        probe = os.path.join(folder, "probe")
+        os.mkdir(probe, 0o777)
+        return 0o777 & ~os.stat(probe).st_mode
 
 
 def atomic_save(path: str | os.PathLike, save: Callable[[str], None]) -> Path:
@@ -31,7 +55,7 @@ def atomic_save(path: str | os.PathLike, save: Callable[[str], None]) -> Path:
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix + ".tmp", dir=path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{path.stem}.", suffix=path.suffix + TEMP_SUFFIX, dir=path.parent)
         os.fchmod(fd, 0o666 & ~current_umask())  # mkstemp makes 0600; outputs get the usual permissions
         os.close(fd)
     except OSError as exc:
@@ -65,3 +89,22 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
 def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:
     """Write `obj` as indented JSON atomically (NaN is refused: metrics must be finite or null)."""
     return atomic_write_text(path, json.dumps(obj, indent=2, allow_nan=False) + "\n")
+
+
+def remove_temporaries(folder: str | os.PathLike) -> list[Path]:
+    """Delete the hidden temporary files that a process killed mid-write left in `folder`; return them.
+
+    Only safe for a folder whose writer we are (the caller holds its run lock): a live writer's
+    temporary file would otherwise vanish under it.
+    """
+    removed = []
+    for path in Path(folder).glob(f"{TEMP_PREFIX}*{TEMP_SUFFIX}"):
+        if path.is_file():
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                raise OutputError(f"{path}: cannot remove a left-over temporary file: {exc.strerror or exc}") from None
+            removed.append(path)
+    return removed

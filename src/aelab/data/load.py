@@ -21,7 +21,7 @@ import numpy as np
 
 from aelab.data.download import cache_payload, download, downloads_allowed
 from aelab.data.idx import decode_idx, encode_idx, read_idx_bytes
-from aelab.data.locate import Found, Place, cache_root, locate
+from aelab.data.locate import Found, Place, cache_root, locate, missing_files
 from aelab.data.registry import SPLIT_FILES, DatasetSpec, get_spec
 from aelab.errors import DataError, DatasetNotFoundError
 
@@ -84,10 +84,12 @@ def _payloads_from_npz(spec: DatasetSpec, npz: Path) -> dict[str, bytes]:
     return payloads
 
 
-def not_found_message(spec: DatasetSpec, places: list[Place]) -> str:
-    looked = "; ".join(f"{p.label} {p.path}" for p in places)
+def not_found_message(spec: DatasetSpec, places: list[Place], why: str) -> str:
+    """One line: every place looked in (an incomplete one with the files it lacks), `why` no download, what to do."""
+    looked = "; ".join(f"{p.label} {p.path}" + (f" (incomplete: no {', '.join(missing)})" if (missing := missing_files(p)) else "")
+                       for p in places)
     return (
-        f"data set '{spec.name}' not found (looked in: {looked}) and could not be downloaded: "
+        f"data set '{spec.name}' not found (looked in: {looked}) and {why}: "
         f"put the four IDX files ({', '.join(SPLIT_FILES.values())}, .gz or raw) in DIR/{spec.name}/ "
         "and pass --data-dir DIR or set AELAB_DATA_DIR=DIR"
     )
@@ -98,12 +100,13 @@ def find_or_download(spec: DatasetSpec, data_dir: str | os.PathLike | None = Non
     found, places = locate(spec, data_dir)
     if found is not None:
         return found
-    if downloads_allowed():
-        try:
-            return download(spec, progress)
-        except DataError as exc:
-            raise DatasetNotFoundError(f"{not_found_message(spec, places)} ({exc})") from None
-    raise DatasetNotFoundError(not_found_message(spec, places))
+    if not downloads_allowed():
+        off = f"downloads are turned off (AELAB_OFFLINE={os.environ.get('AELAB_OFFLINE')}; unset it to download from the mirrors)"
+        raise DatasetNotFoundError(not_found_message(spec, places, off))
+    try:
+        return download(spec, progress)
+    except DataError as exc:
+        raise DatasetNotFoundError(not_found_message(spec, places, f"could not be downloaded ({exc})")) from None
 
 
 def verified_payloads(spec: DatasetSpec, found: Found) -> dict[str, bytes]:

@@ -56,6 +56,14 @@ def search_places(spec: DatasetSpec, data_dir: str | os.PathLike | None = None) 
     return places
 
 
+def missing_files(place: Place) -> list[str]:
+    """The canonical files an existing but incomplete IDX folder lacks ([] when absent, complete, or an .npz)."""
+    if place.path.suffix == ".npz" or not place.path.is_dir():
+        return []
+    return [name for name in SPLIT_FILES.values()
+            if not (place.path / name).is_file() and not (place.path / f"{name}.gz").is_file()]
+
+
 def _idx_files(folder: Path) -> dict[str, Path] | None:
     """Map each canonical file to its path in `folder` (raw preferred over .gz), or None if any is missing."""
     found = {}

@@ -30,7 +30,7 @@ from typing import Callable
 import aelab
 from aelab.errors import ConfigError, DatasetNotFoundError
 from aelab.experiments.checkpointing import CHECKPOINT
-from aelab.experiments.runs import check_output_dir, environment, is_finished, mark_finished, prepare_run_dir
+from aelab.experiments.runs import environment, is_finished, locked_folder, mark_finished, run_dir
 from aelab.experiments.sweep import run_sweep
 from aelab.experiments.study_plan import GRADIENT_CHECK, Step, is_done, label, plan_study, saved_config
 from aelab.experiments.train_one import Log, stderr_log, train_run
@@ -52,17 +52,17 @@ def run_gradients(folder: Path, quiet: bool, log: Log) -> None:
     from aelab.manual.gradcheck import format_table, results_to_json, run_checks
 
     results = run_checks(**GRADIENT_CHECK)
-    folder = prepare_run_dir(folder)
-    atomic_write_json(folder / "config.json", {"config": GRADIENT_CHECK, "environment": environment()})
-    atomic_write_text(folder / "checks.json", results_to_json(results) + "\n")
-    atomic_write_text(folder / "summary.md", "# Gradient checks\n\n```\n" + format_table(results) + "\n```\n")
-    files = ["config.json", "checks.json", "summary.md"]
-    if DERIVATION.is_file():  # copied, so that the report reads only run folders
-        atomic_write_text(folder / "derivation.md", DERIVATION.read_text(encoding="utf-8"))
-        files.append("derivation.md")
-    if not quiet:
-        log("  " + format_table(results).splitlines()[-1])
-    mark_finished(folder, files)
+    with run_dir(folder, force=True, log=log) as folder:  # reproduce runs this step only when it is not done
+        atomic_write_json(folder / "config.json", {"config": GRADIENT_CHECK, "environment": environment()})
+        atomic_write_text(folder / "checks.json", results_to_json(results) + "\n")
+        atomic_write_text(folder / "summary.md", "# Gradient checks\n\n```\n" + format_table(results) + "\n```\n")
+        files = ["config.json", "checks.json", "summary.md"]
+        if DERIVATION.is_file():  # copied, so that the report reads only run folders
+            atomic_write_text(folder / "derivation.md", DERIVATION.read_text(encoding="utf-8"))
+            files.append("derivation.md")
+        if not quiet:
+            log("  " + format_table(results).splitlines()[-1])
+        mark_finished(folder, files)
 
 
 def run_step(step: Step, folder: Path, data_dir, force: bool, quiet: bool, log: Log) -> None:
@@ -73,7 +73,8 @@ def run_step(step: Step, folder: Path, data_dir, force: bool, quiet: bool, log: 
     # an interrupted run of the same config continues from its checkpoint (bit-identical to an uninterrupted one)
     resume = not force and (folder / CHECKPOINT).is_file() and saved_config(folder) == step.config_json()
     run = {"sweep": run_sweep, "train": train_run}[step.kind]
-    run(step.config, folder, data_dir=data_dir, quiet=True, log=inner, resume=resume)
+    # otherwise the folder is started again: reproduce has decided that (forced, or another configuration)
+    run(step.config, folder, data_dir=data_dir, quiet=True, log=inner, resume=resume, force=not resume)
 
 
 class Progress:
@@ -133,11 +134,20 @@ def run_study(study: Study, out: str | os.PathLike, quick: bool = False, force: 
     the manifest (also saved as out/reproduce.json): per step its status ("run", "skipped" or
     "missing") and seconds, the missing data sets with the reason, and the report's paths.
     """
-    if workers < 1:
-        raise ConfigError(f"--workers {workers}: expected at least 1")
-    steps = plan_study(study, quick)
-    out = check_output_dir(out)
-    out.mkdir(parents=True, exist_ok=True)
+    check_workers(workers)
+    steps = plan_study(study, quick)  # a bad study fails here, before anything is written
+    with locked_folder(out, log) as out:  # each step locks its own folder inside this one
+        return run_study_into(out, study, steps, quick, force, data_dir, quiet, log, workers)
+
+
+def check_workers(workers) -> None:
+    if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
+        raise ConfigError(f"--workers {workers!r}: expected at least 1")
+
+
+def run_study_into(out: Path, study: Study, steps: list[Step], quick: bool, force: bool, data_dir, quiet: bool,
+                   log: Log, workers: int) -> dict:
+    """`run_study` in its locked folder `out`."""
     previous = read_manifest(out)
     manifest = {"study": {"name": study.name, "title": study.title, "description": study.description, "source": study.source},
                 "quick": quick, "force": force, "datasets": list(study.datasets),
@@ -177,8 +187,7 @@ def dry_run(study: Study, out: str | os.PathLike, quick: bool = False, force: bo
     Writes nothing. The time uses the seconds per unit of cost measured by a previous run in `out`
     when there is one, else SECONDS_PER_COST; steps already done there cost nothing.
     """
-    if workers < 1:
-        raise ConfigError(f"--workers {workers}: expected at least 1")
+    check_workers(workers)
     steps = plan_study(study, quick)
     out = Path(out)
     previous = read_manifest(out)

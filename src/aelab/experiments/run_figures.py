@@ -5,12 +5,13 @@ Kept apart from training so that figures can be redrawn from a saved model witho
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from aelab.config import FigureConfig
+from aelab.config import DEFAULT_N_WEIGHTS, FigureConfig
 from aelab.errors import ConfigError
 from aelab.experiments.runs import save_figure
 from aelab.plots.curves import loss_figure
@@ -32,11 +33,20 @@ def chosen_indices(figures: FigureConfig, labels: np.ndarray) -> np.ndarray:
     return np.arange(min(figures.n_images, n))
 
 
+def resolve_figures(figures: FigureConfig, n_units: int) -> FigureConfig:
+    """`figures` with the default number of weight images filled in: 16, or all units of a smaller first layer.
+
+    So `aelab train --code-size 8` draws its 8 units instead of refusing an --n-weights the user never gave.
+    """
+    n_weights = figures.n_weights if figures.n_weights is not None else min(DEFAULT_N_WEIGHTS, n_units)
+    return dataclasses.replace(figures, n_weights=n_weights)
+
+
 def check_figures(figures: FigureConfig, labels: np.ndarray, n_units: int) -> None:
     """Refuse figure options that cannot be honoured, before any training starts."""
     if figures.n_images > len(labels) and figures.indices is None and not figures.per_class:
         raise ConfigError(f"--n-images {figures.n_images}: expected at most {len(labels)} (the test images)")
-    if figures.n_weights > n_units:
+    if figures.n_weights is not None and figures.n_weights > n_units:
         raise ConfigError(f"--n-weights {figures.n_weights}: expected at most {n_units} (units in the first layer)")
     chosen_indices(figures, labels)
 
@@ -69,6 +79,8 @@ def draw_run_figures(out: Path, model: torch.nn.Module, figures: FigureConfig, t
     worst_titles = [f"#{int(i)} {losses[i]:.3f}" for i in worst]
     noisy = None if test_inputs is None else test_inputs[worst]
     save_figure(reconstructions_figure(**image_rows(model, test_x[worst], noisy), titles=worst_titles), out / "worst.png")
-    save_figure(weights_figure(model.first_layer_weights()[:figures.n_weights].numpy()), out / "weights.png")
+    units = model.first_layer_weights()
+    shown_units = resolve_figures(figures, units.shape[0]).n_weights
+    save_figure(weights_figure(units[:shown_units].numpy()), out / "weights.png")
     save_figure(loss_figure([e["train_loss"] for e in history], [e["test_loss"] for e in history], floor=floor), out / "loss.png")
     return ["reconstructions.png", "worst.png", "weights.png", "loss.png"]

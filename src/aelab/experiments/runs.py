@@ -1,6 +1,9 @@
 """Run folders: the unit of output. Every file is written atomically; `finished.json` comes last.
 
 A folder without `finished.json` is an interrupted or failed run and is never mistaken for a result.
+A run writes its folder inside `run_dir`, which holds the folder's lock (one writer at a time),
+clears what a killed writer left, and refuses to replace a finished or interrupted run unless
+asked to (`--force`, or `--resume` to continue it).
 """
 
 from __future__ import annotations
@@ -8,15 +11,19 @@ from __future__ import annotations
 import datetime
 import os
 import platform
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
 from matplotlib.figure import Figure
 
 import aelab
-from aelab.errors import OutputError
-from aelab.fileio import atomic_save, atomic_write_json
+from aelab.errors import ConfigError, OutputError
+from aelab.experiments.checkpointing import CHECKPOINT
+from aelab.experiments.run_lock import RunLock, check_not_locked
+from aelab.fileio import atomic_save, atomic_write_json, remove_temporaries
 
 FINISHED = "finished.json"
 FIGURE_DPI = 100
@@ -34,11 +41,27 @@ def check_output_dir(out: str | os.PathLike) -> Path:
         raise OutputError(f"{out}: {existing} is a file: expected a folder path for the run's output")
     if not os.access(existing, os.W_OK | os.X_OK):
         raise OutputError(f"{out}: {existing} is not writable: expected a folder aelab may write into")
+    if out.is_dir():
+        check_not_locked(out)
     return out
 
 
-def prepare_run_dir(out: str | os.PathLike) -> Path:
-    """Create (or reuse) `out` for a run and clear its finished marker."""
+def check_replace(out: str | os.PathLike, resume: bool = False, force: bool = False) -> None:
+    """Refuse to start afresh over a finished or interrupted run unless `force` (or `resume`) says so."""
+    out = Path(out)
+    if resume and force:
+        raise ConfigError("--resume and --force: expected at most one (--resume continues a run, --force starts it again)")
+    if resume or force:
+        return
+    if is_finished(out):
+        raise OutputError(f"{out}: holds a finished run: pass --force to replace it, or choose another --out")
+    if (out / CHECKPOINT).is_file():
+        raise OutputError(f"{out}: holds an interrupted run ({CHECKPOINT}): pass --resume to continue it "
+                          "or --force to start again")
+
+
+def make_run_dir(out: str | os.PathLike) -> Path:
+    """Create (or reuse) `out`, checking that it can be written."""
     out = check_output_dir(out)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -46,8 +69,39 @@ def prepare_run_dir(out: str | os.PathLike) -> Path:
         raise OutputError(f"{out}: cannot create the run folder: {exc.strerror or exc}") from None
     if not os.access(out, os.W_OK | os.X_OK):
         raise OutputError(f"{out}: not writable: expected a folder aelab may write into")
-    (out / FINISHED).unlink(missing_ok=True)  # an old result is no longer the result once we start
     return out
+
+
+@contextmanager
+def locked_folder(out: str | os.PathLike, log: Callable[[str], None] | None = None) -> Iterator[Path]:
+    """`with locked_folder(out) as out:` — `out`, created, and its lock held for the block.
+
+    Once the lock is ours no other aelab process writes here, so the hidden temporary files a killed
+    writer left behind are garbage, and are removed.
+    """
+    out = make_run_dir(out)
+    with RunLock(out, log):
+        removed = remove_temporaries(out)
+        if removed and log is not None:
+            log(f"{out}: removed {len(removed)} temporary file(s) left by an interrupted write")
+        yield out
+
+
+@contextmanager
+def run_dir(out: str | os.PathLike, resume: bool = False, force: bool = False,
+            log: Callable[[str], None] | None = None) -> Iterator[Path]:
+    """`with run_dir(out, …) as out:` — a run's folder, locked (`locked_folder`) for the block.
+
+    Under the lock a finished or interrupted run is refused unless `force` or `resume` (see
+    `check_replace`); then the finished marker is cleared (an old result is no longer the result
+    once we start) and, unless resuming, the old checkpoint.
+    """
+    with locked_folder(out, log) as out:
+        check_replace(out, resume, force)
+        (out / FINISHED).unlink(missing_ok=True)
+        if not resume:
+            (out / CHECKPOINT).unlink(missing_ok=True)
+        yield out
 
 
 def save_figure(fig: Figure, path: str | os.PathLike) -> Path:

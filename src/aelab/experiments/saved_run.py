@@ -21,7 +21,8 @@ from aelab.config import FigureConfig, TrainConfig
 from aelab.data.arrays import IMAGE_SHAPE
 from aelab.errors import AelabError, CheckpointError
 from aelab.experiments.checkpointing import CHECKPOINT, read_state, write_state
-from aelab.experiments.runs import environment, is_finished, prepare_run_dir
+from aelab.experiments.run_figures import resolve_figures
+from aelab.experiments.runs import environment, is_finished, run_dir
 from aelab.experiments.train_one import write_outputs
 from aelab.fileio import atomic_write_json
 from aelab.models.registry import get_family
@@ -43,18 +44,22 @@ class SavedRun:
     data_source: str
 
 
-def write_run(out: str | os.PathLike, run: SavedRun, test_x: torch.Tensor, test_inputs: torch.Tensor | None) -> Path:
-    """Write `run` as a finished run folder `out`, its figures drawn from the (unlabelled) test images `test_x`."""
-    out = prepare_run_dir(out)
+def write_run(out: str | os.PathLike, run: SavedRun, test_x: torch.Tensor, test_inputs: torch.Tensor | None,
+              force: bool = False) -> Path:
+    """Write `run` as a finished run folder `out`, its figures drawn from the (unlabelled) test images `test_x`.
+
+    The folder is locked while it is written, and a run already there is replaced only with `force`
+    (the run folder contract of `aelab train`).
+    """
     n_units = run.model.first_layer_weights().shape[0]
-    defaults = FigureConfig()
-    figures = FigureConfig(n_images=min(defaults.n_images, len(test_x)), n_weights=min(defaults.n_weights, n_units))
+    figures = resolve_figures(FigureConfig(n_images=min(FigureConfig().n_images, len(test_x))), n_units)
     run_config = {"config": run.config.to_json(), "figures": dataclasses.asdict(figures),
                   "data_source": run.data_source, "environment": environment()}
-    atomic_write_json(out / "config.json", run_config)
-    write_state(out, run.trainer_state, run_config["config"])
-    metrics = {"epochs": run.history, "seconds_training": run.seconds_training, "final": run.final}
-    write_outputs(out, run.model, run_config, metrics, figures, test_x, test_inputs, None, None)
+    with run_dir(out, force=force) as out:
+        atomic_write_json(out / "config.json", run_config)
+        write_state(out, run.trainer_state, run_config["config"])
+        metrics = {"epochs": run.history, "seconds_training": run.seconds_training, "final": run.final}
+        write_outputs(out, run.model, run_config, metrics, figures, test_x, test_inputs, None, None)
     return out
 
 

@@ -20,8 +20,8 @@ from aelab.config import SweepConfig, parse_code_sizes  # parse_code_sizes: re-e
 from aelab.data import load_dataset
 from aelab.data.registry import get_spec
 from aelab.experiments.pca import PCA, reconstruction_errors
-from aelab.experiments.checkpointing import CHECKPOINT, fit_resumable, restore_state
-from aelab.experiments.runs import check_output_dir, environment, is_finished, mark_finished, prepare_run_dir, save_figure
+from aelab.experiments.checkpointing import fit_resumable, restore_state
+from aelab.experiments.runs import check_output_dir, check_replace, environment, is_finished, mark_finished, run_dir, save_figure
 from aelab.experiments.train_one import Log, seeded_generators, select, stderr_log
 from aelab.fileio import atomic_write_json, atomic_write_text
 from aelab.models.batched import BatchedDenseAutoencoder, per_model_metrics
@@ -53,13 +53,15 @@ def build_model(config: SweepConfig, n_features: int) -> BatchedDenseAutoencoder
 
 
 def run_sweep(config: SweepConfig, out: str | os.PathLike, data_dir: str | os.PathLike | None = None,
-              quiet: bool = False, log: Log = stderr_log, resume: bool = False) -> dict:
+              quiet: bool = False, log: Log = stderr_log, resume: bool = False, force: bool = False) -> dict:
     """Train every model of `config` together, fit PCA, write the run folder `out`; return sweep.json's dict.
 
     With `resume`, continue from the folder's checkpoint; a finished sweep is read, not retrained.
+    A finished or interrupted sweep in `out` is replaced only with `force`.
     """
     get_spec(config.dataset)  # an unknown name fails here, before anything is written
     out = check_output_dir(out)
+    check_replace(out, resume, force)  # before the data is loaded; checked again under the lock
     if resume and is_finished(out):
         log(f"{out} already holds a finished sweep; nothing to resume")
         return json.loads((out / "sweep.json").read_text())
@@ -67,12 +69,18 @@ def run_sweep(config: SweepConfig, out: str | os.PathLike, data_dir: str | os.Pa
     generators = seeded_generators(config.seed)
     train_x, test_x, _ = select(data, config, generators["subset"])  # the same draw as `aelab train --train-size N --seed S`
     model = build_model(config, data.spec.n_features)
-    out = prepare_run_dir(out)  # only now, when every input has been checked
-    atomic_write_json(out / "config.json", {"config": config.to_json(), "data_source": data.source, "environment": environment()})
+    with run_dir(out, resume, force, log) as out:  # only now, when every input has been checked
+        return write_sweep(out, config, model, data.source, train_x, test_x, generators["order"], quiet, log, resume)
+
+
+def write_sweep(out: Path, config: SweepConfig, model: BatchedDenseAutoencoder, data_source: str, train_x: torch.Tensor,
+                test_x: torch.Tensor, order: torch.Generator, quiet: bool, log: Log, resume: bool) -> dict:
+    """Train (or continue) the sweep into the locked run folder `out`, fit PCA, write the results."""
+    atomic_write_json(out / "config.json", {"config": config.to_json(), "data_source": data_source, "environment": environment()})
     log(f"training {len(model.code_sizes)} {config.model} autoencoders together (code sizes "
         f"{','.join(map(str, config.code_sizes))} × {config.seeds} seed(s)) on {config.dataset} "
-        f"({len(train_x)} images, from {data.source}), {config.epochs} epochs")
-    epochs = train_together(model, config, train_x, test_x, generators["order"], quiet, log, out, resume)
+        f"({len(train_x)} images, from {data_source}), {config.epochs} epochs")
+    epochs = train_together(model, config, train_x, test_x, order, quiet, log, out, resume)
     seconds = sum(e["seconds"] for e in epochs)
     final = {"train": per_model_metrics(model, train_x), "test": per_model_metrics(model, test_x)}
     pca = PCA().fit(train_x.numpy())
@@ -108,8 +116,6 @@ def train_together(model: BatchedDenseAutoencoder, config: SweepConfig, train_x:
     epochs: list[dict] = []
     if resume:
         epochs.extend(restore_state(out, trainer, config.to_json(), log) or [])
-    else:
-        (out / CHECKPOINT).unlink(missing_ok=True)
 
     def epoch_done(record: EpochRecord) -> None:
         test = per_model_metrics(model, test_x)

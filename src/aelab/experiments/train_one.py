@@ -25,8 +25,8 @@ from aelab.data.noise import corruption
 from aelab.data.registry import get_spec
 from aelab.errors import ConfigError
 from aelab.experiments.checkpointing import CHECKPOINT, fit_resumable, restore_state
-from aelab.experiments.run_figures import check_figures, draw_run_figures
-from aelab.experiments.runs import check_output_dir, environment, is_finished, mark_finished, prepare_run_dir
+from aelab.experiments.run_figures import check_figures, draw_run_figures, resolve_figures
+from aelab.experiments.runs import check_output_dir, check_replace, environment, is_finished, mark_finished, run_dir
 from aelab.experiments.summary import write_summary
 from aelab.fileio import atomic_write_json
 from aelab.models.registry import get_family
@@ -135,24 +135,31 @@ def build(config: TrainConfig, figures: FigureConfig, data_dir, quiet: bool) -> 
 
 def train_run(config: TrainConfig, out: str | os.PathLike, figures: FigureConfig = FigureConfig(),
               data_dir: str | os.PathLike | None = None, quiet: bool = False, log: Log = stderr_log,
-              resume: bool = False) -> dict:
+              resume: bool = False, force: bool = False) -> dict:
     """Train `config`'s model and write the run folder `out`; return the metrics written.
 
     With `resume`, continue from the folder's checkpoint (bit-identical to an uninterrupted run);
-    a folder that already holds a finished run is not trained again.
+    a folder that already holds a finished run is not trained again. A finished or interrupted run
+    in `out` is replaced only with `force`; another process writing `out` makes this one refuse.
     """
     config = resolve(config)
     get_spec(config.dataset)  # an unknown name fails here, before anything is written
     out = check_output_dir(out)
+    check_replace(out, resume, force)  # before the data is loaded; checked again under the lock
     if resume and is_finished(out):
         log(f"{out} already holds a finished run; nothing to resume")
         return json.loads((out / "metrics.json").read_text())
     setup = build(config, figures, data_dir, quiet)
-    out = prepare_run_dir(out)  # only now, when every input has been checked
+    figures = resolve_figures(figures, setup.model.first_layer_weights().shape[0])
+    with run_dir(out, resume, force, log) as out:  # only now, when every input has been checked
+        return write_run(out, setup, config, figures, quiet, log, resume)
+
+
+def write_run(out: Path, setup: Setup, config: TrainConfig, figures: FigureConfig, quiet: bool, log: Log,
+              resume: bool) -> dict:
+    """Train (or continue) into the locked run folder `out`: config first, finished marker last."""
     if resume:
         restore_state(out, setup.trainer, config.to_json(), log)
-    else:
-        (out / CHECKPOINT).unlink(missing_ok=True)
     run_config = {"config": config.to_json(), "figures": dataclasses.asdict(figures), "data_source": setup.data.source,
                   "environment": environment()}
     atomic_write_json(out / "config.json", run_config)

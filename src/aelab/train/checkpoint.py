@@ -13,10 +13,10 @@ from pathlib import Path
 
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import save_file
+from safetensors.torch import save as serialize
 
 from aelab.errors import CheckpointError
-from aelab.fileio import atomic_save
+from aelab.fileio import atomic_write_bytes
 
 
 WEIGHTS_FORMAT = "aelab-weights-1"
@@ -71,7 +71,10 @@ def tensors_digest(tensors: dict[str, torch.Tensor], info_json: str = "") -> str
 def _save(path: str | os.PathLike, tensors: dict[str, torch.Tensor], kind: str, info: dict) -> Path:
     info_json = json.dumps(info, sort_keys=True)
     metadata = {"format": kind, "info": info_json, "sha256": tensors_digest(tensors, kind + info_json)}
-    return atomic_save(path, lambda tmp: save_file(tensors, tmp, metadata=metadata))
+    # serialised in memory and written by aelab's atomic writer, not safetensors' own `save_file`: that one
+    # creates its file 0600 (ignoring the umask) and reports a full disk as a bare SafetensorError; this way a
+    # failed write is `…: write failed: No space left on device` (OutputError) with nothing half-written
+    return atomic_write_bytes(path, serialize(tensors, metadata=metadata))
 
 
 def _load(path: str | os.PathLike, kind: str, missing: str) -> tuple[dict[str, torch.Tensor], dict]:
