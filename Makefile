@@ -53,11 +53,13 @@ demo: data
 bench: install
 	$(BIN)/python benchmarks/run.py
 
-# The Keras peer in its own environment: the main install never needs TensorFlow.
+# The Keras and JAX peers in their own environment: the main install never needs TensorFlow or JAX.
+# One pip call, so the resolver fits both peers' NumPy requirements together; jax's CPU build is plain `jax` + `jaxlib`.
+PEERS := tensorflow-cpu==2.21.0 jax==0.10.2 jaxlib==0.10.2 optax==0.2.8
 bench-peers: .venv-peers/.installed
-.venv-peers/.installed:
+.venv-peers/.installed: Makefile
 	$(PYTHON) -m venv .venv-peers
-	.venv-peers/bin/pip install --quiet --disable-pip-version-check tensorflow-cpu==2.21.0
+	.venv-peers/bin/pip install --quiet --disable-pip-version-check $(PEERS)
 	touch $@
 
 clean:

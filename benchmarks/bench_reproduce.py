@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(__file__))
-from bench_speed import PEERS_PYTHON, ROOT  # noqa: E402
+from peer_runs import PEERS_PYTHON, ROOT  # noqa: E402
 from common import summary  # noqa: E402
 
 AELAB = Path(sys.executable).with_name("aelab")

@@ -6,33 +6,35 @@ Contenders, alternated so machine noise hits all alike, each a fresh model train
   dataloader      — the usual PyTorch loop: TensorDataset + DataLoader, autograd, Adam
   keras           — the original study's Keras code (benchmarks/peers/keras_study.py, in .venv-peers;
                     left out when `make bench-peers` has not been run)
+  jax …           — the same model in JAX (benchmarks/peers/jax_study.py, in .venv-peers): a jitted
+                    step in a Python loop, and the whole epoch as one `lax.scan`, each with XLA's
+                    default threads and pinned to one core
   gemm only       — just the matrix products of the same steps (the same layouts), nothing else
+  xla products …  — the same products only, compiled by XLA as one `lax.scan` (default threads, one core)
 and the arithmetic floor: the epoch's multiply-adds at this machine's peak single-precision GEMM rate.
+The peers time their epochs themselves (start-up and compilation excluded); CPU-s/s is the CPU
+seconds all threads used per wall second (above 1: a second core helped).
 """
 
 from __future__ import annotations
 
-import json
 import math
 import os
-import subprocess
 import sys
 import time
-from pathlib import Path
 
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import alternate, summary  # noqa: E402
+from common import alternate, fastest, print_rows, summaries  # noqa: E402
+from peer_runs import JAX_PRODUCTS, JAX_TRAINING, ROOT, have_jax, have_keras, jax_contenders, keras_epoch  # noqa: E402
 
 from aelab.models.dense import DenseAutoencoder  # noqa: E402
 from aelab.objectives import ReconstructionObjective, bce_from_logits  # noqa: E402
 from aelab.train.fused import FusedDenseStep  # noqa: E402
 from aelab.train.trainer import Trainer, adam, flush_denormals, torch_threads  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
-PEERS_PYTHON = ROOT / ".venv-peers" / "bin" / "python"
 HIDDEN = {"shallow": (), "deep": (128,)}
 
 
@@ -88,14 +90,6 @@ def gemm_products(x: torch.Tensor, model_name: str) -> None:
                 torch.mm(acts[i], weights[i], out=below_grads[i])
 
 
-def keras_epoch(model_name: str, data_dir: str, code_size: int = 32) -> float:
-    """Seconds of one Keras epoch, measured inside fit (TensorFlow's start-up excluded)."""
-    out = subprocess.run([str(PEERS_PYTHON), str(ROOT / "benchmarks/peers/keras_study.py"), "--model", model_name,
-                          "--epochs", "1", "--data-dir", data_dir, "--code-size", str(code_size)],
-                         capture_output=True, text=True, check=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
-    return json.loads(out.stdout.strip().splitlines()[-1])["epoch_seconds"][0]
-
-
 def peak_gflops() -> float:
     """Single-precision GEMM rate on large matrices with torch's default threads: the machine's limit."""
     a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
@@ -114,7 +108,6 @@ def epoch_flops(model_name: str, n: int) -> float:
 
 
 def run(x: torch.Tensor, data_dir: str, repeats: int = 3, models=("shallow", "deep")) -> dict:
-    have_keras = PEERS_PYTHON.exists()
     peak = peak_gflops()
     results = {"peak_gflops": peak}
     for name in models:
@@ -122,28 +115,29 @@ def run(x: torch.Tensor, data_dir: str, repeats: int = 3, models=("shallow", "de
                       "aelab autograd": lambda: aelab_epoch(x, name, "autograd"),
                       "dataloader": lambda: dataloader_epoch(x, name),
                       "gemm only": lambda: gemm_epoch(x, name)}
-        keras_times: list[float] = []
-        if have_keras:
-            contenders["keras"] = lambda: keras_times.append(keras_epoch(name, data_dir))
+        if have_keras():
+            contenders["keras"] = lambda: keras_epoch(name, data_dir)  # its own in-fit seconds
+        if have_jax():
+            contenders.update(jax_contenders(name, data_dir, JAX_TRAINING) | jax_contenders(name, data_dir, JAX_PRODUCTS))
+        cpu_seconds: dict[str, list[float]] = {}
         with flush_denormals():
-            times = alternate(contenders, repeats)
-        if have_keras:
-            times["keras"] = keras_times  # its own in-fit timing, not the subprocess's wall time
+            times = alternate(contenders, repeats, cpu_seconds)
         times["arithmetic floor"] = [epoch_flops(name, len(x)) / (peak * 1e9)]
-        results[name] = {k: summary(v) for k, v in times.items()}
+        results[name] = summaries(times, cpu_seconds)
         print_table(name, results[name])
     return results
 
 
 def print_table(name: str, table: dict) -> None:
-    fused = table["aelab fused"]["median"]
     print(f"\n{name} autoencoder, one epoch of {60000 // 32 + (60000 % 32 > 0):,} steps at batch 32 (medians; ratio = time / aelab fused):")
-    for contender, s in table.items():
-        spread = f"[{s['min']:.2f}–{s['max']:.2f}]" if s["n"] > 1 else ""
-        print(f"  {contender:<17} {s['median']:7.2f} s {spread:<14} {s['median'] / fused:6.2f}×")
-    if "keras" in table:
-        print(f"  aelab fused is {table['keras']['median'] / fused:.1f}× faster than Keras; "
-              f"{fused / table['gemm only']['median']:.1f}× its own GEMM time")
+    print_rows(table, "aelab fused")
+    fused = table["aelab fused"]["median"]
+    print(f"  aelab fused is {fused / table['gemm only']['median']:.1f}× its own GEMM time", end="")
+    print(f"; {table['keras']['median'] / fused:.1f}× faster than Keras" if "keras" in table else "")
+    jax, products = fastest(table, JAX_TRAINING), fastest(table, JAX_PRODUCTS)
+    if jax is not None:
+        print(f"  the fastest JAX ({jax}) takes {table[jax]['median'] / fused:.2f}× aelab fused's time (issue 12's target: ≥ 1.5); "
+              f"aelab fused takes {fused / table[products]['median']:.2f}× XLA's products-only time ({products}; target: ≤ 1.5)")
 
 
 if __name__ == "__main__":

@@ -6,33 +6,81 @@ import datetime
 import os
 import platform
 import statistics
+import subprocess
 import time
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import torch
 
 
-def machine() -> dict:
-    model = "unknown"
+class Timing(NamedTuple):
+    """Seconds a contender measured itself (a peer process timing its epoch, its start-up excluded),
+    and the CPU seconds all its threads used meanwhile, where it reports them."""
+
+    seconds: float
+    cpu_seconds: float | None = None
+
+
+def cpu_model() -> str:
+    """The CPU as lscpu names it, vendor included (AMD and Intel CPUs differ in which BLAS is fast)."""
     try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True, env={**os.environ, "LC_ALL": "C"}).stdout
+        fields = {key.strip(): value.strip() for key, value in (line.split(":", 1) for line in out.splitlines() if ":" in line)}
+        return f"{fields['Model name']} ({fields['Vendor ID']})"
+    except (OSError, subprocess.CalledProcessError, KeyError):  # no lscpu (or an unusual one): the kernel's name
         with open("/proc/cpuinfo") as f:
-            model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), model)
-    except OSError:
-        pass
-    return {"cpu": model, "cores": os.cpu_count(), "python": platform.python_version(), "torch": torch.__version__,
+            return next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "unknown")
+
+
+def machine() -> dict:
+    return {"cpu": cpu_model(), "cores": os.cpu_count(), "python": platform.python_version(), "torch": torch.__version__,
             "torch_threads": torch.get_num_threads(), "date": datetime.date.today().isoformat()}
 
 
-def alternate(contenders: dict[str, Callable[[], object]], repeats: int) -> dict[str, list[float]]:
-    """Time each contender `repeats` times, interleaved (A B A B …) so machine noise hits all alike."""
+def alternate(contenders: dict[str, Callable[[], object]], repeats: int,
+              cpu_seconds: dict[str, list[float]] | None = None) -> dict[str, list[float]]:
+    """Time each contender `repeats` times, interleaved (A B A B …) so machine noise hits all alike.
+
+    A contender that returns a float or a `Timing` reports its own seconds (a peer process timed
+    inside itself); the others are timed here. `cpu_seconds`, when given, collects each contender's
+    CPU seconds: this process's for contenders timed here, a peer's own where it reports them.
+    """
     times: dict[str, list[float]] = {name: [] for name in contenders}
     for _ in range(repeats):
         for name, run in contenders.items():
-            start = time.perf_counter()
-            run()
-            times[name].append(time.perf_counter() - start)
+            wall, cpu = time.perf_counter(), time.process_time()
+            result = run()
+            timing = Timing(time.perf_counter() - wall, time.process_time() - cpu)
+            if isinstance(result, (float, Timing)):
+                timing = result if isinstance(result, Timing) else Timing(result)
+            times[name].append(timing.seconds)
+            if cpu_seconds is not None and timing.cpu_seconds is not None:
+                cpu_seconds.setdefault(name, []).append(timing.cpu_seconds)
     return times
 
 
-def summary(samples: list[float]) -> dict:
-    return {"median": statistics.median(samples), "min": min(samples), "max": max(samples), "n": len(samples)}
+def summary(samples: list[float], cpu_samples: list[float] | None = None) -> dict:
+    """Median, min, max and count; with CPU seconds, the median CPU seconds per wall second (cores kept busy)."""
+    result = {"median": statistics.median(samples), "min": min(samples), "max": max(samples), "n": len(samples)}
+    if cpu_samples:
+        result["cpu_per_second"] = statistics.median(c / s for c, s in zip(cpu_samples, samples))
+    return result
+
+
+def summaries(times: dict[str, list[float]], cpu_seconds: dict[str, list[float]]) -> dict[str, dict]:
+    return {name: summary(samples, cpu_seconds.get(name)) for name, samples in times.items()}
+
+
+def print_rows(table: dict[str, dict], reference: str, width: int = 22) -> None:
+    """One line per contender: median s [min–max], the ratio to `reference`'s median, CPU-s per second."""
+    base = table[reference]["median"]
+    for name, s in table.items():
+        spread = f"[{s['min']:.2f}–{s['max']:.2f}]" if s["n"] > 1 else ""
+        cores = f"{s['cpu_per_second']:.1f} CPU-s/s" if "cpu_per_second" in s else ""
+        print(f"  {name:<{width}} {s['median']:7.2f} s {spread:<14} {s['median'] / base:6.2f}×  {cores}")
+
+
+def fastest(table: dict[str, dict], names) -> str | None:
+    """The name among `names` (those present in `table`) with the smallest median, None if none is."""
+    present = [name for name in names if name in table]
+    return min(present, key=lambda name: table[name]["median"]) if present else None

@@ -17,18 +17,11 @@ shuffled every epoch; the denoiser's noise is drawn once (clip(x + 0.2·N(0,1), 
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import time
 
 import numpy as np
-
-
-def read_images(path: str) -> np.ndarray:
-    """The 16-byte-header IDX image file as float32 in [0, 1], (n, 784). Checked by aelab's own tests, not here."""
-    with gzip.open(path) as handle:
-        raw = handle.read()
-    return np.frombuffer(raw, np.uint8, offset=16).reshape(-1, 784).astype("float32") / 255.0
+from idx_images import read_images, split
 
 
 def build(model: str, code_size: int):
@@ -55,8 +48,7 @@ def study(data_dir: str, dataset: str) -> dict:
     """The whole original study; seconds from the first fit to the last prediction (TensorFlow's import excluded)."""
     from tensorflow import keras
 
-    x = read_images(f"{data_dir}/{dataset}/train-images-idx3-ubyte.gz")
-    x_test = read_images(f"{data_dir}/{dataset}/t10k-images-idx3-ubyte.gz")
+    x, x_test = split(data_dir, dataset)
     runs, start = [], time.perf_counter()
     for model, code_size, epochs in STUDY:
         begin = time.perf_counter()
