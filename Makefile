@@ -18,7 +18,10 @@ endif
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml Makefile
+# The compiled kernels are built by the install (setup.py), so a change to them reinstalls.
+NATIVE := setup.py $(wildcard src/aelab/native/kernels.c src/aelab/native/aelab_kernels.h src/aelab/native/ffibuild.py)
+
+$(STAMP): pyproject.toml Makefile $(NATIVE)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check $(TORCH)
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'

@@ -21,7 +21,6 @@ from common import alternate, summary  # noqa: E402
 
 from aelab.models.batched import BatchedDenseAutoencoder  # noqa: E402
 from aelab.objectives import PerModelBCE  # noqa: E402
-from aelab.train.fused_batched import FusedBatchedStep  # noqa: E402
 from aelab.train.trainer import Trainer  # noqa: E402
 
 SIZES = (5, 20, 35, 50, 65, 80, 95)
@@ -30,10 +29,8 @@ SIZES = (5, 20, 35, 50, 65, 80, 95)
 def batched_epoch(x: torch.Tensor, engine: str = "fused") -> None:
     """As `aelab sweep` trains (experiments/sweep.py: two groups of models on two threads)."""
     model = BatchedDenseAutoencoder(784, SIZES, (), [torch.Generator().manual_seed(0) for _ in SIZES])
-    fused = engine == "fused"
-    stepper = FusedBatchedStep(model, 1e-3, threads=torch.get_num_threads()) if fused else None
     Trainer(model, PerModelBCE(), batch_size=32, epochs=1, learning_rate=1e-3, generator=torch.Generator().manual_seed(0),
-            quiet=True, stepper=stepper, threads=1 if fused else None).fit(x)
+            quiet=True, engine=engine, threads=min(torch.get_num_threads(), 2)).fit(x)
 
 
 def run(x: torch.Tensor, data_dir: str, repeats: int = 2) -> dict:

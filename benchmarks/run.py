@@ -19,6 +19,7 @@ import bench_reproduce  # noqa: E402
 import bench_scaling  # noqa: E402
 import bench_speed  # noqa: E402
 import bench_sweep  # noqa: E402
+import bench_threads  # noqa: E402
 from common import machine  # noqa: E402
 
 from aelab.data import load_dataset  # noqa: E402
@@ -31,7 +32,7 @@ def main() -> int:
     data_dir = os.environ.get("AELAB_DATA_DIR") or os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
     x = torch.from_numpy(load_dataset("fashion-mnist", data_dir=data_dir, progress=False).train_images)
     results = {"machine": facts, "load": bench_foundation.run(), "epoch": bench_speed.run(x, data_dir),
-               "sweep": bench_sweep.run(x, data_dir)}
+               "sweep": bench_sweep.run(x, data_dir), "threads": bench_threads.run(x)}
     if "--quick" not in sys.argv:
         results["study"] = bench_reproduce.run(data_dir)
         results["scaling"] = bench_scaling.run(x)

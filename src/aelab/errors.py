@@ -48,3 +48,10 @@ class TrainingError(AelabError):
     """Training diverged (non-finite loss or gradients) or could not go on."""
 
     exit_code = 7
+
+
+class EngineError(AelabError):
+    """A compiled step was asked to compute what it does not (another model or objective), or its
+    compiled library is not what the package built."""
+
+    exit_code = 8

@@ -32,7 +32,6 @@ from aelab.models.registry import get_family
 from aelab.objectives import objective_for
 from aelab.train.checkpoint import save_weights
 from aelab.train.metrics import reconstruction_metrics
-from aelab.train.fused import FusedDenseStep
 from aelab.train.trainer import EpochRecord, Trainer, history_as_dicts
 
 Log = Callable[[str], None]
@@ -114,10 +113,9 @@ def build(config: TrainConfig, figures: FigureConfig, data_dir, quiet: bool) -> 
     model = family.build(data.spec.n_features, config.code_size, config.hidden_sizes, generators["init"])
     check_figures(figures, test_labels, model.first_layer_weights().shape[0])
     train_inputs, test_inputs, transform = noisy_inputs(config, train_x, test_x, generators)
-    stepper = FusedDenseStep(model, config.learning_rate, config.l1, config.l1_reduction) if config.engine == "fused" else None
     trainer = Trainer(model, objective_for(config.l1, config.l1_reduction), batch_size=config.batch_size,
                       epochs=config.epochs, learning_rate=config.learning_rate, generator=generators["order"],
-                      input_transform=transform, quiet=quiet, stepper=stepper, threads=1 if stepper else None)
+                      input_transform=transform, quiet=quiet, engine=config.engine, threads=config.threads)
     return Setup(data, train_x, test_x, test_labels, train_inputs, test_inputs, model, trainer)
 
 
@@ -142,7 +140,7 @@ def train_run(config: TrainConfig, out: str | os.PathLike, figures: FigureConfig
     else:
         (out / CHECKPOINT).unlink(missing_ok=True)
     run_config = {"config": config.to_json(), "figures": dataclasses.asdict(figures), "data_source": setup.data.source,
-                  "environment": environment()}
+                  "environment": environment(), "engine": setup.trainer.engine.describe()}
     atomic_write_json(out / "config.json", run_config)
     log(f"training {config.model} on {config.dataset} ({len(setup.train_x)} images, from {setup.data.source}), {config.epochs} epochs")
     history = fit_with_checkpoints(setup, config, out, quiet, log)
