@@ -129,7 +129,7 @@ def test_the_compiled_path_runs_where_a_compiler_is_and_says_so():
     if shutil.which("cc") or shutil.which("gcc"):
         assert library.unavailable_reason() is None
         assert record["engine"] == "compiled" and record["compiled"] is True
-        assert record["blas"]["interface"].startswith("scipy ") and record["blas"]["library"] != ""
-        assert record["isa"] and record["sgemm_module"].startswith("cython_blas")
+        assert record["blas"]["library"] in ("openblas", "mkl") and record["blas"]["interface"]
+        assert record["isa"] and record["sgemm_module"]  # the file holding the sgemm the kernels call (dladdr)
     else:  # no compiler: the reference runs, and the record says why
         assert record["engine"] == "autograd" and "not built" in record["fallback"]

@@ -126,7 +126,7 @@ def test_kernels_are_an_extension_of_the_package_built_at_install_time():
     from aelab.native import _kernels
 
     assert Path(_kernels.__file__).parent == Path(library.__file__).parent
-    assert native.isa and native.blas["interface"].startswith("scipy ")
+    assert native.isa and native.blas["library"] in ("openblas", "mkl")
 
 
 def test_disabled_or_unbuildable_kernels_fall_back_with_a_warning(monkeypatch):
@@ -172,3 +172,67 @@ def test_log1p_polynomial_error_bound():
         p32 = (p32 * e32 + np.float32(c)).astype(np.float32)
     assert np.abs(p64 - exact).max() <= 1.6e-8
     assert np.abs(p32.astype(np.float64) - np.log1p(e32.astype(np.float64))).max() <= 1.1e-7
+
+
+def test_one_blas_thread_holds_while_any_trainer_is_inside():
+    """Two trainers (aelab reproduce's workers) overlap: the limit stays until the last one leaves."""
+    native = kernels()
+
+    def threads() -> set[int]:
+        return {lib.num_threads for lib in native.controller.lib_controllers}
+
+    with native.controller.limit(limits=2):  # as on a machine with cores to spare
+        with native.one_blas_thread():
+            with native.one_blas_thread():
+                assert threads() == {1}
+            assert threads() == {1}  # the first trainer is still inside
+        assert threads() == {2}
+
+
+def test_the_blas_is_chosen_by_measurement_or_by_name(monkeypatch):
+    """Several candidates: each is timed on the study's products and the record keeps the times;
+    AELAB_BLAS names one; a name that is not installed is refused in one line."""
+    from aelab.errors import EngineError
+    from aelab.native import blas
+
+    monkeypatch.delenv("AELAB_BLAS", raising=False)
+    native = kernels()
+    openblas, _ = blas.scipy_openblas()
+    twin = blas.Candidate("twin", openblas.address, {"library": "openblas"})
+    chosen, times = blas.choose(native.ffi, [openblas, twin])
+    assert chosen in (openblas, twin) and set(times) == {"openblas", "twin"} and all(t > 0 for t in times.values())
+    assert times[chosen.name] == min(times.values())
+    monkeypatch.setenv("AELAB_BLAS", "twin")
+    assert blas.choose(native.ffi, [openblas, twin]) == (twin, {})
+    monkeypatch.setenv("AELAB_BLAS", "atlas")
+    with pytest.raises(EngineError, match=r"^AELAB_BLAS='atlas': expected one of openblas, twin \(installed here\)$"):
+        blas.choose(native.ffi, [openblas, twin])
+
+
+def test_a_resume_on_another_blas_says_so(tmp_path, monkeypatch):
+    """The BLAS is chosen per process: a continuation with another one is not bit-exact, and the log says why."""
+    from aelab.experiments.checkpointing import restore_state, save_state
+    from aelab.models.dense import DenseAutoencoder
+    from aelab.objectives import ReconstructionObjective
+    from aelab.train.trainer import Trainer
+
+    def trainer() -> Trainer:
+        model = DenseAutoencoder(16, 3, generator=torch.Generator().manual_seed(0))
+        return Trainer(model, ReconstructionObjective(), batch_size=4, epochs=1, learning_rate=1e-3,
+                       generator=torch.Generator().manual_seed(0), quiet=True, engine="fused")
+
+    save_state(tmp_path, trainer(), {"c": 1})
+    lines: list[str] = []
+    restore_state(tmp_path, trainer(), {"c": 1}, lines.append)
+    assert len(lines) == 1 and lines[0].startswith("resuming from")  # same engine: nothing more to say
+    openblas, controller = library.blas.scipy_openblas()
+    other = library.blas.Candidate("other", openblas.address, {"library": "other"})  # the same sgemm, named otherwise
+    library.probe.cache_clear()
+    try:
+        monkeypatch.setattr(library.blas, "intel_mkl", lambda: None)
+        monkeypatch.setattr(library.blas, "scipy_openblas", lambda: (other, controller))
+        monkeypatch.delenv("AELAB_BLAS", raising=False)
+        restore_state(tmp_path, trainer(), {"c": 1}, lines.append)
+        assert "continues with {'engine': 'compiled', 'threads': 1, 'blas': 'other'}" in lines[-1]
+    finally:
+        library.probe.cache_clear()

@@ -20,7 +20,15 @@ CHECKPOINT = "checkpoint.safetensors"
 
 def save_state(out: Path, trainer: Trainer, config_json: dict, extra: object = None) -> Path:
     tensors, info = trainer_state(trainer)
-    return save_checkpoint(out / CHECKPOINT, tensors, {**info, "config": config_json, "extra": extra})
+    return save_checkpoint(out / CHECKPOINT, tensors, {**info, "config": config_json, "extra": extra,
+                                                       "engine": engine_identity(trainer.engine.describe())})
+
+
+def engine_identity(record: dict) -> dict:
+    """What decides a step's float rounding: the engine, its threads and the BLAS library behind it."""
+    blas = record.get("blas")
+    return {"engine": record.get("engine"), "threads": record.get("threads"),
+            "blas": blas.get("library") if isinstance(blas, dict) else blas}
 
 
 def restore_state(out: Path, trainer: Trainer, config_json: dict, log: Callable[[str], None]) -> object:
@@ -29,6 +37,10 @@ def restore_state(out: Path, trainer: Trainer, config_json: dict, log: Callable[
     check_same_config(out / CHECKPOINT, info.get("config", {}), config_json)
     restore_trainer_state(trainer, tensors, info)
     log(f"resuming from {out / CHECKPOINT}: epoch {info['epoch']}, step {info['step']}")
+    before, now = info.get("engine"), engine_identity(trainer.engine.describe())
+    if before is not None and before != now:  # e.g. another BLAS measured faster this time (native/blas.py)
+        log(f"note: the checkpoint was trained with {before}, this run continues with {now}: the continuation "
+            "matches an uninterrupted run to float32 rounding, not bit for bit (AELAB_BLAS pins the BLAS)")
     return info.get("extra")
 
 

@@ -1,11 +1,10 @@
 """The compiled kernels (built at install time) and the sgemm they multiply with, loaded once.
 
 The kernels are the extension module `aelab.native._kernels` (native/ffibuild.py, typed by
-aelab_kernels.h). Their matrix products come from SciPy's documented Cython BLAS interface:
-`scipy.linalg.cython_blas.__pyx_capi__["sgemm"]` is a capsule holding the address of the Fortran-
-convention sgemm of the BLAS SciPy ships (OpenBLAS, which picks its kernels for the CPU at run time:
-Intel, AMD and ARM each get their own). Nothing is looked up by private symbol, and nothing is
-compiled or cached at run time.
+aelab_kernels.h). Their matrix products come from a documented BLAS interface chosen by native/blas.py:
+SciPy's `scipy.linalg.cython_blas` (OpenBLAS, with its run-time CPU dispatch), or oneMKL's libmkl_rt
+when Intel's `mkl` wheel is installed and measures faster here. Nothing is looked up by private
+symbol, and nothing is compiled or cached at run time.
 
 `unavailable_reason()` says why the compiled step cannot run here (module not built: no C compiler
 when the package was installed; or AELAB_NATIVE=0); `describe()` is the record of what runs: the
@@ -14,13 +13,16 @@ kernels' instruction set and the BLAS behind sgemm (threadpoolctl's view of it),
 
 from __future__ import annotations
 
-import ctypes
 import importlib
 import os
-from contextlib import AbstractContextManager
+import threading
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Iterator
+
+from aelab.native import blas
 
 
 @dataclass(frozen=True)
@@ -36,36 +38,30 @@ class Native:
 
     def one_blas_thread(self) -> AbstractContextManager:
         """Inside: the BLAS runs each product on the calling thread (the compiled steps split work themselves)."""
-        return self.controller.limit(limits=1)
+        return one_thread_while_held(self.controller)
 
 
-def capsule_address(capsule: object) -> int:
-    """The pointer a PyCapsule holds (the C API's PyCapsule_GetName / PyCapsule_GetPointer)."""
-    api = ctypes.pythonapi
-    api.PyCapsule_GetName.restype, api.PyCapsule_GetName.argtypes = ctypes.c_char_p, [ctypes.py_object]
-    api.PyCapsule_GetPointer.restype = ctypes.c_void_p
-    api.PyCapsule_GetPointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
-    return api.PyCapsule_GetPointer(capsule, api.PyCapsule_GetName(capsule))
+HOLD = threading.Lock()
+holders: dict[int, tuple[int, object]] = {}  # id(controller) → (trainers inside, threadpoolctl limiter)
 
 
-def scipy_blas() -> tuple[int, dict, object]:
-    """(sgemm's address, a description of SciPy's BLAS, a threadpoolctl controller of just that library)."""
-    import scipy
-    from scipy.linalg import cython_blas
-    from threadpoolctl import ThreadpoolController
-
-    address = capsule_address(cython_blas.__pyx_capi__["sgemm"])
-    scipy_root = Path(scipy.__file__).resolve().parent.parent  # site-packages: scipy/ and its vendored scipy.libs/
-    controller = ThreadpoolController()
-    ours = [lib for lib in controller.lib_controllers if lib.user_api == "blas"
-            and Path(lib.filepath).resolve().is_relative_to(scipy_root) and "scipy" in Path(lib.filepath).as_posix()]
-    selected = controller.select(filepath=[lib.filepath for lib in ours]) if ours else controller.select(user_api="blas")
-    info = ours[0].info() if ours else {}
-    blas = {"interface": f"scipy {scipy.__version__} scipy.linalg.cython_blas.sgemm",
-            "library": info.get("internal_api", "unknown (not found by threadpoolctl)"),
-            "version": info.get("version"), "architecture": info.get("architecture"),
-            "path": Path(info["filepath"]).name if info else None}
-    return address, blas, selected
+@contextmanager
+def one_thread_while_held(controller) -> Iterator[None]:
+    """The BLAS's thread count is process-wide: `aelab reproduce` trains two models at once on worker
+    threads, so the limit is set when the first trainer enters and restored when the last one leaves."""
+    key = id(controller)
+    with HOLD:
+        count, limiter = holders.get(key, (0, None))
+        holders[key] = (count + 1, limiter or controller.limit(limits=1))
+    try:
+        yield
+    finally:
+        with HOLD:
+            count, limiter = holders.pop(key)
+            if count > 1:
+                holders[key] = (count - 1, limiter)
+            else:
+                limiter.restore_original_limits()
 
 
 @cache
@@ -77,9 +73,12 @@ def probe() -> tuple[Native | None, str | None]:
         _kernels = importlib.import_module("aelab.native._kernels")
     except ImportError as error:
         return None, f"the compiled module aelab.native._kernels was not built when aelab was installed ({error})"
-    address, blas, controller = scipy_blas()
     ffi, lib = _kernels.ffi, _kernels.lib
-    return Native(ffi, lib, ffi.cast("aelab_sgemm", address), blas, ffi.string(lib.aelab_isa()).decode(), controller), None
+    openblas, controller = blas.scipy_openblas()
+    chosen, times = blas.choose(ffi, [c for c in (openblas, blas.intel_mkl()) if c is not None])
+    record = {**chosen.info, **({"measured_us": times} if times else {})}
+    return Native(ffi, lib, ffi.cast("aelab_sgemm", chosen.address), record, ffi.string(lib.aelab_isa()).decode(),
+                  controller), None
 
 
 def load() -> Native | None:

@@ -21,6 +21,7 @@ from typing import Iterator
 import torch
 from torch import nn
 
+
 def adam(model: nn.Module, learning_rate: float) -> torch.optim.Adam:
     """Adam with Keras' defaults (β 0.9/0.999, ε 1e-7), so that results compare with the study."""
     return torch.optim.Adam(model.parameters(), lr=learning_rate, betas=(0.9, 0.999), eps=1e-7, foreach=True)
