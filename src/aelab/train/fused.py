@@ -31,7 +31,7 @@ from aelab.errors import EngineError
 from aelab.models.dense import DenseAutoencoder
 from aelab.native import library
 from aelab.objectives import ReconstructionObjective, SparseObjective
-from aelab.train.step import Step
+from aelab.train.step import Step, torch_threads
 
 MAX_LAYERS = 16  # aelab_kernels.h's AELAB_MAX_LAYERS
 
@@ -132,14 +132,15 @@ def l1_terms(objective) -> tuple[float, str]:
 
 
 class CompiledStep(Step):
-    """What the compiled steps share: the BLAS held to one thread per training thread, and their record."""
+    """What the compiled steps share: PyTorch and the BLAS held to one thread per training thread (the
+    steps split work themselves), and their record."""
 
     native: library.Native
     threads: int
 
     @contextmanager
     def running(self) -> Iterator[None]:
-        with self.native.one_blas_thread():
+        with torch_threads(1), self.native.one_blas_thread():
             yield
 
     def describe(self) -> dict:

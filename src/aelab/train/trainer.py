@@ -24,7 +24,7 @@ from torch import nn
 from aelab.errors import AelabError, TrainingError
 from aelab.train.engines import make_step
 from aelab.train.progress import progress_bar
-from aelab.train.step import Step
+from aelab.train.step import Step, torch_threads  # noqa: F401  (torch_threads: experiments.reproduce uses it from here)
 
 InputTransform = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 REFRESH_EVERY = 50  # steps between progress updates and parameter finiteness checks
@@ -73,20 +73,6 @@ def flush_denormals() -> Iterator[None]:
         yield
     finally:
         torch.set_flush_denormal(False)
-
-
-@contextmanager
-def torch_threads(n: int | None) -> Iterator[None]:
-    """Use `n` intra-op threads of PyTorch inside the block (None: unchanged)."""
-    if n is None:
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 class Trainer:
