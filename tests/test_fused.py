@@ -133,3 +133,16 @@ def test_the_compiled_path_runs_where_a_compiler_is_and_says_so():
         assert record["isa"] and record["sgemm_module"]  # the file holding the sgemm the kernels call (dladdr)
     else:  # no compiler: the reference runs, and the record says why
         assert record["engine"] == "autograd" and "not built" in record["fallback"]
+
+
+def test_two_trainers_with_two_threads_each_share_the_compiled_helper_safely():
+    """aelab reproduce trains two models at once; with threads=2 both use kernels.c's one helper thread,
+    taken in turn: each model ends exactly as it does when trained alone."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    alone = [trained("fused", (16,), threads=2)[0], trained("fused", (), l1=1e-3, threads=2)[0]]
+    with ThreadPoolExecutor(2) as pool:
+        together = [f.result()[0] for f in [pool.submit(trained, "fused", (16,), threads=2),
+                                            pool.submit(trained, "fused", (), l1=1e-3, threads=2)]]
+    for a, b in zip(alone, together):
+        assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))

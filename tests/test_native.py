@@ -236,3 +236,36 @@ def test_a_resume_on_another_blas_says_so(tmp_path, monkeypatch):
         assert "continues with {'engine': 'compiled', 'threads': 1, 'blas': 'other'}" in lines[-1]
     finally:
         library.probe.cache_clear()
+
+
+def test_the_blas_choice_is_kept_per_machine_in_a_private_folder(monkeypatch, tmp_path):
+    """Measured once, then read back (the same BLAS in every process: resumes stay bit-exact); a record
+    others could write, or a broken one, is not trusted: the candidates are measured again."""
+    import os
+
+    from aelab.native import blas
+
+    monkeypatch.delenv("AELAB_BLAS", raising=False)
+    native = kernels()
+    openblas, _ = blas.scipy_openblas()
+    pair = [openblas, blas.Candidate("twin", openblas.address, {"library": "openblas", "version": "x"})]
+    chosen, times = blas.choose(native.ffi, pair)
+    record = blas.choice_file()
+    assert record.is_relative_to(tmp_path) or os.environ["XDG_CACHE_HOME"] in str(record)  # conftest's own cache
+    assert oct(record.parent.stat().st_mode & 0o777) == "0o700" and oct(record.stat().st_mode & 0o777) == "0o600"
+    measured = []
+    monkeypatch.setattr(blas, "product_time", lambda ffi, sgemm: measured.append(1) or 1e-3)
+    assert blas.choose(native.ffi, pair) == (chosen, times) and not measured  # read back, not measured
+    record.chmod(0o666)  # writable by others: not trusted
+    blas.choose(native.ffi, pair)
+    assert measured and oct(record.stat().st_mode & 0o777) == "0o600"  # measured again and rewritten privately
+    record.write_text("{not json")
+    measured.clear()
+    blas.choose(native.ffi, pair)
+    assert measured and json_key(record) == blas.machine_key(pair)
+
+
+def json_key(path) -> str:
+    import json
+
+    return json.loads(path.read_text())["key"]

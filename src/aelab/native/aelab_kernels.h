@@ -80,6 +80,13 @@ typedef struct {
  * batch share's rows. Adam is separate (aelab_adam), so that two shares can be summed first. */
 void aelab_dense_gradient(const aelab_dense_model *model, const aelab_dense_work *work, const aelab_batch *batch,
                           aelab_sums *sums);
+/* A whole step on two threads: the gradients of two shares of a batch at once (share 1 on a helper
+ * thread that waits for work spinning: a hand-off costs ~1 µs, not the tens of µs of waking a sleeping
+ * thread), then Adam with `adam->grad2` = share 1's gradient, each thread updating half the buffer.
+ * The helper takes on the caller's floating-point environment (denormals flushed). */
+void aelab_dense_step_pair(const aelab_dense_model *model, const aelab_dense_work *work0, const aelab_batch *batch0,
+                           aelab_sums *sums0, const aelab_dense_work *work1, const aelab_batch *batch1,
+                           aelab_sums *sums1, const aelab_adam_buffers *adam, const aelab_adam_scalars *scalars);
 /* The same forward pass and loss without a gradient (evaluation). */
 void aelab_dense_loss(const aelab_dense_model *model, const aelab_dense_work *work, const aelab_batch *batch,
                       aelab_sums *sums);

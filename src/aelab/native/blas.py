@@ -9,23 +9,33 @@ Each candidate is reached through a documented interface:
 No candidate is looked up by a private symbol. Which is faster depends on the CPU (at the study's
 shapes, MKL on Intel Xeons, OpenBLAS on AMD EPYC: issue 12), so when both are there each is timed
 on one deep step's products (~20 ms) and the faster chosen; the times go into the engine's record.
-AELAB_BLAS=openblas or mkl skips the measurement. The choice is made once per process, so an
-interrupted run may continue on the other BLAS (its float32 rounding differs): the resume says so
-in its log (experiments/checkpointing.py), and AELAB_BLAS pins the BLAS for bit-exact continuations.
+AELAB_BLAS=openblas or mkl skips the measurement.
+
+The choice is kept per machine (`remembered`): the BLAS decides a run's float32 rounding, so the same
+command must multiply with the same library in every process — an interrupted run and its resume,
+or two runs compared bit for bit. The record (`<cache>/aelab/engine/blas-choice.json`: CPU, candidates,
+choice, times) lives in a folder of mode 0700 and is read only if this user owns it and nobody else
+can write it; otherwise the candidates are measured again (and a checkpoint's resume still notes a
+change of BLAS in its log: experiments/checkpointing.py).
 """
 
 from __future__ import annotations
 
 import ctypes
+import hashlib
 import importlib.metadata
+import json
 import os
+import stat
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from aelab.data.locate import cache_root
 from aelab.errors import EngineError
+from aelab.fileio import atomic_write_json
 
 MKL_INTERFACE_LP64, MKL_THREADING_SEQUENTIAL = 0, 1  # mkl_set_interface_layer / mkl_set_threading_layer values
 # (m, n, k, transa, transb) of the deep model's large products at batch 32, column-major as sgemm sees them
@@ -120,5 +130,66 @@ def choose(ffi, found: list[Candidate]) -> tuple[Candidate, dict[str, float]]:
         return named[0], {}
     if len(found) == 1:
         return found[0], {}
-    times = {c.name: product_time(ffi, ffi.cast("aelab_sgemm", c.address)) * 1e6 for c in found}
-    return min(found, key=lambda c: times[c.name]), {name: round(t, 1) for name, t in times.items()}
+    key = machine_key(found)
+    stored = remembered(key)
+    if stored is not None and stored["choice"] in {c.name for c in found}:
+        return next(c for c in found if c.name == stored["choice"]), stored["measured_us"]
+    times = {c.name: round(product_time(ffi, ffi.cast("aelab_sgemm", c.address)) * 1e6, 1) for c in found}
+    chosen = min(found, key=lambda c: times[c.name])
+    remember(key, chosen.name, times)
+    return chosen, times
+
+
+def machine_key(found: list[Candidate]) -> str:
+    """What a choice depends on: the CPU (model and feature flags) and the candidates' versions."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+        cpu = "\n".join(sorted({line for line in lines if line.startswith(("model name", "flags", "Features", "CPU part"))}))
+    except OSError:
+        import platform
+        cpu = platform.processor() + platform.machine()
+    candidates = [(c.name, c.info.get("version")) for c in found]
+    return hashlib.sha256(json.dumps([cpu, candidates]).encode()).hexdigest()
+
+
+def choice_file() -> Path:
+    return cache_root() / "engine" / "blas-choice.json"
+
+
+def private(path: Path, mode: int) -> bool:
+    """Whether `path` is this user's and nobody else may write it (nor, for the folder, read or enter it)."""
+    try:
+        info = path.lstat()
+    except OSError:
+        return False
+    return (stat.S_ISDIR(info.st_mode) or stat.S_ISREG(info.st_mode)) and info.st_uid == os.getuid() \
+        and stat.S_IMODE(info.st_mode) & ~mode == 0
+
+
+def remembered(key: str) -> dict | None:
+    """The stored choice for this machine and these candidates, if the record is safe to trust."""
+    path = choice_file()
+    if not (private(path.parent, 0o700) and private(path, 0o600)):
+        return None
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None  # a broken record is measured again and rewritten
+    if not isinstance(record, dict) or record.get("key") != key or not isinstance(record.get("measured_us"), dict):
+        return None
+    return record
+
+
+def remember(key: str, choice: str, times: dict[str, float]) -> None:
+    """Store the choice in the 0700 folder (nothing is stored where that folder is not this user's alone)."""
+    folder = choice_file().parent
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if folder.lstat().st_uid == os.getuid() and not folder.is_symlink():
+            folder.chmod(0o700)  # ours: made private whatever the umask left
+        if not private(folder, 0o700):
+            return
+        atomic_write_json(choice_file(), {"key": key, "choice": choice, "measured_us": times})
+        choice_file().chmod(0o600)
+    except OSError:
+        return

@@ -67,7 +67,7 @@ ffibuilder.set_source("aelab.native._kernels", '#include <stdint.h>\n#include "a
                       sources=[str((HERE / "kernels.c").relative_to(Path.cwd())) if HERE.is_relative_to(Path.cwd())
                                else str(HERE / "kernels.c")],
                       include_dirs=[str(HERE)], extra_compile_args=flags(),
-                      libraries=["m", "dl"] if sys.platform.startswith("linux") else ["m"])  # dladdr: libdl before glibc 2.34
+                      libraries=["m", "dl", "pthread"] if sys.platform.startswith("linux") else ["m"])  # libdl, libpthread before glibc 2.34
 
 if __name__ == "__main__":
     ffibuilder.compile(verbose=True)

@@ -14,7 +14,10 @@
  */
 #define _GNU_SOURCE /* dladdr */
 #include <dlfcn.h>
+#include <fenv.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -277,6 +280,105 @@ void aelab_dense_gradient(const aelab_dense_model *net, const aelab_dense_work *
     const int n_in = (int) net->widths[0], n_out = (int) net->widths[1];
     gemm(net->sgemm, 1, 0, n_in, n_out, b, batch->x, n_in, work->grads[0], n_out, work->weight_grads[0],
          n_out);  /* the first layer, stored (n_in, n_out): xᵀ g */
+}
+
+/* ---- A second thread for one model: the helper behind aelab_dense_gradient_pair ------------------ */
+
+#define SPINS_BEFORE_SLEEP 200000 /* ~1 ms of pause instructions: a whole step's gap in Python, then sleep */
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+typedef struct {  /* one piece of a step for the helper: a batch share's gradient, or a range of Adam */
+    const aelab_dense_model *model;
+    const aelab_dense_work *work;
+    const aelab_batch *batch;
+    aelab_sums *sums;
+    const aelab_adam_buffers *adam;
+    const aelab_adam_scalars *scalars;
+    int64_t start, end;
+} piece;
+
+static void run_piece(const piece *p)
+{
+    if (p->adam) aelab_adam(p->adam, p->start, p->end, p->scalars);
+    else aelab_dense_gradient(p->model, p->work, p->batch, p->sums);
+}
+
+static struct {
+    pthread_once_t once;
+    pthread_mutex_t own, lock;            /* own: one caller at a time; lock + wake: the sleeping helper */
+    pthread_cond_t wake;
+    atomic_int posted, done;
+    int started;                          /* 0 if the thread could not be created: both pieces run here */
+    fenv_t env;
+    piece job;
+} helper = {PTHREAD_ONCE_INIT, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER};
+
+static void *helper_main(void *unused)
+{
+    (void) unused;
+    for (;;) {
+        for (long spins = 0; !atomic_load_explicit(&helper.posted, memory_order_acquire); spins++) {
+            if (spins < SPINS_BEFORE_SLEEP) {
+                cpu_relax();
+                continue;
+            }
+            pthread_mutex_lock(&helper.lock);
+            while (!atomic_load_explicit(&helper.posted, memory_order_acquire))
+                pthread_cond_wait(&helper.wake, &helper.lock);
+            pthread_mutex_unlock(&helper.lock);
+        }
+        atomic_store_explicit(&helper.posted, 0, memory_order_relaxed);
+        fesetenv(&helper.env);
+        run_piece(&helper.job);
+        atomic_store_explicit(&helper.done, 1, memory_order_release);
+    }
+    return NULL;
+}
+
+static void start_helper(void)
+{
+    pthread_t thread;
+    helper.started = pthread_create(&thread, NULL, helper_main, NULL) == 0;
+    if (helper.started) pthread_detach(thread);
+}
+
+/* `theirs` on the helper and `mine` here, at once; returns when both are done (caller holds helper.own). */
+static void both(const piece *theirs, const piece *mine)
+{
+    if (!helper.started) {
+        run_piece(theirs);
+        run_piece(mine);
+        return;
+    }
+    helper.job = *theirs;
+    atomic_store_explicit(&helper.done, 0, memory_order_relaxed);
+    pthread_mutex_lock(&helper.lock);
+    atomic_store_explicit(&helper.posted, 1, memory_order_release);
+    pthread_cond_signal(&helper.wake);
+    pthread_mutex_unlock(&helper.lock);
+    run_piece(mine);
+    while (!atomic_load_explicit(&helper.done, memory_order_acquire)) cpu_relax();
+}
+
+void aelab_dense_step_pair(const aelab_dense_model *net, const aelab_dense_work *work0, const aelab_batch *batch0,
+                           aelab_sums *sums0, const aelab_dense_work *work1, const aelab_batch *batch1,
+                           aelab_sums *sums1, const aelab_adam_buffers *adam, const aelab_adam_scalars *scalars)
+{
+    const int64_t half = adam->size / 2;
+    pthread_mutex_lock(&helper.own);
+    pthread_once(&helper.once, start_helper);
+    fegetenv(&helper.env);  /* the helper computes as this thread does (denormals flushed) */
+    both(&(piece){net, work1, batch1, sums1, 0, 0, 0, 0}, &(piece){net, work0, batch0, sums0, 0, 0, 0, 0});
+    both(&(piece){0, 0, 0, 0, adam, scalars, half, adam->size}, &(piece){0, 0, 0, 0, adam, scalars, 0, half});
+    pthread_mutex_unlock(&helper.own);
 }
 
 /* Forward and backward of models first … end − 1 of a sweep (aelab_kernels.h). Groups of models

@@ -13,14 +13,14 @@ checks that both train to the same weights.
 
 Two threads (`threads=2`): the batch is split in two halves, each thread computes its half's
 forward and backward pass into its own gradient buffer, and Adam, again on two threads, adds the
-two halves' gradients as it updates each half of the flat buffer (benchmarks/bench_threads.py
-measures whether it pays).
+two halves' gradients as it updates each half of the flat buffer — one compiled call
+(`aelab_dense_step_pair`), whose helper thread waits for work spinning, so that a hand-off costs
+about a microsecond (benchmarks/bench_threads.py measures whether it pays).
 """
 
 from __future__ import annotations
 
 import math
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -41,20 +41,6 @@ def float_pointer(ffi, tensor: torch.Tensor | None, offset: int = 0):
     if tensor is None:
         return ffi.NULL
     return ffi.cast("float *", tensor.data_ptr() + offset * tensor.element_size())
-
-
-class HelperThread:
-    """One extra thread for the second half of a step's work, started on first use; denormals are
-    flushed there as on the training thread (train.trainer.flush_denormals): Adam's second moments go denormal."""
-
-    def __init__(self) -> None:
-        self.pool: ThreadPoolExecutor | None = None
-
-    def submit(self, function, *args):
-        if self.pool is None:
-            self.pool = ThreadPoolExecutor(1, thread_name_prefix="aelab-step", initializer=torch.set_flush_denormal,
-                                           initargs=(True,))
-        return self.pool.submit(function, *args)
 
 
 class FlatAdam:
@@ -173,7 +159,6 @@ class CompiledDenseStep(CompiledStep):
         self.optimizer = FlatAdam(self.native, flat, self.grads[0], learning_rate, grad2=self.grads[1] if threads == 2 else None)
         self.net = self.model_struct()
         self.plans: dict[int, list[tuple]] = {}  # batch size → per share: (work struct, batch struct, sums, kept tensors)
-        self.helper = HelperThread()
 
     def model_struct(self):
         """aelab_dense_model for this model: its widths and the parameters' storage (views of the flat buffer)."""
@@ -232,14 +217,8 @@ class CompiledDenseStep(CompiledStep):
             work, batch, sums, _, _ = shares[0]
             lib.aelab_dense_gradient(self.net, work, batch, sums)
             opt.update(0, opt.flat.numel())
-        else:  # the second half of the batch on the helper thread (cffi releases the GIL), then Adam in halves
-            other = self.helper.submit(lib.aelab_dense_gradient, self.net, *shares[1][:3])
-            lib.aelab_dense_gradient(self.net, *shares[0][:3])
-            other.result()
-            n = opt.flat.numel()
-            other = self.helper.submit(opt.update, n // 2, n, True)
-            opt.update(0, n // 2, True)
-            other.result()
+        else:  # both halves of the batch at once, then Adam in halves adding both gradients (kernels.c's helper thread)
+            lib.aelab_dense_step_pair(self.net, *shares[0][:3], *shares[1][:3], opt.buffers[True], opt.scalars)
         bce = sum(share[2].bce for share in shares) / (len(target) * self.layers[-1].out_features)
         return self.result(bce, sum(share[2].code_sum for share in shares), len(target))
 

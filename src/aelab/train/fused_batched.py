@@ -14,13 +14,29 @@ Built from the model and the objective: anything but a `BatchedDenseAutoencoder`
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import torch
 
 from aelab.errors import EngineError
 from aelab.models.batched import BatchedDenseAutoencoder
 from aelab.native import library
 from aelab.objectives import PerModelBCE
-from aelab.train.fused import CompiledStep, FlatAdam, HelperThread, float_pointer
+from aelab.train.fused import CompiledStep, FlatAdam, float_pointer
+
+
+class HelperThread:
+    """One extra thread for the second half of a step's work, started on first use; denormals are
+    flushed there as on the training thread (train.trainer.flush_denormals): Adam's second moments go denormal."""
+
+    def __init__(self) -> None:
+        self.pool: ThreadPoolExecutor | None = None
+
+    def submit(self, function, *args):
+        if self.pool is None:
+            self.pool = ThreadPoolExecutor(1, thread_name_prefix="aelab-step", initializer=torch.set_flush_denormal,
+                                           initargs=(True,))
+        return self.pool.submit(function, *args)
 
 
 def flatten_models(model: BatchedDenseAutoencoder) -> tuple[torch.Tensor, torch.Tensor, dict[int, torch.Tensor]]:
