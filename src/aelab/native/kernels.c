@@ -284,7 +284,7 @@ void aelab_dense_gradient(const aelab_dense_model *net, const aelab_dense_work *
 
 /* ---- A second thread for one model: the helper behind aelab_dense_gradient_pair ------------------ */
 
-#define SPINS_BEFORE_SLEEP 200000 /* ~1 ms of pause instructions: a whole step's gap in Python, then sleep */
+#define SPINS_BEFORE_SLEEP 200000 /* 1–10 ms of pause instructions (their cost varies by CPU): more than the gap between two steps, then sleep */
 
 static inline void cpu_relax(void)
 {
