@@ -5,6 +5,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # The CPU build of PyTorch, pinned here (pyproject keeps a range): a looser requirement pulls a CUDA build of several GB.
 TORCH  := torch==2.13.0
+# `make install EXTRAS=test,mkl` adds oneMKL as a second BLAS candidate (x86-64; src/aelab/native/blas.py).
+EXTRAS ?= test
 
 # Real data for tests and the demo: the team's shared copy when it is there (machines have no internet).
 SHARED_DATA := $(abspath ../shared/data)
@@ -18,10 +20,13 @@ endif
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml Makefile
+# The compiled kernels are built by the install (setup.py), so a change to them reinstalls.
+NATIVE := setup.py $(wildcard src/aelab/native/kernels.c src/aelab/native/aelab_kernels.h src/aelab/native/ffibuild.py)
+
+$(STAMP): pyproject.toml Makefile $(NATIVE)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check $(TORCH)
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[$(EXTRAS)]'
 	touch $(STAMP)
 
 test: install browser

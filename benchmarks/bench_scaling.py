@@ -18,22 +18,20 @@ from common import alternate, machine, summary  # noqa: E402
 from aelab.models.batched import BatchedDenseAutoencoder  # noqa: E402
 from aelab.models.dense import DenseAutoencoder  # noqa: E402
 from aelab.objectives import PerModelBCE, ReconstructionObjective  # noqa: E402
-from aelab.train.fused import FusedDenseStep  # noqa: E402
-from aelab.train.fused_batched import FusedBatchedStep  # noqa: E402
 from aelab.train.trainer import Trainer, flush_denormals  # noqa: E402
 
 
 def shallow_epoch(x: torch.Tensor, code_size: int = 32, batch_size: int = 32) -> None:
     model = DenseAutoencoder(784, code_size, (), generator=torch.Generator().manual_seed(0))
     Trainer(model, ReconstructionObjective(), batch_size=batch_size, epochs=1, learning_rate=1e-3,
-            generator=torch.Generator().manual_seed(0), quiet=True, stepper=FusedDenseStep(model, 1e-3), threads=1).fit(x)
+            generator=torch.Generator().manual_seed(0), quiet=True, engine="fused").fit(x)
 
 
 def sweep_epoch(x: torch.Tensor, n_models: int) -> None:
     """`n_models` models of code size 32 (different seeds) trained together, as `aelab sweep` trains them."""
     model = BatchedDenseAutoencoder(784, [32] * n_models, (), [torch.Generator().manual_seed(m) for m in range(n_models)])
     Trainer(model, PerModelBCE(), batch_size=32, epochs=1, learning_rate=1e-3, generator=torch.Generator().manual_seed(0),
-            quiet=True, stepper=FusedBatchedStep(model, 1e-3, threads=torch.get_num_threads()), threads=1).fit(x)
+            quiet=True, engine="fused", threads=min(torch.get_num_threads(), 2)).fit(x)
 
 
 def series(points: dict[str, callable], repeats: int = 2) -> dict[str, dict]:

@@ -32,18 +32,17 @@ from peer_runs import JAX_PRODUCTS, JAX_TRAINING, ROOT, have_jax, have_keras, ja
 
 from aelab.models.dense import DenseAutoencoder  # noqa: E402
 from aelab.objectives import ReconstructionObjective, bce_from_logits  # noqa: E402
-from aelab.train.fused import FusedDenseStep  # noqa: E402
-from aelab.train.trainer import Trainer, adam, flush_denormals, torch_threads  # noqa: E402
+from aelab.train.step import adam  # noqa: E402
+from aelab.train.trainer import Trainer, flush_denormals, torch_threads  # noqa: E402
 
 HIDDEN = {"shallow": (), "deep": (128,)}
 
 
-def aelab_epoch(x: torch.Tensor, model_name: str, engine: str, code_size: int = 32) -> None:
+def aelab_epoch(x: torch.Tensor, model_name: str, engine: str, code_size: int = 32, threads: int = 1) -> None:
     model = DenseAutoencoder(784, code_size, HIDDEN[model_name], generator=torch.Generator().manual_seed(0))
-    stepper = FusedDenseStep(model, 1e-3) if engine == "fused" else None
     Trainer(model, ReconstructionObjective(), batch_size=32, epochs=1, learning_rate=1e-3,
-            generator=torch.Generator().manual_seed(0), quiet=True, stepper=stepper,
-            threads=1 if engine == "fused" else None).fit(x)  # as `aelab train` runs each engine
+            generator=torch.Generator().manual_seed(0), quiet=True, engine=engine,
+            threads=threads).fit(x)  # as `aelab train` runs each engine
 
 
 def dataloader_epoch(x: torch.Tensor, model_name: str) -> None:

@@ -27,7 +27,6 @@ from peer_runs import JAX_TRAINING, have_jax, have_keras, jax_contenders, keras_
 
 from aelab.models.batched import BatchedDenseAutoencoder  # noqa: E402
 from aelab.objectives import PerModelBCE  # noqa: E402
-from aelab.train.fused_batched import FusedBatchedStep  # noqa: E402
 from aelab.train.trainer import Trainer  # noqa: E402
 
 SIZES = (5, 20, 35, 50, 65, 80, 95)  # SweepConfig's default, 5:100:15; the JAX peer's SWEEP_SIZES
@@ -36,10 +35,8 @@ SIZES = (5, 20, 35, 50, 65, 80, 95)  # SweepConfig's default, 5:100:15; the JAX 
 def batched_epoch(x: torch.Tensor, engine: str = "fused") -> None:
     """As `aelab sweep` trains (experiments/sweep.py: two groups of models on two threads)."""
     model = BatchedDenseAutoencoder(784, SIZES, (), [torch.Generator().manual_seed(0) for _ in SIZES])
-    fused = engine == "fused"
-    stepper = FusedBatchedStep(model, 1e-3, threads=torch.get_num_threads()) if fused else None
     Trainer(model, PerModelBCE(), batch_size=32, epochs=1, learning_rate=1e-3, generator=torch.Generator().manual_seed(0),
-            quiet=True, stepper=stepper, threads=1 if fused else None).fit(x)
+            quiet=True, engine=engine, threads=min(torch.get_num_threads(), 2)).fit(x)
 
 
 def run(x: torch.Tensor, data_dir: str, repeats: int = 2) -> dict:

@@ -21,6 +21,7 @@ import bench_reproduce  # noqa: E402
 import bench_scaling  # noqa: E402
 import bench_speed  # noqa: E402
 import bench_sweep  # noqa: E402
+import bench_threads  # noqa: E402
 from common import machine  # noqa: E402
 from peer_runs import have_jax  # noqa: E402
 
@@ -36,7 +37,7 @@ def main() -> int:
     results = {"machine": facts, "load": bench_foundation.run()}
     if have_jax():
         results["peer losses"] = bench_losses.run(data_dir)
-    results.update(epoch=bench_speed.run(x, data_dir), sweep=bench_sweep.run(x, data_dir))
+    results.update(epoch=bench_speed.run(x, data_dir), sweep=bench_sweep.run(x, data_dir), threads=bench_threads.run(x))
     if "--quick" not in sys.argv:
         results["study"] = bench_reproduce.run(data_dir)
         results["scaling"] = bench_scaling.run(x)

@@ -16,6 +16,14 @@ PROMISED = ["config.json", "metrics.json", "model.safetensors", "checkpoint.safe
             "summary.md", "finished.json"]
 
 
+def assert_compiled_engine_recorded(config: dict) -> None:
+    """The default engine is the compiled step, and config.json says so, with its BLAS and instruction set
+    (CI has a C compiler, so a fallback to autograd there is a failure, not a detail)."""
+    engine = config["engine"]
+    assert engine["engine"] == "compiled", engine.get("fallback")
+    assert engine["blas"]["library"] in ("openblas", "mkl") and engine["blas"]["interface"] and engine["isa"]
+
+
 def test_train_quick_on_real_data_writes_every_file(real_data_dir, tmp_path, capsys):
     out = tmp_path / "run"
     code = main(["train", "--quick", "--data-dir", str(real_data_dir), "--out", str(out), "--n-images", "4", "--n-weights", "5", "--quiet"])
@@ -23,6 +31,7 @@ def test_train_quick_on_real_data_writes_every_file(real_data_dir, tmp_path, cap
     assert sorted(p.name for p in out.iterdir()) == sorted(PROMISED)  # and no temporary files left
     config = json.loads((out / "config.json").read_text())
     assert TrainConfig.from_json(config["config"]).epochs == 1
+    assert_compiled_engine_recorded(config)
     metrics = json.loads((out / "metrics.json").read_text())
     epoch = metrics["epochs"][0]
     assert {"train_loss", "test_loss", "seconds"} <= set(epoch)
@@ -114,6 +123,7 @@ def test_sweep_quick_on_real_data(real_data_dir, tmp_path, capsys):
     out = tmp_path / "sweep"
     assert main(["sweep", "--quick", "--code-sizes", "5,20", "--data-dir", str(real_data_dir), "--out", str(out), "--quiet"]) == 0
     assert {"sweep.json", "sweep.png", "summary.md", "config.json", "finished.json"} <= {p.name for p in out.iterdir()}
+    assert_compiled_engine_recorded(json.loads((out / "config.json").read_text()))
     table = capsys.readouterr().out
     assert "PCA" in table and table.count("\n") >= 3
 

@@ -1,4 +1,4 @@
-"""The fused step (hand-written forward, backward, Adam) computes what autograd + torch.optim.Adam compute."""
+"""The compiled step (forward, backward, Adam in compiled calls) computes what autograd + torch.optim.Adam compute."""
 
 from __future__ import annotations
 
@@ -8,10 +8,14 @@ import pytest
 import torch
 
 from aelab.data.noise import corruption
+from aelab.errors import EngineError
 from aelab.models.dense import DenseAutoencoder
-from aelab.objectives import objective_for
-from aelab.train.fused import FusedDenseStep, threshold_backward  # noqa: F401
+from aelab.native import library
+from aelab.objectives import ReconstructionObjective, SparseObjective, objective_for
+from aelab.train.engines import make_step
+from aelab.train.fused import CompiledDenseStep
 from aelab.train.state import restore_trainer_state, trainer_state
+from aelab.train.step import AutogradStep
 from aelab.train.trainer import Trainer
 
 
@@ -20,26 +24,26 @@ def images(n=256, d=64, seed=0) -> torch.Tensor:
     return torch.sigmoid(3 * (torch.rand(n, 4, generator=g) @ torch.rand(4, d, generator=g) - 1))
 
 
-def trained(fused: bool, hidden=(), l1=0.0, reduction="mean", noise=None, epochs=3, batch=16, native=True):
-    """native: True (the whole step compiled), "kernels" (compiled kernels between torch's products) or False."""
+def trained(engine: str, hidden=(), l1=0.0, reduction="mean", noise=None, epochs=3, batch=16, threads=1):
     model = DenseAutoencoder(64, 6, hidden, generator=torch.Generator().manual_seed(1))
-    stepper = FusedDenseStep(model, 1e-2, l1, reduction, native=bool(native), whole_step=native is True) if fused else None
-    if fused and native and shutil.which("cc"):
-        assert stepper.native is not None, "the compiled kernels should build where a C compiler is"
     trainer = Trainer(model, objective_for(l1, reduction), batch_size=batch, epochs=epochs, learning_rate=1e-2,
-                      generator=torch.Generator().manual_seed(2), quiet=True, stepper=stepper,
+                      generator=torch.Generator().manual_seed(2), quiet=True, engine=engine, threads=threads,
                       input_transform=corruption(noise, 0.2) if noise else None)
+    expected = CompiledDenseStep if engine == "fused" else AutogradStep
+    assert type(trainer.engine) is expected, trainer.engine.describe()  # no silent fallback where the module is built
     history = trainer.fit(images(), images(64, seed=5))
     return model, history
 
 
-@pytest.mark.parametrize("native", [True, "kernels", False], ids=["whole-step", "compiled-kernels", "torch-kernels"])
-@pytest.mark.parametrize("hidden, l1, reduction, noise", [
-    ((), 0.0, "mean", None), ((16,), 0.0, "mean", None), ((16, 8), 0.0, "mean", None),
-    ((), 1e-3, "mean", None), ((), 1e-3, "sum", None), ((16,), 1e-3, "mean", None), ((16,), 0.0, "mean", "gaussian"),
+@pytest.mark.parametrize("threads", [1, 2], ids=["one-thread", "two-threads"])
+@pytest.mark.parametrize("hidden, l1, reduction, noise, batch", [
+    ((), 0.0, "mean", None, 16), ((16,), 0.0, "mean", None, 16), ((16, 8), 0.0, "mean", None, 16),
+    ((), 1e-3, "mean", None, 16), ((), 1e-3, "sum", None, 16), ((16,), 1e-3, "mean", None, 16),
+    ((16,), 0.0, "mean", "gaussian", 16), ((16,), 1e-3, "mean", None, 15),  # 15: odd halves and a last batch of 1
 ])
-def test_fused_matches_autograd(hidden, l1, reduction, noise, native):
-    (ma, ha), (mb, hb) = trained(False, hidden, l1, reduction, noise), trained(True, hidden, l1, reduction, noise, native=native)
+def test_compiled_step_matches_autograd(hidden, l1, reduction, noise, batch, threads):
+    (ma, ha), (mb, hb) = (trained("autograd", hidden, l1, reduction, noise, batch=batch),
+                          trained("fused", hidden, l1, reduction, noise, batch=batch, threads=threads))
     for (name, p), q in zip(ma.named_parameters(), mb.parameters()):
         assert p.shape == q.shape
         assert torch.allclose(p, q, atol=2e-5, rtol=1e-4), f"{name}: max diff {(p - q).abs().max():.2e}"
@@ -53,18 +57,20 @@ def test_fused_matches_autograd(hidden, l1, reduction, noise, native):
 def test_first_layer_is_stored_transposed_but_reads_normally():
     model = DenseAutoencoder(64, 6, generator=torch.Generator().manual_seed(1))
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    FusedDenseStep(model, 1e-3)
+    CompiledDenseStep(model, ReconstructionObjective(), 1e-3)
     w = model.encoder[0].weight
     assert w.shape == (6, 64) and w.T.is_contiguous() and not w.is_contiguous()
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
 
 
-def test_fused_state_round_trip_continues_identically():
+@pytest.mark.parametrize("threads", [1, 2])
+def test_compiled_state_round_trip_continues_identically(threads):
     x = images()
+
     def fresh():
         model = DenseAutoencoder(64, 6, generator=torch.Generator().manual_seed(1))
         return Trainer(model, objective_for(0.0), batch_size=16, epochs=2, learning_rate=1e-2,
-                       generator=torch.Generator().manual_seed(2), quiet=True, stepper=FusedDenseStep(model, 1e-2))
+                       generator=torch.Generator().manual_seed(2), quiet=True, engine="fused", threads=threads)
     straight = fresh()
     straight.fit(x)
     first = fresh()
@@ -78,29 +84,65 @@ def test_fused_state_round_trip_continues_identically():
     assert [r.train_loss for r in straight.position.history] == [r.train_loss for r in second.position.history]
 
 
-def test_fused_engine_stops_on_nan_data():
+def test_compiled_engine_stops_on_nan_data():
     from aelab.errors import TrainingError
 
     x = images(64)
     x[40, 3] = float("nan")
     model = DenseAutoencoder(64, 6)
     trainer = Trainer(model, objective_for(0.0), batch_size=16, epochs=1, learning_rate=1e-2,
-                      generator=torch.Generator().manual_seed(0), quiet=True, stepper=FusedDenseStep(model, 1e-2))
+                      generator=torch.Generator().manual_seed(0), quiet=True, engine="fused")
     with pytest.raises(TrainingError, match=r"epoch 1, step \d: training loss became nan"):
         trainer.fit(x)
 
 
-@pytest.mark.parametrize("scale, shift", [(1.0, 0.0), (30.0, -60.0), (5.0, -120.0), (40.0, 50.0)])
-def test_fused_bce_is_exact_for_extreme_logits(scale, shift):
-    """Very negative logits (σ underflows) took the fast formula to inf on MNIST; both branches must be exact."""
-    import torch.nn.functional as F
+class WeightedBCE(ReconstructionObjective):
+    """An objective the compiled step does not know (a subclass is not the objective it computes)."""
 
-    g = torch.Generator().manual_seed(0)
-    z = torch.randn(32, 784, generator=g) * scale + shift
-    x = (torch.rand(32, 784, generator=g) < 0.3).float() * torch.rand(32, 784, generator=g)
-    expected_loss = F.binary_cross_entropy_with_logits(z, x)
-    expected_grad = (torch.sigmoid(z) - x) / x.numel()
-    z_grad = torch.empty_like(z)
-    loss = FusedDenseStep.bce_and_output_gradient(z, x, z_grad)
-    assert torch.isfinite(loss) and loss.item() == pytest.approx(expected_loss.item(), rel=1e-5, abs=1e-6)
-    assert torch.allclose(z_grad, expected_grad, atol=1e-9)
+    def __call__(self, logits, code, target):
+        loss, parts = super().__call__(logits, code, target)
+        return 2 * loss, parts
+
+
+@pytest.mark.parametrize("objective", [WeightedBCE(), lambda logits, code, target: (logits.mean(), {})])
+def test_compiled_step_refuses_an_objective_it_does_not_compute(objective):
+    model = DenseAutoencoder(64, 6)
+    with pytest.raises(EngineError, match=r"^compiled step: objective \w+ is not one it computes; expected .*autograd") as error:
+        make_step("fused", model, objective, 1e-3)
+    assert "\n" not in str(error.value)
+    assert isinstance(make_step("autograd", model, objective, 1e-3), AutogradStep)  # the reference computes anything
+
+
+def test_compiled_step_refuses_a_model_it_does_not_compute():
+    class Wider(DenseAutoencoder):
+        pass
+
+    with pytest.raises(EngineError, match=r"^compiled step: model Wider is not one it computes"):
+        make_step("fused", Wider(64, 6), SparseObjective(1e-3), 1e-3)
+    with pytest.raises(EngineError, match=r"^engine 'jax': expected one of fused, autograd"):
+        make_step("jax", DenseAutoencoder(64, 6), ReconstructionObjective(), 1e-3)
+
+
+def test_the_compiled_path_runs_where_a_compiler_is_and_says_so():
+    """CI has a C compiler, so the package build compiled the kernels: the engine must not fall back there."""
+    record = make_step("fused", DenseAutoencoder(64, 6), ReconstructionObjective(), 1e-3).describe()
+    if shutil.which("cc") or shutil.which("gcc"):
+        assert library.unavailable_reason() is None
+        assert record["engine"] == "compiled" and record["compiled"] is True
+        assert record["blas"]["library"] in ("openblas", "mkl") and record["blas"]["interface"]
+        assert record["isa"] and record["sgemm_module"]  # the file holding the sgemm the kernels call (dladdr)
+    else:  # no compiler: the reference runs, and the record says why
+        assert record["engine"] == "autograd" and "not built" in record["fallback"]
+
+
+def test_two_trainers_with_two_threads_each_share_the_compiled_helper_safely():
+    """aelab reproduce trains two models at once; with threads=2 both use kernels.c's one helper thread,
+    taken in turn: each model ends exactly as it does when trained alone."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    alone = [trained("fused", (16,), threads=2)[0], trained("fused", (), l1=1e-3, threads=2)[0]]
+    with ThreadPoolExecutor(2) as pool:
+        together = [f.result()[0] for f in [pool.submit(trained, "fused", (16,), threads=2),
+                                            pool.submit(trained, "fused", (), l1=1e-3, threads=2)]]
+    for a, b in zip(alone, together):
+        assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))

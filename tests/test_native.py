@@ -1,9 +1,9 @@
-"""The compiled kernels (native/kernels.c) compute what the PyTorch formulas compute, for any shape."""
+"""The compiled kernels (native/kernels.c, built with the package) compute what the PyTorch formulas compute, for any shape."""
 
 from __future__ import annotations
 
-import ctypes
-import shutil
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -11,30 +11,24 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aelab.native import build
+from aelab.native import library
 from aelab.train.fused import FlatAdam
 
-needs_compiler = pytest.mark.skipif(build.compiler() is None, reason="no C compiler on this machine")
+
+def kernels() -> library.Native:
+    """The compiled module: built by `pip install` wherever a C compiler is (CI has one)."""
+    native = library.load()
+    assert native is not None, library.unavailable_reason()
+    return native
 
 
-def kernels() -> ctypes.CDLL:
-    """The compiled library (built into this test session's cache on first use), or skip."""
-    library = build.load()
-    if library is None:
-        pytest.skip("the compiled kernels did not build (no C compiler)")
-    return library
+def ptr(native: library.Native, t: torch.Tensor):
+    assert t.is_contiguous() and t.dtype == torch.float32
+    return native.ffi.cast("float *", t.data_ptr())
 
 
-def ptr(t: torch.Tensor) -> int:
-    assert t.is_contiguous() and t.dtype in (torch.float32, torch.int64)
-    return t.data_ptr()
-
-
-def runs(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Starts and lengths (int64) of the runs of True in a 1-D boolean mask: a segment table for aelab_adam."""
-    edges = torch.diff(torch.cat([torch.zeros(1, dtype=torch.int8), mask.to(torch.int8), torch.zeros(1, dtype=torch.int8)]))
-    starts, ends = torch.nonzero(edges == 1).flatten(), torch.nonzero(edges == -1).flatten()
-    return starts.contiguous(), (ends - starts).contiguous()
+def doubles(native: library.Native, n: int):
+    return native.ffi.new("double[]", n)
 
 
 shapes = st.tuples(st.integers(1, 4), st.integers(1, 40), st.integers(1, 70))  # models, rows, cols
@@ -44,145 +38,234 @@ shapes = st.tuples(st.integers(1, 4), st.integers(1, 40), st.integers(1, 70))  #
 @given(shape=shapes, scale=st.sampled_from([0.1, 3.0, 40.0]), shift=st.sampled_from([0.0, -120.0, 95.0]), seed=st.integers(0, 99))
 def test_bce_output_matches_torch(shape, scale, shift, seed):
     """Loss, ∂/∂z, bias gradient and squared error per model, also where σ(z) under- or overflows."""
-    lib = kernels()
+    native = kernels()
+    lib, p = native.lib, lambda t: ptr(native, t)
     models, rows, cols = shape
     g = torch.Generator().manual_seed(seed)
     z = torch.randn(models, rows, cols, generator=g) * scale + shift
     bias = torch.randn(models, cols, generator=g)
     x = torch.rand(rows, cols, generator=g) * (torch.rand(rows, cols, generator=g) < 0.5)
     grad, bias_grad = torch.empty_like(z), torch.empty(models, cols)
-    loss, sq = (ctypes.c_double * models)(), (ctypes.c_double * models)()
+    loss, sq = doubles(native, models), doubles(native, models)
     scale_g = 1.0 / (rows * cols)
-    lib.aelab_bce_output(ptr(z), ptr(x), models, rows, cols, ptr(bias), scale_g, ptr(grad), ptr(bias_grad), loss, sq)
+    lib.aelab_bce_output(p(z), p(x), models, rows, cols, p(bias), scale_g, p(grad), p(bias_grad), loss, sq)
     logits = (z + bias[:, None, :]).double()
     expected = F.binary_cross_entropy_with_logits(logits, x.double().expand_as(logits), reduction="none").sum(dim=(1, 2))
     residual = torch.sigmoid(logits) - x.double()
-    assert torch.allclose(torch.tensor(loss[:], dtype=torch.float64), expected, rtol=1e-5, atol=1e-4)
-    assert torch.allclose(torch.tensor(sq[:], dtype=torch.float64), residual.square().sum(dim=(1, 2)), rtol=1e-5, atol=1e-5)
+    assert torch.allclose(torch.tensor(native.ffi.unpack(loss, models), dtype=torch.float64), expected, rtol=1e-5, atol=1e-4)
+    assert torch.allclose(torch.tensor(native.ffi.unpack(sq, models), dtype=torch.float64), residual.square().sum(dim=(1, 2)), rtol=1e-5, atol=1e-5)
     assert torch.allclose(grad.double(), residual * scale_g, atol=1e-8)
     assert torch.allclose(bias_grad.double(), (residual * scale_g).sum(dim=1), atol=1e-7)
-    again, again_sq = (ctypes.c_double * models)(), (ctypes.c_double * models)()  # the evaluation twin agrees
-    lib.aelab_bce_sums(ptr(z), ptr(x), ptr(bias), models, rows, cols, again, again_sq)
-    assert again[:] == pytest.approx(loss[:], rel=1e-6, abs=1e-6) and again_sq[:] == pytest.approx(sq[:], rel=1e-6, abs=1e-6)
+    again, again_sq = doubles(native, models), doubles(native, models)  # the evaluation twin agrees
+    lib.aelab_bce_sums(p(z), p(x), p(bias), models, rows, cols, again, again_sq)
+    assert native.ffi.unpack(again, models) == pytest.approx(native.ffi.unpack(loss, models), rel=1e-6, abs=1e-6)
+    assert native.ffi.unpack(again_sq, models) == pytest.approx(native.ffi.unpack(sq, models), rel=1e-6, abs=1e-6)
 
 
 def test_bce_propagates_nan():
     """The trainer stops on a non-finite loss; the kernel must not swallow NaN."""
-    lib = kernels()
+    native = kernels()
+    p = lambda t: ptr(native, t)  # noqa: E731
     z, x, bias = torch.zeros(2, 3), torch.full((2, 3), 0.5), torch.zeros(3)
     z[1, 2] = float("nan")
-    loss, grad, bias_grad = (ctypes.c_double * 1)(), torch.empty(2, 3), torch.empty(3)  # kept alive during the call
-    lib.aelab_bce_output(ptr(z), ptr(x), 1, 2, 3, ptr(bias), 1.0, ptr(grad), ptr(bias_grad), loss, None)
+    loss, grad, bias_grad = doubles(native, 1), torch.empty(2, 3), torch.empty(3)  # kept alive during the call
+    native.lib.aelab_bce_output(p(z), p(x), 1, 2, 3, p(bias), 1.0, p(grad), p(bias_grad), loss, native.ffi.NULL)
     assert loss[0] != loss[0]
 
 
 @settings(max_examples=30, deadline=None)
 @given(shape=shapes, add=st.sampled_from([0.0, 1e-3]), seed=st.integers(0, 99))
 def test_relu_forward_and_backward_match_torch(shape, add, seed):
-    lib = kernels()
+    native = kernels()
+    lib, p = native.lib, lambda t: ptr(native, t)
     models, rows, cols = shape
     g = torch.Generator().manual_seed(seed)
     pre, bias = torch.randn(models, rows, cols, generator=g), torch.randn(models, cols, generator=g)
     h = pre.clone()
-    total = lib.aelab_bias_relu(ptr(h), ptr(bias), models, rows, cols)
+    total = lib.aelab_bias_relu(p(h), p(bias), models, rows, cols)
     expected_h = torch.relu(pre + bias[:, None, :])
     assert torch.allclose(h, expected_h, atol=1e-6) and total == pytest.approx(expected_h.sum().item(), rel=1e-5, abs=1e-4)
     upstream = torch.randn(models, rows, cols, generator=g)
     grad, bias_grad = upstream.clone(), torch.empty(models, cols)
-    lib.aelab_relu_backward(ptr(grad), ptr(h), models, rows, cols, add, ptr(bias_grad))
+    lib.aelab_relu_backward(p(grad), p(h), models, rows, cols, add, p(bias_grad))
     expected = (upstream + add) * (h > 0)
     assert torch.equal(grad, expected) and torch.allclose(bias_grad, expected.sum(dim=1), atol=1e-5)
 
 
 @settings(max_examples=20, deadline=None)
-@given(n=st.integers(1, 300), seed=st.integers(0, 99), steps=st.integers(1, 5))
-def test_adam_matches_torch_fused_adam_and_skips_what_is_not_live(n, seed, steps):
-    lib = kernels()
+@given(n=st.integers(1, 300), seed=st.integers(0, 99), steps=st.integers(1, 5), two_shares=st.booleans(), data=st.data())
+def test_adam_matches_torch_optim_adam_on_its_range_only(n, seed, steps, two_shares, data):
+    """The compiled Adam (E5) against torch.optim.Adam with Keras' ε; outside [start, end) nothing moves;
+    with two shares of a batch, the gradient is their sum."""
+    native = kernels()
+    start = data.draw(st.integers(0, n - 1))
+    end = data.draw(st.integers(start + 1, n))
     g = torch.Generator().manual_seed(seed)
-    live = torch.rand(n, generator=g) < 0.7
-    starts, lengths = runs(live)
-    ours = [torch.randn(n, generator=g), torch.zeros(n), torch.zeros(n)]
-    theirs = [t.clone() for t in ours]
-    untouched = ours[0].clone()
-    lr, b1, b2, eps = 1e-2, 0.9, 0.999, 1e-7
-    for t in range(1, steps + 1):
-        grad = torch.randn(n, generator=g)
-        lib.aelab_adam(*(ptr(a) for a in (ours[0], grad, ours[1], ours[2], starts, lengths)), len(starts),
-                       b1, b2, eps, lr / (1 - b1 ** t), (1 - b2 ** t) ** 0.5)
-        torch._fused_adam_([theirs[0]], [grad], [theirs[1]], [theirs[2]], [], [torch.tensor(float(t))], lr=lr, beta1=b1,
-                           beta2=b2, weight_decay=0.0, eps=eps, amsgrad=False, maximize=False)
-    assert torch.allclose(ours[0][live], theirs[0][live], atol=1e-6, rtol=1e-5)
-    assert torch.equal(ours[0][~live], untouched[~live])
-    for a, b in zip(ours[1:], theirs[1:]):
-        assert torch.allclose(a[live], b[live], atol=1e-7, rtol=1e-5) and torch.all(a[~live] == 0)
+    flat, grad, grad2 = torch.randn(n, generator=g), torch.zeros(n), torch.zeros(n)
+    reference = torch.nn.Parameter(flat[start:end].clone())
+    torch_adam = torch.optim.Adam([reference], lr=1e-2, betas=(0.9, 0.999), eps=1e-7)
+    untouched = flat.clone()
+    ours = FlatAdam(native, flat, grad, 1e-2, grad2=grad2 if two_shares else None)
+    for _ in range(steps):
+        grad.copy_(torch.randn(n, generator=g))
+        grad2.copy_(torch.randn(n, generator=g) if two_shares else torch.zeros(n))
+        ours.advance()
+        ours.update(start, end, two_shares)
+        reference.grad = (grad + grad2)[start:end].clone()
+        torch_adam.step()
+    assert torch.allclose(flat[start:end], reference.detach(), atol=1e-6, rtol=1e-5)
+    assert torch.equal(flat[:start], untouched[:start]) and torch.equal(flat[end:], untouched[end:])
+    state = torch_adam.state[reference]
+    assert torch.allclose(ours.exp_avg[start:end], state["exp_avg"], atol=1e-7, rtol=1e-5)
+    assert torch.allclose(ours.exp_avg_sq[start:end], state["exp_avg_sq"], atol=1e-7, rtol=1e-5)
 
 
-@given(st.lists(st.booleans(), max_size=60))
-def test_runs_cover_exactly_the_true_entries(values):
-    mask = torch.tensor(values, dtype=torch.bool)
-    starts, lengths = runs(mask)
-    rebuilt = torch.zeros(len(values), dtype=torch.bool)
-    for s, n in zip(starts.tolist(), lengths.tolist()):
-        assert n > 0 and not rebuilt[s:s + n].any()
-        rebuilt[s:s + n] = True
-    assert torch.equal(rebuilt, mask)
+def test_kernels_are_an_extension_of_the_package_built_at_install_time():
+    """Nothing is compiled or cached at run time: the module lives beside its sources, in the package."""
+    native = kernels()
+    from aelab.native import _kernels
+
+    assert Path(_kernels.__file__).parent == Path(library.__file__).parent
+    assert native.isa and native.blas["library"] in ("openblas", "mkl")
 
 
-@given(st.integers(1, 1000))
-def test_flat_adam_segments_are_the_whole_buffer_and_two_halves_covering_it_once(n):
-    adam = FlatAdam(torch.zeros(n), torch.zeros(n), 1e-3)
-    (whole_start, whole_length), *halves = [(int(a), int(b)) for a, b in adam.segments]
-    assert (whole_start, whole_length) == (0, n)
-    covered = torch.zeros(n, dtype=torch.int64)
-    for start, length in halves:
-        covered[start:start + length] += 1
-    assert torch.all(covered == 1) and abs(halves[0][1] - halves[1][1]) <= 1
-
-
-@needs_compiler
-def test_library_is_built_once_into_the_cache_without_leftovers(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    build.load.cache_clear()
-    try:
-        assert build.load() is not None
-        built = list((tmp_path / "aelab" / "native").iterdir())
-        assert len(built) == 1 and built[0].name.startswith("kernels-") and built[0].suffix == ".so"
-        mtime = built[0].stat().st_mtime_ns
-        build.load.cache_clear()
-        assert build.load() is not None and built[0].stat().st_mtime_ns == mtime  # reused, not rebuilt
-    finally:
-        build.load.cache_clear()
-
-
-def test_disabled_or_unbuildable_kernels_fall_back_with_a_warning(tmp_path, monkeypatch):
+def test_disabled_or_unbuildable_kernels_fall_back_with_a_warning(monkeypatch):
     from aelab.models.dense import DenseAutoencoder
-    from aelab.train.fused import FusedDenseStep
+    from aelab.objectives import ReconstructionObjective
+    from aelab.train.engines import make_step
+    from aelab.train.step import AutogradStep
 
-    build.load.cache_clear()
+    library.probe.cache_clear()
     try:
         monkeypatch.setenv("AELAB_NATIVE", "0")
-        assert build.load() is None
-        assert FusedDenseStep(DenseAutoencoder(8, 2), 1e-3).native is None
-        build.load.cache_clear()
+        assert library.load() is None and library.unavailable_reason() == "disabled by AELAB_NATIVE=0"
+        with pytest.warns(UserWarning, match="compiled step is not available"):
+            step = make_step("fused", DenseAutoencoder(8, 2), ReconstructionObjective(), 1e-3)
+        assert isinstance(step, AutogradStep) and step.describe()["fallback"] == "disabled by AELAB_NATIVE=0"
         monkeypatch.delenv("AELAB_NATIVE")
-        monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-        monkeypatch.setenv("CC", str(tmp_path / "no-such-compiler"))
-        with pytest.warns(UserWarning, match="could not build the compiled kernels"):
-            assert build.load() is None
-        assert not list((tmp_path / "aelab" / "native").glob("*"))  # no half-written library left
-        broken = tmp_path / "broken-cc"
-        broken.write_text("#!/bin/sh\necho 'kernels.c:1: error: boom' >&2\nexit 1\n")
-        broken.chmod(0o755)
-        monkeypatch.setenv("CC", str(broken))
-        build.load.cache_clear()
-        with pytest.warns(UserWarning, match="boom"):
-            assert build.load() is None
+        library.probe.cache_clear()
+        monkeypatch.setitem(sys.modules, "aelab.native._kernels", None)  # as if the install had no compiler
+        assert library.load() is None and "was not built when aelab was installed" in library.unavailable_reason()
+        with pytest.warns(UserWarning, match="not built"):
+            step = make_step("fused", DenseAutoencoder(8, 2), ReconstructionObjective(), 1e-3)
+        assert step.describe()["engine"] == "autograd" and "not built" in step.describe()["fallback"]
     finally:
-        build.load.cache_clear()
+        library.probe.cache_clear()
 
 
-def test_a_compiler_is_found_where_ci_runs():
-    """CI machines have gcc (the Makefile's install needs nothing more); without it the fast path is silently lost."""
-    if shutil.which("cc") is None and shutil.which("gcc") is None:
-        pytest.skip("no C compiler here")
-    assert build.load() is not None
+def test_log1p_polynomial_error_bound():
+    """docs/engine.md (E3): the polynomial in kernels.c against log1p, with its own coefficients."""
+    import re
+
+    import numpy as np
+
+    source = (Path(library.__file__).parent / "kernels.c").read_text()
+    body = source[source.index("static inline float log1p_unit"):]
+    body = body[:body.index("}")]
+    coefficients = [float(c.replace(" ", "")) for c in re.findall(r"([-+]?\s*\d\.\d+(?:e-?\d+)?)f", body)]
+    assert len(coefficients) == 10  # degree 9
+    e = np.linspace(0.0, 1.0, 200_001)
+    exact, p64 = np.log1p(e), np.zeros_like(e)
+    e32, p32 = e.astype(np.float32), np.zeros(len(e), dtype=np.float32)
+    for c in coefficients:
+        p64 = p64 * e + np.float64(np.float32(c))
+        p32 = (p32 * e32 + np.float32(c)).astype(np.float32)
+    assert np.abs(p64 - exact).max() <= 1.6e-8
+    assert np.abs(p32.astype(np.float64) - np.log1p(e32.astype(np.float64))).max() <= 1.1e-7
+
+
+def test_one_blas_thread_holds_while_any_trainer_is_inside():
+    """Two trainers (aelab reproduce's workers) overlap: the limit stays until the last one leaves."""
+    native = kernels()
+
+    def threads() -> set[int]:
+        return {lib.num_threads for lib in native.controller.lib_controllers}
+
+    with native.controller.limit(limits=2):  # as on a machine with cores to spare
+        with native.one_blas_thread():
+            with native.one_blas_thread():
+                assert threads() == {1}
+            assert threads() == {1}  # the first trainer is still inside
+        assert threads() == {2}
+
+
+def test_the_blas_is_chosen_by_measurement_or_by_name(monkeypatch):
+    """Several candidates: each is timed on the study's products and the record keeps the times;
+    AELAB_BLAS names one; a name that is not installed is refused in one line."""
+    from aelab.errors import EngineError
+    from aelab.native import blas
+
+    monkeypatch.delenv("AELAB_BLAS", raising=False)
+    native = kernels()
+    openblas, _ = blas.scipy_openblas()
+    twin = blas.Candidate("twin", openblas.address, {"library": "openblas"})
+    chosen, times = blas.choose(native.ffi, [openblas, twin])
+    assert chosen in (openblas, twin) and set(times) == {"openblas", "twin"} and all(t > 0 for t in times.values())
+    assert times[chosen.name] == min(times.values())
+    monkeypatch.setenv("AELAB_BLAS", "twin")
+    assert blas.choose(native.ffi, [openblas, twin]) == (twin, {})
+    monkeypatch.setenv("AELAB_BLAS", "atlas")
+    with pytest.raises(EngineError, match=r"^AELAB_BLAS='atlas': expected one of openblas, twin \(installed here\)$"):
+        blas.choose(native.ffi, [openblas, twin])
+
+
+def test_a_resume_on_another_blas_says_so(tmp_path, monkeypatch):
+    """The BLAS is chosen per process: a continuation with another one is not bit-exact, and the log says why."""
+    from aelab.experiments.checkpointing import restore_state, save_state
+    from aelab.models.dense import DenseAutoencoder
+    from aelab.objectives import ReconstructionObjective
+    from aelab.train.trainer import Trainer
+
+    def trainer() -> Trainer:
+        model = DenseAutoencoder(16, 3, generator=torch.Generator().manual_seed(0))
+        return Trainer(model, ReconstructionObjective(), batch_size=4, epochs=1, learning_rate=1e-3,
+                       generator=torch.Generator().manual_seed(0), quiet=True, engine="fused")
+
+    save_state(tmp_path, trainer(), {"c": 1})
+    lines: list[str] = []
+    restore_state(tmp_path, trainer(), {"c": 1}, lines.append)
+    assert len(lines) == 1 and lines[0].startswith("resuming from")  # same engine: nothing more to say
+    openblas, controller = library.blas.scipy_openblas()
+    other = library.blas.Candidate("other", openblas.address, {"library": "other"})  # the same sgemm, named otherwise
+    library.probe.cache_clear()
+    try:
+        monkeypatch.setattr(library.blas, "intel_mkl", lambda: None)
+        monkeypatch.setattr(library.blas, "scipy_openblas", lambda: (other, controller))
+        monkeypatch.delenv("AELAB_BLAS", raising=False)
+        restore_state(tmp_path, trainer(), {"c": 1}, lines.append)
+        assert "continues with {'engine': 'compiled', 'threads': 1, 'blas': 'other'}" in lines[-1]
+    finally:
+        library.probe.cache_clear()
+
+
+def test_the_blas_choice_is_kept_per_machine_in_a_private_folder(monkeypatch, tmp_path):
+    """Measured once, then read back (the same BLAS in every process: resumes stay bit-exact); a record
+    others could write, or a broken one, is not trusted: the candidates are measured again."""
+    import os
+
+    from aelab.native import blas
+
+    monkeypatch.delenv("AELAB_BLAS", raising=False)
+    native = kernels()
+    openblas, _ = blas.scipy_openblas()
+    pair = [openblas, blas.Candidate("twin", openblas.address, {"library": "openblas", "version": "x"})]
+    chosen, times = blas.choose(native.ffi, pair)
+    record = blas.choice_file()
+    assert record.is_relative_to(tmp_path) or os.environ["XDG_CACHE_HOME"] in str(record)  # conftest's own cache
+    assert oct(record.parent.stat().st_mode & 0o777) == "0o700" and oct(record.stat().st_mode & 0o777) == "0o600"
+    measured = []
+    monkeypatch.setattr(blas, "product_time", lambda ffi, sgemm: measured.append(1) or 1e-3)
+    assert blas.choose(native.ffi, pair) == (chosen, times) and not measured  # read back, not measured
+    record.chmod(0o666)  # writable by others: not trusted
+    blas.choose(native.ffi, pair)
+    assert measured and oct(record.stat().st_mode & 0o777) == "0o600"  # measured again and rewritten privately
+    record.write_text("{not json")
+    measured.clear()
+    blas.choose(native.ffi, pair)
+    assert measured and json_key(record) == blas.machine_key(pair)
+
+
+def json_key(path) -> str:
+    import json
+
+    return json.loads(path.read_text())["key"]

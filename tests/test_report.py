@@ -183,3 +183,12 @@ def test_the_renderer_escapes_and_keeps_the_page_closed():
 def test_math_that_cannot_be_drawn_stays_as_its_source():
     html = rendered("$\\notacommand{x}$ and $x^2$\n")
     assert '<code class="tex">\\notacommand{x}</code>' in html and '<img class="math" src="data:image/png;base64,' in html
+
+
+def test_the_engine_table_says_which_step_ran_each_model(page, study):
+    """Each run's config.json "engine" record, as the report's Engine table shows it: the compiled step here."""
+    header, *rows = page.tables["engine"][0]
+    assert header == ["run", "engine", "threads", "BLAS", "instruction set", "fallback"]
+    assert len(rows) == len(MODELS) + 1  # the four models and the sweep
+    for row in rows:
+        assert row[1] == "compiled" and row[3] not in ("", "–") and row[4] and row[5] == "–", row

@@ -43,7 +43,7 @@ from aelab.experiments.saved_run import SavedRun, read_run, write_run
 from aelab.experiments.train_one import final_metrics, model_and_trainer, resolve, seeded_generators
 from aelab.registries import lookup
 from aelab.train.metrics import reconstruction_metrics
-from aelab.train.state import trainer_state
+from aelab.experiments.checkpointing import captured_state
 from aelab.train.trainer import history_as_dicts
 
 DATA_FIELDS = ("dataset", "train_size", "test_size")  # which data to load: in the API that is fit's X
@@ -124,7 +124,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         self.model_, self.config_, self.n_features_in_, self.sample_shape_ = model.eval(), config, train_x.shape[1], shape
         self.history_ = history_as_dicts(history)
         self.final_ = final_metrics(model, history, test_x, test_inputs)
-        self._trainer_state = trainer_state(trainer)
+        self._trainer_state = captured_state(trainer)
         self._evaluation = (test_x, test_inputs)
         source = "X_test" if X_test is not None else "X (no X_test was given: test metrics are on the training images)"
         self._data_source = f"arrays given to Autoencoder.fit: {len(train_x)} training images; evaluated on {source}"

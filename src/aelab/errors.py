@@ -52,3 +52,10 @@ class TrainingError(AelabError):
 
 class InputError(DataError, ValueError):
     """An array handed to the Python API has the wrong shape, dtype or values (NaN, inf, outside [0, 1])."""
+
+
+class EngineError(AelabError):
+    """A compiled step was asked to compute what it does not (another model or objective), or its
+    compiled library is not what the package built."""
+
+    exit_code = 8

@@ -19,19 +19,32 @@ CHECKPOINT = "checkpoint.safetensors"
 
 
 def save_state(out: Path, trainer: Trainer, config_json: dict, extra: object = None) -> Path:
-    return write_state(out, trainer_state(trainer), config_json, extra)
+    return write_state(out, captured_state(trainer), config_json, extra)
+
+
+def captured_state(trainer: Trainer) -> tuple[dict, dict]:
+    """`trainer_state`, its info also naming the engine that trained it (see `engine_identity`)."""
+    tensors, info = trainer_state(trainer)
+    return tensors, {**info, "engine": engine_identity(trainer.engine.describe())}
 
 
 def write_state(out: Path, state: tuple[dict, dict], config_json: dict, extra: object = None) -> Path:
-    """Write a captured `trainer_state` as `out`'s checkpoint (the Python API keeps one after fit)."""
+    """Write a captured state (`captured_state`) as `out`'s checkpoint (the Python API keeps one after fit)."""
     tensors, info = state
     return save_checkpoint(out / CHECKPOINT, tensors, {**info, "config": config_json, "extra": extra})
+
+
+def engine_identity(record: dict) -> dict:
+    """What decides a step's float rounding: the engine, its threads and the BLAS library behind it."""
+    blas = record.get("blas")
+    return {"engine": record.get("engine"), "threads": record.get("threads"),
+            "blas": blas.get("library") if isinstance(blas, dict) else blas}
 
 
 def read_state(out: Path) -> tuple[dict, dict]:
     """(tensors, info) of `out`'s checkpoint as `trainer_state` returns them (without config and extra)."""
     tensors, info = load_checkpoint(out / CHECKPOINT)
-    return tensors, {k: v for k, v in info.items() if k not in ("config", "extra")}
+    return tensors, {k: v for k, v in info.items() if k not in ("config", "extra")}  # the engine stays: it round-trips
 
 
 def restore_state(out: Path, trainer: Trainer, config_json: dict, log: Callable[[str], None]) -> object:
@@ -40,6 +53,10 @@ def restore_state(out: Path, trainer: Trainer, config_json: dict, log: Callable[
     check_same_config(out / CHECKPOINT, info.get("config", {}), config_json)
     restore_trainer_state(trainer, tensors, info)
     log(f"resuming from {out / CHECKPOINT}: epoch {info['epoch']}, step {info['step']}")
+    before, now = info.get("engine"), engine_identity(trainer.engine.describe())
+    if before is not None and before != now:  # e.g. another BLAS measured faster this time (native/blas.py)
+        log(f"note: the checkpoint was trained with {before}, this run continues with {now}: the continuation "
+            "matches an uninterrupted run to float32 rounding, not bit for bit (AELAB_BLAS pins the BLAS)")
     return info.get("extra")
 
 

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from aelab.errors import ConfigError
-from aelab.native.build import load as load_native
+from aelab.native.library import load as load_native
 
 CLIP = 1e-7  # reconstructions are clipped into [CLIP, 1 − CLIP] before BCE (PCA can leave [0, 1])
 CHUNK_ROWS = 2048  # rows per chunk: float64 temporaries of ~13 MB each on 784 pixels
@@ -130,7 +130,7 @@ def reconstruction_errors(pca: PCA, X: np.ndarray, code_sizes: list[int]) -> dic
     return {name: total / len(X) for name, total in sums.items()}
 
 
-def clipped_bce_native(lib, pca: PCA, x: np.ndarray, scores: np.ndarray, sizes: list[int], order) -> np.ndarray:
+def clipped_bce_native(native, pca: PCA, x: np.ndarray, scores: np.ndarray, sizes: list[int], order) -> np.ndarray:
     """Per size, Σ over rows of the mean BCE per pixel of the clipped reconstruction (float32, compiled)."""
     target = np.ascontiguousarray(x, dtype=np.float32)
     reconstruction = np.ascontiguousarray(np.broadcast_to(pca.mean_.astype(np.float32), x.shape))
@@ -139,7 +139,9 @@ def clipped_bce_native(lib, pca: PCA, x: np.ndarray, scores: np.ndarray, sizes: 
     for j in order:
         reconstruction += matmul(scores[:, done:sizes[j]], components[done:sizes[j]])
         done = sizes[j]
-        sums[j] = lib.aelab_bce_probabilities(reconstruction.ctypes.data, target.ctypes.data, len(x), x.shape[1], CLIP) / x.shape[1]
+        sums[j] = native.lib.aelab_bce_probabilities(native.ffi.cast("float *", reconstruction.ctypes.data),
+                                                     native.ffi.cast("float *", target.ctypes.data), len(x), x.shape[1],
+                                                     CLIP) / x.shape[1]
     return sums
 
 

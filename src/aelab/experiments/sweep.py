@@ -28,7 +28,6 @@ from aelab.models.batched import BatchedDenseAutoencoder, per_model_metrics
 from aelab.objectives import PerModelBCE
 from aelab.objectives import pixel_entropy
 from aelab.plots.sweep import curves_from_result, sweep_figure
-from aelab.train.fused_batched import FusedBatchedStep
 from aelab.train.trainer import EpochRecord, Trainer
 
 __all__ = ["run_sweep", "format_table", "summary_markdown", "parse_code_sizes", "model_grid"]
@@ -69,18 +68,21 @@ def run_sweep(config: SweepConfig, out: str | os.PathLike, data_dir: str | os.Pa
     generators = seeded_generators(config.seed)
     train_x, test_x, _ = select(data, config, generators["subset"])  # the same draw as `aelab train --train-size N --seed S`
     model = build_model(config, data.spec.n_features)
+    trainer = sweep_trainer(model, config, generators["order"], quiet)
     with run_dir(out, resume, force, log) as out:  # only now, when every input has been checked
-        return write_sweep(out, config, model, data.source, train_x, test_x, generators["order"], quiet, log, resume)
+        return write_sweep(out, config, trainer, data.source, train_x, test_x, log, resume)
 
 
-def write_sweep(out: Path, config: SweepConfig, model: BatchedDenseAutoencoder, data_source: str, train_x: torch.Tensor,
-                test_x: torch.Tensor, order: torch.Generator, quiet: bool, log: Log, resume: bool) -> dict:
+def write_sweep(out: Path, config: SweepConfig, trainer: Trainer, data_source: str, train_x: torch.Tensor,
+                test_x: torch.Tensor, log: Log, resume: bool) -> dict:
     """Train (or continue) the sweep into the locked run folder `out`, fit PCA, write the results."""
-    atomic_write_json(out / "config.json", {"config": config.to_json(), "data_source": data_source, "environment": environment()})
+    model = trainer.model
+    atomic_write_json(out / "config.json", {"config": config.to_json(), "data_source": data_source, "environment": environment(),
+                                            "engine": trainer.engine.describe()})
     log(f"training {len(model.code_sizes)} {config.model} autoencoders together (code sizes "
         f"{','.join(map(str, config.code_sizes))} × {config.seeds} seed(s)) on {config.dataset} "
         f"({len(train_x)} images, from {data_source}), {config.epochs} epochs")
-    epochs = train_together(model, config, train_x, test_x, order, quiet, log, out, resume)
+    epochs = train_together(trainer, config, train_x, test_x, log, out, resume)
     seconds = sum(e["seconds"] for e in epochs)
     final = {"train": per_model_metrics(model, train_x), "test": per_model_metrics(model, test_x)}
     pca = PCA().fit(train_x.numpy())
@@ -98,21 +100,23 @@ def write_sweep(out: Path, config: SweepConfig, model: BatchedDenseAutoencoder, 
     return result
 
 
-def train_together(model: BatchedDenseAutoencoder, config: SweepConfig, train_x: torch.Tensor, test_x: torch.Tensor,
-                   order: torch.Generator, quiet: bool, log: Log, out: Path, resume: bool = False) -> list[dict]:
+def sweep_trainer(model: BatchedDenseAutoencoder, config: SweepConfig, order: torch.Generator, quiet: bool) -> Trainer:
+    """The trainer of every model at once. The compiled step trains two groups of models at once when
+    torch has two threads here (the machine's cores, alone), one group inside `aelab reproduce`'s
+    parallel steps (one thread each)."""
+    return Trainer(model, PerModelBCE(), batch_size=config.batch_size, epochs=config.epochs,
+                   learning_rate=config.learning_rate, generator=order, quiet=quiet, engine=config.engine,
+                   threads=min(torch.get_num_threads(), 2))
+
+
+def train_together(trainer: Trainer, config: SweepConfig, train_x: torch.Tensor, test_x: torch.Tensor,
+                   log: Log, out: Path, resume: bool = False) -> list[dict]:
     """Train all models at once; per epoch: seconds and per-model (M,) train and test BCE and MSE.
 
     Train values are the means over the epoch's steps (as Keras reports them); test values are
     evaluated at the end of the epoch. Checkpoints after every epoch and on SIGINT/SIGTERM.
     """
-    # the fused step trains two groups of models at once when torch has two threads here (the machine's
-    # cores, alone), one group inside `aelab reproduce`'s parallel steps (one thread each); torch itself
-    # then runs on one thread: the products are too small to split
-    fused = config.engine == "fused"
-    stepper = FusedBatchedStep(model, config.learning_rate, threads=torch.get_num_threads()) if fused else None
-    trainer = Trainer(model, PerModelBCE(), batch_size=config.batch_size, epochs=config.epochs,
-                      learning_rate=config.learning_rate, generator=order, quiet=quiet, stepper=stepper,
-                      threads=1 if fused else None)
+    model, quiet = trainer.model, trainer.quiet
     epochs: list[dict] = []
     if resume:
         epochs.extend(restore_state(out, trainer, config.to_json(), log) or [])

@@ -33,7 +33,6 @@ from aelab.models.registry import get_family
 from aelab.objectives import objective_for
 from aelab.train.checkpoint import save_weights
 from aelab.train.metrics import reconstruction_metrics
-from aelab.train.fused import FusedDenseStep
 from aelab.train.trainer import EpochRecord, Trainer, history_as_dicts
 
 Log = Callable[[str], None]
@@ -116,10 +115,9 @@ def model_and_trainer(config: TrainConfig, train_x: torch.Tensor, test_x: torch.
     family = get_family(config.model)
     model = family.build(train_x.shape[1], config.code_size, config.hidden_sizes, generators["init"])
     train_inputs, test_inputs, transform = noisy_inputs(config, train_x, test_x, generators)
-    stepper = FusedDenseStep(model, config.learning_rate, config.l1, config.l1_reduction) if config.engine == "fused" else None
     trainer = Trainer(model, objective_for(config.l1, config.l1_reduction), batch_size=config.batch_size,
                       epochs=config.epochs, learning_rate=config.learning_rate, generator=generators["order"],
-                      input_transform=transform, quiet=quiet, stepper=stepper, threads=1 if stepper else None)
+                      input_transform=transform, quiet=quiet, engine=config.engine, threads=config.threads)
     return model, trainer, train_inputs, test_inputs
 
 
@@ -161,7 +159,7 @@ def write_run(out: Path, setup: Setup, config: TrainConfig, figures: FigureConfi
     if resume:
         restore_state(out, setup.trainer, config.to_json(), log)
     run_config = {"config": config.to_json(), "figures": dataclasses.asdict(figures), "data_source": setup.data.source,
-                  "environment": environment()}
+                  "environment": environment(), "engine": setup.trainer.engine.describe()}
     atomic_write_json(out / "config.json", run_config)
     log(f"training {config.model} on {config.dataset} ({len(setup.train_x)} images, from {setup.data.source}), {config.epochs} epochs")
     history = fit_with_checkpoints(setup, config, out, quiet, log)

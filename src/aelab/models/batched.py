@@ -13,7 +13,6 @@ products into preallocated buffers.
 
 from __future__ import annotations
 
-import ctypes
 from typing import Sequence
 
 import numpy as np
@@ -23,7 +22,7 @@ from torch import nn
 
 from aelab.errors import ConfigError
 from aelab.models.dense import DenseAutoencoder
-from aelab.native.build import load as load_native
+from aelab.native.library import load as load_native
 from aelab.objectives import PerModelBCE
 
 
@@ -103,19 +102,27 @@ def per_model_metrics(model: BatchedDenseAutoencoder, x: torch.Tensor, max_eleme
     n_models = len(model.code_sizes)
     rows = max(1, max_elements // (n_models * x.shape[1]))
     sums = {"bce": torch.zeros(n_models, dtype=torch.float64), "mse": torch.zeros(n_models, dtype=torch.float64)}
-    lib = load_native()
+    native = load_native()
     no_bias = torch.zeros(n_models, x.shape[1])
-    loss, sq = (ctypes.c_double * n_models)(), (ctypes.c_double * n_models)()
     for start in range(0, len(x), rows):
         target = x[start:start + rows].contiguous()
         logits, _ = model(target)
-        if lib is None:
+        if native is None:
             _, parts = PerModelBCE()(logits, None, target)
             for name in sums:
                 sums[name] += parts[name].double() * len(target)
             continue
-        logits = logits.contiguous()
-        lib.aelab_bce_sums(logits.data_ptr(), target.data_ptr(), no_bias.data_ptr(), n_models, len(target), x.shape[1], loss, sq)
-        sums["bce"] += torch.tensor(loss[:], dtype=torch.float64) / x.shape[1]
-        sums["mse"] += torch.tensor(sq[:], dtype=torch.float64) / x.shape[1]
+        bce, sq = compiled_bce_sums(native, logits.contiguous(), target, no_bias)
+        sums["bce"] += bce / x.shape[1]
+        sums["mse"] += sq / x.shape[1]
     return {name: (total / len(x)).numpy() for name, total in sums.items()}
+
+
+def compiled_bce_sums(native, logits: torch.Tensor, target: torch.Tensor, bias: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per model, Σ BCE of `logits` + `bias` (M, b, D) against `target` (b, D) and Σ (σ − x)², float64 (M,), compiled."""
+    ffi, (n_models, rows, cols) = native.ffi, logits.shape
+    loss, sq = ffi.new("double[]", n_models), ffi.new("double[]", n_models)
+    pointer = lambda t: ffi.cast("float *", t.data_ptr())  # noqa: E731
+    native.lib.aelab_bce_sums(pointer(logits), pointer(target), pointer(bias), n_models, rows, cols, loss, sq)
+    return (torch.tensor(ffi.unpack(loss, n_models), dtype=torch.float64),
+            torch.tensor(ffi.unpack(sq, n_models), dtype=torch.float64))

@@ -1,1 +1,2 @@
-"""Compiled kernels for the fused training steps (kernels.c, built on first use by build.py)."""
+"""The compiled kernels (kernels.c, typed by aelab_kernels.h), built at install time (ffibuild.py) and
+loaded with the BLAS they multiply with (library.py)."""

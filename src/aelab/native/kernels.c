@@ -1,26 +1,40 @@
-/* aelab's compiled kernels: the elementwise parts of a training step, fused into single passes.
+/* aelab's compiled kernels: a whole training step of a dense autoencoder (or of a sweep's models)
+ * in one call, its elementwise parts fused into single passes.
  *
- * At batch 32 the study's models spend more time in ~20 small PyTorch kernels per step (sigmoid,
+ * At batch 32 the study's models spend more time in ~20 small framework kernels per step (sigmoid,
  * log, sums, masks, Adam's several passes), each a dispatch plus a trip through memory, than in
- * their matrix products. These functions do each of those groups in one pass over the data; the
- * products stay with PyTorch's BLAS. Plain C on raw float32 pointers (no Python or torch headers),
- * so it compiles in a fraction of a second (native/build.py) and is called through ctypes.
+ * their matrix products. Here each group is one pass over the data, and the products are the
+ * caller's sgemm (scipy.linalg.cython_blas: OpenBLAS, dispatched at run time to the CPU's kernels).
+ * Plain C on raw float32 pointers; the typed boundary is aelab_kernels.h, compiled with the package
+ * (native/ffibuild.py). Formulas: docs/engine.md, cited as (E1)…(E6).
  *
  * Every array is row-major and contiguous. "models" stacks independent models (a sweep): model m's
  * rows start at m * rows * cols; a single model passes models = 1.
  * Built without -ffinite-math-only, so NaN and inf propagate and the trainer's guards still see them.
  */
+#define _GNU_SOURCE /* dladdr */
+#include <dlfcn.h>
+#include <fenv.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <string.h>
+
+#include "aelab_kernels.h"
+
+_Static_assert(AELAB_MAX_LAYERS == 16, "aelab_kernels.h sizes its arrays for 16 layers");
 
 /* glibc's vector maths (libmvec) for these two, so that the loops below vectorize. */
 extern float expf(float) __attribute__((__simd__("notinbranch")));
 extern float logf(float) __attribute__((__simd__("notinbranch")));
 
-/* log(1 + e) for e = e^{−|z|} in (0, 1]: a degree-9 polynomial fitted at Chebyshev nodes on [0, 1]
- * (error 5e-9; 1e-7 after float32 rounding, below logf's own on values of this size). A handful of
- * FMAs instead of a call to the vector log: the output layer's loss is the step's largest
- * elementwise pass (one per pixel per model); this made it 23% faster (43.6 → 33.6 µs per shallow step). */
+/* (E3) log(1 + e) for e = e^{−|z|} in (0, 1]: a degree-9 polynomial fitted at Chebyshev nodes on [0, 1]
+ * (error 1.6e-8 with these float32 coefficients; 1.1e-7 evaluated in float32, under 2 ulp of log 2:
+ * docs/engine.md (E3), checked by tests/test_native.py). A handful of FMAs instead of a call to the
+ * vector log: the output layer's loss is the step's largest elementwise pass (one per pixel per model);
+ * this made it 23% faster (43.6 → 33.6 µs per shallow step). */
 static inline float log1p_unit(float e)
 {
     float p = 0.003752624150365591f;
@@ -35,18 +49,18 @@ static inline float log1p_unit(float e)
     return p * e + 5.239402689483086e-09f;
 }
 
-/* One pixel's BCE from logit z against target x, and its residual σ(z) − x in *residual:
+/* One pixel's BCE from logit z against target x (E1), and its residual σ(z) − x in *residual (E2):
  *   softplus(z) − x·z = max(z, 0) − x·z + log(1 + e),  σ(z) = 1/(1 + e) or e/(1 + e),  e = e^{−|z|}
  * (exact for any z; σ never underflows to a log of 0). Inlined into the vectorised loops below. */
 static inline float bce_pixel(float z, float x, float *residual)
 {
     float e = expf(-fabsf(z));
     float r = 1.0f / (1.0f + e);
-    *residual = (z >= 0.0f ? r : e * r) - x;
-    return (z > 0.0f ? z : 0.0f) - x * z + log1p_unit(e);
+    *residual = (z >= 0.0f ? r : e * r) - x;                   /* (E2) σ(z) − x, σ without overflow */
+    return (z > 0.0f ? z : 0.0f) - x * z + log1p_unit(e);     /* (E1) max(z, 0) − x·z + log(1 + e^{−|z|}) */
 }
 
-/* Output layer, BCE from logits, per model m (docs/gradients.md, with a sigmoid output):
+/* Output layer, BCE from logits, per model m (docs/engine.md (E1), (E2)):
  *   loss[m] = Σ softplus(z) − x·z = Σ max(z, 0) − x·z + log(1 + e^{−|z|})     (exact for any z)
  *   grad    = (σ(z) − x) · scale            σ(z) = 1/(1 + e) or e/(1 + e), e = e^{−|z|}
  *   bias_grad[m] = Σ over the batch of grad (the output bias' gradient)
@@ -71,7 +85,7 @@ void aelab_bce_output(const float *restrict z, const float *restrict x, int64_t 
                 float d;
                 row += bce_pixel(zr[j] + b[j], xr[j], &d);
                 row_sq += d * d;
-                gr[j] = d * scale;
+                gr[j] = d * scale;  /* (E2) ∂(mean BCE)/∂z = (σ(z) − x)/(b·D) */
                 bg[j] += d * scale;
             }
             total += row;
@@ -157,7 +171,7 @@ double aelab_bias_relu(float *restrict h, const float *restrict bias, int64_t mo
     return total;
 }
 
-/* Hidden layer, backward through the ReLU (docs/gradients.md (G5)), in place, rows `ld` apart as above:
+/* Hidden layer, backward through the ReLU (docs/engine.md (E4)), in place, rows `ld` apart as above:
  *   g ← (g + add) · [h > 0]          add: the L1 term's ∂(w·Σ|h|)/∂h = w on the code (h ≥ 0), else 0
  *   bias_grad = Σ over the rows (the batch) of g */
 static void relu_backward_rows(float *g, const float *h, int64_t rows, int64_t cols, int64_t ld, float add,
@@ -168,7 +182,7 @@ static void relu_backward_rows(float *g, const float *h, int64_t rows, int64_t c
         float *restrict gr = g + i * ld;
         const float *restrict hr = h + i * ld;
         for (int64_t j = 0; j < cols; j++) {
-            float v = hr[j] > 0.0f ? gr[j] + add : 0.0f;
+            float v = hr[j] > 0.0f ? gr[j] + add : 0.0f;  /* (E4) relu′, with (E6) the L1 subgradient on the code */
             gr[j] = v;
             bias_grad[j] += v;
         }
@@ -183,158 +197,254 @@ void aelab_relu_backward(float *restrict g, const float *restrict h, int64_t mod
         relu_backward_rows(g + m * rows * cols, h + m * rows * cols, rows, cols, cols, add, bias_grad + m * cols);
 }
 
-/* Adam over the segments [start, start + length) of one flat buffer, in one pass, with
- * torch.optim.Adam's formulas (so checkpoints and the autograd reference agree):
- *   m ← m + (1 − β1)(g − m);  v ← β2·v + (1 − β2)·g²;  p ← p − step_size · m / (√v / bc2_sqrt + ε),
- *   step_size = lr / (1 − β1ᵗ),  bc2_sqrt = √(1 − β2ᵗ).
- * A single thread passes one segment, the whole buffer; two threads each pass half of it. */
-void aelab_adam(float *restrict p, const float *restrict g, float *restrict m, float *restrict v,
-                const int64_t *restrict starts, const int64_t *restrict lengths, int64_t segments,
-                float beta1, float beta2, float eps, float step_size, float bc2_sqrt)
+/* Adam over [start, end) of one flat buffer, in one pass, with torch.optim.Adam's formulas and
+ * Keras' ε (docs/engine.md (E5)), so that checkpoints and the autograd reference agree. The gradient
+ * is grad, plus grad2 when two threads each computed a share of the batch. */
+void aelab_adam(const aelab_adam_buffers *buffers, int64_t start, int64_t end, const aelab_adam_scalars *k)
 {
-    const float inv_bc2_sqrt = 1.0f / bc2_sqrt;
-    for (int64_t s = 0; s < segments; s++) {
-        const int64_t end = starts[s] + lengths[s];
-        for (int64_t j = starts[s]; j < end; j++) {
-            float gj = g[j];
-            float mj = m[j] + (1.0f - beta1) * (gj - m[j]);
-            float vj = beta2 * v[j] + (1.0f - beta2) * gj * gj;
-            m[j] = mj;
-            v[j] = vj;
-            p[j] -= step_size * mj / (sqrtf(vj) * inv_bc2_sqrt + eps);
-        }
+    float *restrict p = buffers->params, *restrict m = buffers->exp_avg, *restrict v = buffers->exp_avg_sq;
+    const float *restrict g = buffers->grad, *restrict g2 = buffers->grad2;
+    const float beta2 = k->beta2, c1 = k->one_minus_beta1, c2 = k->one_minus_beta2, eps = k->eps, step_size = k->step_size;
+    const float inv_bc2_sqrt = 1.0f / k->bc2_sqrt;
+    for (int64_t j = start; j < end; j++) {
+        float gj = g2 ? g[j] + g2[j] : g[j];
+        float mj = m[j] + c1 * (gj - m[j]);                               /* (E5) m ← β1·m + (1 − β1)·g */
+        float vj = beta2 * v[j] + c2 * gj * gj;                           /* (E5) v ← β2·v + (1 − β2)·g² */
+        m[j] = mj;
+        v[j] = vj;
+        p[j] -= step_size * mj / (sqrtf(vj) * inv_bc2_sqrt + eps);        /* (E5) p ← p − α̂·m / (√v̂ + ε) */
     }
 }
 
-/* ---- A whole training step in one call --------------------------------------------------------
- * The kernels above, called from Python between PyTorch's products, leave ~25 Python-level calls
- * per step: a shallow step took 204 µs that way and takes 158 µs as one call (measured in a loop). The
- * function below runs the whole step here, with the products done by the BLAS that PyTorch itself
- * uses (MKL's sgemm_, whose address Python hands over: aelab_set_sgemm), so the arithmetic is the
- * same and one ctypes call remains. */
-
-typedef void (*sgemm_t)(const char *, const char *, const int *, const int *, const int *, const float *,
-                        const float *, const int *, const float *, const int *, const float *, float *, const int *);
-static sgemm_t sgemm_fn = 0;
-typedef int (*threads_t)(int);
-static threads_t local_threads_fn = 0;  /* MKL's MKL_Set_Num_Threads_Local: the BLAS threads of the calling thread */
-
-void aelab_set_sgemm(void *fn, void *threads_fn) { sgemm_fn = (sgemm_t) fn; local_threads_fn = (threads_t) threads_fn; }
-
-/* The products that follow, on this thread, use `n` BLAS threads (0: back to the process-wide setting). */
-static void blas_threads(int n) { if (local_threads_fn) local_threads_fn(n); }
+/* ---- Whole steps, products included ------------------------------------------------------------ */
 
 /* Row-major C (m × n) = op(A) · op(B), where A, B are row-major with row strides lda, ldb and op
  * transposes when asked. A row-major matrix is its transpose in column-major order, so this is the
  * column-major product Cᵀ = op(B)ᵀ · op(A)ᵀ: the Fortran call with the operands swapped. */
-static void gemm(int trans_a, int trans_b, int m, int n, int k, const float *a, int lda, const float *b, int ldb,
-                 float *c, int ldc)
+static void gemm(aelab_sgemm sgemm, int trans_a, int trans_b, int m, int n, int k, const float *a, int lda,
+                 const float *b, int ldb, float *c, int ldc)
 {
-    const char ta = trans_b ? 'T' : 'N', tb = trans_a ? 'T' : 'N';
-    const float one = 1.0f, zero = 0.0f;
-    sgemm_fn(&ta, &tb, &n, &m, &k, &one, b, &ldb, a, &lda, &zero, c, &ldc);
+    char ta = trans_b ? 'T' : 'N', tb = trans_a ? 'T' : 'N';
+    float one = 1.0f, zero = 0.0f;
+    sgemm(&ta, &tb, &n, &m, &k, &one, (float *) b, &ldb, (float *) a, &lda, &zero, c, &ldc);
 }
 
-/* One training step of a dense autoencoder with `layers` Linear layers (widths[0] → … → widths[layers]),
- * ReLU between them, BCE from logits at the output, optional L1 on layer `code_layer`'s output, and
- * Adam over the one flat buffer that holds every parameter (docs/gradients.md, (G1)–(G8), batched):
- *   weights[0] is the first layer stored transposed, (n_in, n_out); the others (n_out, n_in);
- *   acts[i] (batch, widths[i+1]) receive the layers' outputs (the last: logits before the bias);
- *   grads[i] (batch, widths[i+1]) receive ∂loss/∂(layer i's pre-activation);
- *   weight_grads[i], bias_grads[i]: views of `grad`, in the weights' layouts.
- * Returns Σ BCE over the batch (the caller divides); *code_sum receives Σ of the code layer's output. */
-double aelab_dense_step(int64_t layers, const int64_t *widths, int64_t batch, const float *x, const float *target,
-                        float *const *weights, float *const *biases, float *const *weight_grads,
-                        float *const *bias_grads, float *const *acts, float *const *grads,
-                        int64_t code_layer, float l1_add, double *code_sum,
-                        float *flat, float *grad, float *exp_avg, float *exp_avg_sq, const int64_t *starts,
-                        const int64_t *lengths, int64_t segments, float beta1, float beta2, float eps,
-                        float step_size, float bc2_sqrt)
+/* The forward pass of a share of a batch: h_i = relu(h_{i−1} W_iᵀ + b_i) (E4), the last layer's
+ * output (the logits) left before its bias, which the loss pass adds. Returns Σ of the code. */
+static double dense_forward(const aelab_dense_model *net, const aelab_dense_work *work, const aelab_batch *batch)
 {
-    const int b = (int) batch;
-    const int64_t last = layers - 1;
-    double loss = 0.0;
-    *code_sum = 0.0;
-    for (int64_t i = 0; i < layers; i++) {  /* forward: h_i = relu(h_{i−1} W_iᵀ + b_i); logits last */
-        const int n_in = (int) widths[i], n_out = (int) widths[i + 1];
-        const float *below = i == 0 ? x : acts[i - 1];
-        if (i == 0)
-            gemm(0, 0, b, n_out, n_in, below, n_in, weights[0], n_out, acts[0], n_out);
+    const int b = (int) batch->rows;
+    double code_sum = 0.0;
+    for (int64_t i = 0; i < net->layers; i++) {
+        const int n_in = (int) net->widths[i], n_out = (int) net->widths[i + 1];
+        if (i == 0)  /* the first weight is stored (n_in, n_out): x·W */
+            gemm(net->sgemm, 0, 0, b, n_out, n_in, batch->x, n_in, net->weights[0], n_out, work->acts[0], n_out);
         else
-            gemm(0, 1, b, n_out, n_in, below, n_in, weights[i], n_in, acts[i], n_out);
-        if (i < last) {
-            double s = aelab_bias_relu(acts[i], biases[i], 1, batch, n_out);
-            if (i == code_layer) *code_sum = s;
+            gemm(net->sgemm, 0, 1, b, n_out, n_in, work->acts[i - 1], n_in, net->weights[i], n_in, work->acts[i], n_out);
+        if (i < net->layers - 1) {
+            double s = aelab_bias_relu(work->acts[i], net->biases[i], 1, batch->rows, n_out);
+            if (i == net->code_layer) code_sum = s;
         }
     }
-    const int64_t n_pixels = widths[layers];
-    aelab_bce_output(acts[last], target, 1, batch, n_pixels, biases[last], 1.0f / (float) (batch * n_pixels),
-                     grads[last], bias_grads[last], &loss, 0);
-    for (int64_t i = last; i >= 1; i--) {  /* backward, from the output down to layer 1 */
-        const int n_in = (int) widths[i], n_out = (int) widths[i + 1];
-        gemm(1, 0, n_out, n_in, b, grads[i], n_out, acts[i - 1], n_in, weight_grads[i], n_in);  /* ∂W_i = gᵀ h_{i−1} */
-        gemm(0, 0, b, n_in, n_out, grads[i], n_out, weights[i], n_in, grads[i - 1], n_in);      /* ∂h_{i−1} = g W_i */
-        aelab_relu_backward(grads[i - 1], acts[i - 1], 1, batch, n_in, i - 1 == code_layer ? l1_add : 0.0f,
-                            bias_grads[i - 1]);
-    }
-    gemm(1, 0, (int) widths[0], (int) widths[1], b, x, (int) widths[0], grads[0], (int) widths[1], weight_grads[0],
-         (int) widths[1]);  /* the first layer, stored (n_in, n_out): xᵀ g */
-    aelab_adam(flat, grad, exp_avg, exp_avg_sq, starts, lengths, segments, beta1, beta2, eps, step_size, bc2_sqrt);
-    return loss;
+    return code_sum;
 }
 
-/* Forward and backward of models first … end − 1 of a sweep: `models` dense autoencoders of `layers`
- * layers each, sharing the input. The first layers of all models form one (n_in, total) weight
- * block whose output `first` (b, total) holds model m's units in columns [column[m], column[m] +
- * width); the later layers are per model. Per model m and layer i ≥ 1 (index m·layers + i):
- * weights (n_out, n_in), biases, their gradients, the layer's output `acts` and ∂loss/∂pre-activation
- * `grads` (b, n_out); widths[m·(layers + 1) + i] are model m's layer widths. The last layer's outputs
- * of all models are one (models, b, D) array, their biases (and bias gradients) one (models, D) array,
- * so the loss of a group of models is one pass: loss[m], sq[m] receive Σ BCE and Σ (σ − x)².
- * Groups of models touch disjoint memory, so two groups can run at once on two threads. Each
- * group's products run on one BLAS thread: a thread that is not PyTorch's own would otherwise get
- * MKL's default of every core, and two groups would fight over them (measured: 4.6 s per sweep epoch
- * instead of 3.1 s). Adam is left to the caller (aelab_adam). */
-void aelab_sweep_part(int64_t first_model, int64_t end_model, int64_t layers, const int64_t *widths,
-                      const int64_t *column, int64_t total, int64_t batch, const float *x, const float *target,
-                      const float *first_weight, const float *first_bias, float *first_weight_grad,
-                      float *first_bias_grad, float *first, float *first_grad, float *const *weights,
-                      float *const *weight_grads, float *const *biases, float *const *bias_grads,
-                      float *const *acts, float *const *grads, double *loss, double *sq)
+void aelab_dense_loss(const aelab_dense_model *net, const aelab_dense_work *work, const aelab_batch *batch,
+                      aelab_sums *sums)
 {
-    const int b = (int) batch, n_in = (int) widths[0], t = (int) total;
-    const int64_t last = layers - 1, n_pixels = widths[layers];
-    const int64_t c0 = column[first_model];
-    const int cols = (int) (column[end_model - 1] + widths[(end_model - 1) * (layers + 1) + 1] - c0);
-    blas_threads(1);
-    gemm(0, 0, b, cols, n_in, x, n_in, first_weight + c0, t, first + c0, t);  /* the group's first layers at once */
-    bias_relu_rows(first + c0, first_bias + c0, batch, cols, total);
-    for (int64_t m = first_model; m < end_model; m++) {  /* forward, per model: h_i = relu(h_{i−1} W_iᵀ + b_i) */
-        const int64_t *w = widths + m * (layers + 1);
+    const int64_t last = net->layers - 1;
+    sums->code_sum = dense_forward(net, work, batch);
+    aelab_bce_sums(work->acts[last], batch->target, net->biases[last], 1, batch->rows, net->widths[net->layers],
+                   &sums->bce, NULL);
+}
+
+/* Forward, loss and backward of a share of a batch (E1)–(E4), (E6); the share's gradient goes to
+ * work's weight_grads and bias_grads (Adam, separately, may add another share's). */
+void aelab_dense_gradient(const aelab_dense_model *net, const aelab_dense_work *work, const aelab_batch *batch,
+                          aelab_sums *sums)
+{
+    const int b = (int) batch->rows;
+    const int64_t last = net->layers - 1;
+    sums->code_sum = dense_forward(net, work, batch);
+    aelab_bce_output(work->acts[last], batch->target, 1, batch->rows, net->widths[net->layers], net->biases[last],
+                     batch->scale, work->grads[last], work->bias_grads[last], &sums->bce, NULL);
+    for (int64_t i = last; i >= 1; i--) {  /* backward (E4), from the output down to layer 1 */
+        const int n_in = (int) net->widths[i], n_out = (int) net->widths[i + 1];
+        gemm(net->sgemm, 1, 0, n_out, n_in, b, work->grads[i], n_out, work->acts[i - 1], n_in, work->weight_grads[i],
+             n_in);                                                                       /* ∂W_i = gᵀ h_{i−1} */
+        gemm(net->sgemm, 0, 0, b, n_in, n_out, work->grads[i], n_out, net->weights[i], n_in, work->grads[i - 1],
+             n_in);                                                                       /* ∂h_{i−1} = g W_i */
+        aelab_relu_backward(work->grads[i - 1], work->acts[i - 1], 1, batch->rows, n_in,
+                            i - 1 == net->code_layer ? batch->l1_add : 0.0f, work->bias_grads[i - 1]);
+    }
+    const int n_in = (int) net->widths[0], n_out = (int) net->widths[1];
+    gemm(net->sgemm, 1, 0, n_in, n_out, b, batch->x, n_in, work->grads[0], n_out, work->weight_grads[0],
+         n_out);  /* the first layer, stored (n_in, n_out): xᵀ g */
+}
+
+/* ---- A second thread for one model: the helper behind aelab_dense_gradient_pair ------------------ */
+
+#define SPINS_BEFORE_SLEEP 200000 /* 1–10 ms of pause instructions (their cost varies by CPU): more than the gap between two steps, then sleep */
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+typedef struct {  /* one piece of a step for the helper: a batch share's gradient, or a range of Adam */
+    const aelab_dense_model *model;
+    const aelab_dense_work *work;
+    const aelab_batch *batch;
+    aelab_sums *sums;
+    const aelab_adam_buffers *adam;
+    const aelab_adam_scalars *scalars;
+    int64_t start, end;
+} piece;
+
+static void run_piece(const piece *p)
+{
+    if (p->adam) aelab_adam(p->adam, p->start, p->end, p->scalars);
+    else aelab_dense_gradient(p->model, p->work, p->batch, p->sums);
+}
+
+static struct {
+    pthread_once_t once;
+    pthread_mutex_t own, lock;            /* own: one caller at a time; lock + wake: the sleeping helper */
+    pthread_cond_t wake;
+    atomic_int posted, done;
+    int started;                          /* 0 if the thread could not be created: both pieces run here */
+    fenv_t env;
+    piece job;
+} helper = {PTHREAD_ONCE_INIT, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER};
+
+static void *helper_main(void *unused)
+{
+    (void) unused;
+    for (;;) {
+        for (long spins = 0; !atomic_load_explicit(&helper.posted, memory_order_acquire); spins++) {
+            if (spins < SPINS_BEFORE_SLEEP) {
+                cpu_relax();
+                continue;
+            }
+            pthread_mutex_lock(&helper.lock);
+            while (!atomic_load_explicit(&helper.posted, memory_order_acquire))
+                pthread_cond_wait(&helper.wake, &helper.lock);
+            pthread_mutex_unlock(&helper.lock);
+        }
+        atomic_store_explicit(&helper.posted, 0, memory_order_relaxed);
+        fesetenv(&helper.env);
+        run_piece(&helper.job);
+        atomic_store_explicit(&helper.done, 1, memory_order_release);
+    }
+    return NULL;
+}
+
+static void start_helper(void)
+{
+    pthread_t thread;
+    helper.started = pthread_create(&thread, NULL, helper_main, NULL) == 0;
+    if (helper.started) pthread_detach(thread);
+}
+
+/* `theirs` on the helper and `mine` here, at once; returns when both are done (caller holds helper.own). */
+static void both(const piece *theirs, const piece *mine)
+{
+    if (!helper.started) {
+        run_piece(theirs);
+        run_piece(mine);
+        return;
+    }
+    helper.job = *theirs;
+    atomic_store_explicit(&helper.done, 0, memory_order_relaxed);
+    pthread_mutex_lock(&helper.lock);
+    atomic_store_explicit(&helper.posted, 1, memory_order_release);
+    pthread_cond_signal(&helper.wake);
+    pthread_mutex_unlock(&helper.lock);
+    run_piece(mine);
+    while (!atomic_load_explicit(&helper.done, memory_order_acquire)) cpu_relax();
+}
+
+void aelab_dense_step_pair(const aelab_dense_model *net, const aelab_dense_work *work0, const aelab_batch *batch0,
+                           aelab_sums *sums0, const aelab_dense_work *work1, const aelab_batch *batch1,
+                           aelab_sums *sums1, const aelab_adam_buffers *adam, const aelab_adam_scalars *scalars)
+{
+    const int64_t half = adam->size / 2;
+    pthread_mutex_lock(&helper.own);
+    pthread_once(&helper.once, start_helper);
+    fegetenv(&helper.env);  /* the helper computes as this thread does (denormals flushed) */
+    both(&(piece){net, work1, batch1, sums1, 0, 0, 0, 0}, &(piece){net, work0, batch0, sums0, 0, 0, 0, 0});
+    both(&(piece){0, 0, 0, 0, adam, scalars, half, adam->size}, &(piece){0, 0, 0, 0, adam, scalars, 0, half});
+    pthread_mutex_unlock(&helper.own);
+}
+
+/* Forward and backward of models first … end − 1 of a sweep (aelab_kernels.h). Groups of models
+ * touch disjoint memory, so two groups can run at once on two threads. */
+void aelab_sweep_part(const aelab_sweep *s, int64_t first_model, int64_t end_model, const aelab_batch *batch)
+{
+    const int b = (int) batch->rows, n_in = (int) s->widths[0], t = (int) s->total;
+    const int64_t layers = s->layers, last = layers - 1, n_pixels = s->widths[layers];
+    const int64_t c0 = s->column[first_model];
+    const int cols = (int) (s->column[end_model - 1] + s->widths[(end_model - 1) * (layers + 1) + 1] - c0);
+    gemm(s->sgemm, 0, 0, b, cols, n_in, batch->x, n_in, s->first_weight + c0, t, s->first + c0, t);  /* the group's first layers */
+    bias_relu_rows(s->first + c0, s->first_bias + c0, batch->rows, cols, s->total);
+    for (int64_t m = first_model; m < end_model; m++) {  /* forward, per model (E4) */
+        const int64_t *w = s->widths + m * (layers + 1);
         for (int64_t i = 1; i < layers; i++) {
             const int in = (int) w[i], out = (int) w[i + 1];
-            const float *below = i == 1 ? first + column[m] : acts[m * layers + i - 1];
-            gemm(0, 1, b, out, in, below, i == 1 ? t : in, weights[m * layers + i], in, acts[m * layers + i], out);
-            if (i < last) aelab_bias_relu(acts[m * layers + i], biases[m * layers + i], 1, batch, out);
+            const float *below = i == 1 ? s->first + s->column[m] : s->acts[m * layers + i - 1];
+            gemm(s->sgemm, 0, 1, b, out, in, below, i == 1 ? t : in, s->weights[m * layers + i], in,
+                 s->acts[m * layers + i], out);
+            if (i < last) aelab_bias_relu(s->acts[m * layers + i], s->biases[m * layers + i], 1, batch->rows, out);
         }
     }
     const int64_t k = first_model * layers + last;  /* the group's logits, biases, gradients: stacked from here */
-    aelab_bce_output(acts[k], target, end_model - first_model, batch, n_pixels, biases[k],
-                     1.0f / (float) (batch * n_pixels), grads[k], bias_grads[k], loss + first_model, sq + first_model);
-    for (int64_t m = first_model; m < end_model; m++) {  /* backward, per model, down to its first-layer columns */
-        const int64_t *w = widths + m * (layers + 1);
+    aelab_bce_output(s->acts[k], batch->target, end_model - first_model, batch->rows, n_pixels, s->biases[k],
+                     batch->scale, s->grads[k], s->bias_grads[k], s->loss + first_model, s->sq + first_model);
+    for (int64_t m = first_model; m < end_model; m++) {  /* backward, per model, down to its first-layer columns (E4) */
+        const int64_t *w = s->widths + m * (layers + 1);
         for (int64_t i = last; i >= 1; i--) {
             const int in = (int) w[i], out = (int) w[i + 1];
             const int64_t j = m * layers + i;
-            const float *below = i == 1 ? first + column[m] : acts[j - 1];
+            const float *below = i == 1 ? s->first + s->column[m] : s->acts[j - 1];
             const int ld_below = i == 1 ? t : in;
-            float *g_below = i == 1 ? first_grad + column[m] : grads[j - 1];
-            gemm(1, 0, out, in, b, grads[j], out, below, ld_below, weight_grads[j], in);  /* ∂W_i = gᵀ h_{i−1} */
-            gemm(0, 0, b, in, out, grads[j], out, weights[j], in, g_below, ld_below);      /* ∂h_{i−1} = g W_i */
-            if (i > 1) aelab_relu_backward(grads[j - 1], acts[j - 1], 1, batch, in, 0.0f, bias_grads[j - 1]);
+            float *g_below = i == 1 ? s->first_grad + s->column[m] : s->grads[j - 1];
+            gemm(s->sgemm, 1, 0, out, in, b, s->grads[j], out, below, ld_below, s->weight_grads[j], in);  /* ∂W_i = gᵀ h_{i−1} */
+            gemm(s->sgemm, 0, 0, b, in, out, s->grads[j], out, s->weights[j], in, g_below, ld_below);     /* ∂h_{i−1} = g W_i */
+            if (i > 1) aelab_relu_backward(s->grads[j - 1], s->acts[j - 1], 1, batch->rows, in, 0.0f, s->bias_grads[j - 1]);
         }
     }
-    relu_backward_rows(first_grad + c0, first + c0, batch, cols, total, 0.0f, first_bias_grad + c0);
-    gemm(1, 0, n_in, cols, b, x, n_in, first_grad + c0, t, first_weight_grad + c0, t);  /* xᵀ g, the group's columns */
-    blas_threads(0);
+    relu_backward_rows(s->first_grad + c0, s->first + c0, batch->rows, cols, s->total, 0.0f, s->first_bias_grad + c0);
+    gemm(s->sgemm, 1, 0, n_in, cols, b, batch->x, n_in, s->first_grad + c0, t, s->first_weight_grad + c0, t);  /* xᵀ g */
+}
+
+const char *aelab_isa(void)
+{
+#if defined(__AVX512F__)
+    return "x86-64 avx512f";
+#elif defined(__AVX2__)
+    return "x86-64 avx2";
+#elif defined(__AVX__)
+    return "x86-64 avx";
+#elif defined(__x86_64__)
+    return "x86-64 sse2";
+#elif defined(__ARM_FEATURE_SVE)
+    return "aarch64 sve";
+#elif defined(__ARM_NEON)
+    return "aarch64 neon";
+#else
+    return "generic";
+#endif
+}
+
+int aelab_library_of(const void *function, char *path, int64_t size)
+{
+    Dl_info info;
+    if (size < 1 || !dladdr(function, &info) || !info.dli_fname) return 0;
+    strncpy(path, info.dli_fname, (size_t) size - 1);
+    path[size - 1] = '\0';
+    return 1;
 }

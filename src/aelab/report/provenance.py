@@ -20,7 +20,8 @@ def provenance(study: dict) -> list[str]:
                 "(`$AELAB_DATA_DIR`, the aelab cache, Debian's datasets, the Keras cache).")
              + (f" Quick run: {'yes' if manifest.get('quick') else 'no'}; total {number(manifest.get('seconds'), '.1f')} s."
                 if manifest else ""), ""]
-    return lines + steps(study) + train_settings(study) + sweep_settings(study) + data(study) + versions(study)
+    return (lines + steps(study) + train_settings(study) + sweep_settings(study) + engines(study) + data(study)
+            + versions(study))
 
 
 def training_seconds(run: dict) -> float | None:
@@ -63,6 +64,25 @@ def sweep_settings(study: dict) -> list[str]:
         return []
     return ["### Sweep settings", "", *table(["run", "model", "code sizes", "epochs", "batch", "learning rate", "seeds",
                                                "seed", "train set", "test set"], rows, "lllrrrrrrr")]
+
+
+def engine_row(run: dict) -> list:
+    """A run's engine record (config.json's "engine"): which step computed it, on what."""
+    e = run["config"].get("engine") or {}
+    blas = e.get("blas")
+    blas = (" ".join(str(v) for v in (blas.get("library"), blas.get("version"), blas.get("architecture")) if v)
+            if isinstance(blas, dict) else blas)
+    return [run["name"], e.get("engine", "–"), e.get("threads", "–"), code(blas or "–"), code(e.get("isa", "–")),
+            e.get("fallback", "–")]
+
+
+def engines(study: dict) -> list[str]:
+    rows = [engine_row(run) for kind in ("train", "sweep") for run in finished_runs(study, kind)]
+    if not rows:
+        return []
+    return ["### Engine", "", "*compiled*: the hand-written step (docs/engine.md); *autograd*: the PyTorch reference; "
+            "*fallback*: why the compiled step was asked for but did not run.", "",
+            *table(["run", "engine", "threads", "BLAS", "instruction set", "fallback"], rows, "llrlll")]
 
 
 def data(study: dict) -> list[str]:

@@ -1,75 +1,80 @@
-"""The fast path: one training step of a dense autoencoder written out by hand, without autograd.
+"""The compiled step of a dense autoencoder: forward, backward and Adam in compiled calls, no autograd.
 
 At batch 32 the study's models do ~1 MFLOP per matrix product, so a step's time is mostly
 framework overhead: autograd's graph, the optimiser's per-parameter bookkeeping, fresh allocations,
 a dozen small elementwise kernels, and the Python between them. Here every buffer is allocated
-once, the backward pass is the chain rule of docs/gradients.md with BCE-from-logits at the output
-(∂L/∂z = (σ(z) − x)/(b·D)), and Adam updates all parameters as one flat buffer. Three ways to run
-the same arithmetic, fastest first:
-  - the whole step in one compiled call (`aelab_dense_step` in native/kernels.c), its products by
-    the BLAS inside PyTorch — when the kernels build and that BLAS exports `sgemm_` (x86 wheels);
-  - the compiled kernels for the elementwise work between PyTorch's products, called from Python;
-  - PyTorch operations only (no C compiler, or AELAB_NATIVE=0).
-The autograd `Trainer.step` stays the reference; tests/test_fused.py checks that every path trains
-to the same weights.
+once, the step is one call into native/kernels.c (products by SciPy's BLAS, native/library.py), and
+Adam updates all parameters as one flat buffer. The formulas are docs/engine.md's (E1)–(E6).
+
+The step is built from the model and the objective and refuses (`EngineError`) what it does not
+compute: a model that is not a `DenseAutoencoder`, an objective other than BCE from logits with an
+optional L1 term on the code. The autograd step (train/step.py) is its reference; tests/test_fused.py
+checks that both train to the same weights.
+
+Two threads (`threads=2`): the batch is split in two halves, each thread computes its half's
+forward and backward pass into its own gradient buffer, and Adam, again on two threads, adds the
+two halves' gradients as it updates each half of the flat buffer — one compiled call
+(`aelab_dense_step_pair`), whose helper thread waits for work spinning, so that a hand-off costs
+about a microsecond (benchmarks/bench_threads.py measures whether it pays).
 """
 
 from __future__ import annotations
 
-import ctypes
 import math
-from types import SimpleNamespace
+from contextlib import contextmanager
+from typing import Iterator
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
+from aelab.errors import EngineError
 from aelab.models.dense import DenseAutoencoder
-from aelab.native.build import load as load_native
+from aelab.native import library
+from aelab.objectives import ReconstructionObjective, SparseObjective
+from aelab.train.step import Step, torch_threads
 
-threshold_backward = torch.ops.aten.threshold_backward.grad_input  # g·[h > 0] into a given buffer
+MAX_LAYERS = 16  # aelab_kernels.h's AELAB_MAX_LAYERS
+
+
+def float_pointer(ffi, tensor: torch.Tensor | None, offset: int = 0):
+    """A `float *` into a contiguous float32 tensor's storage (NULL for None); the caller keeps the tensor alive."""
+    if tensor is None:
+        return ffi.NULL
+    return ffi.cast("float *", tensor.data_ptr() + offset * tensor.element_size())
 
 
 class FlatAdam:
-    """Adam over one flat parameter buffer, with torch.optim.Adam's formulas and state_dict layout (one 'param').
+    """Adam over one flat parameter buffer (docs/engine.md (E5)), with torch.optim.Adam's formulas
+    and state_dict layout (one 'param'), so checkpoints of either engine hold the same tensors.
 
-    The step count is a Python int (no tensor op per step); the compiled kernel does the update
-    in one pass, else `torch._fused_adam_` (the kernel behind `torch.optim.Adam(fused=True)`).
-    The compiled kernel takes segment tables (starts, lengths): one segment, the whole buffer, or
-    two halves for two threads (segments 1 and 2).
+    The gradient is `grad`, plus `grad2` when two threads each computed half a batch. The step count
+    is a Python int (no tensor op per step).
     """
 
-    def __init__(self, flat: torch.Tensor, grad: torch.Tensor, lr: float, betas=(0.9, 0.999), eps: float = 1e-7,
-                 native: ctypes.CDLL | None = None):
-        self.flat, self.grad = flat, grad
+    def __init__(self, native: library.Native, flat: torch.Tensor, grad: torch.Tensor, lr: float,
+                 grad2: torch.Tensor | None = None, betas=(0.9, 0.999), eps: float = 1e-7):
+        self.native, self.flat, self.grad, self.grad2 = native, flat, grad, grad2
         self.lr, self.betas, self.eps = lr, betas, eps
         self.exp_avg, self.exp_avg_sq = torch.zeros_like(flat), torch.zeros_like(flat)
         self.steps = 0
-        self.native = native
-        n, cut = flat.numel(), flat.numel() // 2
-        self.segments = [segment(0, n), segment(0, cut), segment(cut, n - cut)]  # whole; first half; second half
-        self.buffers = [t.data_ptr() for t in (flat, grad, self.exp_avg, self.exp_avg_sq)]
+        ffi = native.ffi
+        self.buffers = {two: ffi.new("aelab_adam_buffers *", {
+            "params": float_pointer(ffi, flat), "exp_avg": float_pointer(ffi, self.exp_avg),
+            "exp_avg_sq": float_pointer(ffi, self.exp_avg_sq), "grad": float_pointer(ffi, grad),
+            "grad2": float_pointer(ffi, grad2 if two else None), "size": flat.numel()}) for two in (False, True)}
+        self.scalars = ffi.new("aelab_adam_scalars *", {"beta1": betas[0], "beta2": betas[1], "one_minus_beta1": 1 - betas[0],
+                                                        "one_minus_beta2": 1 - betas[1], "eps": eps})
 
-    def advance(self) -> tuple[float, float, float, float, float]:
-        """Count one step; return what the compiled update needs: β1, β2, ε, lr/(1 − β1ᵗ), √(1 − β2ᵗ)."""
+    def advance(self) -> None:
+        """Count one step and set its bias corrections (E5): lr/(1 − β1ᵗ) and √(1 − β2ᵗ)."""
         self.steps += 1
         beta1, beta2 = self.betas
-        return beta1, beta2, self.eps, self.lr / (1 - beta1 ** self.steps), math.sqrt(1 - beta2 ** self.steps)
+        self.scalars.step_size = self.lr / (1 - beta1 ** self.steps)
+        self.scalars.bc2_sqrt = math.sqrt(1 - beta2 ** self.steps)
 
-    def step(self) -> None:
-        if self.native is not None:
-            self.update(0, self.advance())
-            return
-        self.steps += 1
-        beta1, beta2 = self.betas
-        torch._fused_adam_([self.flat], [self.grad], [self.exp_avg], [self.exp_avg_sq], [],
-                           [torch.tensor(float(self.steps))], lr=self.lr, beta1=beta1, beta2=beta2,
-                           weight_decay=0.0, eps=self.eps, amsgrad=False, maximize=False)
-
-    def update(self, segment: int, scalars: tuple) -> None:
-        """The compiled update of `segments[segment]` (0: all; 1, 2: the halves), with `advance`'s scalars."""
-        starts, lengths = self.segments[segment]
-        self.native.aelab_adam(*self.buffers, starts.data_ptr(), lengths.data_ptr(), len(starts), *scalars)
+    def update(self, start: int, end: int, two_shares: bool = False) -> None:
+        """The compiled update of [start, end) with the scalars `advance` set; `two_shares`: add grad2."""
+        self.native.lib.aelab_adam(self.buffers[two_shares], start, end, self.scalars)
 
     def state_dict(self) -> dict:
         return {"state": {0: {"step": torch.tensor(float(self.steps)), "exp_avg": self.exp_avg,
@@ -84,24 +89,13 @@ class FlatAdam:
         self.steps = int(slots["step"].item())
 
 
-def pointer_array(tensors: list[torch.Tensor | None]) -> ctypes.Array:
-    """A C array of the tensors' data pointers (None: a null pointer), for the compiled step's arguments.
-    The caller keeps it (and the tensors) alive as long as the compiled code may read it."""
-    return (ctypes.c_void_p * len(tensors))(*(0 if t is None else t.data_ptr() for t in tensors))
-
-
-def segment(start: int, length: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """A one-segment table (starts, lengths) for the compiled Adam."""
-    return torch.tensor([start], dtype=torch.int64), torch.tensor([length], dtype=torch.int64)
-
-
 def flatten_parameters(model: nn.Module, transposed: set[int]) -> torch.Tensor:
     """Move every parameter into one contiguous buffer; each parameter becomes a view of it.
 
     Parameters whose id is in `transposed` are stored as their transpose (a (n_in, n_out) block)
     and viewed back as (n_out, n_in): for the first layer, x·W with W stored (n_in, n_out) is about
-    3× faster than with W stored (n_out, n_in) on this machine's BLAS (17.5 µs against 58.6 µs per
-    32×784×32 product, one thread, measured 2026-11-27).
+    3× faster than with W stored (n_out, n_in) with MKL (17.5 µs against 58.6 µs per 32×784×32
+    product, one thread, measured 2026-11-27), and it is the layout a sweep's shared first layer needs.
     """
     params = list(model.parameters())
     flat = torch.cat([(p.detach().T if id(p) in transposed else p.detach()).reshape(-1) for p in params])
@@ -113,198 +107,140 @@ def flatten_parameters(model: nn.Module, transposed: set[int]) -> torch.Tensor:
     return flat
 
 
-class FusedDenseStep:
-    """Replaces `Trainer.step` for a `DenseAutoencoder` trained on BCE (+ optional L1 on the code).
+def l1_terms(objective) -> tuple[float, str]:
+    """(L1 weight, reduction) of an objective the compiled step computes; refuses any other."""
+    if type(objective) is ReconstructionObjective:
+        return 0.0, "mean"
+    if type(objective) is SparseObjective:
+        return objective.l1, objective.reduction
+    raise EngineError(f"compiled step: objective {type(objective).__name__} is not one it computes; expected "
+                      "ReconstructionObjective or SparseObjective (use engine 'autograd' for others)")
 
-    Call with (target (b, D), inputs (b, D) or None); returns (loss, parts) like the autograd step,
-    as Python floats (the compiled path) or 0-d tensors (the PyTorch path).
-    `native=False` forces the PyTorch kernels (the compiled ones are used when they build).
+
+class CompiledStep(Step):
+    """What the compiled steps share: PyTorch and the BLAS held to one thread per training thread (the
+    steps split work themselves), and their record."""
+
+    native: library.Native
+    threads: int
+
+    @contextmanager
+    def running(self) -> Iterator[None]:
+        with torch_threads(1), self.native.one_blas_thread():
+            yield
+
+    def describe(self) -> dict:
+        return {"engine": "compiled", "threads": self.threads, **library.describe()}
+
+
+class CompiledDenseStep(CompiledStep):
+    """The `Step` of a `DenseAutoencoder` trained on BCE from logits (+ optional L1 on the code).
+
+    Call with (target (b, D), inputs (b, D)); returns (loss, parts) as Python floats.
     """
 
-    def __init__(self, model: DenseAutoencoder, learning_rate: float, l1: float = 0.0, l1_reduction: str = "mean",
-                 native: bool = True, whole_step: bool = True):
+    def __init__(self, model: nn.Module, objective, learning_rate: float, threads: int = 1):
+        if type(model) is not DenseAutoencoder:
+            raise EngineError(f"compiled step: model {type(model).__name__} is not one it computes; expected "
+                              "DenseAutoencoder (use engine 'autograd' for others)")
+        self.l1, self.l1_reduction = l1_terms(objective)
+        self.native = library.load()
+        if self.native is None:
+            raise EngineError(f"compiled step: not available here ({library.unavailable_reason()})")
+        if threads not in (1, 2):
+            raise EngineError(f"compiled step: threads {threads!r}: expected 1 or 2")
+        self.model, self.objective, self.threads = model, objective, threads
         self.layers = [m for m in model.modules() if isinstance(m, nn.Linear)]  # encoder, then decoder
+        if len(self.layers) > MAX_LAYERS:
+            raise EngineError(f"compiled step: {len(self.layers)} layers; expected at most {MAX_LAYERS}")
         self.code_layer = len([m for m in model.encoder if isinstance(m, nn.Linear)]) - 1
-        self.l1, self.l1_reduction = l1, l1_reduction
-        self.native = load_native() if native else None
-        self.whole_step = whole_step  # with the compiled kernels: the whole step in one call when the BLAS is reachable
         flat = flatten_parameters(model, transposed={id(self.layers[0].weight)})
-        self.grad = torch.zeros_like(flat)
-        self.grads = [(self.grad_view(layer.weight, flat), self.grad_view(layer.bias, flat)) for layer in self.layers]
-        self.optimizer = FlatAdam(flat, self.grad, learning_rate, native=self.native)
-        self.buffers: dict[int, tuple[list[torch.Tensor], list[torch.Tensor]]] = {}
-        self.loss = (ctypes.c_double * 1)()
-        self.code_sum = ctypes.c_double()
-        self.plans: dict[int, SimpleNamespace] = {}
+        self.grads = [torch.zeros_like(flat) for _ in range(threads)]  # one gradient buffer per thread's share
+        self.optimizer = FlatAdam(self.native, flat, self.grads[0], learning_rate, grad2=self.grads[1] if threads == 2 else None)
+        self.net = self.model_struct()
+        self.plans: dict[int, list[tuple]] = {}  # batch size → per share: (work struct, batch struct, sums, kept tensors)
 
-    def grad_view(self, param: torch.Tensor, flat: torch.Tensor) -> torch.Tensor:
-        """The slice of the flat gradient buffer that belongs to `param`, in the same layout."""
-        offset = (param.data_ptr() - flat.data_ptr()) // flat.element_size()
-        return self.grad[offset:offset + param.numel()].as_strided(param.shape, param.stride())
+    def model_struct(self):
+        """aelab_dense_model for this model: its widths and the parameters' storage (views of the flat buffer)."""
+        ffi, layers = self.native.ffi, self.layers
+        widths = [layers[0].in_features] + [layer.out_features for layer in layers]
+        return ffi.new("aelab_dense_model *", {
+            "sgemm": self.native.sgemm, "layers": len(layers), "code_layer": self.code_layer, "widths": widths,
+            "weights": [float_pointer(ffi, layer.weight) for layer in layers],
+            "biases": [float_pointer(ffi, layer.bias) for layer in layers]})
 
-    def activations(self, batch: int) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-        """Per-layer outputs for this batch size (and one more for ∂loss/∂logits), and per hidden layer
-        a buffer for ∂loss/∂h; allocated once (the last batch may be smaller)."""
-        if batch not in self.buffers:
-            outputs = [torch.empty(batch, layer.out_features) for layer in self.layers]
-            outputs.append(torch.empty(batch, self.layers[-1].out_features))
-            self.buffers[batch] = outputs, [torch.empty(batch, layer.out_features) for layer in self.layers[:-1]]
-        return self.buffers[batch]
+    def work_struct(self, rows: int, grad: torch.Tensor | None) -> tuple[object, list[torch.Tensor]]:
+        """aelab_dense_work for `rows` rows: fresh activation buffers and, with `grad`, gradient views
+        into it in the parameters' layouts (the flat buffer's offsets). Returns (struct, tensors to keep)."""
+        ffi, flat = self.native.ffi, self.optimizer.flat
+        acts = [torch.empty(rows, layer.out_features) for layer in self.layers]
+        deltas = [torch.empty(rows, layer.out_features) for layer in self.layers]
+        fields = {"capacity": rows, "acts": [float_pointer(ffi, a) for a in acts],
+                  "grads": [float_pointer(ffi, d) for d in deltas]}
+        if grad is not None:
+            offset = lambda p: (p.data_ptr() - flat.data_ptr()) // flat.element_size()  # noqa: E731
+            fields["weight_grads"] = [float_pointer(ffi, grad, offset(layer.weight)) for layer in self.layers]
+            fields["bias_grads"] = [float_pointer(ffi, grad, offset(layer.bias)) for layer in self.layers]
+        return ffi.new("aelab_dense_work *", fields), acts + deltas
 
-    def l1_gradient(self, batch: int) -> float:
-        """∂(L1 term)/∂h on the code: w·sign(h) = w where h > 0 (the ReLU mask zeroes the rest)."""
-        return self.l1 / batch if self.l1_reduction == "mean" else self.l1
+    def plan(self, batch: int) -> list[tuple]:
+        """Per share of a batch of this size (one, or two halves when two threads are set and b ≥ 2):
+        (work, batch struct, sums, first row, kept tensors); built once per batch size."""
+        if batch not in self.plans:
+            ffi = self.native.ffi
+            cut = (batch + 1) // 2 if self.threads == 2 and batch >= 2 else batch
+            shares = [(0, cut)] + ([(cut, batch - cut)] if cut < batch else [])
+            add = (self.l1 / batch if self.l1_reduction == "mean" else self.l1) if self.l1 > 0 else 0.0  # (E6)
+            plans = []
+            for k, (first, rows) in enumerate(shares):
+                work, kept = self.work_struct(rows, self.grads[k])
+                fields = {"rows": rows, "scale": 1.0 / (batch * self.layers[-1].out_features), "l1_add": add}  # (E2)
+                plans.append((work, ffi.new("aelab_batch *", fields), ffi.new("aelab_sums *"), first, kept))
+            self.plans[batch] = plans
+        return self.plans[batch]
+
+    @staticmethod
+    def point(ffi, share: tuple, x: torch.Tensor, target: torch.Tensor) -> None:
+        """Point a share's batch struct at its rows of this step's inputs and targets."""
+        _, batch, _, first, _ = share
+        batch.x, batch.target = float_pointer(ffi, x, first * x.shape[1]), float_pointer(ffi, target, first * target.shape[1])
 
     @torch.no_grad()
-    def __call__(self, target: torch.Tensor, inputs: torch.Tensor | None = None):
-        if self.native is not None:
-            return self.native_step(target.contiguous(), None if inputs is None else inputs.contiguous())
-        x = target if inputs is None else inputs
-        hs, g_hidden = self.activations(len(target))
-        h = x
-        for i, layer in enumerate(self.layers):  # forward: h_i = relu(h_{i−1} W_iᵀ + b_i), logits in hs[-2]
-            torch.addmm(layer.bias, h, layer.weight.T, out=hs[i])
-            if i < len(self.layers) - 1:
-                hs[i].clamp_min_(0.0)
-            h = hs[i]
-        parts = {"bce": self.bce_and_output_gradient(hs[-2], target, hs[-1])}  # hs[-1]: ∂bce/∂logits
-        self.backward(x, hs, g_hidden, len(target))
-        if self.l1 > 0:
-            parts["l1"] = self.l1 * (hs[self.code_layer].sum() / (len(target) if self.l1_reduction == "mean" else 1))
-        self.optimizer.step()
-        return (parts["bce"] + parts["l1"] if self.l1 > 0 else parts["bce"]), parts
-
-    def native_step(self, target: torch.Tensor, inputs: torch.Tensor | None) -> tuple[float, dict[str, float]]:
-        """The same step with the compiled kernels between the products; every operand is prepared
-        once per batch size (`native_plan`), so a step is 2 products per layer plus 1 per layer
-        but the first, and one compiled pass after each."""
-        x = target if inputs is None else inputs
-        batch = len(target)
-        plan = self.plans.get(batch) or self.native_plan(batch)
-        if plan.whole_step is not None:  # everything in one compiled call, products included
-            loss = self.native.aelab_dense_step(plan.n_layers, plan.widths_ptr, batch, x.data_ptr(), target.data_ptr(),
-                                                *plan.whole_step, *self.optimizer.advance())
-            return self.result(loss / plan.n_values, self.code_sum.value, batch)
-        lib, h, code_sum = self.native, x, 0.0
-        for weight, out, out_ptr, bias_ptr, cols, is_code in plan.hidden:  # h_i = relu(h_{i−1} W_iᵀ + b_i)
-            torch.mm(h, weight, out=out)
-            total = lib.aelab_bias_relu(out_ptr, bias_ptr, 1, batch, cols)
-            code_sum = total if is_code else code_sum
-            h = out
-        torch.mm(h, plan.out_weight, out=plan.logits)  # + the output bias, added in the loss kernel
-        lib.aelab_bce_output(plan.logits_ptr, target.data_ptr(), 1, batch, plan.n_out, plan.out_bias_ptr,
-                             1.0 / plan.n_values, plan.grad_ptr, plan.out_bias_grad_ptr, self.loss, None)
-        for g_t, below, grad_w, g, weight, g_below, g_below_ptr, below_ptr, cols, add, bias_grad_ptr in plan.backward:
-            torch.mm(g_t, below, out=grad_w)  # ∂W_i = gᵀ h_{i−1}  (out, b)(b, in)
-            torch.mm(g, weight, out=g_below)  # ∂h_{i−1} = g W_i
-            lib.aelab_relu_backward(g_below_ptr, below_ptr, 1, batch, cols, add, bias_grad_ptr)  # relu′, ∂b_{i−1}
-        torch.mm(x.T, plan.g_first, out=plan.first_grad_t)  # first layer, stored (in, out): xᵀ g
-        self.optimizer.step()
-        return self.result(self.loss[0] / plan.n_values, code_sum, batch)
+    def __call__(self, target: torch.Tensor, inputs: torch.Tensor) -> tuple[float, dict[str, float]]:
+        target, x = target.contiguous(), inputs.contiguous()
+        lib, ffi, opt = self.native.lib, self.native.ffi, self.optimizer
+        shares = self.plan(len(target))
+        for share in shares:
+            self.point(ffi, share, x, target)
+        opt.advance()
+        if len(shares) == 1:
+            work, batch, sums, _, _ = shares[0]
+            lib.aelab_dense_gradient(self.net, work, batch, sums)
+            opt.update(0, opt.flat.numel())
+        else:  # both halves of the batch at once, then Adam in halves adding both gradients (kernels.c's helper thread)
+            lib.aelab_dense_step_pair(self.net, *shares[0][:3], *shares[1][:3], opt.buffers[True], opt.scalars)
+        bce = sum(share[2].bce for share in shares) / (len(target) * self.layers[-1].out_features)
+        return self.result(bce, sum(share[2].code_sum for share in shares), len(target))
 
     def result(self, bce: float, code_sum: float, batch: int) -> tuple[float, dict[str, float]]:
-        """(loss, parts) of a compiled step from its mean BCE and the sum of the code's activations."""
+        """(loss, parts) from a mean BCE and the sum of the code's activations: the objective's own parts."""
         if self.l1 > 0:
-            l1 = self.l1 * code_sum / (batch if self.l1_reduction == "mean" else 1)
+            l1 = self.l1 * code_sum / (batch if self.l1_reduction == "mean" else 1)  # w·Σ|h| per sample or per batch
             return bce + l1, {"bce": bce, "l1": l1}
         return bce, {"bce": bce}
 
     @torch.no_grad()
     def evaluate(self, target: torch.Tensor, inputs: torch.Tensor | None, batch_size: int) -> float:
-        """Mean objective over `target` (the model sees `inputs` if given), chunk by chunk as
-        `Trainer.evaluate` computes it, with the compiled loss (0.04 s against 0.11–0.18 s with
-        PyTorch's on a 10,000-image test set). Only for the compiled path."""
-        lib, total = self.native, 0.0
+        """Mean objective over `target` (the model sees `inputs` if given), chunk by chunk, compiled."""
+        ffi, total = self.native.ffi, 0.0
+        inputs = target if inputs is None else inputs
+        work, kept = self.work_struct(min(batch_size, len(target)), None)
+        batch, sums = ffi.new("aelab_batch *"), ffi.new("aelab_sums *")
         for start in range(0, len(target), batch_size):
-            clean = target[start:start + batch_size].contiguous()
-            h = clean if inputs is None else inputs[start:start + batch_size].contiguous()
-            code_sum = 0.0
-            for i, layer in enumerate(self.layers[:-1]):
-                h = torch.mm(h, layer.weight.T)
-                total_h = lib.aelab_bias_relu(h.data_ptr(), layer.bias.data_ptr(), 1, len(h), h.shape[1])
-                code_sum = total_h if i == self.code_layer else code_sum
-            z = torch.mm(h, self.layers[-1].weight.T)
-            lib.aelab_bce_sums(z.data_ptr(), clean.data_ptr(), self.layers[-1].bias.data_ptr(), 1, len(z), z.shape[1],
-                               self.loss, None)
-            loss = self.loss[0] / z.numel()
-            if self.l1 > 0:
-                loss += self.l1 * code_sum / (len(z) if self.l1_reduction == "mean" else 1)
-            total += loss * len(z)
+            clean, x = target[start:start + batch_size].contiguous(), inputs[start:start + batch_size].contiguous()
+            batch.x, batch.target, batch.rows = float_pointer(ffi, x), float_pointer(ffi, clean), len(clean)
+            self.native.lib.aelab_dense_loss(self.net, work, batch, sums)
+            loss, _ = self.result(sums.bce / clean.numel(), sums.code_sum, len(clean))
+            total += loss * len(clean)
+        del kept
         return total / len(target)
-
-    def native_plan(self, batch: int) -> SimpleNamespace:
-        """Every operand of `native_step` for this batch size: buffers, weight views, raw pointers."""
-        hs, g_hidden = self.activations(batch)
-        layers, last = self.layers, len(self.layers) - 1
-        ptr = torch.Tensor.data_ptr
-        hidden = [(layer.weight.T, hs[i], ptr(hs[i]), ptr(layer.bias), layer.out_features, i == self.code_layer)
-                  for i, layer in enumerate(layers[:-1])]
-        grads = [hs[-1]] + g_hidden[::-1]  # ∂loss/∂(pre-activation) of layers last, last−1, …, 0
-        backward = []
-        for k, i in enumerate(range(last, 0, -1)):
-            add = self.l1_gradient(batch) if i - 1 == self.code_layer and self.l1 > 0 else 0.0
-            backward.append((grads[k].T, hs[i - 1], self.grads[i][0], grads[k], layers[i].weight, g_hidden[i - 1],
-                             ptr(g_hidden[i - 1]), ptr(hs[i - 1]), layers[i].in_features, add, ptr(self.grads[i - 1][1])))
-        plan = SimpleNamespace(hidden=hidden, backward=backward, out_weight=layers[-1].weight.T, logits=hs[-2],
-                               logits_ptr=ptr(hs[-2]), n_out=layers[-1].out_features, n_values=batch * layers[-1].out_features,
-                               out_bias_ptr=ptr(layers[-1].bias), grad_ptr=ptr(hs[-1]),
-                               out_bias_grad_ptr=ptr(self.grads[-1][1]), g_first=grads[-1], first_grad_t=self.grads[0][0].T)
-        whole = self.whole_step and self.native.has_gemm
-        plan.whole_step = self.whole_step_arguments(plan, hs, g_hidden, batch) if whole else None
-        self.plans[batch] = plan
-        return plan
-
-    def whole_step_arguments(self, plan: SimpleNamespace, hs: list[torch.Tensor], g_hidden: list[torch.Tensor],
-                             batch: int) -> tuple:
-        """The fixed arguments of `aelab_dense_step` for this batch size (native/kernels.c), in its order
-        after (layers, widths, batch, x, target) and before Adam's per-step scalars."""
-        layers = self.layers
-        plan.n_layers = len(layers)
-        plan.widths = torch.tensor([layers[0].in_features] + [layer.out_features for layer in layers], dtype=torch.int64)
-        plan.widths_ptr = plan.widths.data_ptr()
-        add = self.l1_gradient(batch) if self.l1 > 0 else 0.0
-        opt = self.optimizer
-        plan.arrays = [pointer_array([layer.weight for layer in layers]), pointer_array([layer.bias for layer in layers]),
-                       pointer_array([w for w, _ in self.grads]), pointer_array([b for _, b in self.grads]),
-                       pointer_array(hs[:-1]), pointer_array(g_hidden + [hs[-1]])]  # kept alive with the plan
-        starts, lengths = opt.segments[0]
-        return (*plan.arrays, self.code_layer, add, ctypes.byref(self.code_sum), *opt.buffers, starts.data_ptr(),
-                lengths.data_ptr(), len(starts))
-
-    @staticmethod
-    def bce_and_output_gradient(z: torch.Tensor, target: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
-        """Mean BCE of logits `z` against `target`; ∂BCE/∂z = (σ(z) − x)/(b·D) is written into `grad`.
-
-        BCE = softplus(z) − x·z = (1 − x)·z − log σ(z), so its sum is Σz − x·z − Σ log σ(z): two
-        reductions and one log on the σ(z) the gradient needs anyway, about 3× cheaper than a
-        log-sigmoid pass. It is exact while σ(z) is a normal float; when a logit is so negative
-        (below about −87) that σ(z) underflows to 0 — MNIST's blank background drives logits there
-        after a few epochs — the sum becomes inf and the exact log-sigmoid formula is used instead.
-        """
-        n = target.numel()
-        linear = z.sum() - torch.dot(target.reshape(-1), z.reshape(-1))
-        p = torch.sigmoid(z, out=grad)
-        bce = (linear - torch.log(p).sum()) / n
-        if not torch.isfinite(bce):
-            bce = F.binary_cross_entropy_with_logits(z, target)
-        p.sub_(target).mul_(1.0 / n)
-        return bce
-
-    def backward(self, x: torch.Tensor, hs: list[torch.Tensor], g_hidden: list[torch.Tensor], batch: int) -> None:
-        """Fill the flat gradient buffer, layer by layer from the output (docs/gradients.md (G3)–(G8))."""
-        g = hs[-1]
-        for i in range(len(self.layers) - 1, -1, -1):
-            below = x if i == 0 else hs[i - 1]
-            grad_w, grad_b = self.grads[i]
-            if grad_w.T.is_contiguous():  # stored (n_in, n_out): write Wᵀ's gradient, belowᵀ g
-                torch.mm(below.T, g, out=grad_w.T)
-            else:
-                torch.mm(g.T, below, out=grad_w)  # (out, b)(b, in)
-            torch.sum(g, dim=0, out=grad_b)  # bias: summed over the batch
-            if i == 0:
-                break
-            g_below = torch.mm(g, self.layers[i].weight, out=g_hidden[i - 1])  # (b, out)(out, in)
-            if i - 1 == self.code_layer and self.l1 > 0:  # ∂(w·Σ|h|)/∂h = w·sign(h); h ≥ 0, the mask keeps h > 0
-                g_below.add_(self.l1_gradient(batch))
-            threshold_backward(g_below, below, 0.0, grad_input=g_below)  # relu′: zero where h = 0
-            g = g_below

@@ -1,29 +1,42 @@
-"""The fast path for a sweep: one hand-written step for every model of a `BatchedDenseAutoencoder`.
+"""The compiled step of a sweep: one step for every model of a `BatchedDenseAutoencoder`.
 
-The same chain rule as train/fused.py, for M models at once. All parameters live in one flat
-buffer (`flatten_models`), grouped by layer: the first layers of all models as one (n_in, Σ n_out)
-block, so that the shared input needs one GEMM for every model; then, per later layer, each
-model's weight block and the models' biases side by side, so that the output layer's M biases are
-one (M, D) array the loss kernel reads in one pass. Nothing is padded: Adam updates exactly the
-sweep's parameters. As for one model (train/fused.py), the whole step runs in compiled calls
-where it can (`aelab_sweep_part`, on two threads when it has them); otherwise the compiled kernels do the elementwise work between
-PyTorch's products, or `TorchKernels` the same arithmetic in PyTorch where no C compiler is found.
+The same chain rule as train/fused.py (docs/engine.md (E1)–(E5)), for M models at once. All
+parameters live in one flat buffer (`flatten_models`), grouped by layer: the first layers of all
+models as one (n_in, Σ n_out) block, so that the shared input needs one GEMM for every model; then,
+per later layer, each model's weight block and the models' biases side by side, so that the output
+layer's M biases are one (M, D) array the loss kernel reads in one pass. Nothing is padded: Adam
+updates exactly the sweep's parameters. The step is one compiled call (`aelab_sweep_part`), or two
+at once on two threads, each for a group of models of about equal work (`threads` = 2).
+
+Built from the model and the objective: anything but a `BatchedDenseAutoencoder` trained on
+`PerModelBCE` is refused (`EngineError`); the autograd step is the reference (tests/test_fused_batched.py).
 """
 
 from __future__ import annotations
 
-import ctypes
 from concurrent.futures import ThreadPoolExecutor
-from functools import partial
-from types import SimpleNamespace
-from typing import Callable
 
 import torch
-import torch.nn.functional as F
 
+from aelab.errors import EngineError
 from aelab.models.batched import BatchedDenseAutoencoder
-from aelab.native.build import load as load_native
-from aelab.train.fused import FlatAdam, pointer_array
+from aelab.native import library
+from aelab.objectives import PerModelBCE
+from aelab.train.fused import CompiledStep, FlatAdam, float_pointer
+
+
+class HelperThread:
+    """One extra thread for the second half of a step's work, started on first use; denormals are
+    flushed there as on the training thread (train.trainer.flush_denormals): Adam's second moments go denormal."""
+
+    def __init__(self) -> None:
+        self.pool: ThreadPoolExecutor | None = None
+
+    def submit(self, function, *args):
+        if self.pool is None:
+            self.pool = ThreadPoolExecutor(1, thread_name_prefix="aelab-step", initializer=torch.set_flush_denormal,
+                                           initargs=(True,))
+        return self.pool.submit(function, *args)
 
 
 def flatten_models(model: BatchedDenseAutoencoder) -> tuple[torch.Tensor, torch.Tensor, dict[int, torch.Tensor]]:
@@ -64,192 +77,88 @@ def flatten_models(model: BatchedDenseAutoencoder) -> tuple[torch.Tensor, torch.
     return flat, grad, grads
 
 
-class CompiledKernels:
-    """native/kernels.c on tensors (row-major float32, contiguous)."""
+class CompiledSweepStep(CompiledStep):
+    """The sweep's `Step`: (target (b, D), inputs) → (Σ_m BCE_m, {"bce": (M,), "mse": (M,)})."""
 
-    def __init__(self, lib: ctypes.CDLL, n_models: int):
-        self.lib = lib
-        self.loss, self.sq = (ctypes.c_double * n_models)(), (ctypes.c_double * n_models)()
-
-    def bias_relu(self, h: torch.Tensor, bias: torch.Tensor) -> None:
-        self.lib.aelab_bias_relu(h.data_ptr(), bias.data_ptr(), 1, h.shape[0], h.shape[1])
-
-    def relu_backward(self, g: torch.Tensor, h: torch.Tensor, bias_grad: torch.Tensor) -> None:
-        self.lib.aelab_relu_backward(g.data_ptr(), h.data_ptr(), 1, g.shape[0], g.shape[1], 0.0, bias_grad.data_ptr())
-
-    def bce_output(self, z: torch.Tensor, target: torch.Tensor, bias: torch.Tensor, grad: torch.Tensor,
-                   bias_grad: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """z (M, b, D) before the bias (M, D); per-model Σ BCE and Σ (σ − x)², float64 (M,)."""
-        n_models, rows, cols = z.shape
-        self.lib.aelab_bce_output(z.data_ptr(), target.data_ptr(), n_models, rows, cols, bias.data_ptr(),
-                                  1.0 / (rows * cols), grad.data_ptr(), bias_grad.data_ptr(), self.loss, self.sq)
-        return self.totals()
-
-    def totals(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """The per-model Σ BCE and Σ (σ − x)² the last compiled loss pass wrote, float64 (M,)."""
-        return torch.tensor(self.loss[:], dtype=torch.float64), torch.tensor(self.sq[:], dtype=torch.float64)
-
-
-class TorchKernels:
-    """The same arithmetic as `CompiledKernels` in PyTorch operations (the fallback)."""
-
-    @staticmethod
-    def bias_relu(h: torch.Tensor, bias: torch.Tensor) -> None:
-        h.add_(bias).clamp_min_(0.0)
-
-    @staticmethod
-    def relu_backward(g: torch.Tensor, h: torch.Tensor, bias_grad: torch.Tensor) -> None:
-        g.mul_(h > 0)
-        torch.sum(g, dim=0, out=bias_grad)
-
-    @staticmethod
-    def bce_output(z, target, bias, grad, bias_grad) -> tuple[torch.Tensor, torch.Tensor]:
-        logits = z + bias[:, None, :]
-        loss = F.binary_cross_entropy_with_logits(logits, target.expand_as(logits), reduction="none").sum(dim=(1, 2))
-        residual = torch.sigmoid(logits).sub_(target)
-        torch.mul(residual, 1.0 / target.numel(), out=grad)
-        torch.sum(grad, dim=1, out=bias_grad)
-        return loss.double(), residual.square().sum(dim=(1, 2)).double()
-
-
-class FusedBatchedStep:
-    """Replaces `Trainer.step` for a sweep: (target (b, D), inputs) → (Σ_m BCE_m, {"bce": (M,), "mse": (M,)})."""
-
-    def __init__(self, model: BatchedDenseAutoencoder, learning_rate: float, native: bool = True, whole_step: bool = True,
-                 threads: int = 1):
-        self.model = model
-        lib = load_native() if native else None
-        self.native = lib
-        self.kernels = CompiledKernels(lib, len(model.models)) if lib is not None else TorchKernels()
+    def __init__(self, model: BatchedDenseAutoencoder, objective, learning_rate: float, threads: int = 1):
+        if type(model) is not BatchedDenseAutoencoder or type(objective) is not PerModelBCE:
+            raise EngineError(f"compiled sweep step: {type(model).__name__} with {type(objective).__name__} is not what it "
+                              "computes; expected BatchedDenseAutoencoder with PerModelBCE (use engine 'autograd')")
+        self.native = library.load()
+        if self.native is None:
+            raise EngineError(f"compiled sweep step: not available here ({library.unavailable_reason()})")
+        self.model, self.objective = model, objective
+        self.threads = 2 if threads >= 2 and len(model.models) >= 2 else 1  # ≥ 2: two groups of models at once
         flat, grad, self.grads = flatten_models(model)
-        self.optimizer = FlatAdam(flat, grad, learning_rate, native=lib)
-        self.plans: dict[int, SimpleNamespace] = {}
-        self.whole_step = whole_step and lib is not None and lib.has_gemm  # one compiled call per step
-        self.threads = threads  # ≥ 2: train two groups of models at once (whole step only)
-        self.helper: ThreadPoolExecutor | None = None
+        self.optimizer = FlatAdam(self.native, flat, grad, learning_rate)
+        ffi = self.native.ffi
+        self.loss, self.sq = ffi.new("double[]", len(model.models)), ffi.new("double[]", len(model.models))
+        self.plans: dict[int, tuple] = {}
+        self.helper = HelperThread()
 
-    def plan(self, batch: int) -> SimpleNamespace:
-        """Buffers for this batch size (the last batch may be smaller), allocated once, and the views
-        every step uses: per model, its slice of the shared first layer and its later layers."""
+    def plan(self, batch: int) -> tuple:
+        """(aelab_sweep struct, the groups of models, tensors and arrays to keep alive) for this batch size:
+        buffers allocated once (the last batch may be smaller), every pointer the compiled call reads."""
         if batch in self.plans:
             return self.plans[batch]
-        model, n_models = self.model, len(self.model.models)
+        ffi, model, n_models = self.native.ffi, self.model, len(self.model.models)
         layers = [model.layers(m) for m in range(n_models)]
-        widths = [ls[0].out_features for ls in layers]
+        depth, widths = len(layers[0]), [ls[0].out_features for ls in layers]
         starts = [sum(widths[:m]) for m in range(n_models)]
         first, first_grad = torch.empty(batch, sum(widths)), torch.empty(batch, sum(widths))
-        depth = len(layers[0])
         logits, logits_grad = torch.empty(n_models, batch, model.n_features), torch.empty(n_models, batch, model.n_features)
-        per_model = []
+        acts, deltas = [], []  # per model and layer ≥ 1 (index m·depth + i; entries for i = 0 are unused)
         for m, ls in enumerate(layers):
-            cols = slice(starts[m], starts[m] + widths[m])
-            acts = [first[:, cols]] + [torch.empty(batch, layer.out_features) for layer in ls[1:-1]] + [logits[m]]
-            g = [first_grad[:, cols]] + [torch.empty(batch, layer.out_features) for layer in ls[1:-1]] + [logits_grad[m]]
-            per_model.append(SimpleNamespace(layers=ls, acts=acts, grads=g, weights_t=[layer.weight.T for layer in ls]))
-        first_layers = [ls[0] for ls in layers]
-        last_biases = [ls[-1].bias for ls in layers]
-        plan = SimpleNamespace(
-            first=first, first_grad=first_grad, depth=depth, logits=logits, logits_grad=logits_grad, per_model=per_model,
-            first_weight=first_layers[0].weight.T.as_strided((first_layers[0].in_features, sum(widths)),
-                                                             (sum(widths), 1)),  # the whole (n_in, Σ) block
-            first_bias=first_layers[0].bias.as_strided((sum(widths),), (1,)),
-            first_weight_grad=self.grads[id(first_layers[0].weight)].T.as_strided((first_layers[0].in_features, sum(widths)),
-                                                                                  (sum(widths), 1)),
-            first_bias_grad=self.grads[id(first_layers[0].bias)].as_strided((sum(widths),), (1,)),
-            last_bias=last_biases[0].as_strided((n_models, model.n_features), (model.n_features, 1)),
-            last_bias_grad=self.grads[id(last_biases[0])].as_strided((n_models, model.n_features), (model.n_features, 1)))
-        plan.whole_step = self.whole_step_arguments(plan, layers, widths, starts) if self.whole_step else None
-        plan.forward, plan.backward = self.operations(plan) if plan.whole_step is None else ([], [])
-        self.plans[batch] = plan
-        return plan
+            acts += [None] + [torch.empty(batch, layer.out_features) for layer in ls[1:-1]] + [logits[m]]
+            deltas += [None] + [torch.empty(batch, layer.out_features) for layer in ls[1:-1]] + [logits_grad[m]]
+        per_layer = lambda pick: ffi.new("float *[]", [ffi.NULL if i == 0 else float_pointer(ffi, pick(m, i))  # noqa: E731
+                                                       for m in range(n_models) for i in range(depth)])
+        grad_of = lambda param: self.grads[id(param)]  # noqa: E731
+        f0 = layers[0][0]
+        arrays = {
+            "widths": ffi.new("int64_t[]", [w for ls in layers for w in [ls[0].in_features] + [x.out_features for x in ls]]),
+            "column": ffi.new("int64_t[]", starts),
+            "weights": per_layer(lambda m, i: layers[m][i].weight), "weight_grads": per_layer(lambda m, i: grad_of(layers[m][i].weight)),
+            "biases": per_layer(lambda m, i: layers[m][i].bias), "bias_grads": per_layer(lambda m, i: grad_of(layers[m][i].bias)),
+            "acts": per_layer(lambda m, i: acts[m * depth + i]), "grads": per_layer(lambda m, i: deltas[m * depth + i])}
+        sweep = ffi.new("aelab_sweep *", {
+            "sgemm": self.native.sgemm, "models": n_models, "layers": depth, "total": sum(widths),
+            "first_weight": float_pointer(ffi, f0.weight), "first_bias": float_pointer(ffi, f0.bias),  # model 0's block starts the shared one
+            "first_weight_grad": float_pointer(ffi, grad_of(f0.weight)), "first_bias_grad": float_pointer(ffi, grad_of(f0.bias)),
+            "first": float_pointer(ffi, first), "first_grad": float_pointer(ffi, first_grad),
+            "loss": self.loss, "sq": self.sq, **arrays})
+        batch_struct = ffi.new("aelab_batch *", {"rows": batch, "scale": 1.0 / (batch * model.n_features)})  # (E2)
+        self.plans[batch] = (sweep, batch_struct, self.groups(widths), [first, first_grad, logits, logits_grad, acts, deltas, arrays])
+        return self.plans[batch]
 
-    def whole_step_arguments(self, plan: SimpleNamespace, layers: list, widths: list[int], starts: list[int]) -> list:
-        """The arguments of `aelab_sweep_part` (native/kernels.c) for each group of models, fixed from
-        step to step except x and target, as (before x and target, after them): one group (all models),
-        or two of about equal work when a second thread is at hand (`threads` ≥ 2), trained at once."""
-        n_models, depth = len(layers), plan.depth
-        per_layer = lambda pick: pointer_array([None if i == 0 else pick(m, i) for m in range(n_models) for i in range(depth)])  # noqa: E731
-        mps = plan.per_model
-        plan.keep = [torch.tensor([w for ls in layers for w in [ls[0].in_features] + [layer.out_features for layer in ls]],
-                                  dtype=torch.int64), torch.tensor(starts, dtype=torch.int64),
-                     per_layer(lambda m, i: mps[m].layers[i].weight), per_layer(lambda m, i: self.grads[id(mps[m].layers[i].weight)]),
-                     per_layer(lambda m, i: mps[m].layers[i].bias), per_layer(lambda m, i: self.grads[id(mps[m].layers[i].bias)]),
-                     per_layer(lambda m, i: mps[m].acts[i]), per_layer(lambda m, i: mps[m].grads[i])]  # kept alive with the plan
-        widths_t, columns_t, weights, weight_grads, biases, bias_grads, acts, grads = plan.keep
-        shape = (depth, widths_t.data_ptr(), columns_t.data_ptr(), sum(widths), plan.first.shape[0])
-        buffers = (plan.first_weight.data_ptr(), plan.first_bias.data_ptr(), plan.first_weight_grad.data_ptr(),
-                   plan.first_bias_grad.data_ptr(), plan.first.data_ptr(), plan.first_grad.data_ptr(),
-                   weights, weight_grads, biases, bias_grads, acts, grads, self.kernels.loss, self.kernels.sq)
-        if self.threads < 2 or n_models < 2:
-            return [((0, n_models, *shape), buffers)]
+    def groups(self, widths: list[int]) -> list[tuple[int, int]]:
+        """[(first model, end model)]: all models, or two groups of about equal work for two threads."""
+        n_models = len(widths)
+        if self.threads < 2:
+            return [(0, n_models)]
         cost = [w + 30 for w in widths]  # ~ products ∝ width, plus the loss pass over the 784 pixels
         split = min(range(1, n_models), key=lambda m: abs(sum(cost[:m]) - sum(cost[m:])))
-        return [((0, split, *shape), buffers), ((split, n_models, *shape), buffers)]
-
-    def second_thread(self) -> ThreadPoolExecutor:
-        """The helper thread for the second group (and half of Adam); denormals flushed there too, as in
-        the training thread (train.trainer.flush_denormals): Adam's second moments go denormal."""
-        if self.helper is None:
-            self.helper = ThreadPoolExecutor(1, thread_name_prefix="aelab-sweep", initializer=torch.set_flush_denormal,
-                                             initargs=(True,))
-        return self.helper
-
-    def compiled_step(self, plan: SimpleNamespace, x: torch.Tensor, target: torch.Tensor) -> None:
-        """Forward, backward and Adam of every model in compiled calls: one group on this thread, or two
-        groups at once (the second on the helper thread; ctypes releases the GIL), then Adam in halves."""
-        part, data, scalars = self.native.aelab_sweep_part, (x.data_ptr(), target.data_ptr()), self.optimizer.advance()
-        groups = plan.whole_step
-        call = lambda group: part(*group[0], *data, *group[1])  # noqa: E731
-        if len(groups) == 1:
-            call(groups[0])
-            self.optimizer.update(0, scalars)
-            return
-        helper = self.second_thread()
-        other = helper.submit(call, groups[1])
-        call(groups[0])
-        other.result()
-        other = helper.submit(self.optimizer.update, 2, scalars)  # the second half of the flat buffer there
-        self.optimizer.update(1, scalars)
-        other.result()
+        return [(0, split), (split, n_models)]
 
     @torch.no_grad()
-    def __call__(self, target: torch.Tensor, inputs: torch.Tensor | None = None) -> tuple[float, dict[str, torch.Tensor]]:
-        target = target.contiguous()
-        x = target if inputs is None else inputs.contiguous()
-        plan = self.plan(len(target))
-        n_values = target.numel()
-        if plan.whole_step is not None:  # everything in compiled calls, products included
-            self.compiled_step(plan, x, target)
-            bce, sq = self.kernels.totals()
-        else:
-            torch.mm(x, plan.first_weight, out=plan.first)  # every model's first layer: (b, n_in)(n_in, Σ n_out)
-            for op in plan.forward:  # the rest of every model's forward pass, logits into plan.logits
-                op()
-            bce, sq = self.kernels.bce_output(plan.logits, target, plan.last_bias, plan.logits_grad, plan.last_bias_grad)
-            for op in plan.backward:  # every model's backward pass down to its slice of the first layer's output
-                op()
-            torch.mm(x.T, plan.first_grad, out=plan.first_weight_grad)
-            self.optimizer.step()
-        bce, mse = bce / n_values, sq / n_values
+    def __call__(self, target: torch.Tensor, inputs: torch.Tensor) -> tuple[float, dict[str, torch.Tensor]]:
+        target, x = target.contiguous(), inputs.contiguous()
+        sweep, batch, groups, _ = self.plan(len(target))
+        lib, ffi, opt = self.native.lib, self.native.ffi, self.optimizer
+        batch.x, batch.target = float_pointer(ffi, x), float_pointer(ffi, target)
+        opt.advance()
+        n = opt.flat.numel()
+        if len(groups) == 1:
+            lib.aelab_sweep_part(sweep, *groups[0], batch)
+            opt.update(0, n)
+        else:  # the second group on the helper thread (cffi releases the GIL), then Adam in halves
+            other = self.helper.submit(lib.aelab_sweep_part, sweep, *groups[1], batch)
+            lib.aelab_sweep_part(sweep, *groups[0], batch)
+            other.result()
+            other = self.helper.submit(opt.update, n // 2, n)
+            opt.update(0, n // 2)
+            other.result()
+        n_models, n_values = len(self.model.models), target.numel()
+        bce = torch.tensor(ffi.unpack(self.loss, n_models), dtype=torch.float64) / n_values
+        mse = torch.tensor(ffi.unpack(self.sq, n_models), dtype=torch.float64) / n_values
         return bce.sum().item(), {"bce": bce, "mse": mse}
-
-    def operations(self, plan: SimpleNamespace) -> tuple[list[Callable], list[Callable]]:
-        """The step's products and kernels between the shared first layer and the loss, and back,
-        as bound calls (built once per batch size: a step then spends no time assembling arguments)."""
-        k, grads = self.kernels, self.grads
-        forward: list[Callable] = [partial(k.bias_relu, plan.first, plan.first_bias)]
-        backward: list[Callable] = []
-        for mp in plan.per_model:  # h_i = relu(h_{i−1} W_iᵀ + b_i), the last layer's output being the logits
-            for i in range(1, plan.depth):
-                forward.append(partial(torch.mm, mp.acts[i - 1], mp.weights_t[i], out=mp.acts[i]))
-                if i < plan.depth - 1:
-                    forward.append(partial(k.bias_relu, mp.acts[i], mp.layers[i].bias))
-        for mp in plan.per_model:
-            for i in range(plan.depth - 1, 0, -1):
-                layer = mp.layers[i]
-                backward.append(partial(torch.mm, mp.grads[i].T, mp.acts[i - 1], out=grads[id(layer.weight)]))  # ∂W_i = gᵀ h_{i−1}
-                backward.append(partial(torch.mm, mp.grads[i], layer.weight, out=mp.grads[i - 1]))  # ∂h_{i−1} = g W_i
-                if i > 1:  # relu′ and the bias gradient of a per-model hidden layer
-                    backward.append(partial(k.relu_backward, mp.grads[i - 1], mp.acts[i - 1], grads[id(mp.layers[i - 1].bias)]))
-        backward.append(partial(k.relu_backward, plan.first_grad, plan.first, plan.first_bias_grad))  # all first layers at once
-        return forward, backward

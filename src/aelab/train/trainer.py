@@ -1,7 +1,8 @@
-"""One trainer for every autoencoder: it knows the data, the optimiser and the loop, not the model.
+"""One trainer for every autoencoder: it knows the data and the loop, not the model or how a step is computed.
 
 The model is any module mapping a batch to (logits, code); the objective maps (logits, code,
-target) to (total, parts). The data stays as one resident tensor that is sliced per step: at batch
+target) to (total, parts); the engine (train/step.py's `Step`, built by train/engines.py) computes a
+step from them — autograd, or the compiled step — and the trainer only calls it. The data stays as one resident tensor that is sliced per step: at batch
 32 an epoch is ~1,875 tiny steps, so per-step overhead (a DataLoader's collation, Python-side
 bookkeeping) would dominate the arithmetic.
 
@@ -21,7 +22,9 @@ import torch
 from torch import nn
 
 from aelab.errors import AelabError, TrainingError
+from aelab.train.engines import make_step
 from aelab.train.progress import progress_bar
+from aelab.train.step import Step, torch_threads  # noqa: F401  (torch_threads: experiments.reproduce uses it from here)
 
 InputTransform = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 REFRESH_EVERY = 50  # steps between progress updates and parameter finiteness checks
@@ -72,30 +75,6 @@ def flush_denormals() -> Iterator[None]:
         torch.set_flush_denormal(False)
 
 
-@contextmanager
-def torch_threads(n: int | None) -> Iterator[None]:
-    """Use `n` intra-op threads inside the block (None: unchanged).
-
-    Batch-32 products of these models are too small to split: on the 2-core machine one thread
-    trains the deep model 1.3× faster than two (benchmarks/bench_speed.py), and leaves the other
-    core free for whatever else runs.
-    """
-    if n is None:
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
-def adam(model: nn.Module, learning_rate: float) -> torch.optim.Adam:
-    """Adam with Keras' defaults (β 0.9/0.999, ε 1e-7), so that results compare with the study."""
-    return torch.optim.Adam(model.parameters(), lr=learning_rate, betas=(0.9, 0.999), eps=1e-7, foreach=True)
-
-
 class Trainer:
     """Mini-batch training with a seeded reshuffle every epoch.
 
@@ -105,17 +84,18 @@ class Trainer:
         batch_size, epochs, learning_rate: as in the study (32, 5 or 10, 1e-3).
         generator: the only source of randomness (batch order, input noise).
         input_transform: maps a clean batch to the model's input (denoising); the target stays clean.
+        engine: "autograd" (the reference) or "fused" (the compiled step; train/engines.py).
+        threads: threads of the compiled step (1, or 2 to split each step's work over two cores).
     """
 
     def __init__(self, model: nn.Module, objective, *, batch_size: int, epochs: int, learning_rate: float,
                  generator: torch.Generator, input_transform: InputTransform | None = None, quiet: bool = False,
-                 stepper: Callable | None = None, threads: int | None = None):
+                 engine: str = "autograd", threads: int = 1):
         self.model, self.objective = model, objective
         self.batch_size, self.epochs = batch_size, epochs
         self.generator, self.input_transform, self.quiet = generator, input_transform, quiet
-        self.stepper = stepper  # a fused step (train.fused) replacing autograd + torch.optim, or None
-        self.threads = threads  # torch threads while training (None: leave as is)
-        self.optimizer = stepper.optimizer if stepper is not None else adam(model, learning_rate)
+        self.engine: Step = make_step(engine, model, objective, learning_rate, threads)
+        self.optimizer = self.engine.optimizer
         self.position = Position()
         self.stop_requested = False
 
@@ -132,7 +112,7 @@ class Trainer:
         `train_x`/`test_x` (row for row): pre-drawn noise, as the original denoising study used.
         """
         pos = self.position
-        with flush_denormals(), torch_threads(self.threads):
+        with flush_denormals(), self.engine.running():
             while pos.epoch <= self.epochs:
                 start = time.perf_counter()
                 train_loss, parts = self.train_epoch(train_x, pos.epoch, train_inputs)
@@ -172,7 +152,7 @@ class Trainer:
 
     def accumulate(self, loss: torch.Tensor | float, parts: dict[str, torch.Tensor | float], batch: int, epoch: int) -> None:
         """Add one step's loss to the running sums (Python floats: no tensor op per step for scalars);
-        a non-finite loss stops training at once. A fused step may hand over Python floats already."""
+        a non-finite loss stops training at once. A compiled step hands over Python floats already."""
         pos = self.position
         value = loss if isinstance(loss, float) else loss.item()
         if not math.isfinite(value):
@@ -197,28 +177,11 @@ class Trainer:
         target), the loss compares with the clean target."""
         if inputs is None:
             inputs = self.input_transform(target, self.generator) if self.input_transform else target
-        if self.stepper is not None:
-            return self.stepper(target, inputs)
-        logits, code = self.model(inputs)
-        loss, parts = self.objective(logits, code, target)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
-        return loss, parts
+        return self.engine(target, inputs)
 
-    @torch.no_grad()
     def evaluate(self, x: torch.Tensor, inputs: torch.Tensor | None = None, batch_size: int = 10_000) -> float:
         """Mean objective over `x` (the model sees `inputs` if given, e.g. noisy test images)."""
-        if getattr(self.stepper, "native", None) is not None and hasattr(self.stepper, "evaluate"):
-            return self.stepper.evaluate(x, inputs, batch_size)  # the same numbers, compiled
-        self.model.eval()
-        inputs = x if inputs is None else inputs
-        total = 0.0
-        for i in range(0, len(x), batch_size):
-            logits, code = self.model(inputs[i:i + batch_size])
-            loss, _ = self.objective(logits, code, x[i:i + batch_size])
-            total += loss.item() * len(logits)
-        return total / len(x)
+        return self.engine.evaluate(x, inputs, batch_size)
 
 
 def history_as_dicts(history: list[EpochRecord]) -> list[dict]:

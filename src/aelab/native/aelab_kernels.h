@@ -1,0 +1,111 @@
+/* The typed boundary between Python and kernels.c: every type and function Python may call.
+ *
+ * native/ffibuild.py hands this file to cffi twice: as the declarations Python sees (cdef) and as
+ * the header the compiled module includes, so a mismatch between the two sides is a build error,
+ * not silent memory corruption. cffi's parser reads no preprocessor lines: the includes stay in
+ * kernels.c, and constants are enums. Arrays are row-major float32, contiguous unless a row stride
+ * says otherwise. The formulas are in docs/engine.md.
+ */
+
+/* The Fortran-convention sgemm, as scipy.linalg.cython_blas exports it (column-major, every argument by pointer). */
+typedef void (*aelab_sgemm)(char *transa, char *transb, int *m, int *n, int *k, float *alpha, float *a, int *lda,
+                            float *b, int *ldb, float *beta, float *c, int *ldc);
+
+enum { AELAB_MAX_LAYERS = 16 };
+
+/* Adam's per-step numbers (docs/engine.md (E5)): β1, β2, 1 − β1 and 1 − β2 (each rounded once from
+ * double, as torch.optim.Adam's Python floats are: 1 − (float) 0.999 is 1.3e-5 off), ε, lr/(1 − β1ᵗ), √(1 − β2ᵗ). */
+typedef struct {
+    float beta1, beta2, one_minus_beta1, one_minus_beta2, eps, step_size, bc2_sqrt;
+} aelab_adam_scalars;
+
+/* One flat parameter buffer with Adam's moments; the gradient is grad (+ grad2 when not NULL: the
+ * second thread's share of a batch). All of `size` floats. */
+typedef struct {
+    float *params, *exp_avg, *exp_avg_sq;
+    const float *grad, *grad2;
+    int64_t size;
+} aelab_adam_buffers;
+
+/* A dense autoencoder: `layers` Linear layers (widths[0] → … → widths[layers]) with ReLU between
+ * them and logits out; layer `code_layer`'s output is the code (the L1 term's argument). */
+typedef struct {
+    aelab_sgemm sgemm;
+    int64_t layers, code_layer;
+    int64_t widths[17];                    /* AELAB_MAX_LAYERS + 1 */
+    const float *weights[16];              /* [0] stored transposed (n_in, n_out); the others (n_out, n_in) */
+    const float *biases[16];
+} aelab_dense_model;
+
+/* One thread's buffers for its share of a batch (up to `capacity` rows) and the gradient it writes. */
+typedef struct {
+    int64_t capacity;
+    float *acts[16];                       /* (rows, widths[i + 1]): layer outputs; the last, the logits before the bias */
+    float *grads[16];                      /* (rows, widths[i + 1]): ∂loss/∂(pre-activation) */
+    float *weight_grads[16];               /* views of one flat gradient buffer, in the weights' layouts */
+    float *bias_grads[16];
+} aelab_dense_work;
+
+/* A share of one batch: its rows of inputs and clean targets, and the whole batch's factors. */
+typedef struct {
+    const float *x, *target;
+    int64_t rows;
+    float scale;                           /* 1/(b·D) for the whole batch: the mean BCE's gradient factor */
+    float l1_add;                          /* ∂(L1 term)/∂(code) for the whole batch; 0 without the term */
+} aelab_batch;
+
+/* What a step or an evaluation sums over its rows. */
+typedef struct {
+    double bce;                            /* Σ BCE over rows × pixels */
+    double code_sum;                       /* Σ of the code's activations (≥ 0): the L1 term's Σ|h| */
+} aelab_sums;
+
+/* The models of a sweep sharing one input: the first layers as one (n_in, total) block whose output
+ * `first` (b, total) holds model m's units in columns [column[m], column[m] + width); per model m and
+ * layer i ≥ 1 (index m·layers + i) its weight (n_out, n_in), bias, their gradients, output `acts` and
+ * ∂loss/∂(pre-activation) `grads`. The last layers' outputs (models, b, D), biases and bias gradients
+ * (models, D) are stacked. widths[m·(layers + 1) + i]: model m's widths. loss[m], sq[m] receive Σ BCE
+ * and Σ (σ − x)². */
+typedef struct {
+    aelab_sgemm sgemm;
+    int64_t models, layers, total;
+    const int64_t *widths, *column;
+    const float *first_weight, *first_bias;
+    float *first_weight_grad, *first_bias_grad, *first, *first_grad;
+    float **weights, **weight_grads, **biases, **bias_grads, **acts, **grads;
+    double *loss, *sq;
+} aelab_sweep;
+
+/* A dense model's forward pass, BCE-from-logits loss, backward pass into `work`'s gradient, for the
+ * batch share's rows. Adam is separate (aelab_adam), so that two shares can be summed first. */
+void aelab_dense_gradient(const aelab_dense_model *model, const aelab_dense_work *work, const aelab_batch *batch,
+                          aelab_sums *sums);
+/* A whole step on two threads: the gradients of two shares of a batch at once (share 1 on a helper
+ * thread that waits for work spinning: a hand-off costs ~1 µs, not the tens of µs of waking a sleeping
+ * thread), then Adam with `adam->grad2` = share 1's gradient, each thread updating half the buffer.
+ * The helper takes on the caller's floating-point environment (denormals flushed). */
+void aelab_dense_step_pair(const aelab_dense_model *model, const aelab_dense_work *work0, const aelab_batch *batch0,
+                           aelab_sums *sums0, const aelab_dense_work *work1, const aelab_batch *batch1,
+                           aelab_sums *sums1, const aelab_adam_buffers *adam, const aelab_adam_scalars *scalars);
+/* The same forward pass and loss without a gradient (evaluation). */
+void aelab_dense_loss(const aelab_dense_model *model, const aelab_dense_work *work, const aelab_batch *batch,
+                      aelab_sums *sums);
+/* Forward and backward of models first … end − 1 of a sweep (Adam is separate). */
+void aelab_sweep_part(const aelab_sweep *sweep, int64_t first_model, int64_t end_model, const aelab_batch *batch);
+/* Adam over [start, end) of the flat buffer (docs/engine.md (E5)). */
+void aelab_adam(const aelab_adam_buffers *buffers, int64_t start, int64_t end, const aelab_adam_scalars *scalars);
+
+/* The elementwise passes, exported for the tests that check them against PyTorch's formulas. */
+void aelab_bce_output(const float *z, const float *x, int64_t models, int64_t rows, int64_t cols, const float *bias,
+                      float scale, float *grad, float *bias_grad, double *loss, double *sq);
+void aelab_bce_sums(const float *z, const float *x, const float *bias, int64_t models, int64_t rows, int64_t cols,
+                    double *loss, double *sq);
+double aelab_bce_probabilities(const float *p, const float *x, int64_t rows, int64_t cols, float clip);
+double aelab_bias_relu(float *h, const float *bias, int64_t models, int64_t rows, int64_t cols);
+void aelab_relu_backward(float *g, const float *h, int64_t models, int64_t rows, int64_t cols, float add,
+                         float *bias_grad);
+
+/* The vector instruction set the kernels were compiled for ("avx512f", "avx2", "neon", …). */
+const char *aelab_isa(void);
+/* The file of the shared library that holds `function` (dladdr), copied into path; 0 if unknown. */
+int aelab_library_of(const void *function, char *path, int64_t size);

@@ -1,0 +1,102 @@
+"""The compiled kernels (built at install time) and the sgemm they multiply with, loaded once.
+
+The kernels are the extension module `aelab.native._kernels` (native/ffibuild.py, typed by
+aelab_kernels.h). Their matrix products come from a documented BLAS interface chosen by native/blas.py:
+SciPy's `scipy.linalg.cython_blas` (OpenBLAS, with its run-time CPU dispatch), or oneMKL's libmkl_rt
+when Intel's `mkl` wheel is installed and measures faster here. Nothing is looked up by private
+symbol, and nothing is compiled or cached at run time.
+
+`unavailable_reason()` says why the compiled step cannot run here (module not built: no C compiler
+when the package was installed; or AELAB_NATIVE=0); `describe()` is the record of what runs: the
+kernels' instruction set and the BLAS behind sgemm (threadpoolctl's view of it), for config.json.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import threading
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Iterator
+
+from aelab.native import blas
+
+
+@dataclass(frozen=True)
+class Native:
+    """The loaded module (`ffi`, `lib`), the sgemm to hand the kernels, and where it comes from."""
+
+    ffi: object
+    lib: object
+    sgemm: object  # cdata aelab_sgemm
+    blas: dict     # {"interface", "library", "version", "architecture", "path"}
+    isa: str       # the instruction set the kernels were compiled for
+    controller: object  # threadpoolctl's handle on that BLAS, to hold it to one thread per training thread
+
+    def one_blas_thread(self) -> AbstractContextManager:
+        """Inside: the BLAS runs each product on the calling thread (the compiled steps split work themselves)."""
+        return one_thread_while_held(self.controller)
+
+
+HOLD = threading.Lock()
+holders: dict[int, tuple[int, object]] = {}  # id(controller) → (trainers inside, threadpoolctl limiter)
+
+
+@contextmanager
+def one_thread_while_held(controller) -> Iterator[None]:
+    """The BLAS's thread count is process-wide: `aelab reproduce` trains two models at once on worker
+    threads, so the limit is set when the first trainer enters and restored when the last one leaves."""
+    key = id(controller)
+    with HOLD:
+        count, limiter = holders.get(key, (0, None))
+        holders[key] = (count + 1, limiter or controller.limit(limits=1))
+    try:
+        yield
+    finally:
+        with HOLD:
+            count, limiter = holders.pop(key)
+            if count > 1:
+                holders[key] = (count - 1, limiter)
+            else:
+                limiter.restore_original_limits()
+
+
+@cache
+def probe() -> tuple[Native | None, str | None]:
+    """(the loaded kernels, None), or (None, why not)."""
+    if os.environ.get("AELAB_NATIVE", "1") == "0":
+        return None, "disabled by AELAB_NATIVE=0"
+    try:
+        _kernels = importlib.import_module("aelab.native._kernels")
+    except ImportError as error:
+        return None, f"the compiled module aelab.native._kernels was not built when aelab was installed ({error})"
+    ffi, lib = _kernels.ffi, _kernels.lib
+    openblas, controller = blas.scipy_openblas()
+    chosen, times = blas.choose(ffi, [c for c in (openblas, blas.intel_mkl()) if c is not None])
+    record = {**chosen.info, **({"measured_us": times} if times else {})}
+    return Native(ffi, lib, ffi.cast("aelab_sgemm", chosen.address), record, ffi.string(lib.aelab_isa()).decode(),
+                  controller), None
+
+
+def load() -> Native | None:
+    """The compiled kernels, or None where they cannot run here (see `unavailable_reason`)."""
+    return probe()[0]
+
+
+def unavailable_reason() -> str | None:
+    """Why the compiled kernels cannot run here, or None when they can."""
+    return probe()[1]
+
+
+def describe() -> dict:
+    """What the compiled step runs on here, for config.json: kernels' instruction set, the BLAS, the sgemm's module."""
+    native = load()
+    if native is None:
+        return {"compiled": False, "reason": unavailable_reason()}
+    path = native.ffi.new("char[]", 4096)
+    found = native.lib.aelab_library_of(native.sgemm, path, 4096)
+    sgemm_module = Path(native.ffi.string(path).decode()).name if found else None
+    return {"compiled": True, "isa": native.isa, "blas": native.blas, "sgemm_module": sgemm_module}

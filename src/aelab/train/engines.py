@@ -1,0 +1,38 @@
+"""The engine a configuration names, built for its model and objective (train/step.py's interface).
+
+"fused" asks for the compiled step: train/fused.py for a dense model, train/fused_batched.py for a
+sweep; each refuses (`EngineError`) a model or objective it does not compute. Where the compiled
+kernels are not built (no C compiler when the package was installed, or AELAB_NATIVE=0) the autograd
+step runs instead, with a warning, and its `describe()` says why — a fallback is recorded in every
+run's config.json, never silent. "autograd" is the reference.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+from torch import nn
+
+from aelab.errors import EngineError
+from aelab.models.batched import BatchedDenseAutoencoder
+from aelab.native.library import unavailable_reason
+from aelab.train.fused import CompiledDenseStep
+from aelab.train.fused_batched import CompiledSweepStep
+from aelab.train.step import AutogradStep, Step
+
+ENGINE_NAMES = ("fused", "autograd")  # as configurations name them (config.ENGINES)
+
+
+def make_step(engine: str, model: nn.Module, objective, learning_rate: float, threads: int = 1) -> Step:
+    """The step `engine` names for this model and objective; `threads` (1 or 2) for the compiled step."""
+    if engine == "autograd":
+        return AutogradStep(model, objective, learning_rate)
+    if engine != "fused":
+        raise EngineError(f"engine {engine!r}: expected one of {', '.join(ENGINE_NAMES)}")
+    reason = unavailable_reason()
+    if reason is not None:
+        warnings.warn(f"aelab: the compiled step is not available ({reason}); training with autograd instead", stacklevel=2)
+        return AutogradStep(model, objective, learning_rate, fallback_reason=reason)
+    if isinstance(model, BatchedDenseAutoencoder):
+        return CompiledSweepStep(model, objective, learning_rate, threads=threads)
+    return CompiledDenseStep(model, objective, learning_rate, threads=threads)
