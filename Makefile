@@ -6,7 +6,10 @@ STAMP  := $(VENV)/.installed
 # The CPU build of PyTorch, pinned here (pyproject keeps a range): a looser requirement pulls a CUDA build of several GB.
 TORCH  := torch==2.13.0
 # `make install EXTRAS=test,mkl` adds oneMKL as a second BLAS candidate (x86-64; src/aelab/native/blas.py).
-EXTRAS ?= test
+# On x86-64 the install adds it by default: on Intel Xeons it is the faster BLAS at the study's shapes (deep epoch
+# 1.27 s against OpenBLAS' 1.50 s, BENCHMARKS.md), and where it is not (AMD EPYC) the measurement picks OpenBLAS.
+EXTRAS ?= $(if $(filter x86_64,$(shell uname -m)),test$(comma)mkl,test)
+comma := ,
 
 # Real data for tests and the demo: the team's shared copy when it is there (machines have no internet).
 SHARED_DATA := $(abspath ../shared/data)

@@ -1,7 +1,7 @@
 """Speed of one training epoch (batch 32, real Fashion-MNIST), side by side, as ratios.
 
 Contenders, alternated so machine noise hits all alike, each a fresh model trained for one epoch:
-  aelab fused     — the default engine (train/fused.py)
+  aelab fused     — the default engine (train/fused.py), one thread and `--threads 2`
   aelab autograd  — the same Trainer with autograd + torch.optim.Adam (the reference path)
   dataloader      — the usual PyTorch loop: TensorDataset + DataLoader, autograd, Adam
   keras           — the original study's Keras code (benchmarks/peers/keras_study.py, in .venv-peers;
@@ -111,6 +111,7 @@ def run(x: torch.Tensor, data_dir: str, repeats: int = 3, models=("shallow", "de
     results = {"peak_gflops": peak}
     for name in models:
         contenders = {"aelab fused": lambda: aelab_epoch(x, name, "fused"),
+                      "aelab fused, 2 threads": lambda: aelab_epoch(x, name, "fused", threads=2),
                       "aelab autograd": lambda: aelab_epoch(x, name, "autograd"),
                       "dataloader": lambda: dataloader_epoch(x, name),
                       "gemm only": lambda: gemm_epoch(x, name)}

@@ -146,3 +146,17 @@ def test_two_trainers_with_two_threads_each_share_the_compiled_helper_safely():
                                             pool.submit(trained, "fused", (), l1=1e-3, threads=2)]]
     for a, b in zip(alone, together):
         assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+
+
+def test_threads_zero_uses_two_for_a_model_alone_and_one_inside_parallel_steps():
+    """The default (0) takes the second core only where PyTorch has it: `aelab run`'s workers hold one thread each."""
+    from aelab.config import TrainConfig
+    from aelab.train.step import torch_threads
+
+    assert TrainConfig().threads == 0
+    model = DenseAutoencoder(12, 3, (), generator=torch.Generator().manual_seed(0))
+    for torch_count, expected in ((1, 1), (2, 2), (4, 2)):
+        with torch_threads(torch_count):
+            step = make_step("fused", model, ReconstructionObjective(), 1e-3, threads=0)
+        assert step.describe()["threads"] == expected
+        assert make_step("fused", model, ReconstructionObjective(), 1e-3, threads=1).describe()["threads"] == 1

@@ -94,9 +94,10 @@ class TrainConfig(JsonConfig):
     engine: str = option("fused", "how a step is computed: fused (hand-written forward, backward and Adam in one flat "
                          "buffer, ~3× faster) or autograd (PyTorch autograd + torch.optim.Adam, the reference); "
                          "same math, results agree to float32 rounding", choices=ENGINES)
-    threads: int = option(1, "threads of the compiled step: 1, or 2 to split each batch's work over two cores "
-                          "(benchmarks/bench_threads.py measures whether it pays; results agree to float32 rounding)",
-                          choices=(1, 2))
+    threads: int = option(0, "threads of the compiled step: 1, 2 to split each batch's work over two cores, or 0 "
+                          "(default) for 2 when PyTorch has two or more threads here (a model trained alone) and 1 "
+                          "otherwise (inside `aelab run`'s parallel steps); measured: two threads take 0.7-0.9× the "
+                          "time of one (BENCHMARKS.md); results agree to float32 rounding", choices=(0, 1, 2))
 
     def __post_init__(self) -> None:
         if not isinstance(self.model, str):
@@ -104,8 +105,8 @@ class TrainConfig(JsonConfig):
         lookup(self.model, dict.fromkeys(MODEL_NAMES), "model")  # a typo gets a close-match suggestion
         if self.engine not in ENGINES:
             raise ConfigError(f"--engine {self.engine!r}: expected one of {', '.join(ENGINES)}")
-        if self.threads not in (1, 2) or not _whole(self.threads):
-            raise ConfigError(f"--threads {self.threads!r}: expected 1 or 2")
+        if self.threads not in (0, 1, 2) or not _whole(self.threads):
+            raise ConfigError(f"--threads {self.threads!r}: expected 0 (automatic), 1 or 2")
         check_counts(code_size=self.code_size, batch_size=self.batch_size, epochs=self.epochs,
                      train_size=self.train_size, test_size=self.test_size)
         check_common(self)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import warnings
 
+import torch
 from torch import nn
 
 from aelab.errors import EngineError
@@ -24,7 +25,13 @@ ENGINE_NAMES = ("fused", "autograd")  # as configurations name them (config.ENGI
 
 
 def make_step(engine: str, model: nn.Module, objective, learning_rate: float, threads: int = 1) -> Step:
-    """The step `engine` names for this model and objective; `threads` (1 or 2) for the compiled step."""
+    """The step `engine` names for this model and objective; `threads` (1 or 2) for the compiled step.
+
+    `threads` 0 chooses: two when PyTorch has two or more threads here, that is a model trained alone
+    on a machine with two or more cores (both measured faster: BENCHMARKS.md), and one inside `aelab
+    run`'s parallel steps, which hold PyTorch to one thread each so that they do not share a core.
+    """
+    threads = threads or min(torch.get_num_threads(), 2)
     if engine == "autograd":
         return AutogradStep(model, objective, learning_rate)
     if engine != "fused":
