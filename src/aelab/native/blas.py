@@ -8,7 +8,8 @@ Each candidate is reached through a documented interface:
     (`mkl_set_threading_layer`): the compiled steps split work over threads themselves.
 No candidate is looked up by a private symbol. Which is faster depends on the CPU (at the study's
 shapes, MKL on Intel Xeons, OpenBLAS on AMD EPYC: issue 12), so when both are there each is timed
-on one deep step's products (~20 ms) and the faster chosen; the times go into the engine's record.
+on one deep step's products (~20 ms) and the faster chosen — where they come within 10% of each other,
+the one whole epochs measured faster on this CPU's vendor (`pick`); the times go into the engine's record.
 AELAB_BLAS=openblas or mkl skips the measurement.
 
 The choice is kept per machine (`remembered`): the BLAS decides a run's float32 rounding, so the same
@@ -135,9 +136,42 @@ def choose(ffi, found: list[Candidate]) -> tuple[Candidate, dict[str, float]]:
     if stored is not None and stored["choice"] in {c.name for c in found}:
         return next(c for c in found if c.name == stored["choice"]), stored["measured_us"]
     times = {c.name: round(product_time(ffi, ffi.cast("aelab_sgemm", c.address)) * 1e6, 1) for c in found}
-    chosen = min(found, key=lambda c: times[c.name])
+    chosen = pick(found, times, vendor_preference(cpu_vendor()))
     remember(key, chosen.name, times)
     return chosen, times
+
+
+# Candidates within this fraction of the fastest on the short products test count as tied: on our Intel Xeon
+# it measured OpenBLAS and MKL within 0.4% of each other, while whole deep epochs took 1.50 s with OpenBLAS
+# and 1.27 s with MKL (BENCHMARKS.md, issue 12), so a tie is settled by what whole epochs showed per vendor.
+TIE = 0.10
+# Per CPU vendor, the BLAS that whole epochs measured faster: MKL on Intel (BENCHMARKS.md), OpenBLAS on AMD
+# (issue 12: 150–206 against MKL's 95–105 GFLOP/s at the study's shapes on an EPYC); OpenBLAS elsewhere (ARM).
+PREFERRED = {"GenuineIntel": ("mkl", "openblas")}
+DEFAULT_PREFERENCE = ("openblas", "mkl")
+
+
+def cpu_vendor() -> str:
+    """The x86 vendor string of /proc/cpuinfo ("GenuineIntel", "AuthenticAMD"), or "" where there is none."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("vendor_id"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return ""
+
+
+def vendor_preference(vendor: str) -> tuple[str, ...]:
+    return PREFERRED.get(vendor, DEFAULT_PREFERENCE)
+
+
+def pick(found: list[Candidate], times: dict[str, float], preference: tuple[str, ...]) -> Candidate:
+    """The fastest candidate; among those within TIE of it, the one this CPU's vendor prefers."""
+    fastest = min(times[c.name] for c in found)
+    tied = [c for c in found if times[c.name] <= fastest * (1 + TIE)]
+    rank = {name: i for i, name in enumerate(preference)}
+    return min(tied, key=lambda c: (rank.get(c.name, len(rank)), times[c.name]))
 
 
 def machine_key(found: list[Candidate]) -> str:
