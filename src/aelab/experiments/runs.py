@@ -9,6 +9,7 @@ asked to (`--force`, or `--resume` to continue it).
 from __future__ import annotations
 
 import datetime
+import json
 import os
 import platform
 from contextlib import contextmanager
@@ -20,6 +21,7 @@ import torch
 from matplotlib.figure import Figure
 
 import aelab
+from aelab.data.registry import get_spec
 from aelab.errors import ConfigError, OutputError
 from aelab.experiments.checkpointing import CHECKPOINT
 from aelab.experiments.run_lock import RunLock, check_not_locked
@@ -58,6 +60,22 @@ def check_replace(out: str | os.PathLike, resume: bool = False, force: bool = Fa
     if (out / CHECKPOINT).is_file():
         raise OutputError(f"{out}: holds an interrupted run ({CHECKPOINT}): pass --resume to continue it "
                           "or --force to start again")
+
+
+def check_start(out: str | os.PathLike, dataset: str, resume: bool, force: bool, result: str,
+                log: Callable[[str], None], what: str = "run") -> tuple[Path, dict | None]:
+    """What `train` and `sweep` check before loading any data: the data set's name, the folder, and
+    whether a run there may be replaced (checked again under the lock, `run_dir`).
+
+    Returns (`out`, the `result` JSON of a finished run being "resumed", or None to go on).
+    """
+    get_spec(dataset)  # an unknown name fails here, before anything is written
+    out = check_output_dir(out)
+    check_replace(out, resume, force)
+    if resume and is_finished(out):
+        log(f"{out} already holds a finished {what}; nothing to resume")
+        return out, json.loads((out / result).read_text())
+    return out, None
 
 
 def make_run_dir(out: str | os.PathLike) -> Path:

@@ -9,7 +9,6 @@ initialisation. Writes config.json, sweep.json, sweep.png, summary.md, then fini
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -18,10 +17,9 @@ import torch
 
 from aelab.config import SweepConfig, parse_code_sizes  # parse_code_sizes: re-exported for the CLI
 from aelab.data import load_dataset
-from aelab.data.registry import get_spec
 from aelab.experiments.pca import PCA, reconstruction_errors
 from aelab.experiments.checkpointing import fit_resumable, restore_state
-from aelab.experiments.runs import check_output_dir, check_replace, environment, is_finished, mark_finished, run_dir, save_figure
+from aelab.experiments.runs import check_start, environment, mark_finished, run_dir, save_figure
 from aelab.experiments.train_one import Log, seeded_generators, select, stderr_log
 from aelab.fileio import atomic_write_json, atomic_write_text
 from aelab.models.batched import BatchedDenseAutoencoder, per_model_metrics
@@ -58,12 +56,9 @@ def run_sweep(config: SweepConfig, out: str | os.PathLike, data_dir: str | os.Pa
     With `resume`, continue from the folder's checkpoint; a finished sweep is read, not retrained.
     A finished or interrupted sweep in `out` is replaced only with `force`.
     """
-    get_spec(config.dataset)  # an unknown name fails here, before anything is written
-    out = check_output_dir(out)
-    check_replace(out, resume, force)  # before the data is loaded; checked again under the lock
-    if resume and is_finished(out):
-        log(f"{out} already holds a finished sweep; nothing to resume")
-        return json.loads((out / "sweep.json").read_text())
+    out, finished = check_start(out, config.dataset, resume, force, "sweep.json", log, what="sweep")
+    if finished is not None:
+        return finished
     data = load_dataset(config.dataset, data_dir, progress=not quiet)
     generators = seeded_generators(config.seed)
     train_x, test_x, _ = select(data, config, generators["subset"])  # the same draw as `aelab train --train-size N --seed S`
@@ -103,10 +98,9 @@ def write_sweep(out: Path, config: SweepConfig, trainer: Trainer, data_source: s
 def sweep_trainer(model: BatchedDenseAutoencoder, config: SweepConfig, order: torch.Generator, quiet: bool) -> Trainer:
     """The trainer of every model at once. The compiled step trains two groups of models at once when
     torch has two threads here (the machine's cores, alone), one group inside `aelab reproduce`'s
-    parallel steps (one thread each)."""
+    parallel steps (one thread each): threads 0, resolved by `train.engines.make_step`."""
     return Trainer(model, PerModelBCE(), batch_size=config.batch_size, epochs=config.epochs,
-                   learning_rate=config.learning_rate, generator=order, quiet=quiet, engine=config.engine,
-                   threads=min(torch.get_num_threads(), 2))
+                   learning_rate=config.learning_rate, generator=order, quiet=quiet, engine=config.engine, threads=0)
 
 
 def train_together(trainer: Trainer, config: SweepConfig, train_x: torch.Tensor, test_x: torch.Tensor,

@@ -8,7 +8,6 @@ purpose, so that (say) turning on noise never changes the initial weights or the
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import sys
 from dataclasses import dataclass
@@ -22,11 +21,10 @@ from aelab.config import FigureConfig, SweepConfig, TrainConfig
 from aelab.data import Dataset, load_dataset
 from aelab.data.arrays import shared_tensor
 from aelab.data.noise import corruption
-from aelab.data.registry import get_spec
 from aelab.errors import ConfigError
 from aelab.experiments.checkpointing import CHECKPOINT, fit_resumable, restore_state
 from aelab.experiments.run_figures import check_figures, draw_run_figures, resolve_figures
-from aelab.experiments.runs import check_output_dir, check_replace, environment, is_finished, mark_finished, run_dir
+from aelab.experiments.runs import check_start, environment, mark_finished, run_dir
 from aelab.experiments.summary import write_summary
 from aelab.fileio import atomic_write_json
 from aelab.models.registry import get_family
@@ -141,12 +139,9 @@ def train_run(config: TrainConfig, out: str | os.PathLike, figures: FigureConfig
     in `out` is replaced only with `force`; another process writing `out` makes this one refuse.
     """
     config = resolve(config)
-    get_spec(config.dataset)  # an unknown name fails here, before anything is written
-    out = check_output_dir(out)
-    check_replace(out, resume, force)  # before the data is loaded; checked again under the lock
-    if resume and is_finished(out):
-        log(f"{out} already holds a finished run; nothing to resume")
-        return json.loads((out / "metrics.json").read_text())
+    out, finished = check_start(out, config.dataset, resume, force, "metrics.json", log)
+    if finished is not None:
+        return finished
     setup = build(config, figures, data_dir, quiet)
     figures = resolve_figures(figures, setup.model.first_layer_weights().shape[0])
     with run_dir(out, resume, force, log) as out:  # only now, when every input has been checked

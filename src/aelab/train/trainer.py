@@ -85,7 +85,8 @@ class Trainer:
         generator: the only source of randomness (batch order, input noise).
         input_transform: maps a clean batch to the model's input (denoising); the target stays clean.
         engine: "autograd" (the reference) or "fused" (the compiled step; train/engines.py).
-        threads: threads of the compiled step (1, or 2 to split each step's work over two cores).
+        threads: threads of the compiled step (1, or 2 to split each step's work over two cores; 0: two when
+            PyTorch has them here, see train.engines.make_step).
     """
 
     def __init__(self, model: nn.Module, objective, *, batch_size: int, epochs: int, learning_rate: float,
