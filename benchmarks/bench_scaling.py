@@ -67,7 +67,8 @@ def print_tables(results: dict, n: int) -> None:
 
 if __name__ == "__main__":
     from aelab.data import load_dataset
+    from aelab.data.arrays import shared_tensor
 
     print(machine())
     data_dir = os.environ.get("AELAB_DATA_DIR")
-    run(torch.from_numpy(load_dataset("fashion-mnist", data_dir=data_dir, progress=False).train_images))
+    run(shared_tensor(load_dataset("fashion-mnist", data_dir=data_dir, progress=False).train_images))

@@ -142,7 +142,8 @@ def print_table(name: str, table: dict) -> None:
 
 if __name__ == "__main__":
     from aelab.data import load_dataset
+    from aelab.data.arrays import shared_tensor
 
     data_dir = os.environ.get("AELAB_DATA_DIR", str(ROOT.parent / "shared" / "data"))
-    images = torch.from_numpy(load_dataset("fashion-mnist", data_dir=data_dir, progress=False).train_images)
+    images = shared_tensor(load_dataset("fashion-mnist", data_dir=data_dir, progress=False).train_images)
     run(images, data_dir)

@@ -66,6 +66,7 @@ def run(x: torch.Tensor, data_dir: str, repeats: int = 2) -> dict:
 
 if __name__ == "__main__":
     from aelab.data import load_dataset
+    from aelab.data.arrays import shared_tensor
 
     data_dir = os.environ["AELAB_DATA_DIR"]
-    run(torch.from_numpy(load_dataset("fashion-mnist", data_dir=data_dir, progress=False).train_images), data_dir)
+    run(shared_tensor(load_dataset("fashion-mnist", data_dir=data_dir, progress=False).train_images), data_dir)

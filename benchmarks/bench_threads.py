@@ -43,6 +43,7 @@ def run(x: torch.Tensor, repeats: int = 5, models=("shallow", "deep")) -> dict:
 
 if __name__ == "__main__":
     from aelab.data import load_dataset
+    from aelab.data.arrays import shared_tensor
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
@@ -50,5 +51,5 @@ if __name__ == "__main__":
     facts = machine()
     print(f"machine: {facts['cpu']}, {facts['cores']} cores; {library.describe()}")
     data_dir = os.environ.get("AELAB_DATA_DIR", str(ROOT.parent / "shared" / "data"))
-    images = torch.from_numpy(load_dataset("fashion-mnist", data_dir=data_dir, progress=False).train_images)
+    images = shared_tensor(load_dataset("fashion-mnist", data_dir=data_dir, progress=False).train_images)
     run(images, args.repeats)

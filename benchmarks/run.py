@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import sys
 
-import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
 import bench_foundation  # noqa: E402
@@ -26,6 +25,7 @@ from common import machine  # noqa: E402
 from peer_runs import have_jax  # noqa: E402
 
 from aelab.data import load_dataset  # noqa: E402
+from aelab.data.arrays import shared_tensor  # noqa: E402
 from aelab.fileio import atomic_write_json  # noqa: E402
 
 
@@ -33,7 +33,7 @@ def main() -> int:
     facts = machine()
     print(f"machine: {facts['cpu']}, {facts['cores']} cores; torch {facts['torch']} ({facts['torch_threads']} threads); {facts['date']}")
     data_dir = os.environ.get("AELAB_DATA_DIR") or os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
-    x = torch.from_numpy(load_dataset("fashion-mnist", data_dir=data_dir, progress=False).train_images)
+    x = shared_tensor(load_dataset("fashion-mnist", data_dir=data_dir, progress=False).train_images)
     results = {"machine": facts, "load": bench_foundation.run()}
     if have_jax():
         results["peer losses"] = bench_losses.run(data_dir)

@@ -39,7 +39,7 @@ from sklearn.utils.validation import check_is_fitted
 from aelab.config import TrainConfig
 from aelab.data.arrays import as_images, shared_tensor
 from aelab.errors import ConfigError, InputError
-from aelab.experiments.saved_run import SavedRun, read_run, write_run
+from aelab.experiments.saved_run import SavedRun, read_run, save_run
 from aelab.experiments.train_one import final_metrics, model_and_trainer, resolve, seeded_generators
 from aelab.registries import lookup
 from aelab.train.metrics import reconstruction_metrics
@@ -189,7 +189,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
                               "expected a fitted one (its run folder is already saved where it was loaded from)")
         run = SavedRun(self.config_, self.model_, self.history_, self.final_,
                        sum(e["seconds"] for e in self.history_), self._trainer_state, self._data_source)
-        return write_run(folder, run, *self._evaluation, force=force)
+        return save_run(folder, run, *self._evaluation, force=force)
 
 
 def _as_codes(codes, code_size: int) -> torch.Tensor:

@@ -44,7 +44,7 @@ class SavedRun:
     data_source: str
 
 
-def write_run(out: str | os.PathLike, run: SavedRun, test_x: torch.Tensor, test_inputs: torch.Tensor | None,
+def save_run(out: str | os.PathLike, run: SavedRun, test_x: torch.Tensor, test_inputs: torch.Tensor | None,
               force: bool = False) -> Path:
     """Write `run` as a finished run folder `out`, its figures drawn from the (unlabelled) test images `test_x`.
 
