@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import sys
 
-
 sys.path.insert(0, os.path.dirname(__file__))
 import bench_foundation  # noqa: E402
 import bench_losses  # noqa: E402
