@@ -32,8 +32,8 @@ from peer_runs import JAX_PRODUCTS, JAX_TRAINING, ROOT, have_jax, have_keras, ja
 
 from aelab.models.dense import DenseAutoencoder  # noqa: E402
 from aelab.objectives import ReconstructionObjective, bce_from_logits  # noqa: E402
-from aelab.train.step import adam  # noqa: E402
-from aelab.train.trainer import Trainer, flush_denormals, torch_threads  # noqa: E402
+from aelab.train.step import adam, torch_threads  # noqa: E402
+from aelab.train.trainer import Trainer, flush_denormals  # noqa: E402
 
 HIDDEN = {"shallow": (), "deep": (128,)}
 

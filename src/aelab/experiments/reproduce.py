@@ -37,7 +37,8 @@ from aelab.experiments.train_one import Log, stderr_log, train_run
 from aelab.fileio import atomic_write_json, atomic_write_text
 from aelab.studies import Study, load_study
 from aelab.train.interrupt import graceful_stop_workers, stop_workers
-from aelab.train.trainer import TrainingInterrupted, torch_threads
+from aelab.train.step import torch_threads
+from aelab.train.trainer import TrainingInterrupted
 
 DERIVATION = Path(aelab.__file__).resolve().parents[2] / "docs" / "gradients.md"  # present in a source checkout
 MANIFEST = "reproduce.json"

@@ -24,7 +24,7 @@ from torch import nn
 from aelab.errors import AelabError, TrainingError
 from aelab.train.engines import make_step
 from aelab.train.progress import progress_bar
-from aelab.train.step import Step, torch_threads  # noqa: F401  (torch_threads: experiments.reproduce uses it from here)
+from aelab.train.step import Step
 
 InputTransform = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 REFRESH_EVERY = 50  # steps between progress updates and parameter finiteness checks
