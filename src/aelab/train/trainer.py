@@ -2,9 +2,9 @@
 
 The model is any module mapping a batch to (logits, code); the objective maps (logits, code,
 target) to (total, parts); the engine (train/step.py's `Step`, built by train/engines.py) computes a
-step from them — autograd, or the compiled step — and the trainer only calls it. The data stays as one resident tensor that is sliced per step: at batch
-32 an epoch is ~1,875 tiny steps, so per-step overhead (a DataLoader's collation, Python-side
-bookkeeping) would dominate the arithmetic.
+step from them — autograd, or the compiled step — and the trainer only calls it. The data stays as
+one resident tensor that is sliced per step: at batch 32 an epoch is ~1,875 tiny steps, so per-step
+overhead (a DataLoader's collation, Python-side bookkeeping) would dominate the arithmetic.
 
 Where training stands (epoch, step, this epoch's order, the running sums) lives in `position`, so
 `train.state.trainer_state` can capture it after any step and a resumed run continues bit for bit.
