@@ -61,6 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
                      "runs/<study name>); steps already done there for the same settings are kept")
     run.add_argument("--datasets", default=None, help="data sets, comma-separated, instead of the study's own")
     add_study_options(run)
+    run.add_argument("--ray", nargs="?", const="auto", default=None, metavar="ADDRESS",
+                     help="run the training steps as tasks on a Ray cluster: ADDRESS of its head node (HOST:PORT), or "
+                          "without it the cluster `ray start` made on this machine; needs pip install 'aelab[ray]' "
+                          "(a study file's [ray] table does the same and sets what each cell asks for)")
     run.add_argument("--dry-run", action="store_true", help="list the run folders and cells and the estimated time; "
                      "run and write nothing")
 
@@ -165,13 +169,24 @@ def cmd_run(args: argparse.Namespace) -> int:
         print("\n".join(dry_run(study, out, quick=args.quick, force=args.force, workers=workers)))
         return 0
     manifest = run_study(study, out, quick=args.quick, force=args.force, data_dir=args.data_dir, quiet=args.quiet,
-                         workers=workers)
+                         workers=workers, ray=ray_settings(study, getattr(args, "ray", None)))
     print(f"report: {manifest['report']['html']} and {manifest['report']['markdown']}")
     for name, reason in manifest["missing"].items():
         print(f"skipped {name}: {reason}")
     if manifest["gradient_checks_passed"] is False:
         return 1
     return 4 if study.datasets and set(manifest["missing"]) == set(study.datasets) else 0  # 4: DatasetNotFoundError's code
+
+
+def ray_settings(study, address: str | None):
+    """Where the study runs: on Ray when --ray is given (its ADDRESS over the file's) or the file has a [ray] table."""
+    import dataclasses
+
+    from aelab.studies.cluster import RaySettings
+
+    if address is None:
+        return study.ray
+    return dataclasses.replace(study.ray or RaySettings(), address=address)
 
 
 def cmd_data(args: argparse.Namespace) -> int:

@@ -59,3 +59,9 @@ class EngineError(AelabError):
     compiled library is not what the package built."""
 
     exit_code = 8
+
+
+class ClusterError(AelabError):
+    """A Ray cluster could not be reached, or a cell failed on it (`aelab run --ray`)."""
+
+    exit_code = 9

@@ -36,6 +36,7 @@ from aelab.experiments.study_plan import GRADIENT_CHECK, Step, is_done, label, p
 from aelab.experiments.train_one import Log, stderr_log, train_run
 from aelab.fileio import atomic_write_json, atomic_write_text
 from aelab.studies import Study, load_study
+from aelab.studies.cluster import RaySettings
 from aelab.train.interrupt import graceful_stop_workers, stop_workers
 from aelab.train.step import torch_threads
 from aelab.train.trainer import TrainingInterrupted
@@ -127,18 +128,23 @@ def reproduce(out: str | os.PathLike, datasets: tuple[str, ...] = ("mnist", "fas
 
 def run_study(study: Study, out: str | os.PathLike, quick: bool = False, force: bool = False,
               data_dir: str | os.PathLike | None = None, quiet: bool = False, log: Log = stderr_log,
-              workers: int = DEFAULT_WORKERS) -> dict:
+              workers: int = DEFAULT_WORKERS, ray: RaySettings | None = None) -> dict:
     """Run (or continue) `study` into `out`, then write out/report.html and out/report.md.
 
     `quiet` silences the per-epoch lines of each step; `log` receives the progress lines; `workers`
-    training steps run at a time (1: one after another, in the plan's order). Returns
+    training steps run at a time (1: one after another, in the plan's order); with `ray`, the training
+    steps run as tasks on that Ray cluster instead (experiments/on_ray.py). Returns
     the manifest (also saved as out/reproduce.json): per step its status ("run", "skipped" or
     "missing") and seconds, the missing data sets with the reason, and the report's paths.
     """
     check_workers(workers)
     steps = plan_study(study, quick)  # a bad study fails here, before anything is written
+    if ray is not None:
+        from aelab.experiments.on_ray import import_ray
+
+        import_ray()  # an --ray without Ray installed fails here too
     with locked_folder(out, log) as out:  # each step locks its own folder inside this one
-        return run_study_into(out, study, steps, quick, force, data_dir, quiet, log, workers)
+        return run_study_into(out, study, steps, quick, force, data_dir, quiet, log, workers, ray)
 
 
 def check_workers(workers) -> None:
@@ -147,7 +153,7 @@ def check_workers(workers) -> None:
 
 
 def run_study_into(out: Path, study: Study, steps: list[Step], quick: bool, force: bool, data_dir, quiet: bool,
-                   log: Log, workers: int) -> dict:
+                   log: Log, workers: int, ray: RaySettings | None = None) -> dict:
     """`run_study` in its locked folder `out`."""
     previous = read_manifest(out)
     manifest = {"study": {"name": study.name, "title": study.title, "description": study.description, "source": study.source},
@@ -165,7 +171,20 @@ def run_study_into(out: Path, study: Study, steps: list[Step], quick: bool, forc
             manifest["steps"][i]["status"], manifest["steps"][i]["seconds"] = result
             atomic_write_json(out / MANIFEST, manifest)
 
-    run_steps(steps, run_one, workers)
+    if ray is None:
+        run_steps(steps, run_one, workers)
+    else:
+        from aelab.experiments.on_ray import run_steps_on_ray
+
+        def record(i: int, status: str, seconds: float | None, missing: str | None) -> None:
+            with manifest_lock:
+                if missing is not None:
+                    manifest["missing"][steps[i].dataset] = missing
+                manifest["steps"][i]["status"], manifest["steps"][i]["seconds"] = status, seconds
+                atomic_write_json(out / MANIFEST, manifest)
+
+        manifest["ray"] = ray.record()
+        run_steps_on_ray(steps, out, data_dir, force, ray, log, run_one, record)
     gradient_folders = [out / s.name / "checks.json" for s in steps if s.kind == "gradients"]
     checks = [row for path in gradient_folders for row in read_json_list(path)]
     manifest.update(finished=now(), seconds=time.perf_counter() - start,

@@ -19,6 +19,7 @@ from pathlib import Path
 from aelab.data.registry import get_spec
 from aelab.errors import AelabError, ConfigError
 from aelab.models.registry import get_family
+from aelab.studies.cluster import RAY_KEYS, RaySettings
 from aelab.studies.kinds import KINDS, get_kind
 from aelab.studies.study import Study, StudyStep, step_cells
 from aelab.studies.toml_lines import key_line
@@ -28,7 +29,7 @@ if sys.version_info >= (3, 11):
 else:  # Python 3.10: the same parser, from PyPI (a dependency there)
     import tomli as tomllib
 
-TOP_KEYS = ("title", "description", "datasets", "seeds", "steps")
+TOP_KEYS = ("title", "description", "datasets", "seeds", "steps", "ray")
 STEP_KEYS = ("name", "kind")
 STEP_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")  # a folder name on every system
 EXPECTED = {"bool": "true or false", "int": "a whole number", "float": "a number", "str": "a text string",
@@ -83,8 +84,8 @@ class StudyReader:
         self.text, self.source = text, source
 
     def fail(self, table: tuple, key: str | None, message: str) -> ConfigError:
-        where = f"steps[{table[1] + 1}] " if table and table[0] == "steps" else ""
-        label = f"{where}{key}" if key is not None else where.strip() or "study"
+        where = f"steps[{table[1] + 1}] " if table and table[0] == "steps" else f"{table[0]}." if table else ""
+        label = f"{where}{key}" if key is not None else where.strip(" .") or "study"
         return ConfigError(f"{self.source}:{key_line(self.text, table, key)}: {label}: {message}")
 
     def unknown(self, table: tuple, key: str, known: list[str], what: str) -> ConfigError:
@@ -105,10 +106,25 @@ class StudyReader:
             raise self.fail((), "steps", "missing or not tables: expected one or more [[steps]] tables")
         parsed = [self.step(i, raw, seeds) for i, raw in enumerate(steps)]
         self.check_names(parsed, datasets)
-        study = Study(name, title, description, datasets, tuple(parsed), self.source)
+        study = Study(name, title, description, datasets, tuple(parsed), self.source, self.ray(data.get("ray")))
         for i, step in enumerate(parsed):
             self.check_cells(i, step, datasets)
         return study
+
+    def ray(self, value) -> RaySettings | None:
+        """The [ray] table (where the cells run and what each asks for), or None when there is none."""
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            raise self.fail((), "ray", f"{value!r}: expected a table, e.g. [ray] with address = \"auto\"")
+        for key in value:
+            if key not in RAY_KEYS:
+                raise self.unknown(("ray",), key, list(RAY_KEYS), "[ray] key")
+        try:
+            return RaySettings(**value)
+        except ConfigError as exc:
+            key = next((k for k in RAY_KEYS if f"ray {k} " in str(exc)), None)
+            raise self.fail(("ray",), key, str(exc).removeprefix(f"ray {key} ") if key else str(exc)) from None
 
     def text_value(self, table: tuple, key: str, value) -> str:
         if not isinstance(value, str):

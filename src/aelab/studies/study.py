@@ -13,6 +13,7 @@ import itertools
 from dataclasses import dataclass
 
 from aelab.data.registry import get_spec
+from aelab.studies.cluster import RaySettings
 from aelab.studies.kinds import KINDS
 
 
@@ -50,6 +51,7 @@ class Study:
     datasets: tuple[str, ...]
     steps: tuple[StudyStep, ...]
     source: str
+    ray: RaySettings | None = None  # the file's [ray] table: run the cells on a Ray cluster (studies/cluster.py)
 
     def cells(self) -> list[Cell]:
         """Every cell, step by step, data set by data set, the grid in the file's order (last setting fastest)."""
