@@ -4,10 +4,10 @@
 reconstruction and the code, walk the code space, interpolate between two images, look at the
 encoder's weights — offline, from `file://`, with nothing fetched. Modules, one job each:
 export.py (the model as a list of layers), content.py (the test images, codes and principal
-directions the page shows), page.py (the HTML, its policy and its escaping), explore.py (the
+directions the page shows), page.py (the HTML, its policy and its escaping), command.py (the
 command: read the run, build the page, write it under the run's lock).
 """
 
-from aelab.explorer.explore import EXPLORER_HTML, explore
+from aelab.explorer.command import EXPLORER_HTML, explore
 
 __all__ = ["EXPLORER_HTML", "explore"]

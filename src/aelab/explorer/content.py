@@ -71,11 +71,14 @@ def principal_directions(codes: np.ndarray) -> dict:
     A direction with no spread (every code equal along it) gets a half-range of 1, so its slider still moves.
     """
     k = min(MAX_DIRECTIONS, codes.shape[1], len(codes))
-    pca = PCA(n_components=k, svd_solver="full").fit(codes.astype(np.float64))
+    codes = codes.astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):  # codes all equal (a dead code): PCA divides 0 by 0 for its ratio
+        pca = PCA(n_components=k, svd_solver="full").fit(codes)
     spread = SLIDER_SIGMAS * np.sqrt(pca.explained_variance_)
+    total = codes.var(axis=0, ddof=1).sum() if len(codes) > 1 else 0.0  # PCA's own ratio is 0/0 for codes all equal
     return {"mean": pca.mean_.tolist(), "components": pca.components_.tolist(),
             "ranges": [float(r) if r > 0 else 1.0 for r in spread],
-            "explained": pca.explained_variance_ratio_.tolist()}
+            "explained": (pca.explained_variance_ / total if total > 0 else np.zeros(k)).tolist()}
 
 
 def palette(n: int) -> list[str]:

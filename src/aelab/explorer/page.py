@@ -116,7 +116,7 @@ def data_block(data: dict) -> str:
 
 
 def explorer_page(data: dict, title: str) -> str:
-    """The whole page for `data` (model, meta, content: see explore.page_data)."""
+    """The whole page for `data` (model, meta and content: command.page_data)."""
     height, width = data["image_shape"]
     return PAGE.format(csp=policy(SCRIPT, STYLE), title=html.escape(title), style=STYLE, script=SCRIPT,
                        body=BODY.format(w=width, h=height), data=data_block(data))

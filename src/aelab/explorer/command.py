@@ -67,6 +67,6 @@ def explore(folder: str | os.PathLike, data_dir: str | os.PathLike | None = None
         page = explorer_page(data, f"aelab explorer: {run.config.model} on {run.config.dataset}")
         size = len(page.encode("utf-8"))
         if size > MAX_PAGE_BYTES:
-            raise OutputError(f"{locked / EXPLORER_HTML}: would be {size / 2**20:.1f} MiB: expected under "
-                              f"{MAX_PAGE_BYTES // 2**20} MiB (a smaller model fits)")
+            raise OutputError(f"{locked / EXPLORER_HTML}: would be {size:,} bytes: expected at most {MAX_PAGE_BYTES:,} "
+                              "bytes, a page small enough to mail (a smaller model fits)")
         return atomic_write_text(locked / EXPLORER_HTML, page)
