@@ -1,6 +1,6 @@
 """Small trained runs on real MNIST for the explorer's tests (tests/test_explorer*.py), made once per module.
 
-Each trains for one epoch on 1,000 images: seconds, enough for a model whose reconstructions and
+Each trains for two epochs on 3,000 images (~190 steps): seconds, enough for a model whose reconstructions and
 codes differ from image to image. The study's default sizes are kept (784 → 128 → 32 → 128 → 784 for
 deep), so the page's size is the size it has for the study's models.
 """
@@ -14,7 +14,7 @@ import pytest
 from aelab.config import TrainConfig
 from aelab.experiments.train_one import train_run
 
-SMALL = {"dataset": "mnist", "train_size": 1000, "test_size": 500, "epochs": 1}
+SMALL = {"dataset": "mnist", "train_size": 3000, "test_size": 500, "epochs": 2}
 
 
 def trained_run(tmp_path_factory, name: str, **settings) -> Path:

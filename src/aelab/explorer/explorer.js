@@ -292,7 +292,7 @@
     for (let k = 0; k < n; k++) {
       const [x, y] = toPixel(codes[2 * k], codes[2 * k + 1]);
       pctx.fillStyle = DATA.palette[labels[k] % DATA.palette.length];
-      pctx.fillRect(x - 1.5, y - 1.5, 3, 3);
+      pctx.fillRect(Math.round(x) - 1, Math.round(y) - 1, 3, 3); // whole pixels: each point in its class' colour, unblended
     }
     const ctx = canvas.getContext("2d");
     function pick(event) {
@@ -316,7 +316,7 @@
         const [x, y] = toPixel(spaceCode[0], spaceCode[1]);
         ctx.strokeStyle = "#000000";
         ctx.lineWidth = 2;
-        ctx.strokeRect(x - 5, y - 5, 10, 10);
+        ctx.strokeRect(Math.round(x) - 5, Math.round(y) - 5, 10, 10);
       },
     };
   }
