@@ -7,6 +7,8 @@ deep), so the page's size is the size it has for the study's models.
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import pytest
@@ -29,3 +31,11 @@ def trained_run(tmp_path_factory, name: str, **settings) -> Path:
         patch.setenv("AELAB_OFFLINE", "1")
         train_run(TrainConfig(**{**SMALL, **settings}), out, data_dir=REAL_DATA_DIR, quiet=True, log=lambda line: None)
     return out
+
+
+def page_data(folder: Path) -> dict:
+    """The JSON block of the folder's explorer.html, as the page reads it."""
+    from aelab.explorer import EXPLORER_HTML
+
+    page = (folder / EXPLORER_HTML).read_text(encoding="utf-8")
+    return json.loads(re.search(r'<script type="application/json" id="explorer-data">(.*?)</script>', page, re.S)[1])

@@ -29,7 +29,7 @@ from aelab.report.collect import collect
 from aelab.report.html import report_html
 from aelab.report.markdown import report_markdown
 from aelab.report.mdhtml import sibling_page
-from explorer_runs import trained_run
+from explorer_runs import page_data, trained_run
 
 
 def floats(text: str) -> np.ndarray:
@@ -55,10 +55,6 @@ def deep_run(tmp_path_factory):
     explore(run)
     return run
 
-
-def page_data(folder) -> dict:
-    page = (folder / EXPLORER_HTML).read_text(encoding="utf-8")
-    return json.loads(re.search(r'<script type="application/json" id="explorer-data">(.*?)</script>', page, re.S)[1])
 
 
 def test_the_exported_layers_hold_the_models_weights_and_compute_its_output():

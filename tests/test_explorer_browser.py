@@ -10,8 +10,6 @@ Chromium is Debian's /usr/bin/chromium, driven by Playwright (its own browser do
 from __future__ import annotations
 
 import dataclasses
-import json
-import re
 from pathlib import Path
 
 import matplotlib
@@ -25,7 +23,7 @@ from aelab.data.registry import REGISTRY
 from aelab.experiments.saved_run import read_run
 from aelab.experiments.train_one import train_run
 from aelab.explorer import EXPLORER_HTML, explore
-from explorer_runs import trained_run
+from explorer_runs import page_data, trained_run
 
 CHROMIUM = Path("/usr/bin/chromium")
 TOLERANCE = 1e-4
@@ -122,10 +120,6 @@ def assert_drawing_matches_pytorch(visit: Visit) -> dict:
     assert np.array_equal(visit.red("#output")[:, 0], painted(state["output"]))
     return state
 
-
-def page_data(folder: Path) -> dict:
-    page = (folder / EXPLORER_HTML).read_text(encoding="utf-8")
-    return json.loads(re.search(r'<script type="application/json" id="explorer-data">(.*?)</script>', page, re.S)[1])
 
 
 @pytest.fixture(scope="module")

@@ -99,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     explore.add_argument("folder", help="the folder of a finished `aelab train` run (a dense model)")
     explore.add_argument("--dataset", default=None, help="the data set whose test images the page shows (default: the "
                          "run's own; needed for a model fitted on arrays from Python)")
-    add_common(explore)
+    explore.add_argument("--data-dir", default=None, help="folder holding mnist/ and fashion-mnist/ (searched first)")
     return parser
 
 

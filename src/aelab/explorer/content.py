@@ -17,6 +17,7 @@ from sklearn.decomposition import PCA
 
 from aelab.data.arrays import shared_tensor
 from aelab.errors import ConfigError
+from aelab.explorer.export import float32_base64
 
 THUMBNAILS_PER_CLASS = 4  # enough to see each class's variety, few enough to fit one strip
 THUMBNAILS_UNLABELLED = 40
@@ -41,10 +42,6 @@ class TestImages:
 
 def uint8_base64(values: np.ndarray) -> str:
     return base64.b64encode(np.ascontiguousarray(values, dtype=np.uint8).tobytes()).decode("ascii")
-
-
-def float32_base64(values: np.ndarray) -> str:
-    return base64.b64encode(np.ascontiguousarray(values, dtype="<f4").tobytes()).decode("ascii")
 
 
 def thumbnail_indices(labels: np.ndarray | None, n: int) -> np.ndarray:

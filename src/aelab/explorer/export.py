@@ -23,9 +23,11 @@ from aelab.errors import ConfigError
 Layer = dict  # {"type": ..., and its operands}
 
 
-def float32_base64(tensor: torch.Tensor) -> str:
-    """A tensor's values, row-major, as base64 of little-endian float32 bytes."""
-    return base64.b64encode(np.ascontiguousarray(tensor.detach().cpu().numpy(), dtype="<f4").tobytes()).decode("ascii")
+def float32_base64(values: np.ndarray | torch.Tensor) -> str:
+    """Values, row-major, as base64 of little-endian float32 bytes (what a JavaScript Float32Array reads)."""
+    if isinstance(values, torch.Tensor):
+        values = values.detach().cpu().numpy()
+    return base64.b64encode(np.ascontiguousarray(values, dtype="<f4").tobytes()).decode("ascii")
 
 
 def dense_layer(layer: nn.Linear) -> Layer:
