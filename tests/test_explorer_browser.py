@@ -44,9 +44,9 @@ def browser():
 class Visit:
     """One page opened in its own browser context, with everything it said and asked for recorded."""
 
-    def __init__(self, browser, folder: Path, **options):
+    def __init__(self, browser, folder: Path, width: int = 1400, **options):
         self.folder, self.url = folder, (folder / EXPLORER_HTML).as_uri()
-        self.context = browser.new_context(viewport={"width": 1400, "height": 1100}, **options)
+        self.context = browser.new_context(viewport={"width": width, "height": 1100}, **options)
         self.page = self.context.new_page()
         self.console, self.requests, self.dialogs = [], [], []
         self.page.on("console", lambda message: self.console.append(f"{message.type}: {message.text}"))
@@ -122,6 +122,17 @@ def assert_drawing_matches_pytorch(visit: Visit) -> dict:
 
 
 
+def assert_bars_show(visit: Visit, code: np.ndarray) -> None:
+    """The code bars: unit j's bar, in the middle of its slot, is as tall as its value on the scale of the largest."""
+    pixels = visit.red("#bars").reshape(90, 560, 4)[:, :, :3]  # the canvas' own size (page.py)
+    scale = max(page_data(visit.folder)["unit_max"])
+    slot = 560 / len(code)
+    for j, value in enumerate(code):
+        column = pixels[:, int(j * slot + slot / 2)]
+        blue = (column == (31, 95, 191)).all(axis=1).sum()
+        assert abs(blue - min(1, value / scale) * 88) <= 1.5, (j, value, blue)
+
+
 @pytest.fixture(scope="module")
 def deep(tmp_path_factory):
     run = trained_run(tmp_path_factory, "deep", model="deep")
@@ -143,6 +154,7 @@ def test_strokes_with_the_mouse_reconstruct_as_pytorch_does_and_undo_and_clear_w
     first = assert_drawing_matches_pytorch(visit)
     assert (first["input"] > 0.5).sum() > 30 and first["input"].min() >= 0 and first["input"].max() <= 1
     assert np.array_equal(visit.red("#pad")[:, 0], painted(first["input"]))  # the canvas shows the drawing
+    assert_bars_show(visit, first["code"])
     visit.stroke([(0.3, 0.5), (0.7, 0.5)])  # its bar
     second = assert_drawing_matches_pytorch(visit)
     assert (second["input"] >= first["input"]).all() and (second["input"] > first["input"]).sum() > 10
@@ -159,8 +171,9 @@ def test_strokes_with_the_mouse_reconstruct_as_pytorch_does_and_undo_and_clear_w
     visit.assert_quiet()
 
 
-def test_a_finger_draws_too(browser, deep):
-    visit = Visit(browser, deep, has_touch=True)
+def test_a_finger_draws_too_on_a_phone_wide_page(browser, deep):
+    visit = Visit(browser, deep, width=390, has_touch=True, is_mobile=True)
+    assert visit.page.evaluate("document.documentElement.scrollWidth") <= 390  # nothing wider than the phone
     visit.page.click("#clear")
     box = visit.page.locator("#pad").bounding_box()
     touch = visit.context.new_cdp_session(visit.page)
@@ -205,6 +218,10 @@ def test_sliders_move_the_code_along_a_principal_direction_or_one_unit(browser, 
     np.testing.assert_allclose(state["output"], decoded(visit.model, state["code"]), atol=TOLERANCE, rtol=0)
     assert float(visit.page.locator('input[data-direction="0"]').input_value()) == pytest.approx(
         components[0] @ (state["code"] - mean), abs=(2 * directions["ranges"][0]) / 400)  # the other sliders follow
+    visit.page.click("#space-from-drawing")
+    state = visit.state("space")
+    assert np.array_equal(state["code"], visit.state("draw")["code"])
+    np.testing.assert_allclose(state["output"], visit.state("draw")["output"], atol=1e-7, rtol=0)
     visit.assert_quiet()
 
 
