@@ -225,8 +225,8 @@ def cmd_explore(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "sweep": cmd_sweep, "run": cmd_run, "reproduce": cmd_reproduce, "data": cmd_data, "gradcheck": cmd_gradcheck,
-            "explore": cmd_explore}
+COMMANDS = {"train": cmd_train, "sweep": cmd_sweep, "run": cmd_run, "reproduce": cmd_reproduce, "data": cmd_data, "gradcheck": cmd_gradcheck}
+COMMANDS["explore"] = cmd_explore
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -186,7 +186,7 @@
   let last = null;
   pad.addEventListener("pointerdown", event => {
     event.preventDefault();
-    if (pad.setPointerCapture) pad.setPointerCapture(event.pointerId);
+    pad.setPointerCapture(event.pointerId); // the stroke follows the pointer even off the canvas
     remember();
     last = pointOn(pad, event, W, H);
     timed(() => { stamp(...last, ...last); reconstruct(); });
