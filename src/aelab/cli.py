@@ -97,6 +97,13 @@ def build_parser() -> argparse.ArgumentParser:
     output.add_argument("--csv", action="store_true", help="with --impl: print one CSV row per file")
     grad.add_argument("--timeout", type=float, default=None, help="with --impl: seconds each file may run (default: 20)")
     grad.add_argument("--seed", type=int, default=0, help="seed of the random test inputs (default: 0)")
+
+    explore = sub.add_parser("explore", help="write explorer.html into a run folder: the trained model in the browser "
+                             "(draw, reconstruct, walk the code space), one offline page")
+    explore.add_argument("folder", help="the folder of a finished `aelab train` run (a dense model)")
+    explore.add_argument("--dataset", default=None, help="the data set whose test images the page shows (default: the "
+                         "run's own; needed for a model fitted on arrays from Python)")
+    explore.add_argument("--data-dir", default=None, help="folder holding mnist/ and fashion-mnist/ (searched first)")
     return parser
 
 
@@ -226,7 +233,15 @@ def cmd_gradcheck(args: argparse.Namespace) -> int:
     return gradcheck_command(as_json=args.json, seed=args.seed)
 
 
+def cmd_explore(args: argparse.Namespace) -> int:
+    from aelab.explorer import explore
+
+    print(f"explorer: {explore(args.folder, data_dir=args.data_dir, dataset=args.dataset)}")
+    return 0
+
+
 COMMANDS = {"train": cmd_train, "sweep": cmd_sweep, "run": cmd_run, "reproduce": cmd_reproduce, "data": cmd_data, "gradcheck": cmd_gradcheck}
+COMMANDS["explore"] = cmd_explore
 
 
 def main(argv: list[str] | None = None) -> int:

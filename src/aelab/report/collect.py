@@ -16,6 +16,7 @@ FINISHED = "finished.json"
 MANIFEST = "reproduce.json"
 TRAIN_FIGURES = ("reconstructions.png", "worst.png", "weights.png", "loss.png")
 MODEL_ORDER = ("shallow", "deep", "denoising", "sparse")
+EXPLORER_HTML = "explorer.html"  # aelab.explorer's page (that package imports the library; the report only reads files)
 
 
 def read_json(path: Path):
@@ -86,6 +87,7 @@ def read_run(out: Path, step: dict) -> dict:
         run["metrics"] = read_json(folder / "metrics.json") or {}
         run["summary"] = read_text(folder / "summary.md") or ""
         run["figures"] = [name for name in TRAIN_FIGURES if (folder / name).is_file()]
+        run["explorer"] = (folder / EXPLORER_HTML).is_file()  # written by `aelab explore`, linked by the report
     return run
 
 

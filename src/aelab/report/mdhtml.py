@@ -4,7 +4,8 @@ Blocks: headings (with ids, collected for the table of contents), paragraphs, ne
 code, `$$` display math, pipe tables, block quotes, and an image paragraph as a <figure> with the
 text under it as caption. Inline: code spans, `$…$` math, **strong**, *emphasis*, images and links.
 All text is escaped before any markup is added, so whatever a path or message holds stays text;
-a link that leaves the page is shown as its text alone, and images go through the `image` callback
+a link that leaves the page is shown as its text alone (except a relative link to a run's own
+explorer.html, a place to go rather than something loaded), and images go through the `image` callback
 (which embeds them), so the page never refers to anything outside itself.
 """
 
@@ -25,6 +26,17 @@ INLINE = re.compile(
 HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 ITEM = re.compile(r"^(\s*)([-*]|\d+\.)\s+(.*)$")
 SEPARATOR = re.compile(r"^\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$")
+
+
+LINKED_PAGES = ("explorer.html",)  # pages aelab writes into a run folder, which the report may link to
+
+
+def sibling_page(href: str) -> bool:
+    """A relative link, inside the report's folder, to one of aelab's own pages (`aelab explore`'s): a
+    place to go, not something the report loads, so it stays a link; any other link is shown as text."""
+    parts = href.split("/")
+    return (":" not in href and not href.startswith("/") and ".." not in parts and "\\" not in href
+            and parts[-1] in LINKED_PAGES)
 
 
 class Renderer:
@@ -53,7 +65,7 @@ class Renderer:
             return self.image(m["src"], m["alt"])
         if m["href"]:
             inner = self.inline(m["text"])
-            return f'<a href="{html.escape(m["href"])}">{inner}</a>' if m["href"].startswith("#") else inner
+            return f'<a href="{html.escape(m["href"])}">{inner}</a>' if m["href"].startswith("#") or sibling_page(m["href"]) else inner
         return math_html(m["tex"], "inline")
 
     def heading(self, level: int, text: str) -> str:

@@ -6,8 +6,10 @@ the detailed readings); nothing is typed in.
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from aelab.report.blocks import MODEL_TITLES, body_of, code, dataset_title, figure, number, table
-from aelab.report.collect import comparison_rows, finished_runs, in_grid
+from aelab.report.collect import EXPLORER_HTML, comparison_rows, finished_runs, in_grid
 
 FIGURE_CAPTIONS = {
     "reconstructions.png": "Test images (top) over their reconstructions (bottom).",
@@ -101,7 +103,15 @@ def model(run: dict) -> list[str]:
     for name in run["figures"]:
         noisy = name == "reconstructions.png" and c.get("noise")
         lines += figure(f"{run['name']}/{name}", name[:-4], NOISY_CAPTION if noisy else FIGURE_CAPTIONS[name])
-    return lines
+    return lines + explorer_link(run)
+
+
+def explorer_link(run: dict) -> list[str]:
+    """A link to the run's explorer.html (`aelab explore`), when there is one."""
+    if not run.get("explorer"):
+        return []
+    return [f"[Open this model in the explorer]({quote(run['name'])}/{EXPLORER_HTML}): draw, and watch it reconstruct; "
+            "walk its code space (one offline page, written by `aelab explore`).", ""]
 
 
 def models(study: dict) -> list[str]:

@@ -1,0 +1,72 @@
+"""`aelab explore RUN_FOLDER`: the run's trained model and its test images → `explorer.html` in the run folder.
+
+The folder's lock is held from reading the run to writing the page (so a run being replaced
+meanwhile is never half read), the page is written atomically, and a page that would break the
+size promise (under 5 MB, so it can be mailed) is refused before anything is written.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from aelab.api import ARRAYS
+from aelab.config import TrainConfig
+from aelab.data import load_dataset
+from aelab.errors import ConfigError, OutputError
+from aelab.experiments.runs import locked_folder
+from aelab.experiments.saved_run import SavedRun, read_run
+from aelab.explorer.content import TestImages, page_content
+from aelab.explorer.export import export_model
+from aelab.explorer.page import explorer_page
+from aelab.fileio import atomic_write_text
+
+EXPLORER_HTML = "explorer.html"
+MAX_PAGE_BYTES = 5 * 1024 * 1024  # the issue's promise: a page small enough to mail
+
+
+def run_test_images(config: TrainConfig, data_dir: str | os.PathLike | None, dataset: str | None) -> TestImages:
+    """The run's test images (the first `test_size` of its data set's test split), or those of `dataset`."""
+    name = dataset or config.dataset
+    if name == ARRAYS:
+        raise ConfigError("this run was fitted on arrays from Python: expected --dataset NAME (mnist, fashion-mnist) "
+                          "for the test images the explorer shows")
+    data = load_dataset(name, data_dir, progress=False)
+    n = len(data.test_images)
+    if config.test_size is not None and dataset is None:  # another data set's images: its whole test split
+        n = min(config.test_size, n)
+    images = np.asarray(data.test_images[:n], dtype=np.float32).reshape(n, -1)
+    return TestImages(images, data.test_labels[:n], data.spec.class_names)
+
+
+def widths(model: dict) -> str:
+    """"784 → 128 → 32 → 128 → 784": the dense layers' widths, input first."""
+    dense = [layer for part in ("encoder", "decoder") for layer in model[part] if layer["type"] == "dense"]
+    return " → ".join(str(n) for n in [dense[0]["in"], *(layer["out"] for layer in dense)])
+
+
+def page_data(run: SavedRun, test: TestImages, run_label: str) -> dict:
+    """Everything the page needs, as JSON: the model's layers, what it is, and what to show."""
+    model = export_model(run.model)
+    config = run.config
+    meta = {"family": config.model, "dataset": config.dataset, "code_size": config.code_size, "layers": widths(model),
+            "run": run_label, "test_bce": run.final.get("test_bce"),
+            "noise": {"kind": config.noise, "factor": config.noise_factor} if config.noise else None}
+    return {"meta": meta, "model": model, **page_content(run.model, test, run.model.first_layer_weights())}
+
+
+def explore(folder: str | os.PathLike, data_dir: str | os.PathLike | None = None, dataset: str | None = None) -> Path:
+    """Write `folder`/explorer.html for the finished run in `folder`; return its path."""
+    folder = Path(folder)
+    read_run(folder)  # refuses what is not a finished run's folder before the lock creates anything
+    with locked_folder(folder) as locked:
+        run = read_run(locked)
+        data = page_data(run, run_test_images(run.config, data_dir, dataset), str(folder))
+        page = explorer_page(data, f"aelab explorer: {run.config.model} on {run.config.dataset}")
+        size = len(page.encode("utf-8"))
+        if size > MAX_PAGE_BYTES:
+            raise OutputError(f"{locked / EXPLORER_HTML}: would be {size:,} bytes: expected at most {MAX_PAGE_BYTES:,} "
+                              "bytes, a page small enough to mail (a smaller model fits)")
+        return atomic_write_text(locked / EXPLORER_HTML, page)

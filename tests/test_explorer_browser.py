@@ -1,0 +1,327 @@
+"""explorer.html in a real headless Chromium, used as a person would: strokes with the mouse and a finger,
+thumbnails, sliders, the scatter, two picked images and the scrub, the noise slider, a hover on the weights.
+
+After every action the page's own numbers (its input, code and decoded pixels) are compared with the
+PyTorch model of the run folder to 1e-4, and the pixels it painted with those numbers; every visit
+ends with no console message, no page error, no dialog and no request but the page itself.
+Chromium is Debian's /usr/bin/chromium, driven by Playwright (its own browser download is not used).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+import pytest
+import torch
+
+import aelab
+from aelab.config import TrainConfig
+from aelab.data.registry import REGISTRY
+from aelab.experiments.saved_run import read_run
+from aelab.experiments.train_one import train_run
+from aelab.explorer import EXPLORER_HTML, explore
+from explorer_runs import page_data, trained_run
+
+CHROMIUM = Path("/usr/bin/chromium")
+TOLERANCE = 1e-4
+
+pytestmark = pytest.mark.skipif(not CHROMIUM.is_file(), reason="/usr/bin/chromium is missing (apt-get install chromium; CI installs it)")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"])
+        yield browser
+        browser.close()
+
+
+class Visit:
+    """One page opened in its own browser context, with everything it said and asked for recorded."""
+
+    def __init__(self, browser, folder: Path, width: int = 1400, **options):
+        self.folder, self.url = folder, (folder / EXPLORER_HTML).as_uri()
+        self.context = browser.new_context(viewport={"width": width, "height": 1100}, **options)
+        self.page = self.context.new_page()
+        self.console, self.requests, self.dialogs = [], [], []
+        self.page.on("console", lambda message: self.console.append(f"{message.type}: {message.text}"))
+        self.page.on("pageerror", lambda error: self.console.append(f"page error: {error}"))
+        self.page.on("request", lambda request: self.requests.append(request.url))
+        self.page.on("dialog", lambda dialog: (self.dialogs.append(dialog.message), dialog.dismiss()))
+        self.page.goto(self.url)
+        self.page.wait_for_selector("body[data-ready=true]", timeout=15_000)
+        self.model = read_run(folder).model
+
+    def state(self, panel: str) -> dict:
+        """The page's last numbers for a panel (draw, space, interp), as float64 arrays."""
+        values = self.page.evaluate("""panel => Object.fromEntries(Object.entries(window.aelabExplorer.state[panel])
+            .map(([key, value]) => [key, typeof value === "number" ? value : Array.from(value)]))""", panel)
+        return {key: np.asarray(value, dtype=np.float64) for key, value in values.items()}
+
+    def red(self, selector: str) -> np.ndarray:
+        """The red channel of a canvas' pixels (its own resolution, not the enlarged view)."""
+        # copied onto a canvas of the test's own, made for reading, so the page's canvases stay as the page uses them
+        return np.asarray(self.page.evaluate("""selector => {
+            const shown = document.querySelector(selector), copy = document.createElement("canvas");
+            [copy.width, copy.height] = [shown.width, shown.height];
+            const ctx = copy.getContext("2d", { willReadFrequently: true });
+            ctx.drawImage(shown, 0, 0);
+            return Array.from(ctx.getImageData(0, 0, copy.width, copy.height).data); }""", selector)).reshape(-1, 4)
+
+    def click_at(self, selector: str, fx: float, fy: float = 0.5) -> tuple[float, float]:
+        """Click at a fraction of an element's box, as a person would; returns where, in the element's CSS pixels."""
+        box = self.page.locator(selector).bounding_box()
+        self.page.mouse.click(box["x"] + fx * box["width"], box["y"] + fy * box["height"])
+        return fx * box["width"], fy * box["height"]
+
+    def stroke(self, points: list[tuple[float, float]]) -> None:
+        """A mouse stroke through `points`, given as fractions of the drawing canvas."""
+        box = self.page.locator("#pad").bounding_box()
+        at = [(box["x"] + fx * box["width"], box["y"] + fy * box["height"]) for fx, fy in points]
+        self.page.mouse.move(*at[0])
+        self.page.mouse.down()
+        for point in at[1:]:
+            self.page.mouse.move(*point, steps=4)
+        self.page.mouse.up()
+
+    def assert_quiet(self) -> None:
+        assert self.console == [] and self.dialogs == []
+        assert self.requests == [self.url]  # the page itself; nothing else was fetched
+        self.context.close()
+
+
+def reconstruct(model, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """PyTorch's code and pixels for one input."""
+    with torch.no_grad():
+        code = model.encode(torch.tensor(x, dtype=torch.float32)[None])
+        return code[0].numpy(), torch.sigmoid(model.decode(code))[0].numpy()
+
+
+def decoded(model, code: np.ndarray) -> np.ndarray:
+    with torch.no_grad():
+        return torch.sigmoid(model.decode(torch.tensor(code, dtype=torch.float32)[None]))[0].numpy()
+
+
+def painted(pixels: np.ndarray) -> np.ndarray:
+    """The grey level the page paints for each pixel value: Math.round(255 · clamp(v, 0, 1))."""
+    return np.floor(255 * np.clip(pixels, 0, 1) + 0.5)
+
+
+def assert_drawing_matches_pytorch(visit: Visit) -> dict:
+    state = visit.state("draw")
+    code, pixels = reconstruct(visit.model, state["input"])
+    np.testing.assert_allclose(state["code"], code, atol=TOLERANCE, rtol=0)
+    np.testing.assert_allclose(state["output"], pixels, atol=TOLERANCE, rtol=0)
+    assert np.array_equal(visit.red("#output")[:, 0], painted(state["output"]))
+    return state
+
+
+
+def assert_bars_show(visit: Visit, code: np.ndarray) -> None:
+    """The code bars: unit j's bar, in the middle of its slot, is as tall as its value on the scale of the largest."""
+    pixels = visit.red("#bars").reshape(90, 560, 4)[:, :, :3]  # the canvas' own size (page.py)
+    scale = max(page_data(visit.folder)["unit_max"])
+    slot = 560 / len(code)
+    for j, value in enumerate(code):
+        column = pixels[:, int(j * slot + slot / 2)]
+        blue = (column == (31, 95, 191)).all(axis=1).sum()
+        assert abs(blue - min(1, value / scale) * 88) <= 1.5, (j, value, blue)
+
+
+@pytest.fixture(scope="module")
+def deep(tmp_path_factory):
+    run = trained_run(tmp_path_factory, "deep", model="deep")
+    explore(run)
+    return run
+
+
+@pytest.fixture(scope="module")
+def mnist_test(deep):
+    from conftest import REAL_DATA_DIR
+
+    return aelab.load_dataset("mnist", REAL_DATA_DIR, progress=False).test_images.reshape(-1, 784)
+
+
+def test_strokes_with_the_mouse_reconstruct_as_pytorch_does_and_undo_and_clear_work(browser, deep, tmp_path):
+    visit = Visit(browser, deep)
+    visit.page.click("#clear")
+    visit.stroke([(0.25, 0.2), (0.75, 0.2), (0.45, 0.85)])  # a 7
+    first = assert_drawing_matches_pytorch(visit)
+    assert (first["input"] > 0.5).sum() > 30 and first["input"].min() >= 0 and first["input"].max() <= 1
+    assert np.array_equal(visit.red("#pad")[:, 0], painted(first["input"]))  # the canvas shows the drawing
+    assert_bars_show(visit, first["code"])
+    visit.stroke([(0.3, 0.5), (0.7, 0.5)])  # its bar
+    second = assert_drawing_matches_pytorch(visit)
+    assert (second["input"] >= first["input"]).all() and (second["input"] > first["input"]).sum() > 10
+    visit.page.screenshot(path=str(tmp_path / "drawn.png"), full_page=True)
+    assert (tmp_path / "drawn.png").stat().st_size > 50_000
+    visit.page.click("#undo")
+    assert np.array_equal(visit.state("draw")["input"], first["input"])
+    assert_drawing_matches_pytorch(visit)
+    visit.page.click("#clear")
+    assert not visit.state("draw")["input"].any()
+    assert_drawing_matches_pytorch(visit)
+    visit.page.click("#undo")
+    assert np.array_equal(visit.state("draw")["input"], first["input"])
+    visit.assert_quiet()
+
+
+def test_a_finger_draws_too_on_a_phone_wide_page(browser, deep):
+    visit = Visit(browser, deep, width=390, has_touch=True, is_mobile=True)
+    assert visit.page.evaluate("document.documentElement.scrollWidth") <= 390  # nothing wider than the phone
+    visit.page.click("#clear")
+    box = visit.page.locator("#pad").bounding_box()
+    touch = visit.context.new_cdp_session(visit.page)
+    points = [(box["x"] + box["width"] * (0.3 + 0.04 * i), box["y"] + box["height"] * (0.2 + 0.06 * i)) for i in range(11)]
+    touch.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": points[0][0], "y": points[0][1]}]})
+    for x, y in points[1:]:
+        touch.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [{"x": x, "y": y}]})
+    touch.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    state = assert_drawing_matches_pytorch(visit)
+    assert (state["input"] > 0.5).sum() > 15
+    visit.assert_quiet()
+
+
+def test_a_thumbnail_loads_its_test_image(browser, deep, mnist_test):
+    visit = Visit(browser, deep)
+    indices = page_data(deep)["thumbnails"]["indices"]
+    visit.page.click('.thumb[data-index="13"]')
+    state = assert_drawing_matches_pytorch(visit)
+    np.testing.assert_allclose(state["input"], mnist_test[indices[13]], atol=1e-7, rtol=0)
+    visit.assert_quiet()
+
+
+def test_sliders_move_the_code_along_a_principal_direction_or_one_unit(browser, deep):
+    visit = Visit(browser, deep)
+    directions = page_data(deep)["directions"]
+    mean, components = np.array(directions["mean"]), np.array(directions["components"])
+    start = visit.state("space")
+    np.testing.assert_allclose(start["code"], mean, atol=1e-6)  # the page starts at the mean code
+    visit.click_at('input[data-direction="0"]', 0.8)
+    value = float(visit.page.locator('input[data-direction="0"]').input_value())
+    state = visit.state("space")
+    projections = components @ (state["code"] - mean)
+    assert value > 0.5 * directions["ranges"][0]
+    np.testing.assert_allclose(projections, [value, 0, 0, 0], atol=TOLERANCE)  # along direction 1 only
+    np.testing.assert_allclose(state["output"], decoded(visit.model, state["code"]), atol=TOLERANCE, rtol=0)
+    assert np.array_equal(visit.red("#space-output")[:, 0], painted(state["output"]))
+    before = state["code"]
+    visit.click_at('input[data-unit="3"]', 0.9)
+    state = visit.state("space")
+    unit = float(visit.page.locator('input[data-unit="3"]').input_value())
+    assert state["code"][3] == pytest.approx(unit, abs=1e-6) and np.array_equal(np.delete(state["code"], 3), np.delete(before, 3))
+    np.testing.assert_allclose(state["output"], decoded(visit.model, state["code"]), atol=TOLERANCE, rtol=0)
+    assert float(visit.page.locator('input[data-direction="0"]').input_value()) == pytest.approx(
+        components[0] @ (state["code"] - mean), abs=(2 * directions["ranges"][0]) / 400)  # the other sliders follow
+    visit.page.click("#space-from-drawing")
+    state = visit.state("space")
+    assert np.array_equal(state["code"], visit.state("draw")["code"])
+    np.testing.assert_allclose(state["output"], visit.state("draw")["output"], atol=1e-7, rtol=0)
+    visit.assert_quiet()
+
+
+def test_two_picked_images_interpolate_through_their_codes(browser, deep, mnist_test):
+    visit = Visit(browser, deep)
+    indices = page_data(deep)["thumbnails"]["indices"]
+    visit.page.click('.thumb[data-index="2"]')
+    visit.page.click("#pick-a")
+    visit.page.click('.thumb[data-index="30"]')
+    visit.page.click("#pick-b")
+    visit.click_at("#interp-t", 0.37)
+    state = visit.state("interp")
+    a, _ = reconstruct(visit.model, mnist_test[indices[2]])
+    b, _ = reconstruct(visit.model, mnist_test[indices[30]])
+    t = float(visit.page.locator("#interp-t").input_value())
+    assert 0.3 < t < 0.45 and state["t"] == t
+    np.testing.assert_allclose(state["a"], a, atol=TOLERANCE, rtol=0)
+    np.testing.assert_allclose(state["b"], b, atol=TOLERANCE, rtol=0)
+    np.testing.assert_allclose(state["code"], (1 - t) * a + t * b, atol=TOLERANCE, rtol=0)
+    np.testing.assert_allclose(state["output"], decoded(visit.model, (1 - t) * a + t * b), atol=TOLERANCE, rtol=0)
+    assert np.array_equal(visit.red("#interp-output")[:, 0], painted(state["output"]))
+    visit.click_at("#interp-t", 0.9)
+    later = visit.state("interp")
+    assert later["t"] > 0.85
+    np.testing.assert_allclose(later["output"], decoded(visit.model, later["code"]), atol=TOLERANCE, rtol=0)
+    visit.assert_quiet()
+
+
+def test_hovering_a_unit_enlarges_its_weights_on_the_colour_scale_of_weights_png(browser, deep):
+    visit = Visit(browser, deep)
+    visit.page.hover('.weight[data-unit="5"]')
+    assert visit.page.text_content("#weights-unit") == "unit 5"
+    weights = read_run(deep).model.first_layer_weights().numpy().astype(np.float64)
+    limit = float(np.float32(np.abs(weights).max()))
+    level = np.clip(np.floor((weights[5] + limit) / (2 * limit) * 256), 0, 255).astype(int)
+    colours = np.rint(matplotlib.colormaps["RdBu_r"](np.linspace(0, 1, 256))[:, :3] * 255)
+    assert np.array_equal(visit.red("#weights-enlarged")[:, :3], colours[level])
+    assert visit.page.locator(".weight").count() == weights.shape[0]  # every first-layer unit
+    visit.assert_quiet()
+
+
+def test_a_denoisers_noise_slider_corrupts_the_drawing_it_feeds_the_model(browser, tmp_path_factory):
+    run = trained_run(tmp_path_factory, "denoising", model="denoising")
+    explore(run)
+    visit = Visit(browser, run)
+    visit.page.click('.thumb[data-index="7"]')
+    noisy = assert_drawing_matches_pytorch(visit)
+    drawing = visit.red("#pad")[:, 0]
+    assert not np.array_equal(painted(noisy["input"]), drawing)  # trained on noise 0.2: it starts corrupted
+    visit.page.focus("#noise")
+    visit.page.keyboard.press("Home")  # level 0: the clean drawing
+    clean = assert_drawing_matches_pytorch(visit)
+    assert np.array_equal(painted(clean["input"]), drawing)
+    visit.page.keyboard.press("End")  # level 1
+    heavy = assert_drawing_matches_pytorch(visit)
+    assert np.abs(heavy["input"] - clean["input"]).mean() > np.abs(noisy["input"] - clean["input"]).mean() > 0.01
+    visit.page.click("#new-noise")
+    again = assert_drawing_matches_pytorch(visit)
+    assert not np.array_equal(again["input"], heavy["input"])
+    visit.assert_quiet()
+
+
+def test_a_2d_code_is_a_scatter_by_class_that_decodes_the_point_under_the_pointer(browser, tmp_path_factory, tmp_path):
+    run = trained_run(tmp_path_factory, "code-2", model="shallow", code_size=2)
+    explore(run)
+    visit = Visit(browser, run)
+    assert visit.page.is_visible("#scatter") and not visit.page.is_visible("#directions-block")
+    x, y = visit.click_at("#scatter", 0.3, 0.6)
+    (lo0, hi0), (lo1, hi1) = visit.page.evaluate("window.aelabExplorer.scatterBounds")
+    size = visit.page.locator("#scatter").bounding_box()
+    state = visit.state("space")
+    expected = [lo0 + x / size["width"] * (hi0 - lo0), hi1 - y / size["height"] * (hi1 - lo1)]
+    np.testing.assert_allclose(state["code"], expected, atol=(hi0 - lo0) / size["width"] + (hi1 - lo1) / size["height"])
+    np.testing.assert_allclose(state["output"], decoded(visit.model, state["code"]), atol=TOLERANCE, rtol=0)
+    box = visit.page.locator("#scatter").bounding_box()
+    visit.page.mouse.move(box["x"] + 0.7 * box["width"], box["y"] + 0.2 * box["height"])  # hovering decodes too
+    hovered = visit.state("space")
+    assert hovered["code"][0] > state["code"][0] and hovered["code"][1] > state["code"][1]
+    np.testing.assert_allclose(hovered["output"], decoded(visit.model, hovered["code"]), atol=TOLERANCE, rtol=0)
+    palette = {tuple(int(h[i:i + 2], 16) for i in (1, 3, 5)) for h in page_data(run)["palette"]}
+    drawn = {tuple(p[:3]) for p in visit.red("#scatter")}
+    assert len(drawn & palette) >= 8 and drawn <= palette | {(255, 255, 255), (0, 0, 0)}  # coloured by class
+    visit.page.screenshot(path=str(tmp_path / "scatter.png"), full_page=True)
+    visit.assert_quiet()
+
+
+def test_text_from_the_run_folder_is_shown_as_text_never_run(browser, tiny_dataset, tmp_path, monkeypatch):
+    root, spec, _ = tiny_dataset
+    evil = ("<script>alert(1)</script>", '<img src=x onerror="alert(2)">', *spec.class_names[2:])
+    monkeypatch.setitem(REGISTRY, "tiny", dataclasses.replace(spec, class_names=evil))
+    folder = tmp_path / "<script>alert(3)</script>"  # a path with a script tag in it
+    train_run(TrainConfig(dataset="tiny", code_size=2, epochs=1), folder, data_dir=root, quiet=True, log=lambda line: None)
+    explore(folder, data_dir=root)
+    visit = Visit(browser, folder)
+    page = visit.page
+    assert page.evaluate("document.scripts.length") == 2 and page.evaluate("document.images.length") == 0
+    assert page.title() == "aelab explorer: shallow on tiny"
+    assert str(folder) in page.text_content("#about")
+    legend = page.text_content("#legend")
+    assert evil[0] in legend and evil[1] in legend
+    titles = page.evaluate("Array.from(document.querySelectorAll('.thumb'), t => t.title).join(' ')")
+    assert "<script>alert(1)</script>" in titles or '<img src=x onerror="alert(2)">' in titles
+    visit.assert_quiet()  # no alert ran (no dialog), and no policy violation was logged
