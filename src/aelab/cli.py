@@ -120,6 +120,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     metrics = train_run(config, args.out, figures, data_dir=args.data_dir, quiet=args.quiet, resume=args.resume,
                         force=args.force, **quiet_log(args))
     final = metrics["final"]
+    if "test_bce" not in final:  # trained with MSE (your own data outside [0, 1])
+        print(f"train loss {final['train_loss']:.4f}  test MSE {final['test_mse']:.5f}  → {args.out}")
+        return 0
     print(f"train loss {final['train_loss']:.4f}  test BCE {final['test_bce']:.4f} (floor {final['test_bce_floor']:.4f}, "
           f"excess {final['test_bce_excess']:.4f})  test MSE {final['test_mse']:.5f}  PSNR {final['test_psnr_db']:.2f} dB  → {args.out}")
     return 0

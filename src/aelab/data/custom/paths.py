@@ -1,0 +1,53 @@
+"""Which `--dataset` values are paths to your own data, and what kind of data a path holds.
+
+A built-in name (mnist, fashion-mnist) is looked up in the registry, with a close-match suggestion
+for a typo; anything that looks like a path (a separator, a known suffix, or something on disk) is
+your own data. So `--dataset mnst` still says "did you mean mnist?", and `--dataset ./mnst` says
+that no such file or folder exists.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from aelab.data.registry import REGISTRY
+from aelab.errors import DataError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+TABLE_SUFFIXES = {".csv": ",", ".tsv": "\t"}  # suffix → delimiter
+IDX_MARKERS = ("-ubyte", ".idx")  # MNIST's names end in -ubyte (or -ubyte.gz); .idx is the generic suffix
+KINDS = ("images", "npy", "npz", "table", "idx")
+EXPECTED = "expected an image folder, a .npy or .npz file, a .csv or .tsv table, or IDX files"
+
+
+def is_path(dataset: str) -> bool:
+    """True when `dataset` names your own data rather than a built-in data set."""
+    if dataset in REGISTRY:
+        return False
+    suffixes = (".npy", ".npz", *TABLE_SUFFIXES, ".gz", ".idx")
+    return (os.sep in dataset or "/" in dataset or dataset.lower().endswith(suffixes) or "-ubyte" in dataset
+            or Path(dataset).exists())
+
+
+def is_idx_name(path: Path) -> bool:
+    name = path.name.lower().removesuffix(".gz")
+    return name.endswith(IDX_MARKERS)
+
+
+def kind_of(path: Path) -> str:
+    """The kind of data at `path` (one of KINDS); a missing path or an unknown file is a one-line DataError."""
+    if not path.exists():
+        raise DataError(f"{path}: no such file or folder: {EXPECTED}")
+    if path.is_dir():
+        if (path / "x_train.npy").is_file():
+            return "npy"
+        return "idx" if any(is_idx_name(p) for p in path.iterdir() if p.is_file()) else "images"
+    suffix = path.suffix.lower()
+    if suffix in (".npy", ".npz"):
+        return suffix[1:]
+    if suffix in TABLE_SUFFIXES:
+        return "table"
+    if is_idx_name(path):
+        return "idx"
+    raise DataError(f"{path}: unknown kind of file (suffix {suffix or 'none'!r}): {EXPECTED}")
