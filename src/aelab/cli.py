@@ -80,6 +80,11 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("name", help="data set name (mnist, fashion-mnist)")
         add_common(p)
 
+    inspect = data_sub.add_parser("inspect", help="what aelab sees in your own data (count, shape, dtype, value range, "
+                                  "classes, split, scaling, loss, SHA-256) before training")
+    inspect.add_argument("path", help="an image folder, .npy, .npz, .csv/.tsv table, or IDX file(s)")
+    add_data_options(inspect)
+
     grad = sub.add_parser("gradcheck", help="verify the hand-derived NumPy gradients against finite differences and "
                           "autograd, or grade your own (--impl)")
     what = grad.add_mutually_exclusive_group()
@@ -105,6 +110,13 @@ def add_study_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=None,
                         help="training steps run at a time, each on one core (default: 2, or 1 on a one-core machine); "
                              "1 runs them one after another")
+
+
+def add_data_options(parser: argparse.ArgumentParser) -> None:
+    """The options of your own data, as `train` has them (from TrainConfig), for `data inspect`."""
+    from aelab.data.custom.options import InspectOptions
+
+    add_arguments(parser, InspectOptions)
 
 
 def add_common(parser: argparse.ArgumentParser) -> None:
@@ -180,6 +192,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_data(args: argparse.Namespace) -> int:
     from aelab.data.inspect import all_statuses, dataset_status, format_statuses
 
+    if args.data_command == "inspect":
+        from aelab.data.custom.describe import inspect_lines
+        from aelab.data.custom.options import InspectOptions
+
+        options = from_arguments(InspectOptions, args, dataset=args.path)
+        print("\n".join(inspect_lines(args.path, **options.reader_options())))
+        return 0
     if args.data_command == "list":
         statuses = all_statuses(args.data_dir)
         print(format_statuses(statuses))

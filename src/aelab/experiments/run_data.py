@@ -35,7 +35,7 @@ def with_data_defaults(config: TrainConfig | SweepConfig, data: Dataset):
     if isinstance(config, SweepConfig):
         if data.loss != "bce":
             raise ConfigError(f"--dataset {config.dataset}: its values train with MSE (scaling "
-                              f"{data.record['scaling']['method']}), and the sweep trains with BCE only: expected data in "
-                              "[0, 1] (or --scale minmax)")
+                              f"{data.record['scaling']['method']}), and the sweep trains with BCE only: expected data that trains "
+                              "with BCE (images, arrays or IDX files with values in [0, 1], or --scale minmax)")
         return dataclasses.replace(config, scale=data.record["scaling"]["method"])
     return dataclasses.replace(config, scale=data.record["scaling"]["method"], loss=data.loss)

@@ -59,7 +59,7 @@ def _classes(folder: Path) -> list[str] | None:
 def _listing(root: Path) -> tuple[dict[str, tuple[list[Path], list[int] | None]], tuple[str, ...] | None]:
     """split → (files, labels or None), and the class names; one split "all" when the folder brings none."""
     entries = sorted(p.name for p in root.iterdir() if _visible(p))
-    folders = dict.fromkeys(SPLITS) if entries == list(SPLITS) and all((root / s).is_dir() for s in SPLITS) else {"all": None}
+    folders = dict.fromkeys(SPLITS) if entries == sorted(SPLITS) and all((root / s).is_dir() for s in SPLITS) else {"all": None}
     classes = None
     for split in folders:
         folder = root if split == "all" else root / split
@@ -132,7 +132,7 @@ def read_image_folder(root: Path, image_size: tuple[int, int] | None = None, use
     splits, class_names = _listing(root)
     files = [p for split in splits.values() for p in split[0]]
     contents = _read_all(files)
-    digest = folder_digest(root, zip(files, contents))
+    digest = folder_digest(root, sorted(zip(files, contents), key=lambda pair: relative_name(root, pair[0])))
     key = decoded_cache.key(digest, image_size)
     x = decoded_cache.load(key) if use_cache else None
     if x is None:
