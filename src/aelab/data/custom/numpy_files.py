@@ -45,7 +45,10 @@ def npy_header(path: Path) -> tuple[tuple[int, ...], bool, np.dtype, int]:
 def map_npy(path: Path) -> np.ndarray:
     """The array of a checked .npy file as a read-only memory map."""
     shape, fortran, dtype, offset = npy_header(path)
-    return np.load(path, mmap_mode="r", allow_pickle=False) if np.prod(shape) else np.zeros(shape, dtype)
+    if len(shape) < 2 or 0 in shape:  # an empty array cannot be mapped, and its other dimensions may be absurd
+        raise DataError(f"{path}: shape {shape}: expected samples of shape (n, ...) with n ≥ 1, at least two dimensions "
+                        "((n, L) for 1-D samples) and at least one value each")
+    return np.load(path, mmap_mode="r", allow_pickle=False)
 
 
 def read_npy(path: Path) -> Samples:
