@@ -10,6 +10,8 @@ import pytest
 import torch
 
 import aelab
+import aelab.errors
+import aelab.studies
 from aelab.cli import main
 from aelab.data.custom import scaling
 from aelab.errors import InputError
@@ -61,3 +63,22 @@ def test_fit_a_built_in_shaped_dataset_is_fit_on_its_arrays(tmp_path):
     data = aelab.open_dataset(tmp_path / "d.npz")
     ae = aelab.Autoencoder(code_size=4, epochs=1).fit(data)
     assert ae.config_.loss == "bce" and len(ae.history_) == 1 and "test_bce" in ae.final_
+
+
+def test_a_study_file_names_your_own_data_by_path(tmp_path):
+    images, labels = digits()
+    np.savez(tmp_path / "digits.npz", x_train=images[:300], y_train=labels[:300])
+    write_png_folder(tmp_path / "png", images[:300], labels[:300])
+    study = tmp_path / "own.toml"
+    study.write_text('title = "own"\ndatasets = ["digits.npz", "png", "mnist"]\n\n[[steps]]\nname = "shallow"\nkind = "train"\n'
+                     'epochs = 1\ncode_size = [4, 8]\n')
+    out = tmp_path / "out"
+    assert main(["run", str(study), "--out", str(out), "--quiet", "--workers", "1", "--data-dir", str(tmp_path / "none")]) == 0
+    for folder in ("digits.npz", "png"):
+        for code in (4, 8):
+            saved = json.loads((out / folder / "shallow" / f"code_size={code}" / "config.json").read_text())
+            assert saved["data"]["identity"]["path"] == str(tmp_path / folder) and saved["config"]["code_size"] == code
+    assert (out / "report.html").is_file()
+    study.write_text('title = "own"\ndatasets = ["nowhere.npz"]\n\n[[steps]]\nname = "shallow"\nkind = "train"\n')
+    with pytest.raises(aelab.errors.ConfigError, match=r"own\.toml:2: datasets: .*nowhere\.npz: no such file or folder"):
+        aelab.studies.load_study(study)

@@ -11,7 +11,9 @@ from __future__ import annotations
 import dataclasses
 import itertools
 from dataclasses import dataclass
+from pathlib import Path
 
+from aelab.data.custom.paths import is_path, kind_of
 from aelab.data.registry import get_spec
 from aelab.studies.kinds import KINDS
 
@@ -58,7 +60,7 @@ class Study:
     def with_datasets(self, datasets: tuple[str, ...]) -> "Study":
         """The same study on other data sets (each must be known)."""
         for name in datasets:
-            get_spec(name)
+            kind_of(Path(name)) if is_path(name) else get_spec(name)  # your own data: the path must exist
         return dataclasses.replace(self, datasets=tuple(datasets))
 
 

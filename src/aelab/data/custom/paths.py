@@ -51,3 +51,12 @@ def kind_of(path: Path) -> str:
     if is_idx_name(path):
         return "idx"
     raise DataError(f"{path}: unknown kind of file (suffix {suffix or 'none'!r}): {EXPECTED}")
+
+
+def folder_label(dataset: str) -> str:
+    """The name of a data set's folder in a study's output: the built-in name, or the path's last part
+    (characters other than letters, digits, '.', '_' and '-' become '-'), so every step folder stays one level deep."""
+    if not is_path(dataset):
+        return dataset
+    name = Path(dataset).name or "data"
+    return "".join(c if c.isalnum() or c in "._-" else "-" for c in name)
