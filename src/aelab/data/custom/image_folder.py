@@ -108,9 +108,10 @@ def _stack(files: list[Path], images: list[np.ndarray]) -> np.ndarray:
     return np.stack(images)[:, None]
 
 
-def decode_images(files: list[Path], contents: list[bytes], size: tuple[int, int] | None) -> np.ndarray:
-    """Decode on a pool of threads, in order."""
-    workers = min(32, os.cpu_count() or 1)
+def decode_images(files: list[Path], contents: list[bytes], size: tuple[int, int] | None,
+                  workers: int | None = None) -> np.ndarray:
+    """Decode on a pool of threads (default: one per core, at most 32), in order."""
+    workers = workers or min(32, os.cpu_count() or 1)
     with ThreadPoolExecutor(max_workers=workers) as pool:
         images = list(pool.map(_decode, files, contents, [size] * len(files), chunksize=64))
     return _stack(files, images)
@@ -127,7 +128,8 @@ def _read_all(files: list[Path]) -> list[bytes]:
         return list(pool.map(read, files))
 
 
-def read_image_folder(root: Path, image_size: tuple[int, int] | None = None, use_cache: bool = True) -> Samples:
+def read_image_folder(root: Path, image_size: tuple[int, int] | None = None, use_cache: bool = True,
+                      workers: int | None = None) -> Samples:
     """Every image under `root` as uint8 (n, C, H, W), labels from class subfolders, a split if train/ and test/ exist."""
     splits, class_names = _listing(root)
     files = [p for split in splits.values() for p in split[0]]
@@ -136,7 +138,7 @@ def read_image_folder(root: Path, image_size: tuple[int, int] | None = None, use
     key = decoded_cache.key(digest, image_size)
     x = decoded_cache.load(key) if use_cache else None
     if x is None:
-        x = decode_images(files, contents, image_size)
+        x = decode_images(files, contents, image_size, workers)
         if use_cache:
             decoded_cache.store(key, x)
     parts, start = {}, 0

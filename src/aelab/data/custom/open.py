@@ -19,7 +19,7 @@ from aelab.data.custom.idx_files import read_idx_samples
 from aelab.data.custom.image_folder import read_image_folder
 from aelab.data.custom.numpy_files import read_npy, read_npz
 from aelab.data.custom.paths import kind_of
-from aelab.data.custom.samples import Part, Samples
+from aelab.data.custom.samples import Part, Samples, release_pages
 from aelab.data.custom.split import split
 from aelab.data.custom.tables import read_table
 from aelab.data.load import Dataset, read_only
@@ -87,6 +87,8 @@ def open_dataset(path: str | os.PathLike, image_size: tuple[int, int] | None = N
     identity = {"path": str(path.resolve()), "kind": samples.kind, "files": len(samples.files),
                 "shape": [len(train.x) + len(test.x), *sample_shape], "dtype": str(train.x.dtype),
                 "sha256": samples.digest or content_digest(path, samples.files)}
+    for part in (train, test):  # the scans above paged a memory-mapped array in: forget those pages (bounded RSS)
+        release_pages(part.x)
     data_record = {"identity": identity, "split": split_record, "scaling": record, "loss": chosen_loss,
                    "clipped_to_unit_range": clip}
     return Dataset(

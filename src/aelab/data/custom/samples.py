@@ -8,6 +8,7 @@ The checks every kind shares live here too: labels that match the samples, value
 
 from __future__ import annotations
 
+import mmap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,6 +66,21 @@ def check_finite(x: np.ndarray, source: str) -> None:
     if count:
         raise DataError(f"{source}: {count} NaN or infinite value{'s' if count > 1 else ''}, the first at index "
                         f"{first}: expected finite numbers")
+
+
+def release_pages(x: np.ndarray) -> None:
+    """Drop the resident pages of the memory map behind `x` from this process (nothing else is done).
+
+    The checks above read a memory-mapped array once through; its pages would stay counted in the
+    process's RSS until the kernel needs the memory. They are clean, read-only pages of a file, so
+    MADV_DONTNEED only forgets them: the next touch reads them again (from the page cache).
+    """
+    base = x
+    while base is not None and not isinstance(base, np.memmap):
+        base = getattr(base, "base", None)  # a view's owner; an array over bytes ends the chain
+    mapping = getattr(base, "_mmap", None)  # NumPy keeps the mmap object of an np.memmap here
+    if mapping is not None and hasattr(mmap, "MADV_DONTNEED"):
+        mapping.madvise(mmap.MADV_DONTNEED)
 
 
 def check_labels(labels: np.ndarray | None, n: int, source: str) -> np.ndarray | None:
