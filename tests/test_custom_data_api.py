@@ -82,3 +82,10 @@ def test_a_study_file_names_your_own_data_by_path(tmp_path):
     study.write_text('title = "own"\ndatasets = ["nowhere.npz"]\n\n[[steps]]\nname = "shallow"\nkind = "train"\n')
     with pytest.raises(aelab.errors.ConfigError, match=r"own\.toml:2: datasets: .*nowhere\.npz: no such file or folder"):
         aelab.studies.load_study(study)
+
+
+def test_a_study_refuses_own_data_options_on_a_built_in_data_set(tmp_path):
+    study = tmp_path / "s.toml"
+    study.write_text('title = "s"\ndatasets = ["mnist"]\n\n[[steps]]\nname = "shallow"\nkind = "train"\nscale = "minmax"\n')
+    with pytest.raises(aelab.errors.ConfigError, match=r"s\.toml:7: steps\[1\] scale: minmax: applies to --dataset PATH"):
+        aelab.studies.load_study(study)

@@ -122,7 +122,7 @@ def test_a_sweep_on_your_own_images(tmp_path, digit_files):
     (["--dataset", "{tmp}/bad.csv"], 3, "bad.csv:3:2"),
     (["--dataset", "{tmp}/ragged.csv"], 3, "ragged"),
     (["--dataset", "{tmp}/nan.npy"], 3, "1 NaN or infinite value"),
-    (["--dataset", "mnist", "--scale", "minmax"], 2, "--scale: applies to --dataset PATH"),
+    (["--dataset", "mnist", "--scale", "minmax"], 2, "--scale minmax: applies to --dataset PATH"),
     (["--dataset", "{tmp}/nan.npy", "--label-column", "3"], 2, "--label-column: applies to a CSV/TSV table"),
     (["--dataset", "{tmp}/ragged.csv", "--test-fraction", "1.5"], 2, "--test-fraction 1.5"),
 ])

@@ -65,14 +65,12 @@ LOSS_HELP = ("with --dataset PATH: reconstruction loss, bce (sigmoid output; val
              "(default: bce for values in [0, 1] from images, arrays or IDX; mse for tables and other values)")
 
 
-def check_data_options(config) -> None:
-    """The options of your own data: well-formed, and only with a --dataset PATH (data.custom.is_path)."""
-    from aelab.data.custom.paths import is_path  # data imports config, not the other way at import time
+DATA_OPTIONS = ("image_size", "label_column", "test_fraction", "scale", "loss")
 
-    given = [name for name in ("image_size", "label_column", "test_fraction", "scale", "loss") if getattr(config, name, None) is not None]
-    if given and not is_path(config.dataset):
-        raise ConfigError(f"--{given[0].replace('_', '-')}: applies to --dataset PATH (your own data): expected it "
-                          f"without --dataset {config.dataset}")
+
+def check_data_options(config) -> None:
+    """The options of your own data, well-formed (that they come with a PATH is data.custom.paths' check:
+    only the data layer knows which names are built-in data sets)."""
     size = config.image_size
     if size is not None and (not isinstance(size, tuple) or len(size) != 2 or not all(_whole(v) and v >= 1 for v in size)):
         raise ConfigError(f"--image-size {size!r}: expected H,W: two whole numbers ≥ 1")

@@ -12,12 +12,13 @@ import dataclasses
 from aelab.config import SweepConfig, TrainConfig
 from aelab.data import Dataset, load_dataset
 from aelab.data.custom import open_dataset
-from aelab.data.custom.paths import is_path
+from aelab.data.custom.paths import check_options_apply, is_path
 from aelab.errors import ConfigError
 
 
 def load_run_data(config: TrainConfig | SweepConfig, data_dir, quiet: bool) -> Dataset:
     """The Dataset `config.dataset` names, read with the config's data options and seed."""
+    check_options_apply(config)
     if not is_path(config.dataset):
         return load_dataset(config.dataset, data_dir, progress=not quiet)
     return open_dataset(config.dataset, image_size=config.image_size, label_column=config.label_column,

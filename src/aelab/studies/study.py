@@ -13,7 +13,7 @@ import itertools
 from dataclasses import dataclass
 from pathlib import Path
 
-from aelab.data.custom.paths import is_path, kind_of
+from aelab.data.custom.paths import check_options_apply, is_path, kind_of
 from aelab.data.registry import get_spec
 from aelab.studies.kinds import KINDS
 
@@ -75,5 +75,7 @@ def step_cells(step: StudyStep, datasets: tuple[str, ...]) -> list[Cell]:
             settings = dict(zip((k for k, _ in step.settings), values))
             extra = {"dataset": dataset} if kind.per_dataset else {}
             config = kind.config(**extra, **settings)
+            if kind.per_dataset:
+                check_options_apply(config)  # --scale and the like only for your own data
             cells.append(Cell(step.name, step.kind, dataset, config, tuple((k, settings[k]) for k in grid)))
     return cells

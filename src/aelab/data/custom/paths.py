@@ -11,8 +11,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from aelab.config import DATA_OPTIONS
 from aelab.data.registry import REGISTRY
-from aelab.errors import DataError
+from aelab.errors import ConfigError, DataError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 TABLE_SUFFIXES = {".csv": ",", ".tsv": "\t"}  # suffix → delimiter
@@ -28,6 +29,17 @@ def is_path(dataset: str) -> bool:
     suffixes = (".npy", ".npz", *TABLE_SUFFIXES, ".gz", ".idx")
     return (os.sep in dataset or "/" in dataset or dataset.lower().endswith(suffixes) or "-ubyte" in dataset
             or Path(dataset).exists())
+
+
+def check_options_apply(config) -> None:
+    """The options of your own data (--image-size, --scale, …) only with a --dataset PATH: a built-in data set
+    has its own size, split and scaling, and silently ignoring an option would train on something else than asked."""
+    given = [name for name in DATA_OPTIONS if getattr(config, name, None) is not None]
+    if given and not is_path(config.dataset):
+        value = getattr(config, given[0])
+        shown = ",".join(map(str, value)) if isinstance(value, tuple) else value
+        raise ConfigError(f"--{given[0].replace('_', '-')} {shown}: applies to --dataset PATH (your own data): expected it "
+                          f"without --dataset {config.dataset}")
 
 
 def is_idx_name(path: Path) -> bool:
