@@ -271,3 +271,14 @@ def test_idx_of_any_shape(tmp_path):
 def test_file_digest_matches_hashlib(tmp_path):
     (tmp_path / "f.bin").write_bytes(bytes(range(256)) * 10_000)
     assert file_digest(tmp_path / "f.bin") == hashlib.sha256((tmp_path / "f.bin").read_bytes()).hexdigest()
+
+
+def test_a_given_split_must_match_the_training_split(tmp_path):
+    np.savez(tmp_path / "shape.npz", x_train=np.zeros((10, 4), np.float32), x_test=np.zeros((5, 3), np.float32))
+    with pytest.raises(DataError) as exc:
+        read_samples(tmp_path / "shape.npz")
+    assert "shape.npz[x_test]: test samples of shape (3,) but training samples of shape (4,)" in one_line(exc)
+    np.savez(tmp_path / "labels.npz", x_train=np.zeros((10, 4), np.float32), y_train=np.zeros(10, np.int64),
+             x_test=np.zeros((5, 4), np.float32))
+    with pytest.raises(DataError, match="labels for only one split"):
+        read_samples(tmp_path / "labels.npz")

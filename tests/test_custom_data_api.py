@@ -15,7 +15,7 @@ import aelab.studies
 from aelab.cli import main
 from aelab.data.custom import scaling
 from aelab.errors import InputError
-from custom_data_files import digits, signals, write_digits_csv, write_png_folder
+from custom_data_files import digits, signals, write_png_folder
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from aelab.data.custom.paths import is_idx_name
-from aelab.data.custom.samples import Part, Samples, check_labels, check_samples
+from aelab.data.custom.samples import Part, Samples, check_labels, check_samples, check_split_parts
 from aelab.data.idx import read_idx
 from aelab.errors import DataError
 
@@ -54,9 +54,5 @@ def read_idx_samples(path: Path) -> Samples:
         labels = None if labels_path is None else check_labels(read_idx(labels_path), len(x), str(labels_path))
         parts[split] = Part(x, labels)
     test = parts.get("test")
-    if test is not None and test.x.shape[1:] != parts["train"].x.shape[1:]:
-        raise DataError(f"{files['test_images']}: samples of shape {test.x.shape[1:]} but the training samples' are "
-                        f"{parts['train'].x.shape[1:]}: expected the same")
-    if test is not None and (test.labels is None) != (parts["train"].labels is None):
-        raise DataError(f"{path}: labels for only one split: expected train and test labels both or neither")
+    check_split_parts(path, parts["train"], test, str(files.get("test_images")))
     return Samples(path, "idx", parts["train"], test, None, tuple(sorted(files.values())))

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from aelab.data.custom.samples import Part, Samples, check_labels, check_samples
+from aelab.data.custom.samples import Part, Samples, check_labels, check_samples, check_split_parts
 from aelab.errors import DataError
 
 NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
@@ -90,9 +90,5 @@ def _from_arrays(path: Path, kind: str, arrays: dict[str, np.ndarray], files: tu
         labels = check_labels(arrays.get(f"y_{split}"), len(x), f"{path}[y_{split}]")
         parts[split] = Part(x, labels)
     test = parts.get("test")
-    if test is not None and test.x.shape[1:] != parts["train"].x.shape[1:]:
-        raise DataError(f"{path}: x_train's samples have shape {parts['train'].x.shape[1:]} and x_test's "
-                        f"{test.x.shape[1:]}: expected the same")
-    if test is not None and (test.labels is None) != (parts["train"].labels is None):
-        raise DataError(f"{path}: labels for only one split: expected y_train and y_test both or neither")
+    check_split_parts(path, parts["train"], test, f"{path}[x_test]")
     return Samples(path, kind, parts["train"], test, None, files)

@@ -99,6 +99,17 @@ def check_labels(labels: np.ndarray | None, n: int, source: str) -> np.ndarray |
     return labels.astype(np.int64)
 
 
+def check_split_parts(path, train: Part, test: Part | None, test_source: str) -> None:
+    """A data set's own test split must match its training split: the same sample shape, labels on both or neither."""
+    if test is None:
+        return
+    if test.x.shape[1:] != train.x.shape[1:]:
+        raise DataError(f"{test_source}: test samples of shape {test.x.shape[1:]} but training samples of shape "
+                        f"{train.x.shape[1:]}: expected the same")
+    if (test.labels is None) != (train.labels is None):
+        raise DataError(f"{path}: labels for only one split: expected labels for train and test both or neither")
+
+
 def check_samples(x: np.ndarray, source: str) -> None:
     """At least one sample with at least one value, of a numeric dtype, finite."""
     if x.ndim < 2 or len(x) == 0 or x.size == 0:
