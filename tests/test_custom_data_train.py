@@ -50,6 +50,7 @@ def test_digits_png_folder_trains_and_config_json_records_its_identity(tmp_path,
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["final"]["test_bce"] < 0.69  # below the loss of predicting 0.5 everywhere: it learned
     assert (out / "reconstructions.png").is_file() and (out / "finished.json").is_file()
+    assert f"SHA-256 `{data['identity']['sha256']}`; 1438 training and 359 test samples" in (out / "summary.md").read_text()
 
 
 def test_the_same_digits_from_npz_and_png_folder_train_to_the_same_loss(tmp_path, digit_files):

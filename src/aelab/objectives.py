@@ -107,11 +107,6 @@ class MSEObjective:
         return error + penalty, {"mse": error, "l1": penalty}
 
 
-def objective_for_loss(loss: str | None, l1: float, reduction: str = "mean"):
-    """The objective of a run by its loss: BCE (objective_for) or MSE on the linear output."""
-    return MSEObjective(l1, reduction) if loss == "mse" else objective_for(l1, reduction)
-
-
 def output_of(logits: torch.Tensor, loss: str | None) -> torch.Tensor:
     """The reconstruction from the decoder's output: sigmoid for BCE, the output itself for MSE."""
     return logits if loss == "mse" else torch.sigmoid(logits)

@@ -68,9 +68,22 @@ def mse_description(c: dict, final: dict, seconds: float, n_epochs: int, noise: 
     ]
 
 
+def data_identity(config: dict) -> list[str]:
+    """Your own data: exactly what was trained on (config.json's data: path, files, shape, SHA-256, split)."""
+    if "data" not in config:
+        return []
+    data = config["data"]
+    identity, split = data["identity"], data["split"]
+    how = "given by the data" if split["method"] == "given" else f"test fraction {split['test_fraction']}, seed {split['seed']}"
+    return ["", f"Data: {identity['kind']} at `{identity['path']}`, {identity['files']} file(s), shape "
+                f"{tuple(identity['shape'])}, SHA-256 `{identity['sha256']}`; {split['n_train']} training and "
+                f"{split['n_test']} test samples ({how}); scaling {data['scaling']['method']}, loss {data['loss']}."]
+
+
 def write_summary(path: Path, config: dict, metrics: dict, pictures: list[str]) -> Path:
     final = metrics["final"]
-    lines = ["# Run summary", "", *describe(config, final, metrics["seconds_training"], len(metrics["epochs"])), "",
+    lines = ["# Run summary", "", *describe(config, final, metrics["seconds_training"], len(metrics["epochs"])),
+             *data_identity(config), "",
              *metrics_table(final), "", "| epoch | train loss | test loss | seconds |", "|---|---|---|---|"]
     lines += [f"| {e['epoch']} | {e['train_loss']:.4f} | {e['test_loss']:.4f} | {e['seconds']:.1f} |" for e in metrics["epochs"]]
     lines += ["", *[f"![{p[:-4]}]({p})" for p in pictures], ""]

@@ -29,7 +29,7 @@ from aelab.experiments.runs import check_start, environment, mark_finished, run_
 from aelab.experiments.summary import write_summary
 from aelab.fileio import atomic_write_json
 from aelab.models.registry import get_family
-from aelab.objectives import objective_for_loss
+from aelab.objectives import MSEObjective, objective_for
 from aelab.train.checkpoint import save_weights
 from aelab.train.metrics import reconstruction_metrics
 from aelab.train.trainer import EpochRecord, Trainer, history_as_dicts
@@ -115,7 +115,8 @@ def model_and_trainer(config: TrainConfig, train_x: torch.Tensor, test_x: torch.
     family = get_family(config.model)
     model = family.build(train_x.shape[1], config.code_size, config.hidden_sizes, generators["init"])
     train_inputs, test_inputs, transform = noisy_inputs(config, train_x, test_x, generators)
-    trainer = Trainer(model, objective_for_loss(config.loss, config.l1, config.l1_reduction), batch_size=config.batch_size,
+    objective = MSEObjective(config.l1, config.l1_reduction) if config.loss == "mse" else objective_for(config.l1, config.l1_reduction)
+    trainer = Trainer(model, objective, batch_size=config.batch_size,
                       epochs=config.epochs, learning_rate=config.learning_rate, generator=generators["order"],
                       input_transform=transform, quiet=quiet, engine=config.engine, threads=config.threads)
     return model, trainer, train_inputs, test_inputs
