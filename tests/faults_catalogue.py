@@ -107,4 +107,19 @@ FAULTS = [
      "test_run_study.py::test_a_bad_study_writes_nothing_and_exits_2"),
     ("`aelab run STUDY` again after an interruption", "`already done, skipped` for finished cells", "every finished cell; an interrupted one continues from its checkpoint",
      "test_run_study.py::test_a_study_runs_reports_skips_what_is_done_and_resumes_what_is_not"),
+    # your own data (--dataset PATH, issue 19): one line naming the file (and line, column or index), nothing written
+    ("`--dataset PATH` with bad data: a missing path, a CSV cell that is not a number, a ragged CSV, NaN/inf in an array, "
+     "an option that does not apply", "`beats.csv:3:2: '?' is not a number: …`, `…:2: 1 cells: expected 2, as on line 1 (a ragged "
+     "table)`, `x.npy: 1 NaN or infinite value, the first at index (2, 1): …`, exit 3 (2 for an option)", "nothing written: the data is "
+     "read and checked before the run folder is made", "test_custom_data_train.py::test_bad_input_is_one_line_a_nonzero_exit_and_nothing_written"),
+    ("an image folder with a corrupt, truncated or non-image file, mixed sizes, or no images", "`…/7/bad.png: corrupt, truncated or not an "
+     "image (…)`, `…/zz.png: 12×10 pixels but …/00000.png has 8×8: expected one size (or pass --image-size H,W to resize)`, "
+     "`…: no image files`, exit 3", "nothing written", "test_custom_data.py::test_a_corrupt_image_is_named"),
+    ("an `.npy` whose header declares an absurd shape, or any damaged `.npy` or CSV (fuzzed)", "`big.npy: the header declares shape "
+     "(10000000000000, 3) of float32 (…) but the file holds 48 bytes of data: expected a complete .npy file`, exit 3", "nothing "
+     "allocated, nothing written", "test_custom_data_fuzz.py::test_a_damaged_npy_header_or_body_is_refused"),
+    ("labels whose count differs from the samples (.npz y_train, IDX labels)", "`d.npz[y_train]: 9 labels (shape (9,)) for 10 samples: "
+     "expected one label per sample, shape (10,)`, exit 3", "nothing written", "test_custom_data.py::test_label_count_must_match"),
+    ("a damaged entry in the decoded-image cache", "nothing: the entry fails its SHA-256 and the folder is decoded afresh", "the data "
+     "folder; the cache entry is replaced", "test_custom_data.py::test_the_decoded_cache_is_used_and_verified"),
 ]

@@ -5,6 +5,7 @@ The Python API (see `aelab.api` and README "Python API"):
     Autoencoder   the study's autoencoders as a scikit-learn estimator (fit, transform, score, save)
     load          the fitted Autoencoder of a run folder (`aelab train`'s or `Autoencoder.save`'s)
     load_dataset  MNIST / Fashion-MNIST as read-only float32 arrays in [0, 1]
+    open_dataset  your own data (image folder, .npy/.npz, CSV/TSV, IDX) as a Dataset: Autoencoder().fit(dataset)
     TrainConfig   every training setting, validated when made (the CLI's options come from it)
 
 Importing the package has no side effects: no argv parsing, no downloads, no threads; the names
@@ -16,9 +17,10 @@ from __future__ import annotations
 import importlib
 
 __version__ = "0.1.0"
-__all__ = ["Autoencoder", "load", "load_dataset", "TrainConfig"]
+__all__ = ["Autoencoder", "load", "load_dataset", "TrainConfig", "open_dataset"]
 
-_HOMES = {"Autoencoder": "aelab.api", "load": "aelab.api", "load_dataset": "aelab.data", "TrainConfig": "aelab.config"}
+_HOMES = {"Autoencoder": "aelab.api", "load": "aelab.api", "load_dataset": "aelab.data", "TrainConfig": "aelab.config",
+          "open_dataset": "aelab.data.custom"}
 
 
 def __getattr__(name: str):

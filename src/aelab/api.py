@@ -44,9 +44,14 @@ from aelab.experiments.train_one import final_metrics, model_and_trainer, resolv
 from aelab.registries import lookup
 from aelab.train.metrics import reconstruction_metrics
 from aelab.experiments.checkpointing import captured_state
+from aelab.data import Dataset
+from aelab.data.custom.new_samples import scaled_rows
+from aelab.experiments.fit_dataset import dataset_inputs
+from aelab.objectives import output_of
 from aelab.train.trainer import history_as_dicts
 
 DATA_FIELDS = ("dataset", "train_size", "test_size")  # which data to load: in the API that is fit's X
+DATA_FIELDS += ("image_size", "label_column", "test_fraction", "scale", "loss")  # your own data: aelab.open_dataset's
 PARAMETERS = {f.name: f for f in dataclasses.fields(TrainConfig) if f.name not in DATA_FIELDS}
 ARRAYS = "arrays"  # config.json's `dataset` for a model fitted on arrays given in Python
 BATCH = 10_000  # images per forward pass in encode/decode/evaluate, to bound the temporaries' memory
@@ -113,8 +118,12 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         if y is not None and np.asarray(y).ndim > 1:
             raise InputError(f"y: shape {np.asarray(y).shape}: fit takes no targets (an autoencoder's target is X): "
                              "pass test images as X_test=...")
-        train_x, shape = as_images(X, "X")
-        test_x = train_x if X_test is None else as_images(X_test, "X_test", shape)[0]
+        record = None
+        if isinstance(X, Dataset):  # aelab.open_dataset(PATH) or load_dataset(name): its own split, scaling and loss
+            config, train_x, test_x, shape, record = dataset_inputs(X, config, X_test)
+        else:
+            train_x, shape = as_images(X, "X")
+            test_x = train_x if X_test is None else as_images(X_test, "X_test", shape)[0]
         if config.batch_size > len(train_x):
             raise ConfigError(f"batch_size {config.batch_size}: expected at most {len(train_x)} (the images in X)")
         model, trainer, train_inputs, test_inputs = model_and_trainer(config, train_x, test_x,
@@ -123,10 +132,12 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         # Fitted attributes only now, all together: a fit that fails leaves the estimator as it was.
         self.model_, self.config_, self.n_features_in_, self.sample_shape_ = model.eval(), config, train_x.shape[1], shape
         self.history_ = history_as_dicts(history)
-        self.final_ = final_metrics(model, history, test_x, test_inputs)
+        self.final_ = final_metrics(model, history, test_x, test_inputs, config.loss)
+        self.data_record_ = record
         self._trainer_state = captured_state(trainer)
         self._evaluation = (test_x, test_inputs)
         source = "X_test" if X_test is not None else "X (no X_test was given: test metrics are on the training images)"
+        source = f"the data set's test split ({config.dataset})" if isinstance(X, Dataset) else source
         self._data_source = f"arrays given to Autoencoder.fit: {len(train_x)} training images; evaluated on {source}"
         return self
 
@@ -136,6 +147,8 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
 
     def _images(self, X) -> torch.Tensor:
         check_is_fitted(self)
+        if getattr(self, "data_record_", None) is not None:  # your own data: checked and scaled as at training time
+            return scaled_rows(X, "X", self.data_record_, self.sample_shape_)
         return as_images(X, "X", self.sample_shape_)[0]
 
     @torch.no_grad()
@@ -155,7 +168,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         """Images from codes (n, code_size): float32 in [0, 1], in the sample shape `fit` was given."""
         check_is_fitted(self)
         codes = _as_codes(codes, self.config_.code_size)
-        pixels = self._batched(lambda c: torch.sigmoid(self.model_.decode(c)), codes)
+        pixels = self._batched(lambda c: output_of(self.model_.decode(c), self.config_.loss), codes)
         return pixels.reshape(len(pixels), *self.sample_shape_)
 
     def inverse_transform(self, X) -> np.ndarray:
@@ -165,6 +178,9 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     def reconstruct(self, X) -> np.ndarray:
         """The model's output for images `X`: float32 in [0, 1], in `X`'s own shape."""
         check_is_fitted(self)
+        if getattr(self, "data_record_", None) is not None:  # your own data: outputs in the scaled space, (n, *sample_shape)
+            x = self._images(X)
+            return self._batched(lambda b: output_of(self.model_(b)[0], self.config_.loss), x).reshape(len(x), *self.sample_shape_)
         x, shape = as_images(X, "X", self.sample_shape_)
         return self._batched(self.model_.reconstruct, x).reshape(len(x), *shape)
 
@@ -172,11 +188,12 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         """Metrics of reconstructing `X` (train.metrics): bce, bce_floor (the pixels' entropy, below which no
         model can go), bce_excess, mse, psnr_db, code_mean, code_zero_fraction."""
         x = self._images(X)
-        return reconstruction_metrics(self.model_, x)
+        return reconstruction_metrics(self.model_, x, loss=self.config_.loss)
 
     def score(self, X, y=None) -> float:
         """−BCE of reconstructing `X` (higher is better, as scikit-learn's model selection expects)."""
-        return -self.evaluate(X)["bce"]
+        metrics = self.evaluate(X)
+        return -metrics["bce"] if "bce" in metrics else -metrics["mse"]  # MSE for your own data outside [0, 1]
 
     def save(self, folder: str | os.PathLike, force: bool = False) -> Path:
         """Write an ordinary run folder (the files of `aelab train`), figures and metrics from fit's X_test.
@@ -188,7 +205,8 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             raise ConfigError(f"{folder}: this Autoencoder was loaded without its test images or checkpoint: "
                               "expected a fitted one (its run folder is already saved where it was loaded from)")
         run = SavedRun(self.config_, self.model_, self.history_, self.final_,
-                       sum(e["seconds"] for e in self.history_), self._trainer_state, self._data_source)
+                       sum(e["seconds"] for e in self.history_), self._trainer_state, self._data_source,
+                       getattr(self, "data_record_", None))
         return save_run(folder, run, *self._evaluation, force=force)
 
 
@@ -215,6 +233,9 @@ def load(folder: str | os.PathLike) -> Autoencoder:
     estimator.n_features_in_, estimator.sample_shape_ = run.model.n_features, (run.model.n_features,)
     estimator.history_, estimator.final_ = run.history, run.final
     estimator._trainer_state, estimator._evaluation, estimator._data_source = run.trainer_state, None, run.data_source
+    estimator.data_record_ = run.data_record
+    if run.data_record is not None:  # your own data: new samples come in its sample shape and are scaled as recorded
+        estimator.sample_shape_ = tuple(run.data_record["sample_shape"])
     return estimator
 
 

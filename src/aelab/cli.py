@@ -84,6 +84,11 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("name", help="data set name (mnist, fashion-mnist)")
         add_common(p)
 
+    inspect = data_sub.add_parser("inspect", help="what aelab sees in your own data (count, shape, dtype, value range, "
+                                  "classes, split, scaling, loss, SHA-256) before training")
+    inspect.add_argument("path", help="an image folder, .npy, .npz, .csv/.tsv table, or IDX file(s)")
+    add_data_options(inspect)
+
     grad = sub.add_parser("gradcheck", help="verify the hand-derived NumPy gradients against finite differences and "
                           "autograd, or grade your own (--impl)")
     what = grad.add_mutually_exclusive_group()
@@ -118,6 +123,13 @@ def add_study_options(parser: argparse.ArgumentParser) -> None:
                              "1 runs them one after another")
 
 
+def add_data_options(parser: argparse.ArgumentParser) -> None:
+    """The options of your own data, as `train` has them (from TrainConfig), for `data inspect`."""
+    from aelab.data.custom.options import InspectOptions
+
+    add_arguments(parser, InspectOptions)
+
+
 def add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", default=None, help="folder holding mnist/ and fashion-mnist/ (searched first)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars or per-epoch lines")
@@ -131,6 +143,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     metrics = train_run(config, args.out, figures, data_dir=args.data_dir, quiet=args.quiet, resume=args.resume,
                         force=args.force, **quiet_log(args))
     final = metrics["final"]
+    if "test_bce" not in final:  # trained with MSE (your own data outside [0, 1])
+        print(f"train loss {final['train_loss']:.4f}  test MSE {final['test_mse']:.5f}  → {args.out}")
+        return 0
     print(f"train loss {final['train_loss']:.4f}  test BCE {final['test_bce']:.4f} (floor {final['test_bce_floor']:.4f}, "
           f"excess {final['test_bce_excess']:.4f})  test MSE {final['test_mse']:.5f}  PSNR {final['test_psnr_db']:.2f} dB  → {args.out}")
     return 0
@@ -199,6 +214,13 @@ def ray_settings(study, address: str | None):
 def cmd_data(args: argparse.Namespace) -> int:
     from aelab.data.inspect import all_statuses, dataset_status, format_statuses
 
+    if args.data_command == "inspect":
+        from aelab.data.custom.describe import inspect_lines
+        from aelab.data.custom.options import InspectOptions
+
+        options = from_arguments(InspectOptions, args, dataset=args.path)
+        print("\n".join(inspect_lines(args.path, **options.reader_options())))
+        return 0
     if args.data_command == "list":
         statuses = all_statuses(args.data_dir)
         print(format_statuses(statuses))

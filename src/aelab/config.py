@@ -50,6 +50,41 @@ def check_common(config) -> None:
         raise ConfigError(f"--seed {config.seed!r}: expected a whole number ≥ 0")
 
 
+# Options of `--dataset PATH` (your own data: data/custom/); the built-in data sets take none of them.
+SCALES = ("none", "minmax", "standard")
+LOSSES = ("bce", "mse")
+IMAGE_SIZE_HELP = "with --dataset FOLDER of images: resize every image to H,W (default: all must have one size)"
+LABEL_COLUMN_HELP = ("with --dataset TABLE.csv/.tsv: the column holding the labels, by header name or 0-based index "
+                     "(default: no labels, every column is a feature)")
+TEST_FRACTION_HELP = ("with --dataset PATH that has no test split of its own: the fraction of samples held out for "
+                      "testing, drawn with --seed and recorded in the run (default: 0.2)")
+SCALE_HELP = ("with --dataset PATH: scaling of each feature, fitted on the training split only and recorded: minmax "
+              "(to [0, 1]), standard (zero mean, unit variance) or none (default: none when the values are uint8 "
+              "(divided by 255) or in [0, 1], else standard)")
+LOSS_HELP = ("with --dataset PATH: reconstruction loss, bce (sigmoid output; values in [0, 1]) or mse (linear output) "
+             "(default: bce for values in [0, 1] from images, arrays or IDX; mse for tables and other values)")
+
+
+DATA_OPTIONS = ("image_size", "label_column", "test_fraction", "scale", "loss")
+
+
+def check_data_options(config) -> None:
+    """The options of your own data, well-formed (that they come with a PATH is data.custom.paths' check:
+    only the data layer knows which names are built-in data sets)."""
+    size = config.image_size
+    if size is not None and (not isinstance(size, tuple) or len(size) != 2 or not all(_whole(v) and v >= 1 for v in size)):
+        raise ConfigError(f"--image-size {size!r}: expected H,W: two whole numbers ≥ 1")
+    if config.label_column is not None and (not isinstance(config.label_column, str) or not config.label_column):
+        raise ConfigError(f"--label-column {config.label_column!r}: expected a column name or 0-based index")
+    fraction = config.test_fraction
+    if fraction is not None and not (isinstance(fraction, (int, float)) and not isinstance(fraction, bool) and 0 < fraction < 1):
+        raise ConfigError(f"--test-fraction {fraction!r}: expected a number in (0, 1)")
+    if config.scale is not None and config.scale not in SCALES:
+        raise ConfigError(f"--scale {config.scale!r}: expected one of {', '.join(SCALES)}")
+    if getattr(config, "loss", None) is not None and config.loss not in LOSSES:
+        raise ConfigError(f"--loss {config.loss!r}: expected one of {', '.join(LOSSES)}")
+
+
 class JsonConfig:
     """JSON round trip for config dataclasses, so a saved config.json and a new config compare equal."""
 
@@ -72,7 +107,8 @@ class TrainConfig(JsonConfig):
 
     model: str = option("shallow", "model family: shallow (784→code→784), deep (784→128→code→128→784), "
                         "denoising (deep, Gaussian input noise 0.2) or sparse (shallow, L1 on the code)")
-    dataset: str = option("fashion-mnist", "data set name: mnist or fashion-mnist")
+    dataset: str = option("fashion-mnist", "data set name: mnist or fashion-mnist, or PATH to your own data (an image folder, "
+                          ".npy, .npz, .csv/.tsv, or IDX files; see `aelab data inspect PATH`)")
     code_size: int = option(32, "width of the code (bottleneck) layer")
     hidden_sizes: tuple[int, ...] = option((128,), "hidden widths of a deep model, outermost first, e.g. 256,128")
     epochs: int | None = option(None, "passes over the training set (default: the study's: 5 shallow and sparse, 10 deep and denoising)")
@@ -98,6 +134,11 @@ class TrainConfig(JsonConfig):
                           "(default) for 2 when PyTorch has two or more threads here (a model trained alone) and 1 "
                           "otherwise (inside `aelab run`'s parallel steps); measured: two threads take 0.7-0.9× the "
                           "time of one (BENCHMARKS.md); results agree to float32 rounding", choices=(0, 1, 2))
+    image_size: tuple[int, ...] | None = option(None, IMAGE_SIZE_HELP)
+    label_column: str | None = option(None, LABEL_COLUMN_HELP)
+    test_fraction: float | None = option(None, TEST_FRACTION_HELP)
+    scale: str | None = option(None, SCALE_HELP, choices=SCALES)
+    loss: str | None = option(None, LOSS_HELP, choices=LOSSES)
 
     def __post_init__(self) -> None:
         if not isinstance(self.model, str):
@@ -119,6 +160,7 @@ class TrainConfig(JsonConfig):
             raise ConfigError(f"--l1 {self.l1!r}: expected a number in [0, {L1_LIMIT:g})")
         if self.l1_reduction not in ("mean", "sum"):
             raise ConfigError(f"--l1-reduction {self.l1_reduction!r}: expected mean or sum")
+        check_data_options(self)
 
 
 def _parse_int_tuple(text: str) -> tuple[int, ...]:
@@ -232,7 +274,8 @@ class SweepConfig(JsonConfig):
 
     model: str = option("shallow", "model family: shallow (784→code→784) or deep (784→hidden→code→hidden→784)",
                         choices=SWEEP_MODELS)
-    dataset: str = option("fashion-mnist", "data set name: mnist or fashion-mnist")
+    dataset: str = option("fashion-mnist", "data set name: mnist or fashion-mnist, or PATH to your own data (an image folder, "
+                          ".npy, .npz, .csv/.tsv, or IDX files; see `aelab data inspect PATH`)")
     code_sizes: tuple[int, ...] = option((5, 20, 35, 50, 65, 80, 95), "code sizes: a list (5,10,32,64) or a range "
                                          "start:stop:step, stop excluded (5:100:15 → 5,20,…,95)",
                                          parse=_code_sizes_argument)
@@ -246,6 +289,10 @@ class SweepConfig(JsonConfig):
     hidden_sizes: tuple[int, ...] = option((128,), "hidden widths of the deep model, outermost first, e.g. 256,128")
     engine: str = option("fused", "how a step is computed: fused (all models' forward, backward and Adam by hand, "
                          "~3× faster) or autograd (the reference); same math", choices=ENGINES)
+    image_size: tuple[int, ...] | None = option(None, IMAGE_SIZE_HELP)
+    label_column: str | None = option(None, LABEL_COLUMN_HELP)
+    test_fraction: float | None = option(None, TEST_FRACTION_HELP)
+    scale: str | None = option(None, SCALE_HELP, choices=SCALES)
 
     def __post_init__(self) -> None:
         if self.engine not in ENGINES:
@@ -259,3 +306,4 @@ class SweepConfig(JsonConfig):
         check_counts(epochs=self.epochs, batch_size=self.batch_size, seeds=self.seeds,
                      train_size=self.train_size, test_size=self.test_size)
         check_common(self)
+        check_data_options(self)

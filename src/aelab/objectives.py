@@ -86,3 +86,27 @@ class PerModelBCE:
         with torch.no_grad():
             mse = (torch.sigmoid(logits) - target).square().mean(dim=(1, 2))
         return bce.sum(), {"bce": bce, "mse": mse}
+
+
+class MSEObjective:
+    """Mean squared error of the model's *linear* output against the target, plus L1 on the code when l1 > 0.
+
+    For data that is not in [0, 1] (standardised tables, signals): the decoder's last layer is read
+    as the reconstruction itself (no sigmoid), L = mean_ij (ŷ_ij − x_ij)². The compiled step computes
+    BCE only, so MSE trains with autograd (train/engines.py records why).
+    """
+
+    def __init__(self, l1: float = 0.0, reduction: str = "mean"):
+        self.l1, self.reduction = l1, reduction
+
+    def __call__(self, logits: torch.Tensor, code: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        error = mse(logits, target)  # L = mean (ŷ − x)², ŷ the linear output
+        if not self.l1:
+            return error, {"mse": error}
+        penalty = l1_penalty(code, self.l1, self.reduction)
+        return error + penalty, {"mse": error, "l1": penalty}
+
+
+def output_of(logits: torch.Tensor, loss: str | None) -> torch.Tensor:
+    """The reconstruction from the decoder's output: sigmoid for BCE, the output itself for MSE."""
+    return logits if loss == "mse" else torch.sigmoid(logits)

@@ -35,18 +35,32 @@ NPZ_KEYS = {  # Keras' mnist.npz key → canonical file name
 
 @dataclass(frozen=True)
 class Dataset:
-    """A loaded data set. Images are float32 in [0, 1], shape (n, 784) or (n, 28, 28); labels int64 (n,)."""
+    """A loaded data set. Images are float32 rows (n, prod(sample_shape)) (or (n, 28, 28) unflattened built-ins),
+    in [0, 1] except your own data scaled for MSE; labels int64 (n,), or None for unlabelled data.
 
-    spec: DatasetSpec
+    `spec` is the built-in data set's (None for your own data, data/custom/); `sample_shape` is
+    (C, H, W) for images ((1, 28, 28) for MNIST and Fashion-MNIST) or (L,) for 1-D samples;
+    `record` is what config.json keeps of your own data (identity, split, scaling, loss).
+    """
+
+    spec: DatasetSpec | None
     train_images: np.ndarray
-    train_labels: np.ndarray
+    train_labels: np.ndarray | None
     test_images: np.ndarray
-    test_labels: np.ndarray
+    test_labels: np.ndarray | None
     source: str  # where it was found, for humans
+    sample_shape: tuple[int, ...] = (1, 28, 28)
+    class_names: tuple[str, ...] | None = None
+    record: dict | None = None
 
     @property
     def name(self) -> str:
-        return self.spec.name
+        return self.spec.name if self.spec is not None else self.record["identity"]["path"]
+
+    @property
+    def loss(self) -> str:
+        """The reconstruction loss this data trains with: bce for the built-ins, as recorded for your own data."""
+        return "bce" if self.record is None else self.record["loss"]
 
 
 def check_digest(payload: bytes, expected: str, source: str) -> None:
@@ -168,6 +182,8 @@ def decode_dataset(spec: DatasetSpec, found: Found, flatten: bool) -> Dataset:
         test_images=read_only(to_unit_float(arrays["test_images"], flatten)),
         test_labels=read_only(arrays["test_labels"].astype(np.int64)),
         source=f"{found.place.label}: {found.place.path}",
+        sample_shape=(1, *spec.image_shape),
+        class_names=spec.class_names,
     )
 
 

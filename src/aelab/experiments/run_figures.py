@@ -17,7 +17,8 @@ from aelab.experiments.runs import save_figure
 from aelab.plots.curves import loss_figure
 from aelab.plots.images import reconstructions_figure
 from aelab.plots.weights import weights_figure
-from aelab.train.metrics import per_image_bce
+from aelab.objectives import output_of
+from aelab.train.metrics import per_sample_loss
 
 
 def chosen_indices(figures: FigureConfig, labels: np.ndarray) -> np.ndarray:
@@ -42,18 +43,27 @@ def resolve_figures(figures: FigureConfig, n_units: int) -> FigureConfig:
     return dataclasses.replace(figures, n_weights=n_weights)
 
 
-def check_figures(figures: FigureConfig, labels: np.ndarray, n_units: int) -> None:
-    """Refuse figure options that cannot be honoured, before any training starts."""
-    if figures.n_images > len(labels) and figures.indices is None and not figures.per_class:
-        raise ConfigError(f"--n-images {figures.n_images}: expected at most {len(labels)} (the test images)")
+def check_figures(figures: FigureConfig, labels: np.ndarray | None, n_units: int, n_test: int | None = None) -> None:
+    """Refuse figure options that cannot be honoured, before any training starts (`labels` None: unlabelled data)."""
+    n_test = len(labels) if n_test is None else n_test
+    if figures.n_images > n_test and figures.indices is None and not figures.per_class:
+        raise ConfigError(f"--n-images {figures.n_images}: expected at most {n_test} (the test images)")
     if figures.n_weights is not None and figures.n_weights > n_units:
         raise ConfigError(f"--n-weights {figures.n_weights}: expected at most {n_units} (units in the first layer)")
+    if labels is None:
+        if figures.per_class:
+            raise ConfigError("--per-class: the data has no labels (no class subfolders or label column): expected labelled data")
+        chosen_indices(figures, np.zeros(n_test))
+        return
     chosen_indices(figures, labels)
 
 
-def image_rows(model: torch.nn.Module, clean: torch.Tensor, noisy: torch.Tensor | None) -> dict[str, np.ndarray]:
-    """Originals, the model's outputs, and (for a denoiser) the noisy inputs it was given."""
-    rows = {"originals": clean.numpy(), "reconstructions": model.reconstruct(clean if noisy is None else noisy).numpy()}
+@torch.no_grad()
+def image_rows(model: torch.nn.Module, clean: torch.Tensor, noisy: torch.Tensor | None, loss: str | None = None) -> dict[str, np.ndarray]:
+    """Originals, the model's outputs (sigmoid for BCE, linear for MSE), and (for a denoiser) its noisy inputs."""
+    model.eval()
+    outputs = output_of(model(clean if noisy is None else noisy)[0], loss)
+    rows = {"originals": clean.numpy(), "reconstructions": outputs.numpy()}
     if noisy is not None:
         rows["noisy"] = noisy.numpy()
     return rows
@@ -61,26 +71,32 @@ def image_rows(model: torch.nn.Module, clean: torch.Tensor, noisy: torch.Tensor 
 
 def draw_run_figures(out: Path, model: torch.nn.Module, figures: FigureConfig, test_x: torch.Tensor,
                      test_inputs: torch.Tensor | None, labels: np.ndarray | None, class_names: tuple[str, ...] | None,
-                     history: list[dict], floor: float) -> list[str]:
+                     history: list[dict], floor: float | None, sample_shape: tuple[int, ...] = (1, 28, 28),
+                     loss: str | None = None) -> list[str]:
     """Write reconstructions.png, worst.png, weights.png and loss.png; return their names.
 
-    Without labels (images from the Python API) the first --n-images are shown, titled by index.
+    Without labels (images from the Python API, unlabelled data) the chosen test images are titled by index.
+    Colour images are drawn in colour, 1-D samples as line plots (`sample_shape` (C, H, W) or (L,)).
     """
     if labels is None or class_names is None:
-        shown = torch.arange(min(figures.n_images, len(test_x)))
+        shown = torch.from_numpy(chosen_indices(figures, np.zeros(len(test_x)))) if not figures.per_class else \
+            torch.arange(min(figures.n_images, len(test_x)))
         titles = [f"#{int(i)}" for i in shown]
     else:
         shown = torch.from_numpy(chosen_indices(figures, labels))
         titles = [class_names[int(labels[i])] for i in shown]
     noisy = None if test_inputs is None else test_inputs[shown]
-    save_figure(reconstructions_figure(**image_rows(model, test_x[shown], noisy), titles=titles), out / "reconstructions.png")
-    losses = per_image_bce(model, test_x, test_inputs)
+    save_figure(reconstructions_figure(**image_rows(model, test_x[shown], noisy, loss), titles=titles,
+                                       sample_shape=sample_shape), out / "reconstructions.png")
+    losses = per_sample_loss(model, test_x, test_inputs, loss)
     worst = torch.argsort(losses, descending=True)[:len(shown)]
     worst_titles = [f"#{int(i)} {losses[i]:.3f}" for i in worst]
     noisy = None if test_inputs is None else test_inputs[worst]
-    save_figure(reconstructions_figure(**image_rows(model, test_x[worst], noisy), titles=worst_titles), out / "worst.png")
+    save_figure(reconstructions_figure(**image_rows(model, test_x[worst], noisy, loss), titles=worst_titles,
+                                       sample_shape=sample_shape), out / "worst.png")
     units = model.first_layer_weights()
     shown_units = resolve_figures(figures, units.shape[0]).n_weights
-    save_figure(weights_figure(units[:shown_units].numpy()), out / "weights.png")
-    save_figure(loss_figure([e["train_loss"] for e in history], [e["test_loss"] for e in history], floor=floor), out / "loss.png")
+    save_figure(weights_figure(units[:shown_units].numpy(), image_shape=sample_shape), out / "weights.png")
+    save_figure(loss_figure([e["train_loss"] for e in history], [e["test_loss"] for e in history], floor=floor,
+                            ylabel="mean squared error" if loss == "mse" else "binary cross-entropy"), out / "loss.png")
     return ["reconstructions.png", "worst.png", "weights.png", "loss.png"]

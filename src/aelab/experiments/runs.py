@@ -21,6 +21,7 @@ import torch
 from matplotlib.figure import Figure
 
 import aelab
+from aelab.data.custom.paths import is_path, kind_of
 from aelab.data.registry import get_spec
 from aelab.errors import ConfigError, OutputError
 from aelab.experiments.checkpointing import CHECKPOINT
@@ -69,7 +70,10 @@ def check_start(out: str | os.PathLike, dataset: str, resume: bool, force: bool,
 
     Returns (`out`, the `result` JSON of a finished run being "resumed", or None to go on).
     """
-    get_spec(dataset)  # an unknown name fails here, before anything is written
+    if is_path(dataset):  # your own data: a path that does not exist fails here, before anything is written
+        kind_of(Path(dataset))
+    else:
+        get_spec(dataset)  # an unknown name fails here, before anything is written
     out = check_output_dir(out)
     check_replace(out, resume, force)
     if resume and is_finished(out):

@@ -42,6 +42,7 @@ class SavedRun:
     seconds_training: float
     trainer_state: tuple[dict, dict] | None  # (tensors, info) as train.state.trainer_state gives them
     data_source: str
+    data_record: dict | None = None  # your own data: config.json's "data" (identity, split, scaling, sample shape)
 
 
 def save_run(out: str | os.PathLike, run: SavedRun, test_x: torch.Tensor, test_inputs: torch.Tensor | None,
@@ -55,11 +56,14 @@ def save_run(out: str | os.PathLike, run: SavedRun, test_x: torch.Tensor, test_i
     figures = resolve_figures(FigureConfig(n_images=min(FigureConfig().n_images, len(test_x))), n_units)
     run_config = {"config": run.config.to_json(), "figures": dataclasses.asdict(figures),
                   "data_source": run.data_source, "environment": environment()}
+    if run.data_record is not None:
+        run_config["data"] = run.data_record
     with run_dir(out, force=force) as out:
         atomic_write_json(out / "config.json", run_config)
         write_state(out, run.trainer_state, run_config["config"])
         metrics = {"epochs": run.history, "seconds_training": run.seconds_training, "final": run.final}
-        write_outputs(out, run.model, run_config, metrics, figures, test_x, test_inputs, None, None)
+        write_outputs(out, run.model, run_config, metrics, figures, test_x, test_inputs, None, None,
+                      tuple(run.data_record["sample_shape"]) if run.data_record is not None else (1, 28, 28))
     return out
 
 
@@ -85,8 +89,10 @@ def read_run(folder: str | os.PathLike) -> SavedRun:
         config = TrainConfig.from_json(run_config["config"])
     except (AelabError, KeyError, TypeError) as exc:
         raise CheckpointError(f"{folder / 'config.json'}: not a training run's config ({exc})") from None
-    model = get_family(config.model).build(math.prod(IMAGE_SHAPE), config.code_size, config.hidden_sizes)
+    data_record = run_config.get("data")  # your own data: the model's input size is its sample shape's
+    n_features = math.prod(data_record["sample_shape"]) if data_record is not None else math.prod(IMAGE_SHAPE)
+    model = get_family(config.model).build(n_features, config.code_size, config.hidden_sizes)
     load_weights(folder / WEIGHTS, model, config.to_json())
     state = read_state(folder) if (folder / CHECKPOINT).is_file() else None
     return SavedRun(config, model.eval(), metrics["epochs"], metrics["final"], metrics.get("seconds_training", 0.0),
-                    state, run_config.get("data_source", "unknown"))
+                    state, run_config.get("data_source", "unknown"), data_record)

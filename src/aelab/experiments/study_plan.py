@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aelab.config import SWEEP_MODELS, SweepConfig, TrainConfig
+from aelab.data.custom.paths import folder_label, is_path
 from aelab.data.registry import get_spec
 from aelab.experiments.runs import is_finished
 from aelab.experiments.train_one import resolve
@@ -30,6 +31,17 @@ QUICK_CODE_SIZES = 2  # a quick sweep keeps its first two code sizes (the classi
 GRADIENT_CHECK = {"seed": 0, "n": 5, "n_features": 6, "n_hidden": 4}  # run_checks' defaults, recorded
 RUN_KINDS = {"gradcheck": "gradients", "train": "train", "sweep": "sweep"}  # a study's step kind → its run folder's kind
 BATCHED = "batch"  # the folder-name prefix of a batched group of train cells
+
+
+@dataclass(frozen=True)
+class SizeEstimate:
+    """Your own data is not read to plan a study; its steps' time estimate assumes MNIST's size."""
+
+    n_features: int = 784
+    n_train: int = 60_000
+
+
+OWN_DATA_ESTIMATE = SizeEstimate()
 
 
 @dataclass(frozen=True)
@@ -55,7 +67,7 @@ class Step:
         """Relative cost for the time-left estimate: image passes, weighted by the parameters touched."""
         if self.config is None:
             return 0.0
-        spec = get_spec(self.dataset)
+        spec = get_spec(self.dataset) if not is_path(self.dataset) else OWN_DATA_ESTIMATE
         codes = self.config.code_sizes if self.kind == "sweep" else (self.config.code_size,)
         hidden = self.config.hidden_sizes if get_family(self.config.model).uses_hidden_sizes else ()
         copies = self.config.seeds if self.kind == "sweep" else 1
@@ -137,13 +149,14 @@ def label(varying) -> str:
 def single_step(cell: Cell, in_grid: bool) -> Step:
     if cell.dataset is None:
         return Step(cell.step, RUN_KINDS[cell.kind], None, cell.config)
-    name = f"{cell.dataset}/{cell.step}" + (f"/{label(cell.varying)}" if in_grid else "")
+    name = f"{folder_label(cell.dataset)}/{cell.step}" + (f"/{label(cell.varying)}" if in_grid else "")
     return Step(name, RUN_KINDS[cell.kind], cell.dataset, cell.config, cell.step, (cell,) if in_grid else ())
 
 
 def batchable(config: TrainConfig) -> bool:
     """A dense model without input noise or L1: the batched sweep trains exactly this objective."""
-    return config.model in SWEEP_MODELS and config.noise is None and not config.l1
+    # your own data is not batched: whether it trains with BCE (which the sweep needs) is known only once it is read
+    return config.model in SWEEP_MODELS and config.noise is None and not config.l1 and not is_path(config.dataset)
 
 
 def batch_groups(cells: list[Cell]) -> dict[int, list[Cell]]:
@@ -177,7 +190,7 @@ def batched_step(group: list[Cell]) -> Step:
                          train_size=first.train_size, test_size=first.test_size, hidden_sizes=first.hidden_sizes,
                          engine=first.engine)
     shared = [(k, v) for k, v in group[0].varying if k not in ("code_size", "seed")]
-    name = f"{group[0].dataset}/{group[0].step}/{BATCHED}" + (f",{label(shared)}" if shared else "")
+    name = f"{folder_label(group[0].dataset)}/{group[0].step}/{BATCHED}" + (f",{label(shared)}" if shared else "")
     return Step(name, "sweep", group[0].dataset, config, group[0].step, tuple(group))
 
 

@@ -25,6 +25,8 @@ def metrics_table(final: dict) -> list[str]:
     columns = [("test", "test")] + ([("clean_test", "test, clean inputs")] if "clean_test_bce" in final else [])
     lines = ["| metric | " + " | ".join(label for _, label in columns) + " |", "|---" * (len(columns) + 1) + "|"]
     for key, label, fmt in ROWS:
+        if f"test_{key}" not in final:  # an MSE run (your own data) has no BCE, floor or PSNR
+            continue
         cells = [fmt.format(final[f"{prefix}_{key}"]) for prefix, _ in columns]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return lines
@@ -35,6 +37,8 @@ def describe(config: dict, final: dict, seconds: float, n_epochs: int) -> list[s
     c = config["config"]
     noise = f", inputs corrupted by {c['noise']} noise (factor {c['noise_factor']}, {'fixed' if c['fixed_noise'] else 'fresh each epoch'})" if c["noise"] else ""
     l1 = f", L1 {c['l1']:g} on the code ({c['l1_reduction']} over the batch)" if c["l1"] else ""
+    if "test_bce" not in final:
+        return mse_description(c, final, seconds, n_epochs, noise, l1)
     removable = final["test_bce_excess"] / final["test_bce"]
     lines = [
         f"Model `{c['model']}` (code size {c['code_size']}) on `{c['dataset']}`, {n_epochs} epochs, batch {c['batch_size']}, "
@@ -52,9 +56,34 @@ def describe(config: dict, final: dict, seconds: float, n_epochs: int) -> list[s
     return lines
 
 
+def mse_description(c: dict, final: dict, seconds: float, n_epochs: int, noise: str, l1: str) -> list[str]:
+    """The statements of a run trained with MSE on its linear output (your own data outside [0, 1])."""
+    return [
+        f"Model `{c['model']}` (code size {c['code_size']}) on `{c['dataset']}`, {n_epochs} epochs, batch {c['batch_size']}, "
+        f"seed {c['seed']}{noise}{l1}, MSE on the linear output (scaling {c.get('scale')}); trained in {seconds:.1f} s.",
+        "",
+        f"Final training loss {final['train_loss']:.4f}; test MSE {final['test_mse']:.5f}.",
+        f"{final['test_code_zero_fraction']:.1%} of the code entries on the test set are exactly zero "
+        f"(mean activation {final['test_code_mean']:.3f}).",
+    ]
+
+
+def data_identity(config: dict) -> list[str]:
+    """Your own data: exactly what was trained on (config.json's data: path, files, shape, SHA-256, split)."""
+    if "data" not in config:
+        return []
+    data = config["data"]
+    identity, split = data["identity"], data["split"]
+    how = "given by the data" if split["method"] == "given" else f"test fraction {split['test_fraction']}, seed {split['seed']}"
+    return ["", f"Data: {identity['kind']} at `{identity['path']}`, {identity['files']} file(s), shape "
+                f"{tuple(identity['shape'])}, SHA-256 `{identity['sha256']}`; {split['n_train']} training and "
+                f"{split['n_test']} test samples ({how}); scaling {data['scaling']['method']}, loss {data['loss']}."]
+
+
 def write_summary(path: Path, config: dict, metrics: dict, pictures: list[str]) -> Path:
     final = metrics["final"]
-    lines = ["# Run summary", "", *describe(config, final, metrics["seconds_training"], len(metrics["epochs"])), "",
+    lines = ["# Run summary", "", *describe(config, final, metrics["seconds_training"], len(metrics["epochs"])),
+             *data_identity(config), "",
              *metrics_table(final), "", "| epoch | train loss | test loss | seconds |", "|---|---|---|---|"]
     lines += [f"| {e['epoch']} | {e['train_loss']:.4f} | {e['test_loss']:.4f} | {e['seconds']:.1f} |" for e in metrics["epochs"]]
     lines += ["", *[f"![{p[:-4]}]({p})" for p in pictures], ""]

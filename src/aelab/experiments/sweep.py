@@ -16,9 +16,9 @@ import numpy as np
 import torch
 
 from aelab.config import SweepConfig, parse_code_sizes  # parse_code_sizes: re-exported for the CLI
-from aelab.data import load_dataset
 from aelab.experiments.pca import PCA, reconstruction_errors
 from aelab.experiments.checkpointing import fit_resumable, restore_state
+from aelab.experiments.run_data import load_run_data, with_data_defaults
 from aelab.experiments.runs import check_start, environment, mark_finished, run_dir, save_figure
 from aelab.experiments.train_one import Log, seeded_generators, select, stderr_log
 from aelab.fileio import atomic_write_json, atomic_write_text
@@ -59,21 +59,23 @@ def run_sweep(config: SweepConfig, out: str | os.PathLike, data_dir: str | os.Pa
     out, finished = check_start(out, config.dataset, resume, force, "sweep.json", log, what="sweep")
     if finished is not None:
         return finished
-    data = load_dataset(config.dataset, data_dir, progress=not quiet)
+    data = load_run_data(config, data_dir, quiet)
+    config = with_data_defaults(config, data)  # your own data: its scaling resolved; data needing MSE is refused
     generators = seeded_generators(config.seed)
     train_x, test_x, _ = select(data, config, generators["subset"])  # the same draw as `aelab train --train-size N --seed S`
-    model = build_model(config, data.spec.n_features)
+    model = build_model(config, train_x.shape[1])
     trainer = sweep_trainer(model, config, generators["order"], quiet)
     with run_dir(out, resume, force, log) as out:  # only now, when every input has been checked
-        return write_sweep(out, config, trainer, data.source, train_x, test_x, log, resume)
+        return write_sweep(out, config, trainer, data.source, train_x, test_x, log, resume, data.record)
 
 
 def write_sweep(out: Path, config: SweepConfig, trainer: Trainer, data_source: str, train_x: torch.Tensor,
-                test_x: torch.Tensor, log: Log, resume: bool) -> dict:
+                test_x: torch.Tensor, log: Log, resume: bool, data_record: dict | None = None) -> dict:
     """Train (or continue) the sweep into the locked run folder `out`, fit PCA, write the results."""
     model = trainer.model
     atomic_write_json(out / "config.json", {"config": config.to_json(), "data_source": data_source, "environment": environment(),
-                                            "engine": trainer.engine.describe()})
+                                            "engine": trainer.engine.describe(),
+                                            **({"data": data_record} if data_record is not None else {})})
     log(f"training {len(model.code_sizes)} {config.model} autoencoders together (code sizes "
         f"{','.join(map(str, config.code_sizes))} × {config.seeds} seed(s)) on {config.dataset} "
         f"({len(train_x)} images, from {data_source}), {config.epochs} epochs")

@@ -18,17 +18,18 @@ import numpy as np
 import torch
 
 from aelab.config import FigureConfig, SweepConfig, TrainConfig
-from aelab.data import Dataset, load_dataset
+from aelab.data import Dataset
 from aelab.data.arrays import shared_tensor
 from aelab.data.noise import corruption
 from aelab.errors import ConfigError
 from aelab.experiments.checkpointing import CHECKPOINT, fit_resumable, restore_state
 from aelab.experiments.run_figures import check_figures, draw_run_figures, resolve_figures
+from aelab.experiments.run_data import load_run_data, with_data_defaults
 from aelab.experiments.runs import check_start, environment, mark_finished, run_dir
 from aelab.experiments.summary import write_summary
 from aelab.fileio import atomic_write_json
 from aelab.models.registry import get_family
-from aelab.objectives import objective_for
+from aelab.objectives import MSEObjective, objective_for
 from aelab.train.checkpoint import save_weights
 from aelab.train.metrics import reconstruction_metrics
 from aelab.train.trainer import EpochRecord, Trainer, history_as_dicts
@@ -74,7 +75,7 @@ def select(data: Dataset, config: TrainConfig | SweepConfig, generator: torch.Ge
     n_test = len(test) if config.test_size is None else config.test_size
     if config.batch_size > len(train):
         raise ConfigError(f"--batch-size {config.batch_size}: expected at most {len(train)} (the training images)")
-    return train, test[:n_test], data.test_labels[:n_test]
+    return train, test[:n_test], None if data.test_labels is None else data.test_labels[:n_test]
 
 
 def noisy_inputs(config: TrainConfig, train_x: torch.Tensor, test_x: torch.Tensor,
@@ -96,11 +97,12 @@ class Setup:
     data: Dataset
     train_x: torch.Tensor
     test_x: torch.Tensor
-    test_labels: np.ndarray
+    test_labels: np.ndarray | None
     train_inputs: torch.Tensor | None
     test_inputs: torch.Tensor | None
     model: torch.nn.Module
     trainer: Trainer
+    config: TrainConfig | None = None  # the config with the data's defaults resolved (run_data.with_data_defaults)
 
 
 def model_and_trainer(config: TrainConfig, train_x: torch.Tensor, test_x: torch.Tensor,
@@ -113,7 +115,8 @@ def model_and_trainer(config: TrainConfig, train_x: torch.Tensor, test_x: torch.
     family = get_family(config.model)
     model = family.build(train_x.shape[1], config.code_size, config.hidden_sizes, generators["init"])
     train_inputs, test_inputs, transform = noisy_inputs(config, train_x, test_x, generators)
-    trainer = Trainer(model, objective_for(config.l1, config.l1_reduction), batch_size=config.batch_size,
+    objective = MSEObjective(config.l1, config.l1_reduction) if config.loss == "mse" else objective_for(config.l1, config.l1_reduction)
+    trainer = Trainer(model, objective, batch_size=config.batch_size,
                       epochs=config.epochs, learning_rate=config.learning_rate, generator=generators["order"],
                       input_transform=transform, quiet=quiet, engine=config.engine, threads=config.threads)
     return model, trainer, train_inputs, test_inputs
@@ -121,12 +124,13 @@ def model_and_trainer(config: TrainConfig, train_x: torch.Tensor, test_x: torch.
 
 def build(config: TrainConfig, figures: FigureConfig, data_dir, quiet: bool) -> Setup:
     """Load the data, draw subsets and noise, build model and trainer — all from the config's seed."""
-    data = load_dataset(config.dataset, data_dir, progress=not quiet)
+    data = load_run_data(config, data_dir, quiet)
+    config = with_data_defaults(config, data)
     generators = seeded_generators(config.seed)
     train_x, test_x, test_labels = select(data, config, generators["subset"])
     model, trainer, train_inputs, test_inputs = model_and_trainer(config, train_x, test_x, generators, quiet)
-    check_figures(figures, test_labels, model.first_layer_weights().shape[0])
-    return Setup(data, train_x, test_x, test_labels, train_inputs, test_inputs, model, trainer)
+    check_figures(figures, test_labels, model.first_layer_weights().shape[0], len(test_x))
+    return Setup(data, train_x, test_x, test_labels, train_inputs, test_inputs, model, trainer, config)
 
 
 def train_run(config: TrainConfig, out: str | os.PathLike, figures: FigureConfig = FigureConfig(),
@@ -143,6 +147,7 @@ def train_run(config: TrainConfig, out: str | os.PathLike, figures: FigureConfig
     if finished is not None:
         return finished
     setup = build(config, figures, data_dir, quiet)
+    config = setup.config
     figures = resolve_figures(figures, setup.model.first_layer_weights().shape[0])
     with run_dir(out, resume, force, log) as out:  # only now, when every input has been checked
         return write_run(out, setup, config, figures, quiet, log, resume)
@@ -155,13 +160,16 @@ def write_run(out: Path, setup: Setup, config: TrainConfig, figures: FigureConfi
         restore_state(out, setup.trainer, config.to_json(), log)
     run_config = {"config": config.to_json(), "figures": dataclasses.asdict(figures), "data_source": setup.data.source,
                   "environment": environment(), "engine": setup.trainer.engine.describe()}
+    if setup.data.record is not None:  # your own data: identity (path, files, shape, SHA-256), split, scaling, loss
+        run_config["data"] = {**setup.data.record, "sample_shape": list(setup.data.sample_shape),
+                              "class_names": setup.data.class_names}
     atomic_write_json(out / "config.json", run_config)
     log(f"training {config.model} on {config.dataset} ({len(setup.train_x)} images, from {setup.data.source}), {config.epochs} epochs")
     history = fit_with_checkpoints(setup, config, out, quiet, log)
     metrics = {"epochs": history_as_dicts(history), "seconds_training": sum(r.seconds for r in history),
-               "final": final_metrics(setup.model, history, setup.test_x, setup.test_inputs)}
+               "final": final_metrics(setup.model, history, setup.test_x, setup.test_inputs, config.loss)}
     files = write_outputs(out, setup.model, run_config, metrics, figures, setup.test_x, setup.test_inputs,
-                          setup.test_labels, setup.data.spec.class_names)
+                          setup.test_labels, setup.data.class_names, setup.data.sample_shape)
     log(f"wrote {out}/: {' '.join(files)}")
     return metrics
 
@@ -179,18 +187,18 @@ def fit_with_checkpoints(setup: Setup, config: TrainConfig, out: Path, quiet: bo
 
 
 def final_metrics(model: torch.nn.Module, history: list[EpochRecord], test_x: torch.Tensor,
-                  test_inputs: torch.Tensor | None) -> dict:
+                  test_inputs: torch.Tensor | None, loss: str | None = None) -> dict:
     """Last epoch's train loss and test metrics (`test_*`); for a denoiser also on clean inputs (`clean_test_*`)."""
     final: dict = {"train_loss": history[-1].train_loss, **{f"train_{k}": v for k, v in history[-1].train_parts.items()}}
     for prefix, inputs in (("test", test_inputs), ("clean_test", test_x)) if test_inputs is not None else (("test", None),):
-        for key, value in reconstruction_metrics(model, test_x, inputs).items():
+        for key, value in reconstruction_metrics(model, test_x, inputs, loss=loss).items():
             final[f"{prefix}_{key}"] = value
     return final
 
 
 def write_outputs(out: Path, model: torch.nn.Module, run_config: dict, metrics: dict, figures: FigureConfig,
                   test_x: torch.Tensor, test_inputs: torch.Tensor | None, test_labels: np.ndarray | None,
-                  class_names: tuple[str, ...] | None) -> list[str]:
+                  class_names: tuple[str, ...] | None, sample_shape: tuple[int, ...] = (1, 28, 28)) -> list[str]:
     """Weights, metrics, figures and summary, then the finished marker last; returns the files written.
 
     The checkpoint (`out`/checkpoint.safetensors) must already be there: it is listed among the files.
@@ -199,7 +207,8 @@ def write_outputs(out: Path, model: torch.nn.Module, run_config: dict, metrics: 
     save_weights(out / "model.safetensors", model, run_config["config"])
     atomic_write_json(out / "metrics.json", metrics)
     pictures = draw_run_figures(out, model, figures, test_x, test_inputs, test_labels, class_names,
-                                metrics["epochs"], metrics["final"]["test_bce_floor"])
+                                metrics["epochs"], metrics["final"].get("test_bce_floor"), sample_shape,
+                                run_config["config"].get("loss"))
     write_summary(out / "summary.md", run_config, metrics, pictures)
     files = ["config.json", "metrics.json", "model.safetensors", CHECKPOINT, *pictures, "summary.md"]
     mark_finished(out, files)

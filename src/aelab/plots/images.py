@@ -8,19 +8,21 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from aelab.plots.mosaic import show, tile
+from aelab.plots.signals import signals_figure
 
 CELL_INCHES = 1.0  # one 28×28 image per inch: legible at 100 dpi without a magnifier
 
 
 def image_rows(rows: Sequence[np.ndarray], row_labels: Sequence[str], titles: Sequence[str] | None = None,
-               image_shape: tuple[int, int] = (28, 28), max_per_line: int = 20) -> Figure:
-    """A grid with one line per array; arrays are (n, 784) or (n, 28, 28) in [0, 1].
+               image_shape: tuple[int, ...] = (28, 28), max_per_line: int = 20) -> Figure:
+    """A grid with one line per array; arrays are (n, 784) or (n, 28, 28) in [0, 1] (or rows of `image_shape`
+    (C, H, W), drawn in colour when C is 3).
 
     More than `max_per_line` images wrap onto further blocks of lines, so any count stays legible.
     Drawn as one tiled image (plots/mosaic.py); each line is labelled on the left, each image of a
     block's first line gets its title above.
     """
-    rows = [np.asarray(r).reshape(len(r), *image_shape) for r in rows]
+    rows = [displayable(np.asarray(r), image_shape) for r in rows]
     n = len(rows[0])
     if n == 0 or any(len(r) != n for r in rows) or len(row_labels) != len(rows):
         raise ValueError(f"image_rows: expected rows of equal, non-zero length and one label each, got {[len(r) for r in rows]}")
@@ -46,9 +48,24 @@ def image_rows(rows: Sequence[np.ndarray], row_labels: Sequence[str], titles: Se
     return fig
 
 
+def displayable(rows: np.ndarray, image_shape: tuple[int, ...]) -> np.ndarray:
+    """Rows (n, features) as images: (n, H, W) for grey ((H, W) or (1, H, W)), (n, H, W, 3) for colour (C, H, W)."""
+    if len(image_shape) == 3 and image_shape[0] == 1:
+        image_shape = image_shape[1:]
+    if len(image_shape) == 2:
+        return rows.reshape(len(rows), *image_shape)
+    images = rows.reshape(len(rows), *image_shape).transpose(0, 2, 3, 1)  # (n, C, H, W) → (n, H, W, C)
+    return images[..., :3]  # RGB; an alpha channel is not drawn
+
+
 def reconstructions_figure(originals: np.ndarray, reconstructions: np.ndarray, noisy: np.ndarray | None = None,
-                           titles: Sequence[str] | None = None) -> Figure:
-    """Originals over reconstructions; with `noisy`, three rows: original, noisy input, output."""
-    if noisy is None:
-        return image_rows([originals, reconstructions], ["original", "reconstruction"], titles)
-    return image_rows([originals, noisy, reconstructions], ["original", "noisy input", "output"], titles)
+                           titles: Sequence[str] | None = None, sample_shape: tuple[int, ...] = (28, 28)) -> Figure:
+    """Originals over reconstructions; with `noisy`, three rows: original, noisy input, output.
+
+    `sample_shape` (H, W) or (C, H, W) draws images; (L,) draws each sample as lines (plots/signals.py).
+    """
+    arrays, labels = ([originals, reconstructions], ["original", "reconstruction"]) if noisy is None else \
+        ([originals, noisy, reconstructions], ["original", "noisy input", "output"])
+    if len(sample_shape) == 1:
+        return signals_figure(arrays, labels, titles)
+    return image_rows(arrays, labels, titles, image_shape=sample_shape)

@@ -19,7 +19,7 @@ from matplotlib.axes import Axes
 class Mosaic:
     """A tiled image and where each cell sits: `tops[r]`, `lefts[c]` are its pixel offsets."""
 
-    pixels: np.ndarray  # (height, width) float, NaN between and in empty cells
+    pixels: np.ndarray  # (height, width) float, or (height, width, 3) for RGB; NaN between and in empty cells
     tops: list[int]
     lefts: list[int]
     cell: tuple[int, int]
@@ -40,7 +40,7 @@ def tile(cells: Sequence[Sequence[np.ndarray | None]], gap: int = 2, gap_above: 
     above = list(gap_above) if gap_above is not None else [0] + [gap] * (n_lines - 1)
     tops = list(np.cumsum([above[r] + (shape[0] if r else 0) for r in range(n_lines)]))
     lefts = [c * (shape[1] + gap) for c in range(n_cols)]
-    pixels = np.full((tops[-1] + shape[0], lefts[-1] + shape[1]), np.nan)
+    pixels = np.full((tops[-1] + shape[0], lefts[-1] + shape[1], *shape[2:]), np.nan)  # (…, 3) for RGB cells
     for r, line in enumerate(cells):
         for c, image in enumerate(line):
             if image is not None:
@@ -52,8 +52,12 @@ def show(ax: Axes, mosaic: Mosaic, cmap: str, vmin: float, vmax: float, backgrou
     """Draw the mosaic without ticks or frame; returns the image (for a colour bar)."""
     import matplotlib
 
-    colours = matplotlib.colormaps[cmap].with_extremes(bad=background)
-    image = ax.imshow(mosaic.pixels, cmap=colours, vmin=vmin, vmax=vmax, interpolation="nearest")
+    if mosaic.pixels.ndim == 3:  # RGB cells: no colour map; gaps (NaN) become white, values outside [vmin, vmax] clip
+        rgb = np.clip((np.nan_to_num(mosaic.pixels, nan=vmax) - vmin) / (vmax - vmin), 0.0, 1.0)
+        image = ax.imshow(rgb, interpolation="nearest")
+    else:
+        colours = matplotlib.colormaps[cmap].with_extremes(bad=background)
+        image = ax.imshow(mosaic.pixels, cmap=colours, vmin=vmin, vmax=vmax, interpolation="nearest")
     ax.set_xticks([]), ax.set_yticks([])
     for spine in ax.spines.values():
         spine.set_visible(False)

@@ -16,8 +16,9 @@ import sys
 from importlib import resources
 from pathlib import Path
 
-from aelab.data.registry import get_spec
-from aelab.errors import AelabError, ConfigError
+from aelab.data.custom.paths import folder_label, is_path, kind_of
+from aelab.data.registry import REGISTRY, get_spec
+from aelab.errors import AelabError, ConfigError, DataError
 from aelab.models.registry import get_family
 from aelab.studies.cluster import RAY_KEYS, RaySettings
 from aelab.studies.kinds import KINDS, get_kind
@@ -134,14 +135,28 @@ class StudyReader:
     def datasets(self, value) -> tuple[str, ...]:
         if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
             raise self.fail((), "datasets", f"{value!r}: expected a non-empty list of data set names, e.g. [\"fashion-mnist\"]")
+        value = [self.own_data_path(dataset) if self.names_own_data(dataset) else dataset for dataset in value]
         for dataset in value:
             try:
-                get_spec(dataset)
-            except ConfigError as exc:
+                kind_of(Path(dataset)) if is_path(dataset) else get_spec(dataset)
+            except (ConfigError, DataError) as exc:
                 raise self.fail((), "datasets", str(exc)) from None
         if len(set(value)) != len(value):
             raise self.fail((), "datasets", f"{value!r}: a data set is named twice: expected each at most once")
+        if len({folder_label(d) for d in value}) != len(value):
+            raise self.fail((), "datasets", f"{value!r}: two paths end in the same name (their run folders would be "
+                            "the same): expected different last parts")
         return tuple(value)
+
+    def names_own_data(self, dataset: str) -> bool:
+        """A path (data.custom.paths.is_path), or a bare name that is no built-in data set but exists beside the study file."""
+        here = Path(self.source).parent if Path(self.source).is_file() else None
+        return is_path(dataset) or (dataset not in REGISTRY and here is not None and (here / dataset).exists())
+
+    def own_data_path(self, dataset: str) -> str:
+        """Your own data's path, relative to the study file's folder unless absolute."""
+        path = Path(dataset).expanduser()
+        return str(path if path.is_absolute() or not Path(self.source).is_file() else (Path(self.source).parent / path).resolve())
 
     def seeds(self, value) -> tuple[int, ...] | None:
         if value is None:

@@ -11,7 +11,9 @@ from __future__ import annotations
 import dataclasses
 import itertools
 from dataclasses import dataclass
+from pathlib import Path
 
+from aelab.data.custom.paths import check_options_apply, is_path, kind_of
 from aelab.data.registry import get_spec
 from aelab.studies.cluster import RaySettings
 from aelab.studies.kinds import KINDS
@@ -60,7 +62,7 @@ class Study:
     def with_datasets(self, datasets: tuple[str, ...]) -> "Study":
         """The same study on other data sets (each must be known)."""
         for name in datasets:
-            get_spec(name)
+            kind_of(Path(name)) if is_path(name) else get_spec(name)  # your own data: the path must exist
         return dataclasses.replace(self, datasets=tuple(datasets))
 
 
@@ -75,5 +77,7 @@ def step_cells(step: StudyStep, datasets: tuple[str, ...]) -> list[Cell]:
             settings = dict(zip((k for k, _ in step.settings), values))
             extra = {"dataset": dataset} if kind.per_dataset else {}
             config = kind.config(**extra, **settings)
+            if kind.per_dataset:
+                check_options_apply(config)  # --scale and the like only for your own data
             cells.append(Cell(step.name, step.kind, dataset, config, tuple((k, settings[k]) for k in grid)))
     return cells

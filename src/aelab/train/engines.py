@@ -17,11 +17,13 @@ from torch import nn
 from aelab.errors import EngineError
 from aelab.models.batched import BatchedDenseAutoencoder
 from aelab.native.library import unavailable_reason
+from aelab.objectives import MSEObjective
 from aelab.train.fused import CompiledDenseStep
 from aelab.train.fused_batched import CompiledSweepStep
 from aelab.train.step import AutogradStep, Step
 
 ENGINE_NAMES = ("fused", "autograd")  # as configurations name them (config.ENGINES)
+MSE_FALLBACK = "the compiled step computes BCE only; an MSE objective trains with autograd"
 
 
 def make_step(engine: str, model: nn.Module, objective, learning_rate: float, threads: int = 1) -> Step:
@@ -36,6 +38,8 @@ def make_step(engine: str, model: nn.Module, objective, learning_rate: float, th
         return AutogradStep(model, objective, learning_rate)
     if engine != "fused":
         raise EngineError(f"engine {engine!r}: expected one of {', '.join(ENGINE_NAMES)}")
+    if isinstance(objective, MSEObjective):  # the compiled step computes BCE (+ L1) only; no MSE kernels
+        return AutogradStep(model, objective, learning_rate, fallback_reason=MSE_FALLBACK)
     reason = unavailable_reason()
     if reason is not None:
         warnings.warn(f"aelab: the compiled step is not available ({reason}); training with autograd instead", stacklevel=2)

@@ -1,0 +1,46 @@
+"""The identity of your own data: one SHA-256 over its content in a defined order, recorded in config.json.
+
+A single file (.npy, .npz, .csv, one IDX file) is digested as its bytes, so the digest equals
+`sha256sum FILE`. A folder (images, IDX files) is digested over its files sorted by their path
+relative to the folder (POSIX separators, compared as strings): for each, the UTF-8 path, a NUL, the
+content's length as 8 little-endian bytes, then the content. The path is part of it because in an
+image folder the class subfolder *is* the label: moving a file to another class changes what is
+trained on, and so changes the digest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Iterable
+
+READ_BLOCK = 1 << 20
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 of one file's bytes, read in blocks (a memory-mapped array is never read whole)."""
+    sha = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(READ_BLOCK):
+            sha.update(block)
+    return sha.hexdigest()
+
+
+def relative_name(root: Path, path: Path) -> str:
+    return path.relative_to(root).as_posix()
+
+
+def folder_digest(root: Path, contents: Iterable[tuple[Path, bytes]]) -> str:
+    """SHA-256 over (relative path, NUL, length, bytes) of each file, in the order given (sorted by the caller)."""
+    sha = hashlib.sha256()
+    for path, content in contents:
+        sha.update(relative_name(root, path).encode("utf-8") + b"\0" + len(content).to_bytes(8, "little"))
+        sha.update(content)
+    return sha.hexdigest()
+
+
+def content_digest(root: Path, files: tuple[Path, ...]) -> str:
+    """The digest of `files` as defined in the module docstring (one file at `root` itself: its bytes)."""
+    if len(files) == 1 and files[0] == root:
+        return file_digest(root)
+    return folder_digest(root, ((p, p.read_bytes()) for p in sorted(files, key=lambda p: relative_name(root, p))))

@@ -1,0 +1,104 @@
+"""`open_dataset(PATH)`: your own data as a `Dataset`, exactly as the built-in data sets arrive at training.
+
+path → kind (paths.py) → the kind's reader (samples as read, checked) → sample layout (C, H, W) or
+(L,) → test split (given or seeded, split.py) → scaling fitted on the training split (scaling.py) →
+float32 rows → Dataset, with `record`: what config.json keeps of it (identity.py's digest, the
+split, the scaling, the loss), so a run says exactly what it was trained on.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from aelab.data.custom import scaling
+from aelab.data.custom.identity import content_digest
+from aelab.data.custom.idx_files import read_idx_samples
+from aelab.data.custom.image_folder import read_image_folder
+from aelab.data.custom.numpy_files import read_npy, read_npz
+from aelab.data.custom.paths import kind_of
+from aelab.data.custom.samples import Part, Samples, release_pages
+from aelab.data.custom.split import split
+from aelab.data.custom.tables import read_table
+from aelab.data.load import Dataset, read_only
+from aelab.errors import ConfigError
+
+CHANNELS = (1, 3, 4)
+
+
+def read_samples(path: Path, image_size: tuple[int, int] | None = None, label_column: str | None = None) -> Samples:
+    """The samples at `path` as read by their kind's reader; options that do not apply to the kind are refused."""
+    kind = kind_of(path)
+    if image_size is not None and kind != "images":
+        raise ConfigError(f"--image-size: applies to an image folder: expected it without {path} ({kind} data)")
+    if label_column is not None and kind != "table":
+        raise ConfigError(f"--label-column: applies to a CSV/TSV table: expected it without {path} ({kind} data)")
+    if kind == "images":
+        return read_image_folder(path, None if image_size is None else tuple(image_size))
+    if kind == "table":
+        return read_table(path, label_column)
+    return {"npy": read_npy, "npz": read_npz, "idx": read_idx_samples}[kind](path)
+
+
+def sample_layout(x: np.ndarray) -> np.ndarray:
+    """(n, H, W) → (n, 1, H, W); channels-last (n, H, W, C) with C in 1, 3, 4 → (n, C, H, W); else as is."""
+    if x.ndim == 3:
+        return x[:, None]
+    if x.ndim == 4 and x.shape[3] in CHANNELS and x.shape[1] not in CHANNELS:
+        return x.transpose(0, 3, 1, 2)
+    return x
+
+
+def _labels_and_names(train: Part, test: Part, names: tuple[str, ...] | None) -> tuple[str, ...] | None:
+    if train.labels is None:
+        return None
+    if names is not None:
+        return names
+    top = max(int(train.labels.max()), int(test.labels.max()) if test.labels is not None and len(test.labels) else 0)
+    return tuple(str(i) for i in range(top + 1))
+
+
+def open_dataset(path: str | os.PathLike, image_size: tuple[int, int] | None = None, label_column: str | None = None,
+                 test_fraction: float | None = None, scale: str | None = None, loss: str | None = None,
+                 seed: int = 0) -> Dataset:
+    """Your own data at `path` as a Dataset: float32 rows (n, prod(sample_shape)), scaled, split, identified.
+
+    `scale` (none, minmax, standard) and `loss` (bce, mse) default as TrainConfig's help says; the
+    scaling statistics come from the training split only.
+    """
+    path = Path(path)
+    samples = read_samples(path, image_size, label_column)
+    samples = Samples(samples.path, samples.kind,
+                      Part(sample_layout(samples.train.x), samples.train.labels),
+                      None if samples.test is None else Part(sample_layout(samples.test.x), samples.test.labels),
+                      samples.class_names, samples.files, samples.digest)
+    train, test, split_record = split(samples, test_fraction, seed)
+    method = scale or scaling.default_scale(train.x)
+    record = scaling.fit(train.x, method)
+    unit = scaling.in_unit_range(record, train.x)
+    chosen_loss = loss or ("mse" if samples.kind == "table" or not unit else "bce")
+    if chosen_loss == "bce" and not unit:
+        raise ConfigError(f"--loss bce: {path}'s values, scaled by {method}, are not in [0, 1]: expected --scale minmax, "
+                          "or --loss mse")
+    clip = chosen_loss == "bce" and method != "none"
+    sample_shape = samples.sample_shape
+    identity = {"path": str(path.resolve()), "kind": samples.kind, "files": len(samples.files),
+                "shape": [len(train.x) + len(test.x), *sample_shape], "dtype": str(train.x.dtype),
+                "sha256": samples.digest or content_digest(path, samples.files)}
+    for part in (train, test):  # the scans above paged a memory-mapped array in: forget those pages (bounded RSS)
+        release_pages(part.x)
+    data_record = {"identity": identity, "split": split_record, "scaling": record, "loss": chosen_loss,
+                   "clipped_to_unit_range": clip}
+    return Dataset(
+        spec=None,
+        train_images=read_only(scaling.apply(train.x, record, clip)),
+        train_labels=None if train.labels is None else read_only(train.labels),
+        test_images=read_only(scaling.apply(test.x, record, clip)),
+        test_labels=None if test.labels is None else read_only(test.labels),
+        source=f"{samples.kind} data at {path}",
+        sample_shape=sample_shape,
+        class_names=_labels_and_names(train, test, samples.class_names),
+        record=data_record,
+    )
