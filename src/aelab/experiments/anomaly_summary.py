@@ -46,13 +46,14 @@ def cell(mean: float, std: float | None, fmt: str = ".3f") -> str:
 def format_table(result: dict) -> str:
     """AUROC per class and method (mean ± sd over seeds) as plain text, for the console."""
     methods = result["methods"]
-    width = 20 if len(result["seeds"]) > 1 else 8
-    lines = [f"{'class':<16}" + "".join(f"{title:>{width + 2}}" for title in methods.values())]
+    values = 15 if len(result["seeds"]) > 1 else 5  # "0.978 ± 0.006" or "0.978"
+    widths = {m: max(len(title), values) + 2 for m, title in methods.items()}
+    lines = [f"{'class':<16}" + "".join(f"{title:>{widths[m]}}" for m, title in methods.items())]
     for entry in result["classes"]:
         label = f"{entry['class']} {entry['name']}" if entry["name"] != str(entry["class"]) else str(entry["class"])
-        lines.append(f"{label[:16]:<16}" + "".join(f"{cell(entry['mean'][m]['auroc'], entry['std'][m]['auroc']):>{width + 2}}"
+        lines.append(f"{label[:16]:<16}" + "".join(f"{cell(entry['mean'][m]['auroc'], entry['std'][m]['auroc']):>{widths[m]}}"
                                                     for m in methods))
-    lines.append(f"{'mean':<16}" + "".join(f"{result['overall'][m]['auroc']:>{width + 2}.3f}" for m in methods))
+    lines.append(f"{'mean':<16}" + "".join(f"{result['overall'][m]['auroc']:>{widths[m]}.3f}" for m in methods))
     lines.append(f"AUROC (higher is better; 0.5 is chance), {len(result['seeds'])} seed(s), "
                  f"{result['seconds_training']:.1f} s of training for {len(result['classes'])} class(es)")
     return "\n".join(lines)

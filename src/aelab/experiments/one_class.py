@@ -86,3 +86,12 @@ def evaluate(config: AnomalyConfig, scores: Scores, is_anomaly: np.ndarray | Non
         result["ranking"] = {method: ranking(scores.test[method], is_anomaly) for method in METHODS}
         result["detection"] = {rule: detection(scores.test[key], is_anomaly, cut) for rule, cut in cuts.items()}
     return result
+
+
+def score_unlabelled(config: AnomalyConfig, train_x: torch.Tensor, images: torch.Tensor, seed: int | None = None) -> dict:
+    """Unlabelled data: train on `train_x` (assumed normal), score `images`; returns their scores under
+    "scores" (the config's autoencoder score, (n,)), the thresholds, how many images each flags, and the
+    most and least anomalous images' indices. Nothing is ranked: without labels there is no AUROC."""
+    scores = train_and_score(config, train_x, images, config.seed if seed is None else seed,
+                             baseline_scores(config, train_x, images))
+    return {"scores": scores.test[f"ae_{config.score}"], **evaluate(config, scores, None)}
