@@ -248,7 +248,7 @@ def cmd_anomaly(args: argparse.Namespace) -> int:
 
 def cmd_probe(args: argparse.Namespace) -> int:
     from aelab.config import ProbeConfig
-    from aelab.experiments.probe import format_probes, probe_runs
+    from aelab.experiments.probe_runs import format_probes, probe_runs
 
     results = probe_runs(args.runs, from_arguments(ProbeConfig, args), data_dir=args.data_dir, **quiet_log(args))
     print(format_probes(results))
