@@ -275,11 +275,14 @@ def parse_classes(text: str) -> tuple[int, ...]:
     return tuple(sorted(classes))
 
 
-def _classes_argument(text: str) -> tuple[int, ...]:
-    try:
-        return parse_classes(text)
-    except ConfigError as exc:
-        raise argparse.ArgumentTypeError(str(exc).removeprefix("--classes ")) from None
+def argument_type(parse, flag: str):
+    """`parse` for argparse, which prints an ArgumentTypeError's message after the option's name (`flag`)."""
+    def convert(text: str):
+        try:
+            return parse(text)
+        except ConfigError as exc:
+            raise argparse.ArgumentTypeError(str(exc).removeprefix(f"{flag} ")) from None
+    return convert
 
 
 @dataclass(frozen=True)
@@ -291,7 +294,7 @@ class AnomalyConfig(JsonConfig):
                         choices=MODEL_NAMES)
     dataset: str = option("mnist", "data set name: mnist or fashion-mnist")
     classes: tuple[int, ...] | None = option(None, "normal classes to run, e.g. 0,3,7 (default: every class)",
-                                             parse=_classes_argument)
+                                             parse=argument_type(parse_classes, "--classes"))
     code_size: int = option(32, "width of the code layer; PCA keeps as many components")
     hidden_sizes: tuple[int, ...] = option((128,), "hidden widths of a deep model, outermost first")
     epochs: int = option(20, "passes over the normal class's training images (about 6,000 per class)")
