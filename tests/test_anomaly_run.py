@@ -118,3 +118,18 @@ def test_a_one_class_model_on_real_mnist_ranks_anomalies_well_above_chance(real_
     assert entry["n_train"] == 6742  # every training image of digit 1, and only those
     assert entry["mean"]["ae_sse"]["auroc"] > 0.9
     assert entry["mean"]["ae_sse"]["auprc"] > 0.95  # chance is the share of anomalies, ~0.89
+
+
+def test_a_study_with_an_anomaly_step_runs_it_and_reports_it(tiny_dataset, tmp_path):
+    from aelab.experiments.reproduce import run_study
+
+    root, _, _ = tiny_dataset
+    study_file = tmp_path / "s.toml"
+    study_file.write_text('title = "Tiny anomalies"\ndatasets = ["tiny"]\n\n[[steps]]\nname = "oneclass"\nkind = "anomaly"\n'
+                          'classes = [0, 1]\ncode_size = 4\nepochs = 1\nbatch_size = 2\nneighbours = 2\n')
+    manifest = run_study(parse_study(study_file.read_text(), str(study_file)), tmp_path / "out", data_dir=root,
+                         quiet=True, log=lambda m: None, workers=1)
+    assert [s["status"] for s in manifest["steps"]] == ["run"]
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert "## One-class anomaly detection" in report and "tiny/oneclass/roc.png" in report
+    assert "No one-class results on tiny" in report  # no published row for a data set the paper did not use

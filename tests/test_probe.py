@@ -65,6 +65,7 @@ def test_probe_writes_codes_pca_and_pixel_rows_and_a_tsne_into_train_and_sweep_f
     train = json.loads((tmp_path / "train" / "probe.json").read_text())
     assert [(r["features"], r["code_size"]) for r in train["rows"]] == [("codes", 16), ("pca", 16), ("pixels", 784)]
     assert (tmp_path / "train" / "tsne.png").is_file()
+    assert (tmp_path / "sweep" / "probe.png").is_file()  # accuracy against code size, beside the test BCE
     sweep = json.loads((tmp_path / "sweep" / "probe.json").read_text())
     assert [(r["features"], r["code_size"]) for r in sweep["rows"]] == [("codes", 4), ("pca", 4), ("codes", 16),
                                                                          ("pca", 16), ("pixels", 784)]

@@ -31,8 +31,9 @@ from aelab.experiments.sweep import build_model
 from aelab.experiments.train_one import Log, stderr_log
 from aelab.fileio import atomic_write_json
 from aelab.plots.embedding import embedding_figure
+from aelab.plots.probe import probe_figure
 
-PROBE_FILE, TSNE_FILE = "probe.json", "tsne.png"
+PROBE_FILE, TSNE_FILE, PROBE_FIGURE = "probe.json", "tsne.png", "probe.png"
 
 
 def folder_models(folder: Path) -> tuple[str, list[dict]]:
@@ -105,7 +106,24 @@ def probe_folder(folder: Path, features: dict[str, Features], config: ProbeConfi
         atomic_write_json(out / PROBE_FILE, result)
         if len(models) == 1:
             save_figure(tsne_figure(models[0], f, config), out / TSNE_FILE)
+        else:
+            save_figure(sweep_probe_figure(rows), out / PROBE_FIGURE)
     return result
+
+
+def sweep_probe_figure(rows: list[dict]):
+    """Accuracy against code size (mean over seeds) for codes and PCA, the pixels flat, beside the test BCE."""
+    sizes = sorted({r["code_size"] for r in rows if r["features"] == "codes"})
+
+    def mean(features: str, key: str) -> list[float]:
+        return [float(np.mean([r[key] for r in rows if r["features"] == features and r["code_size"] == k])) for k in sizes]
+
+    pixels = next(r for r in rows if r["features"] == "pixels")
+    accuracy = {f"{source}, {probe}": mean(features, probe) for features, source in (("codes", "codes"), ("pca", "PCA"))
+                for probe in ("linear", "knn")}
+    bce = [float(np.mean([r["test_bce"] for r in rows if r["features"] == "codes" and r["code_size"] == k
+                          and r["test_bce"] is not None] or [np.nan])) for k in sizes]
+    return probe_figure(sizes, accuracy, {"linear": pixels["linear"], "knn": pixels["knn"]}, bce)
 
 
 def tsne_figure(entry: dict, f: Features, config: ProbeConfig):

@@ -48,6 +48,10 @@ def probes(study: dict) -> list[str]:
                              number(row["linear"], ".3f"), number(row["knn"], ".3f")])
         lines += [f"### Probes on {dataset_title(dataset)}", "",
                   *table(["folder", "features", "size", "test BCE", "linear", "kNN"], rows, "llrrrr")]
-        for run in (r for r in probed if r["dataset"] == dataset and r.get("tsne")):
-            lines += figure(f"{run['name']}/tsne.png", "t-SNE", f"t-SNE of test codes of {run['name']}, coloured by class.")
+        for run in (r for r in probed if r["dataset"] == dataset):
+            if run.get("tsne"):
+                lines += figure(f"{run['name']}/tsne.png", "t-SNE", f"t-SNE of test codes of {run['name']}, coloured by class.")
+            if run.get("probe_figure"):
+                lines += figure(f"{run['name']}/probe.png", "probes", f"Probe accuracy against code size ({run['name']}, "
+                                "mean over seeds; pixels flat), beside the models' test BCE.")
     return lines

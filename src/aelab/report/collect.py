@@ -93,6 +93,7 @@ def read_run(out: Path, step: dict) -> dict:
         run["summary"] = read_text(folder / "summary.md") or ""
         run["figures"] = [name for name in TRAIN_FIGURES if (folder / name).is_file()]
     run["probe"], run["tsne"] = read_json(folder / "probe.json"), (folder / "tsne.png").is_file()  # from `aelab probe`
+    run["probe_figure"] = (folder / "probe.png").is_file()
     return run
 
 
