@@ -90,7 +90,7 @@ def run_anomaly(config: AnomalyConfig, out: str | os.PathLike, data_dir: str | o
                   "n_test": len(test_x), "methods": METHODS, "score": f"ae_{config.score}", "classes": entries,
                   "overall": overall(entries), "seconds_training": sum(e["seconds_training"] for e in entries),
                   "class_names": list(names)}
-        write_outputs(out, result, figures, test_x, test_labels, names, config)
+        write_outputs(out, result, figures, test_x, test_labels, names, config, data.spec.image_shape)
         return result
 
 
@@ -122,10 +122,10 @@ def overall(entries: list[dict]) -> dict:
 
 
 def write_outputs(out: Path, result: dict, figures: list, test_x: torch.Tensor, test_labels: np.ndarray,
-                  names: tuple[str, ...], config: AnomalyConfig) -> None:
+                  names: tuple[str, ...], config: AnomalyConfig, shape: tuple[int, int]) -> None:
     """anomaly.json, the three figures (from each class's first seed), summary.md, then the finished marker."""
     atomic_write_json(out / "anomaly.json", result)
-    key, shape = result["score"], (28, 28)
+    key = result["score"]
     hist, roc, extremes = [], [], []
     for normal, (scores, run) in figures:
         normal_mask = test_labels == normal
