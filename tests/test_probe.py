@@ -75,18 +75,14 @@ def test_probe_writes_codes_pca_and_pixel_rows_and_a_tsne_into_train_and_sweep_f
     assert codes[1]["linear"] > codes[0]["linear"]  # a 16-unit code keeps more than a 4-unit one
 
 
-# The CI subset: 20,000 seeded training images (of 60,000) and the whole test set. Fewer training images cost kNN and
-# the linear model up to about 0.01 of accuracy, so the subset is held to ±0.02 of the published rows; the full
-# training set's figures (measured once, README / BENCHMARKS) are within ±0.01 (benchmarks/bench_anomaly_probe.py).
-CI_TRAIN_SIZE = 20_000
-
-
+# The reproduction on the full sets (60,000 training, 10,000 test images): kNN for both data sets (a BLAS search,
+# seconds), the linear probe for MNIST (about a minute). Fashion-MNIST's linear probe needs many more L-BFGS
+# iterations (576 s on a busy two-core machine, 0.8348 against the published 0.842): it is measured by
+# benchmarks/bench_anomaly_probe.py, not here.
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["fashion-mnist", "mnist"])
-def test_raw_pixel_probes_reproduce_the_fashion_mnist_papers_rows(real_data_dir, name):
+@pytest.mark.parametrize("name, probe", [("fashion-mnist", "knn"), ("mnist", "knn"), ("mnist", "linear")])
+def test_raw_pixel_probes_reproduce_the_fashion_mnist_papers_rows(real_data_dir, name, probe):
     data = load_dataset(name, real_data_dir, progress=False)
-    chosen = subset(len(data.train_images), CI_TRAIN_SIZE, 0)
-    result = probe_accuracy(data.train_images[chosen], data.train_labels[chosen], data.test_images, data.test_labels,
-                            ProbeConfig())
-    assert result["linear"] == pytest.approx(PUBLISHED_RAW[name]["linear"], abs=0.02)
-    assert result["knn"] == pytest.approx(PUBLISHED_RAW[name]["knn"], abs=0.02)
+    result = probe_accuracy(data.train_images, data.train_labels, data.test_images, data.test_labels, ProbeConfig(),
+                            probes=(probe,))
+    assert result[probe] == pytest.approx(PUBLISHED_RAW[name][probe], abs=0.01)

@@ -48,9 +48,12 @@ def check_labelled(features: np.ndarray, labels: np.ndarray | None, name: str) -
                          "expected one label per row and at least two classes")
 
 
+PROBES = {"linear": linear_probe, "knn": knn_probe}
+
+
 def probe_accuracy(train: np.ndarray, train_labels: np.ndarray | None, test: np.ndarray, test_labels: np.ndarray | None,
-                   config: ProbeConfig) -> dict[str, float]:
-    """Test accuracy of the linear and the kNN probe fitted on (train, train_labels), with their seconds.
+                   config: ProbeConfig, probes: tuple[str, ...] = tuple(PROBES)) -> dict[str, float]:
+    """Test accuracy of the linear and the kNN probe (or those named in `probes`) fitted on (train, train_labels).
 
     Returns {"linear", "knn", "linear_seconds", "knn_seconds", "converged"}: accuracies in [0, 1];
     `converged` is False when L-BFGS stopped at max_iter (the accuracy is then a lower bound, usually close).
@@ -58,7 +61,8 @@ def probe_accuracy(train: np.ndarray, train_labels: np.ndarray | None, test: np.
     check_labelled(train, train_labels, "training features")
     check_labelled(test, test_labels, "test features")
     out: dict = {"converged": True}
-    for name, make in (("linear", linear_probe), ("knn", knn_probe)):
+    for name in probes:
+        make = PROBES[name]
         start = time.perf_counter()
         with warnings.catch_warnings(record=True) as caught, threadpool_limits(1):
             warnings.simplefilter("always", ConvergenceWarning)
