@@ -34,7 +34,7 @@ PUBLISHED: dict[str, tuple[Published, ...]] = {
 PROTOCOL_DIFFERENCES = (
     "The published models are convolutional (a LeNet-type encoder), trained for 150 epochs or more on images "
     "preprocessed by global contrast normalisation and min–max scaling per class, and averaged over 10 seeds; "
-    "ours are dense autoencoders on the raw [0, 1] pixels, trained for a few epochs, scored by reconstruction error. "
+    "ours are dense autoencoders on the raw [0, 1] pixels, trained for the epochs above, scored by reconstruction error. "
     "The split is the same: the normal class's training images only, every test image scored, the other classes anomalous."
 )
 
