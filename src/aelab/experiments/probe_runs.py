@@ -20,6 +20,7 @@ from sklearn.manifold import TSNE
 from aelab.config import ProbeConfig, SweepConfig
 from aelab.data import Dataset, load_dataset
 from aelab.data.arrays import shared_tensor
+from aelab.data.registry import get_spec
 from aelab.errors import CheckpointError
 from aelab.experiments.anomaly_scores import codes
 from aelab.experiments.checkpointing import CHECKPOINT, read_state
@@ -48,7 +49,7 @@ def folder_models(folder: Path) -> tuple[str, list[dict]]:
     if not (folder / CHECKPOINT).is_file():
         raise CheckpointError(f"{folder}: a sweep without {CHECKPOINT}: expected the checkpoint the sweep keeps its weights in")
     tensors, _ = read_state(folder)
-    batched = build_model(config, 28 * 28)
+    batched = build_model(config, get_spec(config.dataset).n_features)
     batched.load_state_dict({k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")})
     sweep = _read_json(folder / "sweep.json")
     test_bce = {(e["code_size"], r["seed"]): r["final"]["test_bce"] for e in sweep["sizes"] for r in e["runs"]}
