@@ -39,6 +39,7 @@ from sklearn.utils.validation import check_is_fitted
 from aelab.config import TrainConfig
 from aelab.data.arrays import as_images, shared_tensor
 from aelab.errors import ConfigError, InputError
+from aelab.experiments.anomaly_scores import reconstruction_scores
 from aelab.experiments.saved_run import SavedRun, read_run, save_run
 from aelab.experiments.train_one import final_metrics, model_and_trainer, resolve, seeded_generators
 from aelab.registries import lookup
@@ -189,6 +190,13 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         model can go), bce_excess, mse, psnr_db, code_mean, code_zero_fraction."""
         x = self._images(X)
         return reconstruction_metrics(self.model_, x, loss=self.config_.loss)
+
+    def score_samples(self, X) -> np.ndarray:
+        """Per-image anomaly score of images `X`: the sum of squared reconstruction error Σ_d (x_d − x̂_d)² over the
+        pixels, float64 (n,). **Higher = more anomalous** — the opposite sign of scikit-learn's outlier detectors
+        (IsolationForest, LocalOutlierFactor), whose `score_samples` is higher for more normal samples; an
+        autoencoder's natural score is its error, and `aelab anomaly` ranks by it (experiments/anomaly_scores.py)."""
+        return reconstruction_scores(self.model_, self._images(X))["sse"]
 
     def score(self, X, y=None) -> float:
         """−BCE of reconstructing `X` (higher is better, as scikit-learn's model selection expects)."""

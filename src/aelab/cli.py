@@ -109,7 +109,27 @@ def build_parser() -> argparse.ArgumentParser:
     explore.add_argument("--dataset", default=None, help="the data set whose test images the page shows (default: the "
                          "run's own; needed for a model fitted on arrays from Python)")
     explore.add_argument("--data-dir", default=None, help="folder holding mnist/ and fashion-mnist/ (searched first)")
+    add_anomaly_parsers(sub)
     return parser
+
+
+def add_anomaly_parsers(sub) -> None:
+    """`aelab anomaly` (the one-class protocol) and `aelab probe` (what the codes of trained runs keep)."""
+    from aelab.config import AnomalyConfig, ProbeConfig
+
+    anomaly = sub.add_parser("anomaly", help="one-class anomaly detection: per normal class, train on it alone, score "
+                             "every test image; AUROC/AUPRC beside PCA and kNN baselines and the published numbers")
+    add_arguments(anomaly, AnomalyConfig)
+    anomaly.add_argument("--out", default="runs/anomaly", help="run folder to write (default: runs/anomaly)")
+    add_common(anomaly)
+    anomaly.add_argument("--quick", action="store_true", help="smoke run in seconds: 1,000 training images per class, "
+                         "2,000 test images, 1 epoch")
+    anomaly.add_argument("--force", action="store_true", help="replace a finished run in --out")
+    probe = sub.add_parser("probe", help="linear and kNN probes of the codes of finished train or sweep run folders, "
+                           "beside raw pixels and PCA; results and a t-SNE figure into each folder")
+    probe.add_argument("runs", nargs="+", metavar="RUN_FOLDER", help="finished `aelab train` or `aelab sweep` folders")
+    add_arguments(probe, ProbeConfig)
+    add_common(probe)
 
 
 def add_study_options(parser: argparse.ArgumentParser) -> None:
@@ -259,11 +279,33 @@ def cmd_explore(args: argparse.Namespace) -> int:
     from aelab.explorer import explore
 
     print(f"explorer: {explore(args.folder, data_dir=args.data_dir, dataset=args.dataset)}")
+ANOMALY_QUICK = {"train_size": 1000, "test_size": 2000, "epochs": 1}
+
+
+def cmd_anomaly(args: argparse.Namespace) -> int:
+    from aelab.config import AnomalyConfig
+    from aelab.experiments.anomaly import format_table, run_anomaly
+
+    quick = {k: v for k, v in ANOMALY_QUICK.items() if getattr(args, k) is None} if args.quick else {}
+    config = from_arguments(AnomalyConfig, args, **quick)
+    result = run_anomaly(config, args.out, data_dir=args.data_dir, quiet=args.quiet, force=args.force, **quiet_log(args))
+    print(format_table(result))
+    print(f"→ {args.out}")
+    return 0
+
+
+def cmd_probe(args: argparse.Namespace) -> int:
+    from aelab.config import ProbeConfig
+    from aelab.experiments.probe_runs import format_probes, probe_runs
+
+    results = probe_runs(args.runs, from_arguments(ProbeConfig, args), data_dir=args.data_dir, **quiet_log(args))
+    print(format_probes(results))
     return 0
 
 
 COMMANDS = {"train": cmd_train, "sweep": cmd_sweep, "run": cmd_run, "reproduce": cmd_reproduce, "data": cmd_data, "gradcheck": cmd_gradcheck}
 COMMANDS["explore"] = cmd_explore
+COMMANDS.update(anomaly=cmd_anomaly, probe=cmd_probe)
 
 
 def main(argv: list[str] | None = None) -> int:

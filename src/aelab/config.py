@@ -307,3 +307,102 @@ class SweepConfig(JsonConfig):
                      train_size=self.train_size, test_size=self.test_size)
         check_common(self)
         check_data_options(self)
+
+
+THRESHOLD_QUANTILE_RANGE = (0.5, 1.0)  # a quantile below the median would flag most normal images
+
+
+def parse_classes(text: str) -> tuple[int, ...]:
+    """Normal classes from a comma-separated list ("0,3,7"): whole numbers ≥ 0, each once, sorted."""
+    try:
+        classes = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise ConfigError(f"--classes {text!r}: expected class labels separated by commas, like 0,3,7") from None
+    if not classes or min(classes) < 0 or len(set(classes)) != len(classes):
+        raise ConfigError(f"--classes {text!r}: expected distinct class labels ≥ 0, like 0,3,7")
+    return tuple(sorted(classes))
+
+
+def argument_type(parse, flag: str):
+    """`parse` for argparse, which prints an ArgumentTypeError's message after the option's name (`flag`)."""
+    def convert(text: str):
+        try:
+            return parse(text)
+        except ConfigError as exc:
+            raise argparse.ArgumentTypeError(str(exc).removeprefix(f"{flag} ")) from None
+    return convert
+
+
+@dataclass(frozen=True)
+class AnomalyConfig(JsonConfig):
+    """The one-class protocol (Ruff et al. 2018): per normal class, train on that class's training images only,
+    score every test image; the other classes are the anomalies (see docs/anomaly.md)."""
+
+    model: str = option("shallow", "model family of each one-class autoencoder (as `aelab train --model`)",
+                        choices=MODEL_NAMES)
+    dataset: str = option("mnist", "data set name: mnist or fashion-mnist")
+    classes: tuple[int, ...] | None = option(None, "normal classes to run, e.g. 0,3,7 (default: every class)",
+                                             parse=argument_type(parse_classes, "--classes"))
+    code_size: int = option(32, "width of the code layer; PCA keeps as many components")
+    hidden_sizes: tuple[int, ...] = option((128,), "hidden widths of a deep model, outermost first")
+    epochs: int = option(20, "passes over the normal class's training images (about 6,000 per class)")
+    batch_size: int = option(32, "samples per optimiser step")
+    learning_rate: float = option(1e-3, "Adam learning rate")
+    seeds: int = option(1, "models per class, from seeds seed, seed+1, …; the table gives mean ± sd over them")
+    seed: int = option(0, "base seed: weights and batch order of the first model")
+    train_size: int | None = option(None, "use a seeded random subset of this many training images of each class "
+                                    "(default: all)")
+    test_size: int | None = option(None, "score the first N test images (default: all)")
+    neighbours: int = option(5, "k of the kNN baselines: the score is the mean distance to the k nearest training "
+                             "images (pixels) or codes")
+    quantile: float = option(0.95, "threshold rule 1: this quantile of the training images' scores, in [0.5, 1)")
+    sd_multiplier: float = option(1.0, "threshold rule 2: mean + k·sd of the training scores (TensorFlow's "
+                                  "autoencoder tutorial uses k = 1)")
+    score: str = option("sse", "the autoencoder's score for thresholds and figures: sse (per-image sum of squared "
+                        "error) or bce (per-image mean binary cross-entropy)", choices=("sse", "bce"))
+    engine: str = option("fused", "how a step is computed: fused (compiled) or autograd (the reference)", choices=ENGINES)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.model, str):
+            raise ConfigError(f"--model {self.model!r}: expected one of {', '.join(MODEL_NAMES)}")
+        lookup(self.model, dict.fromkeys(MODEL_NAMES), "model")
+        if self.engine not in ENGINES:
+            raise ConfigError(f"--engine {self.engine!r}: expected one of {', '.join(ENGINES)}")
+        if self.score not in ("sse", "bce"):
+            raise ConfigError(f"--score {self.score!r}: expected sse or bce")
+        if self.classes is not None and (not isinstance(self.classes, tuple) or not self.classes
+                                         or not all(_whole(c) and c >= 0 for c in self.classes)
+                                         or list(self.classes) != sorted(set(self.classes))):
+            raise ConfigError(f"--classes {self.classes!r}: expected distinct class labels ≥ 0 in increasing order")
+        check_counts(code_size=self.code_size, epochs=self.epochs, batch_size=self.batch_size, seeds=self.seeds,
+                     train_size=self.train_size, test_size=self.test_size, neighbours=self.neighbours)
+        check_common(self)
+        low, high = THRESHOLD_QUANTILE_RANGE
+        if not (isinstance(self.quantile, (int, float)) and low <= self.quantile < high):
+            raise ConfigError(f"--quantile {self.quantile!r}: expected a number in [{low:g}, {high:g})")
+        if not (isinstance(self.sd_multiplier, (int, float)) and 0 <= self.sd_multiplier <= 100):
+            raise ConfigError(f"--sd-multiplier {self.sd_multiplier!r}: expected a number in [0, 100]")
+
+    def train_config(self, seed: int) -> TrainConfig:
+        """The TrainConfig of one one-class model (data set and sizes are chosen by the anomaly run itself)."""
+        return TrainConfig(model=self.model, dataset=self.dataset, code_size=self.code_size,
+                           hidden_sizes=self.hidden_sizes, epochs=self.epochs, batch_size=self.batch_size,
+                           learning_rate=self.learning_rate, seed=seed, engine=self.engine)
+
+
+@dataclass(frozen=True)
+class ProbeConfig(JsonConfig):
+    """How `aelab probe` measures what a code keeps: linear and kNN classifiers trained on the codes."""
+
+    neighbours: int = option(5, "k of the kNN probe (the issue's and the Fashion-MNIST benchmark's 5)")
+    max_iter: int = option(1000, "iterations of the logistic regression's L-BFGS solver")
+    train_size: int | None = option(None, "fit the probes on a seeded random subset of this many training images "
+                                    "(default: all 60,000)")
+    tsne_size: int = option(2000, "test images in the t-SNE figure (t-SNE costs grow as n log n; 2,000 take seconds)")
+    seed: int = option(0, "seed of the subsets and of t-SNE")
+
+    def __post_init__(self) -> None:
+        check_counts(neighbours=self.neighbours, max_iter=self.max_iter, train_size=self.train_size,
+                     tsne_size=self.tsne_size)
+        if not _whole(self.seed) or self.seed < 0:
+            raise ConfigError(f"--seed {self.seed!r}: expected a whole number ≥ 0")

@@ -72,6 +72,11 @@ def run_step(step: Step, folder: Path, data_dir, force: bool, quiet: bool, log: 
     if step.kind == "gradients":
         run_gradients(folder, quiet, log)
         return
+    if step.kind == "anomaly":  # no checkpoint to continue from: each class trains in seconds (experiments/anomaly.py)
+        from aelab.experiments.anomaly import run_anomaly
+
+        run_anomaly(step.config, folder, data_dir=data_dir, quiet=True, log=inner, force=True)
+        return
     # an interrupted run of the same config continues from its checkpoint (bit-identical to an uninterrupted one)
     resume = not force and (folder / CHECKPOINT).is_file() and saved_config(folder) == step.config_json()
     run = {"sweep": run_sweep, "train": train_run}[step.kind]

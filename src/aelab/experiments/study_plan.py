@@ -29,7 +29,7 @@ from aelab.studies import Cell, Study, load_study
 QUICK = {"train_size": 2000, "test_size": 1000, "epochs": 1}
 QUICK_CODE_SIZES = 2  # a quick sweep keeps its first two code sizes (the classic study's 5 and 20)
 GRADIENT_CHECK = {"seed": 0, "n": 5, "n_features": 6, "n_hidden": 4}  # run_checks' defaults, recorded
-RUN_KINDS = {"gradcheck": "gradients", "train": "train", "sweep": "sweep"}  # a study's step kind → its run folder's kind
+RUN_KINDS = {"gradcheck": "gradients", "train": "train", "sweep": "sweep", "anomaly": "anomaly"}  # a study's step kind → its run folder's kind
 BATCHED = "batch"  # the folder-name prefix of a batched group of train cells
 
 
@@ -70,7 +70,7 @@ class Step:
         spec = get_spec(self.dataset) if not is_path(self.dataset) else OWN_DATA_ESTIMATE
         codes = self.config.code_sizes if self.kind == "sweep" else (self.config.code_size,)
         hidden = self.config.hidden_sizes if get_family(self.config.model).uses_hidden_sizes else ()
-        copies = self.config.seeds if self.kind == "sweep" else 1
+        copies = self.config.seeds if self.kind in ("sweep", "anomaly") else 1  # anomaly: ~the training set, per seed
         params = copies * sum(n_parameters(spec.n_features, k, hidden) for k in codes)
         return self.config.epochs * (self.config.train_size or spec.n_train) * (1 + params / 100_000)
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 FINISHED = "finished.json"
 MANIFEST = "reproduce.json"
+ANOMALY_FIGURES = ("roc.png", "histograms.png", "extremes.png")
 TRAIN_FIGURES = ("reconstructions.png", "worst.png", "weights.png", "loss.png")
 MODEL_ORDER = ("shallow", "deep", "denoising", "sparse")
 EXPLORER_HTML = "explorer.html"  # aelab.explorer's page (that package imports the library; the report only reads files)
@@ -79,6 +80,11 @@ def read_run(out: Path, step: dict) -> dict:
     if step["kind"] == "gradients":
         run["checks"] = read_json(folder / "checks.json") or []
         run["derivation"] = read_text(folder / "derivation.md")
+    elif step["kind"] == "anomaly":
+        run["anomaly"] = read_json(folder / "anomaly.json") or {}
+        run["summary"] = read_text(folder / "summary.md") or ""
+        run["figures"] = [name for name in ANOMALY_FIGURES if (folder / name).is_file()]
+        return run
     elif step["kind"] == "sweep":
         run["sweep"] = read_json(folder / "sweep.json") or {}
         run["summary"] = read_text(folder / "summary.md") or ""
@@ -88,6 +94,8 @@ def read_run(out: Path, step: dict) -> dict:
         run["summary"] = read_text(folder / "summary.md") or ""
         run["figures"] = [name for name in TRAIN_FIGURES if (folder / name).is_file()]
         run["explorer"] = (folder / EXPLORER_HTML).is_file()  # written by `aelab explore`, linked by the report
+    run["probe"], run["tsne"] = read_json(folder / "probe.json"), (folder / "tsne.png").is_file()  # from `aelab probe`
+    run["probe_figure"] = (folder / "probe.png").is_file()
     return run
 
 

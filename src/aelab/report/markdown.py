@@ -12,6 +12,7 @@ from pathlib import Path
 
 from aelab.fileio import atomic_write_text
 from aelab.report import sections
+from aelab.report.codes import anomalies, probes
 from aelab.report.grids import grids
 from aelab.report.provenance import provenance
 
@@ -21,7 +22,8 @@ REPORT_MD = "report.md"
 def report_markdown(study: dict) -> str:
     """The report's text, from `collect.collect(out)`; the HTML page is rendered from this same text."""
     lines = [*sections.header(study), *sections.gradients(study), *sections.models(study), *sections.comparison(study),
-             *grids(study), *sections.sweeps(study), *sections.skipped(study), *provenance(study)]
+             *grids(study), *sections.sweeps(study), *anomalies(study), *probes(study),
+             *sections.skipped(study), *provenance(study)]
     return "\n".join(lines).rstrip("\n") + "\n"
 
 

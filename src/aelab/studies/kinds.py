@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from aelab.config import SweepConfig, TrainConfig
+from aelab.config import AnomalyConfig, SweepConfig, TrainConfig
 from aelab.registries import lookup
 
 
@@ -39,6 +39,8 @@ KINDS: dict[str, StepKind] = {
     "train": StepKind(TrainConfig, True, "train one autoencoder per cell (the settings of `aelab train`)"),
     "sweep": StepKind(SweepConfig, True, "a code-size sweep beside PCA (the settings of `aelab sweep`)"),
     "gradcheck": StepKind(None, False, "the hand-derived gradients against finite differences and autograd (no settings)"),
+    "anomaly": StepKind(AnomalyConfig, True, "one-class anomaly detection over the data set's classes (the settings of "
+                        "`aelab anomaly`)"),
 }
 
 
