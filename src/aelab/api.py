@@ -132,7 +132,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
 
     @property
     def _n_features_out(self) -> int:  # ClassNamePrefixFeaturesOutMixin: names autoencoder0, … per code unit
-        return self.config_.code_size
+        return self.model_.code_size  # the model's: a conv model's code is fixed by its architecture
 
     def _images(self, X) -> torch.Tensor:
         check_is_fitted(self)
@@ -154,7 +154,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     def decode(self, codes) -> np.ndarray:
         """Images from codes (n, code_size): float32 in [0, 1], in the sample shape `fit` was given."""
         check_is_fitted(self)
-        codes = _as_codes(codes, self.config_.code_size)
+        codes = _as_codes(codes, self.model_.code_size)
         pixels = self._batched(lambda c: torch.sigmoid(self.model_.decode(c)), codes)
         return pixels.reshape(len(pixels), *self.sample_shape_)
 

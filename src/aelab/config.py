@@ -19,7 +19,9 @@ from aelab.registries import lookup
 NOISE_KINDS = ("gaussian", "masking", "salt-pepper")
 # The model families' names, so a config refuses a typo when it is made; models.registry builds them
 # (this layer cannot import models: imports run one way) and a test keeps the two lists equal.
-MODEL_NAMES = ("shallow", "deep", "denoising", "sparse")
+MODEL_NAMES = ("shallow", "deep", "denoising", "sparse", "conv", "conv-denoising", "vae", "conv-vae", "beta-vae")
+VARIATIONAL_NAMES = ("vae", "conv-vae", "beta-vae")  # the families with a Gaussian code (models.registry's `variational`)
+BETA_LIMIT = 1000.0
 ENGINES = ("fused", "autograd")
 L1_LIMIT = 1000.0  # an L1 weight this large only zeroes the code: surely a typo
 
@@ -84,7 +86,8 @@ class TrainConfig(JsonConfig):
     noise: str | None = option(None, "input corruption for a denoising run: gaussian (clip(x + f·N(0,1), 0, 1)), "
                                "masking (a fraction f of pixels zeroed) or salt-pepper (a fraction f set to 0 or 1); "
                                "the target stays clean (default: none; gaussian for --model denoising)", choices=NOISE_KINDS)
-    noise_factor: float = option(0.2, "f: the Gaussian noise's standard deviation, or the fraction of corrupted pixels")
+    noise_factor: float | None = option(None, "f: the Gaussian noise's standard deviation, or the fraction of corrupted "
+                                        "pixels (default: 0.2; 0.4 for --model conv-denoising, as the Keras example)")
     fixed_noise: bool = option(False, "draw the training noise once, as the original study did (default: fresh noise "
                                "every epoch, which the model cannot memorise)")
     l1: float | None = option(None, "weight of the L1 penalty on the code activations, in [0, 1000) (default: 1e-5 for "
@@ -98,6 +101,10 @@ class TrainConfig(JsonConfig):
                           "(default) for 2 when PyTorch has two or more threads here (a model trained alone) and 1 "
                           "otherwise (inside `aelab run`'s parallel steps); measured: two threads take 0.7-0.9× the "
                           "time of one (BENCHMARKS.md); results agree to float32 rounding", choices=(0, 1, 2))
+    beta: float | None = option(None, "weight of the KL term of a variational model (vae, conv-vae, beta-vae): the "
+                                "β of β-VAE (Higgins et al. 2017), in (0, 1000] (default: 1.0; 4.0 for --model beta-vae)")
+    train_with_test: bool = option(False, "train on the training and test images together, as the Keras VAE example "
+                                   "does (MNIST's 70,000); the test metrics are then on images seen in training")
 
     def __post_init__(self) -> None:
         if not isinstance(self.model, str):
@@ -113,12 +120,26 @@ class TrainConfig(JsonConfig):
         if self.noise is not None and self.noise not in NOISE_KINDS:
             raise ConfigError(f"--noise {self.noise!r}: expected one of {', '.join(NOISE_KINDS)}")
         limit = 10.0 if self.noise in (None, "gaussian") else 1.0
-        if not (isinstance(self.noise_factor, (int, float)) and 0 <= self.noise_factor <= limit):
+        if self.noise_factor is not None and not (isinstance(self.noise_factor, (int, float)) and 0 <= self.noise_factor <= limit):
             raise ConfigError(f"--noise-factor {self.noise_factor!r}: expected a number in [0, {limit:g}]")
         if self.l1 is not None and not (isinstance(self.l1, (int, float)) and 0 <= self.l1 < L1_LIMIT):
             raise ConfigError(f"--l1 {self.l1!r}: expected a number in [0, {L1_LIMIT:g})")
         if self.l1_reduction not in ("mean", "sum"):
             raise ConfigError(f"--l1-reduction {self.l1_reduction!r}: expected mean or sum")
+        check_variational(self)
+
+
+def check_variational(config: TrainConfig) -> None:
+    """β belongs to the variational families, and L1 does not: their KL term already pulls the code to the prior,
+    and an L1 term on a sampled Gaussian code would fight that prior rather than make the code sparse."""
+    if config.beta is not None and not (isinstance(config.beta, (int, float)) and 0 < config.beta <= BETA_LIMIT):
+        raise ConfigError(f"--beta {config.beta!r}: expected a number in (0, {BETA_LIMIT:g}]")
+    if config.beta is not None and config.model not in VARIATIONAL_NAMES:
+        raise ConfigError(f"--beta {config.beta!r} with --model {config.model}: expected --beta only with a variational "
+                          f"model ({', '.join(VARIATIONAL_NAMES)})")
+    if config.l1 and config.model in VARIATIONAL_NAMES:
+        raise ConfigError(f"--l1 {config.l1!r} with --model {config.model}: expected no L1 on a variational model's code "
+                          "(its KL term already regularises it)")
 
 
 def _parse_int_tuple(text: str) -> tuple[int, ...]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from aelab.models.variational import GaussianCode
 from aelab.objectives import bce_from_logits, mse, pixel_entropy, psnr
 
 
@@ -23,6 +24,7 @@ def reconstruction_metrics(model: torch.nn.Module, target: torch.Tensor, inputs:
     for i in range(0, len(target), batch_size):
         x, t = inputs[i:i + batch_size], target[i:i + batch_size]
         logits, code = model(x)
+        code = code.mean if isinstance(code, GaussianCode) else code  # a VAE's code is its posterior mean
         weight = len(t)
         sums["bce"] += bce_from_logits(logits, t).item() * weight
         sums["bce_floor"] += pixel_entropy(t).item() * weight
