@@ -17,6 +17,9 @@ from aelab.experiments.runs import save_figure
 from aelab.plots.curves import loss_figure
 from aelab.plots.images import reconstructions_figure
 from aelab.plots.weights import weights_figure
+from aelab.experiments.family_figures import draw_family_figures
+from aelab.models.variational import VariationalAutoencoder
+from aelab.plots.filters import filters_figure
 from aelab.train.metrics import per_image_bce
 
 
@@ -81,6 +84,18 @@ def draw_run_figures(out: Path, model: torch.nn.Module, figures: FigureConfig, t
     save_figure(reconstructions_figure(**image_rows(model, test_x[worst], noisy), titles=worst_titles), out / "worst.png")
     units = model.first_layer_weights()
     shown_units = resolve_figures(figures, units.shape[0]).n_weights
-    save_figure(weights_figure(units[:shown_units].numpy()), out / "weights.png")
-    save_figure(loss_figure([e["train_loss"] for e in history], [e["test_loss"] for e in history], floor=floor), out / "loss.png")
-    return ["reconstructions.png", "worst.png", "weights.png", "loss.png"]
+    first_layer = "filters.png" if units.ndim == 4 else "weights.png"  # a convolutional layer's kernels, or dense units
+    drawn = filters_figure if units.ndim == 4 else weights_figure
+    save_figure(drawn(units[:shown_units].numpy()), out / first_layer)
+    variational = isinstance(model, VariationalAutoencoder)  # its loss is −ELBO in nats per image: no pixel-entropy floor
+    save_figure(loss_figure([e["train_loss"] for e in history], [e["test_loss"] for e in history],
+                            floor=None if variational else floor,
+                            ylabel="−ELBO estimate (nats per image)" if variational else "binary cross-entropy"), out / "loss.png")
+    family = draw_family_figures(out, model, test_x, labels, class_names) if draws_code_space(model) else []
+    return ["reconstructions.png", "worst.png", first_layer, "loss.png", *family]
+
+
+def draws_code_space(model: torch.nn.Module) -> bool:
+    """The code-space figures belong to the new families (conv, VAEs) and to any model with a 2-D code; the
+    classic study's run folders keep exactly their four figures."""
+    return isinstance(model, VariationalAutoencoder) or model.first_layer_weights().ndim == 4 or model.code_size == 2
