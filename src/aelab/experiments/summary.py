@@ -49,7 +49,20 @@ def describe(config: dict, final: dict, seconds: float, n_epochs: int) -> list[s
                      f"(MSE {final['clean_test_mse']:.5f}) against {final['test_bce']:.4f} (MSE {final['test_mse']:.5f}) on noisy ones.")
     lines.append(f"{final['test_code_zero_fraction']:.1%} of the code entries on the test set are exactly zero "
                  f"(mean activation {final['test_code_mean']:.3f}).")
-    return lines
+    return lines + variational_lines(c, final)
+
+
+def variational_lines(c: dict, final: dict) -> list[str]:
+    """A VAE's ELBO and its parts (a no-op for other models): the training loss's parts and the test ELBO."""
+    if "test_elbo" not in final:
+        return []
+    weight = f" + β {c['beta']:g} ×" if c.get("beta", 1.0) != 1.0 else " +"
+    used = ", ".join(f"{v:.2f}" for v in final["test_kl_per_dim"])
+    return [f"Training loss {final['train_loss']:.2f} nats per image = reconstruction {final['train_reconstruction']:.2f}"
+            f"{weight} KL {final['train_kl']:.2f} (mean over the last epoch). Test ELBO {final['test_elbo']:.2f} nats per "
+            f"image (reconstruction {final['test_reconstruction']:.2f}, KL {final['test_kl']:.2f}; one seeded sample of the "
+            f"code per image); KL per code dimension {used}; {final['test_active_dims']} of {len(final['test_kl_per_dim'])} "
+            "dimensions active (variance of the posterior mean over the test images above 0.01, Burda et al. 2016)."]
 
 
 def write_summary(path: Path, config: dict, metrics: dict, pictures: list[str]) -> Path:

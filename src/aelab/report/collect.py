@@ -15,6 +15,8 @@ from pathlib import Path
 FINISHED = "finished.json"
 MANIFEST = "reproduce.json"
 TRAIN_FIGURES = ("reconstructions.png", "worst.png", "weights.png", "loss.png")
+TRAIN_FIGURES += ("filters.png", "feature_maps.png", "codes.png", "manifold.png", "manifold_codes.png", "samples.png",
+                  "interpolation.png")  # the conv and variational families' (experiments/family_figures.py)
 MODEL_ORDER = ("shallow", "deep", "denoising", "sparse")
 
 
