@@ -23,6 +23,8 @@ import math
 import torch
 from torch import nn
 
+from aelab.models.dense import EncoderDecoder
+
 FILTERS = 32  # the Keras example's filters in every layer
 
 
@@ -57,7 +59,7 @@ def check_sample_shape(sample_shape: tuple[int, ...], model: str) -> tuple[int, 
     return tuple(sample_shape)
 
 
-class ConvAutoencoder(nn.Module):
+class ConvAutoencoder(EncoderDecoder):
     """The Keras example's convolutional autoencoder for images of shape `sample_shape` (C, H, W)."""
 
     def __init__(self, sample_shape: tuple[int, int, int], generator: torch.Generator | None = None):
@@ -78,16 +80,6 @@ class ConvAutoencoder(nn.Module):
         """code (batch, 32·H/4·W/4) → logits (batch, C·H·W)."""
         _, h, w = self.sample_shape
         return self.decoder(code.view(-1, FILTERS, h // 4, w // 4)).flatten(1)  # (b, 32, H/4, W/4) → (b, C, H, W) → flat
-
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """x → (logits, code)."""
-        code = self.encode(x)
-        return self.decode(code), code
-
-    @torch.no_grad()
-    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
-        """Pixel values in [0, 1], shape of `x`."""
-        return torch.sigmoid(self.decode(self.encode(x)))
 
     def first_layer_weights(self) -> torch.Tensor:
         """The first convolution's kernels (32, C, 3, 3): one small image per filter."""
