@@ -12,6 +12,7 @@ import torch
 import aelab
 from aelab.cli import main
 from aelab.config import TrainConfig
+from aelab.errors import ConfigError
 from aelab.experiments.train_one import seeded_generators, select
 from aelab.studies.reader import load_study
 
@@ -88,7 +89,43 @@ def test_the_keras_examples_study_has_their_settings():
     study = load_study(STUDIES / "keras-examples.toml")
     configs = {cell.step: cell.config for cell in study.cells()}
     assert configs["conv"].model == "conv" and configs["conv"].epochs == 50 and configs["conv"].batch_size == 128
-    assert configs["conv-denoising"].epochs == 100 and configs["conv-denoising"].fixed_noise
+    denoiser = configs["conv-denoising"]
+    assert (denoiser.epochs, denoiser.clean_epochs, denoiser.fixed_noise, denoiser.batch_size) == (150, 50, True, 128)
     vae = configs["conv-vae"]
     assert (vae.model, vae.code_size, vae.epochs, vae.batch_size, vae.train_with_test) == ("conv-vae", 2, 30, 128, True)
     assert not configs["conv-vae-held-out"].train_with_test
+
+
+def test_clean_epochs_come_before_the_noise_with_one_model_and_optimiser():
+    from aelab.models.dense import DenseAutoencoder
+    from aelab.objectives import ReconstructionObjective
+    from aelab.train.trainer import Trainer
+
+    noisy_steps: list[int] = []
+
+    def corrupt(batch: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        noisy_steps.append(trainer.position.epoch)
+        return batch.flip(0)
+
+    x = torch.rand(32, 12)
+    trainer = Trainer(DenseAutoencoder(12, 3, (), torch.Generator().manual_seed(0)), ReconstructionObjective(), batch_size=8,
+                      epochs=3, learning_rate=1e-3, generator=torch.Generator().manual_seed(0), input_transform=corrupt,
+                      quiet=True, clean_epochs=1)
+    history = trainer.fit(x)
+    assert noisy_steps == [2] * 4 + [3] * 4 and len(history) == 3
+    assert int(trainer.optimizer.state_dict()["state"][0]["step"]) == 12  # one optimiser through all three epochs
+
+
+def test_clean_epochs_must_leave_noisy_ones():
+    with pytest.raises(ConfigError, match="--clean-epochs 5: expected a whole number ≥ 0 and below --epochs"):
+        TrainConfig(model="conv-denoising", epochs=5, clean_epochs=5)
+
+
+def test_every_family_takes_the_noise_options(tiny_dataset, tmp_path):
+    root, _, _ = tiny_dataset
+    out = tmp_path / "noisy-vae"
+    assert main(["train", "--model", "vae", "--noise", "masking", "--noise-factor", "0.3", "--dataset", "tiny", "--data-dir",
+                 str(root), "--code-size", "2", "--hidden-sizes", "16", "--epochs", "1", "--batch-size", "16", "--out",
+                 str(out), "--quiet"]) == 0
+    final = json.loads((out / "metrics.json").read_text())["final"]
+    assert "clean_test_bce" in final and final["test_bce"] != final["clean_test_bce"]

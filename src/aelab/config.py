@@ -105,6 +105,8 @@ class TrainConfig(JsonConfig):
                                 "β of β-VAE (Higgins et al. 2017), in (0, 1000] (default: 1.0; 4.0 for --model beta-vae)")
     train_with_test: bool = option(False, "train on the training and test images together, as the Keras VAE example "
                                    "does (MNIST's 70,000); the test metrics are then on images seen in training")
+    clean_epochs: int = option(0, "epochs trained on clean inputs before the noise starts, one model and optimiser "
+                               "throughout: the Keras conv example trains 50 epochs clean, then 100 as a denoiser")
 
     def __post_init__(self) -> None:
         if not isinstance(self.model, str):
@@ -127,6 +129,8 @@ class TrainConfig(JsonConfig):
         if self.l1_reduction not in ("mean", "sum"):
             raise ConfigError(f"--l1-reduction {self.l1_reduction!r}: expected mean or sum")
         check_variational(self)
+        if not _whole(self.clean_epochs) or self.clean_epochs < 0 or (self.epochs is not None and self.clean_epochs >= self.epochs):
+            raise ConfigError(f"--clean-epochs {self.clean_epochs!r}: expected a whole number ≥ 0 and below --epochs")
 
 
 def check_variational(config: TrainConfig) -> None:

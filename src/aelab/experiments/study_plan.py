@@ -117,6 +117,8 @@ def finish(cell: Cell, quick: bool) -> Cell:
         return cell
     if quick:
         extra = {"code_sizes": config.code_sizes[:QUICK_CODE_SIZES]} if cell.kind == "sweep" else {}
+        if cell.kind == "train":
+            extra = {"clean_epochs": 0}  # a quick run's one epoch is the noisy one
         config = dataclasses.replace(config, **QUICK, **extra)
     if cell.kind == "train":
         config = resolve(config)

@@ -129,7 +129,8 @@ def model_and_trainer(config: TrainConfig, train_x: torch.Tensor, test_x: torch.
     objective = VariationalObjective(config.beta) if family.variational else objective_for(config.l1, config.l1_reduction)
     trainer = Trainer(model, objective, batch_size=config.batch_size,
                       epochs=config.epochs, learning_rate=config.learning_rate, generator=generators["order"],
-                      input_transform=transform, quiet=quiet, engine=config.engine, threads=config.threads)
+                      input_transform=transform, quiet=quiet, engine=config.engine, threads=config.threads,
+                      clean_epochs=config.clean_epochs)
     return model, trainer, train_inputs, test_inputs
 
 
