@@ -197,6 +197,9 @@ class FigureConfig:
                                    f"{DEFAULT_N_WEIGHTS}, or every unit when the first layer has fewer)")
     indices: tuple[int, ...] | None = option(None, "test images to show, by index, e.g. 0,7,42 (default: the first --n-images)")
     per_class: bool = option(False, "show one test image of each class (the first of each label) instead")
+    projection: str = option("pca", "how codes of more than two dimensions are drawn in codes.png: pca (linear: distances "
+                             "mean what they mean in the code) or tsne (scikit-learn's t-SNE: neighbourhoods)",
+                             choices=("pca", "tsne"))
 
     def __post_init__(self) -> None:
         for name in ("n_images", "n_weights"):
@@ -205,6 +208,8 @@ class FigureConfig:
                 continue
             if not isinstance(value, int) or value < 1:
                 raise ConfigError(f"--{name.replace('_', '-')} {value!r}: expected a whole number ≥ 1")
+        if self.projection not in ("pca", "tsne"):
+            raise ConfigError(f"--projection {self.projection!r}: expected pca or tsne")
         if self.indices is not None and (not self.indices or min(self.indices) < 0):
             raise ConfigError(f"--indices {self.indices!r}: expected test image indices ≥ 0")
 

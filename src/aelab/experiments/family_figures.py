@@ -56,14 +56,16 @@ def interpolations(model: torch.nn.Module, images: torch.Tensor) -> tuple[np.nda
 
 
 def draw_family_figures(out: Path, model: torch.nn.Module, test_x: torch.Tensor, labels: np.ndarray | None,
-                        class_names: tuple[str, ...] | None) -> list[str]:
-    """Write the code-space figures that apply to `model` into `out`; return their names."""
+                        class_names: tuple[str, ...] | None, projection: str = "pca") -> list[str]:
+    """Write the code-space figures that apply to `model` into `out`; return their names.
+
+    `projection` ("pca" or "tsne") draws codes of more than two dimensions (plots.code_space.project_codes)."""
     model.eval()
     shape = image_shape(model)
     codes = torch.cat([model.encode(test_x[i:i + 2_000]) for i in range(0, len(test_x), 2_000)]).detach().numpy()
-    points, axes = project_codes(codes)
+    points, axes = project_codes(codes, projection, FIGURE_SEED)
     what = "posterior means" if isinstance(model, VariationalAutoencoder) else "codes"
-    title = f"test {what}" + ("" if codes.shape[1] == 2 else f" ({codes.shape[1]} dimensions, PCA)")
+    title = f"test {what}" + ("" if codes.shape[1] == 2 else f" ({codes.shape[1]} dimensions, {projection.upper()})")
     save_figure(code_space_figure(points, axes, labels, class_names, title), out / "codes.png")
     names = ["codes.png"]
     if codes.shape[1] == 2:

@@ -91,7 +91,7 @@ def draw_run_figures(out: Path, model: torch.nn.Module, figures: FigureConfig, t
     save_figure(loss_figure([e["train_loss"] for e in history], [e["test_loss"] for e in history],
                             floor=None if variational else floor,
                             ylabel="−ELBO estimate (nats per image)" if variational else "binary cross-entropy"), out / "loss.png")
-    family = draw_family_figures(out, model, test_x, labels, class_names) if draws_code_space(model) else []
+    family = draw_family_figures(out, model, test_x, labels, class_names, figures.projection) if draws_code_space(model) else []
     return ["reconstructions.png", "worst.png", first_layer, "loss.png", *family]
 
 
