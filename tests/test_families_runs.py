@@ -129,3 +129,18 @@ def test_every_family_takes_the_noise_options(tiny_dataset, tmp_path):
                  str(out), "--quiet"]) == 0
     final = json.loads((out / "metrics.json").read_text())["final"]
     assert "clean_test_bce" in final and final["test_bce"] != final["clean_test_bce"]
+
+
+def test_a_study_of_the_families_reports_their_figures_and_architecture(tiny_dataset, tmp_path):
+    root, _, _ = tiny_dataset
+    study = tmp_path / "families.toml"
+    study.write_text('title = "Families on tiny"\ndatasets = ["tiny"]\n\n'
+                     '[[steps]]\nname = "conv-vae"\nkind = "train"\nmodel = "conv-vae"\ncode_size = 2\nepochs = 1\nbatch_size = 16\n\n'
+                     '[[steps]]\nname = "conv"\nkind = "train"\nmodel = "conv"\nepochs = 1\nbatch_size = 16\n')
+    out = tmp_path / "out"
+    assert main(["run", str(study), "--out", str(out), "--data-dir", str(root), "--quiet", "--workers", "1"]) == 0
+    report = (out / "report.md").read_text()
+    assert "the Keras VAE example" in report and "the Keras conv example" in report
+    for name in ("manifold", "samples", "codes", "interpolation", "filters", "feature_maps"):
+        assert f"tiny/conv-vae/{name}.png" in report or f"tiny/conv/{name}.png" in report, name
+    assert "Test ELBO" in report

@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from aelab.fileio import atomic_write_text
+from aelab.models.registry import get_family
 
 ROWS = [  # (metrics key suffix, label, format)
     ("bce", "BCE", "{:.4f}"),
@@ -30,6 +31,13 @@ def metrics_table(final: dict) -> list[str]:
     return lines
 
 
+def code_size(c: dict) -> str:
+    """The code's size as the reader should see it: a conv family's is fixed by its architecture, not by --code-size."""
+    if get_family(c["model"]).uses_code_size:
+        return f"code size {c['code_size']}"
+    return "code of 32 channels at a quarter of the image's height and width, fixed by the architecture"
+
+
 def describe(config: dict, final: dict, seconds: float, n_epochs: int) -> list[str]:
     """Plain statements computed from the numbers."""
     c = config["config"]
@@ -37,7 +45,7 @@ def describe(config: dict, final: dict, seconds: float, n_epochs: int) -> list[s
     l1 = f", L1 {c['l1']:g} on the code ({c['l1_reduction']} over the batch)" if c["l1"] else ""
     removable = final["test_bce_excess"] / final["test_bce"]
     lines = [
-        f"Model `{c['model']}` (code size {c['code_size']}) on `{c['dataset']}`, {n_epochs} epochs, batch {c['batch_size']}, "
+        f"Model `{c['model']}` ({code_size(c)}) on `{c['dataset']}`, {n_epochs} epochs, batch {c['batch_size']}, "
         f"seed {c['seed']}{noise}{l1}; trained in {seconds:.1f} s.",
         "",
         f"Final training loss {final['train_loss']:.4f}; test BCE {final['test_bce']:.4f}, of which "

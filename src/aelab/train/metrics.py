@@ -15,6 +15,8 @@ def reconstruction_metrics(model: torch.nn.Module, target: torch.Tensor, inputs:
     test set at once (logits, probabilities, elementwise losses) are several 31 MB arrays at a time.
 
     `inputs` (default: `target`) is what the model sees, e.g. noisy images for a denoiser.
+    For a VAE the logits decode one seeded sample of its code (its eval-mode noise) and the code figures
+    are of its posterior mean.
     Returns bce, bce_floor (the pixels' own entropy), bce_excess, mse, psnr_db,
     code_mean (mean code activation) and code_zero_fraction (share of code entries exactly 0).
     """
