@@ -147,3 +147,26 @@ def test_the_fused_engine_trains_these_families_on_autograd_and_says_why(name):
     step = make_step("fused", model, VariationalObjective(), 1e-3)
     assert isinstance(step, AutogradStep)
     assert "dense autoencoders only" in step.describe()["fallback"]
+
+
+def test_a_vae_resumed_mid_training_continues_bit_for_bit():
+    """The sampling noise lives in the model's buffers, so a checkpoint restores its stream with the weights."""
+    from aelab.train.state import restore_trainer_state, trainer_state
+    from aelab.train.trainer import Trainer
+
+    def trainer(epochs: int) -> Trainer:
+        model = DenseVAE(12, 2, (8,), torch.Generator().manual_seed(0))
+        return Trainer(model, VariationalObjective(2.0), batch_size=8, epochs=epochs, learning_rate=1e-2,
+                       generator=torch.Generator().manual_seed(1), quiet=True)
+
+    x = torch.rand(40, 12, generator=torch.Generator().manual_seed(2))
+    whole = trainer(3)
+    whole.fit(x)
+    first = trainer(1)
+    first.fit(x)
+    tensors, info = trainer_state(first)
+    resumed = trainer(3)
+    restore_trainer_state(resumed, tensors, info)
+    resumed.fit(x)
+    assert all(torch.equal(a, b) for a, b in zip(whole.model.state_dict().values(), resumed.model.state_dict().values()))
+    assert [r.train_parts for r in whole.position.history] == [r.train_parts for r in resumed.position.history]
