@@ -73,11 +73,13 @@ class TrainConfig(JsonConfig):
     """Everything that determines a training run's result."""
 
     model: str = option("shallow", "model family: shallow (784→code→784), deep (784→128→code→128→784), "
-                        "denoising (deep, Gaussian input noise 0.2) or sparse (shallow, L1 on the code)")
+                        "denoising (deep, Gaussian input noise 0.2), sparse (shallow, L1 on the code), conv and conv-denoising (the Keras "
+                        "conv example, noise 0.4), vae (dense, Gaussian code), conv-vae (the Keras VAE example) or beta-vae")
     dataset: str = option("fashion-mnist", "data set name: mnist or fashion-mnist")
     code_size: int = option(32, "width of the code (bottleneck) layer")
     hidden_sizes: tuple[int, ...] = option((128,), "hidden widths of a deep model, outermost first, e.g. 256,128")
-    epochs: int | None = option(None, "passes over the training set (default: the study's: 5 shallow and sparse, 10 deep and denoising)")
+    epochs: int | None = option(None, "passes over the training set (default: the study's: 5 shallow and sparse, 10 deep and denoising; the Keras examples': 50 conv, 100 "
+                                      "conv-denoising, 30 vae, conv-vae and beta-vae)")
     batch_size: int = option(32, "samples per optimiser step (the study's 32)")
     learning_rate: float = option(1e-3, "Adam learning rate (Keras' default 1e-3)")
     seed: int = option(0, "seed of every random choice: weights, batch order, noise")
