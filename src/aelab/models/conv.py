@@ -23,6 +23,7 @@ import math
 import torch
 from torch import nn
 
+from aelab.errors import ConfigError
 from aelab.models.dense import EncoderDecoder
 
 FILTERS = 32  # the Keras example's filters in every layer
@@ -51,8 +52,6 @@ def up_conv(c_in: int, c_out: int, generator, stride: int = 2) -> nn.ConvTranspo
 
 def check_sample_shape(sample_shape: tuple[int, ...], model: str) -> tuple[int, int, int]:
     """(C, H, W) with H and W divisible by 4, or a ConfigError naming the shape."""
-    from aelab.errors import ConfigError  # errors sits below models; imported here to keep this module's top lean
-
     if len(sample_shape) != 3 or sample_shape[1] % 4 or sample_shape[2] % 4 or min(sample_shape) < 1:
         raise ConfigError(f"--model {model}: sample shape {tuple(sample_shape)}: expected images (C, H, W) with H and W "
                           "divisible by 4 (the convolutional models halve them twice)")
