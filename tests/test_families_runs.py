@@ -144,3 +144,15 @@ def test_a_study_of_the_families_reports_their_figures_and_architecture(tiny_dat
     for name in ("manifold", "samples", "codes", "interpolation", "filters", "feature_maps"):
         assert f"tiny/conv-vae/{name}.png" in report or f"tiny/conv/{name}.png" in report, name
     assert "Test ELBO" in report
+
+
+def test_a_conv_steps_estimate_counts_its_multiply_adds_not_its_parameters():
+    from aelab.experiments.study_plan import plan_study
+    from aelab.models.registry import multiply_adds
+    from aelab.studies.reader import parse_study
+
+    text = ('title = "t"\ndatasets = ["mnist"]\n\n[[steps]]\nname = "conv"\nkind = "train"\nmodel = "conv"\nepochs = 1\n\n'
+            '[[steps]]\nname = "deep"\nkind = "train"\nmodel = "deep"\nepochs = 1\n')
+    costs = {step.name: step.cost() for step in plan_study(parse_study(text, "t.toml"), quick=False)}
+    assert multiply_adds("conv", (1, 28, 28), 32) == 4_515_840  # the five layers' kernels × output positions, by hand
+    assert costs["mnist/conv"] > 10 * costs["mnist/deep"]  # (1 + 45) against (1 + 2.1) per image: 4.5 M multiply-adds, 0.2 M

@@ -21,8 +21,8 @@ from pathlib import Path
 from aelab.config import SWEEP_MODELS, SweepConfig, TrainConfig
 from aelab.data.registry import get_spec
 from aelab.experiments.runs import is_finished
-from aelab.experiments.train_one import resolve
-from aelab.models.registry import get_family
+from aelab.experiments.train_one import image_shape, resolve
+from aelab.models.registry import get_family, multiply_adds
 from aelab.studies import Cell, Study, load_study
 
 QUICK = {"train_size": 2000, "test_size": 1000, "epochs": 1}
@@ -60,6 +60,8 @@ class Step:
         hidden = self.config.hidden_sizes if get_family(self.config.model).uses_hidden_sizes else ()
         copies = self.config.seeds if self.kind == "sweep" else 1
         params = copies * sum(n_parameters(spec.n_features, k, hidden) for k in codes)
+        if get_family(self.config.model).convolutional:  # its work per image, as a dense model's is its parameters
+            params = multiply_adds(self.config.model, image_shape(spec.n_features), self.config.code_size)
         return self.config.epochs * (self.config.train_size or spec.n_train) * (1 + params / 100_000)
 
     def record(self) -> dict:

@@ -11,7 +11,9 @@ from typing import Callable
 
 import math
 
+import torch
 from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
 
 from aelab.models.conv import ConvAutoencoder
 from aelab.models.dense import DenseAutoencoder
@@ -33,6 +35,7 @@ class ModelFamily:
     variational: bool = False  # a Gaussian code trained on the ELBO (objectives.VariationalObjective)
     default_beta: float | None = None  # the KL weight of a variational family unless told otherwise
     uses_code_size: bool = True  # False: the architecture fixes the code (the Keras conv example's 7×7×32)
+    convolutional: bool = False  # its weights are reused at every position: its work is not its parameter count
 
 
 def build_shallow(sample_shape: tuple[int, ...], code_size: int, hidden_sizes: tuple[int, ...], generator=None) -> nn.Module:
@@ -90,6 +93,7 @@ MODELS: dict[str, ModelFamily] = {
     "conv": ModelFamily(
         build=build_conv,
         default_epochs=50,
+        convolutional=True,
         uses_hidden_sizes=False,
         uses_code_size=False,
         description="the Keras conv example: Conv(32)+pool twice → 7×7×32 code → ConvTranspose(32) twice → Conv(1)",
@@ -97,6 +101,7 @@ MODELS: dict[str, ModelFamily] = {
     "conv-denoising": ModelFamily(
         build=build_conv,
         default_epochs=100,
+        convolutional=True,
         uses_hidden_sizes=False,
         uses_code_size=False,
         description="the conv model fed clip(x + 0.4·N(0,1), 0, 1), trained to output the clean x (the Keras example's denoiser)",
@@ -114,6 +119,7 @@ MODELS: dict[str, ModelFamily] = {
     "conv-vae": ModelFamily(
         build=build_conv_vae,
         default_epochs=30,
+        convolutional=True,
         uses_hidden_sizes=False,
         description="the Keras VAE example: Conv(32, s2)→Conv(64, s2)→Dense(16)→Gaussian code→Dense→ConvTranspose(64, 32)→1",
         variational=True,
@@ -133,3 +139,12 @@ MODELS: dict[str, ModelFamily] = {
 def get_family(name: str) -> ModelFamily:
     """The family called `name`; a typo gets a close-match suggestion."""
     return lookup(name, MODELS, "model")
+
+
+def multiply_adds(name: str, sample_shape: tuple[int, ...], code_size: int, hidden_sizes: tuple[int, ...] = ()) -> int:
+    """Multiply-adds of one image's forward pass through family `name`'s model, counted by PyTorch's FlopCounterMode
+    on a freshly built model (a convolution's work is its kernel × output positions, not its parameter count)."""
+    model = get_family(name).build(sample_shape, code_size, hidden_sizes)
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        model(torch.zeros(1, math.prod(sample_shape)))
+    return counter.get_total_flops() // 2  # FlopCounterMode counts a multiply-add as two operations
