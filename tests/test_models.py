@@ -60,7 +60,7 @@ def test_same_generator_seed_same_weights():
 def test_registry_builds_study_models_and_suggests_names():
     assert get_family("shallow").default_epochs == 5 and get_family("deep").default_epochs == 10
     for name, family in MODELS.items():
-        model = family.build(784, 32, (128,), None)
+        model = family.build((1, 28, 28), 32, (128,), None)
         assert model(torch.rand(2, 784))[0].shape == (2, 784), name
     with pytest.raises(ConfigError, match="did you mean 'shallow'"):
         get_family("shalow")

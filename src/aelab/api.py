@@ -127,8 +127,8 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             test_x = train_x if X_test is None else as_images(X_test, "X_test", shape)[0]
         if config.batch_size > len(train_x):
             raise ConfigError(f"batch_size {config.batch_size}: expected at most {len(train_x)} (the images in X)")
-        model, trainer, train_inputs, test_inputs = model_and_trainer(config, train_x, test_x,
-                                                                      seeded_generators(config.seed), quiet=False)
+        model, trainer, train_inputs, test_inputs = model_and_trainer(config, train_x, test_x, seeded_generators(config.seed),
+                                                                      quiet=False, sample_shape=shape if len(shape) == 3 else None)
         history = trainer.fit(train_x, test_x, train_inputs=train_inputs, test_inputs=test_inputs)
         # Fitted attributes only now, all together: a fit that fails leaves the estimator as it was.
         self.model_, self.config_, self.n_features_in_, self.sample_shape_ = model.eval(), config, train_x.shape[1], shape
@@ -144,7 +144,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
 
     @property
     def _n_features_out(self) -> int:  # ClassNamePrefixFeaturesOutMixin: names autoencoder0, … per code unit
-        return self.config_.code_size
+        return self.model_.code_size  # the model's: a conv model's code is fixed by its architecture
 
     def _images(self, X) -> torch.Tensor:
         check_is_fitted(self)
@@ -168,7 +168,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     def decode(self, codes) -> np.ndarray:
         """Images from codes (n, code_size): float32 in [0, 1], in the sample shape `fit` was given."""
         check_is_fitted(self)
-        codes = _as_codes(codes, self.config_.code_size)
+        codes = _as_codes(codes, self.model_.code_size)
         pixels = self._batched(lambda c: output_of(self.model_.decode(c), self.config_.loss), codes)
         return pixels.reshape(len(pixels), *self.sample_shape_)
 

@@ -19,7 +19,9 @@ from aelab.registries import lookup
 NOISE_KINDS = ("gaussian", "masking", "salt-pepper")
 # The model families' names, so a config refuses a typo when it is made; models.registry builds them
 # (this layer cannot import models: imports run one way) and a test keeps the two lists equal.
-MODEL_NAMES = ("shallow", "deep", "denoising", "sparse")
+MODEL_NAMES = ("shallow", "deep", "denoising", "sparse", "conv", "conv-denoising", "vae", "conv-vae", "beta-vae")
+VARIATIONAL_NAMES = ("vae", "conv-vae", "beta-vae")  # the families with a Gaussian code (models.registry's `variational`)
+BETA_LIMIT = 1000.0
 ENGINES = ("fused", "autograd")
 L1_LIMIT = 1000.0  # an L1 weight this large only zeroes the code: surely a typo
 
@@ -106,12 +108,14 @@ class TrainConfig(JsonConfig):
     """Everything that determines a training run's result."""
 
     model: str = option("shallow", "model family: shallow (784→code→784), deep (784→128→code→128→784), "
-                        "denoising (deep, Gaussian input noise 0.2) or sparse (shallow, L1 on the code)")
+                        "denoising (deep, Gaussian input noise 0.2), sparse (shallow, L1 on the code), conv and conv-denoising (the Keras "
+                        "conv example, noise 0.4), vae (dense, Gaussian code), conv-vae (the Keras VAE example) or beta-vae")
     dataset: str = option("fashion-mnist", "data set name: mnist or fashion-mnist, or PATH to your own data (an image folder, "
                           ".npy, .npz, .csv/.tsv, or IDX files; see `aelab data inspect PATH`)")
     code_size: int = option(32, "width of the code (bottleneck) layer")
     hidden_sizes: tuple[int, ...] = option((128,), "hidden widths of a deep model, outermost first, e.g. 256,128")
-    epochs: int | None = option(None, "passes over the training set (default: the study's: 5 shallow and sparse, 10 deep and denoising)")
+    epochs: int | None = option(None, "passes over the training set (default: the study's: 5 shallow and sparse, 10 deep and denoising; the Keras examples': 50 conv, 100 "
+                                      "conv-denoising, 30 vae, conv-vae and beta-vae)")
     batch_size: int = option(32, "samples per optimiser step (the study's 32)")
     learning_rate: float = option(1e-3, "Adam learning rate (Keras' default 1e-3)")
     seed: int = option(0, "seed of every random choice: weights, batch order, noise")
@@ -120,7 +124,8 @@ class TrainConfig(JsonConfig):
     noise: str | None = option(None, "input corruption for a denoising run: gaussian (clip(x + f·N(0,1), 0, 1)), "
                                "masking (a fraction f of pixels zeroed) or salt-pepper (a fraction f set to 0 or 1); "
                                "the target stays clean (default: none; gaussian for --model denoising)", choices=NOISE_KINDS)
-    noise_factor: float = option(0.2, "f: the Gaussian noise's standard deviation, or the fraction of corrupted pixels")
+    noise_factor: float | None = option(None, "f: the Gaussian noise's standard deviation, or the fraction of corrupted "
+                                        "pixels (default: 0.2; 0.4 for --model conv-denoising, as the Keras example)")
     fixed_noise: bool = option(False, "draw the training noise once, as the original study did (default: fresh noise "
                                "every epoch, which the model cannot memorise)")
     l1: float | None = option(None, "weight of the L1 penalty on the code activations, in [0, 1000) (default: 1e-5 for "
@@ -139,6 +144,12 @@ class TrainConfig(JsonConfig):
     test_fraction: float | None = option(None, TEST_FRACTION_HELP)
     scale: str | None = option(None, SCALE_HELP, choices=SCALES)
     loss: str | None = option(None, LOSS_HELP, choices=LOSSES)
+    beta: float | None = option(None, "weight of the KL term of a variational model (vae, conv-vae, beta-vae): the "
+                                "β of β-VAE (Higgins et al. 2017), in (0, 1000] (default: 1.0; 4.0 for --model beta-vae)")
+    train_with_test: bool = option(False, "train on the training and test images together, as the Keras VAE example "
+                                   "does (MNIST's 70,000); the test metrics are then on images seen in training")
+    clean_epochs: int = option(0, "epochs trained on clean inputs before the noise starts, one model and optimiser "
+                               "throughout: the Keras conv example trains 50 epochs clean, then 100 as a denoiser")
 
     def __post_init__(self) -> None:
         if not isinstance(self.model, str):
@@ -154,13 +165,29 @@ class TrainConfig(JsonConfig):
         if self.noise is not None and self.noise not in NOISE_KINDS:
             raise ConfigError(f"--noise {self.noise!r}: expected one of {', '.join(NOISE_KINDS)}")
         limit = 10.0 if self.noise in (None, "gaussian") else 1.0
-        if not (isinstance(self.noise_factor, (int, float)) and 0 <= self.noise_factor <= limit):
+        if self.noise_factor is not None and not (isinstance(self.noise_factor, (int, float)) and 0 <= self.noise_factor <= limit):
             raise ConfigError(f"--noise-factor {self.noise_factor!r}: expected a number in [0, {limit:g}]")
         if self.l1 is not None and not (isinstance(self.l1, (int, float)) and 0 <= self.l1 < L1_LIMIT):
             raise ConfigError(f"--l1 {self.l1!r}: expected a number in [0, {L1_LIMIT:g})")
         if self.l1_reduction not in ("mean", "sum"):
             raise ConfigError(f"--l1-reduction {self.l1_reduction!r}: expected mean or sum")
         check_data_options(self)
+        check_variational(self)
+        if not _whole(self.clean_epochs) or self.clean_epochs < 0 or (self.epochs is not None and self.clean_epochs >= self.epochs):
+            raise ConfigError(f"--clean-epochs {self.clean_epochs!r}: expected a whole number ≥ 0 and below --epochs")
+
+
+def check_variational(config: TrainConfig) -> None:
+    """β belongs to the variational families, and L1 does not: their KL term already pulls the code to the prior,
+    and an L1 term on a sampled Gaussian code would fight that prior rather than make the code sparse."""
+    if config.beta is not None and not (isinstance(config.beta, (int, float)) and 0 < config.beta <= BETA_LIMIT):
+        raise ConfigError(f"--beta {config.beta!r}: expected a number in (0, {BETA_LIMIT:g}]")
+    if config.beta is not None and config.model not in VARIATIONAL_NAMES:
+        raise ConfigError(f"--beta {config.beta!r} with --model {config.model}: expected --beta only with a variational "
+                          f"model ({', '.join(VARIATIONAL_NAMES)})")
+    if config.l1 and config.model in VARIATIONAL_NAMES:
+        raise ConfigError(f"--l1 {config.l1!r} with --model {config.model}: expected no L1 on a variational model's code "
+                          "(its KL term already regularises it)")
 
 
 def _parse_int_tuple(text: str) -> tuple[int, ...]:
@@ -214,6 +241,9 @@ class FigureConfig:
                                    f"{DEFAULT_N_WEIGHTS}, or every unit when the first layer has fewer)")
     indices: tuple[int, ...] | None = option(None, "test images to show, by index, e.g. 0,7,42 (default: the first --n-images)")
     per_class: bool = option(False, "show one test image of each class (the first of each label) instead")
+    projection: str = option("pca", "how codes of more than two dimensions are drawn in codes.png: pca (linear: distances "
+                             "mean what they mean in the code) or tsne (scikit-learn's t-SNE: neighbourhoods)",
+                             choices=("pca", "tsne"))
 
     def __post_init__(self) -> None:
         for name in ("n_images", "n_weights"):
@@ -222,6 +252,8 @@ class FigureConfig:
                 continue
             if not isinstance(value, int) or value < 1:
                 raise ConfigError(f"--{name.replace('_', '-')} {value!r}: expected a whole number ≥ 1")
+        if self.projection not in ("pca", "tsne"):
+            raise ConfigError(f"--projection {self.projection!r}: expected pca or tsne")
         if self.indices is not None and (not self.indices or min(self.indices) < 0):
             raise ConfigError(f"--indices {self.indices!r}: expected test image indices ≥ 0")
 

@@ -110,3 +110,30 @@ class MSEObjective:
 def output_of(logits: torch.Tensor, loss: str | None) -> torch.Tensor:
     """The reconstruction from the decoder's output: sigmoid for BCE, the output itself for MSE."""
     return logits if loss == "mse" else torch.sigmoid(logits)
+
+
+def gaussian_kl(mean: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
+    """KL(N(mean, exp(log_var)) ‖ N(0, 1)) per sample and code dimension, (batch, k), in nats."""
+    return -0.5 * (1 + log_var - mean.square() - log_var.exp())  # Kingma & Welling 2014, Appendix B: −½ Σ (1 + log σ² − μ² − σ²)
+
+
+class VariationalObjective:
+    """The VAE loss as the Keras "Variational AutoEncoder" example computes it, with a weight β on the KL term.
+
+    Per batch: mean over images of (BCE summed over the pixels + β · KL summed over the code dimensions),
+    that is −ELBO for β = 1 (Kingma & Welling 2014, eq. 3) and the β-VAE objective otherwise (Higgins et al.
+    2017, eq. 4). `code` is the model's GaussianCode (sample, mean, log_var). Parts, for the record:
+    reconstruction, kl (unweighted, summed over dimensions) and kl_per_dim (k,), whose large entries
+    are the code dimensions the model uses.
+    """
+
+    def __init__(self, beta: float = 1.0):
+        self.beta = beta
+
+    def __call__(self, logits: torch.Tensor, code, target: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        per_pixel = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
+        reconstruction = per_pixel.sum(dim=1).mean()  # Σ over pixels, mean over images (the example's reduction)
+        kl_per_dim = gaussian_kl(code.mean, code.log_var).mean(dim=0)  # (k,): mean over images of each dimension's KL
+        kl = kl_per_dim.sum()
+        total = reconstruction + self.beta * kl  # Higgins et al. 2017, eq. 4 (β = 1: −ELBO, Kingma & Welling 2014, eq. 3)
+        return total, {"reconstruction": reconstruction, "kl": kl, "kl_per_dim": kl_per_dim.detach()}

@@ -19,6 +19,9 @@ from aelab.plots.images import reconstructions_figure
 from aelab.plots.weights import weights_figure
 from aelab.objectives import output_of
 from aelab.train.metrics import per_sample_loss
+from aelab.experiments.family_figures import draw_family_figures
+from aelab.models.variational import VariationalAutoencoder
+from aelab.plots.filters import filters_figure
 
 
 def chosen_indices(figures: FigureConfig, labels: np.ndarray) -> np.ndarray:
@@ -62,7 +65,7 @@ def check_figures(figures: FigureConfig, labels: np.ndarray | None, n_units: int
 def image_rows(model: torch.nn.Module, clean: torch.Tensor, noisy: torch.Tensor | None, loss: str | None = None) -> dict[str, np.ndarray]:
     """Originals, the model's outputs (sigmoid for BCE, linear for MSE), and (for a denoiser) its noisy inputs."""
     model.eval()
-    outputs = output_of(model(clean if noisy is None else noisy)[0], loss)
+    outputs = output_of(model.decode(model.encode(clean if noisy is None else noisy)), loss)  # a VAE decodes its mean code
     rows = {"originals": clean.numpy(), "reconstructions": outputs.numpy()}
     if noisy is not None:
         rows["noisy"] = noisy.numpy()
@@ -96,7 +99,21 @@ def draw_run_figures(out: Path, model: torch.nn.Module, figures: FigureConfig, t
                                        sample_shape=sample_shape), out / "worst.png")
     units = model.first_layer_weights()
     shown_units = resolve_figures(figures, units.shape[0]).n_weights
-    save_figure(weights_figure(units[:shown_units].numpy(), image_shape=sample_shape), out / "weights.png")
-    save_figure(loss_figure([e["train_loss"] for e in history], [e["test_loss"] for e in history], floor=floor,
-                            ylabel="mean squared error" if loss == "mse" else "binary cross-entropy"), out / "loss.png")
-    return ["reconstructions.png", "worst.png", "weights.png", "loss.png"]
+    first_layer = "filters.png" if units.ndim == 4 else "weights.png"  # a convolutional layer's kernels, or dense units
+    if units.ndim == 4:
+        save_figure(filters_figure(units[:shown_units].numpy()), out / first_layer)
+    else:
+        save_figure(weights_figure(units[:shown_units].numpy(), image_shape=sample_shape), out / first_layer)
+    variational = isinstance(model, VariationalAutoencoder)  # its loss is −ELBO in nats per image: no pixel-entropy floor
+    ylabel = ("−ELBO estimate (nats per image)" if variational else "mean squared error" if loss == "mse"
+              else "binary cross-entropy")
+    save_figure(loss_figure([e["train_loss"] for e in history], [e["test_loss"] for e in history],
+                            floor=None if variational else floor, ylabel=ylabel), out / "loss.png")
+    family = draw_family_figures(out, model, test_x, labels, class_names, figures.projection) if draws_code_space(model) else []
+    return ["reconstructions.png", "worst.png", first_layer, "loss.png", *family]
+
+
+def draws_code_space(model: torch.nn.Module) -> bool:
+    """The code-space figures belong to the new families (conv, VAEs) and to any model with a 2-D code; the
+    classic study's run folders keep exactly their four figures."""
+    return isinstance(model, VariationalAutoencoder) or model.first_layer_weights().ndim == 4 or model.code_size == 2

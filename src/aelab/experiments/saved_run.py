@@ -23,7 +23,7 @@ from aelab.errors import AelabError, CheckpointError
 from aelab.experiments.checkpointing import CHECKPOINT, read_state, write_state
 from aelab.experiments.run_figures import resolve_figures
 from aelab.experiments.runs import environment, is_finished, run_dir
-from aelab.experiments.train_one import write_outputs
+from aelab.experiments.train_one import image_shape, write_outputs
 from aelab.fileio import atomic_write_json
 from aelab.models.registry import get_family
 from aelab.train.checkpoint import load_weights
@@ -89,9 +89,9 @@ def read_run(folder: str | os.PathLike) -> SavedRun:
         config = TrainConfig.from_json(run_config["config"])
     except (AelabError, KeyError, TypeError) as exc:
         raise CheckpointError(f"{folder / 'config.json'}: not a training run's config ({exc})") from None
-    data_record = run_config.get("data")  # your own data: the model's input size is its sample shape's
-    n_features = math.prod(data_record["sample_shape"]) if data_record is not None else math.prod(IMAGE_SHAPE)
-    model = get_family(config.model).build(n_features, config.code_size, config.hidden_sizes)
+    data_record = run_config.get("data")  # your own data: the model's input is its sample shape
+    sample_shape = tuple(data_record["sample_shape"]) if data_record is not None else image_shape(math.prod(IMAGE_SHAPE))
+    model = get_family(config.model).build(sample_shape, config.code_size, config.hidden_sizes)
     load_weights(folder / WEIGHTS, model, config.to_json())
     state = read_state(folder) if (folder / CHECKPOINT).is_file() else None
     return SavedRun(config, model.eval(), metrics["epochs"], metrics["final"], metrics.get("seconds_training", 0.0),

@@ -22,8 +22,8 @@ from aelab.config import SWEEP_MODELS, SweepConfig, TrainConfig
 from aelab.data.custom.paths import folder_label, is_path
 from aelab.data.registry import get_spec
 from aelab.experiments.runs import is_finished
-from aelab.experiments.train_one import resolve
-from aelab.models.registry import get_family
+from aelab.experiments.train_one import image_shape, resolve
+from aelab.models.registry import get_family, multiply_adds
 from aelab.studies import Cell, Study, load_study
 
 QUICK = {"train_size": 2000, "test_size": 1000, "epochs": 1}
@@ -72,6 +72,8 @@ class Step:
         hidden = self.config.hidden_sizes if get_family(self.config.model).uses_hidden_sizes else ()
         copies = self.config.seeds if self.kind in ("sweep", "anomaly") else 1  # anomaly: ~the training set, per seed
         params = copies * sum(n_parameters(spec.n_features, k, hidden) for k in codes)
+        if get_family(self.config.model).convolutional:  # its work per image, as a dense model's is its parameters
+            params = multiply_adds(self.config.model, image_shape(spec.n_features), self.config.code_size)
         return self.config.epochs * (self.config.train_size or spec.n_train) * (1 + params / 100_000)
 
     def record(self) -> dict:
@@ -129,6 +131,8 @@ def finish(cell: Cell, quick: bool) -> Cell:
         return cell
     if quick:
         extra = {"code_sizes": config.code_sizes[:QUICK_CODE_SIZES]} if cell.kind == "sweep" else {}
+        if cell.kind == "train":
+            extra = {"clean_epochs": 0}  # a quick run's one epoch is the noisy one
         config = dataclasses.replace(config, **QUICK, **extra)
     if cell.kind == "train":
         config = resolve(config)

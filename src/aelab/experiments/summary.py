@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from aelab.fileio import atomic_write_text
+from aelab.models.registry import get_family
 
 ROWS = [  # (metrics key suffix, label, format)
     ("bce", "BCE", "{:.4f}"),
@@ -32,6 +33,13 @@ def metrics_table(final: dict) -> list[str]:
     return lines
 
 
+def code_size(c: dict) -> str:
+    """The code's size as the reader should see it: a conv family's is fixed by its architecture, not by --code-size."""
+    if get_family(c["model"]).uses_code_size:
+        return f"code size {c['code_size']}"
+    return "code of 32 channels at a quarter of the image's height and width, fixed by the architecture"
+
+
 def describe(config: dict, final: dict, seconds: float, n_epochs: int) -> list[str]:
     """Plain statements computed from the numbers."""
     c = config["config"]
@@ -41,7 +49,7 @@ def describe(config: dict, final: dict, seconds: float, n_epochs: int) -> list[s
         return mse_description(c, final, seconds, n_epochs, noise, l1)
     removable = final["test_bce_excess"] / final["test_bce"]
     lines = [
-        f"Model `{c['model']}` (code size {c['code_size']}) on `{c['dataset']}`, {n_epochs} epochs, batch {c['batch_size']}, "
+        f"Model `{c['model']}` ({code_size(c)}) on `{c['dataset']}`, {n_epochs} epochs, batch {c['batch_size']}, "
         f"seed {c['seed']}{noise}{l1}; trained in {seconds:.1f} s.",
         "",
         f"Final training loss {final['train_loss']:.4f}; test BCE {final['test_bce']:.4f}, of which "
@@ -53,7 +61,20 @@ def describe(config: dict, final: dict, seconds: float, n_epochs: int) -> list[s
                      f"(MSE {final['clean_test_mse']:.5f}) against {final['test_bce']:.4f} (MSE {final['test_mse']:.5f}) on noisy ones.")
     lines.append(f"{final['test_code_zero_fraction']:.1%} of the code entries on the test set are exactly zero "
                  f"(mean activation {final['test_code_mean']:.3f}).")
-    return lines
+    return lines + variational_lines(c, final)
+
+
+def variational_lines(c: dict, final: dict) -> list[str]:
+    """A VAE's ELBO and its parts (a no-op for other models): the training loss's parts and the test ELBO."""
+    if "test_elbo" not in final:
+        return []
+    weight = f" + β {c['beta']:g} ×" if c.get("beta", 1.0) != 1.0 else " +"
+    used = ", ".join(f"{v:.2f}" for v in final["test_kl_per_dim"])
+    return [f"Training loss {final['train_loss']:.2f} nats per image = reconstruction {final['train_reconstruction']:.2f}"
+            f"{weight} KL {final['train_kl']:.2f} (mean over the last epoch). Test ELBO {final['test_elbo']:.2f} nats per "
+            f"image (reconstruction {final['test_reconstruction']:.2f}, KL {final['test_kl']:.2f}; one seeded sample of the "
+            f"code per image); KL per code dimension {used}; {final['test_active_dims']} of {len(final['test_kl_per_dim'])} "
+            "dimensions active (variance of the posterior mean over the test images above 0.01, Burda et al. 2016)."]
 
 
 def mse_description(c: dict, final: dict, seconds: float, n_epochs: int, noise: str, l1: str) -> list[str]:

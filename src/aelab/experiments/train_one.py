@@ -29,9 +29,11 @@ from aelab.experiments.runs import check_start, environment, mark_finished, run_
 from aelab.experiments.summary import write_summary
 from aelab.fileio import atomic_write_json
 from aelab.models.registry import get_family
-from aelab.objectives import MSEObjective, objective_for
+from aelab.models.variational import VariationalAutoencoder
+from aelab.objectives import MSEObjective, VariationalObjective, objective_for
 from aelab.train.checkpoint import save_weights
 from aelab.train.metrics import reconstruction_metrics
+from aelab.train.vae_metrics import variational_metrics
 from aelab.train.trainer import EpochRecord, Trainer, history_as_dicts
 
 Log = Callable[[str], None]
@@ -50,7 +52,14 @@ def resolve(config: TrainConfig) -> TrainConfig:
         epochs=config.epochs if config.epochs is not None else family.default_epochs,
         noise=config.noise if config.noise is not None else family.default_noise,
         l1=config.l1 if config.l1 is not None else family.default_l1,
+        noise_factor=config.noise_factor if config.noise_factor is not None else family.default_noise_factor,
+        beta=config.beta if config.beta is not None else family.default_beta,
     )
+
+
+def image_shape(n_features: int) -> tuple[int, ...]:
+    """The (C, H, W) of rows of `n_features` pixels: (1, 28, 28) for the built-in data sets' 784, else flat (n,)."""
+    return (1, 28, 28) if n_features == 784 else (n_features,)
 
 
 def seeded_generators(seed: int) -> dict[str, torch.Generator]:
@@ -66,6 +75,8 @@ def select(data: Dataset, config: TrainConfig | SweepConfig, generator: torch.Ge
     """
     train = shared_tensor(data.train_images)  # the loaded data set's arrays are read-only; aelab never writes into them
     test = shared_tensor(data.test_images)
+    if isinstance(config, TrainConfig) and config.train_with_test:  # the Keras VAE example trains on all 70,000
+        train = torch.cat([train, test])
     if config.train_size is not None:
         if config.train_size > len(train):
             raise ConfigError(f"--train-size {config.train_size}: expected at most {len(train)} (the training set's size)")
@@ -106,19 +117,30 @@ class Setup:
 
 
 def model_and_trainer(config: TrainConfig, train_x: torch.Tensor, test_x: torch.Tensor,
-                      generators: dict[str, torch.Generator], quiet: bool
+                      generators: dict[str, torch.Generator], quiet: bool, sample_shape: tuple[int, ...] | None = None
                       ) -> tuple[torch.nn.Module, Trainer, torch.Tensor | None, torch.Tensor | None]:
     """(model, trainer, fixed noisy training inputs or None, noisy test inputs or None) for a resolved config.
 
     The one place a run's model and trainer are made, for `aelab train` and the Python API alike.
+    `sample_shape` is the images' (C, H, W) (default: `image_shape` of the rows' length).
     """
     family = get_family(config.model)
-    model = family.build(train_x.shape[1], config.code_size, config.hidden_sizes, generators["init"])
+    model = family.build(sample_shape or image_shape(train_x.shape[1]), config.code_size, config.hidden_sizes,
+                         generators["init"])
     train_inputs, test_inputs, transform = noisy_inputs(config, train_x, test_x, generators)
-    objective = MSEObjective(config.l1, config.l1_reduction) if config.loss == "mse" else objective_for(config.l1, config.l1_reduction)
+    if family.variational:
+        if config.loss == "mse":  # the VAE's decoder is Bernoulli: its reconstruction term is the BCE of values in [0, 1]
+            raise ConfigError(f"--model {config.model} with --loss mse: expected data in [0, 1] (e.g. --scale minmax) "
+                              "and the BCE loss: a variational model's decoder models pixels in [0, 1]")
+        objective = VariationalObjective(config.beta)
+    elif config.loss == "mse":
+        objective = MSEObjective(config.l1, config.l1_reduction)
+    else:
+        objective = objective_for(config.l1, config.l1_reduction)
     trainer = Trainer(model, objective, batch_size=config.batch_size,
                       epochs=config.epochs, learning_rate=config.learning_rate, generator=generators["order"],
-                      input_transform=transform, quiet=quiet, engine=config.engine, threads=config.threads)
+                      input_transform=transform, quiet=quiet, engine=config.engine, threads=config.threads,
+                      clean_epochs=config.clean_epochs)
     return model, trainer, train_inputs, test_inputs
 
 
@@ -128,7 +150,8 @@ def build(config: TrainConfig, figures: FigureConfig, data_dir, quiet: bool) -> 
     config = with_data_defaults(config, data)
     generators = seeded_generators(config.seed)
     train_x, test_x, test_labels = select(data, config, generators["subset"])
-    model, trainer, train_inputs, test_inputs = model_and_trainer(config, train_x, test_x, generators, quiet)
+    model, trainer, train_inputs, test_inputs = model_and_trainer(config, train_x, test_x, generators, quiet,
+                                                                  data.sample_shape)
     check_figures(figures, test_labels, model.first_layer_weights().shape[0], len(test_x))
     return Setup(data, train_x, test_x, test_labels, train_inputs, test_inputs, model, trainer, config)
 
@@ -193,6 +216,8 @@ def final_metrics(model: torch.nn.Module, history: list[EpochRecord], test_x: to
     for prefix, inputs in (("test", test_inputs), ("clean_test", test_x)) if test_inputs is not None else (("test", None),):
         for key, value in reconstruction_metrics(model, test_x, inputs, loss=loss).items():
             final[f"{prefix}_{key}"] = value
+    if isinstance(model, VariationalAutoencoder):  # the held-out ELBO and its parts, active dimensions
+        final.update({f"test_{key}": value for key, value in variational_metrics(model, test_x, test_inputs).items()})
     return final
 
 

@@ -33,7 +33,22 @@ def relu_stack(sizes: list[int], relu_last: bool, generator: torch.Generator | N
     return nn.Sequential(*layers)
 
 
-class DenseAutoencoder(nn.Module):
+class EncoderDecoder(nn.Module):
+    """What every deterministic autoencoder here shares: forward as (logits, code) and `reconstruct`;
+    subclasses define `encode` (inputs → code) and `decode` (code → logits)."""
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x → (logits, code); the code is returned so objectives can penalise it (sparsity)."""
+        code = self.encode(x)
+        return self.decode(code), code
+
+    @torch.no_grad()
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+        """Pixel values in [0, 1], shape of `x`."""
+        return torch.sigmoid(self.decode(self.encode(x)))
+
+
+class DenseAutoencoder(EncoderDecoder):
     """An MLP autoencoder with a mirrored decoder.
 
     Args:
@@ -59,16 +74,6 @@ class DenseAutoencoder(nn.Module):
     def decode(self, code: torch.Tensor) -> torch.Tensor:
         """code (batch, code_size) → logits (batch, n_features); sigmoid gives pixels."""
         return self.decoder(code)
-
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """x → (logits, code); the code is returned so objectives can penalise it (sparsity)."""
-        code = self.encode(x)
-        return self.decode(code), code
-
-    @torch.no_grad()
-    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
-        """Pixel values in [0, 1], shape of `x`."""
-        return torch.sigmoid(self.decode(self.encode(x)))
 
     def first_layer_weights(self) -> torch.Tensor:
         """The encoder's first weight matrix, (first width, n_features): one image per unit."""

@@ -16,6 +16,8 @@ FINISHED = "finished.json"
 MANIFEST = "reproduce.json"
 ANOMALY_FIGURES = ("roc.png", "histograms.png", "extremes.png")
 TRAIN_FIGURES = ("reconstructions.png", "worst.png", "weights.png", "loss.png")
+TRAIN_FIGURES += ("filters.png", "feature_maps.png", "codes.png", "manifold.png", "manifold_codes.png", "samples.png",
+                  "interpolation.png")  # the conv and variational families' (experiments/family_figures.py)
 MODEL_ORDER = ("shallow", "deep", "denoising", "sparse")
 EXPLORER_HTML = "explorer.html"  # aelab.explorer's page (that package imports the library; the report only reads files)
 

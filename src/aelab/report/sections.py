@@ -17,6 +17,15 @@ FIGURE_CAPTIONS = {
     "weights.png": "The encoder's first-layer weights as 28×28 images, on a colour scale symmetric about 0.",
     "loss.png": "Training and test loss per epoch, with the entropy floor of the test images.",
 }
+FIGURE_CAPTIONS.update({
+    "filters.png": "The first convolution's 3×3 kernels, on a colour scale symmetric about 0.",
+    "feature_maps.png": "Test images and the first layer's feature maps of each (each map scaled to its own range).",
+    "codes.png": "The test images' codes (a VAE's posterior means), coloured by class; PCA of them for codes of more than 2 dimensions.",
+    "manifold.png": "Decodings of a 30×30 grid over [−1, 1]² of the code plane (the Keras VAE example's figure).",
+    "manifold_codes.png": "Decodings of a 30×30 grid over the region the test codes occupy (1st–99th percentile).",
+    "samples.png": "Decodings of codes drawn from the prior N(0, I).",
+    "interpolation.png": "Decodings along the straight line between two test images' codes, over the pixel-space blend of the two.",
+})
 NOISY_CAPTION = "Test images, the noisy inputs the model was given, and its outputs."
 
 
@@ -87,8 +96,17 @@ GRADE_YOUR_OWN = [
 ]
 
 
+KERAS_ARCHITECTURES = {  # the models whose layers a width list cannot describe (models/conv.py, models/variational.py)
+    "conv": "conv 32 → pool → conv 32 → pool → 7×7×32 (code) → transposed conv 32 ×2 → conv 1 (the Keras conv example)",
+    "conv-denoising": "conv 32 → pool → conv 32 → pool → 7×7×32 (code) → transposed conv 32 ×2 → conv 1 (the Keras conv example)",
+    "conv-vae": "conv 32/2 → conv 64/2 → 16 → Gaussian code → 7×7×64 → transposed conv 64, 32 → 1 (the Keras VAE example)",
+}
+
+
 def architecture(c: dict) -> str:
-    hidden = [str(h) for h in c.get("hidden_sizes", [])] if c.get("model") in ("deep", "denoising") else []
+    if c.get("model") in KERAS_ARCHITECTURES:
+        return KERAS_ARCHITECTURES[c["model"]]
+    hidden = [str(h) for h in c.get("hidden_sizes", [])] if c.get("model") in ("deep", "denoising", "vae", "beta-vae") else []
     widths = ["input", *hidden, f"{c.get('code_size')} (code)", *hidden[::-1], "input"]
     return " → ".join(widths)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from aelab.models.variational import GaussianCode
 from aelab.objectives import bce_from_logits, mse, output_of, pixel_entropy, psnr
 
 
@@ -15,6 +16,8 @@ def reconstruction_metrics(model: torch.nn.Module, target: torch.Tensor, inputs:
 
     `inputs` (default: `target`) is what the model sees, e.g. noisy images for a denoiser.
     With `loss` "mse" (your own data, linear output) only the metrics that need no [0, 1] range: mse_metrics.
+    For a VAE the logits decode one seeded sample of its code (its eval-mode noise) and the code figures
+    are of its posterior mean.
     Returns bce, bce_floor (the pixels' own entropy), bce_excess, mse, psnr_db,
     code_mean (mean code activation) and code_zero_fraction (share of code entries exactly 0).
     """
@@ -26,6 +29,7 @@ def reconstruction_metrics(model: torch.nn.Module, target: torch.Tensor, inputs:
     for i in range(0, len(target), batch_size):
         x, t = inputs[i:i + batch_size], target[i:i + batch_size]
         logits, code = model(x)
+        code = code.mean if isinstance(code, GaussianCode) else code  # a VAE's code is its posterior mean
         weight = len(t)
         sums["bce"] += bce_from_logits(logits, t).item() * weight
         sums["bce_floor"] += pixel_entropy(t).item() * weight

@@ -87,17 +87,20 @@ class Trainer:
         engine: "autograd" (the reference) or "fused" (the compiled step; train/engines.py).
         threads: threads of the compiled step (1, or 2 to split each step's work over two cores; 0: two when
             PyTorch has them here, see train.engines.make_step).
+        clean_epochs: the first epochs train on clean inputs, noise (input_transform or fit's train_inputs) only
+            after them: the Keras conv example trains one model clean, then as a denoiser.
     """
 
     def __init__(self, model: nn.Module, objective, *, batch_size: int, epochs: int, learning_rate: float,
                  generator: torch.Generator, input_transform: InputTransform | None = None, quiet: bool = False,
-                 engine: str = "autograd", threads: int = 1):
+                 engine: str = "autograd", threads: int = 1, clean_epochs: int = 0):
         self.model, self.objective = model, objective
         self.batch_size, self.epochs = batch_size, epochs
         self.generator, self.input_transform, self.quiet = generator, input_transform, quiet
         self.engine: Step = make_step(engine, model, objective, learning_rate, threads)
         self.optimizer = self.engine.optimizer
         self.position = Position()
+        self.clean_epochs = clean_epochs
         self.stop_requested = False
 
     def request_stop(self) -> None:
@@ -116,7 +119,8 @@ class Trainer:
         with flush_denormals(), self.engine.running():
             while pos.epoch <= self.epochs:
                 start = time.perf_counter()
-                train_loss, parts = self.train_epoch(train_x, pos.epoch, train_inputs)
+                noisy = pos.epoch > self.clean_epochs
+                train_loss, parts = self.train_epoch(train_x, pos.epoch, train_inputs if noisy else None)
                 test_loss = self.evaluate(test_x, test_inputs) if test_x is not None else None
                 record = EpochRecord(pos.epoch, train_loss, test_loss, pos.seconds + time.perf_counter() - start, parts)
                 pos.history.append(record)
@@ -177,7 +181,8 @@ class Trainer:
         """One optimiser step on one batch; the model sees `inputs` (default: the transformed
         target), the loss compares with the clean target."""
         if inputs is None:
-            inputs = self.input_transform(target, self.generator) if self.input_transform else target
+            noisy = self.input_transform is not None and self.position.epoch > self.clean_epochs
+            inputs = self.input_transform(target, self.generator) if noisy else target
         return self.engine(target, inputs)
 
     def evaluate(self, x: torch.Tensor, inputs: torch.Tensor | None = None, batch_size: int = 10_000) -> float:
