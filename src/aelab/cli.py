@@ -279,6 +279,9 @@ def cmd_explore(args: argparse.Namespace) -> int:
     from aelab.explorer import explore
 
     print(f"explorer: {explore(args.folder, data_dir=args.data_dir, dataset=args.dataset)}")
+    return 0
+
+
 ANOMALY_QUICK = {"train_size": 1000, "test_size": 2000, "epochs": 1}
 
 

@@ -2,8 +2,8 @@
 
 Drawn for every family where they apply: the scatter (PCA beyond two dimensions) and interpolations for
 all; the manifold for a two-dimensional code; prior samples for the variational families; feature maps
-for the convolutional ones. Images with one channel only (the built-in data sets): the figures draw grey
-images. The model computes, plots/ lays out.
+for the convolutional ones. Images are drawn in colour when the data has three channels (a feature map
+beside the grey of its image). The model computes, plots/ lays out.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from aelab.models.variational import VariationalAutoencoder
 from aelab.plots.code_space import code_space_figure, project_codes
 from aelab.plots.filters import feature_maps_figure
 from aelab.plots.generative import grid_codes, interpolation_figure, manifold_figure, samples_figure
+from aelab.plots.images import displayable
 
 FIGURE_SEED = 0  # the prior samples' and the t-SNE's seed: a figure redrawn from the same model is the same figure
 MANIFOLD_N = 30  # the Keras VAE example's 30 × 30 grid
@@ -26,8 +27,10 @@ KERAS_EXTENT = (-1.0, 1.0, -1.0, 1.0)  # ... over [−1, 1]² (its plot_latent_s
 N_PAIRS, N_STEPS, N_SAMPLES, N_MAPS_IMAGES = 3, 9, 30, 3
 
 
-def image_shape(model: torch.nn.Module) -> tuple[int, int]:
-    """(H, W) of the model's images: one channel, square (784 → 28×28), as the built-in data sets'."""
+def image_shape(model: torch.nn.Module) -> tuple[int, ...]:
+    """The model's sample shape: a conv model's own (C, H, W); a dense model's square grey (784 → 28×28)."""
+    if getattr(model, "sample_shape", None) is not None:
+        return tuple(model.sample_shape)
     side = math.isqrt(model.n_features)
     return side, side
 
@@ -70,7 +73,7 @@ def draw_family_figures(out: Path, model: torch.nn.Module, test_x: torch.Tensor,
     names = ["codes.png"]
     if codes.shape[1] == 2:
         for name, extent in (("manifold.png", KERAS_EXTENT), ("manifold_codes.png", occupied_extent(codes))):
-            images = decoded(model, grid_codes(MANIFOLD_N, extent)).reshape(-1, *shape)
+            images = displayable(decoded(model, grid_codes(MANIFOLD_N, extent)), shape)  # (n, H, W) or (n, H, W, 3)
             save_figure(manifold_figure(images, MANIFOLD_N, extent, f"decoded {MANIFOLD_N}×{MANIFOLD_N} grid"), out / name)
             names.append(name)
     if isinstance(model, VariationalAutoencoder):
@@ -83,6 +86,8 @@ def draw_family_figures(out: Path, model: torch.nn.Module, test_x: torch.Tensor,
     if model.first_layer_weights().ndim == 4:  # a convolutional first layer
         shown = test_x[:N_MAPS_IMAGES]
         maps = model.first_layer_maps(shown).numpy()
-        save_figure(feature_maps_figure(shown.numpy().reshape(-1, *shape), maps), out / "feature_maps.png")
+        images = displayable(shown.numpy(), shape)
+        grey = images.mean(axis=3) if images.ndim == 4 else images  # colour images shown in grey beside their maps
+        save_figure(feature_maps_figure(grey, maps), out / "feature_maps.png")
         names.append("feature_maps.png")
     return names

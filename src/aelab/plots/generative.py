@@ -23,10 +23,10 @@ def grid_codes(n: int, extent: tuple[float, float, float, float]) -> np.ndarray:
 
 
 def manifold_figure(images: np.ndarray, n: int, extent: tuple[float, float, float, float], title: str = "") -> Figure:
-    """The decodings of `grid_codes(n, extent)`, (n·n, H, W) in [0, 1], tiled as the grid, code values on the axes."""
+    """The decodings of `grid_codes(n, extent)`, (n·n, H, W) or (n·n, H, W, 3) in [0, 1], tiled as the grid, code values on the axes."""
     images = np.asarray(images)
     mosaic = tile([[images[r * n + c] for c in range(n)] for r in range(n)], gap=0)
-    height, width = mosaic.pixels.shape
+    height, width = mosaic.pixels.shape[:2]  # (H, W) grey or (H, W, 3) colour
     fig = Figure(figsize=(8, 8 * height / width + 0.6), layout="constrained")
     ax = fig.subplots()
     show(ax, mosaic, "gray", 0.0, 1.0)
