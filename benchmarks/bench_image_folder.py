@@ -38,8 +38,10 @@ from aelab.data.load import clear_loaded  # noqa: E402
 
 
 def export(folder: Path, data_dir: str | None) -> Path:
-    """MNIST as 70,000 PNGs in class folders (skipped when FOLDER/done exists)."""
-    if (folder / "done").is_file():
+    """MNIST as 70,000 PNGs in class folders (skipped when FOLDER.done exists: a marker beside the folder, since
+    a file among the class folders is refused by the reader)."""
+    marker = folder.with_name(folder.name + ".done")
+    if marker.is_file():
         return folder
     mnist = load_dataset("mnist", data_dir, flatten=False, progress=False)
     for split, images, labels in (("train", mnist.train_images, mnist.train_labels), ("test", mnist.test_images, mnist.test_labels)):
@@ -48,7 +50,7 @@ def export(folder: Path, data_dir: str | None) -> Path:
             target = folder / split / str(int(label))
             target.mkdir(parents=True, exist_ok=True)
             Image.fromarray(image).save(target / f"{i:05d}.png")
-    (folder / "done").write_text("70000 images\n")
+    marker.write_text("70000 images\n")
     return folder
 
 

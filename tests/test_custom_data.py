@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from aelab.data.custom import open_dataset, read_samples
-from aelab.data.custom import decoded_cache
+from aelab.data.custom import decoded_cache, image_folder
 from aelab.data.custom.identity import file_digest
 from aelab.data.idx import write_idx
 from aelab.errors import ConfigError, DataError
@@ -282,3 +282,33 @@ def test_a_given_split_must_match_the_training_split(tmp_path):
              x_test=np.zeros((5, 4), np.float32))
     with pytest.raises(DataError, match="labels for only one split"):
         read_samples(tmp_path / "labels.npz")
+
+
+def test_a_folder_is_digested_in_blocks_to_the_same_digest_as_its_definition(tmp_path):
+    from aelab.data.custom.identity import content_digest, folder_digest
+
+    (tmp_path / "b").mkdir()
+    files = {tmp_path / "x_train.npy": bytes(range(256)) * 9000, tmp_path / "b" / "y.npy": b"labels", tmp_path / "a.npy": b""}
+    for path, content in files.items():
+        path.write_bytes(content)
+    by_definition = folder_digest(tmp_path, sorted(files.items(), key=lambda item: item[0].relative_to(tmp_path).as_posix()))
+    assert content_digest(tmp_path, tuple(files)) == by_definition  # streamed (2.3 MB in 1 MiB blocks) = in memory
+
+
+def test_a_second_load_of_an_unchanged_folder_reads_no_image_and_a_touched_one_is_read_again(tmp_path, digit_arrays,
+                                                                                              monkeypatch):
+    import os
+
+    images, labels = digit_arrays
+    folder = write_png_folder(tmp_path / "f", images[:30], labels[:30])
+    first = read_samples(folder)
+    reads = []
+    real_read_all = image_folder._read_all
+    monkeypatch.setattr(image_folder, "_read_all", lambda files: reads.append(len(files)) or real_read_all(files))
+    again = read_samples(folder)
+    assert reads == [] and again.digest == first.digest  # the listing is unchanged: digest and pixels from the cache
+    assert np.array_equal(again.train.x, first.train.x)
+    one = next(folder.rglob("*.png"))
+    os.utime(one, ns=(one.stat().st_atime_ns, one.stat().st_mtime_ns + 1_000_000))  # touched: contents may differ
+    third = read_samples(folder)
+    assert reads == [30] and third.digest == first.digest  # read and hashed again; same bytes, same digest

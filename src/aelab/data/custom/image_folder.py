@@ -36,9 +36,18 @@ def _visible(path: Path) -> bool:
 
 
 def _image_files(folder: Path) -> list[Path]:
-    """Every file under `folder` (sorted), refusing one that is not an image by its name."""
-    files = sorted((p for p in folder.rglob("*") if p.is_file() and _visible(p) and all(_visible(q) for q in p.relative_to(folder).parents if q.name)),
-                   key=lambda p: relative_name(folder, p))
+    """Every visible file under `folder`, sorted by its relative path (POSIX), refusing one that is not an image
+    by its name. os.walk and strings, not pathlib: 70,000 relative_to calls cost seconds (measured)."""
+    found = []
+    for directory, subfolders, names in os.walk(folder):
+        subfolders[:] = [d for d in subfolders if not d.startswith(".")]  # hidden folders are skipped, as hidden files
+        base = os.path.relpath(directory, folder).replace(os.sep, "/")
+        for name in names:
+            full = os.path.join(directory, name)
+            if not name.startswith(".") and os.path.isfile(full):
+                found.append((name if base == "." else f"{base}/{name}", full))
+    found.sort()
+    files = [Path(full) for _, full in found]
     for path in files:
         if path.suffix.lower() not in IMAGE_SUFFIXES:
             raise DataError(f"{path}: not an image (suffix {path.suffix or 'none'!r}): expected only "
@@ -76,7 +85,9 @@ def _listing(root: Path) -> tuple[dict[str, tuple[list[Path], list[int] | None]]
         if not files:
             raise DataError(f"{folder}: no image files: expected {', '.join(s[1:] for s in IMAGE_SUFFIXES)} images"
                             + (" in class subfolders" if names else ""))
-        labels = None if names is None else [classes.index(relative_name(folder, p).split("/")[0]) for p in files]
+        index = {name: i for i, name in enumerate(classes or ())}
+        start = len(str(folder).rstrip(os.sep)) + 1  # each file's first folder below `folder` is its class
+        labels = None if names is None else [index[str(p)[start:].split(os.sep, 1)[0]] for p in files]
         folders[split] = (files, labels)
     return folders, None if classes is None else tuple(classes)
 
@@ -133,14 +144,22 @@ def read_image_folder(root: Path, image_size: tuple[int, int] | None = None, use
     """Every image under `root` as uint8 (n, C, H, W), labels from class subfolders, a split if train/ and test/ exist."""
     splits, class_names = _listing(root)
     files = [p for split in splits.values() for p in split[0]]
-    contents = _read_all(files)
-    digest = folder_digest(root, sorted(zip(files, contents), key=lambda pair: relative_name(root, pair[0])))
-    key = decoded_cache.key(digest, image_size)
-    x = decoded_cache.load(key) if use_cache else None
+    x = digest = None
+    if use_cache:  # an unchanged listing: the digest and the decoded array from the cache, no file read
+        fingerprint = decoded_cache.listing_fingerprint(root, files)
+        digest = decoded_cache.recall(fingerprint)
+        x = None if digest is None else decoded_cache.load(decoded_cache.key(digest, image_size))
     if x is None:
-        x = decode_images(files, contents, image_size, workers)
+        contents = _read_all(files)
+        digest = folder_digest(root, sorted(zip(files, contents), key=lambda pair: relative_name(root, pair[0])))
+        key = decoded_cache.key(digest, image_size)
+        x = decoded_cache.load(key) if use_cache else None
+        if x is None:
+            x = decode_images(files, contents, image_size, workers)
+            if use_cache:
+                decoded_cache.store(key, x)
         if use_cache:
-            decoded_cache.store(key, x)
+            decoded_cache.remember(fingerprint, digest)
     parts, start = {}, 0
     for split, (split_files, labels) in splits.items():
         stop = start + len(split_files)
