@@ -52,3 +52,13 @@ def test_a_one_channel_conv_model_refuses_rgb_images(tmp_path):
     with pytest.raises(AelabError) as info:
         model.encode(colour)
     assert "\n" not in str(info.value) and "(4, 3, 28, 28)" in str(info.value) and "(n, 28, 28)" in str(info.value)
+
+
+def test_a_vae_refuses_data_that_trains_with_mse_and_writes_nothing(tmp_path, capsys):
+    x, labels = signals()  # values around ±3: standardised, trained with MSE
+    np.savez(tmp_path / "beats.npz", x_train=x[:100], y_train=labels[:100], x_test=x[100:], y_test=labels[100:])
+    out = tmp_path / "run"
+    code = main(["train", "--model", "vae", "--dataset", str(tmp_path / "beats.npz"), *SMALL, "--out", str(out)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "--loss mse" in err[0] and "[0, 1]" in err[0], err
+    assert not out.exists()

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Callable
 
 from aelab.errors import AelabError, ClusterError, ConfigError, DatasetNotFoundError
+from aelab.experiments.reproduce import Progress, run_step
 from aelab.experiments.runs import FINISHED, run_dir
 from aelab.experiments.study_plan import Step, is_done
 from aelab.fileio import atomic_write_bytes
@@ -46,14 +47,13 @@ def import_ray():
 
 
 def train_step_files(step: Step, data_dir: str | None, threads: int) -> dict:
-    """On a worker: train `step` into a private folder; its finished files as bytes, or why it could not run.
+    """On a worker: train `step` into a private folder (with `run_step`, the code a local step runs); its
+    finished files as bytes, or why it could not run.
 
     A data set the node cannot find is reported back (the driver marks the step missing, as a
     local run does) rather than raised, so one node's missing copy does not look like a crash.
     """
     import ray
-
-    from aelab.experiments.reproduce import run_step  # on the worker: the same code a local step runs
 
     where = f"{platform.node()} (node {ray.get_runtime_context().get_node_id()[:8]})"
 
@@ -80,30 +80,26 @@ def write_step_files(folder: Path, files: dict[str, bytes], log: Log | None = No
         atomic_write_bytes(folder / FINISHED, files[FINISHED])
 
 
-class ClusterProgress:
-    """One line per finished cell for the whole cluster: done, running, left, elapsed and time left.
+class ClusterProgress(Progress):
+    """One line per finished cell for the whole cluster: done, running, waiting, elapsed and time left.
 
-    Time left: the seconds per unit of `Step.cost` measured on the cells finished so far, times the
-    cost left, shared among the cells the cluster runs at once.
+    The time left is `Progress`'s cost model, with the cells the cluster runs at once as its workers;
+    the steps that were not sent to the cluster are out of the estimate from the start.
     """
 
     def __init__(self, steps: list[Step], todo: list[int], slots: int, log: Log):
-        self.steps, self.left, self.slots, self.log = steps, set(todo), max(1, slots), log
-        self.total, self.start = len(todo), time.perf_counter()
-        self.units = self.seconds = 0.0
+        super().__init__(steps, log, max(1, slots))
+        sent = set(todo)
+        self.finished.update(i for i in range(len(steps)) if i not in sent)
+        self.total = len(sent)
 
     def done(self, i: int, seconds: float | None, what: str) -> None:
-        self.left.discard(i)
-        if seconds is not None and self.steps[i].cost():
-            self.units, self.seconds = self.units + self.steps[i].cost(), self.seconds + seconds
-        running = min(len(self.left), self.slots)
-        from aelab.experiments.reproduce import clock
-
-        eta = (f"about {clock(sum(self.steps[j].cost() for j in self.left) * self.seconds / self.units / self.slots)} left"
-               if self.units else "time left: after the first cell")
-        self.log(f"[cluster] {self.total - len(self.left)}/{self.total} cells done, {running} running, "
-                 f"{len(self.left) - running} waiting (elapsed {clock(time.perf_counter() - self.start)}, {eta}) — "
-                 f"{self.steps[i].name}: {what}")
+        self.measured(i, seconds)
+        with self.lock:
+            left = len(self.steps) - len(self.finished)
+            running = min(left, self.workers)
+            self.log(f"[cluster] {self.total - left}/{self.total} cells done, {running} running, {left - running} "
+                     f"waiting ({self.times()}) — {self.steps[i].name}: {what}")
 
 
 def connect(ray, settings: RaySettings, log: Log) -> None:
@@ -142,10 +138,11 @@ def run_steps_on_ray(steps: list[Step], out: Path, data_dir, force: bool, settin
     """
     ray = import_ray()
     todo = [i for i, s in enumerate(steps) if s.cost() and (force or not is_done(out / s.name, s))]
+    sent = set(todo)
     if todo:
         connect(ray, settings, log)  # an unreachable cluster fails before any step runs
     try:
-        for i in (i for i in range(len(steps)) if i not in todo):
+        for i in (i for i in range(len(steps)) if i not in sent):
             local(i)  # gradient checks here; finished steps are reported as skipped
         if not todo:
             return

@@ -99,11 +99,15 @@ class Progress:
 
     def line(self, i: int, message: str) -> None:
         with self.lock:
-            elapsed = time.perf_counter() - self.start
-            left = sum(s.cost() for j, s in enumerate(self.steps) if j not in self.finished) / self.workers
-            rate = self.seconds_done / self.units_done if self.units_done else None
-            eta = "time left: estimated after the first training step" if rate is None else f"about {clock(left * rate)} left"
-            self.log(f"[{i + 1}/{len(self.steps)}] {self.steps[i].name}: {message}  (elapsed {clock(elapsed)}, {eta})")
+            self.log(f"[{i + 1}/{len(self.steps)}] {self.steps[i].name}: {message}  ({self.times()})")
+
+    def times(self) -> str:
+        """"elapsed …, about … left" (the caller holds the lock): the cost not finished, shared among the workers."""
+        elapsed = time.perf_counter() - self.start
+        left = sum(s.cost() for j, s in enumerate(self.steps) if j not in self.finished) / self.workers
+        rate = self.seconds_done / self.units_done if self.units_done else None
+        eta = "time left: estimated after the first training step" if rate is None else f"about {clock(left * rate)} left"
+        return f"elapsed {clock(elapsed)}, {eta}"
 
     def skipped(self, i: int, message: str) -> None:
         """Step i is over without work (done before, or no data): its line, and out of the estimate."""
