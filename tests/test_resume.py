@@ -108,7 +108,9 @@ def test_resume_without_checkpoint_is_refused(real_data_dir, tmp_path, capsys):
     from aelab.cli import main
 
     assert main(["train", "--quick", "--data-dir", str(real_data_dir), "--out", str(tmp_path / "r"), "--resume"]) == 5
-    assert "no checkpoint" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "nothing to resume (no checkpoint" in err and err.count("\n") == 1
+    assert not (tmp_path / "r").exists()  # refused before the folder is made (an empty one was left before)
 
 
 def test_divergence_stops_and_keeps_the_last_good_checkpoint(real_data_dir, tmp_path, monkeypatch):

@@ -23,7 +23,7 @@ from matplotlib.figure import Figure
 import aelab
 from aelab.data.custom.paths import is_path, kind_of
 from aelab.data.registry import get_spec
-from aelab.errors import ConfigError, OutputError
+from aelab.errors import CheckpointError, ConfigError, OutputError
 from aelab.experiments.checkpointing import CHECKPOINT
 from aelab.experiments.run_lock import RunLock, check_not_locked
 from aelab.fileio import atomic_save, atomic_write_json, remove_temporaries
@@ -79,6 +79,9 @@ def check_start(out: str | os.PathLike, dataset: str, resume: bool, force: bool,
     if resume and is_finished(out):
         log(f"{out} already holds a finished {what}; nothing to resume")
         return out, json.loads((out / result).read_text())
+    if resume and not (out / CHECKPOINT).is_file():  # refused here, before the folder is made (was: an empty folder left)
+        raise CheckpointError(f"{out}: nothing to resume (no {CHECKPOINT}): expected a folder of an interrupted {what}; "
+                          "run without --resume to start it")
     return out, None
 
 
