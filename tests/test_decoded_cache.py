@@ -226,3 +226,23 @@ def test_uint8_scaling_equals_the_float64_definition(x, divisor, clip):
     expected = (np.clip(expected, 0.0, 1.0) if clip else expected).astype(np.float32)
     out = apply(x, {"method": "none", "divisor": divisor, "offset": None, "factor": None}, clip)
     assert out.dtype == np.float32 and np.array_equal(out, expected)
+
+
+@pytest.mark.parametrize("pointer", ["another folder's entry", "garbage", "a path"])
+def test_the_array_read_during_the_listing_is_used_only_if_the_listing_recalls_it(tmp_path, digit_arrays, monkeypatch,
+                                                                                   pointer):
+    images, labels = digit_arrays
+    folder = labelled_folder(tmp_path, digit_arrays)
+    other = age_files(write_png_folder(tmp_path / "other", images[50:80], labels[50:80]))
+    first, other_samples = read_samples(folder), read_samples(other)
+    loads = []
+    real_load = decoded_cache.load
+    monkeypatch.setattr(decoded_cache, "load", lambda name: loads.append(name) or real_load(name))
+    assert same_samples(read_samples(folder), first) and len(loads) == 1  # the guess was right: one read in all
+    latest = decoded_cache._latest_path(folder, None)
+    latest.write_text({"another folder's entry": json.dumps({"key": decoded_cache.key(other_samples.digest, None)}),
+                       "garbage": "[1, 2", "a path": json.dumps({"key": "../../etc/passwd"})}[pointer])
+    loads.clear()
+    again = read_samples(folder)
+    assert same_samples(again, first) and loads[-1] == decoded_cache.key(first.digest, None)
+    assert json.loads(latest.read_text()) == {"key": decoded_cache.key(first.digest, None)}  # set right for next time

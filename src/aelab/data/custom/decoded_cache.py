@@ -24,6 +24,8 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
+import re
 
 import numpy as np
 
@@ -36,6 +38,9 @@ LISTING_VERSION = 2  # bump when the fingerprint's definition changes (2: one sc
 RACY_SECONDS = 2  # the coarsest file timestamps in use (FAT's 2 s modification times)
 NPY_HEADER_MAX = 4096  # our headers are ~128 bytes; a larger one is not ours
 HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+
+
+KEY_PATTERN = re.compile(r"v\d+-[0-9a-f]{64}-(native|\d+x\d+)")  # what key() makes: a file name, no path
 
 
 def key(digest: str, image_size: tuple[int, int] | None) -> str:
@@ -111,6 +116,30 @@ def remember(fingerprint: str, digest: str) -> None:
     try:
         atomic_write_json(folder() / f"listing-v{LISTING_VERSION}-{fingerprint}.json",
                           {"digest": digest, "check": _record_check(fingerprint, digest)})
+    except OutputError:
+        pass
+
+
+def _latest_path(root, image_size) -> "os.PathLike":
+    where = hashlib.sha256(f"{os.path.abspath(root)}\0{image_size}".encode("utf-8", "surrogateescape")).hexdigest()
+    return folder() / f"latest-{where}.json"
+
+
+def load_latest(root, image_size) -> tuple[str | None, np.ndarray | None]:
+    """(key, verified array) of the entry last loaded for this folder and size — a guess, read while the folder is
+    listed (file reads and SHA-256 release the GIL: on two cores the array's read and check cost no time); the
+    caller uses it only if the listing recalls the same key. (None, None) if there is none."""
+    try:
+        name = json.loads(_latest_path(root, image_size).read_text()).get("key")
+    except (OSError, ValueError, AttributeError):
+        return None, None
+    return (name, load(name)) if isinstance(name, str) and KEY_PATTERN.fullmatch(name) else (None, None)
+
+
+def note_latest(root, image_size, name: str) -> None:
+    """Remember `name` as the entry of this folder and size (for load_latest; skipped when the cache cannot be written)."""
+    try:
+        atomic_write_json(_latest_path(root, image_size), {"key": name})
     except OutputError:
         pass
 

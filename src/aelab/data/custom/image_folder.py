@@ -51,6 +51,14 @@ def _decoded(names: list[str], paths: list[str], image_size, use_cache: bool, wo
     return x, digest
 
 
+def _recalled(digest: str | None, image_size, guessed: str | None, guessed_x: np.ndarray | None) -> np.ndarray | None:
+    """The verified cached array of `digest`: the one read meanwhile if it is that entry, else read now; None if none."""
+    if digest is None:
+        return None
+    name = decoded_cache.key(digest, image_size)
+    return guessed_x if name == guessed else decoded_cache.load(name)
+
+
 def read_image_folder(root: Path, image_size: tuple[int, int] | None = None, use_cache: bool = True,
                       workers: int | None = None, processes: bool | None = None) -> Samples:
     """Every image under `root` as uint8 (n, C, H, W), labels from class subfolders, a split if train/ and test/ exist.
@@ -59,16 +67,21 @@ def read_image_folder(root: Path, image_size: tuple[int, int] | None = None, use
     False reads and decodes every file (benchmarks).
     """
     listed_at = time.time_ns()
-    listing = list_image_folder(root)
-    x = digest = fingerprint = None
-    if use_cache:  # an unchanged listing: the digest and the decoded array from the cache, no file read
-        fingerprint = decoded_cache.listing_fingerprint(listing.names, listing.stats)
-        digest = decoded_cache.recall(fingerprint)
-        x = None if digest is None else decoded_cache.load(decoded_cache.key(digest, image_size))
+    x = digest = fingerprint = guessed = None
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        guess = pool.submit(decoded_cache.load_latest, root, image_size) if use_cache else None  # meanwhile: see there
+        listing = list_image_folder(root)
+        if use_cache:  # an unchanged listing: the digest and the decoded array from the cache, no file read
+            fingerprint = decoded_cache.listing_fingerprint(listing.names, listing.stats)
+            digest = decoded_cache.recall(fingerprint)
+            guessed, guessed_x = guess.result()
+            x = _recalled(digest, image_size, guessed, guessed_x)
     if x is None:
         x, digest = _decoded(listing.names, listing.files.strings(), image_size, use_cache, workers, processes)
         if use_cache and not decoded_cache.is_racy(listing.stats, listed_at):
             decoded_cache.remember(fingerprint, digest)
+    if use_cache and decoded_cache.key(digest, image_size) != guessed:
+        decoded_cache.note_latest(root, image_size, decoded_cache.key(digest, image_size))
     parts = {split: Part(x[rows], labels) for split, (rows, labels) in listing.parts.items()}
     train = parts.get("train", parts.get("all"))
     return Samples(root, "images", train, parts.get("test"), listing.class_names, listing.files, digest)
