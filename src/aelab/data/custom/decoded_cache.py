@@ -17,6 +17,10 @@ The one race left is git's "racy clean" file: a file written within the timestam
 stat, after it. So a listing is remembered only if every file's modification time is RACY_SECONDS
 older than the moment the listing began; otherwise the next load reads and hashes the files again
 (the decoded array is still found by their digest).
+
+The listing is most of a second load's cost, so the array last used for the folder is read and
+verified on a second thread meanwhile (load_latest) and used only when the listing recalls that very
+entry: a stale or damaged pointer costs one wasted read, never a wrong array.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import io
 import json
 import os
 import re
+from pathlib import Path
 
 import numpy as np
 
@@ -34,12 +39,10 @@ from aelab.errors import OutputError
 from aelab.fileio import atomic_write_bytes, atomic_write_json
 
 VERSION = 1  # bump when the decoding changes (modes, resampling): old entries are then never matched
-LISTING_VERSION = 2  # bump when the fingerprint's definition changes (2: one scandir stat, ctime and inode added)
+LISTING_VERSION = 2  # bump when the fingerprint's definition changes (2: one stat per file, ctime and inode added)
 RACY_SECONDS = 2  # the coarsest file timestamps in use (FAT's 2 s modification times)
 NPY_HEADER_MAX = 4096  # our headers are ~128 bytes; a larger one is not ours
 HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
-
-
 KEY_PATTERN = re.compile(r"v\d+-[0-9a-f]{64}-(native|\d+x\d+)")  # what key() makes: a file name, no path
 
 
@@ -120,7 +123,7 @@ def remember(fingerprint: str, digest: str) -> None:
         pass
 
 
-def _latest_path(root, image_size) -> "os.PathLike":
+def _latest_path(root, image_size) -> Path:
     where = hashlib.sha256(f"{os.path.abspath(root)}\0{image_size}".encode("utf-8", "surrogateescape")).hexdigest()
     return folder() / f"latest-{where}.json"
 

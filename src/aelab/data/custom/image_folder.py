@@ -4,8 +4,8 @@ The layout (class subfolders, train/ and test/, the order of the samples) is fol
 decoding (grey or RGB, one size or `image_size`, on worker processes for a large folder) is
 image_decoding.py's. Here they meet the decoded cache (decoded_cache.py): an unchanged listing
 recalls its content digest and the verified decoded array without reading one image, so the second
-load costs a listing and one read of the array; otherwise every file is read once, for the identity
-digest and for decoding alike.
+load costs a listing and one read of the array (done on a second thread while the folder is listed);
+otherwise every file is read once, for the identity digest and for decoding alike.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def _read_all(files: list[str]) -> list[bytes]:
             raise DataError(f"{path}: cannot read: {exc.strerror}") from None
 
     with ThreadPoolExecutor(max_workers=READ_THREADS) as pool:
-        return list(pool.map(read, files, chunksize=256))
+        return list(pool.map(read, files))
 
 
 def _decoded(names: list[str], paths: list[str], image_size, use_cache: bool, workers, processes) -> tuple[np.ndarray, str]:
