@@ -246,3 +246,33 @@ def test_the_array_read_during_the_listing_is_used_only_if_the_listing_recalls_i
     again = read_samples(folder)
     assert same_samples(again, first) and loads[-1] == decoded_cache.key(first.digest, None)
     assert json.loads(latest.read_text()) == {"key": decoded_cache.key(first.digest, None)}  # set right for next time
+
+
+@pytest.mark.real_data
+def test_mnist_png_folder_decoded_on_processes_then_cached_equals_the_idx_floats(tmp_path, real_data_dir, counted,
+                                                                                   monkeypatch):
+    """2,000 + 400 MNIST images as PNG class folders (above PROCESS_MIN_FILES: decoded on worker processes by default):
+    the first load and the cached second load give, bit for bit, the float32 pixels load_dataset gives from IDX."""
+    from aelab.data import load_dataset
+    from aelab.data.custom import image_decoding
+
+    mnist = load_dataset("mnist", real_data_dir, progress=False)
+    expected = {}
+    for split, images, labels, n in (("train", mnist.train_images, mnist.train_labels, 2_000),
+                                     ("test", mnist.test_images, mnist.test_labels, 400)):
+        write_png_folder(tmp_path / "mnist" / split, np.round(images[:n] * 255).astype(np.uint8).reshape(n, 28, 28),
+                         labels[:n])
+        order = np.argsort(labels[:n], kind="stable")  # the folder's order: class by class, each by file name
+        expected[split] = (images[:n][order], labels[:n][order])
+    folder = age_files(tmp_path / "mnist")
+    pools = []
+    real_on_processes = image_decoding._on_processes
+    monkeypatch.setattr(image_decoding, "_on_processes", lambda *a: pools.append(len(a[0])) or real_on_processes(*a))
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)  # the default's workers, on any machine
+    reads, decodes = counted
+    first, second = open_dataset(folder), open_dataset(folder)
+    assert pools == [2_400] and reads == [2_400] and decodes == [1]  # the second load read no image
+    for dataset in (first, second):
+        for split in ("train", "test"):
+            np.testing.assert_array_equal(getattr(dataset, f"{split}_images"), expected[split][0])
+            np.testing.assert_array_equal(getattr(dataset, f"{split}_labels"), expected[split][1])
