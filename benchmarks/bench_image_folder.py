@@ -95,7 +95,12 @@ def main() -> None:
     parser.add_argument("--no-decoders", action="store_true", help="leave out the first loads (~15 s each on 2 cores)")
     args = parser.parse_args()
     folder = export(Path(args.folder), args.data_dir)
-    os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="aelab-bench-cache-")  # the run's own decoded cache
+    with tempfile.TemporaryDirectory(prefix="aelab-bench-cache-") as cache:
+        os.environ["XDG_CACHE_HOME"] = cache  # the run's own decoded cache, removed at the end
+        measure(folder, args)
+
+
+def measure(folder: Path, args: argparse.Namespace) -> None:
     first = open_dataset(folder)  # fills the decoded cache
     contenders = {"idx": lambda: idx_load(args.data_dir), "png_cached": lambda: open_dataset(folder)}
     if not args.no_decoders:
