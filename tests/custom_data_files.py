@@ -3,6 +3,7 @@ as a PNG folder, an .npz and a CSV; generated RGB images and 1-D signals; MNIST 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,16 @@ def write_png_folder(root: Path, images: np.ndarray, labels: np.ndarray | None, 
         folder = root if labels is None else root / str(int(labels[i - start]))
         folder.mkdir(parents=True, exist_ok=True)
         Image.fromarray(image).save(folder / f"{i:05d}.png")
+    return root
+
+
+def age_files(root: Path, seconds: int = 3600) -> Path:
+    """Set every file's modification time `seconds` back, as a data folder written earlier has: a file modified within
+    the timestamps' resolution of a listing is "racy" and its listing is not remembered (decoded_cache.py)."""
+    for path in root.rglob("*"):
+        if path.is_file():
+            stat = path.stat()
+            os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns - seconds * 1_000_000_000))
     return root
 
 

@@ -122,4 +122,8 @@ FAULTS = [
      "expected one label per sample, shape (10,)`, exit 3", "nothing written", "test_custom_data.py::test_label_count_must_match"),
     ("a damaged entry in the decoded-image cache", "nothing: the entry fails its SHA-256 and the folder is decoded afresh", "the data "
      "folder; the cache entry is replaced", "test_custom_data.py::test_the_decoded_cache_is_used_and_verified"),
+    ("an image folder changed since its decoded cache was made: a file touched, added, removed, renamed, or edited "
+     "keeping its size and modification time", "nothing: the listing's fingerprint (each file's size, modification and change "
+     "times, inode) differs, so the files are read and hashed again", "the data folder; a damaged listing record is "
+     "never trusted", "test_decoded_cache.py::test_an_edit_that_keeps_size_and_modification_time_is_noticed_by_the_change_time"),
 ]

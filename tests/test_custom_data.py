@@ -15,7 +15,7 @@ from aelab.data.custom import decoded_cache, image_folder
 from aelab.data.custom.identity import file_digest
 from aelab.data.idx import write_idx
 from aelab.errors import ConfigError, DataError
-from custom_data_files import digits, rgb_images, signals, write_digits_csv, write_png_folder
+from custom_data_files import age_files, digits, rgb_images, signals, write_digits_csv, write_png_folder
 
 
 @pytest.fixture(scope="module")
@@ -300,7 +300,7 @@ def test_a_second_load_of_an_unchanged_folder_reads_no_image_and_a_touched_one_i
     import os
 
     images, labels = digit_arrays
-    folder = write_png_folder(tmp_path / "f", images[:30], labels[:30])
+    folder = age_files(write_png_folder(tmp_path / "f", images[:30], labels[:30]))
     first = read_samples(folder)
     reads = []
     real_read_all = image_folder._read_all

@@ -2,16 +2,25 @@
 
 Decoding 70,000 PNGs costs far more than reading and hashing them; the cache keeps the decoded
 uint8 array as a `.npy` named by the content digest and the resize option, with the SHA-256 of that
-`.npy` beside it. A read checks the digest of the cached bytes, so a damaged or edited cache entry
-is decoded afresh, never trained on.
+`.npy` beside it. A read takes the file in one call and hashes it in one pass, so a damaged or edited
+cache entry is decoded afresh, never trained on.
 
 Reading and hashing 70,000 small files costs seconds by itself (measured: 7.6 s against 0.32 s for the
 IDX files, BENCHMARKS.md), so a second load does not re-read them: the folder's listing — each file's
-relative path, size and modification time in nanoseconds — is fingerprinted, and the content digest
-computed the first time is kept under that fingerprint (as git's index keeps its files' hashes by their
-stat data). A file that is added, removed, renamed, resized or touched changes the fingerprint and the
-folder is read and hashed again; the one change this does not see is an edit that keeps a file's size
-and its nanosecond modification time.
+relative path, size, modification and change times in nanoseconds and inode (folder_listing.py) — is
+fingerprinted, and the content digest computed the first time is kept under that fingerprint (as git's
+index keeps its files' hashes by their stat data). A file that is added, removed, renamed, resized,
+touched or written changes the fingerprint: the change time (ctime) is set by the kernel on every
+write and cannot be set back, so even an edit that restores a file's size and modification time is seen.
+
+The one race left is git's "racy clean" file: a file written within the timestamp resolution of our
+stat, after it. So a listing is remembered only if every file's modification time is RACY_SECONDS
+older than the moment the listing began; otherwise the next load reads and hashes the files again
+(the decoded array is still found by their digest).
+
+The listing is most of a second load's cost, so the array last used for the folder is read and
+verified on a second thread meanwhile (load_latest) and used only when the listing recalls that very
+entry: a stale or damaged pointer costs one wasted read, never a wrong array.
 """
 
 from __future__ import annotations
@@ -20,6 +29,8 @@ import hashlib
 import io
 import json
 import os
+import re
+from pathlib import Path
 
 import numpy as np
 
@@ -28,6 +39,11 @@ from aelab.errors import OutputError
 from aelab.fileio import atomic_write_bytes, atomic_write_json
 
 VERSION = 1  # bump when the decoding changes (modes, resampling): old entries are then never matched
+LISTING_VERSION = 2  # bump when the fingerprint's definition changes (2: one stat per file, ctime and inode added)
+RACY_SECONDS = 2  # the coarsest file timestamps in use (FAT's 2 s modification times)
+NPY_HEADER_MAX = 4096  # our headers are ~128 bytes; a larger one is not ours
+HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+KEY_PATTERN = re.compile(r"v\d+-[0-9a-f]{64}-(native|\d+x\d+)")  # what key() makes: a file name, no path
 
 
 def key(digest: str, image_size: tuple[int, int] | None) -> str:
@@ -39,48 +55,94 @@ def folder():
     return cache_root() / "decoded"
 
 
+def _array_in(payload: np.ndarray) -> np.ndarray | None:
+    """The uint8 array a `.npy` file's bytes hold, as a view of them (no copy), or None if they are not one."""
+    header = io.BytesIO(payload[:NPY_HEADER_MAX].tobytes())
+    try:
+        read_header = HEADER_READERS.get(np.lib.format.read_magic(header))
+        if read_header is None:
+            return None
+        shape, fortran, dtype = read_header(header)
+    except (ValueError, SyntaxError, TypeError):
+        return None
+    data = payload[header.tell():]
+    if dtype != np.uint8 or fortran or len(data) != int(np.prod(shape, dtype=np.int64)):
+        return None
+    return data.reshape(shape)
+
+
 def load(name: str) -> np.ndarray | None:
     """The cached array, if present and its bytes match the digest recorded when it was stored; else None."""
     data_path, record_path = folder() / f"{name}.npy", folder() / f"{name}.json"
     try:
         record = json.loads(record_path.read_text())
-        payload = data_path.read_bytes()
+        payload = np.fromfile(data_path, dtype=np.uint8)  # one read into the array that will hold the pixels
     except (OSError, ValueError):
         return None
     if not isinstance(record, dict) or hashlib.sha256(payload).hexdigest() != record.get("sha256"):
         return None
-    try:
-        return np.load(io.BytesIO(payload), allow_pickle=False)
-    except ValueError:
-        return None
+    return _array_in(payload)
 
 
-def listing_fingerprint(root, files) -> str:
-    """SHA-256 over each file's relative path, size and modification time (ns), sorted by path."""
-    prefix = str(root).rstrip(os.sep) + os.sep
-    names = sorted((str(p)[len(prefix):] if str(p).startswith(prefix) else os.path.relpath(p, root)).replace(os.sep, "/")
-                   for p in files)  # strings, not pathlib's relative_to: 70,000 of those cost seconds
-    sha = hashlib.sha256()
-    for name in names:
-        stat = os.stat(prefix + name)
-        sha.update(f"{name}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode("utf-8"))
+def listing_fingerprint(names: list[str], stats: np.ndarray) -> str:
+    """SHA-256 over the listing: its count, its names (NUL-separated, in sample order) and its stat rows (int64)."""
+    sha = hashlib.sha256(f"aelab listing v{LISTING_VERSION}: {len(names)} files\n".encode())
+    sha.update("\0".join(names).encode("utf-8", "surrogateescape"))  # a name holds no NUL: the join is unambiguous
+    sha.update(b"\n")
+    sha.update(np.ascontiguousarray(stats, dtype="<i8"))  # one call for every file's size, times and inode
     return sha.hexdigest()
 
 
+def is_racy(stats: np.ndarray, listed_at_ns: int) -> bool:
+    """True if a file was modified so recently (mtime column) that a write after our stat could keep its timestamps."""
+    return bool(len(stats)) and int(stats[:, 1].max()) > listed_at_ns - RACY_SECONDS * 1_000_000_000
+
+
+def _record_check(fingerprint: str, digest: str) -> str:
+    return hashlib.sha256(f"{fingerprint} {digest}".encode()).hexdigest()
+
+
 def recall(fingerprint: str) -> str | None:
-    """The content digest stored for a listing with this fingerprint, or None."""
+    """The content digest stored for a listing with this fingerprint, or None (none stored, or a damaged record)."""
     try:
-        record = json.loads((folder() / f"listing-v{VERSION}-{fingerprint}.json").read_text())
+        record = json.loads((folder() / f"listing-v{LISTING_VERSION}-{fingerprint}.json").read_text())
     except (OSError, ValueError):
         return None
     digest = record.get("digest") if isinstance(record, dict) else None
-    return digest if isinstance(digest, str) and len(digest) == 64 else None
+    if not isinstance(digest, str) or record.get("check") != _record_check(fingerprint, digest):
+        return None  # a damaged record could name another folder's digest: never trusted
+    return digest
 
 
 def remember(fingerprint: str, digest: str) -> None:
     """Keep the content digest of the listing `fingerprint` (skipped when the cache cannot be written)."""
     try:
-        atomic_write_json(folder() / f"listing-v{VERSION}-{fingerprint}.json", {"digest": digest})
+        atomic_write_json(folder() / f"listing-v{LISTING_VERSION}-{fingerprint}.json",
+                          {"digest": digest, "check": _record_check(fingerprint, digest)})
+    except OutputError:
+        pass
+
+
+def _latest_path(root, image_size) -> Path:
+    where = hashlib.sha256(f"{os.path.abspath(root)}\0{image_size}".encode("utf-8", "surrogateescape")).hexdigest()
+    return folder() / f"latest-{where}.json"
+
+
+def load_latest(root, image_size) -> tuple[str | None, np.ndarray | None]:
+    """(key, verified array) of the entry last loaded for this folder and size — a guess, read while the folder is
+    listed (file reads and SHA-256 release the GIL: on two cores the array's read and check cost no time); the
+    caller uses it only if the listing recalls the same key. (None, None) if there is none."""
+    try:
+        name = json.loads(_latest_path(root, image_size).read_text()).get("key")
+    except (OSError, ValueError, AttributeError):
+        return None, None
+    return (name, load(name)) if isinstance(name, str) and KEY_PATTERN.fullmatch(name) else (None, None)
+
+
+def note_latest(root, image_size, name: str) -> None:
+    """Remember `name` as the entry of this folder and size (for load_latest; skipped when the cache cannot be written)."""
+    try:
+        atomic_write_json(_latest_path(root, image_size), {"key": name})
     except OutputError:
         pass
 

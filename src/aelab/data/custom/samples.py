@@ -9,6 +9,7 @@ The checks every kind shares live here too: labels that match the samples, value
 from __future__ import annotations
 
 import mmap
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,7 +37,7 @@ class Samples:
     train: Part
     test: Part | None  # None: the data brings no test split (--test-fraction draws one)
     class_names: tuple[str, ...] | None
-    files: tuple[Path, ...]
+    files: Sequence[Path]  # a tuple, or an image folder's FolderFiles (Paths made on demand)
     digest: str | None = None  # the identity digest, when the reader computed it on the way (image folders)
 
     @property

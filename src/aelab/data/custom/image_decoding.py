@@ -1,0 +1,100 @@
+"""Image files' bytes → one uint8 array (n, C, H, W), decoded by Pillow on threads or on worker processes.
+
+Grayscale images give C = 1; if any image has colour, every image is read as RGB (C = 3). All must
+have one size, or `size` (H, W) resizes each (bilinear). Errors are one line naming the file: a
+corrupt, truncated or non-image file, or two files of different sizes.
+
+Why processes: Pillow holds the GIL for most of the work on small images (a PNG of 28×28 decodes in
+microseconds; opening, converting and wrapping it in NumPy is Python), so a pool of threads decoded
+70,000 MNIST PNGs no faster than one thread (BENCHMARKS.md, issue 19). Worker processes, forked with
+the bytes already read, each decode a chunk and return its arrays; the parent stacks them in file
+order, so the result and the errors are those of one thread. Small folders decode here (a worker
+costs more to start than they take), and so does a process that may not fork (a daemon, or a
+platform other than Linux, where fork is unsafe or absent).
+"""
+
+from __future__ import annotations
+
+import io
+import multiprocessing
+import os
+import sys
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from itertools import repeat
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from aelab.errors import DataError
+
+GRAY_MODES = ("1", "L", "LA", "I", "I;16", "F")
+PROCESS_MIN_FILES = 2_000  # below this a folder decodes in well under a second: no workers to start
+CHUNKS_PER_WORKER = 8  # enough chunks that a slow one does not leave the other workers idle at the end
+
+
+def decode_one(path: str, content: bytes, size: tuple[int, int] | None) -> np.ndarray:
+    """One image as uint8 (H, W) or (H, W, 3); a corrupt, truncated or non-image file is a DataError naming it."""
+    try:
+        with Image.open(io.BytesIO(content)) as image:
+            image.load()  # decodes everything now: a truncated file fails here, not later
+            mode = "L" if image.mode in GRAY_MODES else "RGB"
+            image = image if image.mode == mode else image.convert(mode)  # converting to its own mode only copies
+            if size is not None and image.size != (size[1], size[0]):
+                image = image.resize((size[1], size[0]), Image.Resampling.BILINEAR)
+            return np.asarray(image, dtype=np.uint8)
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+        raise DataError(f"{path}: corrupt, truncated or not an image ({exc}): expected a readable "
+                        f"{Path(path).suffix[1:].upper() or 'image'} file") from None
+
+
+def decode_chunk(paths: list[str], contents: list[bytes], size: tuple[int, int] | None) -> np.ndarray | list[np.ndarray]:
+    """A worker's chunk, in order: one stacked array when its images share a shape (one object to send back), else a list."""
+    images = [decode_one(path, content, size) for path, content in zip(paths, contents)]
+    return np.stack(images) if len({image.shape for image in images}) == 1 else images
+
+
+def stack(files, images: list[np.ndarray]) -> np.ndarray:
+    """(n, C, H, W) uint8; mixed sizes name two files that differ, grey images join colour ones as RGB."""
+    first = images[0].shape[:2]
+    for path, image in zip(files, images):
+        if image.shape[:2] != first:
+            raise DataError(f"{path}: {image.shape[1]}×{image.shape[0]} pixels but {files[0]} has {first[1]}×{first[0]}: "
+                            "expected one size (or pass --image-size H,W to resize)")
+    if any(image.ndim == 3 for image in images):
+        images = [np.repeat(image[..., None], 3, axis=2) if image.ndim == 2 else image for image in images]
+        return np.stack(images).transpose(0, 3, 1, 2).copy()  # (n, H, W, 3) → (n, 3, H, W)
+    return np.stack(images)[:, None]
+
+
+def can_fork() -> bool:
+    return sys.platform == "linux" and not multiprocessing.current_process().daemon
+
+
+def _on_processes(paths: list[str], contents: list[bytes], size, workers: int) -> list[np.ndarray]:
+    step = max(1, -(-len(paths) // (workers * CHUNKS_PER_WORKER)))
+    starts = range(0, len(paths), step)
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        chunks = pool.map(decode_chunk, [paths[i:i + step] for i in starts], [contents[i:i + step] for i in starts],
+                          repeat(size))
+        return [image for chunk in chunks for image in chunk]  # in file order: the first bad file's error first
+
+
+def decode_images(files, contents: list[bytes], size: tuple[int, int] | None, workers: int | None = None,
+                  processes: bool | None = None) -> np.ndarray:
+    """Decode `contents` (the bytes of `files`, in order) into (n, C, H, W) uint8.
+
+    `workers`: default one per core, at most 32. `processes`: True decodes on forked worker processes,
+    False on threads; None (the default) chooses processes for a folder of PROCESS_MIN_FILES or more,
+    on more than one worker, where this process may fork.
+    """
+    workers = workers or min(32, os.cpu_count() or 1)
+    paths = [str(path) for path in files]
+    if processes is None:
+        processes = len(paths) >= PROCESS_MIN_FILES and workers > 1 and can_fork()
+    if processes:
+        images = _on_processes(paths, contents, size, workers)
+    else:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            images = list(pool.map(decode_one, paths, contents, repeat(size), chunksize=64))
+    return stack(paths, images)
