@@ -20,6 +20,7 @@ import multiprocessing
 import os
 import sys
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from itertools import repeat
 from pathlib import Path
 
@@ -44,7 +45,9 @@ def decode_one(path: str, content: bytes, size: tuple[int, int] | None) -> np.nd
                 image = image.resize((size[1], size[0]), Image.Resampling.BILINEAR)
             return np.asarray(image, dtype=np.uint8)
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
-        raise DataError(f"{path}: corrupt, truncated or not an image ({exc}): expected a readable "
+        # Pillow's own text for an unknown format names the in-memory buffer (an address that changes per run)
+        reason = "no image format Pillow knows" if isinstance(exc, UnidentifiedImageError) else str(exc)
+        raise DataError(f"{path}: corrupt, truncated or not an image ({reason}): expected a readable "
                         f"{Path(path).suffix[1:].upper() or 'image'} file") from None
 
 
@@ -74,10 +77,15 @@ def can_fork() -> bool:
 def _on_processes(paths: list[str], contents: list[bytes], size, workers: int) -> list[np.ndarray]:
     step = max(1, -(-len(paths) // (workers * CHUNKS_PER_WORKER)))
     starts = range(0, len(paths), step)
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork")) as pool:
-        chunks = pool.map(decode_chunk, [paths[i:i + step] for i in starts], [contents[i:i + step] for i in starts],
-                          repeat(size))
-        return [image for chunk in chunks for image in chunk]  # in file order: the first bad file's error first
+    try:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork")) as pool:
+            chunks = pool.map(decode_chunk, [paths[i:i + step] for i in starts], [contents[i:i + step] for i in starts],
+                              repeat(size))
+            return [image for chunk in chunks for image in chunk]  # in file order: the first bad file's error first
+    except BrokenProcessPool:  # a worker killed (out of memory, a signal) or crashed inside Pillow's C code
+        raise DataError(f"{os.path.commonpath(paths)}: a worker process decoding these {len(paths)} images died "
+                        "(killed, out of memory, or crashed on a file): expected every image decoded; "
+                        "retry, or free memory") from None
 
 
 def decode_images(files, contents: list[bytes], size: tuple[int, int] | None, workers: int | None = None,
