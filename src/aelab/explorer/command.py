@@ -64,7 +64,7 @@ def page_data(run: SavedRun, test: TestImages, run_label: str) -> dict:
     """Everything the page needs, as JSON: the model's layers, what it is, and what to show."""
     config = run.config
     model = export_model(run.model, config.loss)
-    meta = {"family": config.model, "dataset": config.dataset, "code_size": config.code_size, "layers": widths(model),
+    meta = {"family": config.model, "dataset": config.dataset, "code_size": run.model.code_size, "layers": widths(model),
             "run": run_label, "test_bce": run.final.get("test_bce"), "loss": config.loss,
             "noise": {"kind": config.noise, "factor": config.noise_factor} if config.noise else None}
     return {"meta": meta, "model": model, **page_content(run.model, test, run.model.first_layer_weights())}

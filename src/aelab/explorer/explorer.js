@@ -278,9 +278,11 @@
     return [(event.clientX - box.left) / box.width * width, (event.clientY - box.top) / box.height * height];
   }
   let last = null;
+  if (SIGNAL) document.body.classList.add("signal"); // the canvases are plots: wider than tall (explorer.css)
   if (!DRAWABLE) { // colour images and 1-D samples: the canvas shows the picked test sample
     byId("draw-title").textContent = "Pick a test sample";
     byId("draw-hint").textContent = "Click a test sample below; the model encodes it and decodes its code, live.";
+    byId("pad-caption").textContent = "the picked test sample";
     byId("clear").hidden = true;
     pad.classList.add("picked");
   }
@@ -494,7 +496,10 @@
     tileCanvas.addEventListener("pointerenter", () => enlarge(unit));
     byId("weights").append(tileCanvas);
   }
-  byId("weights-scale").textContent = `colour scale −${limit.toPrecision(3)} (blue) … 0 (white) … +${limit.toPrecision(3)} (red)`;
+  const bound = limit.toPrecision(3);
+  byId("weights-scale").textContent = tile.length === 1 ? `each unit's weights as a line, −${bound} (bottom) … +${bound} (top)`
+    : tileC === 1 ? `colour scale −${bound} (blue) … 0 (white) … +${bound} (red)`
+      : `each colour channel −${bound} (none) … 0 (half) … +${bound} (full)`;
 
   // ---- start: the first thumbnail in the drawing, the mean code in the space, first and last thumbnails interpolated
   drawing.set(thumbnails[0]);
@@ -503,7 +508,9 @@
   pickEnd("a", thumbnails[0]);
   pickEnd("b", thumbnails[thumbnails.length - 1]);
   enlarge(0);
-  window.aelabExplorer = Object.freeze({ state, timings, scatterBounds: scatter ? scatter.bounds : null });
+  // the values as the page shows them (your own data's units), for a test to compare with the data it came from
+  const shownValues = values => Array.from(values, (v, i) => shown(v, i));
+  window.aelabExplorer = Object.freeze({ state, timings, scatterBounds: scatter ? scatter.bounds : null, shownValues });
   timings.ready_ms = performance.now(); // from the start of navigation: the page-ready time
   document.body.dataset.ready = "true";
 })();

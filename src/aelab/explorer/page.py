@@ -30,7 +30,7 @@ BODY = """<header>
 <h2 id="draw-title">Draw</h2>
 <p class="hint" id="draw-hint">Draw with the mouse or a finger; the model encodes the drawing and decodes its code, live.</p>
 <div class="row">
-<figure><canvas id="pad" width="{w}" height="{h}"></canvas><figcaption>your drawing</figcaption></figure>
+<figure><canvas id="pad" width="{w}" height="{h}"></canvas><figcaption id="pad-caption">your drawing</figcaption></figure>
 <figure id="input-figure"><canvas id="input-view" width="{w}" height="{h}"></canvas><figcaption>the model's input (noisy)</figcaption></figure>
 <figure><canvas id="output" width="{w}" height="{h}"></canvas><figcaption>reconstruction</figcaption></figure>
 </div>
