@@ -40,20 +40,16 @@
     conv2d(spec) { // y[o,i,j] = b[o] + Σ_c,u,v w[o,c,u,v]·x[c, i·s−p+u, j·s−p+v], zero outside x: torch.nn.Conv2d
       const w = floatsOf(spec.weight), b = floatsOf(spec.bias);
       const [nc, h, wd] = spec.in_shape, [no, ho, wo] = spec.out_shape, [kh, kw] = spec.kernel, [sh, sw] = spec.stride, [ph, pw] = spec.padding;
+      const rows = inside(kh, ho, sh, ph, h), cols = inside(kw, wo, sw, pw, wd);
       return x => {
         const y = new Float64Array(no * ho * wo);
         for (let o = 0; o < no; o++) {
           y.fill(b[o], o * ho * wo, (o + 1) * ho * wo);
           for (let c = 0; c < nc; c++) for (let u = 0; u < kh; u++) for (let v = 0; v < kw; v++) {
-            const weight = w[((o * nc + c) * kh + u) * kw + v];
-            for (let i = 0; i < ho; i++) {
-              const r = i * sh - ph + u;
-              if (r < 0 || r >= h) continue;
-              const from = (c * h + r) * wd, to = (o * ho + i) * wo;
-              for (let j = 0; j < wo; j++) {
-                const col = j * sw - pw + v;
-                if (col >= 0 && col < wd) y[to + j] += weight * x[from + col];
-              }
+            const weight = w[((o * nc + c) * kh + u) * kw + v], [j0, j1] = cols[v];
+            for (let i = rows[u][0]; i < rows[u][1]; i++) {
+              const from = (c * h + i * sh - ph + u) * wd - pw + v, to = (o * ho + i) * wo;
+              for (let j = j0; j < j1; j++) y[to + j] += weight * x[from + j * sw];
             }
           }
         }
@@ -64,19 +60,15 @@
       // (output_padding only lengthens the output: out_shape, traced from PyTorch, already holds it)
       const w = floatsOf(spec.weight), b = floatsOf(spec.bias);
       const [nc, h, wd] = spec.in_shape, [no, ho, wo] = spec.out_shape, [kh, kw] = spec.kernel, [sh, sw] = spec.stride, [ph, pw] = spec.padding;
+      const rows = inside(kh, h, sh, ph, ho), cols = inside(kw, wd, sw, pw, wo); // input positions that land inside y
       return x => {
         const y = new Float64Array(no * ho * wo);
         for (let o = 0; o < no; o++) y.fill(b[o], o * ho * wo, (o + 1) * ho * wo);
         for (let c = 0; c < nc; c++) for (let o = 0; o < no; o++) for (let u = 0; u < kh; u++) for (let v = 0; v < kw; v++) {
-          const weight = w[((c * no + o) * kh + u) * kw + v];
-          for (let i = 0; i < h; i++) {
-            const r = i * sh - ph + u;
-            if (r < 0 || r >= ho) continue;
-            const from = (c * h + i) * wd, to = (o * ho + r) * wo;
-            for (let j = 0; j < wd; j++) {
-              const col = j * sw - pw + v;
-              if (col >= 0 && col < wo) y[to + col] += weight * x[from + j];
-            }
+          const weight = w[((c * no + o) * kh + u) * kw + v], [j0, j1] = cols[v];
+          for (let i = rows[u][0]; i < rows[u][1]; i++) {
+            const from = (c * h + i) * wd, to = (o * ho + i * sh - ph + u) * wo - pw + v;
+            for (let j = j0; j < j1; j++) y[to + j * sw] += weight * x[from + j];
           }
         }
         return Float32Array.from(y);
@@ -104,6 +96,11 @@
     relu: () => x => x.map(v => (v > 0 ? v : 0)), // max(0, x)
     sigmoid: () => x => x.map(v => 1 / (1 + Math.exp(-v))), // σ(x) = 1 / (1 + e^−x): logits → pixels
   };
+  // for each kernel offset u, the output positions i (a convolution) or input positions i (a transposed one) whose
+  // i·s − p + u falls inside [0, size): the loops above run over exactly those, with no test per element
+  function inside(k, count, s, p, size) {
+    return Array.from({ length: k }, (_, u) => [Math.max(0, Math.ceil((p - u) / s)), Math.min(count, Math.floor((size - 1 + p - u) / s) + 1)]);
+  }
   function stack(specs) {
     const steps = specs.map(spec => {
       if (!Object.hasOwn(LAYERS, spec.type)) throw new Error(`layer type ${spec.type}: not known to this page`);
