@@ -8,13 +8,16 @@ and each visit ends with no console message and no request but the page itself (
 
 from __future__ import annotations
 
+import matplotlib
 import numpy as np
 import pytest
 import torch
 
+from aelab import load_dataset
 from aelab.explorer import EXPLORER_HTML, explore
-from explorer_runs import page_data, trained_run
-from test_explorer_browser import (TOLERANCE, Visit, assert_drawing_matches_pytorch, browser, decoded,  # noqa: F401
+from conftest import REAL_DATA_DIR
+from explorer_runs import floats, page_data, trained_run
+from test_explorer_browser import (TOLERANCE, Visit, assert_drawing_matches_pytorch, browser, decoded,  # noqa: F401 (browser: the fixture)
                                    painted)
 
 TINY = {"train_size": 500, "test_size": 300, "epochs": 1}
@@ -33,11 +36,6 @@ def runs(tmp_path_factory):
         return made[key]
     return run
 
-
-def floats(text: str) -> np.ndarray:
-    import base64
-
-    return np.frombuffer(base64.b64decode(text), dtype="<f4")
 
 
 @pytest.mark.parametrize("family", ["conv", "conv-denoising", "vae", "beta-vae", "conv-vae"])
@@ -83,7 +81,7 @@ def test_a_conv_models_weights_are_its_first_kernels_on_the_colour_scale(browser
     visit.page.hover('.weight[data-unit="9"]')
     limit = float(np.float32(np.abs(kernels).max()))
     level = np.clip(np.floor((kernels[9, 0].ravel() + limit) / (2 * limit) * 256), 0, 255).astype(int)
-    colours = np.frombuffer(__import__("base64").b64decode(page_data(folder)["weights"]["colormap"]), np.uint8).reshape(256, 3)
+    colours = np.rint(matplotlib.colormaps["RdBu_r"](np.linspace(0, 1, 256))[:, :3] * 255)  # weights.png's map
     assert np.array_equal(visit.red("#weights-enlarged")[:, :3], colours[level])
     visit.assert_quiet()
 
@@ -93,9 +91,6 @@ def test_a_vaes_scatter_shows_the_mean_codes_and_decodes_the_point_under_the_poi
     folder = runs(family, code_size=2)
     data = page_data(folder)
     visit = Visit(browser, folder)
-    from aelab import load_dataset
-    from conftest import REAL_DATA_DIR
-
     test = load_dataset("mnist", REAL_DATA_DIR, progress=False).test_images.reshape(-1, 784)[:300]
     with torch.no_grad():
         means = visit.model.encode(torch.tensor(test)).numpy()

@@ -1,8 +1,9 @@
 """What the explorer page shows besides the model: test images, their codes, the codes' principal directions.
 
 Everything here is computed once, in Python, from the trained model and the run's test images, and
-handed to the page as JSON: the page itself only runs the model. Arrays travel as base64 bytes
-(uint8 images, float32 codes), small lists as JSON numbers.
+handed to the page as JSON: the page itself only runs the model. Arrays travel as base64 float32
+bytes (the test samples exactly as the model takes them, scaled or not; the codes; the weights) and
+the colour map as uint8, small lists as JSON numbers.
 """
 
 from __future__ import annotations
