@@ -5,11 +5,14 @@ Issue 16 asks for a page ready in under 1 s and one reconstruction per pointer m
 `performance.now()` (explorer.js: `timings.ready_ms`, from the start of navigation, and
 `timings.update_ms`, one entry per pointer move: the stroke painted, the model's input encoded and
 decoded, the canvases and code bars drawn), in Debian's headless Chromium driven by Playwright.
-The four study models are trained for one epoch on 2,000 images (the timings depend on their sizes,
-not their weights) and explored; each page is opened `--repeats` times in a fresh context and
+The four study models, and the conv, conv-vae and vae families (issue 16: every family in the page),
+are trained for one epoch on 2,000 images (the timings depend on their sizes, not their weights) and explored; each page is opened `--repeats` times in a fresh context and
 stroked with `--moves` pointer moves. Run it on an idle machine; the tests never assert these times.
 
-    .venv/bin/python benchmarks/bench_explorer.py [--repeats N] [--moves M] [--dataset NAME]
+    .venv/bin/python benchmarks/bench_explorer.py [--repeats N] [--moves M] [--dataset NAME] [--models a,b,…]
+
+The 16 ms target is the issue's for the study's dense models; the convolutional models (about 4.5 million
+multiply-adds per reconstruction in plain JavaScript) are printed beside it and judged separately.
 """
 
 from __future__ import annotations
@@ -29,15 +32,16 @@ import aelab  # noqa: E402
 from aelab.explorer import EXPLORER_HTML, explore  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
-MODELS = ("shallow", "deep", "denoising", "sparse")
+STUDY_MODELS = ("shallow", "deep", "denoising", "sparse")  # the 16 ms target is for these
+MODELS = (*STUDY_MODELS, "conv", "conv-vae", "vae")
 READY_TARGET_MS, MOVE_TARGET_MS = 1000.0, 16.0
 
 
-def study_runs(folder: Path, dataset: str, data_dir: str | None) -> dict[str, Path]:
-    """The four study models at the study's sizes, each saved as a run folder with its explorer.html."""
+def study_runs(folder: Path, dataset: str, data_dir: str | None, models: tuple[str, ...] = MODELS) -> dict[str, Path]:
+    """The models at the study's sizes, each saved as a run folder with its explorer.html."""
     data = aelab.load_dataset(dataset, data_dir, progress=False)
     runs = {}
-    for name in MODELS:
+    for name in models:
         out = folder / name
         aelab.Autoencoder(model=name, epochs=1).fit(data.train_images[:2000]).save(out)
         explore(out, data_dir=data_dir, dataset=dataset)
@@ -70,12 +74,13 @@ def percentile(values: list[float], q: float) -> float:
     return sorted(values)[min(len(values) - 1, int(q * len(values)))]
 
 
-def run(repeats: int = 5, moves: int = 200, dataset: str = "fashion-mnist", data_dir: str | None = None) -> dict:
+def run(repeats: int = 5, moves: int = 200, dataset: str = "fashion-mnist", data_dir: str | None = None,
+        models: tuple[str, ...] = MODELS) -> dict:
     from playwright.sync_api import sync_playwright
 
     results: dict = {"machine": machine(), "models": {}}
     with tempfile.TemporaryDirectory(prefix="aelab-bench-explorer-") as folder, sync_playwright() as playwright:
-        runs = study_runs(Path(folder), dataset, data_dir)
+        runs = study_runs(Path(folder), dataset, data_dir, models)
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
         print(f"{'model':<10} {'page':>9} {'ready ms (median [min–max])':>30} {'move ms median':>15} {'p95':>7} {'max':>7}")
         for name, out in runs.items():
@@ -92,9 +97,12 @@ def run(repeats: int = 5, moves: int = 200, dataset: str = "fashion-mnist", data
                   f"{row['move_ms_max']:7.2f}")
         browser.close()
     worst_ready = max(statistics.median(r["ready_ms"]) for r in results["models"].values())
-    worst_move = max(r["move_ms_p95"] for r in results["models"].values())
-    print(f"targets: ready < {READY_TARGET_MS:.0f} ms (worst median {worst_ready:.1f}), "
-          f"one reconstruction per move < {MOVE_TARGET_MS:.0f} ms (worst p95 {worst_move:.2f})")
+    print(f"target: ready < {READY_TARGET_MS:.0f} ms (worst median {worst_ready:.1f})")
+    for label, names in (("the study's dense models", STUDY_MODELS), ("the other families", tuple(set(MODELS) - set(STUDY_MODELS)))):
+        p95 = [r["move_ms_p95"] for name, r in results["models"].items() if name in names]
+        if p95:
+            print(f"one reconstruction per move, {label}: worst p95 {max(p95):.2f} ms (target {MOVE_TARGET_MS:.0f} ms "
+                  f"{'for these' if names == STUDY_MODELS else 'is for the dense models; shown for comparison'})")
     return results
 
 
@@ -104,8 +112,9 @@ def main() -> None:
     parser.add_argument("--moves", type=int, default=200, help="pointer moves per visit (default: 200)")
     parser.add_argument("--dataset", default="fashion-mnist", help="data set to train on and show (default: fashion-mnist)")
     parser.add_argument("--data-dir", default=None, help="folder holding the data sets (default: aelab's search order)")
+    parser.add_argument("--models", default=",".join(MODELS), help=f"families to measure (default: {','.join(MODELS)})")
     args = parser.parse_args()
-    run(args.repeats, args.moves, args.dataset, args.data_dir)
+    run(args.repeats, args.moves, args.dataset, args.data_dir, tuple(args.models.split(",")))
 
 
 if __name__ == "__main__":

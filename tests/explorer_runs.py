@@ -7,10 +7,12 @@ deep), so the page's size is the size it has for the study's models.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from aelab.config import TrainConfig
@@ -31,6 +33,11 @@ def trained_run(tmp_path_factory, name: str, **settings) -> Path:
         patch.setenv("AELAB_OFFLINE", "1")
         train_run(TrainConfig(**{**SMALL, **settings}), out, data_dir=REAL_DATA_DIR, quiet=True, log=lambda line: None)
     return out
+
+
+def floats(text: str) -> np.ndarray:
+    """An array the page reads from base64 (little-endian float32 bytes), as NumPy reads it."""
+    return np.frombuffer(base64.b64decode(text), dtype="<f4")
 
 
 def page_data(folder: Path) -> dict:

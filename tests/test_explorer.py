@@ -25,6 +25,7 @@ from aelab.explorer.content import SLIDER_SIGMAS, THUMBNAILS_PER_CLASS, principa
 from aelab.explorer.export import export_model
 from aelab.explorer.page import data_block, explorer_page
 from aelab.models.dense import DenseAutoencoder
+from aelab.models.registry import get_family
 from aelab.report.collect import collect
 from aelab.report.html import report_html
 from aelab.report.markdown import report_markdown
@@ -36,13 +37,38 @@ def floats(text: str) -> np.ndarray:
     return np.frombuffer(base64.b64decode(text), dtype="<f4")
 
 
+def spatial(layer: dict, x: np.ndarray) -> tuple[torch.Tensor, dict]:
+    """A flat row as the layer's (1, C, H, W) input, and its stride and padding, for torch.nn.functional."""
+    return torch.tensor(x).reshape(1, *layer["in_shape"]), {"stride": layer["stride"], "padding": layer["padding"]}
+
+
+def convolution(layer: dict, x: np.ndarray, op, weight_shape: tuple[int, ...]) -> np.ndarray:
+    inputs, options = spatial(layer, x)
+    weight = torch.tensor(floats(layer["weight"]).astype(np.float64)).reshape(weight_shape)
+    y = op(inputs, weight, torch.tensor(floats(layer["bias"]).astype(np.float64)), **options)
+    return y[..., :layer["out_shape"][1], :layer["out_shape"][2]].numpy().ravel()  # output padding: nothing lands there but the bias
+
+
 def run_layers(layers: list[dict], x: np.ndarray) -> np.ndarray:
-    """A NumPy reading of the exported format, independent of the model's code: what explorer.js computes."""
+    """A reading of the exported format from its own fields (shapes, kernels, float64), independent of the model's
+    modules: what explorer.js computes. Rows stay flat between layers, as in the page."""
     for layer in layers:
         if layer["type"] == "dense":
             x = floats(layer["weight"]).reshape(layer["out"], layer["in"]) @ x + floats(layer["bias"])
         elif layer["type"] == "relu":
             x = np.maximum(x, 0)
+        elif layer["type"] == "conv2d":
+            c, o = layer["in_shape"][0], layer["out_shape"][0]
+            x = convolution(layer, x, torch.nn.functional.conv2d, (o, c, *layer["kernel"]))
+        elif layer["type"] == "conv_transpose2d":
+            c, o = layer["in_shape"][0], layer["out_shape"][0]
+            grown = [n - ((h - 1) * s - 2 * p + k) for n, h, s, p, k in
+                     zip(layer["out_shape"][1:], layer["in_shape"][1:], layer["stride"], layer["padding"], layer["kernel"])]
+            op = lambda *a, **k: torch.nn.functional.conv_transpose2d(*a, output_padding=grown, **k)  # noqa: E731
+            x = convolution(layer, x, op, (c, o, *layer["kernel"]))
+        elif layer["type"] == "max_pool2d":
+            inputs, options = spatial(layer, x)
+            x = torch.nn.functional.max_pool2d(inputs, layer["kernel"], **options).numpy().ravel()
         else:
             assert layer["type"] == "sigmoid"
             x = 1 / (1 + np.exp(-x))
@@ -73,14 +99,43 @@ def test_the_exported_layers_hold_the_models_weights_and_compute_its_output():
     np.testing.assert_allclose(run_layers(exported["decoder"], code), model.reconstruct(x[None])[0].numpy(), atol=1e-5)
 
 
-@pytest.mark.parametrize("layer, name", [(nn.Conv2d(1, 4, 3), "Conv2d"), (nn.Tanh(), "Tanh")])
+@pytest.mark.parametrize("family, hidden, types", [
+    ("conv", (), (["conv2d", "relu", "max_pool2d", "conv2d", "relu", "max_pool2d"],
+                  ["conv_transpose2d", "relu", "conv_transpose2d", "relu", "conv2d", "sigmoid"])),
+    ("vae", (), (["dense"], ["dense", "sigmoid"])),  # the encoder is only the mean head; log_var is not on the code's path
+    ("vae", (16,), (["dense", "relu", "dense"], ["dense", "relu", "dense", "sigmoid"])),
+    ("conv-vae", (), (["conv2d", "relu", "conv2d", "relu", "dense", "relu", "dense"],
+                      ["dense", "relu", "conv_transpose2d", "relu", "conv_transpose2d", "relu", "conv_transpose2d", "sigmoid"]))])
+@pytest.mark.parametrize("sample_shape", [(1, 28, 28), (3, 12, 8)])
+def test_conv_and_vae_models_export_the_layers_of_their_mean_code_and_compute_their_output(family, hidden, types, sample_shape):
+    model = get_family(family).build(sample_shape, 3, hidden, torch.Generator().manual_seed(0)).eval()
+    exported = export_model(model)
+    assert ([layer["type"] for layer in exported["encoder"]], [layer["type"] for layer in exported["decoder"]]) == types
+    assert exported["sample_shape"] == list(getattr(model, "sample_shape", (model.n_features,)))
+    x = torch.rand(3, model.n_features, generator=torch.Generator().manual_seed(1))
+    for row in x:
+        code = run_layers(exported["encoder"], row.numpy().astype(np.float64))
+        np.testing.assert_allclose(code, model.encode(row[None])[0].detach().numpy(), atol=1e-5)  # a VAE's code: the posterior mean
+        np.testing.assert_allclose(run_layers(exported["decoder"], code), model.reconstruct(row[None])[0].numpy(), atol=1e-5)
+    assert export_model(model, "mse")["decoder"] == exported["decoder"][:-1]  # MSE: the decoder's output is the reconstruction
+
+
+@pytest.mark.parametrize("layer, name", [(nn.Tanh(), "Tanh"), (nn.Dropout(0.5), "Dropout")])
 def test_a_layer_the_page_cannot_run_is_refused_by_name(layer, name):
     model = DenseAutoencoder(784, 8, (), torch.Generator().manual_seed(0))
     model.encoder = nn.Sequential(layer, *model.encoder)
-    with pytest.raises(ConfigError, match=f"encoder layer 0 \\({name}\\): the explorer runs Linear, ReLU, Sigmoid layers only"):
+    with pytest.raises(ConfigError, match=f"encoder layer encoder.0 \\({name}\\): the explorer runs Linear, ReLU, Sigmoid, "
+                                          "Conv2d, ConvTranspose2d, MaxPool2d, Flatten, Identity layers only"):
         export_model(model)
-    with pytest.raises(ConfigError, match="expected an autoencoder with encoder and decoder layer stacks"):
+    with pytest.raises(ConfigError, match="expected an autoencoder with encode and decode"):
         export_model(nn.Linear(3, 3))
+
+
+def test_a_code_computed_off_the_chain_of_layers_is_refused():
+    model = DenseAutoencoder(784, 8, (), torch.Generator().manual_seed(0))
+    model.encode = lambda x: model.encoder(x) + x[:, :8]  # a skip connection: not a chain the page runs
+    with pytest.raises(ConfigError, match="its encoder is not a chain of layers from input to output"):
+        export_model(model)
 
 
 @given(st.text())
@@ -91,7 +146,7 @@ def test_no_text_can_close_the_data_block_and_every_text_reads_back(text):
 
 
 def test_the_policy_allows_the_pages_own_script_and_style_by_hash_and_nothing_else():
-    data = {"image_shape": [28, 28], "evil": "</script><script>alert(1)</script>"}
+    data = {"view_size": [28, 28], "evil": "</script><script>alert(1)</script>"}
     page = explorer_page(data, "<script>alert(2)</script>")
     csp = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', page)[1]
     script = re.search(r"<script>(.*?)</script>", page, re.S)[1]
@@ -134,10 +189,10 @@ def test_explore_writes_one_page_under_5_mb_with_the_runs_model_and_test_images(
     first = data["model"]["encoder"][0]
     assert np.array_equal(floats(first["weight"]), model.encoder[0].weight.detach().numpy().ravel())
     mnist = aelab.load_dataset("mnist", real_data_dir, progress=False)
-    thumbs = np.frombuffer(base64.b64decode(data["thumbnails"]["pixels"]), np.uint8).reshape(-1, 784)
+    thumbs = floats(data["thumbnails"]["values"]).reshape(-1, 784)
     indices = data["thumbnails"]["indices"]
     assert len(indices) == 40 and data["thumbnails"]["labels"] == mnist.test_labels[indices].tolist()
-    assert np.array_equal(thumbs / np.float32(255), mnist.test_images.reshape(-1, 784)[indices])
+    assert np.array_equal(thumbs, mnist.test_images.reshape(-1, 784)[indices])
     assert data["classes"] == list(mnist.spec.class_names) and data["points"] is None  # no scatter for a 32-wide code
     assert not [p for p in deep_run.iterdir() if p.name.startswith(".")]  # no temporaries, no lock left
 

@@ -105,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     explore = sub.add_parser("explore", help="write explorer.html into a run folder: the trained model in the browser "
                              "(draw, reconstruct, walk the code space), one offline page")
-    explore.add_argument("folder", help="the folder of a finished `aelab train` run (a dense model)")
+    explore.add_argument("folder", help="the folder of a finished `aelab train` run (any family with a decoder)")
     explore.add_argument("--dataset", default=None, help="the data set whose test images the page shows (default: the "
                          "run's own; needed for a model fitted on arrays from Python)")
     explore.add_argument("--data-dir", default=None, help="folder holding mnist/ and fashion-mnist/ (searched first)")

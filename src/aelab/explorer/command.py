@@ -16,6 +16,7 @@ from aelab.api import ARRAYS
 from aelab.config import TrainConfig
 from aelab.data import load_dataset
 from aelab.errors import ConfigError, OutputError
+from aelab.experiments.run_data import load_run_data
 from aelab.experiments.runs import locked_folder
 from aelab.experiments.saved_run import SavedRun, read_run
 from aelab.explorer.content import TestImages, page_content
@@ -25,6 +26,16 @@ from aelab.fileio import atomic_write_text
 
 EXPLORER_HTML = "explorer.html"
 MAX_PAGE_BYTES = 5 * 1024 * 1024  # the issue's promise: a page small enough to mail
+
+
+def own_test_samples(run: SavedRun, data_dir: str | os.PathLike | None) -> TestImages:
+    """Your own data's test split, read and scaled as training read it (the config's data options and seed)."""
+    data = load_run_data(run.config, data_dir, quiet=True)
+    n = len(data.test_images) if run.config.test_size is None else min(run.config.test_size, len(data.test_images))
+    images = np.asarray(data.test_images[:n], dtype=np.float32).reshape(n, -1)
+    labels = None if data.test_labels is None else data.test_labels[:n]
+    return TestImages(images, labels, tuple(data.class_names or ()), tuple(run.data_record["sample_shape"]),
+                      run.data_record.get("scaling"))
 
 
 def run_test_images(config: TrainConfig, data_dir: str | os.PathLike | None, dataset: str | None) -> TestImages:
@@ -42,17 +53,19 @@ def run_test_images(config: TrainConfig, data_dir: str | os.PathLike | None, dat
 
 
 def widths(model: dict) -> str:
-    """"784 → 128 → 32 → 128 → 784": the dense layers' widths, input first."""
-    dense = [layer for part in ("encoder", "decoder") for layer in model[part] if layer["type"] == "dense"]
-    return " → ".join(str(n) for n in [dense[0]["in"], *(layer["out"] for layer in dense)])
+    """"784 → 128 → 32 → 128 → 784", or "1×28×28 → 32×28×28 → …": each weighted or pooling layer's output, input first."""
+    def size(layer: dict, end: str) -> str:
+        return "×".join(map(str, layer[f"{end}_shape"])) if f"{end}_shape" in layer else str(layer[end])
+    sized = [layer for part in ("encoder", "decoder") for layer in model[part] if layer["type"] not in ("relu", "sigmoid")]
+    return " → ".join([size(sized[0], "in"), *(size(layer, "out") for layer in sized)])
 
 
 def page_data(run: SavedRun, test: TestImages, run_label: str) -> dict:
     """Everything the page needs, as JSON: the model's layers, what it is, and what to show."""
-    model = export_model(run.model)
     config = run.config
-    meta = {"family": config.model, "dataset": config.dataset, "code_size": config.code_size, "layers": widths(model),
-            "run": run_label, "test_bce": run.final.get("test_bce"),
+    model = export_model(run.model, config.loss)
+    meta = {"family": config.model, "dataset": config.dataset, "code_size": run.model.code_size, "layers": widths(model),
+            "run": run_label, "test_bce": run.final.get("test_bce"), "loss": config.loss,
             "noise": {"kind": config.noise, "factor": config.noise_factor} if config.noise else None}
     return {"meta": meta, "model": model, **page_content(run.model, test, run.model.first_layer_weights())}
 
@@ -63,7 +76,9 @@ def explore(folder: str | os.PathLike, data_dir: str | os.PathLike | None = None
     read_run(folder)  # refuses what is not a finished run's folder before the lock creates anything
     with locked_folder(folder) as locked:
         run = read_run(locked)
-        data = page_data(run, run_test_images(run.config, data_dir, dataset), str(folder))
+        own = run.data_record is not None and dataset is None  # your own data: its test split, as trained
+        test = own_test_samples(run, data_dir) if own else run_test_images(run.config, data_dir, dataset)
+        data = page_data(run, test, str(folder))
         page = explorer_page(data, f"aelab explorer: {run.config.model} on {run.config.dataset}")
         size = len(page.encode("utf-8"))
         if size > MAX_PAGE_BYTES:

@@ -1,13 +1,15 @@
 """What the explorer page shows besides the model: test images, their codes, the codes' principal directions.
 
 Everything here is computed once, in Python, from the trained model and the run's test images, and
-handed to the page as JSON: the page itself only runs the model. Arrays travel as base64 bytes
-(uint8 images, float32 codes), small lists as JSON numbers.
+handed to the page as JSON: the page itself only runs the model. Arrays travel as base64 float32
+bytes (the test samples exactly as the model takes them, scaled or not; the codes; the weights) and
+the colour map as uint8, small lists as JSON numbers.
 """
 
 from __future__ import annotations
 
 import base64
+import math
 from dataclasses import dataclass
 
 import matplotlib
@@ -24,20 +26,24 @@ THUMBNAILS_UNLABELLED = 40
 MAX_CODES = 2000  # test codes in the 2-D scatter and behind the principal directions
 MAX_DIRECTIONS = 4  # principal-direction sliders for a code wider than 2
 SLIDER_SIGMAS = 3.0  # a principal-direction slider spans ±3 standard deviations of the codes along it
-IMAGE_SHAPE = (28, 28)  # the drawing canvas; other shapes (RGB, 1-D) are not explorable yet
+SIGNAL_VIEW = (120, 240)  # (height, width) of the canvases that plot a 1-D sample
 
 
 @dataclass(frozen=True)
 class TestImages:
-    """The run's test images as the page sees them.
+    """The run's test samples as the model sees them.
 
-    images: float32 (n, 784) in [0, 1]; labels: int (n,) or None for unlabelled data;
-    class_names: one per label value (ignored without labels).
+    images: float32 (n, features), the model's inputs (in [0, 1], or your own data scaled for MSE);
+    labels: int (n,) or None for unlabelled data; class_names: one per label value (ignored without labels);
+    sample_shape: (C, H, W) for images, (L,) for 1-D samples; scaling: your own data's scaling record
+    (data/custom/scaling.py: method, offset, factor), so the page shows values in their own units.
     """
 
     images: np.ndarray
     labels: np.ndarray | None
     class_names: tuple[str, ...]
+    sample_shape: tuple[int, ...] = (1, 28, 28)
+    scaling: dict | None = None
 
 
 def uint8_base64(values: np.ndarray) -> str:
@@ -49,11 +55,6 @@ def thumbnail_indices(labels: np.ndarray | None, n: int) -> np.ndarray:
     if labels is None:
         return np.arange(min(THUMBNAILS_UNLABELLED, n))
     return np.concatenate([np.flatnonzero(labels == c)[:THUMBNAILS_PER_CLASS] for c in np.unique(labels)])
-
-
-def as_bytes(images: np.ndarray) -> np.ndarray:
-    """[0, 1] pixels back to the data sets' 0…255 levels (exact for images loaded as uint8 / 255)."""
-    return np.clip(np.rint(images * 255.0), 0, 255).astype(np.uint8)
 
 
 @torch.no_grad()
@@ -89,26 +90,60 @@ def weights_colormap() -> str:
     return uint8_base64(np.rint(matplotlib.colormaps["RdBu_r"](np.linspace(0.0, 1.0, 256))[:, :3] * 255))
 
 
+def view_size(sample_shape: tuple[int, ...]) -> tuple[int, int]:
+    """(height, width) of the page's sample canvases: the image's own pixels, or a plot for a 1-D sample."""
+    return SIGNAL_VIEW if len(sample_shape) == 1 else tuple(sample_shape[1:])
+
+
+def shown_scaling(scaling: dict | None) -> dict | None:
+    """The per-feature (offset, factor) the page undoes to show values in their own units; None when unscaled."""
+    if scaling is None or scaling.get("offset") is None:
+        return None
+    return {"method": scaling["method"], "offset": scaling["offset"], "factor": scaling["factor"]}
+
+
+def signal_range(images: np.ndarray, scaling: dict | None) -> list[float]:
+    """The samples' (min, max) in their own units: the shared y range of the page's line plots."""
+    values = images.astype(np.float64)
+    if scaling is not None:
+        values = values / np.asarray(scaling["factor"]) + np.asarray(scaling["offset"])  # x = x' / factor + offset (S1)
+    lo, hi = float(values.min()), float(values.max())
+    return [lo, hi] if hi > lo else [lo - 1.0, lo + 1.0]
+
+
+def weight_tiles(first_layer: torch.Tensor, sample_shape: tuple[int, ...]) -> dict:
+    """The first layer's weights, one tile per unit: a dense unit's (n_features,) as the sample's shape, a kernel as it is."""
+    units = first_layer.shape[0]
+    tile = list(first_layer.shape[1:]) if first_layer.ndim == 4 else list(sample_shape)
+    return {"values": float32_base64(first_layer), "units": units, "tile": tile, "colormap": weights_colormap(),
+            "limit": float(first_layer.abs().max()) or 1.0}
+
+
 def page_content(model: torch.nn.Module, test: TestImages, first_layer: torch.Tensor) -> dict:
     """Thumbnails, the codes (points for a 2-D code), principal directions, unit ranges, colours: JSON for the page."""
-    if test.images.ndim != 2 or test.images.shape[1] != IMAGE_SHAPE[0] * IMAGE_SHAPE[1]:
-        raise ConfigError(f"test images of shape {test.images.shape[1:]}: the explorer draws 28×28 grey images "
-                          "(expected rows of 784 pixels)")
+    if test.images.ndim != 2 or test.images.shape[1] != math.prod(test.sample_shape):
+        raise ConfigError(f"test samples of shape {test.images.shape[1:]}: expected rows of "
+                          f"{math.prod(test.sample_shape)} values (samples of shape {tuple(test.sample_shape)})")
     n = min(MAX_CODES, len(test.images))
     labels = None if test.labels is None else np.asarray(test.labels[:n], dtype=np.int64)
     codes = test_codes(model, test.images[:n])
     shown = thumbnail_indices(labels, n)
-    classes = list(test.class_names) if labels is not None else ["test image"]
+    classes = list(test.class_names) if labels is not None else ["test sample"]
     code_size = codes.shape[1]
+    scaling = shown_scaling(test.scaling)
     return {
-        "image_shape": list(IMAGE_SHAPE),
+        "sample_shape": list(test.sample_shape),
+        "view_size": list(view_size(test.sample_shape))[::-1],  # (width, height), as a canvas takes them
+        "scaling": scaling,
+        "signal_range": signal_range(test.images[shown], scaling) if len(test.sample_shape) == 1 else None,
         "classes": classes,
         "palette": palette(len(classes)),
-        "thumbnails": {"pixels": uint8_base64(as_bytes(test.images[shown])), "indices": shown.tolist(),
+        "thumbnails": {"values": float32_base64(test.images[shown]), "indices": shown.tolist(),
                        "labels": [0] * len(shown) if labels is None else labels[shown].tolist()},
         "points": ({"codes": float32_base64(codes), "labels": [0] * n if labels is None else labels.tolist()}
                    if code_size == 2 else None),
         "directions": principal_directions(codes),
         "unit_max": [float(m) if m > 0 else 1.0 for m in codes.max(axis=0)],
-        "weights": {"colormap": weights_colormap(), "limit": float(first_layer.abs().max()) or 1.0},
+        "unit_min": [min(0.0, float(m)) for m in codes.min(axis=0)],  # 0 for non-negative (ReLU) codes
+        "weights": weight_tiles(first_layer, test.sample_shape),
     }

@@ -4,8 +4,11 @@
 "use strict";
 (() => {
   const DATA = JSON.parse(document.getElementById("explorer-data").textContent);
-  const [H, W] = DATA.image_shape;
-  const N = H * W;
+  const SIGNAL = DATA.sample_shape.length === 1; // (L,): 1-D samples, drawn as line plots; (C, H, W): images
+  const [C, H, W] = SIGNAL ? [1, 1, DATA.sample_shape[0]] : DATA.sample_shape;
+  const N = C * H * W; // the model's input: one flat row, PyTorch's row-major (C, H, W) order
+  const DRAWABLE = !SIGNAL && C === 1; // grey images are drawn; colour images and signals are picked
+  const [VIEW_W, VIEW_H] = DATA.view_size; // the canvases' own size: the image, or a plot
   const timings = { ready_ms: null, update_ms: [] };
   const state = { draw: null, space: null, interp: null };
 
@@ -34,9 +37,70 @@
         return y;
       };
     },
+    conv2d(spec) { // y[o,i,j] = b[o] + Σ_c,u,v w[o,c,u,v]·x[c, i·s−p+u, j·s−p+v], zero outside x: torch.nn.Conv2d
+      const w = floatsOf(spec.weight), b = floatsOf(spec.bias);
+      const [nc, h, wd] = spec.in_shape, [no, ho, wo] = spec.out_shape, [kh, kw] = spec.kernel, [sh, sw] = spec.stride, [ph, pw] = spec.padding;
+      const rows = inside(kh, ho, sh, ph, h), cols = inside(kw, wo, sw, pw, wd);
+      return x => {
+        const y = new Float64Array(no * ho * wo);
+        for (let o = 0; o < no; o++) {
+          y.fill(b[o], o * ho * wo, (o + 1) * ho * wo);
+          for (let c = 0; c < nc; c++) for (let u = 0; u < kh; u++) for (let v = 0; v < kw; v++) {
+            const weight = w[((o * nc + c) * kh + u) * kw + v], [j0, j1] = cols[v];
+            for (let i = rows[u][0]; i < rows[u][1]; i++) {
+              const from = (c * h + i * sh - ph + u) * wd - pw + v, to = (o * ho + i) * wo;
+              for (let j = j0; j < j1; j++) y[to + j] += weight * x[from + j * sw];
+            }
+          }
+        }
+        return Float32Array.from(y);
+      };
+    },
+    conv_transpose2d(spec) { // y[o, i·s−p+u, j·s−p+v] += w[c,o,u,v]·x[c,i,j], plus b[o]: torch.nn.ConvTranspose2d
+      // (output_padding only lengthens the output: out_shape, traced from PyTorch, already holds it)
+      const w = floatsOf(spec.weight), b = floatsOf(spec.bias);
+      const [nc, h, wd] = spec.in_shape, [no, ho, wo] = spec.out_shape, [kh, kw] = spec.kernel, [sh, sw] = spec.stride, [ph, pw] = spec.padding;
+      const rows = inside(kh, h, sh, ph, ho), cols = inside(kw, wd, sw, pw, wo); // input positions that land inside y
+      return x => {
+        const y = new Float64Array(no * ho * wo);
+        for (let o = 0; o < no; o++) y.fill(b[o], o * ho * wo, (o + 1) * ho * wo);
+        for (let c = 0; c < nc; c++) for (let o = 0; o < no; o++) for (let u = 0; u < kh; u++) for (let v = 0; v < kw; v++) {
+          const weight = w[((c * no + o) * kh + u) * kw + v], [j0, j1] = cols[v];
+          for (let i = rows[u][0]; i < rows[u][1]; i++) {
+            const from = (c * h + i) * wd, to = (o * ho + i * sh - ph + u) * wo - pw + v;
+            for (let j = j0; j < j1; j++) y[to + j * sw] += weight * x[from + j];
+          }
+        }
+        return Float32Array.from(y);
+      };
+    },
+    max_pool2d(spec) { // y[c,i,j] = max over the window x[c, i·s−p+u, j·s−p+v] (padding never wins): torch.nn.MaxPool2d
+      const [nc, h, wd] = spec.in_shape, [, ho, wo] = spec.out_shape, [kh, kw] = spec.kernel, [sh, sw] = spec.stride, [ph, pw] = spec.padding;
+      return x => {
+        const y = new Float32Array(nc * ho * wo);
+        for (let c = 0; c < nc; c++) for (let i = 0; i < ho; i++) for (let j = 0; j < wo; j++) {
+          let best = -Infinity;
+          for (let u = 0; u < kh; u++) {
+            const r = i * sh - ph + u;
+            if (r < 0 || r >= h) continue;
+            for (let v = 0; v < kw; v++) {
+              const col = j * sw - pw + v;
+              if (col >= 0 && col < wd) best = Math.max(best, x[(c * h + r) * wd + col]);
+            }
+          }
+          y[(c * ho + i) * wo + j] = best;
+        }
+        return y;
+      };
+    },
     relu: () => x => x.map(v => (v > 0 ? v : 0)), // max(0, x)
     sigmoid: () => x => x.map(v => 1 / (1 + Math.exp(-v))), // σ(x) = 1 / (1 + e^−x): logits → pixels
   };
+  // for each kernel offset u, the output positions i (a convolution) or input positions i (a transposed one) whose
+  // i·s − p + u falls inside [0, size): the loops above run over exactly those, with no test per element
+  function inside(k, count, s, p, size) {
+    return Array.from({ length: k }, (_, u) => [Math.max(0, Math.ceil((p - u) / s)), Math.min(count, Math.floor((size - 1 + p - u) / s) + 1)]);
+  }
   function stack(specs) {
     const steps = specs.map(spec => {
       if (!Object.hasOwn(LAYERS, spec.type)) throw new Error(`layer type ${spec.type}: not known to this page`);
@@ -59,19 +123,43 @@
   }
   function imageCanvas(className) {
     const canvas = element("canvas", className);
-    canvas.width = W;
-    canvas.height = H;
+    canvas.width = VIEW_W;
+    canvas.height = VIEW_H;
     return canvas;
   }
-  function paint(canvas, pixels) { // grey levels, 0 black and 1 white (the "gray" map of the run's figures)
+  // what a person sees of the model's values: scaled data back in its own units, x = x′ / factor + offset (scaling.py, S1)
+  const scaling = DATA.scaling;
+  const shown = scaling ? (v, i) => v / scaling.factor[i] + scaling.offset[i] : v => v;
+  function paint(canvas, values) { // images: grey (0 black, 1 white, the "gray" map of the run's figures) or RGB
+    if (SIGNAL) return plot(canvas, values);
     const ctx = canvas.getContext("2d");
     const image = ctx.createImageData(W, H);
-    for (let i = 0; i < N; i++) {
-      const v = Math.round(255 * clamp01(pixels[i]));
-      image.data[4 * i] = image.data[4 * i + 1] = image.data[4 * i + 2] = v;
+    const plane = H * W;
+    for (let i = 0; i < plane; i++) {
+      for (let c = 0; c < 3; c++) image.data[4 * i + c] = Math.round(255 * clamp01(shown(values[(C === 1 ? 0 : c) * plane + i], (C === 1 ? 0 : c) * plane + i)));
       image.data[4 * i + 3] = 255;
     }
     ctx.putImageData(image, 0, 0);
+  }
+  // 1-D samples: a line plot on the test samples' value range (in their own units), the model's input in grey behind
+  const signalRange = DATA.signal_range;
+  function polyline(ctx, values, colour, width, height) {
+    const [lo, hi] = signalRange;
+    ctx.strokeStyle = colour;
+    ctx.lineWidth = 1.5;
+    ctx.beginPath();
+    values.forEach((v, i) => {
+      const x = (i + 0.5) / values.length * width, y = height - 4 - (shown(v, i) - lo) / (hi - lo || 1) * (height - 8);
+      if (i === 0) ctx.moveTo(x, y); else ctx.lineTo(x, y);
+    });
+    ctx.stroke();
+  }
+  function plot(canvas, values) {
+    const ctx = canvas.getContext("2d"), width = canvas.width, height = canvas.height;
+    ctx.fillStyle = "#ffffff";
+    ctx.fillRect(0, 0, width, height);
+    if (canvas.id === "output" && state.draw) polyline(ctx, state.draw.input, "#b8bfcc", width, height);
+    polyline(ctx, values, "#1f5fbf", width, height);
   }
   function slider(min, max, value, onInput) {
     const input = element("input");
@@ -97,7 +185,8 @@
   byId("title").textContent = `${meta.family} autoencoder on ${meta.dataset}`;
   byId("about").textContent = [`run folder ${meta.run}`, `layers ${meta.layers}`, `code size ${codeSize}`,
     ...(meta.noise ? [`trained on ${meta.noise.kind} noise ${meta.noise.factor}`] : []),
-    ...(meta.test_bce !== null ? [`test BCE ${meta.test_bce.toFixed(4)}`] : [])].join(" · ");
+    ...(meta.test_bce !== null ? [`test BCE ${meta.test_bce.toFixed(4)}`] : []),
+    ...(scaling ? [`${scaling.method}-scaled data, shown in its own units`] : [])].join(" · ");
 
   // ---- the drawing: 28×28 pixels in [0, 1], a soft round brush, undo snapshots per stroke
   const drawing = new Float32Array(N);
@@ -158,15 +247,17 @@
 
   // ---- the drawing panel: canvas → input (noisy for a denoiser) → code bars → reconstruction
   const pad = byId("pad"), inputView = byId("input-view"), output = byId("output"), bars = byId("bars");
-  const barScale = Math.max(...DATA.unit_max);
+  const signed = Math.min(...DATA.unit_min) < 0; // a VAE's mean code: bars up and down from a middle line
+  const barScale = Math.max(...DATA.unit_max, ...DATA.unit_min.map(v => -v));
   function drawBars(code) {
     const ctx = bars.getContext("2d"), width = bars.width, height = bars.height, step = width / code.length;
+    const zero = signed ? height / 2 : height, reach = signed ? height / 2 - 1 : height - 2;
     ctx.fillStyle = "#f5f7fa";
     ctx.fillRect(0, 0, width, height);
     ctx.fillStyle = "#1f5fbf";
     code.forEach((v, j) => {
-      const h = Math.min(1, Math.max(0, v / barScale)) * (height - 2);
-      ctx.fillRect(j * step + step * 0.1, height - h, Math.max(1, step * 0.8), h);
+      const h = Math.min(1, Math.max(signed ? -1 : 0, v / barScale)) * reach;
+      ctx.fillRect(j * step + step * 0.1, Math.min(zero, zero - h), Math.max(1, step * 0.8), Math.abs(h));
     });
   }
   function reconstruct() {
@@ -184,7 +275,15 @@
     return [(event.clientX - box.left) / box.width * width, (event.clientY - box.top) / box.height * height];
   }
   let last = null;
-  pad.addEventListener("pointerdown", event => {
+  if (SIGNAL) document.body.classList.add("signal"); // the canvases are plots: wider than tall (explorer.css)
+  if (!DRAWABLE) { // colour images and 1-D samples: the canvas shows the picked test sample
+    byId("draw-title").textContent = "Pick a test sample";
+    byId("draw-hint").textContent = "Click a test sample below; the model encodes it and decodes its code, live.";
+    byId("pad-caption").textContent = "the picked test sample";
+    byId("clear").hidden = true;
+    pad.classList.add("picked");
+  }
+  if (DRAWABLE) pad.addEventListener("pointerdown", event => {
     event.preventDefault();
     pad.setPointerCapture(event.pointerId); // the stroke follows the pointer even off the canvas
     remember();
@@ -219,8 +318,8 @@
   }
 
   // ---- thumbnails of test images: a click loads one into the drawing
-  const thumbPixels = bytesOf(DATA.thumbnails.pixels);
-  const thumbnails = DATA.thumbnails.indices.map((index, k) => Float32Array.from(thumbPixels.subarray(k * N, (k + 1) * N), v => v / 255));
+  const thumbValues = floatsOf(DATA.thumbnails.values);
+  const thumbnails = DATA.thumbnails.indices.map((index, k) => thumbValues.slice(k * N, (k + 1) * N));
   DATA.thumbnails.indices.forEach((index, k) => {
     const canvas = imageCanvas("thumb");
     canvas.title = `test image #${index}: ${DATA.classes[DATA.thumbnails.labels[k]]}`;
@@ -259,12 +358,14 @@
   } else {
     byId("directions-block").hidden = true;
   }
-  DATA.unit_max.forEach((max, j) => {
-    const s = slider(0, 1.25 * max, spaceCode[j], value => { spaceCode[j] = value; timed(() => showSpace(s)); });
+  const MAX_UNIT_SLIDERS = 128; // a convolutional code has thousands of units: sliders for the first ones, said so
+  DATA.unit_max.slice(0, MAX_UNIT_SLIDERS).forEach((max, j) => {
+    const s = slider(1.25 * DATA.unit_min[j], 1.25 * max, spaceCode[j], value => { spaceCode[j] = value; timed(() => showSpace(s)); });
     s.dataset.unit = String(j);
     unitSliders.push(s);
     byId("units").append(labelled(`unit ${j}`, s, "control unit"));
   });
+  if (codeSize > MAX_UNIT_SLIDERS) byId("units-note").textContent = `the first ${MAX_UNIT_SLIDERS} of ${codeSize} units`;
   byId("space-from-drawing").addEventListener("click", () => { spaceCode.set(state.draw.code); timed(() => showSpace(null)); });
 
   // the scatter of the test codes, for a 2-D code: hover or click decodes the point under the pointer
@@ -344,32 +445,58 @@
   scrub.id = "interp-t";
   byId("interp-controls").append(labelled("t", scrub));
 
-  // ---- the encoder's first-layer weights, one 28×28 tile per unit on weights.png's colour scale; hover enlarges
-  const first = DATA.model.encoder[0];
-  const weights = floatsOf(first.weight), colours = bytesOf(DATA.weights.colormap), limit = DATA.weights.limit;
-  function paintWeights(canvas, unit) { // matplotlib's Normalize(−limit, limit) then the 256-colour map
-    const ctx = canvas.getContext("2d");
-    const image = ctx.createImageData(W, H);
-    for (let i = 0; i < N; i++) {
-      const level = Math.min(255, Math.max(0, Math.floor((weights[unit * N + i] + limit) / (2 * limit) * 256)));
-      image.data.set([colours[3 * level], colours[3 * level + 1], colours[3 * level + 2], 255], 4 * i);
+  // ---- the encoder's first-layer weights, one tile per unit (an image's size for a dense layer, the kernel's for a
+  // convolution) on weights.png's colour scale; hover enlarges. A signal's units are drawn as lines.
+  const tile = DATA.weights.tile, units = DATA.weights.units, tileSize = tile.reduce((a, b) => a * b, 1);
+  const [tileC, tileH, tileW] = tile.length === 1 ? [1, 1, tile[0]] : tile;
+  const weights = floatsOf(DATA.weights.values), colours = bytesOf(DATA.weights.colormap), limit = DATA.weights.limit;
+  const level = v => Math.min(255, Math.max(0, Math.floor((v + limit) / (2 * limit) * 256))); // Normalize(−limit, limit), 256 colours
+  function paintWeights(canvas, unit) {
+    const ctx = canvas.getContext("2d"), at = unit * tileSize;
+    if (tile.length === 1) { // a line on the symmetric scale, zero in the middle
+      ctx.fillStyle = "#ffffff";
+      ctx.fillRect(0, 0, canvas.width, canvas.height);
+      ctx.strokeStyle = "#1f5fbf";
+      ctx.beginPath();
+      for (let i = 0; i < tileW; i++) {
+        const x = (i + 0.5) / tileW * canvas.width, y = (1 - level(weights[at + i]) / 255) * (canvas.height - 2) + 1;
+        if (i === 0) ctx.moveTo(x, y); else ctx.lineTo(x, y);
+      }
+      ctx.stroke();
+      return;
+    }
+    const image = ctx.createImageData(tileW, tileH), plane = tileH * tileW;
+    for (let i = 0; i < plane; i++) {
+      const rgb = tileC === 1 ? colours.subarray(3 * level(weights[at + i]), 3 * level(weights[at + i]) + 3) // the map
+        : [0, 1, 2].map(c => Math.round(255 * clamp01((weights[at + c * plane + i] + limit) / (2 * limit)))); // colour: −limit → 0, +limit → 1
+      image.data.set([...rgb, 255], 4 * i);
     }
     ctx.putImageData(image, 0, 0);
   }
-  const enlarged = byId("weights-enlarged");
+  function weightCanvas(className) {
+    const canvas = element("canvas", className);
+    [canvas.width, canvas.height] = tile.length === 1 ? [96, 48] : [tileW, tileH];
+    return canvas;
+  }
+  const enlarged = weightCanvas("");
+  enlarged.id = "weights-enlarged";
+  byId("weights-enlarged").replaceWith(enlarged);
   function enlarge(unit) {
     paintWeights(enlarged, unit);
     byId("weights-unit").textContent = `unit ${unit}`;
   }
-  for (let unit = 0; unit < first.out; unit++) {
-    const tile = imageCanvas("weight");
-    tile.title = `unit ${unit}`;
-    tile.dataset.unit = String(unit);
-    paintWeights(tile, unit);
-    tile.addEventListener("pointerenter", () => enlarge(unit));
-    byId("weights").append(tile);
+  for (let unit = 0; unit < units; unit++) {
+    const tileCanvas = weightCanvas("weight");
+    tileCanvas.title = `unit ${unit}`;
+    tileCanvas.dataset.unit = String(unit);
+    paintWeights(tileCanvas, unit);
+    tileCanvas.addEventListener("pointerenter", () => enlarge(unit));
+    byId("weights").append(tileCanvas);
   }
-  byId("weights-scale").textContent = `colour scale −${limit.toPrecision(3)} (blue) … 0 (white) … +${limit.toPrecision(3)} (red)`;
+  const bound = limit.toPrecision(3);
+  byId("weights-scale").textContent = tile.length === 1 ? `each unit's weights as a line, −${bound} (bottom) … +${bound} (top)`
+    : tileC === 1 ? `colour scale −${bound} (blue) … 0 (white) … +${bound} (red)`
+      : `each colour channel −${bound} (none) … 0 (half) … +${bound} (full)`;
 
   // ---- start: the first thumbnail in the drawing, the mean code in the space, first and last thumbnails interpolated
   drawing.set(thumbnails[0]);
@@ -378,7 +505,9 @@
   pickEnd("a", thumbnails[0]);
   pickEnd("b", thumbnails[thumbnails.length - 1]);
   enlarge(0);
-  window.aelabExplorer = Object.freeze({ state, timings, scatterBounds: scatter ? scatter.bounds : null });
+  // the values as the page shows them (your own data's units), for a test to compare with the data it came from
+  const shownValues = values => Array.from(values, (v, i) => shown(v, i));
+  window.aelabExplorer = Object.freeze({ state, timings, scatterBounds: scatter ? scatter.bounds : null, shownValues });
   timings.ready_ms = performance.now(); // from the start of navigation: the page-ready time
   document.body.dataset.ready = "true";
 })();

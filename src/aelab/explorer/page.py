@@ -27,10 +27,10 @@ BODY = """<header>
 </header>
 <main>
 <section id="draw-panel">
-<h2>Draw</h2>
-<p class="hint">Draw with the mouse or a finger; the model encodes the drawing and decodes its code, live.</p>
+<h2 id="draw-title">Draw</h2>
+<p class="hint" id="draw-hint">Draw with the mouse or a finger; the model encodes the drawing and decodes its code, live.</p>
 <div class="row">
-<figure><canvas id="pad" width="{w}" height="{h}"></canvas><figcaption>your drawing</figcaption></figure>
+<figure><canvas id="pad" width="{w}" height="{h}"></canvas><figcaption id="pad-caption">your drawing</figcaption></figure>
 <figure id="input-figure"><canvas id="input-view" width="{w}" height="{h}"></canvas><figcaption>the model's input (noisy)</figcaption></figure>
 <figure><canvas id="output" width="{w}" height="{h}"></canvas><figcaption>reconstruction</figcaption></figure>
 </div>
@@ -54,6 +54,7 @@ BODY = """<header>
 <button id="space-from-drawing" type="button">use the drawing's code</button>
 <div id="directions-block"><h2>Principal directions of the test codes</h2><div id="directions"></div></div>
 <h2>Code units</h2>
+<p class="hint" id="units-note"></p>
 <div id="units"></div>
 </section>
 <section id="interp-panel">
@@ -117,6 +118,6 @@ def data_block(data: dict) -> str:
 
 def explorer_page(data: dict, title: str) -> str:
     """The whole page for `data` (model, meta and content: command.page_data)."""
-    height, width = data["image_shape"]
+    width, height = data["view_size"]
     return PAGE.format(csp=policy(SCRIPT, STYLE), title=html.escape(title), style=STYLE, script=SCRIPT,
                        body=BODY.format(w=width, h=height), data=data_block(data))

@@ -1,0 +1,105 @@
+"""Every family with a decoder in explorer.html, in headless Chromium: conv, conv-denoising (the page's convolution,
+pooling and transposed convolution in JavaScript), vae and beta-vae (the page decodes the posterior mean), conv-vae.
+
+Tiny models (one epoch on 500 MNIST images) are trained in the test; the page's numbers for a test image, a
+stroke, the code space and the interpolation are compared with the PyTorch model of the run folder to 1e-4,
+and each visit ends with no console message and no request but the page itself (test_explorer_browser.Visit).
+"""
+
+from __future__ import annotations
+
+import matplotlib
+import numpy as np
+import pytest
+import torch
+
+from aelab import load_dataset
+from aelab.explorer import EXPLORER_HTML, explore
+from conftest import REAL_DATA_DIR
+from explorer_runs import floats, page_data, trained_run
+from test_explorer_browser import (TOLERANCE, Visit, assert_drawing_matches_pytorch, browser, decoded,  # noqa: F401 (browser: the fixture)
+                                   painted)
+
+TINY = {"train_size": 500, "test_size": 300, "epochs": 1}
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """One explored run folder per family and settings, made on first use."""
+    made = {}
+
+    def run(family: str, **settings):
+        key = (family, *sorted(settings.items()))
+        if key not in made:
+            made[key] = trained_run(tmp_path_factory, f"{family}-{len(made)}", model=family, **{**TINY, **settings})
+            explore(made[key])
+        return made[key]
+    return run
+
+
+
+@pytest.mark.parametrize("family", ["conv", "conv-denoising", "vae", "beta-vae", "conv-vae"])
+def test_a_test_image_and_a_stroke_reconstruct_as_the_pytorch_model_does(browser, runs, family, tmp_path):
+    folder = runs(family)
+    assert (folder / EXPLORER_HTML).stat().st_size < 5 * 2**20  # a conv model's page still fits in a mail
+    visit = Visit(browser, folder)
+    visit.page.click('.thumb[data-index="5"]')
+    first = assert_drawing_matches_pytorch(visit)  # code (a VAE's: the mean) and decoded pixels, to 1e-4
+    assert first["code"].shape == (visit.model.code_size,)
+    visit.stroke([(0.3, 0.3), (0.7, 0.7)])
+    stroked = assert_drawing_matches_pytorch(visit)
+    assert (stroked["input"] != first["input"]).sum() > 10
+    visit.page.screenshot(path=str(tmp_path / f"{family}.png"), full_page=True)
+    visit.click_at('input[data-unit="1"]', 0.8)  # the code space: one unit moved, decoded
+    space = visit.state("space")
+    np.testing.assert_allclose(space["output"], decoded(visit.model, space["code"]), atol=TOLERANCE, rtol=0)
+    assert np.array_equal(visit.red("#space-output")[:, 0], painted(space["output"]))
+    visit.page.click('.thumb[data-index="2"]')
+    visit.page.click("#pick-a")
+    visit.click_at("#interp-t", 0.3)
+    interp = visit.state("interp")
+    np.testing.assert_allclose(interp["output"], decoded(visit.model, interp["code"]), atol=TOLERANCE, rtol=0)
+    visit.assert_quiet()
+
+
+def test_a_conv_denoisers_noise_slider_feeds_the_corrupted_image(browser, runs):
+    visit = Visit(browser, runs("conv-denoising"))
+    visit.page.click('.thumb[data-index="7"]')
+    noisy = assert_drawing_matches_pytorch(visit)
+    visit.page.focus("#noise")
+    visit.page.keyboard.press("Home")
+    clean = assert_drawing_matches_pytorch(visit)
+    assert np.abs(noisy["input"] - clean["input"]).mean() > 0.05  # trained on Gaussian noise 0.4: it starts corrupted
+    visit.assert_quiet()
+
+
+def test_a_conv_models_weights_are_its_first_kernels_on_the_colour_scale(browser, runs):
+    folder = runs("conv")
+    visit = Visit(browser, folder)
+    kernels = visit.model.first_layer_weights().numpy().astype(np.float64)  # (32, 1, 3, 3)
+    assert visit.page.locator(".weight").count() == 32
+    visit.page.hover('.weight[data-unit="9"]')
+    limit = float(np.float32(np.abs(kernels).max()))
+    level = np.clip(np.floor((kernels[9, 0].ravel() + limit) / (2 * limit) * 256), 0, 255).astype(int)
+    colours = np.rint(matplotlib.colormaps["RdBu_r"](np.linspace(0, 1, 256))[:, :3] * 255)  # weights.png's map
+    assert np.array_equal(visit.red("#weights-enlarged")[:, :3], colours[level])
+    visit.assert_quiet()
+
+
+@pytest.mark.parametrize("family", ["vae", "conv-vae"])
+def test_a_vaes_scatter_shows_the_mean_codes_and_decodes_the_point_under_the_pointer(browser, runs, family):
+    folder = runs(family, code_size=2)
+    data = page_data(folder)
+    visit = Visit(browser, folder)
+    test = load_dataset("mnist", REAL_DATA_DIR, progress=False).test_images.reshape(-1, 784)[:300]
+    with torch.no_grad():
+        means = visit.model.encode(torch.tensor(test)).numpy()
+    np.testing.assert_allclose(floats(data["points"]["codes"]).reshape(-1, 2), means, atol=1e-6)  # the means, not samples
+    assert min(data["unit_min"]) < 0  # a mean code is signed: sliders and bars reach below zero
+    visit.click_at("#scatter", 0.35, 0.65)
+    state = visit.state("space")
+    np.testing.assert_allclose(state["output"], decoded(visit.model, state["code"]), atol=TOLERANCE, rtol=0)
+    visit.page.click('.thumb[data-index="3"]')
+    drawn = assert_drawing_matches_pytorch(visit)
+    np.testing.assert_allclose(drawn["code"], means[data["thumbnails"]["indices"][3]], atol=TOLERANCE)
+    visit.assert_quiet()
