@@ -29,7 +29,7 @@ def trainer_state(trainer: Trainer) -> tuple[dict[str, torch.Tensor], dict]:
         tensors["position.order"] = pos.order
     info = {"epoch": pos.epoch, "step": pos.step, "seconds": pos.seconds,
             "history": history_as_dicts(pos.history), "param_groups": optim["param_groups"]}
-    return {k: v.detach().clone().contiguous() for k, v in tensors.items()}, info
+    return {k: v.detach().cpu().clone().contiguous() for k, v in tensors.items()}, info  # CPU tensors: loads anywhere
 
 
 def restore_trainer_state(trainer: Trainer, tensors: dict[str, torch.Tensor], info: dict) -> None:
