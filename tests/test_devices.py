@@ -316,3 +316,43 @@ def test_a_run_folder_trained_on_a_gpu_loads_on_the_cpu(tiny_dataset, tmp_path, 
     assert model.encode(np.zeros((2, 784), dtype=np.float32)).shape == (2, 4)
     with pytest.raises(ConfigError, match=r"^--device cuda: not available"):
         model.fit(np.zeros((32, 784), dtype=np.float32))  # training again asks for the device: set_params(device=...)
+
+
+# --- a checkpoint changes form between the CPU's compiled step and a GPU's torch.optim.Adam -----------
+
+def model_maker(kind: str):
+    from aelab.models.batched import BatchedDenseAutoencoder
+    from aelab.objectives import PerModelBCE
+
+    if kind == "sweep":  # three models (code sizes 2, 4, 4) side by side, each seeded as its own run
+        return lambda: (BatchedDenseAutoencoder(64, (2, 4, 4), (16,), [torch.Generator().manual_seed(s) for s in range(3)]),
+                        PerModelBCE())
+    return lambda: (DenseAutoencoder(64, 4, (16,), generator=torch.Generator().manual_seed(0)), ReconstructionObjective())
+
+
+def engine_trainer(make, engine: str, epochs: int) -> Trainer:
+    model, objective = make()
+    return Trainer(model, objective, batch_size=16, epochs=epochs, learning_rate=1e-2,
+                   generator=torch.Generator().manual_seed(0), quiet=True, engine=engine, threads=1)
+
+
+@pytest.mark.parametrize("kind", ["dense", "sweep"])
+@pytest.mark.parametrize("before, after", [("fused", "autograd"), ("autograd", "fused")])
+def test_a_checkpoint_continues_on_the_other_engine(kind, before, after):
+    """CPU compiled → a GPU's autograd form (and back): the continuation matches the uninterrupted run to rounding,
+    and the moments survive the round trip bit for bit."""
+    make, x = model_maker(kind), images(50)
+    whole = engine_trainer(make, before, 2)
+    whole.fit(x)
+    first = engine_trainer(make, before, 1)
+    first.fit(x)
+    tensors, info = trainer_state(first)
+    second = engine_trainer(make, after, 2)
+    assert type(second.engine).__name__ != type(first.engine).__name__
+    restore_trainer_state(second, tensors, info)
+    back = engine_trainer(make, before, 2)
+    restore_trainer_state(back, *trainer_state(second))
+    assert all(torch.equal(tensors[k], v) for k, v in trainer_state(back)[0].items() if k.startswith("optim."))
+    second.fit(x)
+    for a, b in zip(whole.model.state_dict().values(), second.model.state_dict().values()):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
