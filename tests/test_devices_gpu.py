@@ -71,11 +71,13 @@ def test_deterministic_cuda_repeats_bit_for_bit(engine):
     assert all(torch.equal(a, b) for a, b in zip(weights(first), weights(second)))
 
 
-def test_a_cpu_checkpoint_continues_on_cuda():
+@pytest.mark.parametrize("cpu_engine", ["fused", "autograd"])
+def test_a_cpu_checkpoint_continues_on_cuda(cpu_engine):
+    """The compiled step's flat Adam state becomes the captured step's (capturable) torch.optim.Adam state."""
     x = images(512)
-    whole = trainer("cpu", "autograd", epochs=2)
+    whole = trainer("cpu", cpu_engine, epochs=2)
     whole.fit(x)
-    half = trainer("cpu", "autograd", epochs=1)
+    half = trainer("cpu", cpu_engine, epochs=1)
     half.fit(x)
     tensors, info = trainer_state(half)
     moved = trainer("cuda", "fused", epochs=2)
@@ -84,8 +86,11 @@ def test_a_cpu_checkpoint_continues_on_cuda():
     assert [r.epoch for r in moved.position.history] == [1, 2]
     for wa, wb in zip(weights(whole), weights(moved)):
         torch.testing.assert_close(wa, wb, rtol=1e-3, atol=1e-5)
-    tensors, _ = trainer_state(moved)
+    tensors, info = trainer_state(moved)
     assert all(t.device.type == "cpu" for t in tensors.values())
+    back = trainer("cpu", "fused", epochs=3)  # and back to the CPU's compiled step for a third epoch
+    restore_trainer_state(back, tensors, info)
+    assert len(back.fit(x)) == 3
 
 
 @pytest.mark.parametrize("model", MODELS)

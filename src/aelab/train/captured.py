@@ -39,8 +39,9 @@ class CudaGraphRecording:
 
     def __init__(self, step: Callable[[], tuple]):
         self.graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(self.graph):  # records without running: `outputs` hold values after a replay
-            self.outputs = step()
+        # thread_local: `aelab run` trains two steps at once on worker threads; the other's CUDA calls may go on
+        with torch.cuda.graph(self.graph, capture_error_mode="thread_local"):  # records without running: `outputs`
+            self.outputs = step()                                                # hold values after a replay
 
     def replay(self) -> None:
         self.graph.replay()
