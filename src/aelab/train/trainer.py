@@ -209,6 +209,8 @@ class Trainer:
 
     def evaluate(self, x: torch.Tensor, inputs: torch.Tensor | None = None, batch_size: int = 10_000) -> float:
         """Mean objective over `x` (the model sees `inputs` if given, e.g. noisy test images)."""
+        device = next(self.model.parameters()).device  # the trainer's device until a fit ends, the CPU after it
+        x, inputs = x.to(device), None if inputs is None else inputs.to(device)
         return self.engine.evaluate(x, inputs, batch_size)
 
 
