@@ -19,10 +19,31 @@ REAL_DATA_DIR = os.environ.get("AELAB_DATA_DIR")
 
 
 def pytest_collection_modifyitems(config, items):
-    """Mark every test that reads the real data sets `real_data`, so `make test-fast` can leave them out."""
+    """Mark every test that reads the real data sets `real_data`, so `make test-fast` can leave them out;
+    without a CUDA GPU, deselect the `gpu` tests (counted as deselected, not passed: see the header)."""
     for item in items:
         if "real_data_dir" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.real_data)
+    if not gpu_present():
+        gpu = [item for item in items if item.get_closest_marker("gpu")]
+        if gpu:
+            config.hook.pytest_deselected(items=gpu)
+            items[:] = [item for item in items if not item.get_closest_marker("gpu")]
+
+
+def gpu_present() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def pytest_report_header(config):
+    """Say in the header whether the GPU tests run here."""
+    if gpu_present():
+        import torch
+
+        return f"gpu tests: run on {torch.cuda.get_device_name(0)}"
+    return "gpu tests: deselected (no CUDA GPU here); they run where torch.cuda.is_available()"
 
 
 @pytest.fixture(autouse=True)

@@ -38,6 +38,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from aelab.config import TrainConfig
 from aelab.data.arrays import as_images, shared_tensor
+from aelab.devices import reading_saved
 from aelab.errors import ConfigError, InputError
 from aelab.experiments.anomaly_scores import reconstruction_scores
 from aelab.experiments.saved_run import SavedRun, read_run, save_run
@@ -236,7 +237,8 @@ def load(folder: str | os.PathLike) -> Autoencoder:
     and scores, and is saved again by fitting it.
     """
     run = read_run(folder)
-    estimator = Autoencoder(**{name: getattr(run.config, name) for name in PARAMETERS})
+    with reading_saved():  # a run trained on a GPU loads on any machine (its device checked by name only)
+        estimator = Autoencoder(**{name: getattr(run.config, name) for name in PARAMETERS})
     estimator.model_, estimator.config_ = run.model, run.config
     estimator.n_features_in_, estimator.sample_shape_ = run.model.n_features, (run.model.n_features,)
     estimator.history_, estimator.final_ = run.history, run.final

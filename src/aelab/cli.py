@@ -11,6 +11,7 @@ import re
 import sys
 
 from aelab.config import FigureConfig, SweepConfig, TrainConfig, add_arguments, from_arguments
+from aelab.devices import DEVICES, PLACEMENT_KEYS
 from aelab.errors import AelabError
 
 
@@ -138,6 +139,10 @@ def add_study_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true", help="smoke run in seconds: 2,000 training images, 1,000 test, "
                         "1 epoch, a sweep's first two code sizes")
     parser.add_argument("--force", action="store_true", help="run every step again, even those already done")
+    parser.add_argument("--device", default=None, choices=DEVICES, help="where every training step runs, over the study "
+                        "file's setting (as `aelab train --device`; default: the file's, else cpu)")
+    parser.add_argument("--deterministic", action="store_const", const=True, default=None,
+                        help="every training step with PyTorch's deterministic algorithms (as `aelab train --deterministic`)")
     parser.add_argument("--workers", type=int, default=None,
                         help="training steps run at a time, each on one core (default: 2, or 1 on a one-core machine); "
                              "1 runs them one after another")
@@ -203,6 +208,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from aelab.studies import load_study
 
     study = load_study(args.study)
+    placement = {k: getattr(args, k) for k in PLACEMENT_KEYS if getattr(args, k, None) is not None}
+    study = study.with_settings(**placement) if placement else study
     if args.datasets is not None:
         study = study.with_datasets(tuple(name.strip() for name in args.datasets.split(",") if name.strip()))
     out = args.out or f"runs/{study.name}"

@@ -12,6 +12,7 @@ import dataclasses
 import json
 from dataclasses import dataclass, field
 
+from aelab.devices import DEVICES, check_device, reading_saved
 from aelab.errors import ConfigError
 from aelab.registries import lookup
 
@@ -24,6 +25,13 @@ VARIATIONAL_NAMES = ("vae", "conv-vae", "beta-vae")  # the families with a Gauss
 BETA_LIMIT = 1000.0
 ENGINES = ("fused", "autograd")
 L1_LIMIT = 1000.0  # an L1 weight this large only zeroes the code: surely a typo
+
+
+DEVICE_HELP = ("where to train: cpu, cuda (an NVIDIA GPU), mps (an Apple GPU) or auto (cuda if there is one, else mps, "
+               "else cpu); the data stays resident there, the weights are saved as CPU tensors; the compiled engine is "
+               "the CPU's, on a GPU the autograd step runs (captured as a CUDA graph on cuda; docs/devices.md)")
+DETERMINISTIC_HELP = ("PyTorch's deterministic algorithms (and CUBLAS_WORKSPACE_CONFIG on CUDA): a GPU run repeats bit for "
+                      "bit on the same card and software; see docs/devices.md for what matches across devices")
 
 
 def option(default, help: str, **extra):
@@ -100,7 +108,8 @@ class JsonConfig:
         unknown = set(data) - set(fields)
         if unknown:
             raise ConfigError(f"config has unknown keys {sorted(unknown)}: expected only {sorted(fields)}")
-        return cls(**{k: tuple(v) if "tuple" in fields[k] and v is not None else v for k, v in data.items()})
+        with reading_saved():  # a run trained on a GPU reads back on any machine
+            return cls(**{k: tuple(v) if "tuple" in fields[k] and v is not None else v for k, v in data.items()})
 
 
 @dataclass(frozen=True)
@@ -150,6 +159,8 @@ class TrainConfig(JsonConfig):
                                    "does (MNIST's 70,000); the test metrics are then on images seen in training")
     clean_epochs: int = option(0, "epochs trained on clean inputs before the noise starts, one model and optimiser "
                                "throughout: the Keras conv example trains 50 epochs clean, then 100 as a denoiser")
+    device: str = option("cpu", DEVICE_HELP, choices=DEVICES)
+    deterministic: bool = option(False, DETERMINISTIC_HELP)
 
     def __post_init__(self) -> None:
         if not isinstance(self.model, str):
@@ -175,6 +186,14 @@ class TrainConfig(JsonConfig):
         check_variational(self)
         if not _whole(self.clean_epochs) or self.clean_epochs < 0 or (self.epochs is not None and self.clean_epochs >= self.epochs):
             raise ConfigError(f"--clean-epochs {self.clean_epochs!r}: expected a whole number ≥ 0 and below --epochs")
+        check_placement(self)
+
+
+def check_placement(config) -> None:
+    """The device (known by name, and present here: aelab.devices) and the --deterministic flag."""
+    check_device(config.device)
+    if not isinstance(config.deterministic, bool):
+        raise ConfigError(f"--deterministic {config.deterministic!r}: expected true or false")
 
 
 def check_variational(config: TrainConfig) -> None:
@@ -325,6 +344,8 @@ class SweepConfig(JsonConfig):
     label_column: str | None = option(None, LABEL_COLUMN_HELP)
     test_fraction: float | None = option(None, TEST_FRACTION_HELP)
     scale: str | None = option(None, SCALE_HELP, choices=SCALES)
+    device: str = option("cpu", DEVICE_HELP, choices=DEVICES)
+    deterministic: bool = option(False, DETERMINISTIC_HELP)
 
     def __post_init__(self) -> None:
         if self.engine not in ENGINES:
@@ -339,6 +360,7 @@ class SweepConfig(JsonConfig):
                      train_size=self.train_size, test_size=self.test_size)
         check_common(self)
         check_data_options(self)
+        check_placement(self)
 
 
 THRESHOLD_QUANTILE_RANGE = (0.5, 1.0)  # a quantile below the median would flag most normal images
@@ -393,6 +415,8 @@ class AnomalyConfig(JsonConfig):
     score: str = option("sse", "the autoencoder's score for thresholds and figures: sse (per-image sum of squared "
                         "error) or bce (per-image mean binary cross-entropy)", choices=("sse", "bce"))
     engine: str = option("fused", "how a step is computed: fused (compiled) or autograd (the reference)", choices=ENGINES)
+    device: str = option("cpu", DEVICE_HELP, choices=DEVICES)
+    deterministic: bool = option(False, DETERMINISTIC_HELP)
 
     def __post_init__(self) -> None:
         if not isinstance(self.model, str):
@@ -414,12 +438,14 @@ class AnomalyConfig(JsonConfig):
             raise ConfigError(f"--quantile {self.quantile!r}: expected a number in [{low:g}, {high:g})")
         if not (isinstance(self.sd_multiplier, (int, float)) and 0 <= self.sd_multiplier <= 100):
             raise ConfigError(f"--sd-multiplier {self.sd_multiplier!r}: expected a number in [0, 100]")
+        check_placement(self)
 
     def train_config(self, seed: int) -> TrainConfig:
         """The TrainConfig of one one-class model (data set and sizes are chosen by the anomaly run itself)."""
         return TrainConfig(model=self.model, dataset=self.dataset, code_size=self.code_size,
                            hidden_sizes=self.hidden_sizes, epochs=self.epochs, batch_size=self.batch_size,
-                           learning_rate=self.learning_rate, seed=seed, engine=self.engine)
+                           learning_rate=self.learning_rate, seed=seed, engine=self.engine, device=self.device,
+                           deterministic=self.deterministic)
 
 
 @dataclass(frozen=True)

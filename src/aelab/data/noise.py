@@ -22,20 +22,20 @@ def gaussian(x: torch.Tensor, factor: float, generator: torch.Generator) -> torc
     Computed in place in the noise's buffer: for a whole training set (the original's single draw)
     the temporaries of `x + factor * noise` would be two more copies of it (376 MB on 60,000 images).
     """
-    noise = torch.randn(x.shape, generator=generator, dtype=x.dtype)
+    noise = torch.randn(x.shape, generator=generator, dtype=x.dtype).to(x.device)  # drawn on the CPU: same noise on every device
     return noise.mul_(factor).add_(x).clamp_(0.0, 1.0)
 
 
 def masking(x: torch.Tensor, fraction: float, generator: torch.Generator) -> torch.Tensor:
     """Each pixel zeroed independently with probability `fraction` (Vincent et al., 2008)."""
-    keep = torch.rand(x.shape, generator=generator, dtype=x.dtype) >= fraction
+    keep = torch.rand(x.shape, generator=generator, dtype=x.dtype).to(x.device) >= fraction
     return x * keep
 
 
 def salt_pepper(x: torch.Tensor, fraction: float, generator: torch.Generator) -> torch.Tensor:
     """Each pixel, with probability `fraction`, set to 0 or 1 with equal chance."""
-    u = torch.rand(x.shape, generator=generator, dtype=x.dtype)
-    salt = torch.rand(x.shape, generator=generator, dtype=x.dtype) < 0.5
+    u = torch.rand(x.shape, generator=generator, dtype=x.dtype).to(x.device)
+    salt = torch.rand(x.shape, generator=generator, dtype=x.dtype).to(x.device) < 0.5
     hit = u < fraction
     return torch.where(hit, salt.to(x.dtype), x)
 

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from aelab.config import AnomalyConfig
+from aelab.devices import device_record
 from aelab.data import Dataset, load_dataset
 from aelab.data.arrays import shared_tensor
 from aelab.errors import ConfigError
@@ -76,7 +77,7 @@ def run_anomaly(config: AnomalyConfig, out: str | os.PathLike, data_dir: str | o
     names = data.spec.class_names
     with run_dir(out, force=force, log=log) as out:
         atomic_write_json(out / "config.json", {"config": config.to_json(), "data_source": data.source,
-                                                "environment": environment()})
+                                                "environment": environment(), "device": device_record(config.device)})
         entries, figures = [], []
         for normal in classes:
             entry, first = run_class(config, data, normal, test_x, test_labels, quiet)

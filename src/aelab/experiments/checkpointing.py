@@ -38,7 +38,8 @@ def engine_identity(record: dict) -> dict:
     """What decides a step's float rounding: the engine, its threads and the BLAS library behind it."""
     blas = record.get("blas")
     return {"engine": record.get("engine"), "threads": record.get("threads"),
-            "blas": blas.get("library") if isinstance(blas, dict) else blas}
+            "blas": blas.get("library") if isinstance(blas, dict) else blas,
+            **({"device": record["device"]} if "device" in record else {})}  # a GPU's (the CPU's is not named)
 
 
 def read_state(out: Path) -> tuple[dict, dict]:

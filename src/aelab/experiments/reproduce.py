@@ -32,7 +32,7 @@ from aelab.errors import ConfigError, DatasetNotFoundError
 from aelab.experiments.checkpointing import CHECKPOINT
 from aelab.experiments.runs import environment, is_finished, locked_folder, mark_finished, run_dir
 from aelab.experiments.sweep import run_sweep
-from aelab.experiments.study_plan import GRADIENT_CHECK, Step, is_done, label, plan_study, saved_config
+from aelab.experiments.study_plan import GRADIENT_CHECK, Step, is_done, label, plan_study, same_config
 from aelab.experiments.train_one import Log, stderr_log, train_run
 from aelab.fileio import atomic_write_json, atomic_write_text
 from aelab.studies import Study, load_study
@@ -78,7 +78,7 @@ def run_step(step: Step, folder: Path, data_dir, force: bool, quiet: bool, log: 
         run_anomaly(step.config, folder, data_dir=data_dir, quiet=True, log=inner, force=True)
         return
     # an interrupted run of the same config continues from its checkpoint (bit-identical to an uninterrupted one)
-    resume = not force and (folder / CHECKPOINT).is_file() and saved_config(folder) == step.config_json()
+    resume = not force and (folder / CHECKPOINT).is_file() and same_config(folder, step)
     run = {"sweep": run_sweep, "train": train_run}[step.kind]
     # otherwise the folder is started again: reproduce has decided that (forced, or another configuration)
     run(step.config, folder, data_dir=data_dir, quiet=True, log=inner, resume=resume, force=not resume)

@@ -21,6 +21,7 @@ from pathlib import Path
 from aelab.config import SWEEP_MODELS, SweepConfig, TrainConfig
 from aelab.data.custom.paths import folder_label, is_path
 from aelab.data.registry import get_spec
+from aelab.devices import config_identity
 from aelab.experiments.runs import is_finished
 from aelab.experiments.train_one import image_shape, resolve
 from aelab.models.registry import get_family, multiply_adds
@@ -192,7 +193,7 @@ def batched_step(group: list[Cell]) -> Step:
                          epochs=first.epochs, batch_size=first.batch_size, learning_rate=first.learning_rate,
                          seeds=len({c.config.seed for c in group}), seed=min(c.config.seed for c in group),
                          train_size=first.train_size, test_size=first.test_size, hidden_sizes=first.hidden_sizes,
-                         engine=first.engine)
+                         engine=first.engine, device=first.device, deterministic=first.deterministic)
     shared = [(k, v) for k, v in group[0].varying if k not in ("code_size", "seed")]
     name = f"{folder_label(group[0].dataset)}/{group[0].step}/{BATCHED}" + (f",{label(shared)}" if shared else "")
     return Step(name, "sweep", group[0].dataset, config, group[0].step, tuple(group))
@@ -208,4 +209,10 @@ def saved_config(folder: Path) -> dict | None:
 
 def is_done(folder: Path, step: Step) -> bool:
     """A finished result for the same configuration (a different one, or no marker, is run again)."""
-    return is_finished(folder) and saved_config(folder) == step.config_json()
+    return is_finished(folder) and same_config(folder, step)
+
+
+def same_config(folder: Path, step: Step) -> bool:
+    """`folder`'s config.json holds `step`'s configuration (wherever it ran: aelab.devices.config_identity)."""
+    saved = saved_config(folder)
+    return isinstance(saved, dict) and config_identity(saved) == config_identity(step.config_json())

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from aelab.config import SweepConfig, parse_code_sizes  # parse_code_sizes: re-exported for the CLI
+from aelab.devices import device_record
 from aelab.experiments.pca import PCA, reconstruction_errors
 from aelab.experiments.checkpointing import fit_resumable, restore_state
 from aelab.experiments.run_data import load_run_data, with_data_defaults
@@ -74,7 +75,7 @@ def write_sweep(out: Path, config: SweepConfig, trainer: Trainer, data_source: s
     """Train (or continue) the sweep into the locked run folder `out`, fit PCA, write the results."""
     model = trainer.model
     atomic_write_json(out / "config.json", {"config": config.to_json(), "data_source": data_source, "environment": environment(),
-                                            "engine": trainer.engine.describe(),
+                                            "engine": trainer.engine.describe(), "device": device_record(config.device),
                                             **({"data": data_record} if data_record is not None else {})})
     log(f"training {len(model.code_sizes)} {config.model} autoencoders together (code sizes "
         f"{','.join(map(str, config.code_sizes))} × {config.seeds} seed(s)) on {config.dataset} "
@@ -102,7 +103,8 @@ def sweep_trainer(model: BatchedDenseAutoencoder, config: SweepConfig, order: to
     torch has two threads here (the machine's cores, alone), one group inside `aelab reproduce`'s
     parallel steps (one thread each): threads 0, resolved by `train.engines.make_step`."""
     return Trainer(model, PerModelBCE(), batch_size=config.batch_size, epochs=config.epochs,
-                   learning_rate=config.learning_rate, generator=order, quiet=quiet, engine=config.engine, threads=0)
+                   learning_rate=config.learning_rate, generator=order, quiet=quiet, engine=config.engine, threads=0,
+                   device=config.device, deterministic=config.deterministic)
 
 
 def train_together(trainer: Trainer, config: SweepConfig, train_x: torch.Tensor, test_x: torch.Tensor,

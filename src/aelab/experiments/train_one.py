@@ -21,6 +21,7 @@ from aelab.config import FigureConfig, SweepConfig, TrainConfig
 from aelab.data import Dataset
 from aelab.data.arrays import shared_tensor
 from aelab.data.noise import corruption
+from aelab.devices import device_record
 from aelab.errors import ConfigError
 from aelab.experiments.checkpointing import CHECKPOINT, fit_resumable, restore_state
 from aelab.experiments.run_figures import check_figures, draw_run_figures, resolve_figures
@@ -140,7 +141,7 @@ def model_and_trainer(config: TrainConfig, train_x: torch.Tensor, test_x: torch.
     trainer = Trainer(model, objective, batch_size=config.batch_size,
                       epochs=config.epochs, learning_rate=config.learning_rate, generator=generators["order"],
                       input_transform=transform, quiet=quiet, engine=config.engine, threads=config.threads,
-                      clean_epochs=config.clean_epochs)
+                      clean_epochs=config.clean_epochs, device=config.device, deterministic=config.deterministic)
     return model, trainer, train_inputs, test_inputs
 
 
@@ -182,7 +183,8 @@ def write_run(out: Path, setup: Setup, config: TrainConfig, figures: FigureConfi
     if resume:
         restore_state(out, setup.trainer, config.to_json(), log)
     run_config = {"config": config.to_json(), "figures": dataclasses.asdict(figures), "data_source": setup.data.source,
-                  "environment": environment(), "engine": setup.trainer.engine.describe()}
+                  "environment": environment(), "engine": setup.trainer.engine.describe(),
+                  "device": device_record(config.device)}
     if setup.data.record is not None:  # your own data: identity (path, files, shape, SHA-256), split, scaling, loss
         run_config["data"] = {**setup.data.record, "sample_shape": list(setup.data.sample_shape),
                               "class_names": setup.data.class_names}

@@ -102,15 +102,16 @@ def per_model_metrics(model: BatchedDenseAutoencoder, x: torch.Tensor, max_eleme
     n_models = len(model.code_sizes)
     rows = max(1, max_elements // (n_models * x.shape[1]))
     sums = {"bce": torch.zeros(n_models, dtype=torch.float64), "mse": torch.zeros(n_models, dtype=torch.float64)}
-    native = load_native()
+    device = next(model.parameters()).device  # during training on a GPU (the sweep's per-epoch test metrics)
+    native = load_native() if device.type == "cpu" else None  # the kernel reads CPU memory
     no_bias = torch.zeros(n_models, x.shape[1])
     for start in range(0, len(x), rows):
-        target = x[start:start + rows].contiguous()
+        target = x[start:start + rows].to(device).contiguous()
         logits, _ = model(target)
         if native is None:
             _, parts = PerModelBCE()(logits, None, target)
             for name in sums:
-                sums[name] += parts[name].double() * len(target)
+                sums[name] += parts[name].double().cpu() * len(target)
             continue
         bce, sq = compiled_bce_sums(native, logits.contiguous(), target, no_bias)
         sums["bce"] += bce / x.shape[1]

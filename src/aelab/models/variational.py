@@ -64,7 +64,8 @@ class VariationalAutoencoder(nn.Module):
             self.draws += 1
         else:
             seed = int(self.noise_seed) + EVAL_NOISE_OFFSET
-        return torch.randn(like.shape, generator=torch.Generator().manual_seed(seed), dtype=like.dtype)
+        # drawn on the CPU (a seeded CPU generator), so a model draws the same ε on every device
+        return torch.randn(like.shape, generator=torch.Generator().manual_seed(seed), dtype=like.dtype).to(like.device)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, GaussianCode]:
         """x → (logits of the decoded sample, GaussianCode)."""

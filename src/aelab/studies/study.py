@@ -65,6 +65,14 @@ class Study:
             kind_of(Path(name)) if is_path(name) else get_spec(name)  # your own data: the path must exist
         return dataclasses.replace(self, datasets=tuple(datasets))
 
+    def with_settings(self, **settings) -> "Study":
+        """The same study with these settings (e.g. `aelab run --device cuda`) on every step that trains, over the
+        file's own; checked as the file's settings are, when the cells are made."""
+        steps = tuple(step if KINDS[step.kind].config is None else dataclasses.replace(
+            step, settings=tuple((k, v) for k, v in step.settings if k not in settings)
+            + tuple((k, (v,)) for k, v in settings.items())) for step in self.steps)
+        return dataclasses.replace(self, steps=steps)
+
 
 def step_cells(step: StudyStep, datasets: tuple[str, ...]) -> list[Cell]:
     kind = KINDS[step.kind]

@@ -15,6 +15,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as serialize
 
+from aelab.devices import config_identity
 from aelab.errors import CheckpointError
 from aelab.fileio import atomic_write_bytes
 
@@ -48,7 +49,9 @@ def load_weights(path: str | os.PathLike, model: torch.nn.Module, expected_confi
 
 
 def check_same_config(path: str | os.PathLike, saved: dict, expected: dict) -> None:
-    """Refuse state saved under another configuration, naming every difference."""
+    """Refuse state saved under another configuration, naming every difference (the device is not one:
+    state saved on one device continues on another, aelab.devices.config_identity)."""
+    saved, expected = config_identity(saved), config_identity(expected)
     diffs = [f"{k}={saved.get(k)!r} (asked for {expected.get(k)!r})" for k in sorted(set(saved) | set(expected))
              if saved.get(k) != expected.get(k)]
     if diffs:

@@ -19,6 +19,7 @@ from aelab.models.batched import BatchedDenseAutoencoder
 from aelab.models.dense import DenseAutoencoder
 from aelab.native.library import unavailable_reason
 from aelab.objectives import MSEObjective
+from aelab.train.captured import device_step
 from aelab.train.fused import CompiledDenseStep
 from aelab.train.fused_batched import CompiledSweepStep
 from aelab.train.step import AutogradStep, Step
@@ -27,13 +28,17 @@ ENGINE_NAMES = ("fused", "autograd")  # as configurations name them (config.ENGI
 MSE_FALLBACK = "the compiled step computes BCE only; an MSE objective trains with autograd"
 
 
-def make_step(engine: str, model: nn.Module, objective, learning_rate: float, threads: int = 1) -> Step:
+def make_step(engine: str, model: nn.Module, objective, learning_rate: float, threads: int = 1,
+              device: torch.device | None = None) -> Step:
     """The step `engine` names for this model and objective; `threads` (1 or 2) for the compiled step.
 
+    `device` (default: the CPU) other than the CPU gets train/captured.py's `device_step`.
     `threads` 0 chooses: two when PyTorch has two or more threads here, that is a model trained alone
     on a machine with two or more cores (both measured faster: BENCHMARKS.md), and one inside `aelab
     run`'s parallel steps, which hold PyTorch to one thread each so that they do not share a core.
     """
+    if device is not None and device.type != "cpu":  # the compiled kernels read CPU memory: train/captured.py
+        return device_step(engine, model, objective, learning_rate, device)
     threads = threads or min(torch.get_num_threads(), 2)
     if engine == "autograd":
         return AutogradStep(model, objective, learning_rate)

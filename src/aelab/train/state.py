@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 
 from aelab.errors import CheckpointError
+from aelab.train.optimizer_state import fit_optimizer_state
 from aelab.train.trainer import EpochRecord, Position, Trainer, history_as_dicts
 
 
@@ -29,12 +30,13 @@ def trainer_state(trainer: Trainer) -> tuple[dict[str, torch.Tensor], dict]:
         tensors["position.order"] = pos.order
     info = {"epoch": pos.epoch, "step": pos.step, "seconds": pos.seconds,
             "history": history_as_dicts(pos.history), "param_groups": optim["param_groups"]}
-    return {k: v.detach().clone().contiguous() for k, v in tensors.items()}, info
+    return {k: v.detach().cpu().clone().contiguous() for k, v in tensors.items()}, info  # CPU tensors: loads anywhere
 
 
 def restore_trainer_state(trainer: Trainer, tensors: dict[str, torch.Tensor], info: dict) -> None:
     """Put `trainer` back exactly where `trainer_state` found it; a state that does not fit is refused."""
     try:
+        tensors, info = fit_optimizer_state(trainer, tensors, info)  # saved on another device's engine: its form here
         trainer.model.load_state_dict({k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")})
         state: dict[int, dict[str, torch.Tensor]] = {}
         for key, value in tensors.items():

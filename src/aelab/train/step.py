@@ -42,9 +42,12 @@ def torch_threads(n: int | None) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def adam(model: nn.Module, learning_rate: float) -> torch.optim.Adam:
-    """Adam with Keras' defaults (β 0.9/0.999, ε 1e-7), so that results compare with the study."""
-    return torch.optim.Adam(model.parameters(), lr=learning_rate, betas=(0.9, 0.999), eps=1e-7, foreach=True)
+def adam(model: nn.Module, learning_rate: float, capturable: bool = False) -> torch.optim.Adam:
+    """Adam with Keras' defaults (β 0.9/0.999, ε 1e-7), so that results compare with the study.
+
+    `capturable` keeps its step counts on the GPU, as a CUDA graph needs (train/captured.py)."""
+    return torch.optim.Adam(model.parameters(), lr=learning_rate, betas=(0.9, 0.999), eps=1e-7, foreach=True,
+                            capturable=capturable)
 
 
 class Step:
@@ -87,15 +90,19 @@ class Step:
 class AutogradStep(Step):
     """The reference: the model's forward pass, the objective, autograd and torch.optim.Adam."""
 
-    def __init__(self, model: nn.Module, objective, learning_rate: float, fallback_reason: str | None = None):
+    keep_gradients = False  # True: gradients are zeroed in place, never freed (a CUDA graph holds their addresses)
+
+    def __init__(self, model: nn.Module, objective, learning_rate: float, fallback_reason: str | None = None,
+                 device: torch.device | None = None):
         self.model, self.objective = model, objective
         self.optimizer = adam(model, learning_rate)
         self.fallback_reason = fallback_reason  # why the compiled step was asked for but not used, or None
+        self.device = device  # None: the CPU, recorded as before; else a GPU, named in describe()
 
     def __call__(self, target: torch.Tensor, inputs: torch.Tensor) -> tuple[torch.Tensor, dict]:
         logits, code = self.model(inputs)
         loss, parts = self.objective(logits, code, target)
-        self.optimizer.zero_grad(set_to_none=True)
+        self.optimizer.zero_grad(set_to_none=not self.keep_gradients)
         loss.backward()
         self.optimizer.step()
         return loss, parts
@@ -104,4 +111,6 @@ class AutogradStep(Step):
         record = {"engine": "autograd", "blas": f"PyTorch {torch.__version__}", "threads": torch.get_num_threads()}
         if self.fallback_reason:
             record["fallback"] = self.fallback_reason
+        if self.device is not None:
+            record["device"] = self.device.type
         return record

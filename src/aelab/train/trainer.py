@@ -21,6 +21,7 @@ from typing import Callable, Iterator
 import torch
 from torch import nn
 
+from aelab.devices import deterministic_mode, resolve_device
 from aelab.errors import AelabError, TrainingError
 from aelab.train.engines import make_step
 from aelab.train.progress import progress_bar
@@ -75,6 +76,15 @@ def flush_denormals() -> Iterator[None]:
         torch.set_flush_denormal(False)
 
 
+@contextmanager
+def on_cpu_after(model: nn.Module) -> Iterator[None]:
+    """The model back on the CPU when training ends (or stops): what follows training reads CPU tensors."""
+    try:
+        yield
+    finally:
+        model.to("cpu")
+
+
 class Trainer:
     """Mini-batch training with a seeded reshuffle every epoch.
 
@@ -89,15 +99,22 @@ class Trainer:
             PyTorch has them here, see train.engines.make_step).
         clean_epochs: the first epochs train on clean inputs, noise (input_transform or fit's train_inputs) only
             after them: the Keras conv example trains one model clean, then as a denoiser.
+        device: where the model and the data live while `fit` runs ("cpu", "cuda", "mps", "auto" or a torch.device);
+            `fit` returns the model on the CPU, so that everything after training (metrics, figures, saving) is the CPU's.
+        deterministic: PyTorch's deterministic algorithms while training (aelab.devices.deterministic_mode).
     """
 
     def __init__(self, model: nn.Module, objective, *, batch_size: int, epochs: int, learning_rate: float,
                  generator: torch.Generator, input_transform: InputTransform | None = None, quiet: bool = False,
-                 engine: str = "autograd", threads: int = 1, clean_epochs: int = 0):
+                 engine: str = "autograd", threads: int = 1, clean_epochs: int = 0,
+                 device: str | torch.device = "cpu", deterministic: bool = False):
+        self.device = resolve_device(device) if isinstance(device, str) else device
+        self.deterministic = deterministic
+        model.to(self.device)  # before the optimiser is made: its state lives beside the parameters
         self.model, self.objective = model, objective
         self.batch_size, self.epochs = batch_size, epochs
         self.generator, self.input_transform, self.quiet = generator, input_transform, quiet
-        self.engine: Step = make_step(engine, model, objective, learning_rate, threads)
+        self.engine: Step = make_step(engine, model, objective, learning_rate, threads, device=self.device)
         self.optimizer = self.engine.optimizer
         self.position = Position()
         self.clean_epochs = clean_epochs
@@ -116,7 +133,11 @@ class Trainer:
         `train_x`/`test_x` (row for row): pre-drawn noise, as the original denoising study used.
         """
         pos = self.position
-        with flush_denormals(), self.engine.running():
+        train_x, test_x, train_inputs, test_inputs = (None if t is None else t.to(self.device)  # resident there; no copy on the CPU
+                                                      for t in (train_x, test_x, train_inputs, test_inputs))
+        self.model.to(self.device)
+        with flush_denormals(), deterministic_mode(self.deterministic, self.device), self.engine.running(), \
+                on_cpu_after(self.model):
             while pos.epoch <= self.epochs:
                 start = time.perf_counter()
                 noisy = pos.epoch > self.clean_epochs
@@ -137,11 +158,12 @@ class Trainer:
         pos, n = self.position, len(train_x)
         if pos.order is None:
             pos.order = torch.randperm(n, generator=self.generator)
+        order = pos.order.to(train_x.device)  # drawn on the CPU (the generator's), so every device sees the same order
         steps = math.ceil(n / self.batch_size)
         started = time.perf_counter() - pos.seconds
         with progress_bar(steps, f"epoch {epoch}/{self.epochs}", self.quiet, unit="step", initial=pos.step) as bar:
             while pos.step < steps:
-                rows = pos.order[pos.step * self.batch_size:(pos.step + 1) * self.batch_size]
+                rows = order[pos.step * self.batch_size:(pos.step + 1) * self.batch_size]
                 loss, parts = self.step(train_x.index_select(0, rows),  # ~2× faster than train_x[rows]
                                         None if train_inputs is None else train_inputs.index_select(0, rows))
                 self.accumulate(loss, parts, len(rows), epoch)
@@ -166,7 +188,7 @@ class Trainer:
         pos.total += value * batch
         for name, part in parts.items():
             if not isinstance(part, float):
-                part = part.item() if part.dim() == 0 else part.detach()
+                part = part.item() if part.dim() == 0 else part.detach().cpu()  # the sums stay on the CPU, as checkpoints hold them
             pos.part_sums[name] = pos.part_sums.get(name, 0.0) + part * batch
         pos.step += 1
 
@@ -187,6 +209,8 @@ class Trainer:
 
     def evaluate(self, x: torch.Tensor, inputs: torch.Tensor | None = None, batch_size: int = 10_000) -> float:
         """Mean objective over `x` (the model sees `inputs` if given, e.g. noisy test images)."""
+        device = next(self.model.parameters()).device  # the trainer's device until a fit ends, the CPU after it
+        x, inputs = x.to(device), None if inputs is None else inputs.to(device)
         return self.engine.evaluate(x, inputs, batch_size)
 
 
