@@ -372,7 +372,8 @@ class AnomalyConfig(JsonConfig):
 
     model: str = option("shallow", "model family of each one-class autoencoder (as `aelab train --model`)",
                         choices=MODEL_NAMES)
-    dataset: str = option("mnist", "data set name: mnist or fashion-mnist")
+    dataset: str = option("mnist", "data set name: mnist or fashion-mnist, or PATH to your own data (labelled: the "
+                          "protocol over its classes; unlabelled: scores, thresholds and the top anomalies)")
     classes: tuple[int, ...] | None = option(None, "normal classes to run, e.g. 0,3,7 (default: every class)",
                                              parse=argument_type(parse_classes, "--classes"))
     code_size: int = option(32, "width of the code layer; PCA keeps as many components")
@@ -393,6 +394,12 @@ class AnomalyConfig(JsonConfig):
     score: str = option("sse", "the autoencoder's score for thresholds and figures: sse (per-image sum of squared "
                         "error) or bce (per-image mean binary cross-entropy)", choices=("sse", "bce"))
     engine: str = option("fused", "how a step is computed: fused (compiled) or autograd (the reference)", choices=ENGINES)
+    image_size: tuple[int, ...] | None = option(None, IMAGE_SIZE_HELP)
+    label_column: str | None = option(None, LABEL_COLUMN_HELP)
+    test_fraction: float | None = option(None, TEST_FRACTION_HELP)
+    scale: str | None = option(None, SCALE_HELP, choices=SCALES)
+    loss: str | None = option(None, LOSS_HELP + "; data trained with mse is scored by its squared error only",
+                              choices=LOSSES)
 
     def __post_init__(self) -> None:
         if not isinstance(self.model, str):
@@ -400,6 +407,7 @@ class AnomalyConfig(JsonConfig):
         lookup(self.model, dict.fromkeys(MODEL_NAMES), "model")
         if self.engine not in ENGINES:
             raise ConfigError(f"--engine {self.engine!r}: expected one of {', '.join(ENGINES)}")
+        check_data_options(self)
         if self.score not in ("sse", "bce"):
             raise ConfigError(f"--score {self.score!r}: expected sse or bce")
         if self.classes is not None and (not isinstance(self.classes, tuple) or not self.classes
@@ -419,7 +427,8 @@ class AnomalyConfig(JsonConfig):
         """The TrainConfig of one one-class model (data set and sizes are chosen by the anomaly run itself)."""
         return TrainConfig(model=self.model, dataset=self.dataset, code_size=self.code_size,
                            hidden_sizes=self.hidden_sizes, epochs=self.epochs, batch_size=self.batch_size,
-                           learning_rate=self.learning_rate, seed=seed, engine=self.engine)
+                           learning_rate=self.learning_rate, seed=seed, engine=self.engine,
+                           scale=self.scale, loss=self.loss)
 
 
 @dataclass(frozen=True)
