@@ -196,3 +196,11 @@ def test_own_data_options_are_refused_with_a_built_in_data_set_and_round_trip_wi
     config = AnomalyConfig(dataset="./faces", image_size=(16, 16), scale="minmax", loss="mse", test_fraction=0.3)
     assert AnomalyConfig.from_json(config.to_json()) == config
     assert config.train_config(3).loss == "mse" and config.train_config(3).scale == "minmax"
+
+
+def test_quick_runs_on_a_data_set_smaller_than_its_sizes_using_every_sample(digit_npz, tmp_path):
+    out = tmp_path / "run"
+    assert main(["anomaly", "--dataset", str(digit_npz), "--quick", "--classes", "3", "--quiet", "--out", str(out)]) == 0
+    result = read(out, "anomaly.json")  # --quick asks 1,000 training digits per class and 2,000 test digits: fewer exist
+    labels = open_dataset(digit_npz, seed=0).train_labels
+    assert result["classes"][0]["n_train"] == int((labels == 3).sum()) and result["n_test"] == 359

@@ -383,9 +383,9 @@ class AnomalyConfig(JsonConfig):
     learning_rate: float = option(1e-3, "Adam learning rate")
     seeds: int = option(1, "models per class, from seeds seed, seed+1, …; the table gives mean ± sd over them")
     seed: int = option(0, "base seed: weights and batch order of the first model")
-    train_size: int | None = option(None, "use a seeded random subset of this many training images of each class "
-                                    "(default: all)")
-    test_size: int | None = option(None, "score the first N test images (default: all)")
+    train_size: int | None = option(None, "use a seeded random subset of at most this many training images of each "
+                                    "class (a smaller class: all of it; default: all)")
+    test_size: int | None = option(None, "score the first N test images (at most: all when fewer; default: all)")
     neighbours: int = option(5, "k of the kNN baselines: the score is the mean distance to the k nearest training "
                              "images (pixels) or codes")
     quantile: float = option(0.95, "threshold rule 1: this quantile of the training images' scores, in [0.5, 1)")

@@ -79,10 +79,9 @@ def load_anomaly_data(config: AnomalyConfig, data_dir, quiet: bool) -> AnomalyDa
 
 
 def test_split(data: Dataset, config: AnomalyConfig) -> tuple[torch.Tensor, np.ndarray | None]:
-    """The first --test-size test rows (all by default), flattened, and their labels (None when unlabelled)."""
-    n = len(data.test_images) if config.test_size is None else config.test_size
-    if n > len(data.test_images):
-        raise ConfigError(f"--test-size {n}: expected at most {len(data.test_images)} (the test set's size)")
+    """The first --test-size test rows (all of them by default, or when there are fewer: --quick's 2,000 on a small
+    data set of your own), flattened, and their labels (None when unlabelled)."""
+    n = len(data.test_images) if config.test_size is None else min(config.test_size, len(data.test_images))
     rows = shared_tensor(np.ascontiguousarray(data.test_images.reshape(len(data.test_images), -1)))[:n]
     return rows, None if data.test_labels is None else np.asarray(data.test_labels[:n])
 
@@ -116,8 +115,6 @@ def check_trainable(run: AnomalyData, normal: int | None) -> None:
     if n < max(MIN_CLASS_SAMPLES, config.batch_size):
         raise InputError(f"{config.dataset}: {n} of {what}: expected at least {max(MIN_CLASS_SAMPLES, config.batch_size)} "
                          f"(--batch-size {config.batch_size}, and two for PCA and the thresholds)")
-    if config.train_size is not None and config.train_size > n:
-        raise ConfigError(f"--train-size {config.train_size}: expected at most {n} ({what})")
     if config.train_size is not None and config.train_size < max(MIN_CLASS_SAMPLES, config.batch_size):
         raise ConfigError(f"--train-size {config.train_size}: expected at least {max(MIN_CLASS_SAMPLES, config.batch_size)} "
                           f"(--batch-size {config.batch_size}, and two for PCA and the thresholds)")
@@ -128,10 +125,11 @@ def check_trainable(run: AnomalyData, normal: int | None) -> None:
 
 
 def class_rows(run: AnomalyData, normal: int | None) -> torch.Tensor:
-    """The normal class's training rows (every training row when unlabelled), a seeded subset with --train-size."""
+    """The normal class's training rows (every training row when unlabelled), a seeded subset of at most --train-size
+    (classes differ in size: a smaller one is used whole, so `--quick`'s 1,000 works on small data sets too)."""
     config = run.config
     rows = run.train_rows(normal)
-    if config.train_size is not None:
+    if config.train_size is not None and config.train_size < len(rows):
         chosen = torch.randperm(len(rows), generator=seeded_generators(config.seed)["subset"])[:config.train_size]
         rows = rows[np.sort(chosen.numpy())]
     return shared_tensor(np.ascontiguousarray(rows))
