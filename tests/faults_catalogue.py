@@ -122,4 +122,9 @@ FAULTS = [
      "expected one label per sample, shape (10,)`, exit 3", "nothing written", "test_custom_data.py::test_label_count_must_match"),
     ("a damaged entry in the decoded-image cache", "nothing: the entry fails its SHA-256 and the folder is decoded afresh", "the data "
      "folder; the cache entry is replaced", "test_custom_data.py::test_the_decoded_cache_is_used_and_verified"),
+    ("`aelab anomaly --dataset PATH` on data it cannot rank: labels of one class only, a class with fewer training samples "
+     "than a batch or none in the test split, `--classes` or `--seeds 2` on unlabelled data", "`d.npz: labels of one class only "
+     "(0): expected at least two classes …`, `d.npz: 1 of class 9's training samples: expected at least 16 …`, exit 3 (2 for an "
+     "option)", "nothing written: every class is checked before the run folder is made",
+     "test_anomaly_own_data.py::test_bad_data_is_refused_in_one_line_before_anything_is_written"),
 ]

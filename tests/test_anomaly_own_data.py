@@ -135,23 +135,23 @@ def test_labelled_mse_data_reports_no_bce_method(digit_npz, tmp_path):
     assert result["classes"][0]["mean"]["ae_sse"]["auroc"] > 0.5
 
 
-@pytest.mark.parametrize("arrays, extra, message", [
-    (lambda x, y: dict(x_train=x, y_train=np.zeros_like(y)), [], "labels of one class only"),
+@pytest.mark.parametrize("arrays, extra, message, exit_code", [
+    (lambda x, y: dict(x_train=x, y_train=np.zeros_like(y)), [], "labels of one class only", 3),
     (lambda x, y: dict(x_train=np.concatenate([x[y != 9], x[y == 9][:1]]), x_test=x,
                        y_train=np.concatenate([y[y != 9], y[y == 9][:1]]), y_test=y), [],
-     "1 of class 9's training samples: expected at least 16"),
+     "1 of class 9's training samples: expected at least 16", 3),
     (lambda x, y: dict(x_train=x, y_train=y, x_test=x[y != 9], y_test=y[y != 9]), ["--classes", "9"],
-     "class 9 has 0 of the 1617 test samples"),
-    (lambda x, y: dict(x_train=x), ["--classes", "0"], "has no labels: expected no --classes"),
-    (lambda x, y: dict(x_train=x), ["--seeds", "2"], "expected --seeds 1"),
-    (lambda x, y: dict(x_train=x), ["--train-size", "5"], "--train-size 5: expected at least 16"),
+     "class 9 has 0 of the 1617 test samples", 3),
+    (lambda x, y: dict(x_train=x), ["--classes", "0"], "has no labels: expected no --classes", 2),
+    (lambda x, y: dict(x_train=x), ["--seeds", "2"], "expected --seeds 1", 2),
+    (lambda x, y: dict(x_train=x), ["--train-size", "5"], "--train-size 5: expected at least 16", 2),
 ])
-def test_bad_data_is_refused_in_one_line_before_anything_is_written(tmp_path, capsys, arrays, extra, message):
+def test_bad_data_is_refused_in_one_line_before_anything_is_written(tmp_path, capsys, arrays, extra, message, exit_code):
     x, y = digits()
     np.savez(tmp_path / "d.npz", **arrays(x, y))
     code = main(["anomaly", "--dataset", str(tmp_path / "d.npz"), *FAST, *extra, "--out", str(tmp_path / "r")])
     err = capsys.readouterr().err.strip()
-    assert code != 0 and message in err and len(err.splitlines()) == 1, err
+    assert code == exit_code and message in err and len(err.splitlines()) == 1, err
     assert not (tmp_path / "r").exists()
 
 

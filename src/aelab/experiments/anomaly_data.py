@@ -19,7 +19,7 @@ import torch
 from aelab.config import AnomalyConfig
 from aelab.data import Dataset
 from aelab.data.arrays import shared_tensor
-from aelab.errors import ConfigError, InputError
+from aelab.errors import ConfigError, DataError
 from aelab.experiments.one_class import methods_for
 from aelab.experiments.run_data import load_run_data, with_data_defaults
 from aelab.experiments.train_one import model_and_trainer, resolve, seeded_generators
@@ -91,7 +91,7 @@ def normal_classes(config: AnomalyConfig, data: Dataset, test_labels: np.ndarray
     have test samples of its own and of other classes, or AUROC is undefined."""
     present = sorted(int(c) for c in np.unique(data.train_labels))
     if len(present) < 2:
-        raise InputError(f"{config.dataset}: labels of one class only ({present[0]}): expected at least two classes "
+        raise DataError(f"{config.dataset}: labels of one class only ({present[0]}): expected at least two classes "
                          "(the other classes are the anomalies), or data without labels to score it as one normal set")
     if config.classes is not None:
         unknown = [c for c in config.classes if c not in present]
@@ -102,7 +102,7 @@ def normal_classes(config: AnomalyConfig, data: Dataset, test_labels: np.ndarray
     for normal in classes:
         n_normal = int((test_labels == normal).sum())
         if n_normal == 0 or n_normal == len(test_labels):
-            raise InputError(f"{config.dataset}: class {normal} has {n_normal} of the {len(test_labels)} test samples: "
+            raise DataError(f"{config.dataset}: class {normal} has {n_normal} of the {len(test_labels)} test samples: "
                              "expected both samples of the class and others in the test split to rank against")
     return classes
 
@@ -113,7 +113,7 @@ def check_trainable(run: AnomalyData, normal: int | None) -> None:
     n = len(run.train_rows(normal))
     what = "the training samples" if normal is None else f"class {normal}'s training samples"
     if n < max(MIN_CLASS_SAMPLES, config.batch_size):
-        raise InputError(f"{config.dataset}: {n} of {what}: expected at least {max(MIN_CLASS_SAMPLES, config.batch_size)} "
+        raise DataError(f"{config.dataset}: {n} of {what}: expected at least {max(MIN_CLASS_SAMPLES, config.batch_size)} "
                          f"(--batch-size {config.batch_size}, and two for PCA and the thresholds)")
     if config.train_size is not None and config.train_size < max(MIN_CLASS_SAMPLES, config.batch_size):
         raise ConfigError(f"--train-size {config.train_size}: expected at least {max(MIN_CLASS_SAMPLES, config.batch_size)} "
