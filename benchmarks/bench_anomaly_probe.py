@@ -58,11 +58,13 @@ def dataset_rows(name: str, folder: Path, epochs: int, quick: bool) -> list[tupl
     rows.append((name, "train: shallow, code 32 (the probes' input)", seconds, f"test BCE {metrics['final']['test_bce']:.4f}"))
     probe = ProbeConfig(train_size=QUICK["train_size"] if quick else None, tsne_size=300 if quick else ProbeConfig().tsne_size)
     (result,), seconds = timed(lambda: probe_runs([run], probe, log=quiet))
+    labels = {"codes": "probe: 32-unit codes", "pca": "probe: PCA, 32 components", "pixels": "probe: raw pixels"}
     for row in result["rows"]:
-        label = {"codes": "probe: 32-unit codes", "pca": "probe: PCA, 32 components", "pixels": "probe: raw pixels"}[row["features"]]
+        label = labels[row["features"]]
         published = PUBLISHED_RAW[name] if row["features"] == "pixels" else None
         rows.append((name, f"{label}, linear", row["linear_seconds"], f"accuracy {row['linear']:.4f}"
-                     + (f" (published {published['linear']})" if published else "") + ("" if row["converged"] else ", not converged")))
+                     + (f" (published {published['linear']})" if published else "")
+                     + ("" if row["converged"] else ", not converged")))
         rows.append((name, f"{label}, kNN (k = 5)", row["knn_seconds"], f"accuracy {row['knn']:.4f}"
                      + (f" (published {published['knn']})" if published else "")))
     rows.append((name, "probe: whole call (all of the above and t-SNE)", seconds, f"{result['n_train']} training codes"))

@@ -92,7 +92,7 @@ def normal_classes(config: AnomalyConfig, data: Dataset, test_labels: np.ndarray
     present = sorted(int(c) for c in np.unique(data.train_labels))
     if len(present) < 2:
         raise DataError(f"{config.dataset}: labels of one class only ({present[0]}): expected at least two classes "
-                         "(the other classes are the anomalies), or data without labels to score it as one normal set")
+                        "(the other classes are the anomalies), or data without labels to score it as one normal set")
     if config.classes is not None:
         unknown = [c for c in config.classes if c not in present]
         if unknown:
@@ -103,7 +103,7 @@ def normal_classes(config: AnomalyConfig, data: Dataset, test_labels: np.ndarray
         n_normal = int((test_labels == normal).sum())
         if n_normal == 0 or n_normal == len(test_labels):
             raise DataError(f"{config.dataset}: class {normal} has {n_normal} of the {len(test_labels)} test samples: "
-                             "expected both samples of the class and others in the test split to rank against")
+                            "expected both samples of the class and others in the test split to rank against")
     return classes
 
 
@@ -114,7 +114,7 @@ def check_trainable(run: AnomalyData, normal: int | None) -> None:
     what = "the training samples" if normal is None else f"class {normal}'s training samples"
     if n < max(MIN_CLASS_SAMPLES, config.batch_size):
         raise DataError(f"{config.dataset}: {n} of {what}: expected at least {max(MIN_CLASS_SAMPLES, config.batch_size)} "
-                         f"(--batch-size {config.batch_size}, and two for PCA and the thresholds)")
+                        f"(--batch-size {config.batch_size}, and two for PCA and the thresholds)")
     if config.train_size is not None and config.train_size < max(MIN_CLASS_SAMPLES, config.batch_size):
         raise ConfigError(f"--train-size {config.train_size}: expected at least {max(MIN_CLASS_SAMPLES, config.batch_size)} "
                           f"(--batch-size {config.batch_size}, and two for PCA and the thresholds)")
