@@ -72,7 +72,7 @@ def dataset_rows(name: str, folder: Path, epochs: int, quick: bool) -> list[tupl
 
 
 def format_rows(rows: list[tuple[str, str, float, str]]) -> str:
-    widths = [max(len(r[0]) for r in rows), max(len(r[1]) for r in rows)]
+    widths = [max(len("data set"), *(len(r[0]) for r in rows)), max(len(r[1]) for r in rows)]
     lines = [f"{'data set':<{widths[0]}}  {'step':<{widths[1]}}  {'seconds':>8}  result"]
     lines += [f"{d:<{widths[0]}}  {s:<{widths[1]}}  {t:>8.1f}  {r}" for d, s, t, r in rows]
     return "\n".join(lines)
