@@ -126,4 +126,9 @@ FAULTS = [
      "keeping its size and modification time", "nothing: the listing's fingerprint (each file's size, modification and change "
      "times, inode) differs, so the files are read and hashed again", "the data folder; a damaged listing record is "
      "never trusted", "test_decoded_cache.py::test_an_edit_that_keeps_size_and_modification_time_is_noticed_by_the_change_time"),
+    ("`aelab anomaly --dataset PATH` on data it cannot rank: labels of one class only, a class with fewer training samples "
+     "than a batch or none in the test split, `--classes` or `--seeds 2` on unlabelled data", "`d.npz: labels of one class only "
+     "(0): expected at least two classes …`, `d.npz: 1 of class 9's training samples: expected at least 16 …`, exit 3 (2 for an "
+     "option)", "nothing written: every class is checked before the run folder is made",
+     "test_anomaly_own_data.py::test_bad_data_is_refused_in_one_line_before_anything_is_written"),
 ]

@@ -130,7 +130,8 @@ def test_a_bad_anomaly_setting_is_one_line_naming_it(settings_, option):
 
 
 @pytest.mark.parametrize("settings_, option", [({"neighbours": 0}, "--neighbours"), ({"tsne_size": 0}, "--tsne-size"),
-                                               ({"seed": -1}, "--seed"), ({"max_iter": 0}, "--max-iter")])
+                                               ({"seed": -1}, "--seed"), ({"max_iter": 0}, "--max-iter"),
+                                               ({"tol": 0}, "--tol"), ({"tol": 1.5}, "--tol")])
 def test_a_bad_probe_setting_is_one_line_naming_it(settings_, option):
     with pytest.raises(ConfigError) as error:
         ProbeConfig(**settings_)

@@ -194,10 +194,11 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
 
     def score_samples(self, X) -> np.ndarray:
         """Per-image anomaly score of images `X`: the sum of squared reconstruction error Σ_d (x_d − x̂_d)² over the
-        pixels, float64 (n,). **Higher = more anomalous** — the opposite sign of scikit-learn's outlier detectors
-        (IsolationForest, LocalOutlierFactor), whose `score_samples` is higher for more normal samples; an
-        autoencoder's natural score is its error, and `aelab anomaly` ranks by it (experiments/anomaly_scores.py)."""
-        return reconstruction_scores(self.model_, self._images(X))["sse"]
+        pixels (your own data's in its recorded scaling), float64 (n,). **Higher = more anomalous** — the opposite sign
+        of scikit-learn's outlier detectors (IsolationForest, LocalOutlierFactor), whose `score_samples` is higher for
+        more normal samples; an autoencoder's natural score is its error, and `aelab anomaly` ranks by it
+        (experiments/anomaly_scores.py)."""
+        return reconstruction_scores(self.model_, self._images(X), self.config_.loss)["sse"]  # MSE data: of the linear output
 
     def score(self, X, y=None) -> float:
         """−BCE of reconstructing `X` (higher is better, as scikit-learn's model selection expects)."""

@@ -294,12 +294,12 @@ ANOMALY_QUICK = {"train_size": 1000, "test_size": 2000, "epochs": 1}
 
 def cmd_anomaly(args: argparse.Namespace) -> int:
     from aelab.config import AnomalyConfig
-    from aelab.experiments.anomaly import format_table, run_anomaly
+    from aelab.experiments.anomaly import format_result, run_anomaly
 
     quick = {k: v for k, v in ANOMALY_QUICK.items() if getattr(args, k) is None} if args.quick else {}
     config = from_arguments(AnomalyConfig, args, **quick)
     result = run_anomaly(config, args.out, data_dir=args.data_dir, quiet=args.quiet, force=args.force, **quiet_log(args))
-    print(format_table(result))
+    print(format_result(result))
     print(f"→ {args.out}")
     return 0
 

@@ -13,18 +13,16 @@ import os
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from aelab.config import AnomalyConfig
 from aelab.devices import device_record
-from aelab.data import Dataset, load_dataset
-from aelab.data.arrays import shared_tensor
-from aelab.errors import ConfigError
+from aelab.experiments.anomaly_data import AnomalyData, class_rows, load_anomaly_data
 from aelab.experiments.anomaly_metrics import roc_points
 from aelab.experiments.anomaly_summary import format_table, summary_markdown
+from aelab.experiments.anomaly_unlabelled import format_unlabelled, run_unlabelled
 from aelab.experiments.one_class import METHODS, baseline_scores, evaluate, train_and_score
 from aelab.experiments.runs import check_start, environment, mark_finished, run_dir, save_figure
-from aelab.experiments.train_one import Log, seeded_generators, stderr_log
+from aelab.experiments.train_one import Log, stderr_log
 from aelab.fileio import atomic_write_json, atomic_write_text
 from aelab.plots.anomaly import extremes_figure, histograms_figure, roc_figure
 
@@ -32,84 +30,66 @@ FILES = ["config.json", "anomaly.json", "histograms.png", "roc.png", "extremes.p
 FIGURE_METHODS = ("ae_sse", "pca", "knn_pixels", "knn_codes")  # the ROC panels' curves (BCE's is close to SSE's)
 
 
-def normal_classes(config: AnomalyConfig, data: Dataset) -> list[int]:
-    """The classes to run: the config's, each checked against the data set's labels, or every label present."""
-    present = sorted(int(c) for c in np.unique(data.train_labels))
-    if config.classes is None:
-        return present
-    unknown = [c for c in config.classes if c not in present]
-    if unknown:
-        raise ConfigError(f"--classes {','.join(map(str, config.classes))}: {unknown} not among {config.dataset}'s "
-                          f"labels: expected some of {','.join(map(str, present))}")
-    return list(config.classes)
-
-
-def class_images(data: Dataset, config: AnomalyConfig, normal: int) -> torch.Tensor:
-    """The normal class's training images (a seeded subset with train_size), as one tensor."""
-    images = data.train_images[data.train_labels == normal]
-    if config.train_size is not None:
-        if config.train_size > len(images):
-            raise ConfigError(f"--train-size {config.train_size}: expected at most {len(images)} (class {normal}'s "
-                              "training images)")
-        chosen = torch.randperm(len(images), generator=seeded_generators(config.seed)["subset"])[:config.train_size]
-        images = images[np.sort(chosen.numpy())]
-    return shared_tensor(np.ascontiguousarray(images))
-
-
-def test_split(data: Dataset, config: AnomalyConfig) -> tuple[torch.Tensor, np.ndarray]:
-    n = len(data.test_images) if config.test_size is None else config.test_size
-    if n > len(data.test_images):
-        raise ConfigError(f"--test-size {n}: expected at most {len(data.test_images)} (the test set's size)")
-    return shared_tensor(data.test_images)[:n], np.asarray(data.test_labels[:n])
-
-
 def run_anomaly(config: AnomalyConfig, out: str | os.PathLike, data_dir: str | os.PathLike | None = None,
                 quiet: bool = False, log: Log = stderr_log, force: bool = False) -> dict:
     """Run the one-class protocol for `config`'s classes and write the run folder `out`; return anomaly.json's dict.
 
-    A finished run in `out` is replaced only with `force`. There is no resume: each class trains in
-    seconds to a minute, and an interrupted run leaves no finished.json (it is run again).
+    `config.dataset` is a built-in data set or a PATH to your own data: labelled data runs the protocol over
+    its classes, unlabelled data is scored as one normal set (anomaly_unlabelled.py). Everything is checked
+    (anomaly_data.py) before the folder is made. A finished run in `out` is replaced only with `force`. There
+    is no resume: each class trains in seconds to a minute, and an interrupted run leaves no finished.json.
     """
     out, _ = check_start(out, config.dataset, False, force, "anomaly.json", log, what="anomaly run")
-    data = load_dataset(config.dataset, data_dir, progress=not quiet)
-    classes = normal_classes(config, data)
-    test_x, test_labels = test_split(data, config)
-    names = data.spec.class_names
+    run = load_anomaly_data(config, data_dir, quiet)
+    config = run.config
     with run_dir(out, force=force, log=log) as out:
-        atomic_write_json(out / "config.json", {"config": config.to_json(), "data_source": data.source,
-                                                "environment": environment(), "device": device_record(config.device)})
+        atomic_write_json(out / "config.json", run_config(run))
+        if not run.labelled:
+            return run_unlabelled(run, out, quiet, log)
         entries, figures = [], []
-        for normal in classes:
-            entry, first = run_class(config, data, normal, test_x, test_labels, quiet)
+        names = run.class_names
+        for normal in run.classes:
+            entry, first = run_class(run, normal, quiet)
             entries.append(entry)
             figures.append((normal, first))
             mean = entry["mean"]
             log(f"class {normal} ({names[normal]}): AUROC " + "  ".join(
-                f"{METHODS[m]} {mean[m]['auroc']:.3f}" for m in METHODS) + f"  ({entry['n_train']} training images)")
+                f"{title} {mean[m]['auroc']:.3f}" for m, title in run.methods.items())
+                + f"  ({entry['n_train']} training samples)")
         result = {"dataset": config.dataset, "model": config.model, "code_size": config.code_size,
                   "epochs": config.epochs, "seeds": [config.seed + s for s in range(config.seeds)],
-                  "n_test": len(test_x), "methods": METHODS, "score": f"ae_{config.score}", "classes": entries,
-                  "overall": overall(entries), "seconds_training": sum(e["seconds_training"] for e in entries),
-                  "class_names": list(names)}
-        write_outputs(out, result, figures, test_x, test_labels, names, config, data.spec.image_shape)
+                  "n_test": len(run.test_x), "methods": run.methods, "score": f"ae_{config.score}", "classes": entries,
+                  "overall": overall(entries, run.methods), "seconds_training": sum(e["seconds_training"] for e in entries),
+                  "class_names": list(names), "sample_shape": list(run.data.sample_shape)}
+        write_outputs(out, result, figures, run, config)
         return result
 
 
-def run_class(config: AnomalyConfig, data: Dataset, normal: int, test_x: torch.Tensor, test_labels: np.ndarray,
-              quiet: bool) -> tuple[dict, tuple]:
+def run_config(run: AnomalyData) -> dict:
+    """config.json: the config (scaling and loss resolved), where the data came from, and your own data's record."""
+    saved = {"config": run.config.to_json(), "data_source": run.data.source, "environment": environment(),
+             "device": device_record(run.config.device)}
+    if run.data.record is not None:  # identity (path, files, shape, SHA-256), split, scaling, loss, as `aelab train`
+        saved["data"] = {**run.data.record, "sample_shape": list(run.data.sample_shape),
+                         "class_names": run.data.class_names}
+    return saved
+
+
+def run_class(run: AnomalyData, normal: int, quiet: bool) -> tuple[dict, tuple]:
     """One normal class over every seed: its entry of anomaly.json, and the first seed's scores for the figures."""
-    train_x = class_images(data, config, normal)
-    is_anomaly = test_labels != normal
-    baselines = baseline_scores(config, train_x, test_x)
+    config = run.config
+    train_x = class_rows(run, normal)
+    is_anomaly = run.test_labels != normal
+    baselines = baseline_scores(config, train_x, run.test_x)
     runs, first = [], None
     for s in range(config.seeds):
-        scores = train_and_score(config, train_x, test_x, config.seed + s, baselines, quiet)
+        scores = train_and_score(config, train_x, run.test_x, config.seed + s, baselines, quiet, run.data.sample_shape)
         runs.append({"seed": config.seed + s, **evaluate(config, scores, is_anomaly)})
         if first is None:
             first = (scores, runs[0])
-    table = {m: np.array([[r["ranking"][m]["auroc"], r["ranking"][m]["auprc"]] for r in runs]) for m in METHODS}
+    table = {m: np.array([[r["ranking"][m]["auroc"], r["ranking"][m]["auprc"]] for r in runs]) for m in run.methods}
     spread = (lambda v: float(v.std(ddof=1))) if len(runs) > 1 else (lambda v: None)
-    entry = {"class": normal, "name": data.spec.class_names[normal], "n_train": len(train_x),
+    entry = {"class": normal, "name": run.class_names[normal], "n_train": len(train_x),
              "n_normal_test": int((~is_anomaly).sum()), "runs": runs,
              "mean": {m: {"auroc": float(t[:, 0].mean()), "auprc": float(t[:, 1].mean())} for m, t in table.items()},
              "std": {m: {"auroc": spread(t[:, 0]), "auprc": spread(t[:, 1])} for m, t in table.items()},
@@ -117,30 +97,35 @@ def run_class(config: AnomalyConfig, data: Dataset, normal: int, test_x: torch.T
     return entry, first
 
 
-def overall(entries: list[dict]) -> dict:
+def overall(entries: list[dict], methods: dict[str, str]) -> dict:
     """Per method, the mean over classes of the per-class means (the summary number papers report)."""
-    return {m: {key: float(np.mean([e["mean"][m][key] for e in entries])) for key in ("auroc", "auprc")} for m in METHODS}
+    return {m: {key: float(np.mean([e["mean"][m][key] for e in entries])) for key in ("auroc", "auprc")} for m in methods}
 
 
-def write_outputs(out: Path, result: dict, figures: list, test_x: torch.Tensor, test_labels: np.ndarray,
-                  names: tuple[str, ...], config: AnomalyConfig, shape: tuple[int, int]) -> None:
+def write_outputs(out: Path, result: dict, figures: list, data: AnomalyData, config: AnomalyConfig) -> None:
     """anomaly.json, the three figures (from each class's first seed), summary.md, then the finished marker."""
     atomic_write_json(out / "anomaly.json", result)
-    key = result["score"]
+    key, names, test_x = result["score"], data.class_names, data.test_x
     hist, roc, extremes = [], [], []
     for normal, (scores, run) in figures:
-        normal_mask = test_labels == normal
+        normal_mask = data.test_labels == normal
         title = f"normal: {normal} {names[normal]}" if names[normal] != str(normal) else f"normal: {normal}"
         hist.append((title, scores.test[key][normal_mask], scores.test[key][~normal_mask], run["thresholds"]))
         roc.append((title, {METHODS[m]: (*roc_points(scores.test[m], ~normal_mask), run["ranking"][m]["auroc"])
                             for m in FIGURE_METHODS}))
         images = test_x.numpy()
-        extremes.append((str(normal), images[run["most_anomalous"]], images[run["least_anomalous"]]))
+        label = f"{normal} {names[normal]}" if names[normal] != str(normal) else str(normal)
+        extremes.append((label, images[run["most_anomalous"]], images[run["least_anomalous"]]))
     save_figure(histograms_figure(hist, METHODS[key]), out / "histograms.png")
     save_figure(roc_figure(roc), out / "roc.png")
-    save_figure(extremes_figure(extremes, shape), out / "extremes.png")
+    save_figure(extremes_figure(extremes, data.data.sample_shape), out / "extremes.png")
     atomic_write_text(out / "summary.md", summary_markdown(result, config))
     mark_finished(out, FILES)
 
 
-__all__ = ["run_anomaly", "format_table"]
+def format_result(result: dict) -> str:
+    """The console's view of anomaly.json: the AUROC table, or an unlabelled run's thresholds and top anomalies."""
+    return format_unlabelled(result) if result.get("labelled") is False else format_table(result)
+
+
+__all__ = ["run_anomaly", "format_table", "format_result"]

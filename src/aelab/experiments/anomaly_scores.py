@@ -13,25 +13,30 @@ import torch
 from sklearn.neighbors import NearestNeighbors
 
 from aelab.experiments.pca import PCA, matmul
+from aelab.objectives import output_of
 
 BATCH = 2_000  # images per forward pass: bounds the (batch, 784) temporaries
 
 
 @torch.no_grad()
-def reconstruction_scores(model: torch.nn.Module, x: torch.Tensor) -> dict[str, np.ndarray]:
-    """Per-image reconstruction errors of `x` (n, D) in [0, 1]: {"sse": (n,), "bce": (n,)} float64.
+def reconstruction_scores(model: torch.nn.Module, x: torch.Tensor, loss: str | None = None) -> dict[str, np.ndarray]:
+    """Per-sample reconstruction errors of `x` (n, D): {"sse": (n,), "bce": (n,)} float64 for data in [0, 1]
+    trained with BCE; {"sse": (n,)} alone for data trained with MSE (`loss` "mse": any range, linear output).
 
-    sse = Σ_d (x_d − x̂_d)², x̂ = sigmoid(logits): the squared error of the image as a whole;
-    bce = (1/D) Σ_d −[x_d log x̂_d + (1 − x_d) log(1 − x̂_d)], from the logits (the training objective, per image).
+    sse = Σ_d (x_d − x̂_d)², x̂ = sigmoid(logits) (BCE) or the linear output (MSE): the sample's squared error as a whole;
+    bce = (1/D) Σ_d −[x_d log x̂_d + (1 − x_d) log(1 − x̂_d)], from the logits (the training objective, per image);
+    it is defined only for values in [0, 1], so MSE data has no BCE score.
     """
     model.eval()
     sse, bce = [], []
     for start in range(0, len(x), BATCH):
         batch = x[start:start + BATCH]
         logits, _ = model(batch)
-        sse.append(torch.square(batch - torch.sigmoid(logits)).sum(dim=1))  # Σ_d (x_d − x̂_d)²
-        bce.append(torch.nn.functional.binary_cross_entropy_with_logits(logits, batch, reduction="none").mean(dim=1))
-    return {"sse": torch.cat(sse).double().numpy(), "bce": torch.cat(bce).double().numpy()}
+        sse.append(torch.square(batch - output_of(logits, loss)).sum(dim=1))  # Σ_d (x_d − x̂_d)²
+        if loss != "mse":
+            bce.append(torch.nn.functional.binary_cross_entropy_with_logits(logits, batch, reduction="none").mean(dim=1))
+    scores = {"sse": torch.cat(sse).double().numpy()}
+    return scores if loss == "mse" else {**scores, "bce": torch.cat(bce).double().numpy()}
 
 
 @torch.no_grad()

@@ -26,9 +26,12 @@ PUBLISHED: dict[str, tuple[Published, ...]] = {
     "mnist": (
         Published("DCAE (convolutional autoencoder, reconstruction error)",
                   (97.6, 98.3, 85.4, 86.7, 86.5, 78.2, 94.6, 92.3, 86.5, 90.4), RUFF_2018,
-                  "as quoted in issue 15; the paper's own table text could not be retrieved here to check it"),
+                  "as quoted in issue 15, not confirmed: the paper's table text (proceedings.mlr.press/v80/ruff18a.html) "
+                  "could not be retrieved offline, and the authors' repositories (lukasruff/Deep-SVDD, "
+                  "lukasruff/Deep-SVDD-PyTorch) publish no table; see docs/anomaly.md"),
         Published("One-Class Deep SVDD", (98.0, 99.7, 91.7, 91.9, 94.9, 88.5, 98.3, 94.6, 93.9, 96.5), RUFF_2018,
-                  "matches the paper's row as quoted by an independent reproduction of Deep SVDD"),
+                  "equal, class by class, to the row a third-party reimplementation's README quotes as the paper's "
+                  "(\"original\"); not checked against the paper itself (docs/anomaly.md)"),
     ),
 }
 PROTOCOL_DIFFERENCES = (

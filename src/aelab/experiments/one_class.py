@@ -38,12 +38,18 @@ METHODS = {
 N_EXTREMES = 8  # most and least anomalous test images kept per class, for the figure
 
 
+def methods_for(loss: str | None) -> dict[str, str]:
+    """The methods a run reports: every one of METHODS, less the BCE score for data trained with MSE (values outside
+    [0, 1] have no binary cross-entropy; anomaly_scores.reconstruction_scores)."""
+    return {key: title for key, title in METHODS.items() if not (loss == "mse" and key == "ae_bce")}
+
+
 @dataclass
 class Scores:
     """One model's scores: the autoencoder's on its training images (for thresholds) and every method's on the test set."""
 
-    train: dict[str, np.ndarray]  # "ae_sse", "ae_bce": (n_train,)
-    test: dict[str, np.ndarray]  # every key of METHODS: (n_test,)
+    train: dict[str, np.ndarray]  # "ae_sse", "ae_bce" (not for MSE data): (n_train,)
+    test: dict[str, np.ndarray]  # every key of methods_for(loss), in METHODS' order: (n_test,)
     seconds_training: float
 
 
@@ -56,20 +62,24 @@ def baseline_scores(config: AnomalyConfig, train_x: torch.Tensor, test_x: torch.
 
 
 def train_and_score(config: AnomalyConfig, train_x: torch.Tensor, test_x: torch.Tensor, seed: int,
-                    baselines: dict[str, np.ndarray], quiet: bool = True) -> Scores:
-    """Train model `seed` on `train_x` (normal images only) and score train and test images."""
+                    baselines: dict[str, np.ndarray], quiet: bool = True, sample_shape: tuple[int, ...] | None = None
+                    ) -> Scores:
+    """Train model `seed` on `train_x` (normal samples only, rows of `sample_shape`: (C, H, W) or (L,); default
+    the built-ins' 28×28) and score train and test samples with the config's loss (MSE data: squared error only)."""
     if config.batch_size > len(train_x):
         raise ConfigError(f"--batch-size {config.batch_size}: expected at most {len(train_x)} (the normal class's "
                           "training images)")
     train_config = resolve(config.train_config(seed))
-    model, trainer, train_inputs, _ = model_and_trainer(train_config, train_x, test_x, seeded_generators(seed), quiet)
+    model, trainer, train_inputs, _ = model_and_trainer(train_config, train_x, test_x, seeded_generators(seed), quiet,
+                                                        sample_shape)
     start = time.perf_counter()
     trainer.fit(train_x, None, train_inputs=train_inputs)  # no test set during training: it holds the anomalies
     seconds = time.perf_counter() - start
-    on_train, on_test = reconstruction_scores(model, train_x), reconstruction_scores(model, test_x)
+    on_train = reconstruction_scores(model, train_x, train_config.loss)
+    on_test = reconstruction_scores(model, test_x, train_config.loss)
     code_scores = knn_scores(codes(model, train_x), codes(model, test_x), config.neighbours)
-    return Scores(train={"ae_sse": on_train["sse"], "ae_bce": on_train["bce"]},
-                  test={"ae_sse": on_test["sse"], "ae_bce": on_test["bce"], **baselines, "knn_codes": code_scores},
+    return Scores(train={f"ae_{key}": values for key, values in on_train.items()},
+                  test={**{f"ae_{key}": values for key, values in on_test.items()}, **baselines, "knn_codes": code_scores},
                   seconds_training=seconds)
 
 
@@ -83,15 +93,16 @@ def evaluate(config: AnomalyConfig, scores: Scores, is_anomaly: np.ndarray | Non
               "flagged": {rule: int((scores.test[key] > cut).sum()) for rule, cut in cuts.items()},
               "seconds_training": scores.seconds_training}
     if is_anomaly is not None:
-        result["ranking"] = {method: ranking(scores.test[method], is_anomaly) for method in METHODS}
+        result["ranking"] = {method: ranking(scores.test[method], is_anomaly) for method in scores.test}
         result["detection"] = {rule: detection(scores.test[key], is_anomaly, cut) for rule, cut in cuts.items()}
     return result
 
 
-def score_unlabelled(config: AnomalyConfig, train_x: torch.Tensor, images: torch.Tensor, seed: int | None = None) -> dict:
+def score_unlabelled(config: AnomalyConfig, train_x: torch.Tensor, images: torch.Tensor, seed: int | None = None,
+                     sample_shape: tuple[int, ...] | None = None, quiet: bool = True) -> dict:
     """Unlabelled data: train on `train_x` (assumed normal), score `images`; returns their scores under
     "scores" (the config's autoencoder score, (n,)), the thresholds, how many images each flags, and the
     most and least anomalous images' indices. Nothing is ranked: without labels there is no AUROC."""
     scores = train_and_score(config, train_x, images, config.seed if seed is None else seed,
-                             baseline_scores(config, train_x, images))
+                             baseline_scores(config, train_x, images), quiet, sample_shape)
     return {"scores": scores.test[f"ae_{config.score}"], **evaluate(config, scores, None)}

@@ -6,9 +6,14 @@ class are near each other. Both are fitted on the training images' features and 
 test images'. The same probes on the raw pixels and on PCA coordinates of the same size say what
 the autoencoder's nonlinearity adds.
 
-Solvers: L-BFGS on the multinomial loss (scikit-learn's default) converges in seconds on 60,000
-codes of tens of units; kNN on such codes is a tree or BLAS search of seconds. The pixel row costs
-the most (784 features): it is computed once per data set and call. The fits run on one BLAS and
+Solvers: L-BFGS on the multinomial loss (scikit-learn's default) on standardised features converges
+in seconds on 60,000 codes of tens of units; kNN on such codes is a tree or BLAS search of seconds.
+The pixel row costs the most (784 features): it is computed once per data set and call, and its
+L-BFGS stops at a gradient tolerance of 1e-3 (ProbeConfig.tol), not scikit-learn's 1e-4. Measured on
+the full sets: at 1e-4 Fashion-MNIST's pixels took about 1,000 iterations (576 s on a busy machine) for
+0.8348; at 1e-3, 128 iterations for 0.8404 (MNIST: 39 iterations, 0.9259; 0.9215 at 1e-4) — both
+within ±0.01 of the published rows, the last digits of accuracy are not worth the 8× more
+iterations. SAGA was no faster here (20 epochs: slower than 128 L-BFGS steps, 0.8376). The fits run on one BLAS and
 OpenMP thread: the problems are small, and with two OpenBLAS threads on a two-core machine shared
 with other work one L-BFGS fit took 100 s against 4.5 s on one thread (an order of magnitude, not a timing).
 """
@@ -31,8 +36,9 @@ from aelab.errors import InputError
 
 
 def linear_probe(config: ProbeConfig):
-    """Standardise, then multinomial logistic regression (C = 1, L-BFGS): scaling makes L-BFGS converge on pixels."""
-    return make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=config.max_iter))
+    """Standardise, then multinomial logistic regression (C = 1, L-BFGS to `config.tol`): scaling makes L-BFGS
+    converge on pixels."""
+    return make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=config.max_iter, tol=config.tol))
 
 
 def knn_probe(config: ProbeConfig):

@@ -12,6 +12,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import NullFormatter
 
 from aelab.plots.images import image_rows
+from aelab.plots.signals import signals_figure
 
 PANELS_PER_LINE = 5
 BINS = 50
@@ -69,11 +70,20 @@ def roc_figure(panels: Sequence[tuple[str, dict[str, tuple[np.ndarray, np.ndarra
     return fig
 
 
-def extremes_figure(rows: Sequence[tuple[str, np.ndarray, np.ndarray]], image_shape: tuple[int, int] = (28, 28)) -> Figure:
-    """Per normal class (label, most anomalous test images, least anomalous ones), each (n, pixels) in [0, 1],
-    most anomalous first: two lines of images per class."""
+def extremes_figure(rows: Sequence[tuple[str, np.ndarray, np.ndarray]], sample_shape: tuple[int, ...] = (28, 28)) -> Figure:
+    """Per normal class (label, most anomalous test samples, least anomalous ones), each (n, features), most
+    anomalous first: two lines per class. `sample_shape` (H, W) or (C, H, W) draws images (in colour for C = 3);
+    (L,) draws each sample as a line in its own panel (plots/signals.py). Images with values outside [0, 1]
+    (your own data scaled for MSE) are drawn min–max scaled over the whole figure, so their contrast is kept."""
     lines, labels = [], []
     for label, most, least in rows:
         lines += [most, least]
         labels += [f"{label}: most", f"{label}: least"]
-    return image_rows(lines, labels, image_shape=image_shape)
+    if len(sample_shape) == 1:
+        titles = [f"{label} {rank + 1}" for label in labels for rank in range(len(lines[0]))]
+        return signals_figure([np.concatenate(lines)], ["sample"], titles, max_per_line=len(lines[0]))
+    every = np.concatenate(lines)
+    low, high = float(every.min()), float(every.max())
+    if low < 0 or high > 1:
+        lines = [(line - low) / max(high - low, 1e-12) for line in lines]  # x' = (x − min) / (max − min)
+    return image_rows(lines, labels, image_shape=sample_shape)
