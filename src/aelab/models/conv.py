@@ -25,6 +25,7 @@ from torch import nn
 
 from aelab.errors import ConfigError
 from aelab.models.dense import EncoderDecoder
+from aelab.models.layout import as_maps, channels_last
 
 FILTERS = 32  # the Keras example's filters in every layer
 
@@ -70,15 +71,16 @@ class ConvAutoencoder(EncoderDecoder):
         self.decoder = nn.Sequential(up_conv(FILTERS, FILTERS, generator), nn.ReLU(),
                                      up_conv(FILTERS, FILTERS, generator), nn.ReLU(),
                                      conv(FILTERS, c, generator))  # logits; the example's sigmoid is in the loss
+        channels_last(self)  # oneDNN's layout: no reorders around each convolution (models/layout.py)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """(batch, C·H·W) in [0, 1] → code (batch, 32·H/4·W/4), non-negative."""
-        return self.encoder(x.view(-1, *self.sample_shape)).flatten(1)  # (b, C, H, W) → (b, 32, H/4, W/4) → flat
+        return self.encoder(as_maps(x, self.sample_shape)).flatten(1)  # (b, C, H, W) → (b, 32, H/4, W/4) → flat (NCHW order)
 
     def decode(self, code: torch.Tensor) -> torch.Tensor:
         """code (batch, 32·H/4·W/4) → logits (batch, C·H·W)."""
         _, h, w = self.sample_shape
-        return self.decoder(code.view(-1, FILTERS, h // 4, w // 4)).flatten(1)  # (b, 32, H/4, W/4) → (b, C, H, W) → flat
+        return self.decoder(as_maps(code, (FILTERS, h // 4, w // 4))).flatten(1)  # (b, 32, H/4, W/4) → (b, C, H, W) → flat
 
     def first_layer_weights(self) -> torch.Tensor:
         """The first convolution's kernels (32, C, 3, 3): one small image per filter."""
@@ -87,4 +89,4 @@ class ConvAutoencoder(EncoderDecoder):
     def first_layer_maps(self, x: torch.Tensor) -> torch.Tensor:
         """The first layer's feature maps (batch, 32, H, W) after its ReLU, for a few images."""
         with torch.no_grad():
-            return self.encoder[1](self.encoder[0](x.view(-1, *self.sample_shape)))
+            return self.encoder[1](self.encoder[0](as_maps(x, self.sample_shape))).contiguous()

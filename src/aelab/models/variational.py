@@ -26,6 +26,7 @@ from torch import nn
 
 from aelab.models.conv import check_sample_shape, conv, keras_init, up_conv
 from aelab.models.dense import dense, relu_stack
+from aelab.models.layout import as_maps, channels_last
 
 EVAL_NOISE_OFFSET = 2**40  # the eval-mode ε's seed, far from any training draw's
 
@@ -121,13 +122,14 @@ class ConvVAE(VariationalAutoencoder):
         self.expand = nn.Sequential(dense(code_size, math.prod(self.inner), generator), nn.ReLU())
         self.decoder = nn.Sequential(up_conv(64, 64, generator), nn.ReLU(), up_conv(64, 32, generator), nn.ReLU(),
                                      keras_init(nn.ConvTranspose2d(32, c, 3, padding=1), generator))
+        channels_last(self)  # oneDNN's layout: no reorders around each convolution (models/layout.py)
 
     def posterior(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        h = self.encoder(x.view(-1, *self.sample_shape))  # (b, C, H, W) → (b, 16)
+        h = self.encoder(as_maps(x, self.sample_shape))  # (b, C, H, W) → (b, 16)
         return self.mean(h), self.log_var(h)
 
     def decode(self, code: torch.Tensor) -> torch.Tensor:
-        inner = self.expand(code).view(-1, *self.inner)  # (b, k) → (b, 64, H/4, W/4)
+        inner = as_maps(self.expand(code), self.inner)  # (b, k) → (b, 64, H/4, W/4)
         return self.decoder(inner).flatten(1)  # → (b, C, H, W) → (b, C·H·W)
 
     def first_layer_weights(self) -> torch.Tensor:
@@ -137,4 +139,4 @@ class ConvVAE(VariationalAutoencoder):
     def first_layer_maps(self, x: torch.Tensor) -> torch.Tensor:
         """The first layer's feature maps (batch, 32, H/2, W/2) after its ReLU."""
         with torch.no_grad():
-            return self.encoder[1](self.encoder[0](x.view(-1, *self.sample_shape)))
+            return self.encoder[1](self.encoder[0](as_maps(x, self.sample_shape))).contiguous()
