@@ -8,6 +8,7 @@ weights and checkpoints keep their names and shapes, and a resumed run continues
 
 from __future__ import annotations
 
+import copy
 from contextlib import contextmanager
 
 import pytest
@@ -93,8 +94,8 @@ def test_weights_saved_and_loaded_keep_names_shapes_and_layout(name, tmp_path):
     assert all(p.is_contiguous(memory_format=torch.channels_last) for p in loaded.parameters() if p.dim() == 4)
 
 
-def trainer(name: str, epochs: int) -> Trainer:
-    return Trainer(build(name, (1, 28, 28)), objective(name), batch_size=16, epochs=epochs, learning_rate=1e-3,
+def trainer(name: str, epochs: int, model=None) -> Trainer:
+    return Trainer(build(name, (1, 28, 28)) if model is None else model, objective(name), batch_size=16, epochs=epochs, learning_rate=1e-3,
                    generator=torch.Generator().manual_seed(1), quiet=True)
 
 
@@ -136,3 +137,29 @@ def test_first_layer_maps_are_plain_nchw_arrays():
     assert maps.shape == (3, 32, 28, 28) and maps.is_contiguous()
     expected = F.relu(F.conv2d(x.view(3, 1, 28, 28), model.encoder[0].weight.contiguous(), model.encoder[0].bias, padding=1))
     assert torch.allclose(maps, expected, atol=1e-6)
+
+
+def out_of_place(model):
+    """The same model with a fresh tensor per ReLU (as before the in-place activations)."""
+    model = copy.deepcopy(model)
+    relus = [m for m in model.modules() if isinstance(m, torch.nn.ReLU)]
+    assert relus and all(m.inplace for m in relus)  # the in-place activations are engaged
+    for m in relus:
+        m.inplace = False
+    return model
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+def test_in_place_relus_give_the_same_bits_forward_backward_and_in_training(name):
+    x = torch.rand(8, 784, generator=torch.Generator().manual_seed(7))
+    fast = build(name, (1, 28, 28)).eval()
+    reference = out_of_place(fast)
+    logits, loss, grads = loss_and_grads(fast, name, x)
+    ref_logits, ref_loss, ref_grads = loss_and_grads(reference, name, x)
+    assert torch.equal(logits, ref_logits) and torch.equal(loss, ref_loss)
+    assert all(torch.equal(grads[n], ref_grads[n]) for n in grads)
+    assert torch.equal(fast.first_layer_maps(x), reference.first_layer_maps(x))
+    trained, ref_trained = trainer(name, 1), trainer(name, 1, out_of_place(build(name, (1, 28, 28))))
+    trained.fit(x.repeat(4, 1))
+    ref_trained.fit(x.repeat(4, 1))
+    assert all(torch.equal(a, b) for a, b in zip(trained.model.state_dict().values(), ref_trained.model.state_dict().values()))

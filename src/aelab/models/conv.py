@@ -51,6 +51,13 @@ def up_conv(c_in: int, c_out: int, generator, stride: int = 2) -> nn.ConvTranspo
     return keras_init(nn.ConvTranspose2d(c_in, c_out, 3, stride=stride, padding=1, output_padding=stride - 1), generator)
 
 
+def relu() -> nn.ReLU:
+    """ReLU written over its input: every ReLU here follows a convolution or a dense layer, whose backward reads its
+    input and weight, never its output, so the output's memory can take the activation (one pass over memory less;
+    measured: a conv step 0.84-0.90× of one with a fresh tensor per ReLU, the same bits)."""
+    return nn.ReLU(inplace=True)
+
+
 def check_sample_shape(sample_shape: tuple[int, ...], model: str) -> tuple[int, int, int]:
     """(C, H, W) with H and W divisible by 4, or a ConfigError naming the shape."""
     if len(sample_shape) != 3 or sample_shape[1] % 4 or sample_shape[2] % 4 or min(sample_shape) < 1:
@@ -66,10 +73,10 @@ class ConvAutoencoder(EncoderDecoder):
         super().__init__()
         self.sample_shape = c, h, w = check_sample_shape(sample_shape, "conv")
         self.n_features, self.code_size = math.prod(sample_shape), FILTERS * (h // 4) * (w // 4)
-        self.encoder = nn.Sequential(conv(c, FILTERS, generator), nn.ReLU(), nn.MaxPool2d(2),
-                                     conv(FILTERS, FILTERS, generator), nn.ReLU(), nn.MaxPool2d(2))
-        self.decoder = nn.Sequential(up_conv(FILTERS, FILTERS, generator), nn.ReLU(),
-                                     up_conv(FILTERS, FILTERS, generator), nn.ReLU(),
+        self.encoder = nn.Sequential(conv(c, FILTERS, generator), relu(), nn.MaxPool2d(2),
+                                     conv(FILTERS, FILTERS, generator), relu(), nn.MaxPool2d(2))
+        self.decoder = nn.Sequential(up_conv(FILTERS, FILTERS, generator), relu(),
+                                     up_conv(FILTERS, FILTERS, generator), relu(),
                                      conv(FILTERS, c, generator))  # logits; the example's sigmoid is in the loss
         channels_last(self)  # oneDNN's layout: no reorders around each convolution (models/layout.py)
 
