@@ -5,9 +5,10 @@
 Contenders, alternated so machine noise hits all alike, each a fresh model trained for one epoch (PyTorch's
 default threads, one per core, unless said):
   aelab                   — `aelab train`'s path: model_and_trainer's Trainer, autograd + torch.optim.Adam (foreach),
-                            the models' kernels and feature maps channels-last (models/layout.py)
+                            the models' kernels and feature maps channels-last (models/layout.py), ReLUs in place
   torch loop              — the plainest good PyTorch loop: a resident tensor sliced by a permutation (index_select,
-                            no DataLoader), the same layers on PyTorch's default NCHW tensors (conv_variants.plain_forward),
+                            no DataLoader), the same layers on PyTorch's default NCHW tensors, out-of-place ReLUs
+                            (conv_variants.plain_model, plain_forward),
                             BCE (the VAE: the example's loss), zero_grad(set_to_none), backward, Adam (foreach)
   torch loop, 1 thread    — the same with torch.set_num_threads(1)
   torch loop, channels-last — the loop with the model's own forward (channels-last): aelab's arithmetic without its
@@ -43,7 +44,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, os.path.dirname(__file__))
 from common import alternate, machine, print_rows, summaries  # noqa: E402
-from conv_variants import nchw, plain_forward, with_subpixel  # noqa: E402
+from conv_variants import plain_forward, plain_model, with_subpixel  # noqa: E402
 from peer_runs import ROOT, have_keras, run_peer  # noqa: E402
 
 from aelab.config import TrainConfig  # noqa: E402
@@ -80,7 +81,7 @@ class Loop:
         if subpixel:
             model = with_subpixel(model)
         if layout == "nchw":
-            return cls(nchw(model), lambda x: plain_forward(model, x), bf16)
+            return cls(plain_model(model), lambda x: plain_forward(model, x), bf16)
         return cls(model, torch.compile(model) if compiled else model, bf16)
 
     def __post_init__(self):

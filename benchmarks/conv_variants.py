@@ -1,7 +1,8 @@
 """Ways to compute the conv families' step that bench_families.py times against aelab's (not aelab's own path).
 
-  - `plain_forward`: the model's layers called on PyTorch's default NCHW tensors, with NCHW weights (`nchw`):
-    what a plain PyTorch loop does, and what aelab did before its models went channels-last (models/layout.py).
+  - `plain_forward`: the model's layers called on PyTorch's default NCHW tensors, with NCHW weights and
+    out-of-place ReLUs (`plain_model`): what a plain PyTorch loop does, and what aelab did before its models went
+    channels-last (models/layout.py) with in-place ReLUs (models/conv.py's `relu`).
   - `SubPixelConvTranspose2d`: a stride-2 "same" 3×3 transposed convolution computed as a stride-1 2×2
     convolution to 4·C_out channels followed by a pixel shuffle (sub-pixel convolution, Shi et al. 2016,
     "Is the deconvolution layer the same as a convolutional layer?"). Equal to ConvTranspose2d's result;
@@ -71,8 +72,12 @@ def with_subpixel(model: nn.Module) -> nn.Module:
     return model
 
 
-def nchw(model: nn.Module) -> nn.Module:
-    """`model` with its kernels in PyTorch's default layout, for `plain_forward`."""
+def plain_model(model: nn.Module) -> nn.Module:
+    """`model` as plain PyTorch builds it, for `plain_forward`: kernels in the default NCHW layout, a fresh tensor
+    per ReLU (nn.ReLU()'s default; aelab's models write theirs in place)."""
+    for module in model.modules():
+        if isinstance(module, nn.ReLU):
+            module.inplace = False
     return model.to(memory_format=torch.contiguous_format)
 
 

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
-from conv_variants import SubPixelConvTranspose2d, nchw, plain_forward, subpixel_weight, with_subpixel  # noqa: E402
+from conv_variants import SubPixelConvTranspose2d, plain_forward, plain_model, subpixel_weight, with_subpixel  # noqa: E402
 
 from aelab.models.registry import get_family  # noqa: E402
 
@@ -78,8 +78,9 @@ def test_models_with_subpixel_layers_compute_the_same(name):
 @pytest.mark.parametrize("name", ["conv", "conv-vae"])
 def test_the_plain_nchw_forward_equals_the_models_own(name):
     model = get_family(name).build((1, 28, 28), 2, (), torch.Generator().manual_seed(0)).eval()
-    plain = nchw(copy.deepcopy(model))
+    plain = plain_model(copy.deepcopy(model))
     assert all(p.is_contiguous() for p in plain.parameters())
+    assert not any(m.inplace for m in plain.modules() if isinstance(m, nn.ReLU))
     x = torch.rand(4, 784, generator=torch.Generator().manual_seed(1))
     (logits, code), (plain_logits, plain_code) = model(x), plain_forward(plain, x)
     assert torch.allclose(plain_logits, logits, atol=1e-5, rtol=1e-5)

@@ -3,9 +3,10 @@
 PyTorch's CPU convolutions (and transposed convolutions) run on oneDNN. Given the default NCHW
 tensors, every convolution and each of its two backward products first reorders its operands into
 oneDNN's layout and its result back; given channels-last tensors and weights it computes in place.
-Measured (benchmarks/bench_families.py; CPU time, one thread, alternated): a training step of the conv
-autoencoder 0.76-0.82× of the NCHW step's, its inference 0.5×. The values are the same convolutions,
-summed in another order: equal within float rounding (tests/test_conv_speed.py), never bit-equal.
+Chosen by alternated comparisons of CPU time (training and inference both faster); benchmarks/bench_families.py
+measures it ("torch loop", NCHW, against "torch loop, channels-last", which also has the in-place ReLUs). The
+values are the same convolutions summed in another order: equal within float rounding (tests/test_conv_speed.py),
+not bit for bit.
 
 Only the layout changes: parameter names, shapes and values, the code's order (flattened NCHW, as
 figures and saved runs read it) and the rows in and out stay what they were.
