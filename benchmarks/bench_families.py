@@ -1,6 +1,6 @@
 """Speed of one epoch of the conv and variational families (batch 128, MNIST), side by side, as ratios.
 
-    .venv/bin/python benchmarks/bench_families.py [--train-size 60000] [--repeats 3] [--compile]
+    .venv/bin/python benchmarks/bench_families.py [--train-size 60000] [--repeats 3] [--compile] [--threads N]
 
 Contenders, alternated so machine noise hits all alike, each a fresh model trained for one epoch (PyTorch's
 default threads, one per core, unless said):
@@ -221,7 +221,12 @@ def main() -> int:
     parser.add_argument("--train-size", type=int, default=60_000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--compile", action="store_true", help="add torch.compile's loop (its compilation takes minutes)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="PyTorch's threads for every contender but Keras (default: PyTorch's, one per core); on a "
+                             "shared machine 1 gives steadier ratios: two OpenMP threads stall whenever either is descheduled")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     facts = machine()
     print(f"machine: {facts['cpu']}, {facts['cores']} cores; torch {facts['torch']} ({facts['torch_threads']} threads)")
     data_dir = os.environ.get("AELAB_DATA_DIR") or str(ROOT.parent / "shared" / "data")
