@@ -24,8 +24,9 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from aelab.models.conv import check_sample_shape, conv, keras_init, up_conv
+from aelab.models.conv import check_sample_shape, conv, keras_init, relu, up_conv
 from aelab.models.dense import dense, relu_stack
+from aelab.models.layout import as_maps, channels_last
 
 EVAL_NOISE_OFFSET = 2**40  # the eval-mode ε's seed, far from any training draw's
 
@@ -116,19 +117,20 @@ class ConvVAE(VariationalAutoencoder):
         c, h, w = check_sample_shape(sample_shape, "conv-vae")
         super().__init__(math.prod(sample_shape), code_size, generator)
         self.sample_shape, self.inner = (c, h, w), (64, h // 4, w // 4)
-        self.encoder = nn.Sequential(conv(c, 32, generator, stride=2), nn.ReLU(), conv(32, 64, generator, stride=2), nn.ReLU(),
-                                     nn.Flatten(), dense(math.prod(self.inner), 16, generator), nn.ReLU())
+        self.encoder = nn.Sequential(conv(c, 32, generator, stride=2), relu(), conv(32, 64, generator, stride=2), relu(),
+                                     nn.Flatten(), dense(math.prod(self.inner), 16, generator), relu())
         self.mean, self.log_var = dense(16, code_size, generator), dense(16, code_size, generator)
-        self.expand = nn.Sequential(dense(code_size, math.prod(self.inner), generator), nn.ReLU())
-        self.decoder = nn.Sequential(up_conv(64, 64, generator), nn.ReLU(), up_conv(64, 32, generator), nn.ReLU(),
+        self.expand = nn.Sequential(dense(code_size, math.prod(self.inner), generator), relu())
+        self.decoder = nn.Sequential(up_conv(64, 64, generator), relu(), up_conv(64, 32, generator), relu(),
                                      keras_init(nn.ConvTranspose2d(32, c, 3, padding=1), generator))
+        channels_last(self)  # oneDNN's layout: no reorders around each convolution (models/layout.py)
 
     def posterior(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        h = self.encoder(x.view(-1, *self.sample_shape))  # (b, C, H, W) → (b, 16)
+        h = self.encoder(as_maps(x, self.sample_shape))  # (b, C, H, W) → (b, 16)
         return self.mean(h), self.log_var(h)
 
     def decode(self, code: torch.Tensor) -> torch.Tensor:
-        inner = self.expand(code).view(-1, *self.inner)  # (b, k) → (b, 64, H/4, W/4)
+        inner = as_maps(self.expand(code), self.inner)  # (b, k) → (b, 64, H/4, W/4)
         return self.decoder(inner).flatten(1)  # → (b, C, H, W) → (b, C·H·W)
 
     def first_layer_weights(self) -> torch.Tensor:
@@ -138,4 +140,4 @@ class ConvVAE(VariationalAutoencoder):
     def first_layer_maps(self, x: torch.Tensor) -> torch.Tensor:
         """The first layer's feature maps (batch, 32, H/2, W/2) after its ReLU."""
         with torch.no_grad():
-            return self.encoder[1](self.encoder[0](x.view(-1, *self.sample_shape)))
+            return self.encoder[1](self.encoder[0](as_maps(x, self.sample_shape))).contiguous()
