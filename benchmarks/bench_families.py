@@ -12,7 +12,8 @@ Contenders, alternated so machine noise hits all alike, each a fresh model train
   keras                 — the Keras example's own code (benchmarks/peers/keras_examples.py, in .venv-peers; left
                           out without `make bench-peers`); it times its epoch itself, its first (tracing) epoch excluded
 and, for the dense VAE, its epoch beside the dense autoencoder's of the same shape (784→128→32→128→784):
-  dense AE, fused / dense AE, autograd / dense VAE (autograd; no compiled VAE step yet).
+  dense AE, fused / dense AE, autograd / dense VAE (fused: its compiled step, one thread; the whole-epoch
+  comparison at batch 32 and 128, both compiled, is benchmarks/bench_dense_vae.py).
 torch.compile is not among them: on a 2-core CPU its compilation takes longer than the epochs it would speed up.
 Run it on an idle machine: timings on a shared one say nothing.
 """

@@ -1,0 +1,84 @@
+"""The dense VAE's compiled epoch against the dense autoencoder's of the same shape (issue 14: within 1.3×).
+
+    .venv/bin/python benchmarks/bench_dense_vae.py [--train-size 60000] [--repeats 3] [--batch-sizes 32,128]
+
+Whole epochs of MNIST's 60,000 training images, each a fresh model trained by `aelab train`'s path
+(experiments.train_one.model_and_trainer), alternated so that machine noise hits all alike; per shape
+(784→128→32, the study's deep model, and 784→128→2, a code to draw) and batch size:
+  dense AE, compiled           — the reference: the dense autoencoder's compiled step, one thread
+  dense VAE, compiled          — the dense VAE's compiled step (train/fused_vae.py; one thread: its only setting)
+  dense VAE, autograd          — the same model on the autograd engine, for the compiled step's gain
+  dense AE, compiled, 2 threads — the dense step's two-thread split, which the VAE step does not have
+The ratio column is each median over the reference's. Each contender checks that the engine it names ran
+(no fallback is timed). Run it on an idle machine: timings on a shared one say nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+import torch
+
+sys.path.insert(0, os.path.dirname(__file__))
+from common import alternate, machine, print_rows, summaries  # noqa: E402
+from peer_runs import ROOT  # noqa: E402
+
+from aelab.config import TrainConfig  # noqa: E402
+from aelab.data import load_dataset  # noqa: E402
+from aelab.data.arrays import shared_tensor  # noqa: E402
+from aelab.experiments.train_one import model_and_trainer, resolve, seeded_generators  # noqa: E402
+from aelab.train.fused import CompiledDenseStep  # noqa: E402
+from aelab.train.fused_vae import CompiledVAEStep  # noqa: E402
+from aelab.train.step import AutogradStep  # noqa: E402
+
+SHAPES = {"784→128→32": {"code_size": 32, "hidden_sizes": (128,)}, "784→128→2": {"code_size": 2, "hidden_sizes": (128,)}}
+EXPECTED = {("vae", "fused"): CompiledVAEStep, ("vae", "autograd"): AutogradStep, ("deep", "fused"): CompiledDenseStep}
+
+
+def epoch(x: torch.Tensor, model: str, engine: str, batch: int, threads: int, shape: dict) -> None:
+    """One epoch of a fresh `model` ("deep": the dense autoencoder, any depth; "vae") on `x`."""
+    config = resolve(TrainConfig(model=model, batch_size=batch, epochs=1, engine=engine, threads=threads, **shape))
+    _, trainer, _, _ = model_and_trainer(config, x, x[:batch], seeded_generators(0), quiet=True)
+    if type(trainer.engine) is not EXPECTED[model, engine]:
+        raise SystemExit(f"{model} on {engine} ran {trainer.engine.describe()}: not the engine this benchmark times")
+    trainer.fit(x)
+
+
+def contenders(x: torch.Tensor, batch: int, shape: dict) -> dict:
+    return {"dense AE, compiled": lambda: epoch(x, "deep", "fused", batch, 1, shape),
+            "dense VAE, compiled": lambda: epoch(x, "vae", "fused", batch, 1, shape),
+            "dense VAE, autograd": lambda: epoch(x, "vae", "autograd", batch, 0, shape),
+            "dense AE, compiled, 2 threads": lambda: epoch(x, "deep", "fused", batch, 2, shape)}
+
+
+def run(x: torch.Tensor, repeats: int = 3, batch_sizes: tuple[int, ...] = (32, 128)) -> dict:
+    results = {}
+    for name, shape in SHAPES.items():
+        for batch in batch_sizes:
+            cpu: dict[str, list[float]] = {}
+            table = summaries(alternate(contenders(x, batch, shape), repeats, cpu), cpu)
+            title = f"dense VAE against the dense AE, {name}, batch {batch}"
+            print(f"{title}: one epoch of {len(x)} MNIST images, {repeats} alternated runs (median [min–max], ratio)")
+            print_rows(table, "dense AE, compiled", width=30)
+            results[title] = table
+    return results
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--train-size", type=int, default=60_000)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--batch-sizes", default="32,128", help="comma-separated batch sizes")
+    args = parser.parse_args()
+    facts = machine()
+    print(f"machine: {facts['cpu']}, {facts['cores']} cores; torch {facts['torch']} ({facts['torch_threads']} threads)")
+    data_dir = os.environ.get("AELAB_DATA_DIR") or str(ROOT.parent / "shared" / "data")
+    x = shared_tensor(load_dataset("mnist", data_dir=data_dir, progress=False).train_images)[:args.train_size]
+    run(x, args.repeats, tuple(int(b) for b in args.batch_sizes.split(",")))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
