@@ -22,12 +22,9 @@ import sys
 import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import alternate, machine, print_rows, summaries  # noqa: E402
-from peer_runs import ROOT  # noqa: E402
+from common import alternate, print_rows, summaries, timing_mnist  # noqa: E402
 
 from aelab.config import TrainConfig  # noqa: E402
-from aelab.data import load_dataset  # noqa: E402
-from aelab.data.arrays import shared_tensor  # noqa: E402
 from aelab.experiments.train_one import model_and_trainer, resolve, seeded_generators  # noqa: E402
 from aelab.train.fused import CompiledDenseStep  # noqa: E402
 from aelab.train.fused_vae import CompiledVAEStep  # noqa: E402
@@ -72,10 +69,7 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--batch-sizes", default="32,128", help="comma-separated batch sizes")
     args = parser.parse_args()
-    facts = machine()
-    print(f"machine: {facts['cpu']}, {facts['cores']} cores; torch {facts['torch']} ({facts['torch_threads']} threads)")
-    data_dir = os.environ.get("AELAB_DATA_DIR") or str(ROOT.parent / "shared" / "data")
-    x = shared_tensor(load_dataset("mnist", data_dir=data_dir, progress=False).train_images)[:args.train_size]
+    x, _ = timing_mnist(args.train_size)
     run(x, args.repeats, tuple(int(b) for b in args.batch_sizes.split(",")))
     return 0
 

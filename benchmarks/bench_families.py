@@ -28,12 +28,10 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import alternate, machine, print_rows, summaries  # noqa: E402
-from peer_runs import ROOT, have_keras, run_peer  # noqa: E402
+from common import alternate, print_rows, summaries, timing_mnist  # noqa: E402
+from peer_runs import have_keras, run_peer  # noqa: E402
 
 from aelab.config import TrainConfig  # noqa: E402
-from aelab.data import load_dataset  # noqa: E402
-from aelab.data.arrays import shared_tensor  # noqa: E402
 from aelab.experiments.train_one import model_and_trainer, resolve, seeded_generators  # noqa: E402
 from aelab.models.registry import get_family  # noqa: E402
 from aelab.objectives import VariationalObjective  # noqa: E402
@@ -113,10 +111,7 @@ def main() -> int:
     parser.add_argument("--train-size", type=int, default=60_000)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    facts = machine()
-    print(f"machine: {facts['cpu']}, {facts['cores']} cores; torch {facts['torch']} ({facts['torch_threads']} threads)")
-    data_dir = os.environ.get("AELAB_DATA_DIR") or str(ROOT.parent / "shared" / "data")
-    x = shared_tensor(load_dataset("mnist", data_dir=data_dir, progress=False).train_images)[:args.train_size]
+    x, data_dir = timing_mnist(args.train_size)
     run(x, data_dir, args.repeats)
     return 0
 

@@ -212,3 +212,15 @@ def test_the_layout_keeps_the_parameters_readable():
         assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
         assert step.optimizer.flat.numel() == sum(p.numel() for p in model.parameters())
         assert model.mean.weight.shape == (3, hidden[0] if hidden else D)
+
+
+def test_aelab_train_refuses_two_threads_for_a_vae_in_one_line_and_writes_nothing(tiny_dataset, tmp_path, capsys):
+    from aelab.cli import main
+
+    root, _, _ = tiny_dataset
+    out = tmp_path / "vae"
+    code = main(["train", "--model", "vae", "--dataset", "tiny", "--data-dir", str(root), "--code-size", "2",
+                 "--hidden-sizes", "16", "--epochs", "1", "--batch-size", "16", "--threads", "2", "--out", str(out), "--quiet"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code != 0 and len(err) == 1 and "threads 2: expected 1" in err[0], err
+    assert not out.exists()
