@@ -117,6 +117,12 @@ void aelab_sweep_part(const aelab_sweep *sweep, int64_t first_model, int64_t end
  * and backward pass into `work`'s gradients, with the noise ε (rows, k) of z = μ + exp(½ log σ²)·ε. */
 void aelab_vae_gradient(const aelab_vae_model *model, const aelab_vae_work *work, const aelab_batch *batch,
                         const float *noise, aelab_vae_sums *sums);
+/* A whole VAE step on two threads, as aelab_dense_step_pair: each share of the batch (its rows, its noise
+ * rows, its sums; batch->scale the whole batch's 1/b) on one thread, then Adam adding both gradients. */
+void aelab_vae_step_pair(const aelab_vae_model *model, const aelab_vae_work *work0, const aelab_batch *batch0,
+                         const float *noise0, aelab_vae_sums *sums0, const aelab_vae_work *work1,
+                         const aelab_batch *batch1, const float *noise1, aelab_vae_sums *sums1,
+                         const aelab_adam_buffers *adam, const aelab_adam_scalars *scalars);
 /* Adam over [start, end) of the flat buffer (docs/engine.md (E5)). */
 void aelab_adam(const aelab_adam_buffers *buffers, int64_t start, int64_t end, const aelab_adam_scalars *scalars);
 

@@ -1,4 +1,4 @@
-/* aelab's compiled kernels: a whole training step of a dense autoencoder (or of a sweep's models)
+/* aelab's compiled kernels: a whole training step of a dense autoencoder (or of a sweep's models, or of a dense VAE)
  * in one call, its elementwise parts fused into single passes.
  *
  * At batch 32 the study's models spend more time in ~20 small framework kernels per step (sigmoid,
@@ -364,7 +364,7 @@ void aelab_vae_gradient(const aelab_vae_model *vae, const aelab_vae_work *work, 
     for (int64_t j = 0; j < k; j++) sums->kl += sums->kl_per_dim[j];
 }
 
-/* ---- A second thread for one model: the helper behind aelab_dense_gradient_pair ------------------ */
+/* ---- A second thread for one model: the helper behind aelab_dense_step_pair and aelab_vae_step_pair - */
 
 #define SPINS_BEFORE_SLEEP 200000 /* 1–10 ms of pause instructions (their cost varies by CPU): more than the gap between two steps, then sleep */
 
@@ -385,11 +385,16 @@ typedef struct {  /* one piece of a step for the helper: a batch share's gradien
     const aelab_adam_buffers *adam;
     const aelab_adam_scalars *scalars;
     int64_t start, end;
+    const aelab_vae_model *vae;           /* or a dense VAE's share: its work, noise and sums (batch as above) */
+    const aelab_vae_work *vae_work;
+    const float *noise;
+    aelab_vae_sums *vae_sums;
 } piece;
 
 static void run_piece(const piece *p)
 {
     if (p->adam) aelab_adam(p->adam, p->start, p->end, p->scalars);
+    else if (p->vae) aelab_vae_gradient(p->vae, p->vae_work, p->batch, p->noise, p->vae_sums);
     else aelab_dense_gradient(p->model, p->work, p->batch, p->sums);
 }
 
@@ -450,17 +455,35 @@ static void both(const piece *theirs, const piece *mine)
     while (!atomic_load_explicit(&helper.done, memory_order_acquire)) cpu_relax();
 }
 
-void aelab_dense_step_pair(const aelab_dense_model *net, const aelab_dense_work *work0, const aelab_batch *batch0,
-                           aelab_sums *sums0, const aelab_dense_work *work1, const aelab_batch *batch1,
-                           aelab_sums *sums1, const aelab_adam_buffers *adam, const aelab_adam_scalars *scalars)
+/* Two shares' gradients at once (`theirs` on the helper), then Adam on both threads, each updating half
+ * the buffer and adding the two shares' gradients (adam->grad2). */
+static void pair_then_adam(const piece *theirs, const piece *mine, const aelab_adam_buffers *adam,
+                           const aelab_adam_scalars *scalars)
 {
     const int64_t half = adam->size / 2;
     pthread_mutex_lock(&helper.own);
     pthread_once(&helper.once, start_helper);
     fegetenv(&helper.env);  /* the helper computes as this thread does (denormals flushed) */
-    both(&(piece){net, work1, batch1, sums1, 0, 0, 0, 0}, &(piece){net, work0, batch0, sums0, 0, 0, 0, 0});
+    both(theirs, mine);
     both(&(piece){0, 0, 0, 0, adam, scalars, half, adam->size}, &(piece){0, 0, 0, 0, adam, scalars, 0, half});
     pthread_mutex_unlock(&helper.own);
+}
+
+void aelab_dense_step_pair(const aelab_dense_model *net, const aelab_dense_work *work0, const aelab_batch *batch0,
+                           aelab_sums *sums0, const aelab_dense_work *work1, const aelab_batch *batch1,
+                           aelab_sums *sums1, const aelab_adam_buffers *adam, const aelab_adam_scalars *scalars)
+{
+    pair_then_adam(&(piece){net, work1, batch1, sums1}, &(piece){net, work0, batch0, sums0}, adam, scalars);
+}
+
+void aelab_vae_step_pair(const aelab_vae_model *vae, const aelab_vae_work *work0, const aelab_batch *batch0,
+                         const float *noise0, aelab_vae_sums *sums0, const aelab_vae_work *work1,
+                         const aelab_batch *batch1, const float *noise1, aelab_vae_sums *sums1,
+                         const aelab_adam_buffers *adam, const aelab_adam_scalars *scalars)
+{
+    pair_then_adam(&(piece){.vae = vae, .vae_work = work1, .batch = batch1, .noise = noise1, .vae_sums = sums1},
+                   &(piece){.vae = vae, .vae_work = work0, .batch = batch0, .noise = noise0, .vae_sums = sums0}, adam,
+                   scalars);
 }
 
 /* Forward and backward of models first … end − 1 of a sweep (aelab_kernels.h). Groups of models

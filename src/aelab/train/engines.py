@@ -36,7 +36,6 @@ def make_step(engine: str, model: nn.Module, objective, learning_rate: float, th
     on a machine with two or more cores (both measured faster: BENCHMARKS.md), and one inside `aelab
     run`'s parallel steps, which hold PyTorch to one thread each so that they do not share a core.
     """
-    requested_threads = threads  # a dense VAE's compiled step runs on one thread: 0 (choose) means 1 for it
     threads = threads or min(torch.get_num_threads(), 2)
     if engine == "autograd":
         return AutogradStep(model, objective, learning_rate)
@@ -51,7 +50,7 @@ def make_step(engine: str, model: nn.Module, objective, learning_rate: float, th
         warnings.warn(f"aelab: the compiled step is not available ({reason}); training with autograd instead", stacklevel=2)
         return AutogradStep(model, objective, learning_rate, fallback_reason=reason)
     if isinstance(model, DenseVAE):
-        return CompiledVAEStep(model, objective, learning_rate, threads=requested_threads or 1)
+        return CompiledVAEStep(model, objective, learning_rate, threads=threads)
     if isinstance(model, BatchedDenseAutoencoder):
         return CompiledSweepStep(model, objective, learning_rate, threads=threads)
     return CompiledDenseStep(model, objective, learning_rate, threads=threads)

@@ -8,10 +8,11 @@ buffer (`FlatAdam`, as the dense step does).
 
 The noise ε is drawn by the model's own `noise` (models/variational.py: seeded by its `noise_seed` and
 `draws` buffers), the source the autograd forward pass draws from, so both engines see the same ε,
-train to the same numbers, and a resumed run continues the stream. The step refuses (`EngineError`)
-anything else: a model that is not a `DenseVAE`, an objective other than `VariationalObjective`, two
-threads (the dense step's split of a batch over two cores is not written for the VAE). Evaluation runs
-the model's own forward pass (`Step.evaluate`): the test set is a few calls, not thousands.
+train to the same numbers, and a resumed run continues the stream. With two threads each half of a
+batch (its rows of the inputs and of ε) runs on its own core, as in the dense step (`aelab_vae_step_pair`).
+The step refuses (`EngineError`) anything else: a model that is not a `DenseVAE`, an objective other
+than `VariationalObjective`. Evaluation runs the model's own forward pass (`Step.evaluate`): the test
+set is a few calls, not thousands.
 """
 
 from __future__ import annotations
@@ -111,14 +112,15 @@ class VAELayout:
 
 
 @dataclass
-class Plan:
-    """The buffers of one batch size: the structs the kernel reads and the tensors behind them."""
+class Share:
+    """One share of a batch (the whole batch, or one half with two threads): the structs the kernel reads and
+    the tensors behind them."""
 
     work: object
     batch: object
     sums: object
-    code: torch.Tensor  # (b, k): z after a step; its shape is the noise's
-    kl_per_dim: torch.Tensor  # (k,) float64: Σ over the batch of each dimension's KL
+    first: int  # its first row in the batch
+    kl_per_dim: torch.Tensor  # (k,) float64: Σ over the share's rows of each dimension's KL
     kept: list[torch.Tensor]
 
 
@@ -126,7 +128,8 @@ class CompiledVAEStep(CompiledStep):
     """The `Step` of a `DenseVAE` trained on `VariationalObjective` (BCE summed over pixels + β·KL, mean over images).
 
     Call with (target (b, D), inputs (b, D)); returns (loss, parts) with the objective's parts:
-    reconstruction, kl (floats) and kl_per_dim ((k,) tensor).
+    reconstruction, kl (floats) and kl_per_dim ((k,) tensor). With `threads=2` each half of a batch is
+    computed on its own thread into its own gradient buffer, and Adam adds the two (as the dense step does).
     """
 
     def __init__(self, model: nn.Module, objective, learning_rate: float, threads: int = 1):
@@ -136,19 +139,19 @@ class CompiledVAEStep(CompiledStep):
         if type(objective) is not VariationalObjective:
             raise EngineError(f"compiled VAE step: objective {type(objective).__name__} is not one it computes; "
                               "expected VariationalObjective (use engine 'autograd' for others)")
-        if threads != 1:
-            raise EngineError(f"compiled VAE step: threads {threads!r}: expected 1 (the two-thread split is the "
-                              "dense autoencoder's; use --threads 1 or engine 'autograd')")
+        if threads not in (1, 2):
+            raise EngineError(f"compiled VAE step: threads {threads!r}: expected 1 or 2")
         self.native = library.load()
         if self.native is None:
             raise EngineError(f"compiled step: not available here ({library.unavailable_reason()})")
-        self.model, self.objective, self.threads, self.beta = model, objective, 1, float(objective.beta)
+        self.model, self.objective, self.threads, self.beta = model, objective, threads, float(objective.beta)
         self.layout = VAELayout(model)
         flat = self.layout.flatten()
-        self.grads = [torch.zeros_like(flat)]
-        self.optimizer = FlatAdam(self.native, flat, self.grads[0], learning_rate)
+        self.grads = [torch.zeros_like(flat) for _ in range(threads)]  # one gradient buffer per thread's share
+        self.optimizer = FlatAdam(self.native, flat, self.grads[0], learning_rate,
+                                  grad2=self.grads[1] if threads == 2 else None)
         self.net = self.model_struct()
-        self.plans: dict[int, Plan] = {}
+        self.plans: dict[int, tuple[list[Share], torch.Tensor]] = {}  # batch size → (its shares, a (b, k) tensor)
 
     def model_struct(self):
         """aelab_vae_model: both halves' widths and the parameters' storage (the flat buffer)."""
@@ -161,55 +164,82 @@ class CompiledVAEStep(CompiledStep):
         return ffi.new("aelab_vae_model *", {"encoder": half("encoder"), "decoder": half("decoder"),
                                              "code_size": self.model.code_size, "beta": self.beta})
 
-    def plan(self, batch: int) -> Plan:
-        """The work buffers for a batch of this size, built once per size."""
-        if batch not in self.plans:
-            ffi, k = self.native.ffi, self.model.code_size
-            kept: list[torch.Tensor] = []
+    def share(self, rows: int, first: int, batch: int, grad: torch.Tensor) -> Share:
+        """The buffers of `rows` rows from row `first` of a batch of `batch`, writing their gradient into `grad`."""
+        ffi, k = self.native.ffi, self.model.code_size
+        kept: list[torch.Tensor] = []
 
-            def half(part: str) -> dict:
-                acts = [torch.empty(batch, width) for width in self.layout.widths(part)[1:]]
-                deltas = [torch.empty_like(a) for a in acts]
-                weight_grads, bias_grads = self.layout.pointers(ffi, self.grads[0], part)
-                kept.extend(acts + deltas)
-                return {"capacity": batch, "acts": [float_pointer(ffi, a) for a in acts],
-                        "grads": [float_pointer(ffi, d) for d in deltas], "weight_grads": weight_grads,
-                        "bias_grads": bias_grads}
-            code, code_grad = torch.empty(batch, k), torch.empty(batch, k)
-            kl_per_dim = torch.zeros(k, dtype=torch.float64)
-            work = ffi.new("aelab_vae_work *", {"encoder": half("encoder"), "decoder": half("decoder"),
-                                                "code": float_pointer(ffi, code), "code_grad": float_pointer(ffi, code_grad)})
-            sums = ffi.new("aelab_vae_sums *", {"kl_per_dim": ffi.cast("double *", kl_per_dim.data_ptr())})
-            scale = 1.0 / batch  # Σ over pixels and code dimensions, mean over the batch's images
-            self.plans[batch] = Plan(work, ffi.new("aelab_batch *", {"rows": batch, "scale": scale}), sums, code,
-                                     kl_per_dim, kept + [code_grad])
+        def half(part: str) -> dict:
+            acts = [torch.empty(rows, width) for width in self.layout.widths(part)[1:]]
+            deltas = [torch.empty_like(a) for a in acts]
+            weight_grads, bias_grads = self.layout.pointers(ffi, grad, part)
+            kept.extend(acts + deltas)
+            return {"capacity": rows, "acts": [float_pointer(ffi, a) for a in acts],
+                    "grads": [float_pointer(ffi, d) for d in deltas], "weight_grads": weight_grads, "bias_grads": bias_grads}
+        code, code_grad, kl_per_dim = torch.empty(rows, k), torch.empty(rows, k), torch.zeros(k, dtype=torch.float64)
+        work = ffi.new("aelab_vae_work *", {"encoder": half("encoder"), "decoder": half("decoder"),
+                                            "code": float_pointer(ffi, code), "code_grad": float_pointer(ffi, code_grad)})
+        sums = ffi.new("aelab_vae_sums *", {"kl_per_dim": ffi.cast("double *", kl_per_dim.data_ptr())})
+        scale = 1.0 / batch  # Σ over pixels and code dimensions, mean over the whole batch's images
+        return Share(work, ffi.new("aelab_batch *", {"rows": rows, "scale": scale}), sums, first, kl_per_dim,
+                     kept + [code, code_grad])
+
+    def plan(self, batch: int) -> tuple[list[Share], torch.Tensor]:
+        """The shares of a batch of this size (one, or two halves with two threads and b ≥ 2), built once per size."""
+        if batch not in self.plans:
+            cut = (batch + 1) // 2 if self.threads == 2 and batch >= 2 else batch
+            rows = [(0, cut)] + ([(cut, batch - cut)] if cut < batch else [])
+            shares = [self.share(n, first, batch, self.grads[i]) for i, (first, n) in enumerate(rows)]
+            self.plans[batch] = shares, torch.empty(batch, self.model.code_size)
         return self.plans[batch]
+
+    def prepare(self, target: torch.Tensor, inputs: torch.Tensor) -> tuple[list[Share], list, list[torch.Tensor]]:
+        """Point each share at its rows of this batch and of the noise ε; returns (shares, noise pointers, kept).
+
+        ε is the model's next draw, as the autograd forward pass would take it (models/variational.py)."""
+        ffi = self.native.ffi
+        target, x = target.contiguous(), inputs.contiguous()
+        shares, like = self.plan(len(target))
+        noise = self.model.noise(like)  # (b, k) ~ N(0, I): the same seeded stream as autograd's forward pass
+        for share in shares:
+            share.batch.x = float_pointer(ffi, x, share.first * x.shape[1])
+            share.batch.target = float_pointer(ffi, target, share.first * target.shape[1])
+        return shares, [float_pointer(ffi, noise, share.first * noise.shape[1]) for share in shares], [x, target, noise]
 
     @torch.no_grad()
     def gradient(self, target: torch.Tensor, inputs: torch.Tensor) -> tuple[float, dict]:
-        """Forward, loss and backward on one batch into `self.grads[0]` (no update); returns (loss, parts).
+        """Forward, loss and backward on one batch into the gradient buffers (no update), share after share;
+        returns (loss, parts). `gradients()` reads the result."""
+        shares, noise, kept = self.prepare(target, inputs)
+        for share, eps in zip(shares, noise):
+            self.native.lib.aelab_vae_gradient(self.net, share.work, share.batch, eps, share.sums)
+        del kept
+        return self.result(shares, len(target))
 
-        ε is the model's next draw, as the autograd forward pass would take it (models/variational.py)."""
-        target, x = target.contiguous(), inputs.contiguous()
-        ffi, plan = self.native.ffi, self.plan(len(target))
-        noise = self.model.noise(plan.code)  # (b, k) ~ N(0, I): the same seeded stream as autograd's forward
-        plan.batch.x, plan.batch.target = float_pointer(ffi, x), float_pointer(ffi, target)
-        self.native.lib.aelab_vae_gradient(self.net, plan.work, plan.batch, float_pointer(ffi, noise), plan.sums)
-        return self.result(plan, len(target))
-
+    @torch.no_grad()
     def __call__(self, target: torch.Tensor, inputs: torch.Tensor) -> tuple[float, dict]:
-        loss, parts = self.gradient(target, inputs)
-        self.optimizer.advance()
-        self.optimizer.update(0, self.optimizer.flat.numel())
-        return loss, parts
+        opt = self.optimizer
+        if len(self.plan(len(target))[0]) == 1:
+            loss, parts = self.gradient(target, inputs)
+            opt.advance()
+            opt.update(0, opt.flat.numel())
+            return loss, parts
+        (first, second), (noise0, noise1), kept = self.prepare(target, inputs)
+        opt.advance()  # both halves at once, then Adam in halves adding both gradients (kernels.c's helper thread)
+        self.native.lib.aelab_vae_step_pair(self.net, first.work, first.batch, noise0, first.sums, second.work,
+                                            second.batch, noise1, second.sums, opt.buffers[True], opt.scalars)
+        del kept
+        return self.result([first, second], len(target))
 
-    def result(self, plan: Plan, batch: int) -> tuple[float, dict]:
-        """(loss, parts) as VariationalObjective names them, from the kernel's sums."""
-        reconstruction, kl = plan.sums.bce / batch, plan.sums.kl / batch
+    def result(self, shares: list[Share], batch: int) -> tuple[float, dict]:
+        """(loss, parts) as VariationalObjective names them, from the kernel's sums over the shares."""
+        reconstruction = sum(share.sums.bce for share in shares) / batch
+        kl_per_dim = sum(share.kl_per_dim for share in shares) / batch
+        kl = sum(share.sums.kl for share in shares) / batch
         total = reconstruction + self.beta * kl  # Higgins et al. 2017, eq. 4 (β = 1: −ELBO)
-        return total, {"reconstruction": reconstruction, "kl": kl, "kl_per_dim": (plan.kl_per_dim / batch).float()}
+        return total, {"reconstruction": reconstruction, "kl": kl, "kl_per_dim": kl_per_dim.float()}
 
     def gradients(self) -> dict[str, torch.Tensor]:
-        """The last `gradient` call's gradient of every parameter, by the model's parameter names."""
+        """The last `gradient` call's gradient of every parameter (both shares' added), by the model's names."""
         names = {id(p): name for name, p in self.model.named_parameters()}
-        return {names[id(p)]: g for p, g in zip(self.layout.params(), self.layout.views(self.grads[0]))}
+        return {names[id(p)]: g for p, g in zip(self.layout.params(), self.layout.views(sum(self.grads)))}
