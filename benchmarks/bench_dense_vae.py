@@ -16,14 +16,13 @@ The ratio column is each median over the reference's. Each contender checks that
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
 import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import alternate, print_rows, summaries, timing_mnist  # noqa: E402
+from common import timed_table, timing_arguments, timing_mnist  # noqa: E402
 
 from aelab.config import TrainConfig  # noqa: E402
 from aelab.experiments.train_one import model_and_trainer, resolve, seeded_generators  # noqa: E402
@@ -56,19 +55,15 @@ def run(x: torch.Tensor, repeats: int = 3, batch_sizes: tuple[int, ...] = (32, 1
     results = {}
     for name, shape in SHAPES.items():
         for batch in batch_sizes:
-            cpu: dict[str, list[float]] = {}
-            table = summaries(alternate(contenders(x, batch, shape), repeats, cpu), cpu)
             title = f"dense VAE against the dense AE, {name}, batch {batch}"
-            print(f"{title}: one epoch of {len(x)} MNIST images, {repeats} alternated runs (median [min–max], ratio)")
-            print_rows(table, "dense AE, compiled", width=30)
-            results[title] = table
+            results[title] = timed_table(f"{title}: one epoch of {len(x)} MNIST images, {repeats} alternated runs "
+                                         "(median [min–max], ratio)", contenders(x, batch, shape), "dense AE, compiled",
+                                         repeats, width=30)
     return results
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--train-size", type=int, default=60_000)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser = timing_arguments(__doc__.splitlines()[0])
     parser.add_argument("--batch-sizes", default="32,128", help="comma-separated batch sizes")
     args = parser.parse_args()
     x, _ = timing_mnist(args.train_size)

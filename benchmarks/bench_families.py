@@ -20,7 +20,6 @@ Run it on an idle machine: timings on a shared one say nothing.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
@@ -28,7 +27,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import alternate, print_rows, summaries, timing_mnist  # noqa: E402
+from common import timed_table, timing_arguments, timing_mnist  # noqa: E402
 from peer_runs import have_keras, run_peer  # noqa: E402
 
 from aelab.config import TrainConfig  # noqa: E402
@@ -98,19 +97,13 @@ def run(x: torch.Tensor, data_dir: str, repeats: int = 3) -> dict:
     for title, reference, contenders in (("conv autoencoder", "aelab", conv_contenders(x, "conv", data_dir)),
                                          ("conv VAE", "aelab", conv_contenders(x, "conv-vae", data_dir)),
                                          ("dense VAE against the dense AE", "dense AE, fused", dense_contenders(x))):
-        cpu: dict[str, list[float]] = {}
-        table = summaries(alternate(contenders, repeats, cpu), cpu)
-        print(f"{title}: one epoch of {len(x)} MNIST images, batch {BATCH}, {repeats} alternated runs (median [min–max], ratio)")
-        print_rows(table, reference)
-        results[title] = table
+        results[title] = timed_table(f"{title}: one epoch of {len(x)} MNIST images, batch {BATCH}, {repeats} alternated "
+                                     "runs (median [min–max], ratio)", contenders, reference, repeats)
     return results
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--train-size", type=int, default=60_000)
-    parser.add_argument("--repeats", type=int, default=3)
-    args = parser.parse_args()
+    args = timing_arguments(__doc__.splitlines()[0]).parse_args()
     x, data_dir = timing_mnist(args.train_size)
     run(x, data_dir, args.repeats)
     return 0
