@@ -22,7 +22,8 @@ default threads, one per core, unless said):
   keras                   — the Keras example's own code (benchmarks/peers/keras_examples.py, in .venv-peers; left
                             out without `make bench-peers`); it times its epoch itself, its first (tracing) epoch excluded
 and, for the dense VAE, its epoch beside the dense autoencoder's of the same shape (784→128→32→128→784):
-  dense AE, fused / dense AE, autograd / dense VAE (autograd; no compiled VAE step yet).
+  dense AE, fused / dense AE, autograd / dense VAE (fused: its compiled step; the whole-epoch comparison at batch
+  32 and 128, both compiled, is benchmarks/bench_dense_vae.py).
 Before the tables: the multiply-adds of one training step (FlopCounterMode: forward and backward) and the CPU's
 measured fp32 and bf16 matrix-product rates (one thread; × cores is the peak estimate); after each table, the
 FLOP/s each contender reached. Run it on an idle machine: timings on a shared one say nothing.
@@ -30,7 +31,6 @@ FLOP/s each contender reached. Run it on an idle machine: timings on a shared on
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import sys
@@ -43,13 +43,11 @@ import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import alternate, machine, print_rows, summaries  # noqa: E402
+from common import alternate, print_rows, summaries, timing_arguments, timing_mnist  # noqa: E402
 from conv_variants import plain_forward, plain_model, with_subpixel  # noqa: E402
-from peer_runs import ROOT, have_keras, run_peer  # noqa: E402
+from peer_runs import have_keras, run_peer  # noqa: E402
 
 from aelab.config import TrainConfig  # noqa: E402
-from aelab.data import load_dataset  # noqa: E402
-from aelab.data.arrays import shared_tensor  # noqa: E402
 from aelab.experiments.train_one import model_and_trainer, resolve, seeded_generators  # noqa: E402
 from aelab.models.registry import get_family  # noqa: E402
 from aelab.models.variational import VariationalAutoencoder  # noqa: E402
@@ -217,9 +215,7 @@ def run(x: torch.Tensor, data_dir: str, repeats: int = 3, compile_too: bool = Fa
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--train-size", type=int, default=60_000)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser = timing_arguments(__doc__.splitlines()[0])
     parser.add_argument("--compile", action="store_true", help="add torch.compile's loop (its compilation takes minutes)")
     parser.add_argument("--threads", type=int, default=None,
                         help="PyTorch's threads for every contender but Keras (default: PyTorch's, one per core); on a "
@@ -227,10 +223,7 @@ def main() -> int:
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    facts = machine()
-    print(f"machine: {facts['cpu']}, {facts['cores']} cores; torch {facts['torch']} ({facts['torch_threads']} threads)")
-    data_dir = os.environ.get("AELAB_DATA_DIR") or str(ROOT.parent / "shared" / "data")
-    x = shared_tensor(load_dataset("mnist", data_dir=data_dir, progress=False).train_images)[:args.train_size]
+    x, data_dir = timing_mnist(args.train_size)
     print_arithmetic()
     run(x, data_dir, args.repeats, args.compile)
     return 0

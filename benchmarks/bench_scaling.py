@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import resource
 import sys
-import time
 
 import torch
 

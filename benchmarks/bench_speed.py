@@ -18,7 +18,6 @@ seconds all threads used per wall second (above 1: a second core helped).
 
 from __future__ import annotations
 
-import math
 import os
 import sys
 import time

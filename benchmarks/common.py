@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import datetime
 import os
 import platform
@@ -84,3 +85,32 @@ def fastest(table: dict[str, dict], names) -> str | None:
     """The name among `names` (those present in `table`) with the smallest median, None if none is."""
     present = [name for name in names if name in table]
     return min(present, key=lambda name: table[name]["median"]) if present else None
+
+
+def timing_mnist(train_size: int) -> tuple[torch.Tensor, str]:
+    """Print the machine line; return (MNIST's first `train_size` training images, resident and shared; the data folder)."""
+    from aelab.data import load_dataset
+    from aelab.data.arrays import shared_tensor
+
+    facts = machine()
+    print(f"machine: {facts['cpu']}, {facts['cores']} cores; torch {facts['torch']} ({facts['torch_threads']} threads)")
+    data_dir = os.environ.get("AELAB_DATA_DIR") or os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
+    return shared_tensor(load_dataset("mnist", data_dir=data_dir, progress=False).train_images)[:train_size], data_dir
+
+
+def timing_arguments(description: str) -> argparse.ArgumentParser:
+    """The options every epoch benchmark takes: --train-size (MNIST's first images) and --repeats."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--train-size", type=int, default=60_000)
+    parser.add_argument("--repeats", type=int, default=3)
+    return parser
+
+
+def timed_table(title: str, contenders: dict[str, Callable[[], object]], reference: str, repeats: int,
+                width: int = 22) -> dict[str, dict]:
+    """Time `contenders` alternated, print `title` and one row each (ratios to `reference`); return the table."""
+    cpu: dict[str, list[float]] = {}
+    table = summaries(alternate(contenders, repeats, cpu), cpu)
+    print(title)
+    print_rows(table, reference, width)
+    return table

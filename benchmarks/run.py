@@ -13,6 +13,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
+import bench_dense_vae  # noqa: E402
 import bench_families  # noqa: E402
 import bench_foundation  # noqa: E402
 import bench_losses  # noqa: E402
@@ -43,6 +44,7 @@ def main() -> int:
         results["scaling"] = bench_scaling.run(x)
         mnist = shared_tensor(load_dataset("mnist", data_dir=data_dir, progress=False).train_images)
         results["families"] = bench_families.run(mnist, data_dir)  # conv AE, conv VAE, dense VAE (issue 14)
+        results["dense vae"] = bench_dense_vae.run(mnist)  # compiled dense VAE against the dense AE, batch 32 and 128
     path = os.path.join(os.path.dirname(__file__), "results", f"{facts['date']}.json")
     atomic_write_json(path, results)
     print(f"wrote {path}")

@@ -54,6 +54,27 @@ typedef struct {
     float l1_add;                          /* ∂(L1 term)/∂(code) for the whole batch; 0 without the term */
 } aelab_batch;
 
+/* A dense VAE (docs/engine.md (E7)–(E9)): an encoder whose last layer is the head, (…, 2k) outputs
+ * without ReLU, columns [0, k) the mean and [k, 2k) the log-variance; a decoder from the code (k) to the
+ * logits. Each is laid out as aelab_dense_model (first weight stored transposed; code_layer −1: no L1). */
+typedef struct {
+    aelab_dense_model encoder, decoder;
+    int64_t code_size;                     /* k */
+    float beta;                            /* the KL term's weight β */
+} aelab_vae_model;
+
+/* A VAE's buffers for one batch (encoder.acts[last]: μ and log σ² after the step; code: the sample z). */
+typedef struct {
+    aelab_dense_work encoder, decoder;
+    float *code, *code_grad;               /* (rows, k): z and ∂loss/∂z */
+} aelab_vae_work;
+
+/* What a VAE step sums over its rows: Σ BCE over rows × pixels, Σ KL, and Σ KL per code dimension (k). */
+typedef struct {
+    double bce, kl;
+    double *kl_per_dim;
+} aelab_vae_sums;
+
 /* What a step or an evaluation sums over its rows. */
 typedef struct {
     double bce;                            /* Σ BCE over rows × pixels */
@@ -92,6 +113,16 @@ void aelab_dense_loss(const aelab_dense_model *model, const aelab_dense_work *wo
                       aelab_sums *sums);
 /* Forward and backward of models first … end − 1 of a sweep (Adam is separate). */
 void aelab_sweep_part(const aelab_sweep *sweep, int64_t first_model, int64_t end_model, const aelab_batch *batch);
+/* A dense VAE's forward pass, loss (BCE summed over pixels + β·KL, mean over images: batch->scale = 1/b)
+ * and backward pass into `work`'s gradients, with the noise ε (rows, k) of z = μ + exp(½ log σ²)·ε. */
+void aelab_vae_gradient(const aelab_vae_model *model, const aelab_vae_work *work, const aelab_batch *batch,
+                        const float *noise, aelab_vae_sums *sums);
+/* A whole VAE step on two threads, as aelab_dense_step_pair: each share of the batch (its rows, its noise
+ * rows, its sums; batch->scale the whole batch's 1/b) on one thread, then Adam adding both gradients. */
+void aelab_vae_step_pair(const aelab_vae_model *model, const aelab_vae_work *work0, const aelab_batch *batch0,
+                         const float *noise0, aelab_vae_sums *sums0, const aelab_vae_work *work1,
+                         const aelab_batch *batch1, const float *noise1, aelab_vae_sums *sums1,
+                         const aelab_adam_buffers *adam, const aelab_adam_scalars *scalars);
 /* Adam over [start, end) of the flat buffer (docs/engine.md (E5)). */
 void aelab_adam(const aelab_adam_buffers *buffers, int64_t start, int64_t end, const aelab_adam_scalars *scalars);
 

@@ -1,4 +1,4 @@
-/* aelab's compiled kernels: a whole training step of a dense autoencoder (or of a sweep's models)
+/* aelab's compiled kernels: a whole training step of a dense autoencoder (or of a sweep's models, or of a dense VAE)
  * in one call, its elementwise parts fused into single passes.
  *
  * At batch 32 the study's models spend more time in ~20 small framework kernels per step (sigmoid,
@@ -6,7 +6,7 @@
  * their matrix products. Here each group is one pass over the data, and the products are the
  * caller's sgemm (scipy.linalg.cython_blas: OpenBLAS, dispatched at run time to the CPU's kernels).
  * Plain C on raw float32 pointers; the typed boundary is aelab_kernels.h, compiled with the package
- * (native/ffibuild.py). Formulas: docs/engine.md, cited as (E1)…(E6).
+ * (native/ffibuild.py). Formulas: docs/engine.md, cited as (E1)…(E9).
  *
  * Every array is row-major and contiguous. "models" stacks independent models (a sweep): model m's
  * rows start at m * rows * cols; a single model passes models = 1.
@@ -258,16 +258,12 @@ void aelab_dense_loss(const aelab_dense_model *net, const aelab_dense_work *work
                    &sums->bce, NULL);
 }
 
-/* Forward, loss and backward of a share of a batch (E1)–(E4), (E6); the share's gradient goes to
- * work's weight_grads and bias_grads (Adam, separately, may add another share's). */
-void aelab_dense_gradient(const aelab_dense_model *net, const aelab_dense_work *work, const aelab_batch *batch,
-                          aelab_sums *sums)
+/* The backward pass (E4), (E6) from ∂loss/∂(the last layer's pre-activation) in work->grads[last]
+ * (its bias gradient already in work->bias_grads[last]) down to the first layer's weight gradient. */
+static void dense_backward(const aelab_dense_model *net, const aelab_dense_work *work, const aelab_batch *batch)
 {
     const int b = (int) batch->rows;
     const int64_t last = net->layers - 1;
-    sums->code_sum = dense_forward(net, work, batch);
-    aelab_bce_output(work->acts[last], batch->target, 1, batch->rows, net->widths[net->layers], net->biases[last],
-                     batch->scale, work->grads[last], work->bias_grads[last], &sums->bce, NULL);
     for (int64_t i = last; i >= 1; i--) {  /* backward (E4), from the output down to layer 1 */
         const int n_in = (int) net->widths[i], n_out = (int) net->widths[i + 1];
         gemm(net->sgemm, 1, 0, n_out, n_in, b, work->grads[i], n_out, work->acts[i - 1], n_in, work->weight_grads[i],
@@ -282,7 +278,93 @@ void aelab_dense_gradient(const aelab_dense_model *net, const aelab_dense_work *
          n_out);  /* the first layer, stored (n_in, n_out): xᵀ g */
 }
 
-/* ---- A second thread for one model: the helper behind aelab_dense_gradient_pair ------------------ */
+/* Forward, loss and backward of a share of a batch (E1)–(E4), (E6); the share's gradient goes to
+ * work's weight_grads and bias_grads (Adam, separately, may add another share's). */
+void aelab_dense_gradient(const aelab_dense_model *net, const aelab_dense_work *work, const aelab_batch *batch,
+                          aelab_sums *sums)
+{
+    const int64_t last = net->layers - 1;
+    sums->code_sum = dense_forward(net, work, batch);
+    aelab_bce_output(work->acts[last], batch->target, 1, batch->rows, net->widths[net->layers], net->biases[last],
+                     batch->scale, work->grads[last], work->bias_grads[last], &sums->bce, NULL);
+    dense_backward(net, work, batch);
+}
+
+/* ---- The dense VAE: the dense step plus the reparameterisation and the KL term (E7)–(E9) ----------- */
+
+/* The head's pass after its product a = h·W_hᵀ (rows, 2k), in place: columns [0, k) become the mean μ,
+ * [k, 2k) the log-variance ℓ = log σ², and code the sample z; kl_per_dim[j] = Σ over the rows of KL_rj. */
+static void vae_sample(float *restrict head, const float *restrict bias, const float *restrict noise,
+                       float *restrict code, int64_t rows, int64_t k, double *restrict kl_per_dim)
+{
+    for (int64_t j = 0; j < k; j++) kl_per_dim[j] = 0.0;
+    for (int64_t i = 0; i < rows; i++) {
+        float *restrict mean = head + i * 2 * k, *restrict log_var = mean + k;
+        const float *restrict eps = noise + i * k;
+        float *restrict z = code + i * k;
+        for (int64_t j = 0; j < k; j++) {
+            float m = mean[j] + bias[j], l = log_var[j] + bias[k + j];
+            float s = expf(0.5f * l);                                /* σ = exp(½ℓ) */
+            mean[j] = m;
+            log_var[j] = l;
+            z[j] = m + s * eps[j];                                   /* (E7) z = μ + exp(½ℓ)·ε */
+            kl_per_dim[j] += -0.5f * (1.0f + l - m * m - s * s);     /* (E8) KL = −½(1 + ℓ − μ² − e^ℓ) */
+        }
+    }
+}
+
+/* The head's backward pass: from g_z = ∂loss/∂z (rows, k) and the forward's μ, ℓ in head, the gradient
+ * with respect to the head's pre-activation (μ, ℓ) into head_grad (rows, 2k), and its column sums (the
+ * head's bias gradient). kl_scale = β/b: the KL term's weight in the loss (a mean over the b images). */
+static void vae_sample_backward(float *restrict head_grad, const float *restrict head, const float *restrict noise,
+                                const float *restrict code_grad, float kl_scale, int64_t rows, int64_t k,
+                                float *restrict bias_grad)
+{
+    for (int64_t j = 0; j < 2 * k; j++) bias_grad[j] = 0.0f;
+    for (int64_t i = 0; i < rows; i++) {
+        const float *restrict mean = head + i * 2 * k, *restrict log_var = mean + k;
+        const float *restrict eps = noise + i * k, *restrict gz = code_grad + i * k;
+        float *restrict g_mean = head_grad + i * 2 * k, *restrict g_log_var = g_mean + k;
+        for (int64_t j = 0; j < k; j++) {
+            float s = expf(0.5f * log_var[j]);
+            float gm = gz[j] + kl_scale * mean[j];                                       /* (E9) ∂z/∂μ = 1; (E8) ∂KL/∂μ = μ */
+            float gl = 0.5f * gz[j] * s * eps[j] + kl_scale * 0.5f * (s * s - 1.0f);  /* (E9) ∂z/∂ℓ = ½σε; (E8) ∂KL/∂ℓ = ½(e^ℓ − 1) */
+            g_mean[j] = gm;
+            g_log_var[j] = gl;
+            bias_grad[j] += gm;
+            bias_grad[k + j] += gl;
+        }
+    }
+}
+
+/* Forward, loss and backward of a dense VAE on one batch (aelab_kernels.h): the encoder's hidden layers
+ * (E4), the head and the sample (E7), the decoder and its BCE (E1), (E2) with batch->scale = 1/b (the sum
+ * over pixels, the mean over images), the KL term (E8), and back through the decoder (E4), the sample (E9)
+ * and the encoder (E4). */
+void aelab_vae_gradient(const aelab_vae_model *vae, const aelab_vae_work *work, const aelab_batch *batch,
+                        const float *noise, aelab_vae_sums *sums)
+{
+    const aelab_dense_model *enc = &vae->encoder, *dec = &vae->decoder;
+    const int64_t k = vae->code_size, head = enc->layers - 1, last = dec->layers - 1;
+    const int b = (int) batch->rows, n_first = (int) dec->widths[1];
+    const aelab_batch inner = {work->code, batch->target, batch->rows, batch->scale, 0.0f};  /* the decoder's input: z */
+    dense_forward(enc, &work->encoder, batch);  /* the head's product is left before its bias: vae_sample adds it */
+    vae_sample(work->encoder.acts[head], enc->biases[head], noise, work->code, batch->rows, k, sums->kl_per_dim);
+    dense_forward(dec, &work->decoder, &inner);
+    aelab_bce_output(work->decoder.acts[last], batch->target, 1, batch->rows, dec->widths[dec->layers],
+                     dec->biases[last], batch->scale, work->decoder.grads[last], work->decoder.bias_grads[last],
+                     &sums->bce, NULL);
+    dense_backward(dec, &work->decoder, &inner);
+    gemm(dec->sgemm, 0, 1, b, (int) k, n_first, work->decoder.grads[0], n_first, dec->weights[0], n_first,
+         work->code_grad, (int) k);  /* (E9) g_z = g_0 W_0, W_0 stored (k, n_out): the decoder's first layer */
+    vae_sample_backward(work->encoder.grads[head], work->encoder.acts[head], noise, work->code_grad,
+                        vae->beta * batch->scale, batch->rows, k, work->encoder.bias_grads[head]);
+    dense_backward(enc, &work->encoder, batch);
+    sums->kl = 0.0;
+    for (int64_t j = 0; j < k; j++) sums->kl += sums->kl_per_dim[j];
+}
+
+/* ---- A second thread for one model: the helper behind aelab_dense_step_pair and aelab_vae_step_pair - */
 
 #define SPINS_BEFORE_SLEEP 200000 /* 1–10 ms of pause instructions (their cost varies by CPU): more than the gap between two steps, then sleep */
 
@@ -303,11 +385,16 @@ typedef struct {  /* one piece of a step for the helper: a batch share's gradien
     const aelab_adam_buffers *adam;
     const aelab_adam_scalars *scalars;
     int64_t start, end;
+    const aelab_vae_model *vae;           /* or a dense VAE's share: its work, noise and sums (batch as above) */
+    const aelab_vae_work *vae_work;
+    const float *noise;
+    aelab_vae_sums *vae_sums;
 } piece;
 
 static void run_piece(const piece *p)
 {
     if (p->adam) aelab_adam(p->adam, p->start, p->end, p->scalars);
+    else if (p->vae) aelab_vae_gradient(p->vae, p->vae_work, p->batch, p->noise, p->vae_sums);
     else aelab_dense_gradient(p->model, p->work, p->batch, p->sums);
 }
 
@@ -368,17 +455,35 @@ static void both(const piece *theirs, const piece *mine)
     while (!atomic_load_explicit(&helper.done, memory_order_acquire)) cpu_relax();
 }
 
-void aelab_dense_step_pair(const aelab_dense_model *net, const aelab_dense_work *work0, const aelab_batch *batch0,
-                           aelab_sums *sums0, const aelab_dense_work *work1, const aelab_batch *batch1,
-                           aelab_sums *sums1, const aelab_adam_buffers *adam, const aelab_adam_scalars *scalars)
+/* Two shares' gradients at once (`theirs` on the helper), then Adam on both threads, each updating half
+ * the buffer and adding the two shares' gradients (adam->grad2). */
+static void pair_then_adam(const piece *theirs, const piece *mine, const aelab_adam_buffers *adam,
+                           const aelab_adam_scalars *scalars)
 {
     const int64_t half = adam->size / 2;
     pthread_mutex_lock(&helper.own);
     pthread_once(&helper.once, start_helper);
     fegetenv(&helper.env);  /* the helper computes as this thread does (denormals flushed) */
-    both(&(piece){net, work1, batch1, sums1, 0, 0, 0, 0}, &(piece){net, work0, batch0, sums0, 0, 0, 0, 0});
+    both(theirs, mine);
     both(&(piece){0, 0, 0, 0, adam, scalars, half, adam->size}, &(piece){0, 0, 0, 0, adam, scalars, 0, half});
     pthread_mutex_unlock(&helper.own);
+}
+
+void aelab_dense_step_pair(const aelab_dense_model *net, const aelab_dense_work *work0, const aelab_batch *batch0,
+                           aelab_sums *sums0, const aelab_dense_work *work1, const aelab_batch *batch1,
+                           aelab_sums *sums1, const aelab_adam_buffers *adam, const aelab_adam_scalars *scalars)
+{
+    pair_then_adam(&(piece){net, work1, batch1, sums1}, &(piece){net, work0, batch0, sums0}, adam, scalars);
+}
+
+void aelab_vae_step_pair(const aelab_vae_model *vae, const aelab_vae_work *work0, const aelab_batch *batch0,
+                         const float *noise0, aelab_vae_sums *sums0, const aelab_vae_work *work1,
+                         const aelab_batch *batch1, const float *noise1, aelab_vae_sums *sums1,
+                         const aelab_adam_buffers *adam, const aelab_adam_scalars *scalars)
+{
+    pair_then_adam(&(piece){.vae = vae, .vae_work = work1, .batch = batch1, .noise = noise1, .vae_sums = sums1},
+                   &(piece){.vae = vae, .vae_work = work0, .batch = batch0, .noise = noise0, .vae_sums = sums0}, adam,
+                   scalars);
 }
 
 /* Forward and backward of models first … end − 1 of a sweep (aelab_kernels.h). Groups of models

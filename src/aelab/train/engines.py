@@ -1,8 +1,8 @@
 """The engine a configuration names, built for its model and objective (train/step.py's interface).
 
 "fused" asks for the compiled step: train/fused.py for a dense model, train/fused_batched.py for a
-sweep; each refuses (`EngineError`) a model or objective it does not compute. Where the compiled
-kernels are not built (no C compiler when the package was installed, or AELAB_NATIVE=0) the autograd
+sweep, train/fused_vae.py for a dense VAE; each refuses (`EngineError`) a model or objective it does
+not compute. Where the compiled kernels are not built (no C compiler when the package was installed, or AELAB_NATIVE=0) the autograd
 step runs instead, with a warning, and its `describe()` says why — a fallback is recorded in every
 run's config.json, never silent. "autograd" is the reference.
 """
@@ -17,11 +17,13 @@ from torch import nn
 from aelab.errors import EngineError
 from aelab.models.batched import BatchedDenseAutoencoder
 from aelab.models.dense import DenseAutoencoder
+from aelab.models.variational import DenseVAE
 from aelab.native.library import unavailable_reason
 from aelab.objectives import MSEObjective
 from aelab.train.captured import device_step
 from aelab.train.fused import CompiledDenseStep
 from aelab.train.fused_batched import CompiledSweepStep
+from aelab.train.fused_vae import CompiledVAEStep
 from aelab.train.step import AutogradStep, Step
 
 ENGINE_NAMES = ("fused", "autograd")  # as configurations name them (config.ENGINES)
@@ -44,7 +46,7 @@ def make_step(engine: str, model: nn.Module, objective, learning_rate: float, th
         return AutogradStep(model, objective, learning_rate)
     if engine != "fused":
         raise EngineError(f"engine {engine!r}: expected one of {', '.join(ENGINE_NAMES)}")
-    if not isinstance(model, (DenseAutoencoder, BatchedDenseAutoencoder)):
+    if not isinstance(model, (DenseAutoencoder, BatchedDenseAutoencoder, DenseVAE)):
         return AutogradStep(model, objective, learning_rate, fallback_reason=autograd_only(model))
     if isinstance(objective, MSEObjective):  # the compiled step computes BCE (+ L1) only; no MSE kernels
         return AutogradStep(model, objective, learning_rate, fallback_reason=MSE_FALLBACK)
@@ -52,6 +54,8 @@ def make_step(engine: str, model: nn.Module, objective, learning_rate: float, th
     if reason is not None:
         warnings.warn(f"aelab: the compiled step is not available ({reason}); training with autograd instead", stacklevel=2)
         return AutogradStep(model, objective, learning_rate, fallback_reason=reason)
+    if isinstance(model, DenseVAE):
+        return CompiledVAEStep(model, objective, learning_rate, threads=threads)
     if isinstance(model, BatchedDenseAutoencoder):
         return CompiledSweepStep(model, objective, learning_rate, threads=threads)
     return CompiledDenseStep(model, objective, learning_rate, threads=threads)
@@ -60,8 +64,8 @@ def make_step(engine: str, model: nn.Module, objective, learning_rate: float, th
 def autograd_only(model: nn.Module) -> str:
     """Why a model trains on autograd although the compiled step was asked for (recorded in config.json).
 
-    The compiled step computes dense autoencoders on BCE (+ L1); the convolutional and variational
-    families are autograd's until a compiled step exists for them (a dense VAE's is planned: issue 14).
+    The compiled steps compute dense autoencoders on BCE (+ L1) and dense VAEs (train/fused_vae.py); the
+    convolutional families are autograd's until a compiled step exists for them.
     """
-    return (f"the compiled step computes dense autoencoders only; {type(model).__name__} trains on autograd "
-            "(no compiled step for convolutional or variational models yet)")
+    return (f"the compiled step computes dense autoencoders only (plain or variational); {type(model).__name__} "
+            "trains on autograd (no compiled step for convolutional models yet)")
