@@ -26,6 +26,7 @@ from torch import nn
 
 from aelab.errors import ConfigError
 from aelab.explorer.trace import traced_layers
+from aelab.models.layout import default_layout
 
 Layer = dict  # {"type": ..., and its operands}
 Shape = tuple[int, ...]  # one sample's shape, no batch dimension
@@ -122,7 +123,8 @@ def export_model(model: nn.Module, loss: str | None = None) -> dict:
         raise ConfigError(f"model {type(model).__name__}: expected an autoencoder with encode and decode")
     n_features, code_size = int(model.n_features), int(model.code_size)
     sample_shape = tuple(getattr(model, "sample_shape", (n_features,)))  # dense models: flat rows
-    encoder = export_layers(model, model.encode, (n_features,), "encoder")  # every model takes flat rows
-    decoder = export_layers(model, model.decode, (code_size,), "decoder")
+    with default_layout(model) as plain:  # the conv models' NCHW copy: its reshapes are views the tracer follows
+        encoder = export_layers(plain, plain.encode, (n_features,), "encoder")  # every model takes flat rows
+        decoder = export_layers(plain, plain.decode, (code_size,), "decoder")
     return {"encoder": encoder, "decoder": decoder + ([] if loss == "mse" else [sigmoid_layer()]),
             "sample_shape": list(sample_shape), "code_size": code_size}

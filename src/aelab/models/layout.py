@@ -14,10 +14,15 @@ figures and saved runs read it) and the rows in and out stay what they were.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Iterator
+
 import torch
 from torch import nn
 
 LAYOUT = torch.channels_last
+_maps_layout: ContextVar[torch.memory_format] = ContextVar("aelab_maps_layout", default=LAYOUT)
 
 
 def channels_last(module: nn.Module) -> nn.Module:
@@ -27,4 +32,21 @@ def channels_last(module: nn.Module) -> nn.Module:
 
 def as_maps(x: torch.Tensor, shape: tuple[int, int, int]) -> torch.Tensor:
     """Flat rows or maps → (batch, C, H, W) feature maps stored channels-last (a copy unless already so)."""
-    return x.reshape(-1, *shape).contiguous(memory_format=LAYOUT)  # (b, C·H·W) → (b, C, H, W), NHWC in memory
+    return x.reshape(-1, *shape).contiguous(memory_format=_maps_layout.get())  # (b, C·H·W) → (b, C, H, W), NHWC in memory
+
+
+@contextmanager
+def default_layout(module: nn.Module) -> Iterator[nn.Module]:
+    """`with default_layout(model) as plain:` — a copy of `model` in PyTorch's default (NCHW) layout, whose feature
+    maps stay NCHW inside the block, so each reshape between flat rows and maps is a view of the same storage.
+
+    For the explorer's tracer (explorer/trace.py), which follows a result back to the input through the storage each
+    layer reads and writes: a channels-last copy breaks that path, the values are the same either way.
+    """
+    import copy
+
+    token = _maps_layout.set(torch.contiguous_format)
+    try:
+        yield copy.deepcopy(module).to(memory_format=torch.contiguous_format)
+    finally:
+        _maps_layout.reset(token)
