@@ -327,6 +327,10 @@ def model_maker(kind: str):
     if kind == "sweep":  # three models (code sizes 2, 4, 4) side by side, each seeded as its own run
         return lambda: (BatchedDenseAutoencoder(64, (2, 4, 4), (16,), [torch.Generator().manual_seed(s) for s in range(3)]),
                         PerModelBCE())
+    if kind == "vae":  # the compiled VAE step's head is one block of width 2k: the moments of mean and log_var within it
+        from aelab.models.variational import DenseVAE
+
+        return lambda: (DenseVAE(64, 3, (16,), generator=torch.Generator().manual_seed(0)), VariationalObjective(beta=2.0))
     return lambda: (DenseAutoencoder(64, 4, (16,), generator=torch.Generator().manual_seed(0)), ReconstructionObjective())
 
 
@@ -336,7 +340,7 @@ def engine_trainer(make, engine: str, epochs: int) -> Trainer:
                    generator=torch.Generator().manual_seed(0), quiet=True, engine=engine, threads=1)
 
 
-@pytest.mark.parametrize("kind", ["dense", "sweep"])
+@pytest.mark.parametrize("kind", ["dense", "sweep", "vae"])
 @pytest.mark.parametrize("before, after", [("fused", "autograd"), ("autograd", "fused")])
 def test_a_checkpoint_continues_on_the_other_engine(kind, before, after):
     """CPU compiled → a GPU's autograd form (and back): the continuation matches the uninterrupted run to rounding,
