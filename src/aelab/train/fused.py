@@ -132,6 +132,21 @@ class CompiledStep(Step):
     def describe(self) -> dict:
         return {"engine": "compiled", "threads": self.threads, **library.describe()}
 
+    @staticmethod
+    def load_native(what: str) -> library.Native:
+        """The compiled module, or an EngineError naming the step (`what`) and why the module is not here."""
+        native = library.load()
+        if native is None:
+            raise EngineError(f"{what}: not available here ({library.unavailable_reason()})")
+        return native
+
+
+def share_rows(batch: int, threads: int) -> list[tuple[int, int]]:
+    """(first row, rows) of each share of a batch: the whole batch, or with two threads and b ≥ 2 two halves
+    (the first one row longer when b is odd), each computed on its own core into its own gradient buffer."""
+    cut = (batch + 1) // 2 if threads == 2 and batch >= 2 else batch
+    return [(0, cut)] + ([(cut, batch - cut)] if cut < batch else [])
+
 
 class CompiledDenseStep(CompiledStep):
     """The `Step` of a `DenseAutoencoder` trained on BCE from logits (+ optional L1 on the code).
@@ -144,9 +159,7 @@ class CompiledDenseStep(CompiledStep):
             raise EngineError(f"compiled step: model {type(model).__name__} is not one it computes; expected "
                               "DenseAutoencoder (use engine 'autograd' for others)")
         self.l1, self.l1_reduction = l1_terms(objective)
-        self.native = library.load()
-        if self.native is None:
-            raise EngineError(f"compiled step: not available here ({library.unavailable_reason()})")
+        self.native = self.load_native("compiled step")
         if threads not in (1, 2):
             raise EngineError(f"compiled step: threads {threads!r}: expected 1 or 2")
         self.model, self.objective, self.threads = model, objective, threads
@@ -188,8 +201,7 @@ class CompiledDenseStep(CompiledStep):
         (work, batch struct, sums, first row, kept tensors); built once per batch size."""
         if batch not in self.plans:
             ffi = self.native.ffi
-            cut = (batch + 1) // 2 if self.threads == 2 and batch >= 2 else batch
-            shares = [(0, cut)] + ([(cut, batch - cut)] if cut < batch else [])
+            shares = share_rows(batch, self.threads)
             add = (self.l1 / batch if self.l1_reduction == "mean" else self.l1) if self.l1 > 0 else 0.0  # (E6)
             plans = []
             for k, (first, rows) in enumerate(shares):

@@ -20,7 +20,6 @@ import torch
 
 from aelab.errors import EngineError
 from aelab.models.batched import BatchedDenseAutoencoder
-from aelab.native import library
 from aelab.objectives import PerModelBCE
 from aelab.train.fused import CompiledStep, FlatAdam, float_pointer
 
@@ -84,9 +83,7 @@ class CompiledSweepStep(CompiledStep):
         if type(model) is not BatchedDenseAutoencoder or type(objective) is not PerModelBCE:
             raise EngineError(f"compiled sweep step: {type(model).__name__} with {type(objective).__name__} is not what it "
                               "computes; expected BatchedDenseAutoencoder with PerModelBCE (use engine 'autograd')")
-        self.native = library.load()
-        if self.native is None:
-            raise EngineError(f"compiled sweep step: not available here ({library.unavailable_reason()})")
+        self.native = self.load_native("compiled sweep step")
         self.model, self.objective = model, objective
         self.threads = 2 if threads >= 2 and len(model.models) >= 2 else 1  # ≥ 2: two groups of models at once
         flat, grad, self.grads = flatten_models(model)

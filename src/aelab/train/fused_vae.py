@@ -25,9 +25,8 @@ from torch import nn
 
 from aelab.errors import EngineError
 from aelab.models.variational import DenseVAE
-from aelab.native import library
 from aelab.objectives import VariationalObjective
-from aelab.train.fused import MAX_LAYERS, CompiledStep, FlatAdam, float_pointer
+from aelab.train.fused import MAX_LAYERS, CompiledStep, FlatAdam, float_pointer, share_rows
 
 Views = Callable[[torch.Tensor], list[torch.Tensor]]  # a stored block → its parameters' views, in their shapes
 
@@ -141,9 +140,7 @@ class CompiledVAEStep(CompiledStep):
                               "expected VariationalObjective (use engine 'autograd' for others)")
         if threads not in (1, 2):
             raise EngineError(f"compiled VAE step: threads {threads!r}: expected 1 or 2")
-        self.native = library.load()
-        if self.native is None:
-            raise EngineError(f"compiled step: not available here ({library.unavailable_reason()})")
+        self.native = self.load_native("compiled step")
         self.model, self.objective, self.threads, self.beta = model, objective, threads, float(objective.beta)
         self.layout = VAELayout(model)
         flat = self.layout.flatten()
@@ -187,9 +184,8 @@ class CompiledVAEStep(CompiledStep):
     def plan(self, batch: int) -> tuple[list[Share], torch.Tensor]:
         """The shares of a batch of this size (one, or two halves with two threads and b ≥ 2), built once per size."""
         if batch not in self.plans:
-            cut = (batch + 1) // 2 if self.threads == 2 and batch >= 2 else batch
-            rows = [(0, cut)] + ([(cut, batch - cut)] if cut < batch else [])
-            shares = [self.share(n, first, batch, self.grads[i]) for i, (first, n) in enumerate(rows)]
+            shares = [self.share(n, first, batch, self.grads[i])
+                      for i, (first, n) in enumerate(share_rows(batch, self.threads))]
             self.plans[batch] = shares, torch.empty(batch, self.model.code_size)
         return self.plans[batch]
 
