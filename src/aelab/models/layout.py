@@ -14,6 +14,7 @@ figures and saved runs read it) and the rows in and out stay what they were.
 
 from __future__ import annotations
 
+import copy
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Iterator
@@ -43,8 +44,6 @@ def default_layout(module: nn.Module) -> Iterator[nn.Module]:
     For the explorer's tracer (explorer/trace.py), which follows a result back to the input through the storage each
     layer reads and writes: a channels-last copy breaks that path, the values are the same either way.
     """
-    import copy
-
     token = _maps_layout.set(torch.contiguous_format)
     try:
         yield copy.deepcopy(module).to(memory_format=torch.contiguous_format)
