@@ -114,8 +114,14 @@ def test_clean_epochs_come_before_the_noise_with_one_model_and_optimiser():
     trainer = Trainer(DenseAutoencoder(12, 3, (), torch.Generator().manual_seed(0)), ReconstructionObjective(), batch_size=8,
                       epochs=3, learning_rate=1e-3, generator=torch.Generator().manual_seed(0), input_transform=corrupt,
                       quiet=True, clean_epochs=1)
-    history = trainer.fit(x)
+    test, noisy_test = torch.rand(16, 12), torch.rand(16, 12)
+    both: list[tuple[float, float]] = []  # each epoch's test loss on clean and on noisy inputs, taken at its end
+    history = trainer.fit(x, test, lambda record: both.append((trainer.evaluate(test), trainer.evaluate(test, noisy_test))),
+                          test_inputs=noisy_test)
     assert noisy_steps == [2] * 4 + [3] * 4 and len(history) == 3
+    # the clean epoch validates on clean test images (as the Keras example's first phase), the noisy ones on noisy inputs
+    assert [r.test_loss for r in history] == [both[0][0], both[1][1], both[2][1]]
+    assert both[0][0] != both[0][1]
     assert int(trainer.optimizer.state_dict()["state"][0]["step"]) == 12  # one optimiser through all three epochs
 
 

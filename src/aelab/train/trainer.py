@@ -142,7 +142,8 @@ class Trainer:
                 start = time.perf_counter()
                 noisy = pos.epoch > self.clean_epochs
                 train_loss, parts = self.train_epoch(train_x, pos.epoch, train_inputs if noisy else None)
-                test_loss = self.evaluate(test_x, test_inputs) if test_x is not None else None
+                # clean epochs validate on clean test images too, as the Keras denoising example's first phase does
+                test_loss = self.evaluate(test_x, test_inputs if noisy else None) if test_x is not None else None
                 record = EpochRecord(pos.epoch, train_loss, test_loss, pos.seconds + time.perf_counter() - start, parts)
                 pos.history.append(record)
                 self.position = pos = Position(epoch=pos.epoch + 1, history=pos.history)
