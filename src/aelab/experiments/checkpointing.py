@@ -35,9 +35,10 @@ def write_state(out: Path, state: tuple[dict, dict], config_json: dict, extra: o
 
 
 def engine_identity(record: dict) -> dict:
-    """What decides a step's float rounding: the engine, its threads and the BLAS library behind it."""
+    """What decides a step's float rounding: the engine, its threads (and how two share a step) and the BLAS library."""
     blas = record.get("blas")
     return {"engine": record.get("engine"), "threads": record.get("threads"),
+            **({"split": record["split"]} if "split" in record else {}),
             "blas": blas.get("library") if isinstance(blas, dict) else blas,
             **({"device": record["device"]} if "device" in record else {})}  # a GPU's (the CPU's is not named)
 

@@ -11,7 +11,7 @@
 typedef void (*aelab_sgemm)(char *transa, char *transb, int *m, int *n, int *k, float *alpha, float *a, int *lda,
                             float *b, int *ldb, float *beta, float *c, int *ldc);
 
-enum { AELAB_MAX_LAYERS = 16 };
+enum { AELAB_MAX_LAYERS = 16, AELAB_GRADIENT_BLOCK = 8192 };
 
 /* Adam's per-step numbers (docs/engine.md (E5)): β1, β2, 1 − β1 and 1 − β2 (each rounded once from
  * double, as torch.optim.Adam's Python floats are: 1 − (float) 0.999 is 1.3e-5 off), ε, lr/(1 − β1ᵗ), √(1 − β2ᵗ). */
@@ -53,6 +53,18 @@ typedef struct {
     float scale;                           /* 1/(b·D) for the whole batch: the mean BCE's gradient factor */
     float l1_add;                          /* ∂(L1 term)/∂(code) for the whole batch; 0 without the term */
 } aelab_batch;
+
+/* The buffers of a whole-batch step split by columns between two threads (aelab_dense_step_split): each layer's
+ * output and ∂loss/∂(pre-activation), (rows, widths[i + 1]), of which each thread writes its columns; four
+ * (rows, the widest layer input) buffers, two per thread, for its part of ∂h below each layer; and per thread a
+ * block of weight gradient (AELAB_GRADIENT_BLOCK floats), updated by Adam as soon as it is computed. */
+typedef struct {
+    int64_t capacity;
+    float *acts[16];
+    float *grads[16];
+    float *partials[4];                    /* [2·thread + layer parity] */
+    float *blocks[2];                      /* [thread] */
+} aelab_split_work;
 
 /* A dense VAE (docs/engine.md (E7)–(E9)): an encoder whose last layer is the head, (…, 2k) outputs
  * without ReLU, columns [0, k) the mean and [k, 2k) the log-variance; a decoder from the code (k) to the
@@ -108,6 +120,14 @@ void aelab_dense_gradient(const aelab_dense_model *model, const aelab_dense_work
 void aelab_dense_step_pair(const aelab_dense_model *model, const aelab_dense_work *work0, const aelab_batch *batch0,
                            aelab_sums *sums0, const aelab_dense_work *work1, const aelab_batch *batch1,
                            aelab_sums *sums1, const aelab_adam_buffers *adam, const aelab_adam_scalars *scalars);
+/* A whole step on two threads split by columns (kernels.c, "Two threads by columns"): thread t computes its half
+ * of every layer's units forward and backward and updates its own parameters with Adam (adam->grad receives the
+ * biases' gradients only; adam->grad2 unused). The model's weights and biases must be views of adam->params,
+ * whose offsets locate their moments. sums0/sums1: each thread's share of the sums. Without a second thread the
+ * whole step runs on the caller's. */
+void aelab_dense_step_split(const aelab_dense_model *model, const aelab_split_work *work, const aelab_batch *batch,
+                            aelab_sums *sums0, aelab_sums *sums1, const aelab_adam_buffers *adam,
+                            const aelab_adam_scalars *scalars);
 /* The same forward pass and loss without a gradient (evaluation). */
 void aelab_dense_loss(const aelab_dense_model *model, const aelab_dense_work *work, const aelab_batch *batch,
                       aelab_sums *sums);

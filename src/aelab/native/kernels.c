@@ -66,34 +66,40 @@ static inline float bce_pixel(float z, float x, float *residual)
  *   bias_grad[m] = Σ over the batch of grad (the output bias' gradient)
  *   sq[m]   = Σ (σ(z) − x)²  when sq is not NULL (the sweep's MSE)
  * z, grad: (models, rows, cols), z before the output bias (models, cols) is added, which happens here;
- * x: (rows, cols), the same target for every model. */
+ * x: (rows, cols), the same target for every model. bce_output_rows is one model's pass over `cols` columns of
+ * rows `ld` apart (ld = cols for a whole matrix; larger for one thread's block of columns). */
+static void bce_output_rows(const float *restrict z, const float *restrict x, int64_t rows, int64_t cols, int64_t ld,
+                            const float *restrict b, float scale, float *restrict grad, float *restrict bg,
+                            double *restrict loss, double *restrict sq)
+{
+    double total = 0.0, total_sq = 0.0;
+    for (int64_t j = 0; j < cols; j++) bg[j] = 0.0f;
+    for (int64_t i = 0; i < rows; i++) {
+        const float *restrict zr = z + i * ld;
+        const float *restrict xr = x + i * ld;
+        float *restrict gr = grad + i * ld;
+        float row = 0.0f, row_sq = 0.0f;
+        for (int64_t j = 0; j < cols; j++) {
+            float d;
+            row += bce_pixel(zr[j] + b[j], xr[j], &d);
+            row_sq += d * d;
+            gr[j] = d * scale;  /* (E2) ∂(mean BCE)/∂z = (σ(z) − x)/(b·D) */
+            bg[j] += d * scale;
+        }
+        total += row;
+        total_sq += row_sq;
+    }
+    *loss = total;
+    if (sq) *sq = total_sq;
+}
+
 void aelab_bce_output(const float *restrict z, const float *restrict x, int64_t models, int64_t rows,
                       int64_t cols, const float *restrict bias, float scale, float *restrict grad,
                       float *restrict bias_grad, double *restrict loss, double *restrict sq)
 {
-    for (int64_t m = 0; m < models; m++) {
-        const float *restrict b = bias + m * cols;
-        float *restrict bg = bias_grad + m * cols;
-        double total = 0.0, total_sq = 0.0;
-        for (int64_t j = 0; j < cols; j++) bg[j] = 0.0f;
-        for (int64_t i = 0; i < rows; i++) {
-            const float *restrict zr = z + (m * rows + i) * cols;
-            const float *restrict xr = x + i * cols;
-            float *restrict gr = grad + (m * rows + i) * cols;
-            float row = 0.0f, row_sq = 0.0f;
-            for (int64_t j = 0; j < cols; j++) {
-                float d;
-                row += bce_pixel(zr[j] + b[j], xr[j], &d);
-                row_sq += d * d;
-                gr[j] = d * scale;  /* (E2) ∂(mean BCE)/∂z = (σ(z) − x)/(b·D) */
-                bg[j] += d * scale;
-            }
-            total += row;
-            total_sq += row_sq;
-        }
-        loss[m] = total;
-        if (sq) sq[m] = total_sq;
-    }
+    for (int64_t m = 0; m < models; m++)
+        bce_output_rows(z + m * rows * cols, x, rows, cols, cols, bias + m * cols, scale, grad + m * rows * cols,
+                        bias_grad + m * cols, loss + m, sq ? sq + m : NULL);
 }
 
 /* The same loss without a gradient, for evaluation: per model m, loss[m] = Σ BCE of logits z + bias
@@ -200,13 +206,12 @@ void aelab_relu_backward(float *restrict g, const float *restrict h, int64_t mod
 /* Adam over [start, end) of one flat buffer, in one pass, with torch.optim.Adam's formulas and
  * Keras' ε (docs/engine.md (E5)), so that checkpoints and the autograd reference agree. The gradient
  * is grad, plus grad2 when two threads each computed a share of the batch. */
-void aelab_adam(const aelab_adam_buffers *buffers, int64_t start, int64_t end, const aelab_adam_scalars *k)
+static void adam_update(float *restrict p, float *restrict m, float *restrict v, const float *restrict g,
+                        const float *restrict g2, int64_t n, const aelab_adam_scalars *k)
 {
-    float *restrict p = buffers->params, *restrict m = buffers->exp_avg, *restrict v = buffers->exp_avg_sq;
-    const float *restrict g = buffers->grad, *restrict g2 = buffers->grad2;
     const float beta2 = k->beta2, c1 = k->one_minus_beta1, c2 = k->one_minus_beta2, eps = k->eps, step_size = k->step_size;
     const float inv_bc2_sqrt = 1.0f / k->bc2_sqrt;
-    for (int64_t j = start; j < end; j++) {
+    for (int64_t j = 0; j < n; j++) {
         float gj = g2 ? g[j] + g2[j] : g[j];
         float mj = m[j] + c1 * (gj - m[j]);                               /* (E5) m ← β1·m + (1 − β1)·g */
         float vj = beta2 * v[j] + c2 * gj * gj;                           /* (E5) v ← β2·v + (1 − β2)·g² */
@@ -216,17 +221,37 @@ void aelab_adam(const aelab_adam_buffers *buffers, int64_t start, int64_t end, c
     }
 }
 
+void aelab_adam(const aelab_adam_buffers *buffers, int64_t start, int64_t end, const aelab_adam_scalars *k)
+{
+    if (end <= start) return;
+    adam_update(buffers->params + start, buffers->exp_avg + start, buffers->exp_avg_sq + start, buffers->grad + start,
+                buffers->grad2 ? buffers->grad2 + start : NULL, end - start, k);
+}
+
+/* Adam over n parameters at `offset` in the flat buffer whose gradient is g (a block computed just before). */
+static void adam_block(const aelab_adam_buffers *buffers, int64_t offset, const float *g, int64_t n,
+                       const aelab_adam_scalars *k)
+{
+    adam_update(buffers->params + offset, buffers->exp_avg + offset, buffers->exp_avg_sq + offset, g, NULL, n, k);
+}
+
 /* ---- Whole steps, products included ------------------------------------------------------------ */
 
-/* Row-major C (m × n) = op(A) · op(B), where A, B are row-major with row strides lda, ldb and op
+/* Row-major C (m × n) = op(A) · op(B) (+ beta·C in gemm_beta), where A, B are row-major with row strides lda, ldb and op
  * transposes when asked. A row-major matrix is its transpose in column-major order, so this is the
  * column-major product Cᵀ = op(B)ᵀ · op(A)ᵀ: the Fortran call with the operands swapped. */
+static void gemm_beta(aelab_sgemm sgemm, int trans_a, int trans_b, int m, int n, int k, const float *a, int lda,
+                      const float *b, int ldb, float beta, float *c, int ldc)
+{
+    char ta = trans_b ? 'T' : 'N', tb = trans_a ? 'T' : 'N';
+    float one = 1.0f;
+    sgemm(&ta, &tb, &n, &m, &k, &one, (float *) b, &ldb, (float *) a, &lda, &beta, c, &ldc);
+}
+
 static void gemm(aelab_sgemm sgemm, int trans_a, int trans_b, int m, int n, int k, const float *a, int lda,
                  const float *b, int ldb, float *c, int ldc)
 {
-    char ta = trans_b ? 'T' : 'N', tb = trans_a ? 'T' : 'N';
-    float one = 1.0f, zero = 0.0f;
-    sgemm(&ta, &tb, &n, &m, &k, &one, (float *) b, &ldb, (float *) a, &lda, &zero, c, &ldc);
+    gemm_beta(sgemm, trans_a, trans_b, m, n, k, a, lda, b, ldb, 0.0f, c, ldc);
 }
 
 /* The forward pass of a share of a batch: h_i = relu(h_{i−1} W_iᵀ + b_i) (E4), the last layer's
@@ -389,11 +414,17 @@ typedef struct {  /* one piece of a step for the helper: a batch share's gradien
     const aelab_vae_work *vae_work;
     const float *noise;
     aelab_vae_sums *vae_sums;
+    const aelab_split_work *split;        /* or one thread's columns of a whole dense step (model, batch, sums, adam as above) */
+    int thread, parties;
 } piece;
+
+static void split_share(const aelab_dense_model *net, const aelab_split_work *work, const aelab_batch *batch,
+                        aelab_sums *sums, const aelab_adam_buffers *adam, const aelab_adam_scalars *k, int t, int parties);
 
 static void run_piece(const piece *p)
 {
-    if (p->adam) aelab_adam(p->adam, p->start, p->end, p->scalars);
+    if (p->split) split_share(p->model, p->split, p->batch, p->sums, p->adam, p->scalars, p->thread, p->parties);
+    else if (p->adam) aelab_adam(p->adam, p->start, p->end, p->scalars);
     else if (p->vae) aelab_vae_gradient(p->vae, p->vae_work, p->batch, p->noise, p->vae_sums);
     else aelab_dense_gradient(p->model, p->work, p->batch, p->sums);
 }
@@ -403,6 +434,7 @@ static struct {
     pthread_mutex_t own, lock;            /* own: one caller at a time; lock + wake: the sleeping helper */
     pthread_cond_t wake;
     atomic_int posted, done;
+    atomic_int arrived, generation;       /* the barrier between the two threads of a column-split step */
     int started;                          /* 0 if the thread could not be created: both pieces run here */
     fenv_t env;
     piece job;
@@ -484,6 +516,146 @@ void aelab_vae_step_pair(const aelab_vae_model *vae, const aelab_vae_work *work0
     pair_then_adam(&(piece){.vae = vae, .vae_work = work1, .batch = batch1, .noise = noise1, .vae_sums = sums1},
                    &(piece){.vae = vae, .vae_work = work0, .batch = batch0, .noise = noise0, .vae_sums = sums0}, adam,
                    scalars);
+}
+
+/* ---- Two threads by columns: each thread owns half of every layer's units --------------------------
+ *
+ * aelab_dense_step_pair splits a batch by rows: both threads read every weight and Adam adds two gradient
+ * buffers. For a model whose parameters and moments outgrow one core's L2 cache (the deep model: 221,000
+ * parameters, 3.5 MB with Adam's moments) that moves the weights between the cores every step. Here thread t
+ * owns columns [c0, c1) of every layer's output: the rows c0…c1 of W_i (the columns of the first layer's
+ * transposed weight), their biases and moments. It computes those columns of every activation (forward),
+ * those rows of every weight gradient, and a partial ∂h_{i−1} = g_i[:, c0:c1]·W_i[c0:c1, :] that the two
+ * threads add (backward), and updates its own parameters right after their gradient is computed, while it is
+ * in cache (Adam, (E5)). Only activations and partials (≤ b × 784 floats) cross between the cores, at one
+ * barrier per layer. The arithmetic is (E1)–(E6); only the order of two sums differs from the one-thread step
+ * (∂h_{i−1} is two partial products added; the loss is summed per thread's columns). */
+
+/* Both threads wait here until both arrive (a generation counter, spinning: a layer's work is microseconds). */
+static void barrier(int parties)
+{
+    if (parties == 1) return;
+    int generation = atomic_load_explicit(&helper.generation, memory_order_acquire);
+    if (atomic_fetch_add_explicit(&helper.arrived, 1, memory_order_acq_rel) == parties - 1) {
+        atomic_store_explicit(&helper.arrived, 0, memory_order_relaxed);
+        atomic_fetch_add_explicit(&helper.generation, 1, memory_order_release);
+    } else {
+        while (atomic_load_explicit(&helper.generation, memory_order_acquire) == generation) cpu_relax();
+    }
+}
+
+/* Thread t's columns [*c0, *c1) of a layer `n` wide: halves cut on a 16-float (64-byte) boundary, so that the two
+ * threads never write one cache line of a row (layers under 32 wide: plain halves). */
+static void column_share(int64_t n, int t, int parties, int64_t *c0, int64_t *c1)
+{
+    const int64_t cut = parties == 1 ? n : (n >= 32 ? (n / 2 + 8) / 16 * 16 : n / 2);
+    *c0 = t == 0 ? 0 : cut;
+    *c1 = t == 0 ? cut : n;
+}
+
+/* Backward through a ReLU (E4) for columns [d0, d1) of a layer whose rows are `ld` apart, from the two threads'
+ * partial products (either may be NULL: a thread with no columns in the layer above wrote none):
+ *   g ← (p0 + p1 + add)·[h > 0],  bias_grad[j] = Σ over the rows of g   (add: the L1 term on the code, (E6)) */
+static void relu_backward_partials(float *restrict g, const float *restrict h, const float *restrict p0,
+                                   const float *restrict p1, int64_t rows, int64_t d0, int64_t d1, int64_t ld,
+                                   float add, float *restrict bias_grad)
+{
+    for (int64_t j = d0; j < d1; j++) bias_grad[j] = 0.0f;
+    for (int64_t i = 0; i < rows; i++) {
+        for (int64_t j = d0; j < d1; j++) {
+            const int64_t at = i * ld + j;
+            float sum = (p0 ? p0[at] : 0.0f) + (p1 ? p1[at] : 0.0f);
+            float v = h[at] > 0.0f ? sum + add : 0.0f;   /* (E4) relu′, with (E6) the L1 subgradient on the code */
+            g[at] = v;
+            bias_grad[j] += v;
+        }
+    }
+}
+
+/* Thread t's share of a whole step (of `parties` threads; 1: the whole step on this thread). */
+static void split_share(const aelab_dense_model *net, const aelab_split_work *work, const aelab_batch *batch,
+                        aelab_sums *sums, const aelab_adam_buffers *adam, const aelab_adam_scalars *k, int t, int parties)
+{
+    const int b = (int) batch->rows;
+    const int64_t last = net->layers - 1;
+    float *grad = (float *) adam->grad;   /* the parameters are views of adam->params: offsets carry over to grad */
+    int64_t c0, c1;
+    sums->code_sum = 0.0;
+    sums->bce = 0.0;
+    for (int64_t i = 0; i < net->layers; i++) {  /* forward (E4): this thread's columns of every layer */
+        const int n_in = (int) net->widths[i], n_out = (int) net->widths[i + 1];
+        column_share(n_out, t, parties, &c0, &c1);
+        const int nc = (int) (c1 - c0);
+        if (nc > 0 && i == 0)  /* the first weight is stored (n_in, n_out): x·W[:, c0:c1] */
+            gemm(net->sgemm, 0, 0, b, nc, n_in, batch->x, n_in, net->weights[0] + c0, n_out, work->acts[0] + c0, n_out);
+        else if (nc > 0)
+            gemm(net->sgemm, 0, 1, b, nc, n_in, work->acts[i - 1], n_in, net->weights[i] + c0 * n_in, n_in,
+                 work->acts[i] + c0, n_out);
+        if (nc > 0 && i < last) {
+            double s = bias_relu_rows(work->acts[i] + c0, net->biases[i] + c0, batch->rows, nc, n_out);
+            if (i == net->code_layer) sums->code_sum = s;
+        }
+        if (nc > 0 && i == last)  /* (E1), (E2) on this thread's pixels */
+            bce_output_rows(work->acts[last] + c0, batch->target + c0, batch->rows, nc, n_out, net->biases[last] + c0,
+                            batch->scale, work->grads[last] + c0, grad + (net->biases[last] - adam->params) + c0,
+                            &sums->bce, NULL);
+        if (i < last) barrier(parties);  /* the next layer reads every column of this one */
+    }
+    float *block = work->blocks[t];  /* a block of weight gradient, updated by Adam while it is in cache: never stored whole */
+    for (int64_t i = last; i >= 0; i--) {  /* backward (E4), with Adam (E5) on this thread's rows of layer i */
+        const int n_in = (int) net->widths[i], n_out = (int) net->widths[i + 1];
+        const int64_t w_at = net->weights[i] - adam->params, b_at = net->biases[i] - adam->params;
+        float *partial = work->partials[2 * t + (i & 1)];  /* two per thread, alternating: the other may still read the last */
+        column_share(n_out, t, parties, &c0, &c1);
+        const int nc = (int) (c1 - c0);
+        if (nc > 0 && i == 0) {  /* W_0 is stored (n_in, n_out): blocks of its rows r, this thread's columns */
+            const int64_t rows = AELAB_GRADIENT_BLOCK / nc > 0 ? AELAB_GRADIENT_BLOCK / nc : 1;
+            for (int64_t r0 = 0; r0 < n_in; r0 += rows) {
+                const int nr = (int) (r0 + rows < n_in ? rows : n_in - r0);
+                gemm(net->sgemm, 1, 0, nr, nc, b, batch->x + r0, n_in, work->grads[0] + c0, n_out, block, nc);  /* ∂W_0 = xᵀ g */
+                for (int64_t r = 0; r < nr; r++) adam_block(adam, w_at + (r0 + r) * n_out + c0, block + r * nc, nc, k);
+            }
+        } else if (nc > 0) {  /* blocks of this thread's rows of W_i (n_out, n_in) */
+            const int64_t rows = AELAB_GRADIENT_BLOCK / n_in > 0 ? AELAB_GRADIENT_BLOCK / n_in : 1;
+            for (int64_t r0 = c0; r0 < c1; r0 += rows) {
+                const int nr = (int) (r0 + rows < c1 ? rows : c1 - r0);
+                gemm_beta(net->sgemm, 0, 0, b, n_in, nr, work->grads[i] + r0, n_out, net->weights[i] + r0 * n_in, n_in,
+                          r0 == c0 ? 0.0f : 1.0f, partial, n_in);       /* this thread's part of ∂h_{i−1} = g W_i, before W_i moves */
+                gemm(net->sgemm, 1, 0, nr, n_in, b, work->grads[i] + r0, n_out, work->acts[i - 1], n_in, block, n_in);
+                adam_block(adam, w_at + r0 * n_in, block, (int64_t) nr * n_in, k);  /* ∂W_i[r0:r1] = g[:, r0:r1]ᵀ h_{i−1} */
+            }
+        }
+        if (nc > 0) aelab_adam(adam, b_at + c0, b_at + c1, k);
+        if (i == 0) break;
+        barrier(parties);  /* both parts of ∂h_{i−1} are written */
+        int64_t mine0, mine1, other0, other1;
+        column_share(n_out, 0, parties, &other0, &other1);  /* which threads wrote a part: those with columns here */
+        const float *p0 = other1 > other0 ? work->partials[i & 1] : NULL;
+        column_share(n_out, 1, parties, &other0, &other1);
+        const float *p1 = parties == 2 && other1 > other0 ? work->partials[2 + (i & 1)] : NULL;
+        column_share(n_in, t, parties, &mine0, &mine1);
+        relu_backward_partials(work->grads[i - 1], work->acts[i - 1], p0, p1, batch->rows, mine0, mine1, n_in,
+                               i - 1 == net->code_layer ? batch->l1_add : 0.0f, grad + (net->biases[i - 1] - adam->params));
+    }
+}
+
+void aelab_dense_step_split(const aelab_dense_model *net, const aelab_split_work *work, const aelab_batch *batch,
+                            aelab_sums *sums0, aelab_sums *sums1, const aelab_adam_buffers *adam,
+                            const aelab_adam_scalars *scalars)
+{
+    pthread_mutex_lock(&helper.own);
+    pthread_once(&helper.once, start_helper);
+    fegetenv(&helper.env);
+    if (helper.started) {
+        both(&(piece){.model = net, .split = work, .batch = batch, .sums = sums1, .adam = adam, .scalars = scalars,
+                      .thread = 1, .parties = 2},
+             &(piece){.model = net, .split = work, .batch = batch, .sums = sums0, .adam = adam, .scalars = scalars,
+                      .thread = 0, .parties = 2});
+    } else {  /* no second thread could be started: the same step on this one */
+        split_share(net, work, batch, sums0, adam, scalars, 0, 1);
+        sums1->bce = sums1->code_sum = 0.0;
+    }
+    pthread_mutex_unlock(&helper.own);
 }
 
 /* Forward and backward of models first … end − 1 of a sweep (aelab_kernels.h). Groups of models

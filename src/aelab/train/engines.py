@@ -31,13 +31,14 @@ MSE_FALLBACK = "the compiled step computes BCE only; an MSE objective trains wit
 
 
 def make_step(engine: str, model: nn.Module, objective, learning_rate: float, threads: int = 1,
-              device: torch.device | None = None) -> Step:
+              device: torch.device | None = None, batch_size: int | None = None) -> Step:
     """The step `engine` names for this model and objective; `threads` (1 or 2) for the compiled step.
 
     `device` (default: the CPU) other than the CPU gets train/captured.py's `device_step`.
     `threads` 0 chooses: two when PyTorch has two or more threads here, that is a model trained alone
     on a machine with two or more cores (both measured faster: BENCHMARKS.md), and one inside `aelab
     run`'s parallel steps, which hold PyTorch to one thread each so that they do not share a core.
+    `batch_size` lets a dense model's compiled step choose how two threads share it (fused.two_thread_split).
     """
     if device is not None and device.type != "cpu":  # the compiled kernels read CPU memory: train/captured.py
         return device_step(engine, model, objective, learning_rate, device)
@@ -58,7 +59,7 @@ def make_step(engine: str, model: nn.Module, objective, learning_rate: float, th
         return CompiledVAEStep(model, objective, learning_rate, threads=threads)
     if isinstance(model, BatchedDenseAutoencoder):
         return CompiledSweepStep(model, objective, learning_rate, threads=threads)
-    return CompiledDenseStep(model, objective, learning_rate, threads=threads)
+    return CompiledDenseStep(model, objective, learning_rate, threads=threads, batch_size=batch_size)
 
 
 def autograd_only(model: nn.Module) -> str:

@@ -11,11 +11,15 @@ compute: a model that is not a `DenseAutoencoder`, an objective other than BCE f
 optional L1 term on the code. The autograd step (train/step.py) is its reference; tests/test_fused.py
 checks that both train to the same weights.
 
-Two threads (`threads=2`): the batch is split in two halves, each thread computes its half's
-forward and backward pass into its own gradient buffer, and Adam, again on two threads, adds the
-two halves' gradients as it updates each half of the flat buffer — one compiled call
-(`aelab_dense_step_pair`), whose helper thread waits for work spinning, so that a hand-off costs
-about a microsecond (benchmarks/bench_threads.py measures whether it pays).
+Two threads (`threads=2`) share a step one of two ways, each one compiled call whose helper thread
+waits for work spinning, so that a hand-off costs about a microsecond (`two_thread_split` chooses,
+by the measurements it cites; config.json records which):
+  - by rows (`aelab_dense_step_pair`): each thread computes half the batch's forward and backward
+    pass into its own gradient buffer, then Adam, again on two threads, adds the two halves'
+    gradients as it updates each half of the flat buffer;
+  - by columns (`aelab_dense_step_split`): each thread computes half of every layer's units for
+    the whole batch and updates its own weights, block by block as their gradient is computed, so a
+    model too big for one core's L2 keeps each half of it on one core.
 """
 
 from __future__ import annotations
@@ -148,13 +152,29 @@ def share_rows(batch: int, threads: int) -> list[tuple[int, int]]:
     return [(0, cut)] + ([(cut, batch - cut)] if cut < batch else [])
 
 
+def two_thread_split(parameters: int, batch: int | None) -> str:
+    """How two threads share a dense step: "rows" (each computes half the batch with all the weights, and Adam adds
+    the two gradients: aelab_dense_step_pair) or "columns" (each computes half of every layer's units for the whole
+    batch, and updates only its own weights: aelab_dense_step_split).
+
+    Chosen by measurement (BENCHMARKS.md "Two threads: rows or columns", Intel Xeon with a 2 MiB L2): columns ran
+    13–33% faster when the parameters with their gradient and Adam's two moments (16 bytes each) outgrow one core's L2
+    and the batch is at most 64 (row halves of ≤ 32 rows run the products at a low rate, and both cores stream every
+    weight); rows ran 4–20% faster everywhere else. Without a batch size (None): rows, as before.
+    """
+    if batch is None or batch > 64 or parameters * 16 <= library.l2_cache_bytes():
+        return "rows"
+    return "columns"
+
+
 class CompiledDenseStep(CompiledStep):
     """The `Step` of a `DenseAutoencoder` trained on BCE from logits (+ optional L1 on the code).
 
     Call with (target (b, D), inputs (b, D)); returns (loss, parts) as Python floats.
     """
 
-    def __init__(self, model: nn.Module, objective, learning_rate: float, threads: int = 1):
+    def __init__(self, model: nn.Module, objective, learning_rate: float, threads: int = 1, batch_size: int | None = None,
+                 split: str | None = None):
         if type(model) is not DenseAutoencoder:
             raise EngineError(f"compiled step: model {type(model).__name__} is not one it computes; expected "
                               "DenseAutoencoder (use engine 'autograd' for others)")
@@ -164,14 +184,22 @@ class CompiledDenseStep(CompiledStep):
             raise EngineError(f"compiled step: threads {threads!r}: expected 1 or 2")
         self.model, self.objective, self.threads = model, objective, threads
         self.layers = [m for m in model.modules() if isinstance(m, nn.Linear)]  # encoder, then decoder
+        if split not in (None, "rows", "columns"):
+            raise EngineError(f"compiled step: split {split!r}: expected 'rows' or 'columns'")
+        parameters = sum(p.numel() for p in model.parameters())
+        self.split = (split or two_thread_split(parameters, batch_size)) if threads == 2 else None
         if len(self.layers) > MAX_LAYERS:
             raise EngineError(f"compiled step: {len(self.layers)} layers; expected at most {MAX_LAYERS}")
         self.code_layer = len([m for m in model.encoder if isinstance(m, nn.Linear)]) - 1
         flat = flatten_parameters(model, transposed={id(self.layers[0].weight)})
-        self.grads = [torch.zeros_like(flat) for _ in range(threads)]  # one gradient buffer per thread's share
-        self.optimizer = FlatAdam(self.native, flat, self.grads[0], learning_rate, grad2=self.grads[1] if threads == 2 else None)
+        shares = 2 if self.split == "rows" else 1  # split by columns, weight gradients are blocks Adam takes at once
+        self.grads = [torch.zeros_like(flat) for _ in range(shares)]  # one gradient buffer per share of the batch's rows
+        self.optimizer = FlatAdam(self.native, flat, self.grads[0], learning_rate, grad2=self.grads[1] if shares == 2 else None)
         self.net = self.model_struct()
         self.plans: dict[int, list[tuple]] = {}  # batch size → per share: (work struct, batch struct, sums, kept tensors)
+
+    def describe(self) -> dict:
+        return {**super().describe(), **({"split": self.split} if self.split else {})}
 
     def model_struct(self):
         """aelab_dense_model for this model: its widths and the parameters' storage (views of the flat buffer)."""
@@ -211,6 +239,23 @@ class CompiledDenseStep(CompiledStep):
             self.plans[batch] = plans
         return self.plans[batch]
 
+    def split_plan(self, batch: int) -> tuple:
+        """(aelab_split_work, aelab_batch, two aelab_sums, kept tensors) for a whole batch split by columns."""
+        if batch not in self.plans:
+            ffi = self.native.ffi
+            acts = [torch.empty(batch, layer.out_features) for layer in self.layers]
+            deltas = [torch.empty(batch, layer.out_features) for layer in self.layers]
+            partials = [torch.empty(batch, max(layer.in_features for layer in self.layers)) for _ in range(4)]
+            blocks = [torch.empty(self.native.lib.AELAB_GRADIENT_BLOCK) for _ in range(2)]
+            work = ffi.new("aelab_split_work *", {"capacity": batch, "acts": [float_pointer(ffi, a) for a in acts],
+                                                  "grads": [float_pointer(ffi, d) for d in deltas],
+                                                  "partials": [float_pointer(ffi, p) for p in partials],
+                                                  "blocks": [float_pointer(ffi, b) for b in blocks]})
+            add = (self.l1 / batch if self.l1_reduction == "mean" else self.l1) if self.l1 > 0 else 0.0  # (E6)
+            fields = {"rows": batch, "scale": 1.0 / (batch * self.layers[-1].out_features), "l1_add": add}  # (E2)
+            self.plans[batch] = (work, ffi.new("aelab_batch *", fields), ffi.new("aelab_sums[2]"), acts + deltas + partials + blocks)
+        return self.plans[batch]
+
     @staticmethod
     def point(ffi, share: tuple, x: torch.Tensor, target: torch.Tensor) -> None:
         """Point a share's batch struct at its rows of this step's inputs and targets."""
@@ -220,19 +265,24 @@ class CompiledDenseStep(CompiledStep):
     @torch.no_grad()
     def __call__(self, target: torch.Tensor, inputs: torch.Tensor) -> tuple[float, dict[str, float]]:
         target, x = target.contiguous(), inputs.contiguous()
-        lib, ffi, opt = self.native.lib, self.native.ffi, self.optimizer
-        shares = self.plan(len(target))
+        lib, ffi, opt, rows = self.native.lib, self.native.ffi, self.optimizer, target.shape[0]
+        opt.advance()
+        if self.split == "columns":
+            work, batch, sums, _ = self.split_plan(rows)
+            batch.x, batch.target = float_pointer(ffi, x), float_pointer(ffi, target)
+            lib.aelab_dense_step_split(self.net, work, batch, sums + 0, sums + 1, opt.buffers[False], opt.scalars)
+            return self.result((sums[0].bce + sums[1].bce) / target.numel(), sums[0].code_sum + sums[1].code_sum, rows)
+        shares = self.plan(rows)
         for share in shares:
             self.point(ffi, share, x, target)
-        opt.advance()
         if len(shares) == 1:
             work, batch, sums, _, _ = shares[0]
             lib.aelab_dense_gradient(self.net, work, batch, sums)
             opt.update(0, opt.flat.numel())
         else:  # both halves of the batch at once, then Adam in halves adding both gradients (kernels.c's helper thread)
             lib.aelab_dense_step_pair(self.net, *shares[0][:3], *shares[1][:3], opt.buffers[True], opt.scalars)
-        bce = sum(share[2].bce for share in shares) / (len(target) * self.layers[-1].out_features)
-        return self.result(bce, sum(share[2].code_sum for share in shares), len(target))
+        bce = sum(share[2].bce for share in shares) / target.numel()
+        return self.result(bce, sum(share[2].code_sum for share in shares), rows)
 
     def result(self, bce: float, code_sum: float, batch: int) -> tuple[float, dict[str, float]]:
         """(loss, parts) from a mean BCE and the sum of the code's activations: the objective's own parts."""
