@@ -14,7 +14,7 @@ from aelab.errors import ConfigError
 from aelab.experiments.train_one import resolve
 from aelab.models.conv import ConvAutoencoder
 from aelab.models.registry import MODELS, get_family
-from aelab.models.variational import ConvVAE, DenseVAE, GaussianCode
+from aelab.models.variational import ConvVAE, DenseVAE, GaussianCode, seeded_generator
 from aelab.objectives import VariationalObjective, gaussian_kl
 from aelab.train.engines import make_step
 from aelab.train.step import AutogradStep
@@ -130,6 +130,21 @@ def test_vae_sampling_is_seeded_fresh_in_training_and_fixed_in_eval():
     model.eval()
     assert torch.equal(model(x)[1].sample, model(x)[1].sample) and int(model.draws) == 2
     assert torch.equal(model.encode(x), model(x)[1].mean)
+
+
+def test_vae_noise_is_a_fresh_generator_s_draw_for_its_seed_whatever_was_drawn_before():
+    """ε comes from one reseeded generator per thread: each draw must equal a fresh generator's for the same seed, even
+    after a draw of another shape and dtype left the generator mid-stream (or holding a cached normal)."""
+    model = DenseVAE(12, 3, (8,), torch.Generator().manual_seed(0))
+    seed = int(model.noise_seed)
+    draws = []
+    for like in (torch.empty(5, 3), torch.empty(1, 3, dtype=torch.float64), torch.empty(33, 3)):
+        draws.append((like, model.noise(like)))
+        torch.randn(7, generator=seeded_generator(123), dtype=torch.float64)  # leaves the shared generator mid-stream
+    for i, (like, drawn) in enumerate(draws):
+        fresh = torch.randn(like.shape, generator=torch.Generator().manual_seed(seed + i), dtype=like.dtype)
+        assert torch.equal(drawn, fresh)
+    assert int(model.draws) == 3
 
 
 def test_vae_saved_buffers_restore_the_noise_stream():

@@ -133,6 +133,11 @@ void aelab_dense_loss(const aelab_dense_model *model, const aelab_dense_work *wo
                       aelab_sums *sums);
 /* Forward and backward of models first … end − 1 of a sweep (Adam is separate). */
 void aelab_sweep_part(const aelab_sweep *sweep, int64_t first_model, int64_t end_model, const aelab_batch *batch);
+/* A whole sweep step on two threads: models [0, split_model) here and [split_model, models) on the helper thread (as
+ * aelab_dense_step_pair's), each group's forward and backward (aelab_sweep_part) then Adam on that group's own
+ * parameters (adam->grad2 unused; the sweep's parameters must be views of adam->params). */
+void aelab_sweep_step_pair(const aelab_sweep *sweep, int64_t split_model, const aelab_batch *batch,
+                           const aelab_adam_buffers *adam, const aelab_adam_scalars *scalars);
 /* A dense VAE's forward pass, loss (BCE summed over pixels + β·KL, mean over images: batch->scale = 1/b)
  * and backward pass into `work`'s gradients, with the noise ε (rows, k) of z = μ + exp(½ log σ²)·ε. */
 void aelab_vae_gradient(const aelab_vae_model *model, const aelab_vae_work *work, const aelab_batch *batch,

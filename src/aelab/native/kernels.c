@@ -416,14 +416,19 @@ typedef struct {  /* one piece of a step for the helper: a batch share's gradien
     aelab_vae_sums *vae_sums;
     const aelab_split_work *split;        /* or one thread's columns of a whole dense step (model, batch, sums, adam as above) */
     int thread, parties;
+    const aelab_sweep *sweep;             /* or a group of a sweep's models, then Adam on their parameters (batch, adam as above) */
 } piece;
 
 static void split_share(const aelab_dense_model *net, const aelab_split_work *work, const aelab_batch *batch,
                         aelab_sums *sums, const aelab_adam_buffers *adam, const aelab_adam_scalars *k, int t, int parties);
 
+static void sweep_group(const aelab_sweep *s, int64_t first_model, int64_t end_model, const aelab_batch *batch,
+                        const aelab_adam_buffers *adam, const aelab_adam_scalars *k);
+
 static void run_piece(const piece *p)
 {
-    if (p->split) split_share(p->model, p->split, p->batch, p->sums, p->adam, p->scalars, p->thread, p->parties);
+    if (p->sweep) sweep_group(p->sweep, p->start, p->end, p->batch, p->adam, p->scalars);
+    else if (p->split) split_share(p->model, p->split, p->batch, p->sums, p->adam, p->scalars, p->thread, p->parties);
     else if (p->adam) aelab_adam(p->adam, p->start, p->end, p->scalars);
     else if (p->vae) aelab_vae_gradient(p->vae, p->vae_work, p->batch, p->noise, p->vae_sums);
     else aelab_dense_gradient(p->model, p->work, p->batch, p->sums);
@@ -696,6 +701,45 @@ void aelab_sweep_part(const aelab_sweep *s, int64_t first_model, int64_t end_mod
     }
     relu_backward_rows(s->first_grad + c0, s->first + c0, batch->rows, cols, s->total, 0.0f, s->first_bias_grad + c0);
     gemm(s->sgemm, 1, 0, n_in, cols, b, batch->x, n_in, s->first_grad + c0, t, s->first_weight_grad + c0, t);  /* xᵀ g */
+}
+
+/* Adam (E5) over the parameters of models first … end − 1 of a sweep: their columns of the shared first layer (a block
+ * of every row of the (n_in, total) weight) and its bias, then each model's later weights and biases. The parameters
+ * are views of adam->params, whose offsets locate gradients and moments; two groups' ranges never overlap. */
+static void sweep_adam(const aelab_sweep *s, int64_t first_model, int64_t end_model, const aelab_adam_buffers *adam,
+                       const aelab_adam_scalars *k)
+{
+    const int64_t layers = s->layers, n_in = s->widths[0], total = s->total;
+    const int64_t c0 = s->column[first_model], c1 = s->column[end_model - 1] + s->widths[(end_model - 1) * (layers + 1) + 1];
+    const int64_t first = s->first_weight - adam->params, first_bias = s->first_bias - adam->params;
+    for (int64_t r = 0; r < n_in; r++) aelab_adam(adam, first + r * total + c0, first + r * total + c1, k);
+    aelab_adam(adam, first_bias + c0, first_bias + c1, k);
+    for (int64_t m = first_model; m < end_model; m++) {
+        const int64_t *w = s->widths + m * (layers + 1);
+        for (int64_t i = 1; i < layers; i++) {
+            const int64_t weight = s->weights[m * layers + i] - adam->params, bias = s->biases[m * layers + i] - adam->params;
+            aelab_adam(adam, weight, weight + w[i + 1] * w[i], k);
+            aelab_adam(adam, bias, bias + w[i + 1], k);
+        }
+    }
+}
+
+static void sweep_group(const aelab_sweep *s, int64_t first_model, int64_t end_model, const aelab_batch *batch,
+                        const aelab_adam_buffers *adam, const aelab_adam_scalars *k)
+{
+    aelab_sweep_part(s, first_model, end_model, batch);
+    sweep_adam(s, first_model, end_model, adam, k);
+}
+
+void aelab_sweep_step_pair(const aelab_sweep *sweep, int64_t split_model, const aelab_batch *batch,
+                           const aelab_adam_buffers *adam, const aelab_adam_scalars *scalars)
+{
+    pthread_mutex_lock(&helper.own);
+    pthread_once(&helper.once, start_helper);
+    fegetenv(&helper.env);
+    both(&(piece){.sweep = sweep, .batch = batch, .adam = adam, .scalars = scalars, .start = split_model, .end = sweep->models},
+         &(piece){.sweep = sweep, .batch = batch, .adam = adam, .scalars = scalars, .start = 0, .end = split_model});
+    pthread_mutex_unlock(&helper.own);
 }
 
 const char *aelab_isa(void)

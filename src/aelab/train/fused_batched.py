@@ -5,8 +5,11 @@ parameters live in one flat buffer (`flatten_models`), grouped by layer: the fir
 models as one (n_in, Σ n_out) block, so that the shared input needs one GEMM for every model; then,
 per later layer, each model's weight block and the models' biases side by side, so that the output
 layer's M biases are one (M, D) array the loss kernel reads in one pass. Nothing is padded: Adam
-updates exactly the sweep's parameters. The step is one compiled call (`aelab_sweep_part`), or two
-at once on two threads, each for a group of models of about equal work (`threads` = 2).
+updates exactly the sweep's parameters. The step is one compiled call (`aelab_sweep_part`, then Adam),
+or with `threads` = 2 one call (`aelab_sweep_step_pair`) that runs two groups of models of about equal
+work at once, on this thread and kernels.c's spinning helper, each group then updating its own
+parameters while they are still near its core (earlier, a Python thread pool took the second group,
+and Adam's two halves each updated parameters the other core had computed).
 
 Built from the model and the objective: anything but a `BatchedDenseAutoencoder` trained on
 `PerModelBCE` is refused (`EngineError`); the autograd step is the reference (tests/test_fused_batched.py).
@@ -14,28 +17,12 @@ Built from the model and the objective: anything but a `BatchedDenseAutoencoder`
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 import torch
 
 from aelab.errors import EngineError
 from aelab.models.batched import BatchedDenseAutoencoder
 from aelab.objectives import PerModelBCE
 from aelab.train.fused import CompiledStep, FlatAdam, float_pointer
-
-
-class HelperThread:
-    """One extra thread for the second half of a step's work, started on first use; denormals are
-    flushed there as on the training thread (train.trainer.flush_denormals): Adam's second moments go denormal."""
-
-    def __init__(self) -> None:
-        self.pool: ThreadPoolExecutor | None = None
-
-    def submit(self, function, *args):
-        if self.pool is None:
-            self.pool = ThreadPoolExecutor(1, thread_name_prefix="aelab-step", initializer=torch.set_flush_denormal,
-                                           initargs=(True,))
-        return self.pool.submit(function, *args)
 
 
 def flatten_models(model: BatchedDenseAutoencoder) -> tuple[torch.Tensor, torch.Tensor, dict[int, torch.Tensor]]:
@@ -91,7 +78,6 @@ class CompiledSweepStep(CompiledStep):
         ffi = self.native.ffi
         self.loss, self.sq = ffi.new("double[]", len(model.models)), ffi.new("double[]", len(model.models))
         self.plans: dict[int, tuple] = {}
-        self.helper = HelperThread()
 
     def plan(self, batch: int) -> tuple:
         """(aelab_sweep struct, the groups of models, tensors and arrays to keep alive) for this batch size:
@@ -148,13 +134,8 @@ class CompiledSweepStep(CompiledStep):
         if len(groups) == 1:
             lib.aelab_sweep_part(sweep, *groups[0], batch)
             opt.update(0, n)
-        else:  # the second group on the helper thread (cffi releases the GIL), then Adam in halves
-            other = self.helper.submit(lib.aelab_sweep_part, sweep, *groups[1], batch)
-            lib.aelab_sweep_part(sweep, *groups[0], batch)
-            other.result()
-            other = self.helper.submit(opt.update, n // 2, n)
-            opt.update(0, n // 2)
-            other.result()
+        else:  # the second group on kernels.c's helper thread; each thread then updates its own group's parameters
+            lib.aelab_sweep_step_pair(sweep, groups[1][0], batch, opt.buffers[False], opt.scalars)
         n_models, n_values = len(self.model.models), target.numel()
         bce = torch.tensor(ffi.unpack(self.loss, n_models), dtype=torch.float64) / n_values
         mse = torch.tensor(ffi.unpack(self.sq, n_models), dtype=torch.float64) / n_values

@@ -229,11 +229,13 @@ class CompiledVAEStep(CompiledStep):
 
     def result(self, shares: list[Share], batch: int) -> tuple[float, dict]:
         """(loss, parts) as VariationalObjective names them, from the kernel's sums over the shares."""
-        reconstruction = sum(share.sums.bce for share in shares) / batch
-        kl_per_dim = sum(share.kl_per_dim for share in shares) / batch
-        kl = sum(share.sums.kl for share in shares) / batch
+        first = shares[0]
+        bce, kl, kl_per_dim = first.sums.bce, first.sums.kl, first.kl_per_dim
+        for share in shares[1:]:
+            bce, kl, kl_per_dim = bce + share.sums.bce, kl + share.sums.kl, kl_per_dim + share.kl_per_dim
+        reconstruction, kl = bce / batch, kl / batch
         total = reconstruction + self.beta * kl  # Higgins et al. 2017, eq. 4 (β = 1: −ELBO)
-        return total, {"reconstruction": reconstruction, "kl": kl, "kl_per_dim": kl_per_dim.float()}
+        return total, {"reconstruction": reconstruction, "kl": kl, "kl_per_dim": (kl_per_dim / batch).float()}
 
     def gradients(self) -> dict[str, torch.Tensor]:
         """The last `gradient` call's gradient of every parameter (both shares' added), by the model's names."""

@@ -189,9 +189,17 @@ class Trainer:
                                 "loss (the learning rate may be too high, or the data holds NaN/inf)")
         pos.total += value * batch
         for name, part in parts.items():
-            if not isinstance(part, float):
-                part = part.item() if part.dim() == 0 else part.detach().cpu()  # the sums stay on the CPU, as checkpoints hold them
-            pos.part_sums[name] = pos.part_sums.get(name, 0.0) + part * batch
+            if isinstance(part, float):
+                pos.part_sums[name] = pos.part_sums.get(name, 0.0) + part * batch
+            elif part.dim() == 0:
+                pos.part_sums[name] = pos.part_sums.get(name, 0.0) + part.item() * batch
+            else:  # a vector part: its sum stays on the CPU (as checkpoints hold it), added to in place
+                weighted = part.detach().cpu() * batch
+                total = pos.part_sums.get(name)
+                if isinstance(total, torch.Tensor) and total.dtype == weighted.dtype and total.shape == weighted.shape:
+                    total.add_(weighted)
+                else:
+                    pos.part_sums[name] = weighted if total is None else total + weighted
         pos.step += 1
 
     def check_parameters(self, epoch: int) -> None:
