@@ -136,15 +136,20 @@ def test_a_short_run_on_real_mnist_matches_the_autograd_engine(real_data_dir):
 
 
 def stop_at(run: Trainer, epoch: int, step: int) -> None:
-    """Make `run` request a stop after step `step` of epoch `epoch` (as SIGINT would)."""
-    take_step = run.step
+    """Make `run` request a stop after step `step` of epoch `epoch` (as SIGINT would): the VAE's step takes a run of
+    batches one by one (Step.run_steps), asking after each whether to stop."""
+    take_steps = run.engine.run_steps
 
-    def counted(target, inputs=None):
-        out = take_step(target, inputs)
-        if (run.position.epoch, run.position.step + 1) == (epoch, step):
-            run.request_stop()
-        return out
-    run.step = counted
+    def counted(data, inputs, rows, should_stop=lambda: False):
+        first, taken = run.position.step, []
+
+        def stop() -> bool:
+            taken.append(True)
+            if (run.position.epoch, first + len(taken)) == (epoch, step):
+                run.request_stop()
+            return should_stop()
+        return take_steps(data, inputs, rows, stop)
+    run.engine.run_steps = counted
 
 
 @pytest.mark.parametrize("threads", [1, 2], ids=["one-thread", "two-threads"])

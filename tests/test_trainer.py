@@ -38,14 +38,14 @@ def test_epoch_loss_is_sample_weighted_mean_of_batch_losses(monkeypatch):
     x = structured_images(50)  # 50 = 3 batches of 16 and one of 2
     trainer = make_trainer(epochs=1)
     seen = []
-    original = trainer.step
+    original = type(trainer.engine).__call__
 
-    def recording_step(target, inputs=None):
-        loss, parts = original(target, inputs)
+    def recording_step(self, target, inputs):
+        loss, parts = original(self, target, inputs)
         seen.append((loss.item(), len(target)))
         return loss, parts
 
-    monkeypatch.setattr(trainer, "step", recording_step)
+    monkeypatch.setattr(type(trainer.engine), "__call__", recording_step)
     loss, parts = trainer.train_epoch(x, 1)
     assert [n for _, n in seen] == [16, 16, 16, 2]
     assert loss == pytest.approx(sum(l * n for l, n in seen) / 50, rel=1e-6)

@@ -93,6 +93,32 @@ typedef struct {
     double code_sum;                       /* Σ of the code's activations (≥ 0): the L1 term's Σ|h| */
 } aelab_sums;
 
+/* How a dense step runs (aelab_dense_steps): its mode and the structs that mode's call takes, pointed once at the
+ * chunk's gather buffers. */
+enum { AELAB_ONE_THREAD = 0, AELAB_TWO_BY_ROWS = 1, AELAB_TWO_BY_COLUMNS = 2 };
+typedef struct {
+    int64_t mode;
+    const aelab_dense_work *work[2];       /* one thread, or by rows: each share's buffers */
+    const aelab_batch *batch[2];           /* … and its rows of the gather buffers */
+    const aelab_split_work *split;         /* by columns */
+    const aelab_batch *whole;              /* by columns: the whole batch */
+    aelab_sums *sums;                      /* two */
+} aelab_dense_plan;
+
+/* A run of whole training steps in one call (aelab_dense_steps): step s trains on rows rows[s·batch … (s+1)·batch)
+ * of `data` (the clean targets) with `inputs`' rows as the model's inputs (NULL: the targets), gathered into x and
+ * target (batch × cols each; target unused without inputs), Adam's step count t = first_step + s (docs/engine.md
+ * (E5): its bias corrections from lr, β1, β2), and writes the step's Σ BCE and Σ code into bce[s], code_sum[s]. */
+typedef struct {
+    const float *data, *inputs;
+    int64_t cols;
+    const int64_t *rows;
+    int64_t steps, batch, first_step;
+    float *x, *target;
+    double lr, beta1, beta2;
+    double *bce, *code_sum;
+} aelab_chunk;
+
 /* The models of a sweep sharing one input: the first layers as one (n_in, total) block whose output
  * `first` (b, total) holds model m's units in columns [column[m], column[m] + width); per model m and
  * layer i ≥ 1 (index m·layers + i) its weight (n_out, n_in), bias, their gradients, output `acts` and
@@ -128,6 +154,11 @@ void aelab_dense_step_pair(const aelab_dense_model *model, const aelab_dense_wor
 void aelab_dense_step_split(const aelab_dense_model *model, const aelab_split_work *work, const aelab_batch *batch,
                             aelab_sums *sums0, aelab_sums *sums1, const aelab_adam_buffers *adam,
                             const aelab_adam_scalars *scalars);
+/* chunk->steps whole steps of a dense model, each as `plan` says (one thread: aelab_dense_gradient then Adam; two by
+ * rows: aelab_dense_step_pair; two by columns: aelab_dense_step_split): no Python between the steps. `scalars` ends
+ * holding the last step's bias corrections. */
+void aelab_dense_steps(const aelab_dense_model *model, const aelab_dense_plan *plan, const aelab_adam_buffers *adam,
+                       aelab_adam_scalars *scalars, const aelab_chunk *chunk);
 /* The same forward pass and loss without a gradient (evaluation). */
 void aelab_dense_loss(const aelab_dense_model *model, const aelab_dense_work *work, const aelab_batch *batch,
                       aelab_sums *sums);

@@ -663,6 +663,52 @@ void aelab_dense_step_split(const aelab_dense_model *net, const aelab_split_work
     pthread_mutex_unlock(&helper.own);
 }
 
+/* ---- Many steps in one call ------------------------------------------------------------------------------
+ *
+ * Between two compiled steps the trainer's Python (slicing the batch, a dozen small tensor operations, the loss
+ * bookkeeping) costs more than its instructions suggest: each step's streaming through the model's parameters and
+ * moments evicts the interpreter's own working set from the caches. Measured on the deep model with two threads:
+ * ~100 µs of Python per ~500 µs step. Here a run of steps gathers each batch's rows itself and sets Adam's bias
+ * corrections itself, with the same arithmetic as the one-step calls, so a run equals the same steps taken one by
+ * one bit for bit (tests/test_fused_chunks.py). */
+
+/* Adam's bias corrections for step t (E5), rounded to float from double as FlatAdam.advance's Python floats are. */
+static void adam_corrections(aelab_adam_scalars *k, double lr, double beta1, double beta2, int64_t t)
+{
+    k->step_size = (float) (lr / (1.0 - pow(beta1, (double) t)));
+    k->bc2_sqrt = (float) sqrt(1.0 - pow(beta2, (double) t));
+}
+
+static void gather_rows(float *restrict out, const float *restrict data, const int64_t *restrict rows, int64_t n,
+                        int64_t cols)
+{
+    for (int64_t i = 0; i < n; i++) memcpy(out + i * cols, data + rows[i] * cols, (size_t) cols * sizeof(float));
+}
+
+void aelab_dense_steps(const aelab_dense_model *net, const aelab_dense_plan *plan, const aelab_adam_buffers *adam,
+                       aelab_adam_scalars *scalars, const aelab_chunk *c)
+{
+    for (int64_t s = 0; s < c->steps; s++) {
+        const int64_t *rows = c->rows + s * c->batch;
+        gather_rows(c->x, c->inputs ? c->inputs : c->data, rows, c->batch, c->cols);
+        if (c->inputs) gather_rows(c->target, c->data, rows, c->batch, c->cols);
+        adam_corrections(scalars, c->lr, c->beta1, c->beta2, c->first_step + s);
+        aelab_sums *sums = plan->sums;
+        sums[1].bce = sums[1].code_sum = 0.0;
+        if (plan->mode == AELAB_TWO_BY_COLUMNS) {
+            aelab_dense_step_split(net, plan->split, plan->whole, &sums[0], &sums[1], adam, scalars);
+        } else if (plan->mode == AELAB_TWO_BY_ROWS) {
+            aelab_dense_step_pair(net, plan->work[0], plan->batch[0], &sums[0], plan->work[1], plan->batch[1], &sums[1],
+                                  adam, scalars);
+        } else {
+            aelab_dense_gradient(net, plan->work[0], plan->batch[0], &sums[0]);
+            aelab_adam(adam, 0, adam->size, scalars);
+        }
+        c->bce[s] = sums[0].bce + sums[1].bce;
+        c->code_sum[s] = sums[0].code_sum + sums[1].code_sum;
+    }
+}
+
 /* Forward and backward of models first … end − 1 of a sweep (aelab_kernels.h). Groups of models
  * touch disjoint memory, so two groups can run at once on two threads. */
 void aelab_sweep_part(const aelab_sweep *s, int64_t first_model, int64_t end_model, const aelab_batch *batch)

@@ -196,7 +196,7 @@ class CompiledDenseStep(CompiledStep):
         self.grads = [torch.zeros_like(flat) for _ in range(shares)]  # one gradient buffer per share of the batch's rows
         self.optimizer = FlatAdam(self.native, flat, self.grads[0], learning_rate, grad2=self.grads[1] if shares == 2 else None)
         self.net = self.model_struct()
-        self.plans: dict[int, list[tuple]] = {}  # batch size → per share: (work struct, batch struct, sums, kept tensors)
+        self.plans: dict = {}  # batch size → its shares or split plan; ("chunk", batch size) → a run of steps' plan
 
     def describe(self) -> dict:
         return {**super().describe(), **({"split": self.split} if self.split else {})}
@@ -283,6 +283,63 @@ class CompiledDenseStep(CompiledStep):
             lib.aelab_dense_step_pair(self.net, *shares[0][:3], *shares[1][:3], opt.buffers[True], opt.scalars)
         bce = sum(share[2].bce for share in shares) / target.numel()
         return self.result(bce, sum(share[2].code_sum for share in shares), rows)
+
+    @torch.no_grad()
+    def run_steps(self, data: torch.Tensor, inputs: torch.Tensor | None, rows: torch.Tensor,
+                  should_stop=lambda: False) -> list[tuple[float, dict[str, float]]]:
+        """Every step of `rows` ((steps, b) indices into `data`) in one compiled call (`aelab_dense_steps`): the rows
+        gathered and Adam's bias corrections set in C, with the arithmetic of `__call__`, so that the result equals the
+        same steps taken one by one, bit for bit. All of them run: `should_stop` is for steps that stop between batches."""
+        if not all(t is None or (t.dtype == torch.float32 and t.is_contiguous() and t.device.type == "cpu")
+                   for t in (data, inputs)):
+            return super().run_steps(data, inputs, rows, should_stop)
+        steps, batch = rows.shape
+        ffi, opt = self.native.ffi, self.optimizer
+        plan, chunk, x, target = self.chunk_plan(batch, data.shape[1])
+        rows = rows.contiguous()
+        self.point_chunk(plan, x, x if inputs is None else target)
+        sums = ffi.new("double[]", 2 * steps)  # Σ BCE, then Σ code, per step
+        chunk.data, chunk.inputs = float_pointer(ffi, data), float_pointer(ffi, inputs)
+        chunk.rows, chunk.steps, chunk.first_step = ffi.cast("int64_t *", rows.data_ptr()), steps, opt.steps + 1
+        chunk.bce, chunk.code_sum = sums, sums + steps
+        self.native.lib.aelab_dense_steps(self.net, plan, opt.buffers[plan.mode == 1], opt.scalars, chunk)  # 1: by rows
+        opt.steps += steps
+        values = batch * data.shape[1]
+        return [self.result(sums[s] / values, sums[steps + s], batch) for s in range(steps)]
+
+    def chunk_plan(self, batch: int, cols: int) -> tuple:
+        """(aelab_dense_plan, aelab_chunk, gather buffers x and target) for runs of steps of this batch size."""
+        key = ("chunk", batch)
+        if key not in self.plans:
+            ffi, opt = self.native.ffi, self.optimizer
+            x, target = torch.empty(batch, cols), torch.empty(batch, cols)
+            sums = ffi.new("aelab_sums[2]")
+            fields = {"mode": {None: 0, "rows": 1, "columns": 2}[self.split], "sums": sums}
+            if self.split == "rows" and len(self.plan(batch)) == 1:  # a batch of one row has no halves
+                fields["mode"] = 0
+            if self.split == "columns":
+                work, whole, _, kept = self.split_plan(batch)
+                fields.update(split=work, whole=whole)
+            else:
+                shares = self.plan(batch)
+                kept = [share[4] for share in shares]
+                fields.update(work=[share[0] for share in shares] + [ffi.NULL] * (2 - len(shares)),
+                              batch=[share[1] for share in shares] + [ffi.NULL] * (2 - len(shares)))
+            chunk = ffi.new("aelab_chunk *", {"cols": cols, "batch": batch, "x": float_pointer(ffi, x),
+                                              "target": float_pointer(ffi, target), "lr": opt.lr,
+                                              "beta1": opt.betas[0], "beta2": opt.betas[1]})
+            self.plans[key] = (ffi.new("aelab_dense_plan *", fields), chunk, x, target, sums, kept)
+        plan, chunk, x, target, _, _ = self.plans[key]
+        return plan, chunk, x, target
+
+    def point_chunk(self, plan, x: torch.Tensor, target: torch.Tensor) -> None:
+        """Point the plan's batch structs at the gather buffers (the per-step calls point them at each batch)."""
+        ffi = self.native.ffi
+        if self.split == "columns":
+            plan.whole.x, plan.whole.target = float_pointer(ffi, x), float_pointer(ffi, target)
+            return
+        for share in self.plan(x.shape[0]):
+            self.point(ffi, share, x, target)
 
     def result(self, bce: float, code_sum: float, batch: int) -> tuple[float, dict[str, float]]:
         """(loss, parts) from a mean BCE and the sum of the code's activations: the objective's own parts."""

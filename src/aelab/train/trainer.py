@@ -163,12 +163,30 @@ class Trainer:
         order = pos.order.to(train_x.device)  # drawn on the CPU (the generator's), so every device sees the same order
         steps = math.ceil(n / self.batch_size)
         started = time.perf_counter() - pos.seconds
+        # noise drawn per step (the trainer's generator, in step order) needs Python between steps; else the steps up
+        # to the next refresh go to the engine at once (a compiled step runs them in one call, train/fused.py)
+        per_step = self.input_transform is not None and epoch > self.clean_epochs and train_inputs is None
         with progress_bar(steps, f"epoch {epoch}/{self.epochs}", self.quiet, unit="step", initial=pos.step) as bar:
             while pos.step < steps:
-                rows = order[pos.step * self.batch_size:(pos.step + 1) * self.batch_size]
-                loss, parts = self.step(train_x.index_select(0, rows),  # ~2× faster than train_x[rows]
-                                        None if train_inputs is None else train_inputs.index_select(0, rows))
-                self.accumulate(loss, parts, rows.shape[0], epoch)
+                first = pos.step * self.batch_size
+                if per_step:
+                    rows = order[first:first + self.batch_size]
+                    results = [self.step(train_x.index_select(0, rows), None)]  # ~2× faster than train_x[rows]
+                    sizes = [len(rows)]
+                else:
+                    end = min((pos.step // REFRESH_EVERY + 1) * REFRESH_EVERY, steps)
+                    whole = min(end, n // self.batch_size)  # steps of a whole batch; the epoch's last may be shorter
+                    results, sizes = [], []
+                    if whole > pos.step:
+                        rows = order[first:whole * self.batch_size].view(whole - pos.step, self.batch_size)
+                        results = self.engine.run_steps(train_x, train_inputs, rows, lambda: self.stop_requested)
+                        sizes = [self.batch_size] * len(results)
+                    if end > whole and len(results) == whole - pos.step and not self.stop_requested:
+                        rows = order[whole * self.batch_size:].view(1, -1)
+                        results += self.engine.run_steps(train_x, train_inputs, rows)
+                        sizes.append(rows.shape[1])
+                for (loss, parts), size in zip(results, sizes):
+                    self.accumulate(loss, parts, size, epoch)
                 if pos.step % REFRESH_EVERY == 0 or pos.step == steps:
                     self.check_parameters(epoch)
                     bar.update(pos.step - bar.n)
