@@ -72,6 +72,34 @@ def test_the_trainer_hands_the_compiled_step_whole_runs(split, monkeypatch):
     assert calls == [(50, 16), (10, 16), (1, 5)]
 
 
+def trained_vae(threads: int, chunks: bool, monkeypatch, n: int, batch: int, fixed_noise: bool):
+    from aelab.models.variational import DenseVAE
+    from aelab.objectives import VariationalObjective
+    from aelab.train.fused_vae import CompiledVAEStep
+
+    with monkeypatch.context() as patch:
+        if not chunks:
+            patch.setattr(CompiledVAEStep, "run_steps", Step.run_steps)
+        model = DenseVAE(64, 3, (16,), torch.Generator().manual_seed(1))
+        trainer = Trainer(model, VariationalObjective(2.0), batch_size=batch, epochs=2, learning_rate=1e-2,
+                          generator=torch.Generator().manual_seed(2), quiet=True, engine="fused", threads=threads)
+        assert type(trainer.engine) is CompiledVAEStep
+        x = images(n)
+        noisy = (x + 0.3 * torch.randn(x.shape, generator=torch.Generator().manual_seed(3))).clamp(0, 1)
+        history = trainer.fit(x, images(40, seed=9), **({"train_inputs": noisy} if fixed_noise else {}))
+    return model, history
+
+
+@pytest.mark.parametrize("threads", [1, 2], ids=["one-thread", "two-threads"])
+@pytest.mark.parametrize("n, batch, fixed_noise", [(230, 16, False), (225, 16, True), (230, 7, False)],
+                         ids=["plain", "fixed-noise-last-batch-of-one", "odd-batch"])
+def test_a_vae_s_run_of_steps_equals_its_steps_one_by_one(threads, n, batch, fixed_noise, monkeypatch):
+    """ε included: the run draws each step's in step order before its call, as the steps one by one draw them."""
+    (ma, ha), (mb, hb) = [trained_vae(threads, chunks, monkeypatch, n, batch, fixed_noise) for chunks in (True, False)]
+    assert all(torch.equal(p, q) for p, q in zip(ma.state_dict().values(), mb.state_dict().values()))  # draws too
+    assert [(r.train_loss, r.test_loss, r.train_parts) for r in ha] == [(r.train_loss, r.test_loss, r.train_parts) for r in hb]
+
+
 def test_a_run_names_the_step_whose_loss_became_non_finite(monkeypatch):
     from aelab.errors import TrainingError
 

@@ -13,6 +13,7 @@ from aelab.errors import EngineError
 from aelab.models.dense import DenseAutoencoder
 from aelab.models.variational import DenseVAE
 from aelab.objectives import ReconstructionObjective, VariationalObjective
+from aelab.train import trainer as trainer_module
 from aelab.train.engines import make_step
 from aelab.train.fused_vae import CompiledVAEStep
 from aelab.train.state import restore_trainer_state, trainer_state
@@ -136,25 +137,23 @@ def test_a_short_run_on_real_mnist_matches_the_autograd_engine(real_data_dir):
 
 
 def stop_at(run: Trainer, epoch: int, step: int) -> None:
-    """Make `run` request a stop after step `step` of epoch `epoch` (as SIGINT would): the VAE's step takes a run of
-    batches one by one (Step.run_steps), asking after each whether to stop."""
+    """Make `run` request a stop (as SIGINT would) once the run of steps that takes step `step` of epoch `epoch` is
+    done: a compiled step takes a run of batches in one call, and the trainer sees a stop request between runs."""
     take_steps = run.engine.run_steps
 
     def counted(data, inputs, rows, should_stop=lambda: False):
-        first, taken = run.position.step, []
-
-        def stop() -> bool:
-            taken.append(True)
-            if (run.position.epoch, first + len(taken)) == (epoch, step):
-                run.request_stop()
-            return should_stop()
-        return take_steps(data, inputs, rows, stop)
+        first = run.position.step
+        out = take_steps(data, inputs, rows, should_stop)
+        if run.position.epoch == epoch and first < step <= first + len(out):
+            run.request_stop()
+        return out
     run.engine.run_steps = counted
 
 
 @pytest.mark.parametrize("threads", [1, 2], ids=["one-thread", "two-threads"])
 @pytest.mark.parametrize("mid_epoch", [False, True], ids=["end-of-epoch", "mid-epoch"])
-def test_a_resumed_compiled_run_continues_bit_for_bit(mid_epoch, threads):
+def test_a_resumed_compiled_run_continues_bit_for_bit(mid_epoch, threads, monkeypatch):
+    monkeypatch.setattr(trainer_module, "REFRESH_EVERY", 5)  # runs of 5 steps: an epoch of 18 stops after its 5th
     x, test = images(), images(64, seed=5)
     whole = trainer("fused", threads=threads)
     whole.fit(x, test)

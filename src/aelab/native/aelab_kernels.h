@@ -117,6 +117,8 @@ typedef struct {
     float *x, *target;
     double lr, beta1, beta2;
     double *bce, *code_sum;
+    const float *noise;                    /* a VAE's: ε of step s at noise + s·batch·k */
+    double *kl, *kl_per_dim;               /* a VAE's: Σ KL of step s at kl[s], per code dimension at kl_per_dim + s·k */
 } aelab_chunk;
 
 /* The models of a sweep sharing one input: the first layers as one (n_in, total) block whose output
@@ -169,6 +171,20 @@ void aelab_sweep_part(const aelab_sweep *sweep, int64_t first_model, int64_t end
  * parameters (adam->grad2 unused; the sweep's parameters must be views of adam->params). */
 void aelab_sweep_step_pair(const aelab_sweep *sweep, int64_t split_model, const aelab_batch *batch,
                            const aelab_adam_buffers *adam, const aelab_adam_scalars *scalars);
+/* How a VAE step runs (aelab_vae_steps): one thread, or two by rows (each share's buffers, batch rows, sums and
+ * its first row, where its rows of ε start). */
+typedef struct {
+    int64_t mode;                          /* AELAB_ONE_THREAD or AELAB_TWO_BY_ROWS */
+    const aelab_vae_work *work[2];
+    const aelab_batch *batch[2];
+    aelab_vae_sums *sums[2];
+    int64_t first_row[2];
+} aelab_vae_plan;
+
+/* chunk->steps whole steps of a dense VAE (aelab_vae_gradient then Adam, or aelab_vae_step_pair), as aelab_dense_steps
+ * for a dense model, with each step's ε from chunk->noise; writes Σ BCE, Σ KL and Σ KL per dimension per step. */
+void aelab_vae_steps(const aelab_vae_model *model, const aelab_vae_plan *plan, const aelab_adam_buffers *adam,
+                     aelab_adam_scalars *scalars, const aelab_chunk *chunk);
 /* A dense VAE's forward pass, loss (BCE summed over pixels + β·KL, mean over images: batch->scale = 1/b)
  * and backward pass into `work`'s gradients, with the noise ε (rows, k) of z = μ + exp(½ log σ²)·ε. */
 void aelab_vae_gradient(const aelab_vae_model *model, const aelab_vae_work *work, const aelab_batch *batch,

@@ -709,6 +709,32 @@ void aelab_dense_steps(const aelab_dense_model *net, const aelab_dense_plan *pla
     }
 }
 
+void aelab_vae_steps(const aelab_vae_model *vae, const aelab_vae_plan *plan, const aelab_adam_buffers *adam,
+                     aelab_adam_scalars *scalars, const aelab_chunk *c)
+{
+    const int64_t k = vae->code_size;
+    const int two = plan->mode == AELAB_TWO_BY_ROWS;
+    for (int64_t s = 0; s < c->steps; s++) {
+        const int64_t *rows = c->rows + s * c->batch;
+        const float *noise = c->noise + s * c->batch * k;
+        gather_rows(c->x, c->inputs ? c->inputs : c->data, rows, c->batch, c->cols);
+        if (c->inputs) gather_rows(c->target, c->data, rows, c->batch, c->cols);
+        adam_corrections(scalars, c->lr, c->beta1, c->beta2, c->first_step + s);
+        aelab_vae_sums *first = plan->sums[0], *second = plan->sums[1];
+        if (two) {
+            aelab_vae_step_pair(vae, plan->work[0], plan->batch[0], noise + plan->first_row[0] * k, first, plan->work[1],
+                                plan->batch[1], noise + plan->first_row[1] * k, second, adam, scalars);
+        } else {
+            aelab_vae_gradient(vae, plan->work[0], plan->batch[0], noise, first);
+            aelab_adam(adam, 0, adam->size, scalars);
+        }
+        c->bce[s] = two ? first->bce + second->bce : first->bce;
+        c->kl[s] = two ? first->kl + second->kl : first->kl;
+        for (int64_t j = 0; j < k; j++)
+            c->kl_per_dim[s * k + j] = two ? first->kl_per_dim[j] + second->kl_per_dim[j] : first->kl_per_dim[j];
+    }
+}
+
 /* Forward and backward of models first … end − 1 of a sweep (aelab_kernels.h). Groups of models
  * touch disjoint memory, so two groups can run at once on two threads. */
 void aelab_sweep_part(const aelab_sweep *s, int64_t first_model, int64_t end_model, const aelab_batch *batch)

@@ -137,6 +137,29 @@ class CompiledStep(Step):
         return {"engine": "compiled", "threads": self.threads, **library.describe()}
 
     @staticmethod
+    def in_memory(*tensors: torch.Tensor | None) -> bool:
+        """Whether a run of steps can read these directly: float32, contiguous, in CPU memory (None: not given)."""
+        return all(t is None or (t.dtype == torch.float32 and t.is_contiguous() and t.device.type == "cpu") for t in tensors)
+
+    def chunk_struct(self, batch: int, cols: int) -> tuple:
+        """(aelab_chunk, gather buffers x and target) for runs of steps of this batch size, made once."""
+        chunks = self.__dict__.setdefault("chunks", {})
+        if (batch, cols) not in chunks:
+            ffi, opt = self.native.ffi, self.optimizer
+            x, target = torch.empty(batch, cols), torch.empty(batch, cols)
+            chunks[batch, cols] = (ffi.new("aelab_chunk *", {
+                "cols": cols, "batch": batch, "x": float_pointer(ffi, x), "target": float_pointer(ffi, target),
+                "lr": opt.lr, "beta1": opt.betas[0], "beta2": opt.betas[1]}), x, target)
+        return chunks[batch, cols]
+
+    def fill_chunk(self, chunk, data: torch.Tensor, inputs: torch.Tensor | None, rows: torch.Tensor) -> None:
+        """Point a run at its data, inputs and row indices ((steps, b) int64, contiguous; kept alive by the caller);
+        its first step is the optimiser's next."""
+        ffi = self.native.ffi
+        chunk.data, chunk.inputs = float_pointer(ffi, data), float_pointer(ffi, inputs)
+        chunk.rows, chunk.steps, chunk.first_step = ffi.cast("int64_t *", rows.data_ptr()), rows.shape[0], self.optimizer.steps + 1
+
+    @staticmethod
     def load_native(what: str) -> library.Native:
         """The compiled module, or an EngineError naming the step (`what`) and why the module is not here."""
         native = library.load()
@@ -290,47 +313,40 @@ class CompiledDenseStep(CompiledStep):
         """Every step of `rows` ((steps, b) indices into `data`) in one compiled call (`aelab_dense_steps`): the rows
         gathered and Adam's bias corrections set in C, with the arithmetic of `__call__`, so that the result equals the
         same steps taken one by one, bit for bit. All of them run: `should_stop` is for steps that stop between batches."""
-        if not all(t is None or (t.dtype == torch.float32 and t.is_contiguous() and t.device.type == "cpu")
-                   for t in (data, inputs)):
+        if not self.in_memory(data, inputs):
             return super().run_steps(data, inputs, rows, should_stop)
         steps, batch = rows.shape
         ffi, opt = self.native.ffi, self.optimizer
-        plan, chunk, x, target = self.chunk_plan(batch, data.shape[1])
-        rows = rows.contiguous()
+        plan = self.chunk_plan(batch)
+        chunk, x, target = self.chunk_struct(batch, data.shape[1])
         self.point_chunk(plan, x, x if inputs is None else target)
+        rows = rows.contiguous()
+        self.fill_chunk(chunk, data, inputs, rows)
         sums = ffi.new("double[]", 2 * steps)  # Σ BCE, then Σ code, per step
-        chunk.data, chunk.inputs = float_pointer(ffi, data), float_pointer(ffi, inputs)
-        chunk.rows, chunk.steps, chunk.first_step = ffi.cast("int64_t *", rows.data_ptr()), steps, opt.steps + 1
         chunk.bce, chunk.code_sum = sums, sums + steps
         self.native.lib.aelab_dense_steps(self.net, plan, opt.buffers[plan.mode == 1], opt.scalars, chunk)  # 1: by rows
         opt.steps += steps
         values = batch * data.shape[1]
         return [self.result(sums[s] / values, sums[steps + s], batch) for s in range(steps)]
 
-    def chunk_plan(self, batch: int, cols: int) -> tuple:
-        """(aelab_dense_plan, aelab_chunk, gather buffers x and target) for runs of steps of this batch size."""
+    def chunk_plan(self, batch: int):
+        """The aelab_dense_plan of runs of steps of this batch size: the mode and the structs its call takes."""
         key = ("chunk", batch)
         if key not in self.plans:
-            ffi, opt = self.native.ffi, self.optimizer
-            x, target = torch.empty(batch, cols), torch.empty(batch, cols)
+            ffi = self.native.ffi
             sums = ffi.new("aelab_sums[2]")
             fields = {"mode": {None: 0, "rows": 1, "columns": 2}[self.split], "sums": sums}
             if self.split == "rows" and len(self.plan(batch)) == 1:  # a batch of one row has no halves
                 fields["mode"] = 0
             if self.split == "columns":
-                work, whole, _, kept = self.split_plan(batch)
+                work, whole, _, _ = self.split_plan(batch)
                 fields.update(split=work, whole=whole)
             else:
                 shares = self.plan(batch)
-                kept = [share[4] for share in shares]
                 fields.update(work=[share[0] for share in shares] + [ffi.NULL] * (2 - len(shares)),
                               batch=[share[1] for share in shares] + [ffi.NULL] * (2 - len(shares)))
-            chunk = ffi.new("aelab_chunk *", {"cols": cols, "batch": batch, "x": float_pointer(ffi, x),
-                                              "target": float_pointer(ffi, target), "lr": opt.lr,
-                                              "beta1": opt.betas[0], "beta2": opt.betas[1]})
-            self.plans[key] = (ffi.new("aelab_dense_plan *", fields), chunk, x, target, sums, kept)
-        plan, chunk, x, target, _, _ = self.plans[key]
-        return plan, chunk, x, target
+            self.plans[key] = (ffi.new("aelab_dense_plan *", fields), sums)  # the structs it points at: in self.plans
+        return self.plans[key][0]
 
     def point_chunk(self, plan, x: torch.Tensor, target: torch.Tensor) -> None:
         """Point the plan's batch structs at the gather buffers (the per-step calls point them at each batch)."""

@@ -233,9 +233,53 @@ class CompiledVAEStep(CompiledStep):
         bce, kl, kl_per_dim = first.sums.bce, first.sums.kl, first.kl_per_dim
         for share in shares[1:]:
             bce, kl, kl_per_dim = bce + share.sums.bce, kl + share.sums.kl, kl_per_dim + share.kl_per_dim
+        return self.parts(bce, kl, (kl_per_dim / batch).float(), batch)
+
+    def parts(self, bce: float, kl: float, kl_per_dim: torch.Tensor, batch: int) -> tuple[float, dict]:
+        """(loss, parts) from a batch's Σ BCE, Σ KL and its mean KL per dimension (float32)."""
         reconstruction, kl = bce / batch, kl / batch
         total = reconstruction + self.beta * kl  # Higgins et al. 2017, eq. 4 (β = 1: −ELBO)
-        return total, {"reconstruction": reconstruction, "kl": kl, "kl_per_dim": (kl_per_dim / batch).float()}
+        return total, {"reconstruction": reconstruction, "kl": kl, "kl_per_dim": kl_per_dim}
+
+    @torch.no_grad()
+    def run_steps(self, data: torch.Tensor, inputs: torch.Tensor | None, rows: torch.Tensor,
+                  should_stop=lambda: False) -> list[tuple[float, dict]]:
+        """Every step of `rows` in one compiled call (`aelab_vae_steps`), as the dense step's `run_steps`: each step's ε
+        drawn first, in step order, as the steps one by one would draw it; equal to them bit for bit."""
+        if not self.in_memory(data, inputs):
+            return super().run_steps(data, inputs, rows, should_stop)
+        steps, batch = rows.shape
+        ffi, opt, k = self.native.ffi, self.optimizer, self.model.code_size
+        shares, like = self.plan(batch)
+        chunk, x, target = self.chunk_struct(batch, data.shape[1])
+        for share in shares:
+            share.batch.x = float_pointer(ffi, x, share.first * x.shape[1])
+            share.batch.target = float_pointer(ffi, x if inputs is None else target, share.first * x.shape[1])
+        noise = torch.stack([self.model.noise(like) for _ in range(steps)])  # (steps, b, k)
+        sums = torch.empty(steps * (2 + k), dtype=torch.float64)  # Σ BCE, Σ KL per step, then Σ KL per dimension
+        rows = rows.contiguous()
+        self.fill_chunk(chunk, data, inputs, rows)
+        chunk.noise = float_pointer(ffi, noise)
+        address = ffi.cast("double *", sums.data_ptr())
+        chunk.bce, chunk.kl, chunk.kl_per_dim = address, address + steps, address + 2 * steps
+        self.native.lib.aelab_vae_steps(self.net, self.vae_plan(batch, shares), opt.buffers[len(shares) == 2],
+                                        opt.scalars, chunk)
+        opt.steps += steps
+        per_dim = (sums[2 * steps:].view(steps, k) / batch).float()
+        bce, kl = sums[:steps].tolist(), sums[steps:2 * steps].tolist()
+        return [self.parts(bce[s], kl[s], per_dim[s], batch) for s in range(steps)]
+
+    def vae_plan(self, batch: int, shares: list[Share]):
+        """The aelab_vae_plan of runs of steps of this batch size (its shares' structs stay in self.plans)."""
+        plans = self.__dict__.setdefault("run_plans", {})
+        if batch not in plans:
+            ffi, two = self.native.ffi, len(shares) == 2
+            plans[batch] = ffi.new("aelab_vae_plan *", {
+                "mode": 1 if two else 0, "work": [s.work for s in shares] + [ffi.NULL] * (2 - len(shares)),
+                "batch": [s.batch for s in shares] + [ffi.NULL] * (2 - len(shares)),
+                "sums": [s.sums for s in shares] + [ffi.NULL] * (2 - len(shares)),
+                "first_row": [s.first for s in shares] + [0] * (2 - len(shares))})
+        return plans[batch]
 
     def gradients(self) -> dict[str, torch.Tensor]:
         """The last `gradient` call's gradient of every parameter (both shares' added), by the model's names."""
