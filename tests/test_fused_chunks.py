@@ -100,6 +100,29 @@ def test_a_vae_s_run_of_steps_equals_its_steps_one_by_one(threads, n, batch, fix
     assert [(r.train_loss, r.test_loss, r.train_parts) for r in ha] == [(r.train_loss, r.test_loss, r.train_parts) for r in hb]
 
 
+@pytest.mark.parametrize("threads", [1, 2], ids=["one-thread", "two-groups"])
+def test_a_sweep_s_run_of_steps_equals_its_steps_one_by_one(threads, monkeypatch):
+    from aelab.models.batched import BatchedDenseAutoencoder
+    from aelab.objectives import PerModelBCE
+    from aelab.train.fused_batched import CompiledSweepStep
+
+    runs = []
+    for chunks in (True, False):
+        with monkeypatch.context() as patch:
+            if not chunks:
+                patch.setattr(CompiledSweepStep, "run_steps", Step.run_steps)
+            sizes = (3, 5, 8)
+            model = BatchedDenseAutoencoder(64, sizes, (), [torch.Generator().manual_seed(s) for s in sizes])
+            trainer = Trainer(model, PerModelBCE(), batch_size=16, epochs=2, learning_rate=1e-2,
+                              generator=torch.Generator().manual_seed(2), quiet=True, engine="fused", threads=threads)
+            assert type(trainer.engine) is CompiledSweepStep
+            runs.append((model, trainer.fit(images(225), images(40, seed=9))))
+    (ma, ha), (mb, hb) = runs
+    assert all(torch.equal(p, q) for p, q in zip(ma.parameters(), mb.parameters()))
+    assert [r.train_loss for r in ha] == [r.train_loss for r in hb]
+    assert [r.train_parts for r in ha] == [r.train_parts for r in hb]
+
+
 def test_a_run_names_the_step_whose_loss_became_non_finite(monkeypatch):
     from aelab.errors import TrainingError
 

@@ -166,6 +166,11 @@ void aelab_dense_loss(const aelab_dense_model *model, const aelab_dense_work *wo
                       aelab_sums *sums);
 /* Forward and backward of models first … end − 1 of a sweep (Adam is separate). */
 void aelab_sweep_part(const aelab_sweep *sweep, int64_t first_model, int64_t end_model, const aelab_batch *batch);
+/* chunk->steps whole steps of a sweep (one thread: aelab_sweep_part then Adam over every parameter; or split_model
+ * > 0: aelab_sweep_step_pair), as aelab_dense_steps; each step's Σ BCE and Σ (σ − x)² per model go to
+ * chunk->bce + s·models and chunk->code_sum + s·models. */
+void aelab_sweep_steps(const aelab_sweep *sweep, int64_t split_model, const aelab_batch *batch,
+                       const aelab_adam_buffers *adam, aelab_adam_scalars *scalars, const aelab_chunk *chunk);
 /* A whole sweep step on two threads: models [0, split_model) here and [split_model, models) on the helper thread (as
  * aelab_dense_step_pair's), each group's forward and backward (aelab_sweep_part) then Adam on that group's own
  * parameters (adam->grad2 unused; the sweep's parameters must be views of adam->params). */

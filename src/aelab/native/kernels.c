@@ -814,6 +814,26 @@ void aelab_sweep_step_pair(const aelab_sweep *sweep, int64_t split_model, const 
     pthread_mutex_unlock(&helper.own);
 }
 
+void aelab_sweep_steps(const aelab_sweep *sweep, int64_t split_model, const aelab_batch *batch,
+                       const aelab_adam_buffers *adam, aelab_adam_scalars *scalars, const aelab_chunk *c)
+{
+    const int64_t models = sweep->models;
+    for (int64_t s = 0; s < c->steps; s++) {
+        const int64_t *rows = c->rows + s * c->batch;
+        gather_rows(c->x, c->inputs ? c->inputs : c->data, rows, c->batch, c->cols);
+        if (c->inputs) gather_rows(c->target, c->data, rows, c->batch, c->cols);
+        adam_corrections(scalars, c->lr, c->beta1, c->beta2, c->first_step + s);
+        if (split_model > 0) {
+            aelab_sweep_step_pair(sweep, split_model, batch, adam, scalars);
+        } else {
+            aelab_sweep_part(sweep, 0, models, batch);
+            aelab_adam(adam, 0, adam->size, scalars);
+        }
+        memcpy(c->bce + s * models, sweep->loss, (size_t) models * sizeof(double));
+        memcpy(c->code_sum + s * models, sweep->sq, (size_t) models * sizeof(double));
+    }
+}
+
 const char *aelab_isa(void)
 {
 #if defined(__AVX512F__)
