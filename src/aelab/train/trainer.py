@@ -28,7 +28,7 @@ from aelab.train.progress import progress_bar
 from aelab.train.step import Step
 
 InputTransform = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
-REFRESH_EVERY = 50  # steps between progress updates and parameter finiteness checks
+REFRESH_EVERY = 50  # steps between progress updates and parameter finiteness checks; the longest run of steps
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,8 @@ class Position:
 
 
 class TrainingInterrupted(AelabError):
-    """A stop was requested (SIGINT/SIGTERM); raised after the current step, with `position` consistent."""
+    """A stop was requested (SIGINT/SIGTERM); raised after the current step (a compiled step's current run of at most
+    REFRESH_EVERY steps, tens of milliseconds), with `position` consistent."""
 
     exit_code = 130
 
@@ -122,7 +123,7 @@ class Trainer:
         self.stop_requested = False
 
     def request_stop(self) -> None:
-        """Ask training to stop after the current step (safe to call from a signal handler)."""
+        """Ask training to stop after the current step, or run of steps (safe to call from a signal handler)."""
         self.stop_requested = True
 
     def fit(self, train_x: torch.Tensor, test_x: torch.Tensor | None = None,
