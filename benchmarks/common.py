@@ -7,11 +7,12 @@ import datetime
 import os
 import platform
 import statistics
-import subprocess
 import time
 from typing import Callable, NamedTuple
 
 import torch
+
+from aelab.devices import cpu_model  # the CPU as lscpu names it, in every benchmark's record
 
 
 class Timing(NamedTuple):
@@ -20,17 +21,6 @@ class Timing(NamedTuple):
 
     seconds: float
     cpu_seconds: float | None = None
-
-
-def cpu_model() -> str:
-    """The CPU as lscpu names it, vendor included (AMD and Intel CPUs differ in which BLAS is fast)."""
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True, env={**os.environ, "LC_ALL": "C"}).stdout
-        fields = {key.strip(): value.strip() for key, value in (line.split(":", 1) for line in out.splitlines() if ":" in line)}
-        return f"{fields['Model name']} ({fields['Vendor ID']})"
-    except (OSError, subprocess.CalledProcessError, KeyError):  # no lscpu (or an unusual one): the kernel's name
-        with open("/proc/cpuinfo") as f:
-            return next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "unknown")
 
 
 def machine() -> dict:

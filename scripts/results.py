@@ -12,17 +12,13 @@ import argparse
 import datetime
 import json
 import platform
-import sys
 from pathlib import Path
 
 from aelab.config import FigureConfig, TrainConfig
-from aelab.devices import config_identity
+from aelab.devices import config_identity, cpu_model
 from aelab.experiments.runs import is_finished
 from aelab.experiments.train_one import resolve, train_run
 from aelab.fileio import atomic_write_text
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
-from common import cpu_model  # noqa: E402  (the CPU as lscpu names it, as every benchmark records it)
 
 # The study's models with its settings; the denoiser draws its noise once, as the original did.
 STUDY = {

@@ -360,3 +360,20 @@ def test_a_checkpoint_continues_on_the_other_engine(kind, before, after):
     second.fit(x)
     for a, b in zip(whole.model.state_dict().values(), second.model.state_dict().values()):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_the_cpu_is_recorded_by_its_model_name_not_its_architecture(tmp_path, monkeypatch):
+    """config.json names the processor as lscpu does (vendor included): AMD and Intel differ in what is fast."""
+    name = devices.cpu_model()
+    assert name not in ("x86_64", "aarch64", "unknown", "")
+    assert devices.device_name(torch.device("cpu")) == name
+    if Path("/proc/cpuinfo").exists() and "model name" in Path("/proc/cpuinfo").read_text():
+        kernel = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                      if line.startswith("model name"))
+        assert name.startswith(kernel)  # lscpu's name is the kernel's, with the vendor after it
+    # without lscpu: the kernel's model name, from the cpuinfo file given
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: (_ for _ in ()).throw(FileNotFoundError("lscpu")))
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC 9R45 96-Core Processor\n")
+    assert devices.cpu_model.__wrapped__(cpuinfo) == "AMD EPYC 9R45 96-Core Processor"
+    assert devices.cpu_model.__wrapped__(tmp_path / "absent")  # neither: Python's platform names, never empty

@@ -13,10 +13,13 @@ docs/devices.md).
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
+import subprocess
 from contextlib import contextmanager
 from contextvars import ContextVar
+from pathlib import Path
 from typing import Iterator
 
 import torch
@@ -59,13 +62,33 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+@functools.cache
+def cpu_model(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
+    """The CPU as lscpu names it, vendor included ("Intel(R) Xeon(R) Processor (GenuineIntel)"): AMD and Intel CPUs
+    differ in which BLAS and which two-thread split is fast, so every record names it. Without lscpu, the kernel's
+    model name; elsewhere Python's platform names (on Linux these say only "x86_64")."""
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True, timeout=10,
+                             env={**os.environ, "LC_ALL": "C"}).stdout
+        fields = {key.strip(): value.strip() for key, value in (line.split(":", 1) for line in out.splitlines() if ":" in line)}
+        return f"{fields['Model name']} ({fields['Vendor ID']})"
+    except (OSError, subprocess.SubprocessError, KeyError):
+        pass
+    try:
+        with open(cpuinfo) as f:
+            found = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), None)
+    except OSError:
+        found = None
+    return found or platform.processor() or platform.machine() or "unknown"
+
+
 def device_name(device: torch.device) -> str:
     """The card's or processor's name, for config.json."""
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
     if device.type == "mps":
         return f"Apple GPU (MPS) on {platform.machine()}"
-    return platform.processor() or platform.machine()
+    return cpu_model()
 
 
 def device_record(asked: str) -> dict:

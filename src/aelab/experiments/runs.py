@@ -23,6 +23,7 @@ from matplotlib.figure import Figure
 import aelab
 from aelab.data.custom.paths import is_path, kind_of
 from aelab.data.registry import get_spec
+from aelab.devices import cpu_model
 from aelab.errors import CheckpointError, ConfigError, OutputError
 from aelab.experiments.checkpointing import CHECKPOINT
 from aelab.experiments.run_lock import RunLock, check_not_locked
@@ -142,7 +143,7 @@ def environment() -> dict:
         "numpy": np.__version__,
         "python": platform.python_version(),
         "machine": platform.machine(),
-        "processor": platform.processor() or platform.machine(),
+        "processor": cpu_model(),
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
