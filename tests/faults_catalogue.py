@@ -8,7 +8,7 @@ FAULTS = [
     # (fault or bad input, what the user sees, what is kept, proving test)
     ("training process killed (SIGKILL) mid-epoch", "nothing (the process is gone)", "the checkpoint of the last finished epoch, whole; `--resume` ends bit-identical to an uninterrupted run",
      "test_resume.py::test_sigkill_mid_run_then_resume_is_bit_identical"),
-    ("Ctrl-C / SIGTERM during training", "`interrupted at epoch E, step S of N; checkpoint saved …: continue with the same command and --resume`, exit 130", "a checkpoint taken right after the step in progress; resume is bit-identical",
+    ("Ctrl-C / SIGTERM during training", "`interrupted at epoch E, step S of N; checkpoint saved …: continue with the same command and --resume`, exit 130", "a checkpoint taken right after the step in progress (a compiled step: its run of at most 50 steps, tens of milliseconds); resume is bit-identical",
      "test_resume.py::test_sigint_finishes_step_saves_and_resume_is_bit_identical"),
     ("a second Ctrl-C while the first is being handled", "`aelab: interrupted`, exit 130, at once", "the previous checkpoint (or the one just completed), whole; no temporary file",
      "test_resume.py::test_second_ctrl_c_quits_at_once_and_keeps_the_previous_checkpoint"),
