@@ -685,14 +685,21 @@ static void gather_rows(float *restrict out, const float *restrict data, const i
     for (int64_t i = 0; i < n; i++) memcpy(out + i * cols, data + rows[i] * cols, (size_t) cols * sizeof(float));
 }
 
+/* Step s of a run: its batch's rows gathered into c->x (and, with inputs, the clean targets into c->target), and
+ * Adam's corrections for its step count. */
+static void begin_step(const aelab_chunk *c, int64_t s, aelab_adam_scalars *scalars)
+{
+    const int64_t *rows = c->rows + s * c->batch;
+    gather_rows(c->x, c->inputs ? c->inputs : c->data, rows, c->batch, c->cols);
+    if (c->inputs) gather_rows(c->target, c->data, rows, c->batch, c->cols);
+    adam_corrections(scalars, c->lr, c->beta1, c->beta2, c->first_step + s);
+}
+
 void aelab_dense_steps(const aelab_dense_model *net, const aelab_dense_plan *plan, const aelab_adam_buffers *adam,
                        aelab_adam_scalars *scalars, const aelab_chunk *c)
 {
     for (int64_t s = 0; s < c->steps; s++) {
-        const int64_t *rows = c->rows + s * c->batch;
-        gather_rows(c->x, c->inputs ? c->inputs : c->data, rows, c->batch, c->cols);
-        if (c->inputs) gather_rows(c->target, c->data, rows, c->batch, c->cols);
-        adam_corrections(scalars, c->lr, c->beta1, c->beta2, c->first_step + s);
+        begin_step(c, s, scalars);
         aelab_sums *sums = plan->sums;
         sums[1].bce = sums[1].code_sum = 0.0;
         if (plan->mode == AELAB_TWO_BY_COLUMNS) {
@@ -715,11 +722,8 @@ void aelab_vae_steps(const aelab_vae_model *vae, const aelab_vae_plan *plan, con
     const int64_t k = vae->code_size;
     const int two = plan->mode == AELAB_TWO_BY_ROWS;
     for (int64_t s = 0; s < c->steps; s++) {
-        const int64_t *rows = c->rows + s * c->batch;
         const float *noise = c->noise + s * c->batch * k;
-        gather_rows(c->x, c->inputs ? c->inputs : c->data, rows, c->batch, c->cols);
-        if (c->inputs) gather_rows(c->target, c->data, rows, c->batch, c->cols);
-        adam_corrections(scalars, c->lr, c->beta1, c->beta2, c->first_step + s);
+        begin_step(c, s, scalars);
         aelab_vae_sums *first = plan->sums[0], *second = plan->sums[1];
         if (two) {
             aelab_vae_step_pair(vae, plan->work[0], plan->batch[0], noise + plan->first_row[0] * k, first, plan->work[1],
@@ -819,10 +823,7 @@ void aelab_sweep_steps(const aelab_sweep *sweep, int64_t split_model, const aela
 {
     const int64_t models = sweep->models;
     for (int64_t s = 0; s < c->steps; s++) {
-        const int64_t *rows = c->rows + s * c->batch;
-        gather_rows(c->x, c->inputs ? c->inputs : c->data, rows, c->batch, c->cols);
-        if (c->inputs) gather_rows(c->target, c->data, rows, c->batch, c->cols);
-        adam_corrections(scalars, c->lr, c->beta1, c->beta2, c->first_step + s);
+        begin_step(c, s, scalars);
         if (split_model > 0) {
             aelab_sweep_step_pair(sweep, split_model, batch, adam, scalars);
         } else {

@@ -180,7 +180,7 @@ def two_thread_split(parameters: int, batch: int | None) -> str:
     the two gradients: aelab_dense_step_pair) or "columns" (each computes half of every layer's units for the whole
     batch, and updates only its own weights: aelab_dense_step_split).
 
-    Chosen by measurement (BENCHMARKS.md "Two threads: rows or columns", Intel Xeon with a 2 MiB L2): columns ran
+    Chosen by measurement (BENCHMARKS.md "Issue 12, stop 14", Intel Xeon with a 2 MiB L2): columns ran
     13–33% faster when the parameters with their gradient and Adam's two moments (16 bytes each) outgrow one core's L2
     and the batch is at most 64 (row halves of ≤ 32 rows run the products at a low rate, and both cores stream every
     weight); rows ran 4–20% faster everywhere else. Without a batch size (None): rows, as before.
@@ -253,14 +253,19 @@ class CompiledDenseStep(CompiledStep):
         if batch not in self.plans:
             ffi = self.native.ffi
             shares = share_rows(batch, self.threads)
-            add = (self.l1 / batch if self.l1_reduction == "mean" else self.l1) if self.l1 > 0 else 0.0  # (E6)
             plans = []
             for k, (first, rows) in enumerate(shares):
                 work, kept = self.work_struct(rows, self.grads[k])
-                fields = {"rows": rows, "scale": 1.0 / (batch * self.layers[-1].out_features), "l1_add": add}  # (E2)
-                plans.append((work, ffi.new("aelab_batch *", fields), ffi.new("aelab_sums *"), first, kept))
+                plans.append((work, ffi.new("aelab_batch *", self.batch_fields(batch, rows)), ffi.new("aelab_sums *"), first,
+                              kept))
             self.plans[batch] = plans
         return self.plans[batch]
+
+    def batch_fields(self, batch: int, rows: int) -> dict:
+        """aelab_batch's factors for `rows` rows of a batch of `batch`: the whole batch's mean-BCE scale (E2) and L1
+        gradient (E6)."""
+        add = (self.l1 / batch if self.l1_reduction == "mean" else self.l1) if self.l1 > 0 else 0.0  # (E6)
+        return {"rows": rows, "scale": 1.0 / (batch * self.layers[-1].out_features), "l1_add": add}  # (E2)
 
     def split_plan(self, batch: int) -> tuple:
         """(aelab_split_work, aelab_batch, two aelab_sums, kept tensors) for a whole batch split by columns."""
@@ -274,9 +279,8 @@ class CompiledDenseStep(CompiledStep):
                                                   "grads": [float_pointer(ffi, d) for d in deltas],
                                                   "partials": [float_pointer(ffi, p) for p in partials],
                                                   "blocks": [float_pointer(ffi, b) for b in blocks]})
-            add = (self.l1 / batch if self.l1_reduction == "mean" else self.l1) if self.l1 > 0 else 0.0  # (E6)
-            fields = {"rows": batch, "scale": 1.0 / (batch * self.layers[-1].out_features), "l1_add": add}  # (E2)
-            self.plans[batch] = (work, ffi.new("aelab_batch *", fields), ffi.new("aelab_sums[2]"), acts + deltas + partials + blocks)
+            self.plans[batch] = (work, ffi.new("aelab_batch *", self.batch_fields(batch, batch)), ffi.new("aelab_sums[2]"),
+                                 acts + deltas + partials + blocks)
         return self.plans[batch]
 
     @staticmethod
@@ -335,17 +339,16 @@ class CompiledDenseStep(CompiledStep):
         if key not in self.plans:
             ffi = self.native.ffi
             sums = ffi.new("aelab_sums[2]")
-            fields = {"mode": {None: 0, "rows": 1, "columns": 2}[self.split], "sums": sums}
-            if self.split == "rows" and len(self.plan(batch)) == 1:  # a batch of one row has no halves
-                fields["mode"] = 0
             if self.split == "columns":
                 work, whole, _, _ = self.split_plan(batch)
-                fields.update(split=work, whole=whole)
-            else:
+                fields = {"mode": 2, "split": work, "whole": whole}
+            else:  # one thread, or by rows: the shares say which (a batch of one row has no halves)
                 shares = self.plan(batch)
-                fields.update(work=[share[0] for share in shares] + [ffi.NULL] * (2 - len(shares)),
-                              batch=[share[1] for share in shares] + [ffi.NULL] * (2 - len(shares)))
-            self.plans[key] = (ffi.new("aelab_dense_plan *", fields), sums)  # the structs it points at: in self.plans
+                empty = [ffi.NULL] * (2 - len(shares))
+                fields = {"mode": len(shares) - 1, "work": [share[0] for share in shares] + empty,  # 0: one thread, 1: by rows
+                          "batch": [share[1] for share in shares] + empty}
+            # the structs the plan points at stay in self.plans
+            self.plans[key] = (ffi.new("aelab_dense_plan *", {**fields, "sums": sums}), sums)
         return self.plans[key][0]
 
     def point_chunk(self, plan, x: torch.Tensor, target: torch.Tensor) -> None:

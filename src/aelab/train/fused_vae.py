@@ -197,10 +197,15 @@ class CompiledVAEStep(CompiledStep):
         target, x = target.contiguous(), inputs.contiguous()
         shares, like = self.plan(len(target))
         noise = self.model.noise(like)  # (b, k) ~ N(0, I): the same seeded stream as autograd's forward pass
+        self.point(shares, x, target)
+        return shares, [float_pointer(ffi, noise, share.first * noise.shape[1]) for share in shares], [x, target, noise]
+
+    def point(self, shares: list[Share], x: torch.Tensor, target: torch.Tensor) -> None:
+        """Point each share's batch struct at its rows of the model's inputs `x` and the clean `target`."""
+        ffi = self.native.ffi
         for share in shares:
             share.batch.x = float_pointer(ffi, x, share.first * x.shape[1])
             share.batch.target = float_pointer(ffi, target, share.first * target.shape[1])
-        return shares, [float_pointer(ffi, noise, share.first * noise.shape[1]) for share in shares], [x, target, noise]
 
     @torch.no_grad()
     def gradient(self, target: torch.Tensor, inputs: torch.Tensor) -> tuple[float, dict]:
@@ -252,9 +257,7 @@ class CompiledVAEStep(CompiledStep):
         ffi, opt, k = self.native.ffi, self.optimizer, self.model.code_size
         shares, like = self.plan(batch)
         chunk, x, target = self.chunk_struct(batch, data.shape[1])
-        for share in shares:
-            share.batch.x = float_pointer(ffi, x, share.first * x.shape[1])
-            share.batch.target = float_pointer(ffi, x if inputs is None else target, share.first * x.shape[1])
+        self.point(shares, x, x if inputs is None else target)
         noise = torch.stack([self.model.noise(like) for _ in range(steps)])  # (steps, b, k)
         sums = torch.empty(steps * (2 + k), dtype=torch.float64)  # Σ BCE, Σ KL per step, then Σ KL per dimension
         rows = rows.contiguous()
