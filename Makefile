@@ -19,7 +19,7 @@ ifeq ($(origin AELAB_DATA_DIR), undefined)
   endif
 endif
 
-.PHONY: install test test-fast demo data browser bench bench-peers clean
+.PHONY: install test test-fast lint demo data browser bench bench-peers clean
 
 install: $(STAMP)
 
@@ -32,8 +32,13 @@ $(STAMP): pyproject.toml Makefile $(NATIVE)
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[$(EXTRAS)]'
 	touch $(STAMP)
 
-test: install browser
+test: install browser lint
 	$(BIN)/python -m pytest -q
+
+# ruff (pinned in the test extra, configured in pyproject.toml): no finding, and every file as `ruff format` writes it.
+lint: install
+	$(BIN)/ruff check src tests benchmarks scripts
+	$(BIN)/ruff format --check src tests benchmarks scripts
 
 # The edit loop (under a minute): every test on synthetic data; the real-data and slow ones are left to `make test`.
 test-fast: install

@@ -27,10 +27,10 @@ sys.path.insert(0, os.path.dirname(__file__))
 from common import cpu_model  # noqa: E402
 
 from aelab.config import AnomalyConfig, ProbeConfig, TrainConfig  # noqa: E402
-from aelab.experiments.anomaly import run_anomaly  # noqa: E402
-from aelab.experiments.probe import PUBLISHED_RAW  # noqa: E402
-from aelab.experiments.probe_runs import probe_runs  # noqa: E402
-from aelab.experiments.train_one import train_run  # noqa: E402
+from aelab.tasks.anomaly.run import run_anomaly  # noqa: E402
+from aelab.tasks.probe.features import PUBLISHED_RAW  # noqa: E402
+from aelab.tasks.probe.runs import probe_runs  # noqa: E402
+from aelab.tasks.train import train_run  # noqa: E402
 
 DATASETS = ("mnist", "fashion-mnist")
 QUICK = {"epochs": 1, "train_size": 2000, "test_size": 2000}
@@ -49,25 +49,55 @@ def dataset_rows(name: str, folder: Path, epochs: int, quick: bool) -> list[tupl
     config = AnomalyConfig(dataset=name, epochs=epochs, **({"train_size": 200, "test_size": 2000} if quick else {}))
     result, seconds = timed(lambda: run_anomaly(config, folder / name / "anomaly", quiet=True, log=quiet))
     overall = result["overall"]
-    rows = [(name, f"anomaly: 10 classes × {epochs} epochs, baselines", seconds,
-             "mean AUROC " + ", ".join(f"{m} {overall[m]['auroc']:.3f}" for m in ("ae_sse", "pca", "knn_pixels")))]
+    rows = [
+        (
+            name,
+            f"anomaly: 10 classes × {epochs} epochs, baselines",
+            seconds,
+            "mean AUROC " + ", ".join(f"{m} {overall[m]['auroc']:.3f}" for m in ("ae_sse", "pca", "knn_pixels")),
+        )
+    ]
     run = folder / name / "shallow"
-    metrics, seconds = timed(lambda: train_run(TrainConfig(dataset=name, model="shallow", code_size=32,
-                                                           epochs=epochs if quick else None, **sizes),
-                                               run, quiet=True, log=quiet))
-    rows.append((name, "train: shallow, code 32 (the probes' input)", seconds, f"test BCE {metrics['final']['test_bce']:.4f}"))
-    probe = ProbeConfig(train_size=QUICK["train_size"] if quick else None, tsne_size=300 if quick else ProbeConfig().tsne_size)
+    metrics, seconds = timed(
+        lambda: train_run(
+            TrainConfig(dataset=name, model="shallow", code_size=32, epochs=epochs if quick else None, **sizes),
+            run,
+            quiet=True,
+            log=quiet,
+        )
+    )
+    rows.append(
+        (name, "train: shallow, code 32 (the probes' input)", seconds, f"test BCE {metrics['final']['test_bce']:.4f}")
+    )
+    probe = ProbeConfig(
+        train_size=QUICK["train_size"] if quick else None, tsne_size=300 if quick else ProbeConfig().tsne_size
+    )
     (result,), seconds = timed(lambda: probe_runs([run], probe, log=quiet))
     labels = {"codes": "probe: 32-unit codes", "pca": "probe: PCA, 32 components", "pixels": "probe: raw pixels"}
     for row in result["rows"]:
         label = labels[row["features"]]
         published = PUBLISHED_RAW[name] if row["features"] == "pixels" else None
-        rows.append((name, f"{label}, linear", row["linear_seconds"], f"accuracy {row['linear']:.4f}"
-                     + (f" (published {published['linear']})" if published else "")
-                     + ("" if row["converged"] else ", not converged")))
-        rows.append((name, f"{label}, kNN (k = 5)", row["knn_seconds"], f"accuracy {row['knn']:.4f}"
-                     + (f" (published {published['knn']})" if published else "")))
-    rows.append((name, "probe: whole call (all of the above and t-SNE)", seconds, f"{result['n_train']} training codes"))
+        rows.append(
+            (
+                name,
+                f"{label}, linear",
+                row["linear_seconds"],
+                f"accuracy {row['linear']:.4f}"
+                + (f" (published {published['linear']})" if published else "")
+                + ("" if row["converged"] else ", not converged"),
+            )
+        )
+        rows.append(
+            (
+                name,
+                f"{label}, kNN (k = 5)",
+                row["knn_seconds"],
+                f"accuracy {row['knn']:.4f}" + (f" (published {published['knn']})" if published else ""),
+            )
+        )
+    rows.append(
+        (name, "probe: whole call (all of the above and t-SNE)", seconds, f"{result['n_train']} training codes")
+    )
     return rows
 
 
@@ -84,8 +114,11 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="smoke run of the script (its numbers mean nothing)")
     args = parser.parse_args()
     epochs = QUICK["epochs"] if args.quick else args.epochs
-    print(f"machine: {cpu_model()}, {os.cpu_count()} CPUs" + (" (--quick: a smoke run, not a measurement)" if args.quick else ""),
-          flush=True)
+    print(
+        f"machine: {cpu_model()}, {os.cpu_count()} CPUs"
+        + (" (--quick: a smoke run, not a measurement)" if args.quick else ""),
+        flush=True,
+    )
     with tempfile.TemporaryDirectory() as folder:
         rows = [row for name in DATASETS for row in dataset_rows(name, Path(folder), epochs, args.quick)]
     print(format_rows(rows))

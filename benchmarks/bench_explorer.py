@@ -6,8 +6,9 @@ Issue 16 asks for a page ready in under 1 s and one reconstruction per pointer m
 `timings.update_ms`, one entry per pointer move: the stroke painted, the model's input encoded and
 decoded, the canvases and code bars drawn), in Debian's headless Chromium driven by Playwright.
 The four study models, and the conv, conv-vae and vae families (issue 16: every family in the page),
-are trained for one epoch on 2,000 images (the timings depend on their sizes, not their weights) and explored; each page is opened `--repeats` times in a fresh context and
-stroked with `--moves` pointer moves. Run it on an idle machine; the tests never assert these times.
+are trained for one epoch on 2,000 images (the timings depend on their sizes, not their weights) and
+explored; each page is opened `--repeats` times in a fresh context and stroked with `--moves` pointer
+moves. Run it on an idle machine; the tests never assert these times.
 
     .venv/bin/python benchmarks/bench_explorer.py [--repeats N] [--moves M] [--dataset NAME] [--models a,b,…]
 
@@ -74,35 +75,56 @@ def percentile(values: list[float], q: float) -> float:
     return sorted(values)[min(len(values) - 1, int(q * len(values)))]
 
 
-def run(repeats: int = 5, moves: int = 200, dataset: str = "fashion-mnist", data_dir: str | None = None,
-        models: tuple[str, ...] = MODELS) -> dict:
+def run(
+    repeats: int = 5,
+    moves: int = 200,
+    dataset: str = "fashion-mnist",
+    data_dir: str | None = None,
+    models: tuple[str, ...] = MODELS,
+) -> dict:
     from playwright.sync_api import sync_playwright
 
     results: dict = {"machine": machine(), "models": {}}
     with tempfile.TemporaryDirectory(prefix="aelab-bench-explorer-") as folder, sync_playwright() as playwright:
         runs = study_runs(Path(folder), dataset, data_dir, models)
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        print(f"{'model':<10} {'page':>9} {'ready ms (median [min–max])':>30} {'move ms median':>15} {'p95':>7} {'max':>7}")
+        print(
+            f"{'model':<10} {'page':>9} {'ready ms (median [min–max])':>30} "
+            f"{'move ms median':>15} {'p95':>7} {'max':>7}"
+        )
         for name, out in runs.items():
             readies, updates = [], []
             for _ in range(repeats):
                 ready, per_move = measure(browser, out / EXPLORER_HTML, moves)
                 readies.append(ready)
                 updates += per_move
-            row = {"page_bytes": (out / EXPLORER_HTML).stat().st_size, "ready_ms": readies, "move_ms_median": statistics.median(updates),
-                   "move_ms_p95": percentile(updates, 0.95), "move_ms_max": max(updates), "moves": len(updates)}
+            row = {
+                "page_bytes": (out / EXPLORER_HTML).stat().st_size,
+                "ready_ms": readies,
+                "move_ms_median": statistics.median(updates),
+                "move_ms_p95": percentile(updates, 0.95),
+                "move_ms_max": max(updates),
+                "moves": len(updates),
+            }
             results["models"][name] = row
-            print(f"{name:<10} {row['page_bytes'] / 2**20:7.2f} MB {statistics.median(readies):14.1f} "
-                  f"[{min(readies):.1f}–{max(readies):.1f}] {row['move_ms_median']:15.2f} {row['move_ms_p95']:7.2f} "
-                  f"{row['move_ms_max']:7.2f}")
+            print(
+                f"{name:<10} {row['page_bytes'] / 2**20:7.2f} MB {statistics.median(readies):14.1f} "
+                f"[{min(readies):.1f}–{max(readies):.1f}] {row['move_ms_median']:15.2f} {row['move_ms_p95']:7.2f} "
+                f"{row['move_ms_max']:7.2f}"
+            )
         browser.close()
     worst_ready = max(statistics.median(r["ready_ms"]) for r in results["models"].values())
     print(f"target: ready < {READY_TARGET_MS:.0f} ms (worst median {worst_ready:.1f})")
-    for label, names in (("the study's dense models", STUDY_MODELS), ("the other families", tuple(set(MODELS) - set(STUDY_MODELS)))):
+    for label, names in (
+        ("the study's dense models", STUDY_MODELS),
+        ("the other families", tuple(set(MODELS) - set(STUDY_MODELS))),
+    ):
         p95 = [r["move_ms_p95"] for name, r in results["models"].items() if name in names]
         if p95:
-            print(f"one reconstruction per move, {label}: worst p95 {max(p95):.2f} ms (target {MOVE_TARGET_MS:.0f} ms "
-                  f"{'for these' if names == STUDY_MODELS else 'is for the dense models; shown for comparison'})")
+            print(
+                f"one reconstruction per move, {label}: worst p95 {max(p95):.2f} ms (target {MOVE_TARGET_MS:.0f} ms "
+                f"{'for these' if names == STUDY_MODELS else 'is for the dense models; shown for comparison'})"
+            )
     return results
 
 
@@ -110,7 +132,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5, help="fresh visits per model (default: 5)")
     parser.add_argument("--moves", type=int, default=200, help="pointer moves per visit (default: 200)")
-    parser.add_argument("--dataset", default="fashion-mnist", help="data set to train on and show (default: fashion-mnist)")
+    parser.add_argument(
+        "--dataset", default="fashion-mnist", help="data set to train on and show (default: fashion-mnist)"
+    )
     parser.add_argument("--data-dir", default=None, help="folder holding the data sets (default: aelab's search order)")
     parser.add_argument("--models", default=",".join(MODELS), help=f"families to measure (default: {','.join(MODELS)})")
     args = parser.parse_args()

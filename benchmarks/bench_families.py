@@ -20,7 +20,8 @@ default threads, one per core, unless said):
   … torch.compile         — with --compile only: the channels-last loop's model through torch.compile (inductor's C++
                             backend); one compiled model trains on, its first epoch (compilation) timed apart
   keras                   — the Keras example's own code (benchmarks/peers/keras_examples.py, in .venv-peers; left
-                            out without `make bench-peers`); it times its epoch itself, its first (tracing) epoch excluded
+                            out without `make bench-peers`); it times its epoch itself, its first (tracing) epoch
+                            excluded
 and, for the dense VAE, its epoch beside the dense autoencoder's of the same shape (784→128→32→128→784):
   dense AE, fused / dense AE, autograd / dense VAE (fused: its compiled step; the whole-epoch comparison at batch
   32 and 128, both compiled, is benchmarks/bench_dense_vae.py).
@@ -35,8 +36,8 @@ import os
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -48,10 +49,10 @@ from conv_variants import plain_forward, plain_model, with_subpixel  # noqa: E40
 from peer_runs import have_keras, run_peer  # noqa: E402
 
 from aelab.config import TrainConfig  # noqa: E402
-from aelab.experiments.train_one import model_and_trainer, resolve, seeded_generators  # noqa: E402
 from aelab.models.registry import get_family  # noqa: E402
 from aelab.models.variational import VariationalAutoencoder  # noqa: E402
 from aelab.objectives import VariationalObjective  # noqa: E402
+from aelab.tasks.recipe import model_and_trainer, resolve, seeded_generators  # noqa: E402
 from aelab.train.step import adam, torch_threads  # noqa: E402
 
 MNIST = (1, 28, 28)
@@ -59,7 +60,9 @@ BATCH = 128
 
 
 def aelab_epoch(x: torch.Tensor, model: str, **settings) -> None:
-    config = resolve(TrainConfig(model=model, batch_size=BATCH, epochs=1, code_size=settings.pop("code_size", 2), **settings))
+    config = resolve(
+        TrainConfig(model=model, batch_size=BATCH, epochs=1, code_size=settings.pop("code_size", 2), **settings)
+    )
     _, trainer, _, _ = model_and_trainer(config, x, x[:BATCH], seeded_generators(0), quiet=True)
     trainer.fit(x)
 
@@ -73,8 +76,9 @@ class Loop:
     bf16: bool = False
 
     @classmethod
-    def fresh(cls, model_name: str, layout: str = "nchw", subpixel: bool = False, bf16: bool = False,
-              compiled: bool = False) -> "Loop":
+    def fresh(
+        cls, model_name: str, layout: str = "nchw", subpixel: bool = False, bf16: bool = False, compiled: bool = False
+    ) -> Loop:
         model = get_family(model_name).build(MNIST, 2, (), torch.Generator().manual_seed(0))  # channels-last as built
         if subpixel:
             model = with_subpixel(model)
@@ -89,11 +93,15 @@ class Loop:
     def epoch(self, x: torch.Tensor) -> float:
         order, total = torch.randperm(len(x), generator=torch.Generator().manual_seed(0)), 0.0
         for start in range(0, len(x), BATCH):
-            batch = x.index_select(0, order[start:start + BATCH])
+            batch = x.index_select(0, order[start : start + BATCH])
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
                 logits, code = self.forward(batch)
             logits = logits.float()  # the loss in fp32, as autocast's recipe has it
-            loss = VariationalObjective()(logits, code, batch)[0] if self.variational else F.binary_cross_entropy_with_logits(logits, batch)
+            loss = (
+                VariationalObjective()(logits, code, batch)[0]
+                if self.variational
+                else F.binary_cross_entropy_with_logits(logits, batch)
+            )
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()
@@ -102,7 +110,9 @@ class Loop:
 
 
 def keras_epoch(model: str, data_dir: str, train_size: int) -> float:
-    return run_peer("keras_examples.py", "--model", model, "--data-dir", data_dir, "--train-size", str(train_size))["epoch_seconds"][0]
+    return run_peer("keras_examples.py", "--model", model, "--data-dir", data_dir, "--train-size", str(train_size))[
+        "epoch_seconds"
+    ][0]
 
 
 LOOPS = {  # contender → the plain loop's settings
@@ -115,6 +125,7 @@ LOOPS = {  # contender → the plain loop's settings
 
 def conv_contenders(x: torch.Tensor, model: str, data_dir: str, losses: dict, compiled: Loop | None) -> dict:
     """The contenders of one conv table; the loops' epoch losses are kept in `losses` (name → list)."""
+
     def loop(name: str, **settings):
         return lambda: losses.setdefault(name, []).append(Loop.fresh(model, **settings).epoch(x))
 
@@ -145,12 +156,17 @@ def compiled_loop(x: torch.Tensor, model: str) -> tuple[Loop, float]:
 
 
 def step_flops(model: str) -> int:
-    """FLOPs (2 per multiply-add) of one training step at batch 128: forward, loss and backward, as FlopCounterMode counts."""
+    """FLOPs (2 per multiply-add) of one training step at batch 128: forward, loss and backward, as FlopCounterMode
+    counts."""
     loop = Loop.fresh(model, layout="channels-last")
     batch = torch.rand(BATCH, 784, generator=torch.Generator().manual_seed(0))
     with FlopCounterMode(display=False) as counter:
         logits, code = loop.forward(batch)
-        loss = VariationalObjective()(logits, code, batch)[0] if loop.variational else F.binary_cross_entropy_with_logits(logits, batch)
+        loss = (
+            VariationalObjective()(logits, code, batch)[0]
+            if loop.variational
+            else F.binary_cross_entropy_with_logits(logits, batch)
+        )
         loss.backward()
     return counter.get_total_flops()
 
@@ -173,22 +189,30 @@ def timed(run) -> float:
 def print_arithmetic() -> None:
     cores = os.cpu_count() or 1
     fp32, bf16 = matmul_rate(torch.float32), matmul_rate(torch.bfloat16)
-    print(f"matrix products, one thread: fp32 {fp32:.0f} GFLOP/s, bf16 {bf16:.0f} GFLOP/s; × {cores} cores: "
-          f"fp32 {fp32 * cores:.0f}, bf16 {bf16 * cores:.0f} GFLOP/s (the peaks a step could approach)")
+    print(
+        f"matrix products, one thread: fp32 {fp32:.0f} GFLOP/s, bf16 {bf16:.0f} GFLOP/s; × {cores} cores: "
+        f"fp32 {fp32 * cores:.0f}, bf16 {bf16 * cores:.0f} GFLOP/s (the peaks a step could approach)"
+    )
     for model in ("conv", "conv-vae"):
         print(f"{model}: one training step of {BATCH} = {step_flops(model) / 1e9:.2f} GFLOP (forward + backward)")
 
 
 def print_rates(table: dict, model: str, n_images: int) -> None:
     flops = step_flops(model) * n_images / BATCH
-    print("   reached: " + ", ".join(f"{name} {flops / row['median'] / 1e9:.0f}" for name, row in table.items()) + " GFLOP/s")
+    print(
+        "   reached: "
+        + ", ".join(f"{name} {flops / row['median'] / 1e9:.0f}" for name, row in table.items())
+        + " GFLOP/s"
+    )
 
 
 def dense_contenders(x: torch.Tensor) -> dict:
     shape = {"code_size": 32, "hidden_sizes": (128,)}
-    return {"dense AE, fused": lambda: aelab_epoch(x, "deep", engine="fused", **shape),
-            "dense AE, autograd": lambda: aelab_epoch(x, "deep", engine="autograd", **shape),
-            "dense VAE": lambda: aelab_epoch(x, "vae", **shape)}
+    return {
+        "dense AE, fused": lambda: aelab_epoch(x, "deep", engine="compiled", **shape),
+        "dense AE, autograd": lambda: aelab_epoch(x, "deep", engine="autograd", **shape),
+        "dense VAE": lambda: aelab_epoch(x, "vae", **shape),
+    }
 
 
 def run(x: torch.Tensor, data_dir: str, repeats: int = 3, compile_too: bool = False) -> dict:
@@ -201,14 +225,21 @@ def run(x: torch.Tensor, data_dir: str, repeats: int = 3, compile_too: bool = Fa
         losses: dict[str, list[float]] = {}
         cpu: dict[str, list[float]] = {}
         table = summaries(alternate(conv_contenders(x, model, data_dir, losses, compiled), repeats, cpu), cpu)
-        print(f"{title}: one epoch of {len(x)} MNIST images, batch {BATCH}, {repeats} alternated runs (median [min–max], ratio)")
+        print(
+            f"{title}: one epoch of {len(x)} MNIST images, batch {BATCH}, {repeats} alternated runs "
+            "(median [min–max], ratio)"
+        )
         print_rows(table, "aelab")
         print_rates(table, model, len(x))
-        print("   epoch loss: " + ", ".join(f"{name} {statistics.median(values):.4f}" for name, values in losses.items()))
+        print(
+            "   epoch loss: " + ", ".join(f"{name} {statistics.median(values):.4f}" for name, values in losses.items())
+        )
         results[title] = table
     cpu = {}
     table = summaries(alternate(dense_contenders(x), repeats, cpu), cpu)
-    print(f"dense VAE against the dense AE: one epoch of {len(x)} MNIST images, batch {BATCH}, {repeats} alternated runs")
+    print(
+        f"dense VAE against the dense AE: one epoch of {len(x)} MNIST images, batch {BATCH}, {repeats} alternated runs"
+    )
     print_rows(table, "dense AE, fused")
     results["dense VAE against the dense AE"] = table
     return results
@@ -216,10 +247,16 @@ def run(x: torch.Tensor, data_dir: str, repeats: int = 3, compile_too: bool = Fa
 
 def main() -> int:
     parser = timing_arguments(__doc__.splitlines()[0])
-    parser.add_argument("--compile", action="store_true", help="add torch.compile's loop (its compilation takes minutes)")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="PyTorch's threads for every contender but Keras (default: PyTorch's, one per core); on a "
-                             "shared machine 1 gives steadier ratios: two OpenMP threads stall whenever either is descheduled")
+    parser.add_argument(
+        "--compile", action="store_true", help="add torch.compile's loop (its compilation takes minutes)"
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="PyTorch's threads for every contender but Keras (default: PyTorch's, one per core); on a "
+        "shared machine 1 gives steadier ratios: two OpenMP threads stall whenever either is descheduled",
+    )
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -33,8 +33,10 @@ def load_times(repeats: int = 5) -> list[float]:
 
 def run() -> dict:
     result = summary(load_times())
-    print(f"load 70,000 Fashion-MNIST images from the cache, digests verified: median {result['median']:.3f} s "
-          f"[{result['min']:.3f}–{result['max']:.3f}]")
+    print(
+        f"load 70,000 Fashion-MNIST images from the cache, digests verified: median {result['median']:.3f} s "
+        f"[{result['min']:.3f}–{result['max']:.3f}]"
+    )
     return result
 
 

@@ -31,9 +31,11 @@ from pathlib import Path
 import torch
 
 FAMILIES = ("shallow", "deep", "denoising", "sparse", "conv", "conv-denoising", "vae", "conv-vae", "beta-vae")
-CONTENDERS = (("cuda eager", ["--device", "cuda", "--engine", "autograd"], 2),
-              ("cuda captured", ["--device", "cuda", "--engine", "fused"], 2),
-              ("cpu", ["--device", "cpu"], 1))
+CONTENDERS = (
+    ("cuda eager", ["--device", "cuda", "--engine", "autograd"], 2),
+    ("cuda captured", ["--device", "cuda", "--engine", "compiled"], 2),
+    ("cpu", ["--device", "cpu"], 1),
+)
 
 
 class Budget:
@@ -52,8 +54,9 @@ def run(command: list[str], budget: Budget) -> tuple[float | None, str]:
         return None, "not run: time limit"
     start = time.perf_counter()
     try:
-        proc = subprocess.run([sys.executable, "-m", "aelab", *command], capture_output=True, text=True,
-                              timeout=budget.left())
+        proc = subprocess.run(
+            [sys.executable, "-m", "aelab", *command], capture_output=True, text=True, timeout=budget.left()
+        )
     except subprocess.TimeoutExpired:
         return None, "stopped at the time limit"
     seconds = time.perf_counter() - start
@@ -65,9 +68,32 @@ def run(command: list[str], budget: Budget) -> tuple[float | None, str]:
 def family_epoch(family: str, flags: list[str], epochs: int, args, budget: Budget, work: Path) -> dict:
     """The last epoch's seconds of `aelab train --model family` with `flags`, and its engine record."""
     out = work / f"{family}-{'-'.join(flags)}"
-    seconds, note = run(["train", "--model", family, "--dataset", "mnist", "--epochs", str(epochs),
-                         "--train-size", str(args.train_size), "--test-size", "1000", "--n-images", "1",
-                         "--n-weights", "1", "--quiet", "--force", "--out", str(out), *data_dir(args), *flags], budget)
+    seconds, note = run(
+        [
+            "train",
+            "--model",
+            family,
+            "--dataset",
+            "mnist",
+            "--epochs",
+            str(epochs),
+            "--train-size",
+            str(args.train_size),
+            "--test-size",
+            "1000",
+            "--n-images",
+            "1",
+            "--n-weights",
+            "1",
+            "--quiet",
+            "--force",
+            "--out",
+            str(out),
+            *data_dir(args),
+            *flags,
+        ],
+        budget,
+    )
     if seconds is None:
         return {"note": note}
     metrics = json.loads((out / "metrics.json").read_text())
@@ -76,8 +102,22 @@ def family_epoch(family: str, flags: list[str], epochs: int, args, budget: Budge
 
 
 def study(device: str, args, budget: Budget, work: Path) -> dict:
-    seconds, note = run(["run", "classic", "--datasets", "mnist", "--device", device, "--quiet", "--force",
-                         "--out", str(work / f"study-{device}"), *data_dir(args)], budget)
+    seconds, note = run(
+        [
+            "run",
+            "classic",
+            "--datasets",
+            "mnist",
+            "--device",
+            device,
+            "--quiet",
+            "--force",
+            "--out",
+            str(work / f"study-{device}"),
+            *data_dir(args),
+        ],
+        budget,
+    )
     return {"seconds": seconds, "note": note}
 
 
@@ -86,15 +126,22 @@ def data_dir(args) -> list[str]:
 
 
 def table(results: dict) -> list[str]:
-    lines = ["| family | cuda eager (s) | cuda captured (s) | cpu (s) | captured / eager | cpu / captured |",
-             "| --- | --- | --- | --- | --- | --- |"]
+    lines = [
+        "| family | cuda eager (s) | cuda captured (s) | cpu (s) | captured / eager | cpu / captured |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
     for family, row in results["families"].items():
         times = [row[name].get("epoch_seconds") for name, _, _ in CONTENDERS]
         ratio = lambda a, b: f"{a / b:.2f}" if a and b else "–"  # noqa: E731
-        lines.append(f"| {family} | " + " | ".join(f"{t:.2f}" if t else row[n]["note"] for t, (n, _, _) in zip(times, CONTENDERS))
-                     + f" | {ratio(times[1], times[0])} | {ratio(times[2], times[1])} |")
+        lines.append(
+            f"| {family} | "
+            + " | ".join(f"{t:.2f}" if t else row[n]["note"] for t, (n, _, _) in zip(times, CONTENDERS))
+            + f" | {ratio(times[1], times[0])} | {ratio(times[2], times[1])} |"
+        )
     for device, entry in results.get("study", {}).items():
-        lines.append(f"classic study on mnist, {device}: " + (f"{entry['seconds']:.0f} s" if entry["seconds"] else entry["note"]))
+        lines.append(
+            f"classic study on mnist, {device}: " + (f"{entry['seconds']:.0f} s" if entry["seconds"] else entry["note"])
+        )
     return lines
 
 
@@ -108,19 +155,29 @@ def main() -> int:
     parser.add_argument("--no-study", action="store_true", help="leave out the classic study")
     args = parser.parse_args()
     if not torch.cuda.is_available():
-        print(f"bench_gpu: no CUDA GPU here (PyTorch {torch.__version__}, built for CUDA {torch.version.cuda}): "
-              "nothing measured")
+        print(
+            f"bench_gpu: no CUDA GPU here (PyTorch {torch.__version__}, built for CUDA {torch.version.cuda}): "
+            "nothing measured"
+        )
         return 0
     budget = Budget(args.time_limit)
-    results: dict = {"card": torch.cuda.get_device_name(0), "torch": torch.__version__, "cuda": torch.version.cuda,
-                     "train_size": args.train_size, "families": {}}
-    print(f"bench_gpu: {results['card']}, PyTorch {results['torch']} (CUDA {results['cuda']}), {args.time_limit:.0f} s",
-          flush=True)
+    results: dict = {
+        "card": torch.cuda.get_device_name(0),
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda,
+        "train_size": args.train_size,
+        "families": {},
+    }
+    print(
+        f"bench_gpu: {results['card']}, PyTorch {results['torch']} (CUDA {results['cuda']}), {args.time_limit:.0f} s",
+        flush=True,
+    )
     with tempfile.TemporaryDirectory(prefix="aelab-bench-gpu-") as tmp:
         work = Path(tmp)
         for family in args.families.split(","):
-            results["families"][family] = {name: family_epoch(family, flags, epochs, args, budget, work)
-                                           for name, flags, epochs in CONTENDERS}
+            results["families"][family] = {
+                name: family_epoch(family, flags, epochs, args, budget, work) for name, flags, epochs in CONTENDERS
+            }
             print(table({"families": {family: results["families"][family]}})[-1], flush=True)
         if not args.no_study:
             results["study"] = {device: study(device, args, budget, work) for device in ("cuda", "cpu")}

@@ -52,7 +52,10 @@ def export(folder: Path, data_dir: str | None) -> Path:
     if marker.is_file():
         return folder
     mnist = load_dataset("mnist", data_dir, flatten=False, progress=False)
-    for split, images, labels in (("train", mnist.train_images, mnist.train_labels), ("test", mnist.test_images, mnist.test_labels)):
+    for split, images, labels in (
+        ("train", mnist.train_images, mnist.train_labels),
+        ("test", mnist.test_images, mnist.test_labels),
+    ):
         pixels = np.round(np.asarray(images) * 255).astype(np.uint8)
         for i, (image, label) in enumerate(zip(pixels, labels)):
             target = folder / split / str(int(label))
@@ -104,8 +107,11 @@ def measure(folder: Path, args: argparse.Namespace) -> None:
     first = open_dataset(folder)  # fills the decoded cache
     contenders = {"idx": lambda: idx_load(args.data_dir), "png_cached": lambda: open_dataset(folder)}
     if not args.no_decoders:
-        for name, workers, processes in (("png_threads_1", 1, False), ("png_threads", None, False),
-                                         ("png_processes", None, True)):
+        for name, workers, processes in (
+            ("png_threads_1", 1, False),
+            ("png_threads", None, False),
+            ("png_processes", None, True),
+        ):
             contenders[name] = partial(read_image_folder, folder, use_cache=False, workers=workers, processes=processes)
         arrays = [contenders[name]().train.x for name in ("png_threads_1", "png_threads", "png_processes")]
         assert all(np.array_equal(arrays[0], a) for a in arrays[1:]), "the decoders' arrays differ"
@@ -114,11 +120,16 @@ def measure(folder: Path, args: argparse.Namespace) -> None:
     table = summaries(alternate(contenders, args.repeats, cpu), cpu)
     stages = [cached_stages(folder) for _ in range(args.repeats)]
     facts = machine()
-    print(f"machine: {facts['cpu']}, {facts['cores']} cores; {facts['date']}; 70,000 images, {args.repeats} alternated rounds")
+    print(
+        f"machine: {facts['cpu']}, {facts['cores']} cores; {facts['date']}; 70,000 images, "
+        f"{args.repeats} alternated rounds"
+    )
     print("  contender                median s [min–max]      × idx")
     print_rows(table, "idx")
-    print("  a cached load's stages (median s): " + ", ".join(
-        f"{name} {statistics.median(s[name] for s in stages):.3f}" for name in stages[0]))
+    print(
+        "  a cached load's stages (median s): "
+        + ", ".join(f"{name} {statistics.median(s[name] for s in stages):.3f}" for name in stages[0])
+    )
     print(json.dumps({"machine": facts, "seconds": table, "cached_stages": stages}))
 
 

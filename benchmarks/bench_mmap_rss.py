@@ -65,8 +65,20 @@ def status_kb(pid: int) -> dict[str, int]:
 
 def peak_memory(folder: Path, out: Path) -> dict:
     """Run one epoch of `aelab train --dataset folder` and sample its memory until it ends."""
-    command = [sys.executable, "-m", "aelab", "train", "--dataset", str(folder), "--epochs", "1", "--quiet",
-               "--force", "--out", str(out)]
+    command = [
+        sys.executable,
+        "-m",
+        "aelab",
+        "train",
+        "--dataset",
+        str(folder),
+        "--epochs",
+        "1",
+        "--quiet",
+        "--force",
+        "--out",
+        str(out),
+    ]
     child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     peaks = dict.fromkeys(FIELDS, 0)
     start = time.perf_counter()
@@ -80,8 +92,11 @@ def peak_memory(folder: Path, out: Path) -> dict:
     stdout, stderr = child.communicate()
     if child.returncode != 0:
         raise SystemExit(f"aelab train failed ({child.returncode}): {stderr.strip()}")
-    return {"peak_mib": {key: round(value / 1024, 1) for key, value in peaks.items()},
-            "wall_seconds": time.perf_counter() - start, "result": stdout.strip()}
+    return {
+        "peak_mib": {key: round(value / 1024, 1) for key, value in peaks.items()},
+        "wall_seconds": time.perf_counter() - start,
+        "result": stdout.strip(),
+    }
 
 
 def main() -> None:
@@ -98,9 +113,19 @@ def main() -> None:
         measured = peak_memory(big, Path(tmp) / "run-big")
     size_mib = (big / "x_train.npy").stat().st_size / 2**20
     above = measured["peak_mib"]["RssAnon"] - baseline["peak_mib"]["RssAnon"]
-    print(json.dumps({"x_train_mib": round(size_mib, 1), "budget_mib": args.budget_mb, "baseline_2000_rows": baseline,
-                      "big": measured, "anonymous_above_baseline_mib": round(above, 1),
-                      "within_budget": above <= args.budget_mb}, indent=2))
+    print(
+        json.dumps(
+            {
+                "x_train_mib": round(size_mib, 1),
+                "budget_mib": args.budget_mb,
+                "baseline_2000_rows": baseline,
+                "big": measured,
+                "anonymous_above_baseline_mib": round(above, 1),
+                "within_budget": above <= args.budget_mb,
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -26,10 +26,10 @@ from pathlib import Path
 sys.path.insert(0, os.path.dirname(__file__))
 from common import machine, summary  # noqa: E402
 
-import aelab.experiments.on_ray as on_ray  # noqa: E402
-from aelab.experiments.reproduce import run_study  # noqa: E402
+import aelab.studies.on_ray as on_ray  # noqa: E402
 from aelab.studies import parse_study  # noqa: E402
 from aelab.studies.cluster import RaySettings  # noqa: E402
+from aelab.studies.runner import run_study  # noqa: E402
 
 RAY = Path(sys.executable).with_name("ray")
 STUDY = """datasets = ["fashion-mnist"]
@@ -93,12 +93,15 @@ def main() -> None:
         subprocess.run([str(RAY), "stop", "--force"], capture_output=True, env=ENV)
         shutil.rmtree(work, ignore_errors=True)
     n = len(cells)
-    result = {"machine": machine(), "cells": n,
-              "study_seconds": {name: summary(samples) for name, samples in times.items()},
-              "cells_per_minute": {name: 60 * n / statistics.median(samples) for name, samples in times.items()},
-              "cell_seconds_on_worker": summary(cells),
-              "driver_write_seconds_per_cell": summary([w for w, _ in writes]),
-              "bytes_per_cell": statistics.median(b for _, b in writes)}
+    result = {
+        "machine": machine(),
+        "cells": n,
+        "study_seconds": {name: summary(samples) for name, samples in times.items()},
+        "cells_per_minute": {name: 60 * n / statistics.median(samples) for name, samples in times.items()},
+        "cell_seconds_on_worker": summary(cells),
+        "driver_write_seconds_per_cell": summary([w for w, _ in writes]),
+        "bytes_per_cell": statistics.median(b for _, b in writes),
+    }
     print(json.dumps(result, indent=2))
 
 

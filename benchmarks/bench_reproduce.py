@@ -25,8 +25,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(__file__))
-from peer_runs import PEERS_PYTHON, ROOT  # noqa: E402
 from common import summary  # noqa: E402
+from peer_runs import PEERS_PYTHON, ROOT  # noqa: E402
 
 AELAB = Path(sys.executable).with_name("aelab")
 
@@ -47,8 +47,20 @@ def measure(command: list[str], env: dict) -> tuple[float, int, str]:
 def aelab_study(data_dir: str, workers: int) -> tuple[float, int, dict]:
     folder = tempfile.mkdtemp(prefix="aelab-bench-")
     try:
-        seconds, rss, _ = measure([str(AELAB), "reproduce", "--datasets", "fashion-mnist", "--out", folder, "--quiet",
-                                   "--workers", str(workers)], {**os.environ, "AELAB_DATA_DIR": data_dir})
+        seconds, rss, _ = measure(
+            [
+                str(AELAB),
+                "reproduce",
+                "--datasets",
+                "fashion-mnist",
+                "--out",
+                folder,
+                "--quiet",
+                "--workers",
+                str(workers),
+            ],
+            {**os.environ, "AELAB_DATA_DIR": data_dir},
+        )
         losses = final_losses(Path(folder) / "fashion-mnist")
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -70,13 +82,18 @@ def final_losses(study: Path) -> dict[str, dict[str, float]]:
 def loss_differences(ours: dict, keras_runs: list[dict]) -> dict[str, dict[str, float]]:
     """aelab − Keras, per model, for the last epoch's training loss and test loss."""
     theirs = {f"{r['model']} {r['code_size']}": r for r in keras_runs}
-    return {name: {key: ours[name][key] - theirs[name][key] for key in ("train_loss", "test_loss")}
-            for name in ours if name in theirs}
+    return {
+        name: {key: ours[name][key] - theirs[name][key] for key in ("train_loss", "test_loss")}
+        for name in ours
+        if name in theirs
+    }
 
 
 def keras_study(data_dir: str) -> tuple[float, int, dict]:
-    seconds, rss, out = measure([str(PEERS_PYTHON), str(ROOT / "benchmarks/peers/keras_study.py"), "--study",
-                                 "--data-dir", data_dir], {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    seconds, rss, out = measure(
+        [str(PEERS_PYTHON), str(ROOT / "benchmarks/peers/keras_study.py"), "--study", "--data-dir", data_dir],
+        {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
     return seconds, rss, json.loads(out.strip().splitlines()[-1])
 
 
@@ -105,14 +122,20 @@ def run(data_dir: str, repeats: int = 2) -> dict:
 
 def print_table(table: dict) -> None:
     ours = table["aelab reproduce"]["seconds"]["median"]
-    print("\nthe whole study on Fashion-MNIST, end to end (medians of alternated runs; ratio = time / aelab reproduce):")
+    print(
+        "\nthe whole study on Fashion-MNIST, end to end (medians of alternated runs; ratio = time / aelab reproduce):"
+    )
     for name, row in ((n, r) for n, r in table.items() if "seconds" in r):
         s = row["seconds"]
-        print(f"  {name:<27} {s['median']:7.1f} s [{s['min']:.1f}–{s['max']:.1f}]  {s['median'] / ours:5.2f}×   "
-              f"peak RSS {row['peak_rss_bytes'] / 2**30:.2f} GiB")
+        print(
+            f"  {name:<27} {s['median']:7.1f} s [{s['min']:.1f}–{s['max']:.1f}]  {s['median'] / ours:5.2f}×   "
+            f"peak RSS {row['peak_rss_bytes'] / 2**30:.2f} GiB"
+        )
     if "keras study" in table:
-        print(f"  aelab reproduce is {table['keras study']['seconds']['median'] / ours:.1f}× faster than the Keras study "
-              f"(which spent {table['keras study']['in_fit_seconds']['median']:.0f} s in fit and predict)")
+        print(
+            f"  aelab reproduce is {table['keras study']['seconds']['median'] / ours:.1f}× faster than the Keras study "
+            f"(which spent {table['keras study']['in_fit_seconds']['median']:.0f} s in fit and predict)"
+        )
         print("  final losses, aelab − Keras (last epoch's mean training loss; test loss):")
         for name, d in table["loss differences"].items():
             print(f"    {name:<12} {d['train_loss']:+.4f}   {d['test_loss']:+.4f}")

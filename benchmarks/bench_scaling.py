@@ -22,15 +22,34 @@ from aelab.train.trainer import Trainer, flush_denormals  # noqa: E402
 
 def shallow_epoch(x: torch.Tensor, code_size: int = 32, batch_size: int = 32) -> None:
     model = DenseAutoencoder(784, code_size, (), generator=torch.Generator().manual_seed(0))
-    Trainer(model, ReconstructionObjective(), batch_size=batch_size, epochs=1, learning_rate=1e-3,
-            generator=torch.Generator().manual_seed(0), quiet=True, engine="fused").fit(x)
+    Trainer(
+        model,
+        ReconstructionObjective(),
+        batch_size=batch_size,
+        epochs=1,
+        learning_rate=1e-3,
+        generator=torch.Generator().manual_seed(0),
+        quiet=True,
+        engine="compiled",
+    ).fit(x)
 
 
 def sweep_epoch(x: torch.Tensor, n_models: int) -> None:
     """`n_models` models of code size 32 (different seeds) trained together, as `aelab sweep` trains them."""
-    model = BatchedDenseAutoencoder(784, [32] * n_models, (), [torch.Generator().manual_seed(m) for m in range(n_models)])
-    Trainer(model, PerModelBCE(), batch_size=32, epochs=1, learning_rate=1e-3, generator=torch.Generator().manual_seed(0),
-            quiet=True, engine="fused", threads=min(torch.get_num_threads(), 2)).fit(x)
+    model = BatchedDenseAutoencoder(
+        784, [32] * n_models, (), [torch.Generator().manual_seed(m) for m in range(n_models)]
+    )
+    Trainer(
+        model,
+        PerModelBCE(),
+        batch_size=32,
+        epochs=1,
+        learning_rate=1e-3,
+        generator=torch.Generator().manual_seed(0),
+        quiet=True,
+        engine="compiled",
+        threads=min(torch.get_num_threads(), 2),
+    ).fit(x)
 
 
 def series(points: dict[str, callable], repeats: int = 2) -> dict[str, dict]:
@@ -44,7 +63,7 @@ def run(x: torch.Tensor) -> dict:
         "images": series({str(m): (lambda m=m: shallow_epoch(x[:m])) for m in (n // 8, n // 4, n // 2, n)}),
         "code_size": series({str(k): (lambda k=k: shallow_epoch(x, code_size=k)) for k in (8, 32, 128, 512)}),
         "batch_size": series({str(b): (lambda b=b: shallow_epoch(x, batch_size=b)) for b in (16, 32, 128, 512)}),
-        "sweep_models": series({str(m): (lambda m=m: sweep_epoch(x[:n // 4], m)) for m in (1, 2, 4, 8, 16)}),
+        "sweep_models": series({str(m): (lambda m=m: sweep_epoch(x[: n // 4], m)) for m in (1, 2, 4, 8, 16)}),
         "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
     }
     print_tables(results, n)
@@ -52,15 +71,23 @@ def run(x: torch.Tensor) -> dict:
 
 
 def print_tables(results: dict, n: int) -> None:
-    rows = {"images": ("images", "s per 1,000 images", lambda key, s: s / int(key) * 1000),
-            "code_size": ("code size", "× the time at 32", lambda key, s: s / results["code_size"]["32"]["median"]),
-            "batch_size": ("batch size", "µs per image", lambda key, s: s / n * 1e6),
-            "sweep_models": (f"models of code size 32 trained together ({n // 4:,} images)", "s per model",
-                             lambda key, s: s / int(key))}
+    rows = {
+        "images": ("images", "s per 1,000 images", lambda key, s: s / int(key) * 1000),
+        "code_size": ("code size", "× the time at 32", lambda key, s: s / results["code_size"]["32"]["median"]),
+        "batch_size": ("batch size", "µs per image", lambda key, s: s / n * 1e6),
+        "sweep_models": (
+            f"models of code size 32 trained together ({n // 4:,} images)",
+            "s per model",
+            lambda key, s: s / int(key),
+        ),
+    }
     for series_name, (label, derived, f) in rows.items():
         print(f"\none epoch against {label}:")
         for key, s in results[series_name].items():
-            print(f"  {key:>8}  {s['median']:7.2f} s [{s['min']:.2f}–{s['max']:.2f}]   {f(key, s['median']):8.3f} {derived}")
+            print(
+                f"  {key:>8}  {s['median']:7.2f} s [{s['min']:.2f}–{s['max']:.2f}]   "
+                f"{f(key, s['median']):8.3f} {derived}"
+            )
     print(f"\npeak RSS of this benchmark: {results['peak_rss_bytes'] / 2**30:.2f} GiB")
 
 

@@ -1,7 +1,7 @@
 """Speed of one training epoch (batch 32, real Fashion-MNIST), side by side, as ratios.
 
 Contenders, alternated so machine noise hits all alike, each a fresh model trained for one epoch:
-  aelab fused     — the default engine (train/fused.py), one thread and `--threads 2`
+  aelab compiled     — the default engine (train/compiled/dense.py), one thread and `--threads 2`
   aelab autograd  — the same Trainer with autograd + torch.optim.Adam (the reference path)
   dataloader      — the usual PyTorch loop: TensorDataset + DataLoader, autograd, Adam
   keras           — the original study's Keras code (benchmarks/peers/keras_study.py, in .venv-peers;
@@ -39,9 +39,17 @@ HIDDEN = {"shallow": (), "deep": (128,)}
 
 def aelab_epoch(x: torch.Tensor, model_name: str, engine: str, code_size: int = 32, threads: int = 1) -> None:
     model = DenseAutoencoder(784, code_size, HIDDEN[model_name], generator=torch.Generator().manual_seed(0))
-    Trainer(model, ReconstructionObjective(), batch_size=32, epochs=1, learning_rate=1e-3,
-            generator=torch.Generator().manual_seed(0), quiet=True, engine=engine,
-            threads=threads).fit(x)  # as `aelab train` runs each engine
+    Trainer(
+        model,
+        ReconstructionObjective(),
+        batch_size=32,
+        epochs=1,
+        learning_rate=1e-3,
+        generator=torch.Generator().manual_seed(0),
+        quiet=True,
+        engine=engine,
+        threads=threads,
+    ).fit(x)  # as `aelab train` runs each engine
 
 
 def dataloader_epoch(x: torch.Tensor, model_name: str) -> None:
@@ -70,17 +78,19 @@ def gemm_epoch(x: torch.Tensor, model_name: str) -> None:
 def gemm_products(x: torch.Tensor, model_name: str) -> None:
     w = widths(model_name)
     layers = list(zip(w[:-1], w[1:]))
-    weights = [torch.randn(n_in, n_out) if i == 0 else torch.randn(n_out, n_in) for i, (n_in, n_out) in enumerate(layers)]
+    weights = [
+        torch.randn(n_in, n_out) if i == 0 else torch.randn(n_out, n_in) for i, (n_in, n_out) in enumerate(layers)
+    ]
     acts = [torch.empty(32, n_out) for _, n_out in layers]
     grads = [torch.empty(n_in, n_out) if i == 0 else torch.empty(n_out, n_in) for i, (n_in, n_out) in enumerate(layers)]
     below_grads = [torch.empty(32, n_in) for n_in, _ in layers]
     for start in range(0, len(x) - 31, 32):
-        h = x[start:start + 32]
+        h = x[start : start + 32]
         for i, weight in enumerate(weights):
             torch.mm(h, weight if i == 0 else weight.T, out=acts[i])
             h = acts[i]
         for i in range(len(layers) - 1, -1, -1):
-            below = x[start:start + 32] if i == 0 else acts[i - 1]
+            below = x[start : start + 32] if i == 0 else acts[i - 1]
             if i == 0:
                 torch.mm(below.T, acts[i], out=grads[i])
             else:
@@ -109,15 +119,19 @@ def run(x: torch.Tensor, data_dir: str, repeats: int = 3, models=("shallow", "de
     peak = peak_gflops()
     results = {"peak_gflops": peak}
     for name in models:
-        contenders = {"aelab fused": lambda: aelab_epoch(x, name, "fused"),
-                      "aelab fused, 2 threads": lambda: aelab_epoch(x, name, "fused", threads=2),
-                      "aelab autograd": lambda: aelab_epoch(x, name, "autograd"),
-                      "dataloader": lambda: dataloader_epoch(x, name),
-                      "gemm only": lambda: gemm_epoch(x, name)}
+        contenders = {
+            "aelab compiled": lambda name=name: aelab_epoch(x, name, "compiled"),
+            "aelab compiled, 2 threads": lambda name=name: aelab_epoch(x, name, "compiled", threads=2),
+            "aelab autograd": lambda name=name: aelab_epoch(x, name, "autograd"),
+            "dataloader": lambda name=name: dataloader_epoch(x, name),
+            "gemm only": lambda name=name: gemm_epoch(x, name),
+        }
         if have_keras():
-            contenders["keras"] = lambda: keras_epoch(name, data_dir)  # its own in-fit seconds
+            contenders["keras"] = lambda name=name: keras_epoch(name, data_dir)  # its own in-fit seconds
         if have_jax():
-            contenders.update(jax_contenders(name, data_dir, JAX_TRAINING) | jax_contenders(name, data_dir, JAX_PRODUCTS))
+            contenders.update(
+                jax_contenders(name, data_dir, JAX_TRAINING) | jax_contenders(name, data_dir, JAX_PRODUCTS)
+            )
         cpu_seconds: dict[str, list[float]] = {}
         with flush_denormals():
             times = alternate(contenders, repeats, cpu_seconds)
@@ -128,18 +142,26 @@ def run(x: torch.Tensor, data_dir: str, repeats: int = 3, models=("shallow", "de
 
 
 def print_table(name: str, table: dict) -> None:
-    print(f"\n{name} autoencoder, one epoch of {60000 // 32 + (60000 % 32 > 0):,} steps at batch 32 (medians; ratio = time / aelab fused):")
-    print_rows(table, "aelab fused")
-    fused = table["aelab fused"]["median"]
-    print(f"  aelab fused is {fused / table['gemm only']['median']:.1f}× its own GEMM time", end="")
+    print(
+        f"\n{name} autoencoder, one epoch of {60000 // 32 + (60000 % 32 > 0):,} steps at batch 32 (medians; "
+        "ratio = time / aelab compiled):"
+    )
+    print_rows(table, "aelab compiled")
+    fused = table["aelab compiled"]["median"]
+    print(f"  aelab compiled is {fused / table['gemm only']['median']:.1f}× its own GEMM time", end="")
     print(f"; {table['keras']['median'] / fused:.1f}× faster than Keras" if "keras" in table else "")
     jax, products = fastest(table, JAX_TRAINING), fastest(table, JAX_PRODUCTS)
     if jax is not None:
-        for name in ("aelab fused", "aelab fused, 2 threads"):  # one thread, and the default of a model trained alone
+        for name in (
+            "aelab compiled",
+            "aelab compiled, 2 threads",
+        ):  # one thread, and the default of a model trained alone
             mine = table[name]["median"]
-            print(f"  the fastest JAX ({jax}) takes {table[jax]['median'] / mine:.2f}× {name}'s time (issue 12's target: "
-                  f"≥ 1.5); {name} takes {mine / table[products]['median']:.2f}× XLA's products-only time ({products}; "
-                  "target: ≤ 1.5)")
+            print(
+                f"  the fastest JAX ({jax}) takes {table[jax]['median'] / mine:.2f}× {name}'s time (issue 12's target: "
+                f"≥ 1.5); {name} takes {mine / table[products]['median']:.2f}× XLA's products-only time ({products}; "
+                "target: ≤ 1.5)"
+            )
 
 
 if __name__ == "__main__":

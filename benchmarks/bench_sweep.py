@@ -32,18 +32,29 @@ from aelab.train.trainer import Trainer  # noqa: E402
 SIZES = (5, 20, 35, 50, 65, 80, 95)  # SweepConfig's default, 5:100:15; the JAX peer's SWEEP_SIZES
 
 
-def batched_epoch(x: torch.Tensor, engine: str = "fused") -> None:
-    """As `aelab sweep` trains (experiments/sweep.py: two groups of models on two threads)."""
+def batched_epoch(x: torch.Tensor, engine: str = "compiled") -> None:
+    """As `aelab sweep` trains (tasks/sweep.py: two groups of models on two threads)."""
     model = BatchedDenseAutoencoder(784, SIZES, (), [torch.Generator().manual_seed(0) for _ in SIZES])
-    Trainer(model, PerModelBCE(), batch_size=32, epochs=1, learning_rate=1e-3, generator=torch.Generator().manual_seed(0),
-            quiet=True, engine=engine, threads=min(torch.get_num_threads(), 2)).fit(x)
+    Trainer(
+        model,
+        PerModelBCE(),
+        batch_size=32,
+        epochs=1,
+        learning_rate=1e-3,
+        generator=torch.Generator().manual_seed(0),
+        quiet=True,
+        engine=engine,
+        threads=min(torch.get_num_threads(), 2),
+    ).fit(x)
 
 
 def run(x: torch.Tensor, data_dir: str, repeats: int = 2) -> dict:
-    contenders = {"batched": lambda: batched_epoch(x),
-                  "batched autograd": lambda: batched_epoch(x, "autograd"),
-                  "sequential fused": lambda: [aelab_epoch(x, "shallow", "fused", k) for k in SIZES],
-                  "sequential autograd": lambda: [aelab_epoch(x, "shallow", "autograd", k) for k in SIZES]}
+    contenders = {
+        "batched": lambda: batched_epoch(x),
+        "batched autograd": lambda: batched_epoch(x, "autograd"),
+        "sequential compiled": lambda: [aelab_epoch(x, "shallow", "compiled", k) for k in SIZES],
+        "sequential autograd": lambda: [aelab_epoch(x, "shallow", "autograd", k) for k in SIZES],
+    }
     if have_keras():
         contenders["keras"] = lambda: sum(keras_epoch("shallow", data_dir, k) for k in SIZES)  # its own in-fit seconds
     jax_names = []
@@ -54,13 +65,18 @@ def run(x: torch.Tensor, data_dir: str, repeats: int = 2) -> dict:
             jax_names += variants
     cpu_seconds: dict[str, list[float]] = {}
     table = summaries(alternate(contenders, repeats, cpu_seconds), cpu_seconds)
-    print(f"\nsweep of {len(SIZES)} shallow autoencoders (code sizes {','.join(map(str, SIZES))}), one epoch each "
-          "(medians; ratio = time / batched):")
+    print(
+        f"\nsweep of {len(SIZES)} shallow autoencoders (code sizes {','.join(map(str, SIZES))}), one epoch each "
+        "(medians; ratio = time / batched):"
+    )
     print_rows(table, "batched")
     jax = fastest(table, jax_names)
     if jax is not None:
-        print(f"  the fastest JAX ({jax}) takes {table[jax]['median'] / table['batched']['median']:.2f}× the batched sweep's time "
-              "(issue 12's target: ≥ 1.5)")
+        print(
+            f"  the fastest JAX ({jax}) takes {table[jax]['median'] / table['batched']['median']:.2f}× "
+            "the batched sweep's time "
+            "(issue 12's target: ≥ 1.5)"
+        )
     return table
 
 

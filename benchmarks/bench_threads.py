@@ -29,8 +29,10 @@ from aelab.train.trainer import flush_denormals  # noqa: E402
 def run(x: torch.Tensor, repeats: int = 5, models=("shallow", "deep")) -> dict:
     results: dict = {"engine": library.describe()}
     for name in models:
-        contenders = {f"{name}, 1 thread": lambda: aelab_epoch(x, name, "fused", threads=1),
-                      f"{name}, 2 threads": lambda: aelab_epoch(x, name, "fused", threads=2)}
+        contenders = {
+            f"{name}, 1 thread": lambda name=name: aelab_epoch(x, name, "compiled", threads=1),
+            f"{name}, 2 threads": lambda name=name: aelab_epoch(x, name, "compiled", threads=2),
+        }
         with flush_denormals():
             times = alternate(contenders, repeats)
         results[name] = {k: summary(v) for k, v in times.items()}

@@ -8,7 +8,8 @@ import os
 import platform
 import statistics
 import time
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import torch
 
@@ -24,12 +25,19 @@ class Timing(NamedTuple):
 
 
 def machine() -> dict:
-    return {"cpu": cpu_model(), "cores": os.cpu_count(), "python": platform.python_version(), "torch": torch.__version__,
-            "torch_threads": torch.get_num_threads(), "date": datetime.date.today().isoformat()}
+    return {
+        "cpu": cpu_model(),
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "date": datetime.date.today().isoformat(),
+    }
 
 
-def alternate(contenders: dict[str, Callable[[], object]], repeats: int,
-              cpu_seconds: dict[str, list[float]] | None = None) -> dict[str, list[float]]:
+def alternate(
+    contenders: dict[str, Callable[[], object]], repeats: int, cpu_seconds: dict[str, list[float]] | None = None
+) -> dict[str, list[float]]:
     """Time each contender `repeats` times, interleaved (A B A B …) so machine noise hits all alike.
 
     A contender that returns a float or a `Timing` reports its own seconds (a peer process timed
@@ -78,7 +86,8 @@ def fastest(table: dict[str, dict], names) -> str | None:
 
 
 def timing_mnist(train_size: int) -> tuple[torch.Tensor, str]:
-    """Print the machine line; return (MNIST's first `train_size` training images, resident and shared; the data folder)."""
+    """Print the machine line; return (MNIST's first `train_size` training images, resident and shared; the data
+    folder)."""
     from aelab.data import load_dataset
     from aelab.data.arrays import shared_tensor
 
@@ -96,8 +105,9 @@ def timing_arguments(description: str) -> argparse.ArgumentParser:
     return parser
 
 
-def timed_table(title: str, contenders: dict[str, Callable[[], object]], reference: str, repeats: int,
-                width: int = 22) -> dict[str, dict]:
+def timed_table(
+    title: str, contenders: dict[str, Callable[[], object]], reference: str, repeats: int, width: int = 22
+) -> dict[str, dict]:
     """Time `contenders` alternated, print `title` and one row each (ratios to `reference`); return the table."""
     cpu: dict[str, list[float]] = {}
     table = summaries(alternate(contenders, repeats, cpu), cpu)

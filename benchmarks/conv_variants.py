@@ -1,14 +1,14 @@
 """Ways to compute the conv families' step that bench_families.py times against aelab's (not aelab's own path).
 
-  - `plain_forward`: the model's layers called on PyTorch's default NCHW tensors, with NCHW weights and
-    out-of-place ReLUs (`plain_model`): what a plain PyTorch loop does, and what aelab did before its models went
-    channels-last (models/layout.py) with in-place ReLUs (models/conv.py's `relu`).
-  - `SubPixelConvTranspose2d`: a stride-2 "same" 3×3 transposed convolution computed as a stride-1 2×2
-    convolution to 4·C_out channels followed by a pixel shuffle (sub-pixel convolution, Shi et al. 2016,
-    "Is the deconvolution layer the same as a convolutional layer?"). Equal to ConvTranspose2d's result;
-    measured slower here (16 multiply-adds per input pixel and channel pair where the transposed convolution
-    does 9, plus the padding and the shuffle's copies), so aelab does not use it; kept so the measurement
-    can be repeated on another machine.
+- `plain_forward`: the model's layers called on PyTorch's default NCHW tensors, with NCHW weights and
+  out-of-place ReLUs (`plain_model`): what a plain PyTorch loop does, and what aelab did before its models went
+  channels-last (models/layout.py) with in-place ReLUs (models/conv.py's `relu`).
+- `SubPixelConvTranspose2d`: a stride-2 "same" 3×3 transposed convolution computed as a stride-1 2×2
+  convolution to 4·C_out channels followed by a pixel shuffle (sub-pixel convolution, Shi et al. 2016,
+  "Is the deconvolution layer the same as a convolutional layer?"). Equal to ConvTranspose2d's result;
+  measured slower here (16 multiply-adds per input pixel and channel pair where the transposed convolution
+  does 9, plus the padding and the shuffle's copies), so aelab does not use it; kept so the measurement
+  can be repeated on another machine.
 """
 
 from __future__ import annotations
@@ -33,8 +33,16 @@ def subpixel_weight(weight: torch.Tensor) -> torch.Tensor:
     phases = []
     for py in (0, 1):
         for px in (0, 1):
-            rows = [torch.stack([weight[:, :, TAP[py, dy], TAP[px, dx]] if (py, dy) in TAP and (px, dx) in TAP else zero
-                                 for dx in (0, 1)], dim=-1) for dy in (0, 1)]
+            rows = [
+                torch.stack(
+                    [
+                        weight[:, :, TAP[py, dy], TAP[px, dx]] if (py, dy) in TAP and (px, dx) in TAP else zero
+                        for dx in (0, 1)
+                    ],
+                    dim=-1,
+                )
+                for dy in (0, 1)
+            ]
             phases.append(torch.stack(rows, dim=-2))  # (C_in, C_out, 2, 2) for phase (py, px)
     kernel = torch.stack(phases, dim=2)  # (C_in, C_out, 4, 2, 2)
     return kernel.permute(1, 2, 0, 3, 4).reshape(4 * c_out, c_in, 2, 2)  # (C_out·4, C_in, 2, 2)
@@ -64,11 +72,17 @@ def with_subpixel(model: nn.Module) -> nn.Module:
     for parent in list(model.modules()):
         for name, child in list(parent.named_children()):
             if isinstance(child, nn.ConvTranspose2d) and child.stride == (2, 2):
-                replacement = SubPixelConvTranspose2d(child.in_channels, child.out_channels, 3, stride=2, padding=1,
-                                                      output_padding=1)
+                replacement = SubPixelConvTranspose2d(
+                    child.in_channels, child.out_channels, 3, stride=2, padding=1, output_padding=1
+                )
                 replacement.load_state_dict(child.state_dict())
-                setattr(parent, name, replacement.to(memory_format=torch.channels_last)
-                        if child.weight.is_contiguous(memory_format=torch.channels_last) else replacement)
+                setattr(
+                    parent,
+                    name,
+                    replacement.to(memory_format=torch.channels_last)
+                    if child.weight.is_contiguous(memory_format=torch.channels_last)
+                    else replacement,
+                )
     return model
 
 

@@ -32,7 +32,10 @@ from aelab.fileio import atomic_write_json  # noqa: E402
 
 def main() -> int:
     facts = machine()
-    print(f"machine: {facts['cpu']}, {facts['cores']} cores; torch {facts['torch']} ({facts['torch_threads']} threads); {facts['date']}")
+    print(
+        f"machine: {facts['cpu']}, {facts['cores']} cores; torch {facts['torch']} ({facts['torch_threads']} "
+        f"threads); {facts['date']}"
+    )
     data_dir = os.environ.get("AELAB_DATA_DIR") or os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
     x = shared_tensor(load_dataset("fashion-mnist", data_dir=data_dir, progress=False).train_images)
     results = {"machine": facts, "load": bench_foundation.run()}

@@ -63,8 +63,8 @@ print(f"QUICK = {QUICK}; run folders go to {OUT}/")
 # pins every entry to rounding), both in float64. Every row should read *pass*.
 
 # %%
-from aelab.manual.gradcheck import format_table as gradient_table
-from aelab.manual.gradcheck import run_checks
+from aelab.manual.study_checks import format_table as gradient_table
+from aelab.manual.study_checks import run_checks
 
 checks = run_checks(seed=0)
 print(gradient_table(checks))
@@ -99,7 +99,7 @@ print(f"train {data.train_images.shape}, test {data.test_images.shape}, from {da
 # %%
 import aelab
 from aelab.config import TrainConfig
-from aelab.experiments.train_one import train_run
+from aelab.tasks.train import train_run
 from aelab.plots.curves import loss_figure
 from aelab.plots.images import reconstructions_figure
 from aelab.plots.weights import weights_figure
@@ -161,7 +161,7 @@ show_run(*deep[1:])
 
 # %%
 from aelab.data.noise import corruption
-from aelab.experiments.train_one import seeded_generators
+from aelab.tasks.recipe import seeded_generators
 
 denoising = train("denoising", fixed_noise=True)
 config = denoising[0]
@@ -207,7 +207,8 @@ for name, (_, metrics, _) in {"shallow": shallow, "deep": deep, "denoising": den
 
 # %%
 from aelab.config import SweepConfig
-from aelab.experiments.sweep import format_table, run_sweep
+from aelab.tasks.sweep import run_sweep
+from aelab.tasks.sweep_summary import format_table
 from aelab.plots.sweep import curves_from_result, sweep_figure
 
 sweep_config = SweepConfig(dataset=DATASET, **({**SIZES, "code_sizes": (5, 20)} if QUICK else {}))

@@ -16,9 +16,10 @@ from pathlib import Path
 
 from aelab.config import FigureConfig, TrainConfig
 from aelab.devices import config_identity, cpu_model
-from aelab.experiments.runs import is_finished
-from aelab.experiments.train_one import resolve, train_run
 from aelab.fileio import atomic_write_text
+from aelab.runs.folder import is_finished
+from aelab.tasks.recipe import resolve
+from aelab.tasks.train import train_run
 
 # The study's models with its settings; the denoiser draws its noise once, as the original did.
 STUDY = {
@@ -28,8 +29,12 @@ STUDY = {
     "sparse": TrainConfig(model="sparse"),
 }
 # Final training loss of the original Keras study and of today's Keras run on this machine (issue 3).
-KERAS = {("fashion-mnist", "shallow"): (0.2835, 0.2840), ("fashion-mnist", "deep"): (0.2729, 0.2735),
-         ("fashion-mnist", "denoising (fixed noise)"): (0.2791, 0.2799), ("mnist", "shallow"): (None, 0.0947)}
+KERAS = {
+    ("fashion-mnist", "shallow"): (0.2835, 0.2840),
+    ("fashion-mnist", "deep"): (0.2729, 0.2735),
+    ("fashion-mnist", "denoising (fixed noise)"): (0.2791, 0.2799),
+    ("mnist", "shallow"): (None, 0.0947),
+}
 TOLERANCE = 0.005
 
 
@@ -50,23 +55,42 @@ def row(dataset: str, name: str, metrics: dict) -> str:
     ref = original if original is not None else today
     verdict = "" if ref is None else ("within ±0.005" if abs(f["train_loss"] - ref) <= TOLERANCE else "OUTSIDE ±0.005")
     fmt = lambda v: "—" if v is None else f"{v:.4f}"  # noqa: E731
-    return (f"| {dataset} | {name} | {f['train_loss']:.4f} | {fmt(original)} | {fmt(today)} | {verdict} | {f['test_bce']:.4f} | "
-            f"{f['test_bce_floor']:.4f} | {f['test_bce_excess']:.4f} | {f['test_mse']:.5f} | {f['test_psnr_db']:.2f} | "
-            f"{f['test_code_zero_fraction']:.1%} |")
+    return (
+        f"| {dataset} | {name} | {f['train_loss']:.4f} | {fmt(original)} | {fmt(today)} | {verdict} "
+        f"| {f['test_bce']:.4f} | "
+        f"{f['test_bce_floor']:.4f} | {f['test_bce_excess']:.4f} | {f['test_mse']:.5f} | {f['test_psnr_db']:.2f} | "
+        f"{f['test_code_zero_fraction']:.1%} |"
+    )
 
 
 # The Keras examples' logged numbers (issue 14), each with its tolerance: (run name, config, metric key, reference, ±).
 KERAS_EXAMPLES = [
     ("conv", TrainConfig(model="conv", dataset="mnist", batch_size=128, epochs=50), "test_bce", 0.0622, 0.003),
-    ("conv-denoising", TrainConfig(model="conv-denoising", dataset="mnist", batch_size=128, epochs=150, clean_epochs=50,
-                                   fixed_noise=True),
-     "test_bce", 0.0839, 0.003),
-    ("conv-vae", TrainConfig(model="conv-vae", dataset="mnist", code_size=2, batch_size=128, epochs=30, train_with_test=True),
-     "train_loss", 146.95, 2.0),
+    (
+        "conv-denoising",
+        TrainConfig(
+            model="conv-denoising", dataset="mnist", batch_size=128, epochs=150, clean_epochs=50, fixed_noise=True
+        ),
+        "test_bce",
+        0.0839,
+        0.003,
+    ),
+    (
+        "conv-vae",
+        TrainConfig(model="conv-vae", dataset="mnist", code_size=2, batch_size=128, epochs=30, train_with_test=True),
+        "train_loss",
+        146.95,
+        2.0,
+    ),
     ("conv-vae", None, "train_reconstruction", 140.15, None),
     ("conv-vae", None, "train_kl", 6.80, 1.0),
-    ("conv-vae-held-out", TrainConfig(model="conv-vae", dataset="mnist", code_size=2, batch_size=128, epochs=30),
-     "test_elbo", None, None),
+    (
+        "conv-vae-held-out",
+        TrainConfig(model="conv-vae", dataset="mnist", code_size=2, batch_size=128, epochs=30),
+        "test_elbo",
+        None,
+        None,
+    ),
 ]
 FAMILY_NOTES = [
     "",
@@ -93,10 +117,15 @@ def family_section(runs: Path, train: bool) -> list[str]:
             metrics[name] = run_or_read(config, folder)
         value = metrics.get(name, {}).get("final", {}).get(key)
         measured = "not yet measured" if value is None else f"{value:.4f}"
-        verdict = "" if value is None or tolerance is None else (
-            f"within ±{tolerance:g}" if abs(value - reference) <= tolerance else f"OUTSIDE ±{tolerance:g}")
-        rows.append(f"| {name} | {key} | {measured} | {'—' if reference is None else reference} | "
-                    f"{'—' if tolerance is None else f'±{tolerance:g}'} | {verdict} |")
+        verdict = (
+            ""
+            if value is None or tolerance is None
+            else (f"within ±{tolerance:g}" if abs(value - reference) <= tolerance else f"OUTSIDE ±{tolerance:g}")
+        )
+        rows.append(
+            f"| {name} | {key} | {measured} | {'—' if reference is None else reference} | "
+            f"{'—' if tolerance is None else f'±{tolerance:g}'} | {verdict} |"
+        )
     return FAMILY_NOTES + rows
 
 
@@ -105,14 +134,20 @@ def main() -> int:
     parser.add_argument("--runs", default="runs/results")
     parser.add_argument("--datasets", default="mnist,fashion-mnist")
     parser.add_argument("--out", default="docs/RESULTS.md")
-    parser.add_argument("--families", action="store_true", help="also train the conv and VAE families' reference runs "
-                        "(hours on a CPU); without it their finished folders under --runs are read, else 'not yet measured'")
+    parser.add_argument(
+        "--families",
+        action="store_true",
+        help="also train the conv and VAE families' reference runs "
+        "(hours on a CPU); without it their finished folders under --runs are read, else 'not yet measured'",
+    )
     args = parser.parse_args()
     rows = []
     for dataset in args.datasets.split(","):
         for name, config in STUDY.items():
             folder = Path(args.runs) / f"{dataset}-{name.split()[0]}"
-            rows.append(row(dataset, name, run_or_read(TrainConfig.from_json({**config.to_json(), "dataset": dataset}), folder)))
+            rows.append(
+                row(dataset, name, run_or_read(TrainConfig.from_json({**config.to_json(), "dataset": dataset}), folder))
+            )
     header = [
         "# Results: the study's autoencoders, measured",
         "",
@@ -124,7 +159,8 @@ def main() -> int:
         "test pixels — the lowest BCE any model can reach on grey-level images — and *excess* is BCE above it.",
         "Timings are not given here (they depend on what else the machine runs): see BENCHMARKS.md.",
         "",
-        "| data set | model | train loss | Keras, original | Keras, today | vs reference | test BCE | floor | excess | test MSE | PSNR dB | code zeros |",
+        "| data set | model | train loss | Keras, original | Keras, today | vs reference | test BCE | floor | excess | "
+        "test MSE | PSNR dB | code zeros |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     atomic_write_text(args.out, "\n".join(header + rows + family_section(Path(args.runs), args.families)) + "\n")

@@ -11,11 +11,27 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from shared_runs import REAL_DATA_DIR
 
 from aelab.data.idx import write_idx
 from aelab.data.registry import REGISTRY, SPLIT_FILES, DatasetSpec
 
-REAL_DATA_DIR = os.environ.get("AELAB_DATA_DIR")
+
+def pytest_configure(config):
+    """One BLAS for the whole session, the one this machine's own choice names (native/blas.py): every test gets an
+    empty cache of its own, so without this each process a test starts would time the candidates anew — and where
+    they run close (MKL 596 against OpenBLAS 707 µs on an AMD EPYC, under the load of the suite itself) a run and its
+    resume could multiply with different libraries. The tests of the choice itself unset AELAB_BLAS."""
+    if "AELAB_BLAS" in os.environ:
+        return
+    try:
+        from aelab.native import blas
+        from aelab.native._kernels import ffi
+    except ImportError:  # no compiled kernels here: the autograd engine needs no BLAS choice
+        return
+    openblas, _ = blas.scipy_openblas()
+    chosen, _ = blas.choose(ffi, [c for c in (openblas, blas.intel_mkl()) if c is not None])
+    os.environ["AELAB_BLAS"] = chosen.name
 
 
 def pytest_collection_modifyitems(config, items):
@@ -90,9 +106,25 @@ def tiny_dataset(tmp_path, monkeypatch):
     for name, array in arrays.items():
         write_idx(root / "tiny" / f"{name}.gz", array)
     spec = DatasetSpec(
-        name="tiny", title="tiny test set",
+        name="tiny",
+        title="tiny test set",
         sha256={name: hashlib.sha256(encode_idx(a)).hexdigest() for name, a in arrays.items()},
-        mirrors=(), class_names=tuple(str(i) for i in range(10)), n_train=64, n_test=16,
+        mirrors=(),
+        class_names=tuple(str(i) for i in range(10)),
+        n_train=64,
+        n_test=16,
     )
     monkeypatch.setitem(REGISTRY, "tiny", spec)
     return root, spec, arrays
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium driven by Playwright, one per test module (the browser tests skip without it)."""
+    from browser_pages import CHROMIUM
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"])
+        yield browser
+        browser.close()

@@ -18,7 +18,8 @@ def digits() -> tuple[np.ndarray, np.ndarray]:
 
 
 def write_png_folder(root: Path, images: np.ndarray, labels: np.ndarray | None, start: int = 0) -> Path:
-    """One PNG per image, in class subfolders when labelled; names are the zero-padded index (image (H, W) or (H, W, 3))."""
+    """One PNG per image, in class subfolders when labelled; names are the zero-padded index (image (H, W) or (H, W,
+    3))."""
     for i, image in enumerate(images, start):
         folder = root if labels is None else root / str(int(labels[i - start]))
         folder.mkdir(parents=True, exist_ok=True)
@@ -38,7 +39,9 @@ def age_files(root: Path, seconds: int = 3600) -> Path:
 
 def write_digits_csv(path: Path, rows: np.ndarray, labels: np.ndarray, delimiter: str = ",") -> Path:
     header = [f"pixel{j}" for j in range(rows.shape[1])] + ["digit"]
-    lines = [delimiter.join(header)] + [delimiter.join([*(f"{v:g}" for v in row), str(int(y))]) for row, y in zip(rows, labels)]
+    lines = [delimiter.join(header)] + [
+        delimiter.join([*(f"{v:g}" for v in row), str(int(y))]) for row, y in zip(rows, labels)
+    ]
     path.write_text("\n".join(lines) + "\n")
     return path
 
@@ -50,7 +53,7 @@ def rgb_images(n: int = 60, size: int = 12, seed: int = 0) -> tuple[np.ndarray, 
     images = rng.integers(0, 40, (n, size, size, 3), dtype=np.uint8)
     for image, c in zip(images, labels):
         top, left = rng.integers(0, size // 2, 2)
-        image[top:top + size // 2, left:left + size // 2, c] = 230
+        image[top : top + size // 2, left : left + size // 2, c] = 230
     return images, labels
 
 
@@ -59,5 +62,7 @@ def signals(n: int = 120, length: int = 50, seed: int = 0) -> tuple[np.ndarray, 
     rng = np.random.default_rng(seed)
     labels = rng.integers(0, 2, n)
     t = np.linspace(0, 1, length)
-    x = 3 * np.sin(2 * np.pi * (2 + 3 * labels[:, None]) * t + rng.uniform(0, 1, (n, 1))) + 0.1 * rng.standard_normal((n, length))
+    x = 3 * np.sin(2 * np.pi * (2 + 3 * labels[:, None]) * t + rng.uniform(0, 1, (n, 1))) + 0.1 * rng.standard_normal(
+        (n, length)
+    )
     return x.astype(np.float32), labels

@@ -16,14 +16,14 @@ import numpy as np
 import pytest
 
 from aelab.config import TrainConfig
-from aelab.experiments.train_one import train_run
+from aelab.tasks.train import train_run
 
 SMALL = {"dataset": "mnist", "train_size": 3000, "test_size": 500, "epochs": 2}
 
 
 def trained_run(tmp_path_factory, name: str, **settings) -> Path:
     """A finished `aelab train` folder of `settings` on real MNIST, isolated from the user's cache."""
-    from conftest import REAL_DATA_DIR
+    from shared_runs import REAL_DATA_DIR
 
     if not REAL_DATA_DIR:
         pytest.skip("AELAB_DATA_DIR is not set (make test and .ci/run set it)")

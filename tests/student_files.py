@@ -29,8 +29,14 @@ def gradients(params, X):
     return {{"W1": dW1, "b1": db1, "W2": dW2, "b2": db2}}
 '''
 
-HIDDEN_RIGHT = dict(dW2="dZ2.T @ A1", db2="dZ2.sum(axis=0)", dA1="dZ2 @ W2", dZ1="dA1 * (Z1 > 0)",
-                    dW1="dZ1.T @ X", db1="dZ1.sum(axis=0)")
+HIDDEN_RIGHT = dict(
+    dW2="dZ2.T @ A1",
+    db2="dZ2.sum(axis=0)",
+    dA1="dZ2 @ W2",
+    dZ1="dA1 * (Z1 > 0)",
+    dW1="dZ1.T @ X",
+    db1="dZ1.sum(axis=0)",
+)
 HIDDEN_WRONG = {
     "hidden mask dropped": dict(dZ1="dA1"),
     "bias gradients averaged": dict(db2="dZ2.mean(axis=0)", db1="dZ1.mean(axis=0)"),
@@ -135,9 +141,11 @@ def deep_source(*changes: dict) -> str:
     return DEEP.format(loss=merged["loss"], mask=mask, **flags)
 
 
-SOURCES = {"shallow": (lambda *c: two_layer_source(SHALLOW_RIGHT, *c), SHALLOW_WRONG),
-           "sigmoid-bce": (lambda *c: two_layer_source(BCE_RIGHT, *c), BCE_WRONG),
-           "deep": (deep_source, DEEP_WRONG)}
+SOURCES = {
+    "shallow": (lambda *c: two_layer_source(SHALLOW_RIGHT, *c), SHALLOW_WRONG),
+    "sigmoid-bce": (lambda *c: two_layer_source(BCE_RIGHT, *c), BCE_WRONG),
+    "deep": (deep_source, DEEP_WRONG),
+}
 
 
 def write(folder: Path, name: str, text: str) -> str:

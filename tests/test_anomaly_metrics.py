@@ -1,4 +1,5 @@
-"""The anomaly metrics and thresholds on synthetic scores: properties and the metrics' definitions, no typed-in results."""
+"""The anomaly metrics and thresholds on synthetic scores: properties and the metrics' definitions, no typed-in
+results."""
 
 from __future__ import annotations
 
@@ -9,8 +10,7 @@ from hypothesis import strategies as st
 
 from aelab.config import AnomalyConfig, ProbeConfig, parse_classes
 from aelab.errors import ConfigError, InputError
-from aelab.experiments.anomaly_metrics import (detection, quantile_threshold, ranking, sd_threshold, thresholds,
-                                               top_anomalies)
+from aelab.tasks.anomaly.metrics import detection, quantile_threshold, ranking, sd_threshold, thresholds, top_anomalies
 
 
 def labelled_scores(seed: int = 0, n: int = 200):
@@ -40,12 +40,15 @@ def test_a_constant_score_is_chance():
     assert result["auprc"] == pytest.approx(is_anomaly.mean())  # chance AUPRC: the share of anomalies
 
 
-@pytest.mark.parametrize("scores, labels", [
-    (np.array([0.1, 0.2]), np.array([True, True])),  # no normal image
-    (np.array([0.1, 0.2]), np.array([True])),  # one label short
-    (np.array([0.1, np.nan]), np.array([True, False])),  # a non-finite score
-    (np.zeros((2, 2)), np.array([True, False])),  # not 1-D
-])
+@pytest.mark.parametrize(
+    "scores, labels",
+    [
+        (np.array([0.1, 0.2]), np.array([True, True])),  # no normal image
+        (np.array([0.1, 0.2]), np.array([True])),  # one label short
+        (np.array([0.1, np.nan]), np.array([True, False])),  # a non-finite score
+        (np.zeros((2, 2)), np.array([True, False])),  # not 1-D
+    ],
+)
 def test_bad_scores_or_labels_are_refused_in_one_line(scores, labels):
     with pytest.raises(InputError) as error:
         ranking(scores, labels)
@@ -117,21 +120,38 @@ def test_classes_text_either_parses_or_is_a_one_line_config_error(text):
         assert list(classes) == sorted(set(classes)) and min(classes) >= 0
 
 
-@pytest.mark.parametrize("settings_, option", [
-    ({"quantile": 1.0}, "--quantile"), ({"quantile": 0.2}, "--quantile"), ({"sd_multiplier": -1}, "--sd-multiplier"),
-    ({"neighbours": 0}, "--neighbours"), ({"seeds": 0}, "--seeds"), ({"classes": (3, 1)}, "--classes"),
-    ({"classes": ()}, "--classes"), ({"score": "mae"}, "--score"), ({"model": "shalow"}, "shallow"),
-    ({"code_size": 0}, "--code-size"),
-])
+@pytest.mark.parametrize(
+    "settings_, option",
+    [
+        ({"quantile": 1.0}, "--quantile"),
+        ({"quantile": 0.2}, "--quantile"),
+        ({"sd_multiplier": -1}, "--sd-multiplier"),
+        ({"neighbours": 0}, "--neighbours"),
+        ({"seeds": 0}, "--seeds"),
+        ({"classes": (3, 1)}, "--classes"),
+        ({"classes": ()}, "--classes"),
+        ({"score": "mae"}, "--score"),
+        ({"model": "shalow"}, "shallow"),
+        ({"code_size": 0}, "--code-size"),
+    ],
+)
 def test_a_bad_anomaly_setting_is_one_line_naming_it(settings_, option):
     with pytest.raises(ConfigError) as error:
         AnomalyConfig(**settings_)
     assert option in str(error.value) and "\n" not in str(error.value)
 
 
-@pytest.mark.parametrize("settings_, option", [({"neighbours": 0}, "--neighbours"), ({"tsne_size": 0}, "--tsne-size"),
-                                               ({"seed": -1}, "--seed"), ({"max_iter": 0}, "--max-iter"),
-                                               ({"tol": 0}, "--tol"), ({"tol": 1.5}, "--tol")])
+@pytest.mark.parametrize(
+    "settings_, option",
+    [
+        ({"neighbours": 0}, "--neighbours"),
+        ({"tsne_size": 0}, "--tsne-size"),
+        ({"seed": -1}, "--seed"),
+        ({"max_iter": 0}, "--max-iter"),
+        ({"tol": 0}, "--tol"),
+        ({"tol": 1.5}, "--tol"),
+    ],
+)
 def test_a_bad_probe_setting_is_one_line_naming_it(settings_, option):
     with pytest.raises(ConfigError) as error:
         ProbeConfig(**settings_)

@@ -9,13 +9,13 @@ import json
 
 import numpy as np
 import pytest
+from custom_data_files import digits, rgb_images, write_png_folder
 
 import aelab
 from aelab.cli import main
 from aelab.config import AnomalyConfig
 from aelab.data.custom import open_dataset
 from aelab.data.custom.new_samples import scaled_rows
-from custom_data_files import digits, rgb_images, write_png_folder
 
 FAST = ["--code-size", "8", "--batch-size", "16", "--neighbours", "3", "--engine", "autograd", "--quiet"]
 
@@ -34,8 +34,10 @@ def digit_npz(tmp_path_factory):
 
 def test_labelled_digits_run_the_one_class_protocol_over_their_own_classes(digit_npz, tmp_path):
     out = tmp_path / "run"
-    assert main(["anomaly", "--dataset", str(digit_npz), "--classes", "0,1", "--epochs", "30", *FAST,
-                 "--out", str(out)]) == 0
+    assert (
+        main(["anomaly", "--dataset", str(digit_npz), "--classes", "0,1", "--epochs", "30", *FAST, "--out", str(out)])
+        == 0
+    )
     result, config = read(out, "anomaly.json"), read(out, "config.json")
     assert result["sample_shape"] == [1, 8, 8] and result["class_names"] == list("0123456789")
     split = config["data"]["split"]
@@ -56,8 +58,31 @@ def test_class_names_come_from_an_image_folders_subfolders_and_rgb_runs_a_conv_m
     for c, name in enumerate(("red", "green", "blue")):
         write_png_folder(folder / name, images[labels == c], None)
     out = tmp_path / "run"
-    assert main(["anomaly", "--dataset", str(folder), "--model", "conv", "--classes", "0", "--epochs", "3",
-                 "--batch-size", "8", "--neighbours", "3", "--engine", "autograd", "--quiet", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "anomaly",
+                "--dataset",
+                str(folder),
+                "--model",
+                "conv",
+                "--classes",
+                "0",
+                "--epochs",
+                "3",
+                "--batch-size",
+                "8",
+                "--neighbours",
+                "3",
+                "--engine",
+                "autograd",
+                "--quiet",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     result = read(out, "anomaly.json")
     assert result["class_names"] == ["blue", "green", "red"]  # the folders' names, in sorted order
     assert result["sample_shape"] == [3, 12, 12] and result["classes"][0]["name"] == "blue"
@@ -77,12 +102,14 @@ def unlabelled_digits(tmp_path, n_odd: int = 6):
 def test_an_unlabelled_npy_gets_scores_thresholds_and_its_anomalies_on_top_without_auroc(tmp_path):
     path = unlabelled_digits(tmp_path)
     out = tmp_path / "run"
-    assert main(["anomaly", "--dataset", str(path), "--epochs", "20", "--test-fraction", "0.5", *FAST,
-                 "--out", str(out)]) == 0
+    assert (
+        main(["anomaly", "--dataset", str(path), "--epochs", "20", "--test-fraction", "0.5", *FAST, "--out", str(out)])
+        == 0
+    )
     result = read(out, "anomaly.json")
     test = open_dataset(path, test_fraction=0.5, seed=0).test_images
     odd = set(np.flatnonzero(test.min(axis=1) == 1.0).tolist())  # the white squares that landed in the test split
-    assert odd and {row["index"] for row in result["top_anomalies"][:len(odd)]} == odd
+    assert odd and {row["index"] for row in result["top_anomalies"][: len(odd)]} == odd
     assert result["labelled"] is False and "classes" not in result and len(result["scores"]) == len(test)
     for rule, cut in result["thresholds"].items():
         assert result["flagged"][rule] == int((np.array(result["scores"]) > cut).sum())
@@ -93,14 +120,17 @@ def test_an_unlabelled_npy_gets_scores_thresholds_and_its_anomalies_on_top_witho
 
 
 def signal_table(tmp_path, seed: int) -> tuple:
-    """200 noisy sines (amplitude 3: MSE data) as an unlabelled CSV, row 37 replaced by a spike: the injected anomaly."""
+    """200 noisy sines (amplitude 3: MSE data) as an unlabelled CSV, row 37 replaced by a spike: the injected
+    anomaly."""
     rng = np.random.default_rng(seed)
     t = np.linspace(0, 1, 40)
     rows = 3 * np.sin(2 * np.pi * 2 * t + rng.uniform(0, 1, (200, 1))) + 0.05 * rng.standard_normal((200, 40))
     rows[37] = 0.0
     rows[37, 20] = 9.0
     path = tmp_path / "signals.csv"
-    path.write_text("\n".join([",".join(f"t{j}" for j in range(40))] + [",".join(f"{v:.5f}" for v in r) for r in rows]) + "\n")
+    path.write_text(
+        "\n".join([",".join(f"t{j}" for j in range(40))] + [",".join(f"{v:.5f}" for v in r) for r in rows]) + "\n"
+    )
     return path, rows[37]
 
 
@@ -113,7 +143,9 @@ def test_a_1d_csv_trained_with_mse_ranks_its_injected_anomaly_first(tmp_path):
     path, _ = signal_table(tmp_path, 0)
     seed = next(s for s in range(50) if len(spike_rows(path, s)) == 1)  # a split that holds the spike out for testing
     out = tmp_path / "run"
-    assert main(["anomaly", "--dataset", str(path), "--seed", str(seed), "--epochs", "30", *FAST, "--out", str(out)]) == 0
+    assert (
+        main(["anomaly", "--dataset", str(path), "--seed", str(seed), "--epochs", "30", *FAST, "--out", str(out)]) == 0
+    )
     result, config = read(out, "anomaly.json"), read(out, "config.json")
     assert result["top_anomalies"][0]["index"] == int(spike_rows(path, seed)[0])  # the spike, ranked first
     assert config["data"]["loss"] == "mse" and config["config"]["scale"] == "standard"  # a table: standardised, MSE
@@ -128,25 +160,61 @@ def test_the_bce_score_is_refused_for_mse_data_and_nothing_is_written(tmp_path, 
 
 def test_labelled_mse_data_reports_no_bce_method(digit_npz, tmp_path):
     out = tmp_path / "run"
-    assert main(["anomaly", "--dataset", str(digit_npz), "--classes", "1", "--epochs", "3", "--scale", "standard",
-                 "--loss", "mse", *FAST, "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "anomaly",
+                "--dataset",
+                str(digit_npz),
+                "--classes",
+                "1",
+                "--epochs",
+                "3",
+                "--scale",
+                "standard",
+                "--loss",
+                "mse",
+                *FAST,
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     result = read(out, "anomaly.json")
     assert list(result["methods"]) == ["ae_sse", "pca", "knn_pixels", "knn_codes"]
     assert result["classes"][0]["mean"]["ae_sse"]["auroc"] > 0.5
 
 
-@pytest.mark.parametrize("arrays, extra, message, exit_code", [
-    (lambda x, y: dict(x_train=x, y_train=np.zeros_like(y)), [], "labels of one class only", 3),
-    (lambda x, y: dict(x_train=np.concatenate([x[y != 9], x[y == 9][:1]]), x_test=x,
-                       y_train=np.concatenate([y[y != 9], y[y == 9][:1]]), y_test=y), [],
-     "1 of class 9's training samples: expected at least 16", 3),
-    (lambda x, y: dict(x_train=x, y_train=y, x_test=x[y != 9], y_test=y[y != 9]), ["--classes", "9"],
-     "class 9 has 0 of the 1617 test samples", 3),
-    (lambda x, y: dict(x_train=x), ["--classes", "0"], "has no labels: expected no --classes", 2),
-    (lambda x, y: dict(x_train=x), ["--seeds", "2"], "expected --seeds 1", 2),
-    (lambda x, y: dict(x_train=x), ["--train-size", "5"], "--train-size 5: expected at least 16", 2),
-])
-def test_bad_data_is_refused_in_one_line_before_anything_is_written(tmp_path, capsys, arrays, extra, message, exit_code):
+@pytest.mark.parametrize(
+    "arrays, extra, message, exit_code",
+    [
+        (lambda x, y: dict(x_train=x, y_train=np.zeros_like(y)), [], "labels of one class only", 3),
+        (
+            lambda x, y: dict(
+                x_train=np.concatenate([x[y != 9], x[y == 9][:1]]),
+                x_test=x,
+                y_train=np.concatenate([y[y != 9], y[y == 9][:1]]),
+                y_test=y,
+            ),
+            [],
+            "1 of class 9's training samples: expected at least 16",
+            3,
+        ),
+        (
+            lambda x, y: dict(x_train=x, y_train=y, x_test=x[y != 9], y_test=y[y != 9]),
+            ["--classes", "9"],
+            "class 9 has 0 of the 1617 test samples",
+            3,
+        ),
+        (lambda x, y: dict(x_train=x), ["--classes", "0"], "has no labels: expected no --classes", 2),
+        (lambda x, y: dict(x_train=x), ["--seeds", "2"], "expected --seeds 1", 2),
+        (lambda x, y: dict(x_train=x), ["--train-size", "5"], "--train-size 5: expected at least 16", 2),
+    ],
+)
+def test_bad_data_is_refused_in_one_line_before_anything_is_written(
+    tmp_path, capsys, arrays, extra, message, exit_code
+):
     x, y = digits()
     np.savez(tmp_path / "d.npz", **arrays(x, y))
     code = main(["anomaly", "--dataset", str(tmp_path / "d.npz"), *FAST, *extra, "--out", str(tmp_path / "r")])
@@ -164,15 +232,22 @@ def test_a_model_that_does_not_fit_1d_samples_is_refused_before_anything_is_writ
 
 
 def test_a_study_runs_its_anomaly_step_on_a_path(tmp_path):
-    from aelab.experiments.reproduce import run_study
     from aelab.studies import parse_study
+    from aelab.studies.runner import run_study
 
     path = unlabelled_digits(tmp_path)
     study_file = tmp_path / "s.toml"
-    study_file.write_text(f'title = "own anomalies"\ndatasets = ["{path}"]\n\n[[steps]]\nname = "scores"\nkind = "anomaly"\n'
-                          'code_size = 4\nepochs = 2\nbatch_size = 16\nneighbours = 2\nengine = "autograd"\n')
-    manifest = run_study(parse_study(study_file.read_text(), str(study_file)), tmp_path / "out", quiet=True,
-                         log=lambda m: None, workers=1)
+    study_file.write_text(
+        f'title = "own anomalies"\ndatasets = ["{path}"]\n\n[[steps]]\nname = "scores"\nkind = "anomaly"\n'
+        'code_size = 4\nepochs = 2\nbatch_size = 16\nneighbours = 2\nengine = "autograd"\n'
+    )
+    manifest = run_study(
+        parse_study(study_file.read_text(), str(study_file)),
+        tmp_path / "out",
+        quiet=True,
+        log=lambda m: None,
+        workers=1,
+    )
     assert [s["status"] for s in manifest["steps"]] == ["run"]
     assert read(tmp_path / "out" / "zeros.npy" / "scores", "anomaly.json")["labelled"] is False
     assert "No AUROC or AUPRC" in (tmp_path / "out" / "report.md").read_text()
@@ -188,10 +263,16 @@ def test_score_samples_of_a_model_trained_with_mse_is_the_squared_error_of_its_l
     np.testing.assert_allclose(ae.score_samples(raw), expected, rtol=1e-5)
 
 
-def test_own_data_options_are_refused_with_a_built_in_data_set_and_round_trip_with_a_path(tiny_dataset, tmp_path, capsys):
+def test_own_data_options_are_refused_with_a_built_in_data_set_and_round_trip_with_a_path(
+    tiny_dataset, tmp_path, capsys
+):
     root, _, _ = tiny_dataset
-    assert main(["anomaly", "--dataset", "tiny", "--data-dir", str(root), "--scale", "minmax", "--out",
-                 str(tmp_path / "r")]) == 2
+    assert (
+        main(
+            ["anomaly", "--dataset", "tiny", "--data-dir", str(root), "--scale", "minmax", "--out", str(tmp_path / "r")]
+        )
+        == 2
+    )
     assert "--scale minmax: applies to --dataset PATH" in capsys.readouterr().err and not (tmp_path / "r").exists()
     config = AnomalyConfig(dataset="./faces", image_size=(16, 16), scale="minmax", loss="mse", test_fraction=0.3)
     assert AnomalyConfig.from_json(config.to_json()) == config
@@ -200,7 +281,11 @@ def test_own_data_options_are_refused_with_a_built_in_data_set_and_round_trip_wi
 
 def test_quick_runs_on_a_data_set_smaller_than_its_sizes_using_every_sample(digit_npz, tmp_path):
     out = tmp_path / "run"
-    assert main(["anomaly", "--dataset", str(digit_npz), "--quick", "--classes", "3", "--quiet", "--out", str(out)]) == 0
-    result = read(out, "anomaly.json")  # --quick asks 1,000 training digits per class and 2,000 test digits: fewer exist
+    assert (
+        main(["anomaly", "--dataset", str(digit_npz), "--quick", "--classes", "3", "--quiet", "--out", str(out)]) == 0
+    )
+    result = read(
+        out, "anomaly.json"
+    )  # --quick asks 1,000 training digits per class and 2,000 test digits: fewer exist
     labels = open_dataset(digit_npz, seed=0).train_labels
     assert result["classes"][0]["n_train"] == int((labels == 3).sum()) and result["n_test"] == 359

@@ -12,12 +12,12 @@ import torch
 import aelab
 from aelab.cli import main
 from aelab.config import AnomalyConfig
-from aelab.experiments.anomaly import run_anomaly
-from aelab.experiments.anomaly_scores import knn_scores, pca_scores, reconstruction_scores
-from aelab.experiments.one_class import METHODS, score_unlabelled
-from aelab.experiments.pca import PCA
-from aelab.experiments.study_plan import plan_study
 from aelab.studies import parse_study
+from aelab.studies.plan import plan_study
+from aelab.tasks.anomaly.one_class import METHODS, score_unlabelled
+from aelab.tasks.anomaly.run import run_anomaly
+from aelab.tasks.anomaly.scores import knn_scores, pca_scores, reconstruction_scores
+from aelab.tasks.pca import PCA
 
 TINY = dict(dataset="tiny", classes=(0, 1), code_size=4, epochs=1, batch_size=2, neighbours=2, engine="autograd")
 
@@ -26,15 +26,25 @@ def blobs(seed: int, n: int, bright: bool) -> torch.Tensor:
     """Synthetic images: dark ones with a faint left half, or anomalies lit on the right half."""
     rng = np.random.default_rng(seed)
     images = rng.random((n, 784)).astype(np.float32) * 0.1
-    images.reshape(n, 28, 28)[:, :, (14 if bright else 0):(28 if bright else 14)] += 0.8
+    images.reshape(n, 28, 28)[:, :, (14 if bright else 0) : (28 if bright else 14)] += 0.8
     return torch.from_numpy(np.clip(images, 0, 1))
 
 
 def test_the_run_folder_holds_every_method_per_class_and_the_figures(tiny_dataset, tmp_path):
     root, _, _ = tiny_dataset
-    result = run_anomaly(AnomalyConfig(**TINY, seeds=2), tmp_path / "run", data_dir=root, quiet=True, log=lambda m: None)
+    result = run_anomaly(
+        AnomalyConfig(**TINY, seeds=2), tmp_path / "run", data_dir=root, quiet=True, log=lambda m: None
+    )
     folder = tmp_path / "run"
-    for name in ("config.json", "anomaly.json", "histograms.png", "roc.png", "extremes.png", "summary.md", "finished.json"):
+    for name in (
+        "config.json",
+        "anomaly.json",
+        "histograms.png",
+        "roc.png",
+        "extremes.png",
+        "summary.md",
+        "finished.json",
+    ):
         assert (folder / name).is_file(), name
     assert json.loads((folder / "anomaly.json").read_text()) == json.loads(json.dumps(result))
     assert [e["class"] for e in result["classes"]] == [0, 1]
@@ -50,14 +60,34 @@ def test_the_run_folder_holds_every_method_per_class_and_the_figures(tiny_datase
 
 def test_an_unknown_class_is_refused_before_anything_is_written(tiny_dataset, tmp_path):
     root, _, _ = tiny_dataset
-    code = main(["anomaly", "--dataset", "tiny", "--data-dir", str(root), "--classes", "12", "--out", str(tmp_path / "r")])
+    code = main(
+        ["anomaly", "--dataset", "tiny", "--data-dir", str(root), "--classes", "12", "--out", str(tmp_path / "r")]
+    )
     assert code == 2 and not (tmp_path / "r").exists()
 
 
 def test_a_finished_run_is_replaced_only_with_force(tiny_dataset, tmp_path, capsys):
     root, _, _ = tiny_dataset
-    args = ["anomaly", "--dataset", "tiny", "--data-dir", str(root), "--classes", "0", "--code-size", "4", "--epochs", "1",
-            "--batch-size", "2", "--neighbours", "2", "--out", str(tmp_path / "r"), "--quiet"]
+    args = [
+        "anomaly",
+        "--dataset",
+        "tiny",
+        "--data-dir",
+        str(root),
+        "--classes",
+        "0",
+        "--code-size",
+        "4",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "2",
+        "--neighbours",
+        "2",
+        "--out",
+        str(tmp_path / "r"),
+        "--quiet",
+    ]
     assert main(args) == 0
     before = (tmp_path / "r" / "anomaly.json").read_bytes()
     assert main(args) == 6  # OutputError: a finished run is there
@@ -103,8 +133,10 @@ def test_baseline_scores_follow_their_definitions():
 
 def test_a_study_may_hold_an_anomaly_step(tmp_path):
     study_file = tmp_path / "s.toml"
-    study_file.write_text('title = "t"\ndatasets = ["mnist", "fashion-mnist"]\n\n[[steps]]\nname = "oneclass"\n'
-                          'kind = "anomaly"\nclasses = [0, 3]\nepochs = 2\n')
+    study_file.write_text(
+        'title = "t"\ndatasets = ["mnist", "fashion-mnist"]\n\n[[steps]]\nname = "oneclass"\n'
+        'kind = "anomaly"\nclasses = [0, 3]\nepochs = 2\n'
+    )
     steps = plan_study(parse_study(study_file.read_text(), str(study_file)), quick=False)
     assert [(s.name, s.kind) for s in steps] == [("mnist/oneclass", "anomaly"), ("fashion-mnist/oneclass", "anomaly")]
     assert steps[0].config == AnomalyConfig(dataset="mnist", classes=(0, 3), epochs=2)
@@ -122,14 +154,22 @@ def test_a_one_class_model_on_real_mnist_ranks_anomalies_well_above_chance(real_
 
 
 def test_a_study_with_an_anomaly_step_runs_it_and_reports_it(tiny_dataset, tmp_path):
-    from aelab.experiments.reproduce import run_study
+    from aelab.studies.runner import run_study
 
     root, _, _ = tiny_dataset
     study_file = tmp_path / "s.toml"
-    study_file.write_text('title = "Tiny anomalies"\ndatasets = ["tiny"]\n\n[[steps]]\nname = "oneclass"\nkind = "anomaly"\n'
-                          'classes = [0, 1]\ncode_size = 4\nepochs = 1\nbatch_size = 2\nneighbours = 2\n')
-    manifest = run_study(parse_study(study_file.read_text(), str(study_file)), tmp_path / "out", data_dir=root,
-                         quiet=True, log=lambda m: None, workers=1)
+    study_file.write_text(
+        'title = "Tiny anomalies"\ndatasets = ["tiny"]\n\n[[steps]]\nname = "oneclass"\nkind = "anomaly"\n'
+        'classes = [0, 1]\ncode_size = 4\nepochs = 1\nbatch_size = 2\nneighbours = 2\n'
+    )
+    manifest = run_study(
+        parse_study(study_file.read_text(), str(study_file)),
+        tmp_path / "out",
+        data_dir=root,
+        quiet=True,
+        log=lambda m: None,
+        workers=1,
+    )
     assert [s["status"] for s in manifest["steps"]] == ["run"]
     report = (tmp_path / "out" / "report.md").read_text()
     assert "## One-class anomaly detection" in report and "tiny/oneclass/roc.png" in report

@@ -1,4 +1,5 @@
-"""The Python API on real MNIST (small subsets): fit, encode/decode, score, save/load, and sameness with `aelab train`."""
+"""The Python API on real MNIST (small subsets): fit, encode/decode, score, save/load, and sameness with
+`aelab train`."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import sys
 import numpy as np
 import pytest
 import torch
+from shared_runs import PROMISED
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
@@ -17,10 +19,10 @@ from sklearn.pipeline import make_pipeline
 import aelab
 from aelab.config import TrainConfig
 from aelab.errors import CheckpointError, ConfigError, OutputError
-from aelab.experiments.runs import is_finished
-from aelab.experiments.train_one import seeded_generators, select, train_run
+from aelab.runs.folder import is_finished
+from aelab.tasks.recipe import seeded_generators, select
+from aelab.tasks.train import train_run
 from aelab.train.checkpoint import read_weights
-from test_cli import PROMISED
 
 N_TRAIN, N_TEST = 2_000, 200
 
@@ -28,7 +30,7 @@ N_TRAIN, N_TEST = 2_000, 200
 @pytest.fixture(scope="module")
 def mnist(tmp_path_factory):
     """MNIST as loaded by aelab (read-only arrays), with the conftest's isolation: no cache, no network."""
-    from conftest import REAL_DATA_DIR
+    from shared_runs import REAL_DATA_DIR
 
     if not REAL_DATA_DIR:
         pytest.skip("AELAB_DATA_DIR is not set (make test and .ci/run set it)")
@@ -41,7 +43,9 @@ def mnist(tmp_path_factory):
 @pytest.fixture(scope="module")
 def fitted(mnist):
     """A shallow autoencoder fitted for three epochs on 2,000 MNIST images (~190 steps)."""
-    return aelab.Autoencoder(code_size=16, epochs=3).fit(mnist.train_images[:N_TRAIN], X_test=mnist.test_images[:N_TEST])
+    return aelab.Autoencoder(code_size=16, epochs=3).fit(
+        mnist.train_images[:N_TRAIN], X_test=mnist.test_images[:N_TEST]
+    )
 
 
 def test_fit_sets_the_fitted_attributes_and_learns(fitted, mnist):
@@ -90,18 +94,26 @@ def test_score_is_minus_bce_and_evaluate_has_the_entropy_floor(fitted, mnist):
 
 
 def test_fit_is_bit_identical_to_aelab_train_and_load_reads_its_folder(mnist, tmp_path):
-    from conftest import REAL_DATA_DIR
+    from shared_runs import REAL_DATA_DIR
 
-    config = TrainConfig(model="deep", dataset="mnist", code_size=8, epochs=1, train_size=N_TRAIN, test_size=N_TEST, seed=3)
+    config = TrainConfig(
+        model="deep", dataset="mnist", code_size=8, epochs=1, train_size=N_TRAIN, test_size=N_TEST, seed=3
+    )
     train_run(config, tmp_path / "cli", data_dir=REAL_DATA_DIR, quiet=True, log=lambda message: None)
-    train_x, test_x, _ = select(mnist, config, seeded_generators(config.seed)["subset"])  # the images the CLI trained on
+    train_x, test_x, _ = select(
+        mnist, config, seeded_generators(config.seed)["subset"]
+    )  # the images the CLI trained on
     api = aelab.Autoencoder(model="deep", code_size=8, epochs=1, seed=3).fit(train_x, X_test=test_x)
     cli_weights, _ = read_weights(tmp_path / "cli" / "model.safetensors")
     for name, tensor in api.model_.state_dict().items():
         assert torch.equal(tensor, cli_weights[name]), name
     loaded = aelab.load(tmp_path / "cli")  # no resolve(), no get_family, no load_weights by hand
     np.testing.assert_array_equal(loaded.encode(test_x), api.encode(test_x))
-    assert loaded.get_params() == api.get_params() | {"noise": None, "l1": 0.0, "noise_factor": 0.2}  # the saved config is resolved
+    assert loaded.get_params() == api.get_params() | {
+        "noise": None,
+        "l1": 0.0,
+        "noise_factor": 0.2,
+    }  # the saved config is resolved
     assert loaded.final_ == json.loads((tmp_path / "cli" / "metrics.json").read_text())["final"]
 
 
@@ -181,8 +193,7 @@ def test_fit_is_deterministic_given_the_seed(mnist):
 
 def test_pipeline_autoencoder_then_logistic_regression(mnist):
     n = 2_000
-    pipeline = make_pipeline(aelab.Autoencoder(code_size=32, epochs=2),
-                             LogisticRegression(max_iter=1_000))
+    pipeline = make_pipeline(aelab.Autoencoder(code_size=32, epochs=2), LogisticRegression(max_iter=1_000))
     pipeline.fit(mnist.train_images[:n], mnist.train_labels[:n])
     accuracy = pipeline.score(mnist.test_images[:1_000], mnist.test_labels[:1_000])
     assert accuracy > 0.7  # chance is 0.1: the codes carry the digit's identity
@@ -207,8 +218,10 @@ def test_loaded_data_sets_are_read_only(mnist):
 
 
 def test_import_aelab_is_light_and_exposes_the_api():
-    code = ("import sys, aelab; light = not {'torch', 'sklearn'} & set(sys.modules); "
-            "print(light, aelab.Autoencoder.__module__, aelab.load.__module__, sorted(aelab.__all__))")
+    code = (
+        "import sys, aelab; light = not {'torch', 'sklearn'} & set(sys.modules); "
+        "print(light, aelab.Autoencoder.__module__, aelab.load.__module__, sorted(aelab.__all__))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out[:3] == ["True", "aelab.api", "aelab.api"]
     assert "Parameters" in aelab.Autoencoder.__doc__ and "code_size" in aelab.Autoencoder.__doc__

@@ -1,11 +1,13 @@
-"""Each way an input to the Python API can be wrong gets one line naming the argument, the place and what was expected."""
+"""Each way an input to the Python API can be wrong gets one line naming the argument, the place and what was
+expected."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import sparse
 
 import aelab
@@ -27,13 +29,16 @@ def one_line(error: pytest.ExceptionInfo) -> str:
     return message
 
 
-@pytest.mark.parametrize("shape, expected", [
-    ((10,), "X: shape (10,): expected images of shape (n, 784) or (n, 28, 28)"),
-    ((10, 783), "X: shape (10, 783): expected images of shape (n, 784) or (n, 28, 28)"),
-    ((10, 28, 27), "X: shape (10, 28, 27)"),
-    ((10, 1, 28, 28), "X: shape (10, 1, 28, 28)"),
-    ((0, 784), "X: shape (0, 784): expected at least one image"),
-])
+@pytest.mark.parametrize(
+    "shape, expected",
+    [
+        ((10,), "X: shape (10,): expected images of shape (n, 784) or (n, 28, 28)"),
+        ((10, 783), "X: shape (10, 783): expected images of shape (n, 784) or (n, 28, 28)"),
+        ((10, 28, 27), "X: shape (10, 28, 27)"),
+        ((10, 1, 28, 28), "X: shape (10, 1, 28, 28)"),
+        ((0, 784), "X: shape (0, 784): expected at least one image"),
+    ],
+)
 def test_wrong_shapes(shape, expected):
     with pytest.raises(InputError) as error:
         as_images(np.zeros(shape, np.float32))
@@ -53,20 +58,27 @@ def test_nan_inf_and_out_of_range_values_are_located():
     rows[2, 100] = 255.0
     with pytest.raises(InputError) as error:
         as_images(rows)
-    assert one_line(error) == ("X: value 255 at image 2, position (100,): expected pixel values in [0, 1] "
-                               "(images in 0–255 must be uint8, or divided by 255)")
+    assert one_line(error) == (
+        "X: value 255 at image 2, position (100,): expected pixel values in [0, 1] "
+        "(images in 0–255 must be uint8, or divided by 255)"
+    )
     rows[2, 100] = -0.5
-    with pytest.raises(InputError, match=r"X: value -0.5 at image 2, position \(100,\): expected pixel values in \[0, 1\]$"):
+    with pytest.raises(
+        InputError, match=r"X: value -0.5 at image 2, position \(100,\): expected pixel values in \[0, 1\]$"
+    ):
         as_images(rows)
 
 
-@pytest.mark.parametrize("array, expected", [
-    (np.zeros((3, 784), np.int64), "X: dtype int64: expected floats in [0, 1] or uint8 in 0–255"),
-    (np.zeros((3, 784), bool), "X: dtype bool"),
-    (np.zeros((3, 784), complex), "X: dtype complex128"),
-    (sparse.csr_matrix(np.zeros((3, 784))), "X: a sparse matrix is not supported"),
-    ([["a"] * 784], "X: dtype <U1"),
-])
+@pytest.mark.parametrize(
+    "array, expected",
+    [
+        (np.zeros((3, 784), np.int64), "X: dtype int64: expected floats in [0, 1] or uint8 in 0–255"),
+        (np.zeros((3, 784), bool), "X: dtype bool"),
+        (np.zeros((3, 784), complex), "X: dtype complex128"),
+        (sparse.csr_matrix(np.zeros((3, 784))), "X: a sparse matrix is not supported"),
+        ([["a"] * 784], "X: dtype <U1"),
+    ],
+)
 def test_wrong_kinds_of_array(array, expected):
     with pytest.raises(InputError) as error:
         as_images(array)
@@ -77,7 +89,9 @@ def test_uint8_is_scaled_and_torch_is_accepted_without_copying_float32():
     bytes_ = np.arange(784, dtype=np.int64).reshape(1, 784) % 256
     x, shape = as_images(bytes_.astype(np.uint8))
     assert shape == (784,) and x.dtype == torch.float32
-    np.testing.assert_array_equal(x.numpy(), to_unit_float(bytes_.astype(np.uint8)))  # exactly as the data sets are scaled
+    np.testing.assert_array_equal(
+        x.numpy(), to_unit_float(bytes_.astype(np.uint8))
+    )  # exactly as the data sets are scaled
     floats = np.random.default_rng(1).random((2, 28, 28), dtype=np.float32)
     x, shape = as_images(floats)
     assert shape == (28, 28) and np.shares_memory(x.numpy(), floats)
@@ -101,7 +115,9 @@ def test_any_float_image_is_accepted_exactly_when_finite_and_in_the_unit_interva
 
 
 def test_the_fitted_model_checks_its_inputs_and_codes(fitted):
-    with pytest.raises(InputError, match=r"^X: shape \(2, 100\): expected images of shape \(n, 784\) or \(n, 28, 28\)$"):
+    with pytest.raises(
+        InputError, match=r"^X: shape \(2, 100\): expected images of shape \(n, 784\) or \(n, 28, 28\)$"
+    ):
         fitted.transform(np.zeros((2, 100), np.float32))
     with pytest.raises(InputError, match=r"^X: value 2 at image 0"):
         fitted.score(np.full((1, 28, 28), 2.0))
@@ -118,7 +134,9 @@ def test_fit_refuses_bad_data_before_training_and_stays_unfitted():
     images, ae = np.zeros((10, 784), np.float32), aelab.Autoencoder(epochs=1)
     with pytest.raises(InputError, match=r"^X_test: shape \(3, 27, 28\)"):
         ae.fit(images, X_test=np.zeros((3, 27, 28), np.float32))
-    with pytest.raises(InputError, match=r"^y: shape \(10, 784\): fit takes no targets .* pass test images as X_test=\.\.\.$"):
+    with pytest.raises(
+        InputError, match=r"^y: shape \(10, 784\): fit takes no targets .* pass test images as X_test=\.\.\.$"
+    ):
         ae.fit(images, images)
     with pytest.raises(ConfigError, match=r"^batch_size 32: expected at most 10 \(the images in X\)$"):
         ae.fit(images)

@@ -18,8 +18,12 @@ from aelab.api import NOT_APPLICABLE
 def test_check_estimator_fails_exactly_the_checks_that_do_not_apply():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # scikit-learn warns about each expected failure
-        results = check_estimator(aelab.Autoencoder(code_size=2, epochs=1, batch_size=4),
-                                  expected_failed_checks=NOT_APPLICABLE, on_fail=None, on_skip=None)
+        results = check_estimator(
+            aelab.Autoencoder(code_size=2, epochs=1, batch_size=4),
+            expected_failed_checks=NOT_APPLICABLE,
+            on_fail=None,
+            on_skip=None,
+        )
     outcome: dict[str, set[str]] = {}
     for result in results:
         outcome.setdefault(result["check_name"], set()).add(result["status"])
@@ -28,5 +32,11 @@ def test_check_estimator_fails_exactly_the_checks_that_do_not_apply():
     passed = {name for name, status in outcome.items() if status == {"passed"}}
     assert len(passed) >= 12  # clone, repr, get/set_params, init, unfitted, mixin order, tags, …
     assert not passed & set(NOT_APPLICABLE), "a listed check passes: take it off the list"
-    assert {"check_estimator_cloneable", "check_get_params_invariance", "check_set_params",
-            "check_no_attributes_set_in_init", "check_estimators_unfitted", "check_parameters_default_constructible"} <= passed
+    assert {
+        "check_estimator_cloneable",
+        "check_get_params_invariance",
+        "check_set_params",
+        "check_no_attributes_set_in_init",
+        "check_estimators_unfitted",
+        "check_parameters_default_constructible",
+    } <= passed

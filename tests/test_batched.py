@@ -6,9 +6,8 @@ import pytest
 import torch
 
 from aelab.models.batched import BatchedDenseAutoencoder, linear_layers, per_model_metrics
-from aelab.objectives import PerModelBCE
 from aelab.models.dense import DenseAutoencoder
-from aelab.objectives import ReconstructionObjective
+from aelab.objectives import PerModelBCE, ReconstructionObjective
 from aelab.train.trainer import Trainer
 
 N_FEATURES, SIZES, SEEDS = 64, (3, 5, 8), (11, 12)
@@ -26,8 +25,9 @@ def grid() -> list[tuple[int, int]]:
 
 
 def batched(hidden: tuple[int, ...]) -> BatchedDenseAutoencoder:
-    return BatchedDenseAutoencoder(N_FEATURES, [k for k, _ in grid()], hidden,
-                                   [torch.Generator().manual_seed(s) for _, s in grid()])
+    return BatchedDenseAutoencoder(
+        N_FEATURES, [k for k, _ in grid()], hidden, [torch.Generator().manual_seed(s) for _, s in grid()]
+    )
 
 
 @pytest.mark.parametrize("hidden", [(), (16,)], ids=["shallow", "deep"])

@@ -69,8 +69,10 @@ def test_the_peers_read_the_images_aelab_reads(real_data_dir):
     np.testing.assert_array_equal(test, ours.test_images)
 
 
-@pytest.mark.parametrize("threads, affinity_pinned, flags", [("default", False, ""), ("one", True, jax_study.PIN_FLAGS),
-                                                             ("flags", False, jax_study.PIN_FLAGS)])
+@pytest.mark.parametrize(
+    "threads, affinity_pinned, flags",
+    [("default", False, ""), ("one", True, jax_study.PIN_FLAGS), ("flags", False, jax_study.PIN_FLAGS)],
+)
 def test_pinning_sets_what_it_names(threads, affinity_pinned, flags, monkeypatch):
     calls = []
     monkeypatch.setattr(jax_study.os, "sched_setaffinity", lambda pid, cpus: calls.append(cpus))

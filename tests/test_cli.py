@@ -8,12 +8,10 @@ import sys
 
 import pytest
 from safetensors.torch import load_file
+from shared_runs import PROMISED
 
 from aelab.cli import main
 from aelab.config import TrainConfig
-
-PROMISED = ["config.json", "metrics.json", "model.safetensors", "checkpoint.safetensors", "reconstructions.png", "worst.png", "weights.png", "loss.png",
-            "summary.md", "finished.json"]
 
 
 def assert_compiled_engine_recorded(config: dict) -> None:
@@ -26,7 +24,21 @@ def assert_compiled_engine_recorded(config: dict) -> None:
 
 def test_train_quick_on_real_data_writes_every_file(real_data_dir, tmp_path, capsys):
     out = tmp_path / "run"
-    code = main(["train", "--quick", "--data-dir", str(real_data_dir), "--out", str(out), "--n-images", "4", "--n-weights", "5", "--quiet"])
+    code = main(
+        [
+            "train",
+            "--quick",
+            "--data-dir",
+            str(real_data_dir),
+            "--out",
+            str(out),
+            "--n-images",
+            "4",
+            "--n-weights",
+            "5",
+            "--quiet",
+        ]
+    )
     assert code == 0
     assert sorted(p.name for p in out.iterdir()) == sorted(PROMISED)  # and no temporary files left
     config = json.loads((out / "config.json").read_text())
@@ -45,8 +57,11 @@ def test_train_quick_on_real_data_writes_every_file(real_data_dir, tmp_path, cap
 
 
 def test_console_script_runs_as_a_process(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "aelab", "train", "--code-size", "0", "--out", str(tmp_path / "x")],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "aelab", "train", "--code-size", "0", "--out", str(tmp_path / "x")],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 2
     assert result.stderr.strip() == "aelab: error: --code-size 0: expected a whole number ≥ 1"
     assert not (tmp_path / "x").exists()
@@ -88,7 +103,10 @@ def test_missing_data_exits_4_with_guidance(tmp_path, capsys, monkeypatch):
 
 
 def test_too_many_weights_or_images_refused_before_training(real_data_dir, tmp_path, capsys):
-    assert main(["train", "--quick", "--data-dir", str(real_data_dir), "--n-weights", "33", "--out", str(tmp_path / "r")]) == 2
+    assert (
+        main(["train", "--quick", "--data-dir", str(real_data_dir), "--n-weights", "33", "--out", str(tmp_path / "r")])
+        == 2
+    )
     assert "--n-weights 33: expected at most 32" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
 
@@ -121,7 +139,12 @@ def test_gradcheck_command_table_and_json(capsys):
 
 def test_sweep_quick_on_real_data(real_data_dir, tmp_path, capsys):
     out = tmp_path / "sweep"
-    assert main(["sweep", "--quick", "--code-sizes", "5,20", "--data-dir", str(real_data_dir), "--out", str(out), "--quiet"]) == 0
+    assert (
+        main(
+            ["sweep", "--quick", "--code-sizes", "5,20", "--data-dir", str(real_data_dir), "--out", str(out), "--quiet"]
+        )
+        == 0
+    )
     assert {"sweep.json", "sweep.png", "summary.md", "config.json", "finished.json"} <= {p.name for p in out.iterdir()}
     assert_compiled_engine_recorded(json.loads((out / "config.json").read_text()))
     table = capsys.readouterr().out

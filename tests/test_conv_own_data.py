@@ -7,12 +7,12 @@ import json
 
 import numpy as np
 import pytest
+from custom_data_files import rgb_images, signals, write_png_folder
 from PIL import Image
 
 import aelab
 from aelab.cli import main
 from aelab.errors import AelabError
-from custom_data_files import rgb_images, signals, write_png_folder
 
 SMALL = ["--epochs", "2", "--batch-size", "16", "--quiet", "--n-images", "6"]
 
@@ -29,7 +29,12 @@ def test_an_rgb_32x32_folder_trains_a_conv_model_in_colour(tmp_path, model):
     run = aelab.load(out)
     first = run.model_.first_layer_weights()
     assert tuple(first.shape[1:]) == (3, 3, 3)  # 3×3 kernels over the three colour channels
-    assert run.reconstruct(images[:5].transpose(0, 3, 1, 2)).shape == (5, 3, 32, 32)  # uint8 (C, H, W) in, the same shape out
+    assert run.reconstruct(images[:5].transpose(0, 3, 1, 2)).shape == (
+        5,
+        3,
+        32,
+        32,
+    )  # uint8 (C, H, W) in, the same shape out
     picture = np.asarray(Image.open(out / "reconstructions.png").convert("RGB")).astype(int)
     assert (np.abs(picture[..., 0] - picture[..., 1]) > 60).any()  # drawn in colour
     assert (out / "filters.png").is_file()

@@ -95,8 +95,15 @@ def test_weights_saved_and_loaded_keep_names_shapes_and_layout(name, tmp_path):
 
 
 def trainer(name: str, epochs: int, model=None) -> Trainer:
-    return Trainer(build(name, (1, 28, 28)) if model is None else model, objective(name), batch_size=16, epochs=epochs, learning_rate=1e-3,
-                   generator=torch.Generator().manual_seed(1), quiet=True)
+    return Trainer(
+        build(name, (1, 28, 28)) if model is None else model,
+        objective(name),
+        batch_size=16,
+        epochs=epochs,
+        learning_rate=1e-3,
+        generator=torch.Generator().manual_seed(1),
+        quiet=True,
+    )
 
 
 @pytest.mark.parametrize("name", FAMILIES)
@@ -130,7 +137,9 @@ def test_a_conv_model_resumed_mid_training_continues_bit_for_bit(name):
     resumed = trainer(name, 2)
     restore_trainer_state(resumed, tensors, info)
     resumed.fit(x)
-    assert all(torch.equal(a, b) for a, b in zip(whole.model.state_dict().values(), resumed.model.state_dict().values()))
+    assert all(
+        torch.equal(a, b) for a, b in zip(whole.model.state_dict().values(), resumed.model.state_dict().values())
+    )
     assert [r.train_loss for r in whole.position.history] == [r.train_loss for r in resumed.position.history]
 
 
@@ -140,7 +149,9 @@ def test_first_layer_maps_are_plain_nchw_arrays():
     x = torch.rand(3, 784, generator=torch.Generator().manual_seed(6))
     maps = model.first_layer_maps(x)
     assert maps.shape == (3, 32, 28, 28) and maps.is_contiguous()
-    expected = F.relu(F.conv2d(x.view(3, 1, 28, 28), model.encoder[0].weight.contiguous(), model.encoder[0].bias, padding=1))
+    expected = F.relu(
+        F.conv2d(x.view(3, 1, 28, 28), model.encoder[0].weight.contiguous(), model.encoder[0].bias, padding=1)
+    )
     assert torch.allclose(maps, expected, atol=1e-6)
 
 
@@ -167,4 +178,6 @@ def test_in_place_relus_give_the_same_bits_forward_backward_and_in_training(name
     trained, ref_trained = trainer(name, 1), trainer(name, 1, out_of_place(build(name, (1, 28, 28))))
     trained.fit(x.repeat(4, 1))
     ref_trained.fit(x.repeat(4, 1))
-    assert all(torch.equal(a, b) for a, b in zip(trained.model.state_dict().values(), ref_trained.model.state_dict().values()))
+    assert all(
+        torch.equal(a, b) for a, b in zip(trained.model.state_dict().values(), ref_trained.model.state_dict().values())
+    )

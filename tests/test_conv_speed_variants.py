@@ -34,8 +34,14 @@ def transposed_and_subpixel(c_in: int, c_out: int, seed: int) -> tuple[nn.ConvTr
 
 
 @settings(max_examples=25, deadline=None)
-@given(c_in=st.integers(1, 6), c_out=st.integers(1, 6), h=st.integers(1, 9), w=st.integers(1, 9),
-       batch=st.integers(1, 3), seed=st.integers(0, 2**16))
+@given(
+    c_in=st.integers(1, 6),
+    c_out=st.integers(1, 6),
+    h=st.integers(1, 9),
+    w=st.integers(1, 9),
+    batch=st.integers(1, 3),
+    seed=st.integers(0, 2**16),
+)
 def test_subpixel_equals_conv_transpose_forward_and_gradients(c_in, c_out, h, w, batch, seed):
     reference, subpixel = transposed_and_subpixel(c_in, c_out, seed)
     x = torch.randn(batch, c_in, h, w, generator=torch.Generator().manual_seed(seed + 2), requires_grad=True)

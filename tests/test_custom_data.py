@@ -8,14 +8,13 @@ import io
 
 import numpy as np
 import pytest
+from custom_data_files import age_files, digits, rgb_images, signals, write_digits_csv, write_png_folder
 from PIL import Image
 
-from aelab.data.custom import open_dataset, read_samples
-from aelab.data.custom import decoded_cache, image_folder
+from aelab.data.custom import decoded_cache, image_folder, open_dataset, read_samples
 from aelab.data.custom.identity import file_digest
 from aelab.data.idx import write_idx
 from aelab.errors import ConfigError, DataError
-from custom_data_files import age_files, digits, rgb_images, signals, write_digits_csv, write_png_folder
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +62,9 @@ def test_the_three_kinds_give_the_same_scaled_samples_and_the_split_is_seeded(tm
 
 def test_given_split_and_test_fraction_conflict(tmp_path, digit_arrays):
     images, labels = digit_arrays
-    np.savez(tmp_path / "d.npz", x_train=images[:100], y_train=labels[:100], x_test=images[100:150], y_test=labels[100:150])
+    np.savez(
+        tmp_path / "d.npz", x_train=images[:100], y_train=labels[:100], x_test=images[100:150], y_test=labels[100:150]
+    )
     data = open_dataset(tmp_path / "d.npz")
     assert data.record["split"]["method"] == "given" and len(data.test_images) == 50
     with pytest.raises(ConfigError, match="brings its own test split"):
@@ -85,7 +86,7 @@ def test_scaling_statistics_come_from_the_training_split_only(tmp_path):
     data = open_dataset(tmp_path / "s.npy", scale="standard", seed=1)
     record = data.record["scaling"]
     assert data.loss == "mse" and record["method"] == "standard"
-    np.testing.assert_allclose(data.train_images.mean(axis=0), 0.0, atol=1e-5)   # (S3) on the training split
+    np.testing.assert_allclose(data.train_images.mean(axis=0), 0.0, atol=1e-5)  # (S3) on the training split
     np.testing.assert_allclose(data.train_images.std(axis=0), 1.0, atol=1e-4)
     assert np.abs(data.test_images.mean(axis=0)).max() > 1e-3  # the test split was not used to fit
     mm = open_dataset(tmp_path / "s.npy", scale="minmax", loss="bce", seed=1)
@@ -155,10 +156,13 @@ def test_the_decoded_cache_is_used_and_verified(tmp_path, digit_arrays, monkeypa
     assert calls == [1]  # the damaged entry was not used
 
 
-@pytest.mark.parametrize("content, expected", [
-    (b"\x89PNG\r\n\x1a\n" + b"\0" * 20, "corrupt, truncated or not an image"),
-    (b"hello", "corrupt, truncated or not an image"),
-])
+@pytest.mark.parametrize(
+    "content, expected",
+    [
+        (b"\x89PNG\r\n\x1a\n" + b"\0" * 20, "corrupt, truncated or not an image"),
+        (b"hello", "corrupt, truncated or not an image"),
+    ],
+)
 def test_a_corrupt_image_is_named(tmp_path, digit_arrays, content, expected):
     images, labels = digit_arrays
     folder = write_png_folder(tmp_path / "f", images[:5], labels[:5])
@@ -230,7 +234,9 @@ def test_csv_errors_name_file_line_and_column(tmp_path):
 def test_an_absurd_npy_header_is_refused_before_mapping(tmp_path):
     np.save(tmp_path / "x.npy", np.zeros((4, 3), np.float32))
     raw = (tmp_path / "x.npy").read_bytes()
-    (tmp_path / "big.npy").write_bytes(raw.replace(b"(4, 3)", b"(10000000000000, 3)".ljust(6)[:len(b"(10000000000000, 3)")], 1))
+    (tmp_path / "big.npy").write_bytes(
+        raw.replace(b"(4, 3)", b"(10000000000000, 3)".ljust(6)[: len(b"(10000000000000, 3)")], 1)
+    )
     with pytest.raises(DataError) as exc:
         read_samples(tmp_path / "big.npy")
     assert "big.npy" in one_line(exc) and "declares shape (10000000000000, 3)" in str(exc.value)
@@ -262,7 +268,11 @@ def test_idx_of_any_shape(tmp_path):
     write_idx(folder / "t10k-images-idx4-ubyte.gz", rgb[15:].transpose(0, 3, 1, 2).copy())
     write_idx(folder / "t10k-labels-idx1-ubyte.gz", rgb_labels[15:].astype(np.uint8))
     data = open_dataset(folder)
-    assert data.sample_shape == (3, 12, 12) and data.record["split"]["method"] == "given" and data.record["identity"]["files"] == 4
+    assert (
+        data.sample_shape == (3, 12, 12)
+        and data.record["split"]["method"] == "given"
+        and data.record["identity"]["files"] == 4
+    )
     write_idx(folder / "t10k-labels-idx1-ubyte.gz", rgb_labels[15:17].astype(np.uint8))
     with pytest.raises(DataError, match="2 labels .* for 5 samples"):
         open_dataset(folder)
@@ -278,8 +288,12 @@ def test_a_given_split_must_match_the_training_split(tmp_path):
     with pytest.raises(DataError) as exc:
         read_samples(tmp_path / "shape.npz")
     assert "shape.npz[x_test]: test samples of shape (3,) but training samples of shape (4,)" in one_line(exc)
-    np.savez(tmp_path / "labels.npz", x_train=np.zeros((10, 4), np.float32), y_train=np.zeros(10, np.int64),
-             x_test=np.zeros((5, 4), np.float32))
+    np.savez(
+        tmp_path / "labels.npz",
+        x_train=np.zeros((10, 4), np.float32),
+        y_train=np.zeros(10, np.int64),
+        x_test=np.zeros((5, 4), np.float32),
+    )
     with pytest.raises(DataError, match="labels for only one split"):
         read_samples(tmp_path / "labels.npz")
 
@@ -288,15 +302,22 @@ def test_a_folder_is_digested_in_blocks_to_the_same_digest_as_its_definition(tmp
     from aelab.data.custom.identity import content_digest, folder_digest
 
     (tmp_path / "b").mkdir()
-    files = {tmp_path / "x_train.npy": bytes(range(256)) * 9000, tmp_path / "b" / "y.npy": b"labels", tmp_path / "a.npy": b""}
+    files = {
+        tmp_path / "x_train.npy": bytes(range(256)) * 9000,
+        tmp_path / "b" / "y.npy": b"labels",
+        tmp_path / "a.npy": b"",
+    }
     for path, content in files.items():
         path.write_bytes(content)
-    by_definition = folder_digest(tmp_path, sorted(files.items(), key=lambda item: item[0].relative_to(tmp_path).as_posix()))
+    by_definition = folder_digest(
+        tmp_path, sorted(files.items(), key=lambda item: item[0].relative_to(tmp_path).as_posix())
+    )
     assert content_digest(tmp_path, tuple(files)) == by_definition  # streamed (2.3 MB in 1 MiB blocks) = in memory
 
 
-def test_a_second_load_of_an_unchanged_folder_reads_no_image_and_a_touched_one_is_read_again(tmp_path, digit_arrays,
-                                                                                              monkeypatch):
+def test_a_second_load_of_an_unchanged_folder_reads_no_image_and_a_touched_one_is_read_again(
+    tmp_path, digit_arrays, monkeypatch
+):
     import os
 
     images, labels = digit_arrays

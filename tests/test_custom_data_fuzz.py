@@ -19,7 +19,9 @@ from aelab.errors import DataError
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
-FOLDER = tempfile.TemporaryDirectory(prefix="aelab-fuzz-")  # one folder for the module, removed at exit; files overwritten
+FOLDER = tempfile.TemporaryDirectory(
+    prefix="aelab-fuzz-"
+)  # one folder for the module, removed at exit; files overwritten
 
 
 def _write(suffix: str, content: bytes) -> Path:
@@ -51,8 +53,10 @@ finite = st.floats(allow_nan=False, allow_infinity=False, width=32)
 
 
 @FUZZ
-@given(hnp.arrays(np.float32, hnp.array_shapes(min_dims=2, max_dims=2, min_side=1, max_side=8), elements=finite),
-       st.sampled_from([",", "\t"]))
+@given(
+    hnp.arrays(np.float32, hnp.array_shapes(min_dims=2, max_dims=2, min_side=1, max_side=8), elements=finite),
+    st.sampled_from([",", "\t"]),
+)
 def test_a_written_table_reads_back_exactly(values, delimiter):
     text = "\n".join(delimiter.join(repr(float(v)) for v in row) for row in values) + "\n"
     samples = read_table(_write(".csv" if delimiter == "," else ".tsv", text.encode()))
@@ -61,8 +65,13 @@ def test_a_written_table_reads_back_exactly(values, delimiter):
 
 
 @FUZZ
-@given(hnp.arrays(st.sampled_from([np.uint8, np.int16, np.float32, np.float64]),
-                  hnp.array_shapes(min_dims=2, max_dims=4, min_side=1, max_side=5), elements=st.integers(0, 100)))
+@given(
+    hnp.arrays(
+        st.sampled_from([np.uint8, np.int16, np.float32, np.float64]),
+        hnp.array_shapes(min_dims=2, max_dims=4, min_side=1, max_side=5),
+        elements=st.integers(0, 100),
+    )
+)
 def test_a_saved_array_maps_back_exactly(values):
     buffer = io.BytesIO()
     np.save(buffer, values)
@@ -89,4 +98,4 @@ def test_a_damaged_npy_header_or_body_is_refused(shape, cut, data):
     np.lib.format.write_array_header_1_0(forged, header)
     body = data.draw(st.binary(max_size=64))
     _refused_in_one_line(read_npy, _write(".npy", forged.getvalue() + body))
-    _refused_in_one_line(read_npy, _write(".npy", raw[:len(raw) - 1 - cut]))
+    _refused_in_one_line(read_npy, _write(".npy", raw[: len(raw) - 1 - cut]))

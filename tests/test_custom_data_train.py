@@ -9,17 +9,17 @@ import json
 import numpy as np
 import pytest
 import torch
+from custom_data_files import digits, rgb_images, signals, write_digits_csv, write_png_folder
 from PIL import Image
 
 from aelab.cli import main
 from aelab.data import load_dataset
 from aelab.data.custom import open_dataset
 from aelab.data.idx import write_idx
-from aelab.objectives import MSEObjective
 from aelab.models.dense import DenseAutoencoder
+from aelab.objectives import MSEObjective
 from aelab.train.engines import MSE_FALLBACK, make_step
 from aelab.train.step import AutogradStep
-from custom_data_files import digits, rgb_images, signals, write_digits_csv, write_png_folder
 
 SMALL = ["--epochs", "2", "--code-size", "8", "--batch-size", "16", "--quiet", "--n-images", "6"]
 
@@ -50,7 +50,10 @@ def test_digits_png_folder_trains_and_config_json_records_its_identity(tmp_path,
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["final"]["test_bce"] < 0.69  # below the loss of predicting 0.5 everywhere: it learned
     assert (out / "reconstructions.png").is_file() and (out / "finished.json").is_file()
-    assert f"SHA-256 `{data['identity']['sha256']}`; 1438 training and 359 test samples" in (out / "summary.md").read_text()
+    assert (
+        f"SHA-256 `{data['identity']['sha256']}`; 1438 training and 359 test samples"
+        in (out / "summary.md").read_text()
+    )
 
 
 def test_the_same_digits_from_npz_and_png_folder_train_to_the_same_loss(tmp_path, digit_files):
@@ -68,8 +71,27 @@ def test_the_same_digits_from_npz_and_png_folder_train_to_the_same_loss(tmp_path
 
 def test_digits_csv_trains_with_mse_on_autograd_and_records_why(tmp_path, digit_files):
     out = tmp_path / "run"
-    assert main(["train", "--dataset", str(digit_files / "digits.csv"), "--label-column", "digit", *SMALL, "--epochs", "6",
-                 "--learning-rate", "0.005", "--code-size", "16", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--dataset",
+                str(digit_files / "digits.csv"),
+                "--label-column",
+                "digit",
+                *SMALL,
+                "--epochs",
+                "6",
+                "--learning-rate",
+                "0.005",
+                "--code-size",
+                "16",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     saved = config_of(out)
     assert saved["config"]["loss"] == "mse" and saved["config"]["scale"] == "standard"
     assert saved["engine"]["engine"] == "autograd" and saved["engine"]["fallback"] == MSE_FALLBACK
@@ -104,29 +126,66 @@ def test_signals_train_with_mse_and_are_drawn_as_lines(tmp_path):
     out = tmp_path / "run"
     assert main(["train", "--dataset", str(tmp_path / "beats.npz"), *SMALL, "--out", str(out)]) == 0
     saved = config_of(out)
-    assert saved["data"]["sample_shape"] == [50] and saved["config"]["loss"] == "mse" and saved["data"]["split"]["method"] == "given"
+    assert (
+        saved["data"]["sample_shape"] == [50]
+        and saved["config"]["loss"] == "mse"
+        and saved["data"]["split"]["method"] == "given"
+    )
     assert (out / "reconstructions.png").is_file() and (out / "weights.png").is_file()
 
 
 def test_a_sweep_on_your_own_images(tmp_path, digit_files):
     out = tmp_path / "sweep"
-    assert main(["sweep", "--dataset", str(digit_files / "digits.npz"), "--code-sizes", "4,8", "--epochs", "1", "--quiet",
-                 "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "sweep",
+                "--dataset",
+                str(digit_files / "digits.npz"),
+                "--code-sizes",
+                "4,8",
+                "--epochs",
+                "1",
+                "--quiet",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert config_of(out)["data"]["identity"]["kind"] == "npz"
-    assert main(["sweep", "--dataset", str(digit_files / "digits.csv"), "--code-sizes", "4", "--epochs", "1", "--quiet",
-                 "--out", str(tmp_path / "no")]) == 2
+    assert (
+        main(
+            [
+                "sweep",
+                "--dataset",
+                str(digit_files / "digits.csv"),
+                "--code-sizes",
+                "4",
+                "--epochs",
+                "1",
+                "--quiet",
+                "--out",
+                str(tmp_path / "no"),
+            ]
+        )
+        == 2
+    )
     assert not (tmp_path / "no").exists()
 
 
-@pytest.mark.parametrize("args, code, says", [
-    (["--dataset", "{tmp}/nowhere"], 3, "no such file or folder"),
-    (["--dataset", "{tmp}/bad.csv"], 3, "bad.csv:3:2"),
-    (["--dataset", "{tmp}/ragged.csv"], 3, "ragged"),
-    (["--dataset", "{tmp}/nan.npy"], 3, "1 NaN or infinite value"),
-    (["--dataset", "mnist", "--scale", "minmax"], 2, "--scale minmax: applies to --dataset PATH"),
-    (["--dataset", "{tmp}/nan.npy", "--label-column", "3"], 2, "--label-column: applies to a CSV/TSV table"),
-    (["--dataset", "{tmp}/ragged.csv", "--test-fraction", "1.5"], 2, "--test-fraction 1.5"),
-])
+@pytest.mark.parametrize(
+    "args, code, says",
+    [
+        (["--dataset", "{tmp}/nowhere"], 3, "no such file or folder"),
+        (["--dataset", "{tmp}/bad.csv"], 3, "bad.csv:3:2"),
+        (["--dataset", "{tmp}/ragged.csv"], 3, "ragged"),
+        (["--dataset", "{tmp}/nan.npy"], 3, "1 NaN or infinite value"),
+        (["--dataset", "mnist", "--scale", "minmax"], 2, "--scale minmax: applies to --dataset PATH"),
+        (["--dataset", "{tmp}/nan.npy", "--label-column", "3"], 2, "--label-column: applies to a CSV/TSV table"),
+        (["--dataset", "{tmp}/ragged.csv", "--test-fraction", "1.5"], 2, "--test-fraction 1.5"),
+    ],
+)
 def test_bad_input_is_one_line_a_nonzero_exit_and_nothing_written(tmp_path, capsys, args, code, says):
     (tmp_path / "bad.csv").write_text("a,b\n1,2\n3,?\n")
     (tmp_path / "ragged.csv").write_text("1,2\n3\n")
@@ -154,8 +213,10 @@ def test_mnist_exported_to_png_class_folders_lands_on_the_idx_loss(tmp_path, rea
     order) as IDX files: the same seed trains both to the same loss, bit for bit."""
     mnist = load_dataset("mnist", real_data_dir, progress=False)
     splits = {}
-    for split, images, labels, n in (("train", mnist.train_images, mnist.train_labels, 600),
-                                     ("test", mnist.test_images, mnist.test_labels, 200)):
+    for split, images, labels, n in (
+        ("train", mnist.train_images, mnist.train_labels, 600),
+        ("test", mnist.test_images, mnist.test_labels, 200),
+    ):
         pixels = np.round(images[:n] * 255).astype(np.uint8).reshape(n, 28, 28)
         write_png_folder(tmp_path / "png" / split, pixels, labels[:n])
         order = np.argsort(labels[:n], kind="stable")
@@ -167,8 +228,25 @@ def test_mnist_exported_to_png_class_folders_lands_on_the_idx_loss(tmp_path, rea
     finals = []
     for source in ("png", "idx"):
         out = tmp_path / f"run-{source}"
-        assert main(["train", "--dataset", str(tmp_path / source), "--model", "deep", "--epochs", "2", "--seed", "3",
-                     "--quiet", "--out", str(out)]) == 0
+        assert (
+            main(
+                [
+                    "train",
+                    "--dataset",
+                    str(tmp_path / source),
+                    "--model",
+                    "deep",
+                    "--epochs",
+                    "2",
+                    "--seed",
+                    "3",
+                    "--quiet",
+                    "--out",
+                    str(out),
+                ]
+            )
+            == 0
+        )
         finals.append(json.loads((out / "metrics.json").read_text())["final"])
         assert config_of(out)["data"]["split"] == {"method": "given", "n_train": 600, "n_test": 200}
     assert finals[0] == finals[1]

@@ -68,7 +68,9 @@ def test_digest_mismatch_names_file_and_leaves_no_cache(tiny_dataset):
     tampered = arrays["t10k-labels-idx1-ubyte"].copy()
     tampered[0] = (tampered[0] + 1) % 10
     write_idx(root / "tiny" / "t10k-labels-idx1-ubyte.gz", tampered)
-    with pytest.raises(DataError, match=r"t10k-labels-idx1-ubyte.gz: SHA-256 mismatch: expected [0-9a-f]{64}, got") as info:
+    with pytest.raises(
+        DataError, match=r"t10k-labels-idx1-ubyte.gz: SHA-256 mismatch: expected [0-9a-f]{64}, got"
+    ) as info:
         load_dataset("tiny", data_dir=root)
     assert "\n" not in str(info.value)
     assert not (cache_root() / "tiny").exists()
@@ -105,7 +107,9 @@ def test_download_from_mirror_verifies_then_caches(tiny_dataset, tmp_path, monke
     bad.mkdir()
     for name in spec.sha256:  # a first mirror serving wrong bytes must be skipped, not cached
         write_idx(bad / f"{name}.gz", np.zeros(3, np.uint8))
-    monkeypatch.setitem(REGISTRY, "tiny", type(spec)(**{**spec.__dict__, "mirrors": (bad.as_uri() + "/", mirror.as_uri() + "/")}))
+    monkeypatch.setitem(
+        REGISTRY, "tiny", type(spec)(**{**spec.__dict__, "mirrors": (bad.as_uri() + "/", mirror.as_uri() + "/")})
+    )
     monkeypatch.setenv("AELAB_OFFLINE", "0")
     data = load_dataset("tiny", data_dir=tmp_path / "nowhere", progress=False)
     assert data.source.startswith("aelab cache (downloaded)")
@@ -131,8 +135,13 @@ def test_keras_npz_is_accepted(monkeypatch, tmp_path, tiny_dataset):
     keras = tmp_path / "keras"
     monkeypatch.setenv("KERAS_HOME", str(keras))
     (keras / "datasets").mkdir(parents=True)
-    np.savez(keras / "datasets" / "tiny.npz", x_train=arrays["train-images-idx3-ubyte"], y_train=arrays["train-labels-idx1-ubyte"],
-             x_test=arrays["t10k-images-idx3-ubyte"], y_test=arrays["t10k-labels-idx1-ubyte"])
+    np.savez(
+        keras / "datasets" / "tiny.npz",
+        x_train=arrays["train-images-idx3-ubyte"],
+        y_train=arrays["train-labels-idx1-ubyte"],
+        x_test=arrays["t10k-images-idx3-ubyte"],
+        y_test=arrays["t10k-labels-idx1-ubyte"],
+    )
     monkeypatch.setitem(REGISTRY, "tiny", type(spec)(**{**spec.__dict__, "keras_npz": "tiny.npz"}))
     data = load_dataset("tiny")
     assert data.source.startswith("Keras cache") and data.test_labels.shape == (16,)

@@ -10,6 +10,7 @@ import time
 
 import numpy as np
 import pytest
+from custom_data_files import age_files, digits, write_png_folder
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
@@ -20,7 +21,6 @@ from aelab.data.custom.folder_listing import list_image_folder
 from aelab.data.custom.identity import folder_digest, named_digest
 from aelab.data.custom.image_folder import read_image_folder
 from aelab.data.custom.scaling import apply
-from custom_data_files import age_files, digits, write_png_folder
 
 
 @pytest.fixture(scope="module")
@@ -44,8 +44,12 @@ def fresh(folder):
 
 
 def same_samples(a, b) -> bool:
-    return (np.array_equal(a.train.x, b.train.x) and a.train.x.dtype == b.train.x.dtype == np.uint8
-            and np.array_equal(a.train.labels, b.train.labels) and a.digest == b.digest)
+    return (
+        np.array_equal(a.train.x, b.train.x)
+        and a.train.x.dtype == b.train.x.dtype == np.uint8
+        and np.array_equal(a.train.labels, b.train.labels)
+        and a.digest == b.digest
+    )
 
 
 def labelled_folder(tmp_path, digit_arrays, n=30):
@@ -166,8 +170,10 @@ def test_a_damaged_listing_record_is_not_trusted(tmp_path, digit_arrays, counted
     other = age_files(write_png_folder(tmp_path / "other", images[50:80], labels[50:80]))
     first, other_samples = read_samples(folder), read_samples(other)
     listing = list_image_folder(folder)
-    record = decoded_cache.folder() / f"listing-v{decoded_cache.LISTING_VERSION}-" \
-                                      f"{decoded_cache.listing_fingerprint(listing.names, listing.stats)}.json"
+    record = (
+        decoded_cache.folder() / f"listing-v{decoded_cache.LISTING_VERSION}-"
+        f"{decoded_cache.listing_fingerprint(listing.names, listing.stats)}.json"
+    )
     content = json.loads(record.read_text())
     record.write_text(json.dumps({**content, "digest": other_samples.digest}))  # would serve the other folder's pixels
     reads, _ = counted
@@ -207,19 +213,26 @@ def test_the_listing_names_labels_and_stats(tmp_path, digit_arrays):
     assert listing.files[1:3] == files[1:3] and len(listing.files) == 12
     assert listing.stats[:, 0].tolist() == [p.stat().st_size for p in files]
     assert listing.stats[:, 3].tolist() == [p.stat().st_ino for p in files]
-    (rows, found_labels), = listing.parts.values()
+    ((rows, found_labels),) = listing.parts.values()
     assert found_labels.tolist() == [int(p.parent.name) for p in files] and rows == slice(0, 12)
 
 
 def test_the_digest_by_name_is_the_folder_digest(tmp_path):
-    contents = {tmp_path / "b" / "y.png": b"\x89PNG two", tmp_path / "a.png": b"", tmp_path / "c" / "d" / "e.png": b"x" * 300}
+    contents = {
+        tmp_path / "b" / "y.png": b"\x89PNG two",
+        tmp_path / "a.png": b"",
+        tmp_path / "c" / "d" / "e.png": b"x" * 300,
+    }
     pairs = sorted(contents.items(), key=lambda item: item[0].relative_to(tmp_path).as_posix())
     assert named_digest((p.relative_to(tmp_path).as_posix(), c) for p, c in pairs) == folder_digest(tmp_path, pairs)
 
 
 @settings(max_examples=60, deadline=None)
-@given(x=arrays(np.uint8, st.tuples(st.integers(1, 9), st.integers(1, 12))),
-       divisor=st.sampled_from([255.0, 1.0, 0.3, 1.7, 9.9]), clip=st.booleans())
+@given(
+    x=arrays(np.uint8, st.tuples(st.integers(1, 9), st.integers(1, 12))),
+    divisor=st.sampled_from([255.0, 1.0, 0.3, 1.7, 9.9]),
+    clip=st.booleans(),
+)
 def test_uint8_scaling_equals_the_float64_definition(x, divisor, clip):
     """(S1) in float32 where it is exact for all 256 values (255, 1), the float64 path where not (0.3, 1.7, 9.9)."""
     expected = x.astype(np.float64) / divisor
@@ -229,8 +242,9 @@ def test_uint8_scaling_equals_the_float64_definition(x, divisor, clip):
 
 
 @pytest.mark.parametrize("pointer", ["another folder's entry", "garbage", "a path"])
-def test_the_array_read_during_the_listing_is_used_only_if_the_listing_recalls_it(tmp_path, digit_arrays, monkeypatch,
-                                                                                   pointer):
+def test_the_array_read_during_the_listing_is_used_only_if_the_listing_recalls_it(
+    tmp_path, digit_arrays, monkeypatch, pointer
+):
     images, labels = digit_arrays
     folder = labelled_folder(tmp_path, digit_arrays)
     other = age_files(write_png_folder(tmp_path / "other", images[50:80], labels[50:80]))
@@ -240,8 +254,13 @@ def test_the_array_read_during_the_listing_is_used_only_if_the_listing_recalls_i
     monkeypatch.setattr(decoded_cache, "load", lambda name: loads.append(name) or real_load(name))
     assert same_samples(read_samples(folder), first) and len(loads) == 1  # the guess was right: one read in all
     latest = decoded_cache._latest_path(folder, None)
-    latest.write_text({"another folder's entry": json.dumps({"key": decoded_cache.key(other_samples.digest, None)}),
-                       "garbage": "[1, 2", "a path": json.dumps({"key": "../../etc/passwd"})}[pointer])
+    latest.write_text(
+        {
+            "another folder's entry": json.dumps({"key": decoded_cache.key(other_samples.digest, None)}),
+            "garbage": "[1, 2",
+            "a path": json.dumps({"key": "../../etc/passwd"}),
+        }[pointer]
+    )
     loads.clear()
     again = read_samples(folder)
     assert same_samples(again, first) and loads[-1] == decoded_cache.key(first.digest, None)
@@ -249,8 +268,9 @@ def test_the_array_read_during_the_listing_is_used_only_if_the_listing_recalls_i
 
 
 @pytest.mark.real_data
-def test_mnist_png_folder_decoded_on_processes_then_cached_equals_the_idx_floats(tmp_path, real_data_dir, counted,
-                                                                                   monkeypatch):
+def test_mnist_png_folder_decoded_on_processes_then_cached_equals_the_idx_floats(
+    tmp_path, real_data_dir, counted, monkeypatch
+):
     """2,000 + 400 MNIST images as PNG class folders (above PROCESS_MIN_FILES: decoded on worker processes by default):
     the first load and the cached second load give, bit for bit, the float32 pixels load_dataset gives from IDX."""
     from aelab.data import load_dataset
@@ -258,10 +278,13 @@ def test_mnist_png_folder_decoded_on_processes_then_cached_equals_the_idx_floats
 
     mnist = load_dataset("mnist", real_data_dir, progress=False)
     expected = {}
-    for split, images, labels, n in (("train", mnist.train_images, mnist.train_labels, 2_000),
-                                     ("test", mnist.test_images, mnist.test_labels, 400)):
-        write_png_folder(tmp_path / "mnist" / split, np.round(images[:n] * 255).astype(np.uint8).reshape(n, 28, 28),
-                         labels[:n])
+    for split, images, labels, n in (
+        ("train", mnist.train_images, mnist.train_labels, 2_000),
+        ("test", mnist.test_images, mnist.test_labels, 400),
+    ):
+        write_png_folder(
+            tmp_path / "mnist" / split, np.round(images[:n] * 255).astype(np.uint8).reshape(n, 28, 28), labels[:n]
+        )
         order = np.argsort(labels[:n], kind="stable")  # the folder's order: class by class, each by file name
         expected[split] = (images[:n][order], labels[:n][order])
     folder = age_files(tmp_path / "mnist")

@@ -51,6 +51,7 @@ def cuda_present(monkeypatch):
 
 # --- resolution ---------------------------------------------------------------------------------------
 
+
 def test_auto_is_the_cpu_without_a_gpu(no_gpu):
     assert devices.available_devices() == ("cpu",)
     assert devices.resolve_device("auto") == torch.device("cpu")
@@ -69,7 +70,9 @@ def test_auto_prefers_cuda_then_mps(cuda_present, monkeypatch):
     assert devices.available_devices() == ("cuda", "cpu")
     assert devices.resolve_device("auto") == torch.device("cuda")
     assert devices.resolve_device("cuda") == torch.device("cuda")
-    with pytest.raises(ConfigError, match=r"--device mps: not available on this machine: expected one of auto, cuda, cpu"):
+    with pytest.raises(
+        ConfigError, match=r"--device mps: not available on this machine: expected one of auto, cuda, cpu"
+    ):
         devices.resolve_device("mps")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     monkeypatch.setattr(devices, "mps_available", lambda: True)
@@ -83,6 +86,7 @@ def test_an_unknown_device_name_is_refused(name):
 
 
 # --- the config field ---------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("cls", [TrainConfig, SweepConfig, AnomalyConfig])
 def test_every_training_config_checks_its_device_when_made(no_gpu, cls):
@@ -118,9 +122,31 @@ def test_the_device_is_not_part_of_a_runs_identity(tmp_path):
 
 # --- the command line, config.json ------------------------------------------------------------------
 
+
 def train(out: Path, data_dir: Path, *extra: str) -> int:
-    return main(["train", "--dataset", "tiny", "--data-dir", str(data_dir), "--out", str(out), "--epochs", "2",
-                 "--batch-size", "16", "--code-size", "4", "--n-images", "2", "--n-weights", "2", "--quiet", *extra])
+    return main(
+        [
+            "train",
+            "--dataset",
+            "tiny",
+            "--data-dir",
+            str(data_dir),
+            "--out",
+            str(out),
+            "--epochs",
+            "2",
+            "--batch-size",
+            "16",
+            "--code-size",
+            "4",
+            "--n-images",
+            "2",
+            "--n-weights",
+            "2",
+            "--quiet",
+            *extra,
+        ]
+    )
 
 
 def same_weights(a: Path, b: Path) -> bool:
@@ -154,15 +180,45 @@ def test_cuda_absent_exits_with_one_line_and_writes_nothing(tiny_dataset, tmp_pa
 
 def test_sweep_and_run_take_the_device_too(tiny_dataset, tmp_path, capsys, no_gpu):
     root, _, _ = tiny_dataset
-    sweep = ["sweep", "--dataset", "tiny", "--data-dir", str(root), "--code-sizes", "2,4", "--epochs", "1",
-             "--batch-size", "16", "--quiet", "--out", str(tmp_path / "s")]
+    sweep = [
+        "sweep",
+        "--dataset",
+        "tiny",
+        "--data-dir",
+        str(root),
+        "--code-sizes",
+        "2,4",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "16",
+        "--quiet",
+        "--out",
+        str(tmp_path / "s"),
+    ]
     assert main([*sweep, "--device", "mps"]) == ConfigError.exit_code and not (tmp_path / "s").exists()
     assert main([*sweep, "--device", "auto"]) == 0
     record = json.loads((tmp_path / "s" / "config.json").read_text())
     assert record["config"]["device"] == "auto" and record["device"]["resolved"] == "cpu"
     capsys.readouterr()
-    assert main(["run", "classic", "--datasets", "tiny", "--data-dir", str(root), "--out", str(tmp_path / "r"),
-                 "--dry-run", "--device", "cuda"]) == ConfigError.exit_code
+    assert (
+        main(
+            [
+                "run",
+                "classic",
+                "--datasets",
+                "tiny",
+                "--data-dir",
+                str(root),
+                "--out",
+                str(tmp_path / "r"),
+                "--dry-run",
+                "--device",
+                "cuda",
+            ]
+        )
+        == ConfigError.exit_code
+    )
     assert "--device cuda: not available on this machine" in capsys.readouterr().err
 
 
@@ -176,12 +232,17 @@ def test_a_study_file_sets_the_device_and_refuses_an_absent_one(no_gpu):
     assert [(c.config.device, c.config.deterministic) for c in cells] == [("auto", True)]
     with pytest.raises(ConfigError) as caught:
         parse_study(STUDY + 'device = "cuda"\n', "s.toml")
-    assert str(caught.value).startswith("s.toml:6: steps[1] device: ") and "not available on this machine" in str(caught.value)
+    assert str(caught.value).startswith("s.toml:6: steps[1] device: ") and "not available on this machine" in str(
+        caught.value
+    )
 
 
 def test_run_device_overrides_every_training_step_of_the_file(no_gpu):
-    study = parse_study(STUDY + 'device = "cpu"\n[[steps]]\nname = "g"\nkind = "gradcheck"\n'
-                        '[[steps]]\nname = "s"\nkind = "sweep"\ncode_sizes = [2, 4]\n', "s.toml")
+    study = parse_study(
+        STUDY + 'device = "cpu"\n[[steps]]\nname = "g"\nkind = "gradcheck"\n'
+        '[[steps]]\nname = "s"\nkind = "sweep"\ncode_sizes = [2, 4]\n',
+        "s.toml",
+    )
     moved = study.with_settings(device="auto", deterministic=True)
     configs = [c.config for c in moved.cells()]
     assert configs[1] is None  # the gradient check trains nothing
@@ -192,18 +253,22 @@ def test_run_device_overrides_every_training_step_of_the_file(no_gpu):
 
 # --- the Python API -----------------------------------------------------------------------------------
 
+
 def test_the_estimator_takes_a_device_checked_when_made(no_gpu):
     images = np.random.default_rng(0).random((96, 784), dtype=np.float32)
     with pytest.raises(ConfigError, match=r"^--device cuda: not available on this machine"):
         Autoencoder(device="cuda")
     plain = Autoencoder(code_size=4, epochs=2, seed=1).fit(images)
     placed = Autoencoder(code_size=4, epochs=2, seed=1, device="auto", deterministic=True).fit(images)
-    assert all(torch.equal(a, b) for a, b in zip(plain.model_.state_dict().values(), placed.model_.state_dict().values()))
+    assert all(
+        torch.equal(a, b) for a, b in zip(plain.model_.state_dict().values(), placed.model_.state_dict().values())
+    )
     assert all(p.device.type == "cpu" for p in placed.model_.parameters())  # the fitted model is the CPU's
     np.testing.assert_array_equal(plain.encode(images), placed.encode(images))
 
 
 # --- the step on a GPU: which one, and the captured step's bookkeeping --------------------------------
+
 
 def test_on_a_gpu_the_step_says_why_the_compiled_engine_does_not_run():
     dense = DenseAutoencoder(64, 4, generator=torch.Generator().manual_seed(0))
@@ -214,7 +279,9 @@ def test_on_a_gpu_the_step_says_why_the_compiled_engine_does_not_run():
     eager = make_step("autograd", dense, ReconstructionObjective(), 1e-3, device=cuda)
     assert type(eager) is AutogradStep and "fallback" not in eager.describe() and eager.describe()["device"] == "cuda"
     on_mps = make_step("fused", dense, ReconstructionObjective(), 1e-3, device=mps).describe()
-    assert on_mps["engine"] == "autograd" and on_mps["fallback"].startswith("the compiled step runs on the CPU only; on mps")
+    assert on_mps["engine"] == "autograd" and on_mps["fallback"].startswith(
+        "the compiled step runs on the CPU only; on mps"
+    )
     vae = get_family("vae").build((1, 8, 8), 2, (16,), torch.Generator().manual_seed(0))
     uncaptured = device_step("fused", vae, VariationalObjective(1.0), 1e-3, cuda)
     assert type(uncaptured) is AutogradStep and uncaptured.describe()["fallback"] == NOT_CAPTURED.format(device="cuda")
@@ -230,8 +297,17 @@ def trained(step_maker, epochs: int = 2, noise: bool = True) -> tuple[Trainer, l
     """A deep model trained with the step `step_maker` makes; 50 images = 3 batches of 16 and one of 2."""
     model = DenseAutoencoder(64, 4, (16,), generator=torch.Generator().manual_seed(0))
     transform = (lambda x, g: (x + 0.1 * torch.randn(x.shape, generator=g)).clamp(0, 1)) if noise else None
-    trainer = Trainer(model, ReconstructionObjective(), batch_size=16, epochs=epochs, learning_rate=1e-2,
-                      generator=torch.Generator().manual_seed(0), input_transform=transform, quiet=True, engine="autograd")
+    trainer = Trainer(
+        model,
+        ReconstructionObjective(),
+        batch_size=16,
+        epochs=epochs,
+        learning_rate=1e-2,
+        generator=torch.Generator().manual_seed(0),
+        input_transform=transform,
+        quiet=True,
+        engine="autograd",
+    )
     trainer.engine = step_maker(model)
     trainer.optimizer = trainer.engine.optimizer
     return trainer, trainer.fit(images(50), images(20, seed=1))
@@ -250,15 +326,26 @@ def test_the_captured_step_trains_bit_identical_to_autograd():
     # 4 steps an epoch (3 of 16, 1 of 2): per fit, WARM_UP_STEPS eager, the rest of the full batches replayed
     assert len(replays) == 3 * 3 - WARM_UP_STEPS
     assert [(r.train_loss, r.test_loss) for r in history] == [(r.train_loss, r.test_loss) for r in ref_history]
-    assert all(torch.equal(a, b) for a, b in zip(reference.model.state_dict().values(), captured.model.state_dict().values()))
+    assert all(
+        torch.equal(a, b) for a, b in zip(reference.model.state_dict().values(), captured.model.state_dict().values())
+    )
     assert captured.engine.recording is None  # dropped when fit ends: the model's GPU addresses go with it
 
 
 def test_a_state_saved_under_one_device_continues_under_another_bit_for_bit():
     def trainer(device: str, epochs: int) -> Trainer:
         model = DenseAutoencoder(64, 4, generator=torch.Generator().manual_seed(0))
-        return Trainer(model, ReconstructionObjective(), batch_size=16, epochs=epochs, learning_rate=1e-2,
-                       generator=torch.Generator().manual_seed(0), quiet=True, engine="autograd", device=device)
+        return Trainer(
+            model,
+            ReconstructionObjective(),
+            batch_size=16,
+            epochs=epochs,
+            learning_rate=1e-2,
+            generator=torch.Generator().manual_seed(0),
+            quiet=True,
+            engine="autograd",
+            device=device,
+        )
 
     x = images(50)
     whole = trainer("cpu", 2)
@@ -275,12 +362,20 @@ def test_a_state_saved_under_one_device_continues_under_another_bit_for_bit():
 
 # --- --deterministic ----------------------------------------------------------------------------------
 
+
 def test_deterministic_mode_is_held_while_training_only(monkeypatch):
     monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
     seen = []
-    trainer = Trainer(DenseAutoencoder(64, 4, generator=torch.Generator().manual_seed(0)), ReconstructionObjective(),
-                      batch_size=16, epochs=1, learning_rate=1e-2, generator=torch.Generator().manual_seed(0), quiet=True,
-                      deterministic=True)
+    trainer = Trainer(
+        DenseAutoencoder(64, 4, generator=torch.Generator().manual_seed(0)),
+        ReconstructionObjective(),
+        batch_size=16,
+        epochs=1,
+        learning_rate=1e-2,
+        generator=torch.Generator().manual_seed(0),
+        quiet=True,
+        deterministic=True,
+    )
     trainer.fit(images(32), on_epoch_end=lambda r: seen.append(torch.are_deterministic_algorithms_enabled()))
     assert seen == [True] and not torch.are_deterministic_algorithms_enabled()
     assert "CUBLAS_WORKSPACE_CONFIG" not in os.environ  # a CUDA setting: the CPU leaves the environment alone
@@ -293,10 +388,16 @@ def test_deterministic_mode_is_held_while_training_only(monkeypatch):
 
 # --- the gpu marker -----------------------------------------------------------------------------------
 
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks what happens where there is no GPU")
 def test_without_a_gpu_the_gpu_tests_are_deselected_and_the_header_says_so():
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", str(TESTS / "test_devices_gpu.py")],
-                          capture_output=True, text=True, cwd=TESTS.parent, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", str(TESTS / "test_devices_gpu.py")],
+        capture_output=True,
+        text=True,
+        cwd=TESTS.parent,
+        timeout=300,
+    )
     assert proc.returncode == 5, proc.stdout  # pytest's "no tests ran": never a pass
     assert "gpu tests: deselected (no CUDA GPU here)" in proc.stdout
     assert "deselected" in proc.stdout.splitlines()[-1] and "passed" not in proc.stdout.splitlines()[-1]
@@ -320,24 +421,44 @@ def test_a_run_folder_trained_on_a_gpu_loads_on_the_cpu(tiny_dataset, tmp_path, 
 
 # --- a checkpoint changes form between the CPU's compiled step and a GPU's torch.optim.Adam -----------
 
+
 def model_maker(kind: str):
     from aelab.models.batched import BatchedDenseAutoencoder
     from aelab.objectives import PerModelBCE
 
     if kind == "sweep":  # three models (code sizes 2, 4, 4) side by side, each seeded as its own run
-        return lambda: (BatchedDenseAutoencoder(64, (2, 4, 4), (16,), [torch.Generator().manual_seed(s) for s in range(3)]),
-                        PerModelBCE())
-    if kind == "vae":  # the compiled VAE step's head is one block of width 2k: the moments of mean and log_var within it
+        return lambda: (
+            BatchedDenseAutoencoder(64, (2, 4, 4), (16,), [torch.Generator().manual_seed(s) for s in range(3)]),
+            PerModelBCE(),
+        )
+    if (
+        kind == "vae"
+    ):  # the compiled VAE step's head is one block of width 2k: the moments of mean and log_var within it
         from aelab.models.variational import DenseVAE
 
-        return lambda: (DenseVAE(64, 3, (16,), generator=torch.Generator().manual_seed(0)), VariationalObjective(beta=2.0))
-    return lambda: (DenseAutoencoder(64, 4, (16,), generator=torch.Generator().manual_seed(0)), ReconstructionObjective())
+        return lambda: (
+            DenseVAE(64, 3, (16,), generator=torch.Generator().manual_seed(0)),
+            VariationalObjective(beta=2.0),
+        )
+    return lambda: (
+        DenseAutoencoder(64, 4, (16,), generator=torch.Generator().manual_seed(0)),
+        ReconstructionObjective(),
+    )
 
 
 def engine_trainer(make, engine: str, epochs: int) -> Trainer:
     model, objective = make()
-    return Trainer(model, objective, batch_size=16, epochs=epochs, learning_rate=1e-2,
-                   generator=torch.Generator().manual_seed(0), quiet=True, engine=engine, threads=1)
+    return Trainer(
+        model,
+        objective,
+        batch_size=16,
+        epochs=epochs,
+        learning_rate=1e-2,
+        generator=torch.Generator().manual_seed(0),
+        quiet=True,
+        engine=engine,
+        threads=1,
+    )
 
 
 @pytest.mark.parametrize("kind", ["dense", "sweep", "vae"])
@@ -368,8 +489,11 @@ def test_the_cpu_is_recorded_by_its_model_name_not_its_architecture(tmp_path, mo
     assert name not in ("x86_64", "aarch64", "unknown", "")
     assert devices.device_name(torch.device("cpu")) == name
     if Path("/proc/cpuinfo").exists() and "model name" in Path("/proc/cpuinfo").read_text():
-        kernel = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                      if line.startswith("model name"))
+        kernel = next(
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        )
         assert name.startswith(kernel)  # lscpu's name is the kernel's, with the vendor after it
     # without lscpu: the kernel's model name, from the cpuinfo file given
     monkeypatch.setattr(subprocess, "run", lambda *a, **k: (_ for _ in ()).throw(FileNotFoundError("lscpu")))

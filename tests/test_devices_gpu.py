@@ -32,9 +32,18 @@ def images(n: int, seed: int = 0) -> torch.Tensor:
 
 def trainer(device: str, engine: str, epochs: int = 2, deterministic: bool = False) -> Trainer:
     model = DenseAutoencoder(784, 8, (32,), generator=torch.Generator().manual_seed(0))
-    return Trainer(model, ReconstructionObjective(), batch_size=32, epochs=epochs, learning_rate=1e-3,
-                   generator=torch.Generator().manual_seed(0), quiet=True, engine=engine, device=device,
-                   deterministic=deterministic)
+    return Trainer(
+        model,
+        ReconstructionObjective(),
+        batch_size=32,
+        epochs=epochs,
+        learning_rate=1e-3,
+        generator=torch.Generator().manual_seed(0),
+        quiet=True,
+        engine=engine,
+        device=device,
+        deterministic=deterministic,
+    )
 
 
 def weights(t: Trainer) -> list[torch.Tensor]:
@@ -44,7 +53,9 @@ def weights(t: Trainer) -> list[torch.Tensor]:
 def test_the_captured_step_matches_eager_autograd_on_cuda():
     x = images(1000)  # 31 full batches and one of 8 per epoch
     eager, captured = trainer("cuda", "autograd"), trainer("cuda", "fused")
-    assert type(captured.engine) is CapturedStep and captured.engine.describe()["fallback"] == CAPTURED.format(device="cuda")
+    assert type(captured.engine) is CapturedStep and captured.engine.describe()["fallback"] == CAPTURED.format(
+        device="cuda"
+    )
     a, b = eager.fit(x, x[:200]), captured.fit(x, x[:200])
     assert all(p.device.type == "cpu" for p in captured.model.parameters())  # fit returns the model on the CPU
     for ra, rb in zip(a, b):
@@ -97,9 +108,35 @@ def test_a_cpu_checkpoint_continues_on_cuda(cpu_engine):
 def test_every_family_trains_on_cuda_and_its_folder_loads_on_the_cpu(tiny_dataset, tmp_path, model):
     root, _, _ = tiny_dataset
     out = tmp_path / model
-    assert main(["train", "--model", model, "--dataset", "tiny", "--data-dir", str(root), "--out", str(out), "--epochs", "2",
-                 "--batch-size", "16", "--code-size", "2", "--n-images", "2", "--n-weights", "2", "--quiet",
-                 "--device", "cuda"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--model",
+                model,
+                "--dataset",
+                "tiny",
+                "--data-dir",
+                str(root),
+                "--out",
+                str(out),
+                "--epochs",
+                "2",
+                "--batch-size",
+                "16",
+                "--code-size",
+                "2",
+                "--n-images",
+                "2",
+                "--n-weights",
+                "2",
+                "--quiet",
+                "--device",
+                "cuda",
+            ]
+        )
+        == 0
+    )
     record = json.loads((out / "config.json").read_text())
     assert record["device"]["resolved"] == "cuda" and record["engine"]["device"] == "cuda"
     assert record["engine"]["fallback"].startswith("the compiled step runs on the CPU only; on cuda")

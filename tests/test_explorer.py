@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import re
@@ -11,6 +12,7 @@ import re
 import numpy as np
 import pytest
 import torch
+from explorer_runs import page_data, trained_run
 from hypothesis import given
 from hypothesis import strategies as st
 from torch import nn
@@ -18,8 +20,6 @@ from torch import nn
 import aelab
 from aelab.cli import main
 from aelab.errors import ConfigError
-from aelab.experiments.run_lock import RunLock
-from aelab.experiments.saved_run import read_run
 from aelab.explorer import EXPLORER_HTML, explore
 from aelab.explorer.content import SLIDER_SIGMAS, THUMBNAILS_PER_CLASS, principal_directions, thumbnail_indices
 from aelab.explorer.export import export_model
@@ -30,7 +30,8 @@ from aelab.report.collect import collect
 from aelab.report.html import report_html
 from aelab.report.markdown import report_markdown
 from aelab.report.mdhtml import sibling_page
-from explorer_runs import page_data, trained_run
+from aelab.runs.lock import RunLock
+from aelab.runs.saved import read_run
 
 
 def floats(text: str) -> np.ndarray:
@@ -46,7 +47,9 @@ def convolution(layer: dict, x: np.ndarray, op, weight_shape: tuple[int, ...]) -
     inputs, options = spatial(layer, x)
     weight = torch.tensor(floats(layer["weight"]).astype(np.float64)).reshape(weight_shape)
     y = op(inputs, weight, torch.tensor(floats(layer["bias"]).astype(np.float64)), **options)
-    return y[..., :layer["out_shape"][1], :layer["out_shape"][2]].numpy().ravel()  # output padding: nothing lands there but the bias
+    return (
+        y[..., : layer["out_shape"][1], : layer["out_shape"][2]].numpy().ravel()
+    )  # output padding: nothing lands there but the bias
 
 
 def run_layers(layers: list[dict], x: np.ndarray) -> np.ndarray:
@@ -62,9 +65,13 @@ def run_layers(layers: list[dict], x: np.ndarray) -> np.ndarray:
             x = convolution(layer, x, torch.nn.functional.conv2d, (o, c, *layer["kernel"]))
         elif layer["type"] == "conv_transpose2d":
             c, o = layer["in_shape"][0], layer["out_shape"][0]
-            grown = [n - ((h - 1) * s - 2 * p + k) for n, h, s, p, k in
-                     zip(layer["out_shape"][1:], layer["in_shape"][1:], layer["stride"], layer["padding"], layer["kernel"])]
-            op = lambda *a, **k: torch.nn.functional.conv_transpose2d(*a, output_padding=grown, **k)  # noqa: E731
+            grown = [
+                n - ((h - 1) * s - 2 * p + k)
+                for n, h, s, p, k in zip(
+                    layer["out_shape"][1:], layer["in_shape"][1:], layer["stride"], layer["padding"], layer["kernel"]
+                )
+            ]
+            op = functools.partial(torch.nn.functional.conv_transpose2d, output_padding=grown)
             x = convolution(layer, x, op, (c, o, *layer["kernel"]))
         elif layer["type"] == "max_pool2d":
             inputs, options = spatial(layer, x)
@@ -80,7 +87,6 @@ def deep_run(tmp_path_factory):
     run = trained_run(tmp_path_factory, "deep", model="deep")
     explore(run)
     return run
-
 
 
 def test_the_exported_layers_hold_the_models_weights_and_compute_its_output():
@@ -99,15 +105,46 @@ def test_the_exported_layers_hold_the_models_weights_and_compute_its_output():
     np.testing.assert_allclose(run_layers(exported["decoder"], code), model.reconstruct(x[None])[0].numpy(), atol=1e-5)
 
 
-@pytest.mark.parametrize("family, hidden, types", [
-    ("conv", (), (["conv2d", "relu", "max_pool2d", "conv2d", "relu", "max_pool2d"],
-                  ["conv_transpose2d", "relu", "conv_transpose2d", "relu", "conv2d", "sigmoid"])),
-    ("vae", (), (["dense"], ["dense", "sigmoid"])),  # the encoder is only the mean head; log_var is not on the code's path
-    ("vae", (16,), (["dense", "relu", "dense"], ["dense", "relu", "dense", "sigmoid"])),
-    ("conv-vae", (), (["conv2d", "relu", "conv2d", "relu", "dense", "relu", "dense"],
-                      ["dense", "relu", "conv_transpose2d", "relu", "conv_transpose2d", "relu", "conv_transpose2d", "sigmoid"]))])
+@pytest.mark.parametrize(
+    "family, hidden, types",
+    [
+        (
+            "conv",
+            (),
+            (
+                ["conv2d", "relu", "max_pool2d", "conv2d", "relu", "max_pool2d"],
+                ["conv_transpose2d", "relu", "conv_transpose2d", "relu", "conv2d", "sigmoid"],
+            ),
+        ),
+        (
+            "vae",
+            (),
+            (["dense"], ["dense", "sigmoid"]),
+        ),  # the encoder is only the mean head; log_var is not on the code's path
+        ("vae", (16,), (["dense", "relu", "dense"], ["dense", "relu", "dense", "sigmoid"])),
+        (
+            "conv-vae",
+            (),
+            (
+                ["conv2d", "relu", "conv2d", "relu", "dense", "relu", "dense"],
+                [
+                    "dense",
+                    "relu",
+                    "conv_transpose2d",
+                    "relu",
+                    "conv_transpose2d",
+                    "relu",
+                    "conv_transpose2d",
+                    "sigmoid",
+                ],
+            ),
+        ),
+    ],
+)
 @pytest.mark.parametrize("sample_shape", [(1, 28, 28), (3, 12, 8)])
-def test_conv_and_vae_models_export_the_layers_of_their_mean_code_and_compute_their_output(family, hidden, types, sample_shape):
+def test_conv_and_vae_models_export_the_layers_of_their_mean_code_and_compute_their_output(
+    family, hidden, types, sample_shape
+):
     model = get_family(family).build(sample_shape, 3, hidden, torch.Generator().manual_seed(0)).eval()
     exported = export_model(model)
     assert ([layer["type"] for layer in exported["encoder"]], [layer["type"] for layer in exported["decoder"]]) == types
@@ -115,17 +152,26 @@ def test_conv_and_vae_models_export_the_layers_of_their_mean_code_and_compute_th
     x = torch.rand(3, model.n_features, generator=torch.Generator().manual_seed(1))
     for row in x:
         code = run_layers(exported["encoder"], row.numpy().astype(np.float64))
-        np.testing.assert_allclose(code, model.encode(row[None])[0].detach().numpy(), atol=1e-5)  # a VAE's code: the posterior mean
-        np.testing.assert_allclose(run_layers(exported["decoder"], code), model.reconstruct(row[None])[0].numpy(), atol=1e-5)
-    assert export_model(model, "mse")["decoder"] == exported["decoder"][:-1]  # MSE: the decoder's output is the reconstruction
+        np.testing.assert_allclose(
+            code, model.encode(row[None])[0].detach().numpy(), atol=1e-5
+        )  # a VAE's code: the posterior mean
+        np.testing.assert_allclose(
+            run_layers(exported["decoder"], code), model.reconstruct(row[None])[0].numpy(), atol=1e-5
+        )
+    assert (
+        export_model(model, "mse")["decoder"] == exported["decoder"][:-1]
+    )  # MSE: the decoder's output is the reconstruction
 
 
 @pytest.mark.parametrize("layer, name", [(nn.Tanh(), "Tanh"), (nn.Dropout(0.5), "Dropout")])
 def test_a_layer_the_page_cannot_run_is_refused_by_name(layer, name):
     model = DenseAutoencoder(784, 8, (), torch.Generator().manual_seed(0))
     model.encoder = nn.Sequential(layer, *model.encoder)
-    with pytest.raises(ConfigError, match=f"encoder layer encoder.0 \\({name}\\): the explorer runs Linear, ReLU, Sigmoid, "
-                                          "Conv2d, ConvTranspose2d, MaxPool2d, Flatten, Identity layers only"):
+    with pytest.raises(
+        ConfigError,
+        match=f"encoder layer encoder.0 \\({name}\\): the explorer runs Linear, ReLU, Sigmoid, "
+        "Conv2d, ConvTranspose2d, MaxPool2d, Flatten, Identity layers only",
+    ):
         export_model(model)
     with pytest.raises(ConfigError, match="expected an autoencoder with encode and decode"):
         export_model(nn.Linear(3, 3))
@@ -151,9 +197,14 @@ def test_the_policy_allows_the_pages_own_script_and_style_by_hash_and_nothing_el
     csp = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', page)[1]
     script = re.search(r"<script>(.*?)</script>", page, re.S)[1]
     style = re.search(r"<style>(.*?)</style>", page, re.S)[1]
-    digest = lambda text: base64.b64encode(hashlib.sha256(text.encode()).digest()).decode()
-    assert csp == (f"default-src 'none'; script-src 'sha256-{digest(script)}'; style-src 'sha256-{digest(style)}'; "
-                   "img-src data:; base-uri 'none'; form-action 'none'")
+
+    def digest(text: str) -> str:
+        return base64.b64encode(hashlib.sha256(text.encode()).digest()).decode()
+
+    assert csp == (
+        f"default-src 'none'; script-src 'sha256-{digest(script)}'; style-src 'sha256-{digest(style)}'; "
+        "img-src data:; base-uri 'none'; form-action 'none'"
+    )
     assert page.count("<script") == 2 and page.count('<script type="application/json"') == 1
     assert "<title>&lt;script&gt;alert(2)&lt;/script&gt;</title>" in page
     assert ".innerHTML" not in script and "insertAdjacentHTML" not in script and "document.write" not in script
@@ -203,8 +254,11 @@ def test_the_command_line_writes_the_page_and_refuses_what_is_not_a_finished_run
     (tmp_path / "unfinished").mkdir()
     (tmp_path / "sweep").mkdir()
     (tmp_path / "sweep" / "sweep.json").write_text("{}")
-    for folder, expected in ((tmp_path / "none", "no such folder"), (tmp_path / "unfinished", "not a finished run"),
-                             (tmp_path / "sweep", "a sweep's folder")):
+    for folder, expected in (
+        (tmp_path / "none", "no such folder"),
+        (tmp_path / "unfinished", "not a finished run"),
+        (tmp_path / "sweep", "a sweep's folder"),
+    ):
         assert main(["explore", str(folder)]) == 5
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and expected in err
@@ -258,9 +312,17 @@ def test_the_report_links_a_runs_explorer_when_there_is_one(deep_run, tmp_path):
         (tmp_path / "aside.html").rename(deep_run / EXPLORER_HTML)
 
 
-@pytest.mark.parametrize("href, kept", [("explorer.html", True), ("mnist/deep/explorer.html", True),
-                                        ("https://example.org/explorer.html", False), ("../explorer.html", False),
-                                        ("/tmp/explorer.html", False), ("mnist/deep/other.html", False),
-                                        ("javascript:alert(1)//explorer.html", False)])
+@pytest.mark.parametrize(
+    "href, kept",
+    [
+        ("explorer.html", True),
+        ("mnist/deep/explorer.html", True),
+        ("https://example.org/explorer.html", False),
+        ("../explorer.html", False),
+        ("/tmp/explorer.html", False),
+        ("mnist/deep/other.html", False),
+        ("javascript:alert(1)//explorer.html", False),
+    ],
+)
 def test_only_relative_links_to_a_runs_explorer_stay_links(href, kept):
     assert sibling_page(href) is kept

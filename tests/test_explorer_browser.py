@@ -10,127 +10,32 @@ Chromium is Debian's /usr/bin/chromium, driven by Playwright (its own browser do
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 import matplotlib
 import numpy as np
 import pytest
-import torch
+from browser_pages import (
+    CHROMIUM,
+    TOLERANCE,
+    Visit,
+    assert_bars_show,
+    assert_drawing_matches_pytorch,
+    decoded,
+    painted,
+    reconstruct,
+)
+from explorer_runs import page_data, trained_run
 
 import aelab
 from aelab.config import TrainConfig
 from aelab.data.registry import REGISTRY
-from aelab.experiments.saved_run import read_run
-from aelab.experiments.train_one import train_run
-from aelab.explorer import EXPLORER_HTML, explore
-from explorer_runs import page_data, trained_run
+from aelab.explorer import explore
+from aelab.runs.saved import read_run
+from aelab.tasks.train import train_run
 
-CHROMIUM = Path("/usr/bin/chromium")
-TOLERANCE = 1e-4
-
-pytestmark = pytest.mark.skipif(not CHROMIUM.is_file(), reason="/usr/bin/chromium is missing (apt-get install chromium; CI installs it)")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"])
-        yield browser
-        browser.close()
-
-
-class Visit:
-    """One page opened in its own browser context, with everything it said and asked for recorded."""
-
-    def __init__(self, browser, folder: Path, width: int = 1400, **options):
-        self.folder, self.url = folder, (folder / EXPLORER_HTML).as_uri()
-        self.context = browser.new_context(viewport={"width": width, "height": 1100}, **options)
-        self.page = self.context.new_page()
-        self.console, self.requests, self.dialogs = [], [], []
-        self.page.on("console", lambda message: self.console.append(f"{message.type}: {message.text}"))
-        self.page.on("pageerror", lambda error: self.console.append(f"page error: {error}"))
-        self.page.on("request", lambda request: self.requests.append(request.url))
-        self.page.on("dialog", lambda dialog: (self.dialogs.append(dialog.message), dialog.dismiss()))
-        self.page.goto(self.url)
-        self.page.wait_for_selector("body[data-ready=true]", timeout=15_000)
-        self.model = read_run(folder).model
-
-    def state(self, panel: str) -> dict:
-        """The page's last numbers for a panel (draw, space, interp), as float64 arrays."""
-        values = self.page.evaluate("""panel => Object.fromEntries(Object.entries(window.aelabExplorer.state[panel])
-            .map(([key, value]) => [key, typeof value === "number" ? value : Array.from(value)]))""", panel)
-        return {key: np.asarray(value, dtype=np.float64) for key, value in values.items()}
-
-    def red(self, selector: str) -> np.ndarray:
-        """The red channel of a canvas' pixels (its own resolution, not the enlarged view)."""
-        # copied onto a canvas of the test's own, made for reading, so the page's canvases stay as the page uses them
-        return np.asarray(self.page.evaluate("""selector => {
-            const shown = document.querySelector(selector), copy = document.createElement("canvas");
-            [copy.width, copy.height] = [shown.width, shown.height];
-            const ctx = copy.getContext("2d", { willReadFrequently: true });
-            ctx.drawImage(shown, 0, 0);
-            return Array.from(ctx.getImageData(0, 0, copy.width, copy.height).data); }""", selector)).reshape(-1, 4)
-
-    def click_at(self, selector: str, fx: float, fy: float = 0.5) -> tuple[float, float]:
-        """Click at a fraction of an element's box, as a person would; returns where, in the element's CSS pixels."""
-        box = self.page.locator(selector).bounding_box()
-        self.page.mouse.click(box["x"] + fx * box["width"], box["y"] + fy * box["height"])
-        return fx * box["width"], fy * box["height"]
-
-    def stroke(self, points: list[tuple[float, float]]) -> None:
-        """A mouse stroke through `points`, given as fractions of the drawing canvas."""
-        box = self.page.locator("#pad").bounding_box()
-        at = [(box["x"] + fx * box["width"], box["y"] + fy * box["height"]) for fx, fy in points]
-        self.page.mouse.move(*at[0])
-        self.page.mouse.down()
-        for point in at[1:]:
-            self.page.mouse.move(*point, steps=4)
-        self.page.mouse.up()
-
-    def assert_quiet(self) -> None:
-        assert self.console == [] and self.dialogs == []
-        assert self.requests == [self.url]  # the page itself; nothing else was fetched
-        self.context.close()
-
-
-def reconstruct(model, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """PyTorch's code and pixels for one input."""
-    with torch.no_grad():
-        code = model.encode(torch.tensor(x, dtype=torch.float32)[None])
-        return code[0].numpy(), torch.sigmoid(model.decode(code))[0].numpy()
-
-
-def decoded(model, code: np.ndarray) -> np.ndarray:
-    with torch.no_grad():
-        return torch.sigmoid(model.decode(torch.tensor(code, dtype=torch.float32)[None]))[0].numpy()
-
-
-def painted(pixels: np.ndarray) -> np.ndarray:
-    """The grey level the page paints for each pixel value: Math.round(255 · clamp(v, 0, 1))."""
-    return np.floor(255 * np.clip(pixels, 0, 1) + 0.5)
-
-
-def assert_drawing_matches_pytorch(visit: Visit) -> dict:
-    state = visit.state("draw")
-    code, pixels = reconstruct(visit.model, state["input"])
-    np.testing.assert_allclose(state["code"], code, atol=TOLERANCE, rtol=0)
-    np.testing.assert_allclose(state["output"], pixels, atol=TOLERANCE, rtol=0)
-    assert np.array_equal(visit.red("#output")[:, 0], painted(state["output"]))
-    return state
-
-
-
-def assert_bars_show(visit: Visit, code: np.ndarray) -> None:
-    """The code bars: unit j's bar, in the middle of its slot, is as tall as its value on the scale of the largest."""
-    pixels = visit.red("#bars").reshape(90, 560, 4)[:, :, :3]  # the canvas' own size (page.py)
-    scale = max(page_data(visit.folder)["unit_max"])
-    slot = 560 / len(code)
-    for j, value in enumerate(code):
-        column = pixels[:, int(j * slot + slot / 2)]
-        blue = (column == (31, 95, 191)).all(axis=1).sum()
-        assert abs(blue - min(1, value / scale) * 88) <= 1.5, (j, value, blue)
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.is_file(), reason="/usr/bin/chromium is missing (apt-get install chromium; CI installs it)"
+)
 
 
 @pytest.fixture(scope="module")
@@ -142,7 +47,7 @@ def deep(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def mnist_test(deep):
-    from conftest import REAL_DATA_DIR
+    from shared_runs import REAL_DATA_DIR
 
     return aelab.load_dataset("mnist", REAL_DATA_DIR, progress=False).test_images.reshape(-1, 784)
 
@@ -177,8 +82,12 @@ def test_a_finger_draws_too_on_a_phone_wide_page(browser, deep):
     visit.page.click("#clear")
     box = visit.page.locator("#pad").bounding_box()
     touch = visit.context.new_cdp_session(visit.page)
-    points = [(box["x"] + box["width"] * (0.3 + 0.04 * i), box["y"] + box["height"] * (0.2 + 0.06 * i)) for i in range(11)]
-    touch.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": points[0][0], "y": points[0][1]}]})
+    points = [
+        (box["x"] + box["width"] * (0.3 + 0.04 * i), box["y"] + box["height"] * (0.2 + 0.06 * i)) for i in range(11)
+    ]
+    touch.send(
+        "Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": points[0][0], "y": points[0][1]}]}
+    )
     for x, y in points[1:]:
         touch.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [{"x": x, "y": y}]})
     touch.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
@@ -214,10 +123,13 @@ def test_sliders_move_the_code_along_a_principal_direction_or_one_unit(browser, 
     visit.click_at('input[data-unit="3"]', 0.9)
     state = visit.state("space")
     unit = float(visit.page.locator('input[data-unit="3"]').input_value())
-    assert state["code"][3] == pytest.approx(unit, abs=1e-6) and np.array_equal(np.delete(state["code"], 3), np.delete(before, 3))
+    assert state["code"][3] == pytest.approx(unit, abs=1e-6) and np.array_equal(
+        np.delete(state["code"], 3), np.delete(before, 3)
+    )
     np.testing.assert_allclose(state["output"], decoded(visit.model, state["code"]), atol=TOLERANCE, rtol=0)
     assert float(visit.page.locator('input[data-direction="0"]').input_value()) == pytest.approx(
-        components[0] @ (state["code"] - mean), abs=(2 * directions["ranges"][0]) / 400)  # the other sliders follow
+        components[0] @ (state["code"] - mean), abs=(2 * directions["ranges"][0]) / 400
+    )  # the other sliders follow
     visit.page.click("#space-from-drawing")
     state = visit.state("space")
     assert np.array_equal(state["code"], visit.state("draw")["code"])
@@ -301,7 +213,7 @@ def test_a_2d_code_is_a_scatter_by_class_that_decodes_the_point_under_the_pointe
     hovered = visit.state("space")
     assert hovered["code"][0] > state["code"][0] and hovered["code"][1] > state["code"][1]
     np.testing.assert_allclose(hovered["output"], decoded(visit.model, hovered["code"]), atol=TOLERANCE, rtol=0)
-    palette = {tuple(int(h[i:i + 2], 16) for i in (1, 3, 5)) for h in page_data(run)["palette"]}
+    palette = {tuple(int(h[i : i + 2], 16) for i in (1, 3, 5)) for h in page_data(run)["palette"]}
     drawn = {tuple(p[:3]) for p in visit.red("#scatter")}
     assert len(drawn & palette) >= 8 and drawn <= palette | {(255, 255, 255), (0, 0, 0)}  # coloured by class
     visit.page.screenshot(path=str(tmp_path / "scatter.png"), full_page=True)
@@ -313,7 +225,9 @@ def test_text_from_the_run_folder_is_shown_as_text_never_run(browser, tiny_datas
     evil = ("<script>alert(1)</script>", '<img src=x onerror="alert(2)">', *spec.class_names[2:])
     monkeypatch.setitem(REGISTRY, "tiny", dataclasses.replace(spec, class_names=evil))
     folder = tmp_path / "<script>alert(3)</script>"  # a path with a script tag in it
-    train_run(TrainConfig(dataset="tiny", code_size=2, epochs=1), folder, data_dir=root, quiet=True, log=lambda line: None)
+    train_run(
+        TrainConfig(dataset="tiny", code_size=2, epochs=1), folder, data_dir=root, quiet=True, log=lambda line: None
+    )
     explore(folder, data_dir=root)
     visit = Visit(browser, folder)
     page = visit.page

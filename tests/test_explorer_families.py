@@ -12,13 +12,12 @@ import matplotlib
 import numpy as np
 import pytest
 import torch
+from browser_pages import TOLERANCE, Visit, assert_drawing_matches_pytorch, decoded, painted
+from explorer_runs import floats, page_data, trained_run
+from shared_runs import REAL_DATA_DIR
 
 from aelab import load_dataset
 from aelab.explorer import EXPLORER_HTML, explore
-from conftest import REAL_DATA_DIR
-from explorer_runs import floats, page_data, trained_run
-from test_explorer_browser import (TOLERANCE, Visit, assert_drawing_matches_pytorch, browser, decoded,  # noqa: F401 (browser: the fixture)
-                                   painted)
 
 TINY = {"train_size": 500, "test_size": 300, "epochs": 1}
 
@@ -34,8 +33,8 @@ def runs(tmp_path_factory):
             made[key] = trained_run(tmp_path_factory, f"{family}-{len(made)}", model=family, **{**TINY, **settings})
             explore(made[key])
         return made[key]
-    return run
 
+    return run
 
 
 @pytest.mark.parametrize("family", ["conv", "conv-denoising", "vae", "beta-vae", "conv-vae"])
@@ -94,7 +93,9 @@ def test_a_vaes_scatter_shows_the_mean_codes_and_decodes_the_point_under_the_poi
     test = load_dataset("mnist", REAL_DATA_DIR, progress=False).test_images.reshape(-1, 784)[:300]
     with torch.no_grad():
         means = visit.model.encode(torch.tensor(test)).numpy()
-    np.testing.assert_allclose(floats(data["points"]["codes"]).reshape(-1, 2), means, atol=1e-6)  # the means, not samples
+    np.testing.assert_allclose(
+        floats(data["points"]["codes"]).reshape(-1, 2), means, atol=1e-6
+    )  # the means, not samples
     assert min(data["unit_min"]) < 0  # a mean code is signed: sliders and bars reach below zero
     visit.click_at("#scatter", 0.35, 0.65)
     state = visit.state("space")

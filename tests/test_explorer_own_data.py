@@ -11,16 +11,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from browser_pages import TOLERANCE, Visit, painted
+from custom_data_files import rgb_images, signals, write_png_folder
+from explorer_runs import floats, page_data
 
 from aelab.cli import main
 from aelab.explorer import EXPLORER_HTML, explore
 from aelab.objectives import output_of
-from custom_data_files import rgb_images, signals, write_png_folder
-from explorer_runs import floats, page_data
-from test_explorer_browser import TOLERANCE, Visit, browser, painted  # noqa: F401 (browser: the fixture)
 
 TRAIN = ["--epochs", "2", "--batch-size", "16", "--quiet", "--n-images", "6"]
-
 
 
 def page_matches_pytorch(visit: Visit, loss: str) -> dict:
@@ -102,8 +101,12 @@ def test_1d_samples_are_line_plots_in_their_own_units_reconstructed_as_pytorch_d
     assert "standard-scaled data, shown in its own units" in visit.page.text_content("#about")
     visit.page.click('.thumb[data-index="3"]')
     state = page_matches_pytorch(visit, "mse")  # MSE: the decoder's output itself, no sigmoid
-    shown = np.asarray(visit.page.evaluate("values => window.aelabExplorer.shownValues(values)", state["input"].tolist()))
-    np.testing.assert_allclose(shown, raw_test[data["thumbnails"]["indices"][3]], atol=TOLERANCE)  # the data's own values
+    shown = np.asarray(
+        visit.page.evaluate("values => window.aelabExplorer.shownValues(values)", state["input"].tolist())
+    )
+    np.testing.assert_allclose(
+        shown, raw_test[data["thumbnails"]["indices"][3]], atol=TOLERANCE
+    )  # the data's own values
     lo, hi = data["signal_range"]
     assert lo < -2 and hi > 2  # the plots' axis: the signals' amplitude ~3, not the scaled values
     plotted = visit.red("#output").reshape(120, 240, 4)[:, :, :3].astype(int)

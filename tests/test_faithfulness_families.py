@@ -33,7 +33,8 @@ def bce(prediction: np.ndarray, target: np.ndarray) -> float:
 
 
 def mean_image_bce(train: np.ndarray, test: np.ndarray) -> float:
-    """BCE per pixel of predicting every test image by the mean training image: what a model that ignores its input scores."""
+    """BCE per pixel of predicting every test image by the mean training image: what a model that ignores its input
+    scores."""
     return bce(np.broadcast_to(train.mean(axis=0), test.shape), test)
 
 

@@ -11,11 +11,11 @@ from torch import nn
 
 from aelab.config import MODEL_NAMES, VARIATIONAL_NAMES, TrainConfig
 from aelab.errors import ConfigError
-from aelab.experiments.train_one import resolve
 from aelab.models.conv import ConvAutoencoder
 from aelab.models.registry import MODELS, get_family
 from aelab.models.variational import ConvVAE, DenseVAE, GaussianCode, seeded_generator
 from aelab.objectives import VariationalObjective, gaussian_kl
+from aelab.tasks.recipe import resolve
 from aelab.train.engines import make_step
 from aelab.train.step import AutogradStep
 
@@ -44,9 +44,13 @@ def test_rgb_32x32_forward_and_backward(build):
     x = torch.rand(5, 3 * 32 * 32)
     logits, code = model(x)
     assert logits.shape == (5, 3 * 32 * 32)
-    loss = nn.functional.binary_cross_entropy_with_logits(logits, x) + (code.mean.square().mean() if isinstance(code, GaussianCode) else 0)
+    loss = nn.functional.binary_cross_entropy_with_logits(logits, x) + (
+        code.mean.square().mean() if isinstance(code, GaussianCode) else 0
+    )
     loss.backward()
-    assert all(p.grad is not None and torch.isfinite(p.grad).all() and p.grad.abs().sum() > 0 for p in model.parameters())
+    assert all(
+        p.grad is not None and torch.isfinite(p.grad).all() and p.grad.abs().sum() > 0 for p in model.parameters()
+    )
     assert model.reconstruct(x).shape == x.shape and 0 <= model.reconstruct(x).min() and model.reconstruct(x).max() <= 1
 
 
@@ -82,12 +86,15 @@ def test_family_defaults_resolve():
     assert resolve(TrainConfig(model="conv-vae", beta=0.5)).beta == 0.5
 
 
-@pytest.mark.parametrize("settings, message", [
-    ({"model": "deep", "beta": 2.0}, "expected --beta only with a variational model"),
-    ({"model": "vae", "beta": 0.0}, r"--beta 0.0: expected a number in \(0, 1000\]"),
-    ({"model": "vae", "l1": 1e-3}, "expected no L1 on a variational model"),
-    ({"model": "vea"}, "did you mean 'vae'"),
-])
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        ({"model": "deep", "beta": 2.0}, "expected --beta only with a variational model"),
+        ({"model": "vae", "beta": 0.0}, r"--beta 0.0: expected a number in \(0, 1000\]"),
+        ({"model": "vae", "l1": 1e-3}, "expected no L1 on a variational model"),
+        ({"model": "vea"}, "did you mean 'vae'"),
+    ],
+)
 def test_bad_family_settings_are_one_line_errors(settings, message):
     with pytest.raises(ConfigError, match=message):
         TrainConfig(**settings)
@@ -171,8 +178,15 @@ def test_a_vae_resumed_mid_training_continues_bit_for_bit():
 
     def trainer(epochs: int) -> Trainer:
         model = DenseVAE(12, 2, (8,), torch.Generator().manual_seed(0))
-        return Trainer(model, VariationalObjective(2.0), batch_size=8, epochs=epochs, learning_rate=1e-2,
-                       generator=torch.Generator().manual_seed(1), quiet=True)
+        return Trainer(
+            model,
+            VariationalObjective(2.0),
+            batch_size=8,
+            epochs=epochs,
+            learning_rate=1e-2,
+            generator=torch.Generator().manual_seed(1),
+            quiet=True,
+        )
 
     x = torch.rand(40, 12, generator=torch.Generator().manual_seed(2))
     whole = trainer(3)
@@ -183,5 +197,7 @@ def test_a_vae_resumed_mid_training_continues_bit_for_bit():
     resumed = trainer(3)
     restore_trainer_state(resumed, tensors, info)
     resumed.fit(x)
-    assert all(torch.equal(a, b) for a, b in zip(whole.model.state_dict().values(), resumed.model.state_dict().values()))
+    assert all(
+        torch.equal(a, b) for a, b in zip(whole.model.state_dict().values(), resumed.model.state_dict().values())
+    )
     assert [r.train_parts for r in whole.position.history] == [r.train_parts for r in resumed.position.history]

@@ -15,20 +15,27 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aelab.cli import main
-from aelab.data.idx import decode_idx, encode_idx, read_idx
+from aelab.data.idx import encode_idx, read_idx
 from aelab.errors import CheckpointError, DataError, OutputError
 from aelab.fileio import atomic_write_json
 from aelab.models.dense import DenseAutoencoder
-from aelab.train.checkpoint import load_checkpoint, save_checkpoint, save_weights, read_weights
-from aelab.train.state import trainer_state
 from aelab.objectives import ReconstructionObjective
+from aelab.train.checkpoint import load_checkpoint, read_weights, save_checkpoint, save_weights
+from aelab.train.state import trainer_state
 from aelab.train.trainer import Trainer
 
 
 def small_checkpoint(path: Path) -> bytes:
     model = DenseAutoencoder(12, 3, generator=torch.Generator().manual_seed(0))
-    trainer = Trainer(model, ReconstructionObjective(), batch_size=4, epochs=1, learning_rate=1e-3,
-                      generator=torch.Generator().manual_seed(0), quiet=True)
+    trainer = Trainer(
+        model,
+        ReconstructionObjective(),
+        batch_size=4,
+        epochs=1,
+        learning_rate=1e-3,
+        generator=torch.Generator().manual_seed(0),
+        quiet=True,
+    )
     trainer.fit(torch.rand(8, 12))
     tensors, info = trainer_state(trainer)
     save_checkpoint(path, tensors, {**info, "config": {"model": "shallow"}})
@@ -70,13 +77,16 @@ def test_unwritable_output_folder(tmp_path, monkeypatch, capsys):
     assert not (tmp_path / "run").exists()
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--noise", "gaussian", "--noise-factor", "-0.1"], "--noise-factor -0.1: expected a number in [0, 10]"),
-    (["--noise", "masking", "--noise-factor", "1.5"], "--noise-factor 1.5: expected a number in [0, 1]"),
-    (["--batch-size", "5000", "--train-size", "100"], "--batch-size 5000: expected at most 100"),
-    (["--epochs", "two"], "argument --epochs: invalid int value: 'two'"),
-    (["--l1", "-1"], "--l1 -1.0: expected a number in [0, 1000)"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--noise", "gaussian", "--noise-factor", "-0.1"], "--noise-factor -0.1: expected a number in [0, 10]"),
+        (["--noise", "masking", "--noise-factor", "1.5"], "--noise-factor 1.5: expected a number in [0, 1]"),
+        (["--batch-size", "5000", "--train-size", "100"], "--batch-size 5000: expected at most 100"),
+        (["--epochs", "two"], "argument --epochs: invalid int value: 'two'"),
+        (["--l1", "-1"], "--l1 -1.0: expected a number in [0, 1000)"),
+    ],
+)
 def test_more_bad_options(real_data_dir, tmp_path, capsys, args, message):
     code = None
     try:
@@ -112,7 +122,7 @@ def test_fuzzed_checkpoints_are_refused_cleanly(tmp_path, good_checkpoint, data)
         blob = good[: data.draw(st.integers(0, len(good) - 1))]
     elif kind == "flip":
         i = data.draw(st.integers(0, len(good) - 1))
-        blob = good[:i] + bytes([good[i] ^ (1 << data.draw(st.integers(0, 7)))]) + good[i + 1:]
+        blob = good[:i] + bytes([good[i] ^ (1 << data.draw(st.integers(0, 7)))]) + good[i + 1 :]
     else:
         blob = data.draw(st.binary(max_size=256))
     path.write_bytes(blob)
@@ -146,7 +156,7 @@ def test_fuzzed_idx_files_raise_data_error(tmp_path, data):
         blob = good[: data.draw(st.integers(0, len(good) - 1))]
     elif kind == "flip":
         i = data.draw(st.integers(0, 15))  # header bytes: flips there must be caught or parse consistently
-        blob = good[:i] + bytes([good[i] ^ (1 << data.draw(st.integers(0, 7)))]) + good[i + 1:]
+        blob = good[:i] + bytes([good[i] ^ (1 << data.draw(st.integers(0, 7)))]) + good[i + 1 :]
     else:
         packed = gzip.compress(good)
         blob = packed[: data.draw(st.integers(0, len(packed) - 1))]

@@ -12,8 +12,8 @@ from aelab.errors import EngineError
 from aelab.models.dense import DenseAutoencoder
 from aelab.native import library
 from aelab.objectives import ReconstructionObjective, SparseObjective, objective_for
+from aelab.train.compiled.dense import CompiledDenseStep
 from aelab.train.engines import make_step
-from aelab.train.fused import CompiledDenseStep
 from aelab.train.state import restore_trainer_state, trainer_state
 from aelab.train.step import AutogradStep
 from aelab.train.trainer import Trainer
@@ -26,9 +26,18 @@ def images(n=256, d=64, seed=0) -> torch.Tensor:
 
 def trained(engine: str, hidden=(), l1=0.0, reduction="mean", noise=None, epochs=3, batch=16, threads=1):
     model = DenseAutoencoder(64, 6, hidden, generator=torch.Generator().manual_seed(1))
-    trainer = Trainer(model, objective_for(l1, reduction), batch_size=batch, epochs=epochs, learning_rate=1e-2,
-                      generator=torch.Generator().manual_seed(2), quiet=True, engine=engine, threads=threads,
-                      input_transform=corruption(noise, 0.2) if noise else None)
+    trainer = Trainer(
+        model,
+        objective_for(l1, reduction),
+        batch_size=batch,
+        epochs=epochs,
+        learning_rate=1e-2,
+        generator=torch.Generator().manual_seed(2),
+        quiet=True,
+        engine=engine,
+        threads=threads,
+        input_transform=corruption(noise, 0.2) if noise else None,
+    )
     expected = CompiledDenseStep if engine == "fused" else AutogradStep
     assert type(trainer.engine) is expected, trainer.engine.describe()  # no silent fallback where the module is built
     history = trainer.fit(images(), images(64, seed=5))
@@ -36,14 +45,24 @@ def trained(engine: str, hidden=(), l1=0.0, reduction="mean", noise=None, epochs
 
 
 @pytest.mark.parametrize("threads", [1, 2], ids=["one-thread", "two-threads"])
-@pytest.mark.parametrize("hidden, l1, reduction, noise, batch", [
-    ((), 0.0, "mean", None, 16), ((16,), 0.0, "mean", None, 16), ((16, 8), 0.0, "mean", None, 16),
-    ((), 1e-3, "mean", None, 16), ((), 1e-3, "sum", None, 16), ((16,), 1e-3, "mean", None, 16),
-    ((16,), 0.0, "mean", "gaussian", 16), ((16,), 1e-3, "mean", None, 15),  # 15: odd halves and a last batch of 1
-])
+@pytest.mark.parametrize(
+    "hidden, l1, reduction, noise, batch",
+    [
+        ((), 0.0, "mean", None, 16),
+        ((16,), 0.0, "mean", None, 16),
+        ((16, 8), 0.0, "mean", None, 16),
+        ((), 1e-3, "mean", None, 16),
+        ((), 1e-3, "sum", None, 16),
+        ((16,), 1e-3, "mean", None, 16),
+        ((16,), 0.0, "mean", "gaussian", 16),
+        ((16,), 1e-3, "mean", None, 15),  # 15: odd halves and a last batch of 1
+    ],
+)
 def test_compiled_step_matches_autograd(hidden, l1, reduction, noise, batch, threads):
-    (ma, ha), (mb, hb) = (trained("autograd", hidden, l1, reduction, noise, batch=batch),
-                          trained("fused", hidden, l1, reduction, noise, batch=batch, threads=threads))
+    (ma, ha), (mb, hb) = (
+        trained("autograd", hidden, l1, reduction, noise, batch=batch),
+        trained("fused", hidden, l1, reduction, noise, batch=batch, threads=threads),
+    )
     for (name, p), q in zip(ma.named_parameters(), mb.parameters()):
         assert p.shape == q.shape
         assert torch.allclose(p, q, atol=2e-5, rtol=1e-4), f"{name}: max diff {(p - q).abs().max():.2e}"
@@ -69,8 +88,18 @@ def test_compiled_state_round_trip_continues_identically(threads):
 
     def fresh():
         model = DenseAutoencoder(64, 6, generator=torch.Generator().manual_seed(1))
-        return Trainer(model, objective_for(0.0), batch_size=16, epochs=2, learning_rate=1e-2,
-                       generator=torch.Generator().manual_seed(2), quiet=True, engine="fused", threads=threads)
+        return Trainer(
+            model,
+            objective_for(0.0),
+            batch_size=16,
+            epochs=2,
+            learning_rate=1e-2,
+            generator=torch.Generator().manual_seed(2),
+            quiet=True,
+            engine="fused",
+            threads=threads,
+        )
+
     straight = fresh()
     straight.fit(x)
     first = fresh()
@@ -90,8 +119,16 @@ def test_compiled_engine_stops_on_nan_data():
     x = images(64)
     x[40, 3] = float("nan")
     model = DenseAutoencoder(64, 6)
-    trainer = Trainer(model, objective_for(0.0), batch_size=16, epochs=1, learning_rate=1e-2,
-                      generator=torch.Generator().manual_seed(0), quiet=True, engine="fused")
+    trainer = Trainer(
+        model,
+        objective_for(0.0),
+        batch_size=16,
+        epochs=1,
+        learning_rate=1e-2,
+        generator=torch.Generator().manual_seed(0),
+        quiet=True,
+        engine="fused",
+    )
     with pytest.raises(TrainingError, match=r"epoch 1, step \d: training loss became nan"):
         trainer.fit(x)
 
@@ -107,7 +144,9 @@ class WeightedBCE(ReconstructionObjective):
 @pytest.mark.parametrize("objective", [WeightedBCE(), lambda logits, code, target: (logits.mean(), {})])
 def test_compiled_step_refuses_an_objective_it_does_not_compute(objective):
     model = DenseAutoencoder(64, 6)
-    with pytest.raises(EngineError, match=r"^compiled step: objective \w+ is not one it computes; expected .*autograd") as error:
+    with pytest.raises(
+        EngineError, match=r"^compiled step: objective \w+ is not one it computes; expected .*autograd"
+    ) as error:
         make_step("fused", model, objective, 1e-3)
     assert "\n" not in str(error.value)
     assert isinstance(make_step("autograd", model, objective, 1e-3), AutogradStep)  # the reference computes anything
@@ -119,7 +158,7 @@ def test_compiled_step_refuses_a_model_it_does_not_compute():
 
     with pytest.raises(EngineError, match=r"^compiled step: model Wider is not one it computes"):
         make_step("fused", Wider(64, 6), SparseObjective(1e-3), 1e-3)
-    with pytest.raises(EngineError, match=r"^engine 'jax': expected one of fused, autograd"):
+    with pytest.raises(EngineError, match=r"^engine 'jax': expected one of compiled, autograd"):
         make_step("jax", DenseAutoencoder(64, 6), ReconstructionObjective(), 1e-3)
 
 
@@ -142,8 +181,13 @@ def test_two_trainers_with_two_threads_each_share_the_compiled_helper_safely():
 
     alone = [trained("fused", (16,), threads=2)[0], trained("fused", (), l1=1e-3, threads=2)[0]]
     with ThreadPoolExecutor(2) as pool:
-        together = [f.result()[0] for f in [pool.submit(trained, "fused", (16,), threads=2),
-                                            pool.submit(trained, "fused", (), l1=1e-3, threads=2)]]
+        together = [
+            f.result()[0]
+            for f in [
+                pool.submit(trained, "fused", (16,), threads=2),
+                pool.submit(trained, "fused", (), l1=1e-3, threads=2),
+            ]
+        ]
     for a, b in zip(alone, together):
         assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
 

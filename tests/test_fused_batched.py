@@ -8,8 +8,8 @@ import torch
 from aelab.errors import EngineError
 from aelab.models.batched import BatchedDenseAutoencoder
 from aelab.objectives import PerModelBCE, ReconstructionObjective
+from aelab.train.compiled.sweep import CompiledSweepStep
 from aelab.train.engines import make_step
-from aelab.train.fused_batched import CompiledSweepStep
 from aelab.train.trainer import Trainer
 
 
@@ -20,8 +20,17 @@ def images(n=256, d=64, seed=0) -> torch.Tensor:
 
 def trained(engine: str, hidden=(), sizes=(3, 5, 8, 8), threads=1):
     model = BatchedDenseAutoencoder(64, sizes, hidden, [torch.Generator().manual_seed(i) for i in range(len(sizes))])
-    trainer = Trainer(model, PerModelBCE(), batch_size=16, epochs=3, learning_rate=1e-2,
-                      generator=torch.Generator().manual_seed(2), quiet=True, engine=engine, threads=threads)
+    trainer = Trainer(
+        model,
+        PerModelBCE(),
+        batch_size=16,
+        epochs=3,
+        learning_rate=1e-2,
+        generator=torch.Generator().manual_seed(2),
+        quiet=True,
+        engine=engine,
+        threads=threads,
+    )
     assert (type(trainer.engine) is CompiledSweepStep) == (engine == "fused"), trainer.engine.describe()
     return model, trainer.fit(images())
 
@@ -53,5 +62,7 @@ def test_every_parameter_is_a_view_of_one_unpadded_flat_buffer(hidden):
 
 def test_compiled_sweep_step_refuses_another_objective():
     model = BatchedDenseAutoencoder(64, (3, 5), (), [torch.Generator().manual_seed(i) for i in range(2)])
-    with pytest.raises(EngineError, match=r"^compiled sweep step: BatchedDenseAutoencoder with ReconstructionObjective"):
+    with pytest.raises(
+        EngineError, match=r"^compiled sweep step: BatchedDenseAutoencoder with ReconstructionObjective"
+    ):
         make_step("fused", model, ReconstructionObjective(), 1e-3)

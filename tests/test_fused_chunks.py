@@ -7,8 +7,8 @@ import torch
 
 from aelab.models.dense import DenseAutoencoder
 from aelab.objectives import objective_for
-from aelab.train import fused
-from aelab.train.fused import CompiledDenseStep
+from aelab.train.compiled import dense as fused
+from aelab.train.compiled.dense import CompiledDenseStep
 from aelab.train.step import Step
 from aelab.train.trainer import Trainer
 
@@ -26,9 +26,17 @@ def trained(split: str | None, chunks: bool, monkeypatch, n=230, batch=16, l1=0.
         if not chunks:
             patch.setattr(CompiledDenseStep, "run_steps", Step.run_steps)
         model = DenseAutoencoder(64, 6, (16,), generator=torch.Generator().manual_seed(1))
-        trainer = Trainer(model, objective_for(l1, "mean"), batch_size=batch, epochs=epochs, learning_rate=1e-2,
-                          generator=torch.Generator().manual_seed(2), quiet=True, engine="fused",
-                          threads=1 if split is None else 2)
+        trainer = Trainer(
+            model,
+            objective_for(l1, "mean"),
+            batch_size=batch,
+            epochs=epochs,
+            learning_rate=1e-2,
+            generator=torch.Generator().manual_seed(2),
+            quiet=True,
+            engine="fused",
+            threads=1 if split is None else 2,
+        )
         assert type(trainer.engine) is CompiledDenseStep and trainer.engine.split == split
         x = images(n)
         noisy = (x + 0.3 * torch.randn(x.shape, generator=torch.Generator().manual_seed(3))).clamp(0, 1)
@@ -37,19 +45,28 @@ def trained(split: str | None, chunks: bool, monkeypatch, n=230, batch=16, l1=0.
 
 
 @pytest.mark.parametrize("split", [None, "rows", "columns"], ids=["one-thread", "rows", "columns"])
-@pytest.mark.parametrize("n, batch, l1, fixed_noise", [(230, 16, 0.0, False), (230, 7, 1e-3, False), (230, 16, 0.0, True),
-                                                       (225, 16, 0.0, False)],
-                         ids=["plain", "L1-odd-batch", "fixed-noise", "last-batch-of-one"])
+@pytest.mark.parametrize(
+    "n, batch, l1, fixed_noise",
+    [(230, 16, 0.0, False), (230, 7, 1e-3, False), (230, 16, 0.0, True), (225, 16, 0.0, False)],
+    ids=["plain", "L1-odd-batch", "fixed-noise", "last-batch-of-one"],
+)
 def test_a_run_of_steps_in_one_call_equals_the_steps_one_by_one(split, n, batch, l1, fixed_noise, monkeypatch):
     """230 rows: 14 whole batches of 16 and one of 6 (32 of 7 and one of 6), in runs up to the trainer's refresh;
     225 rows end with a batch of one row, which two threads cannot halve."""
-    runs = [trained(split, chunks, monkeypatch, n=n, batch=batch, l1=l1, fixed_noise=fixed_noise) for chunks in (True, False)]
+    runs = [
+        trained(split, chunks, monkeypatch, n=n, batch=batch, l1=l1, fixed_noise=fixed_noise)
+        for chunks in (True, False)
+    ]
     (ma, ha, ta), (mb, hb, tb) = runs
     assert all(torch.equal(p, q) for p, q in zip(ma.parameters(), mb.parameters()))
-    assert [(r.train_loss, r.test_loss, r.train_parts) for r in ha] == [(r.train_loss, r.test_loss, r.train_parts) for r in hb]
+    assert [(r.train_loss, r.test_loss, r.train_parts) for r in ha] == [
+        (r.train_loss, r.test_loss, r.train_parts) for r in hb
+    ]
     assert ta.engine.optimizer.steps == tb.engine.optimizer.steps == 2 * -(-n // batch)
     for key in ("exp_avg", "exp_avg_sq"):
-        assert torch.equal(ta.engine.optimizer.state_dict()["state"][0][key], tb.engine.optimizer.state_dict()["state"][0][key])
+        assert torch.equal(
+            ta.engine.optimizer.state_dict()["state"][0][key], tb.engine.optimizer.state_dict()["state"][0][key]
+        )
 
 
 @pytest.mark.parametrize("split", [None, "rows", "columns"], ids=["one-thread", "rows", "columns"])
@@ -75,14 +92,23 @@ def test_the_trainer_hands_the_compiled_step_whole_runs(split, monkeypatch):
 def trained_vae(threads: int, chunks: bool, monkeypatch, n: int, batch: int, fixed_noise: bool):
     from aelab.models.variational import DenseVAE
     from aelab.objectives import VariationalObjective
-    from aelab.train.fused_vae import CompiledVAEStep
+    from aelab.train.compiled.vae import CompiledVAEStep
 
     with monkeypatch.context() as patch:
         if not chunks:
             patch.setattr(CompiledVAEStep, "run_steps", Step.run_steps)
         model = DenseVAE(64, 3, (16,), torch.Generator().manual_seed(1))
-        trainer = Trainer(model, VariationalObjective(2.0), batch_size=batch, epochs=2, learning_rate=1e-2,
-                          generator=torch.Generator().manual_seed(2), quiet=True, engine="fused", threads=threads)
+        trainer = Trainer(
+            model,
+            VariationalObjective(2.0),
+            batch_size=batch,
+            epochs=2,
+            learning_rate=1e-2,
+            generator=torch.Generator().manual_seed(2),
+            quiet=True,
+            engine="fused",
+            threads=threads,
+        )
         assert type(trainer.engine) is CompiledVAEStep
         x = images(n)
         noisy = (x + 0.3 * torch.randn(x.shape, generator=torch.Generator().manual_seed(3))).clamp(0, 1)
@@ -91,20 +117,25 @@ def trained_vae(threads: int, chunks: bool, monkeypatch, n: int, batch: int, fix
 
 
 @pytest.mark.parametrize("threads", [1, 2], ids=["one-thread", "two-threads"])
-@pytest.mark.parametrize("n, batch, fixed_noise", [(230, 16, False), (225, 16, True), (230, 7, False)],
-                         ids=["plain", "fixed-noise-last-batch-of-one", "odd-batch"])
+@pytest.mark.parametrize(
+    "n, batch, fixed_noise",
+    [(230, 16, False), (225, 16, True), (230, 7, False)],
+    ids=["plain", "fixed-noise-last-batch-of-one", "odd-batch"],
+)
 def test_a_vae_s_run_of_steps_equals_its_steps_one_by_one(threads, n, batch, fixed_noise, monkeypatch):
     """ε included: the run draws each step's in step order before its call, as the steps one by one draw them."""
     (ma, ha), (mb, hb) = [trained_vae(threads, chunks, monkeypatch, n, batch, fixed_noise) for chunks in (True, False)]
     assert all(torch.equal(p, q) for p, q in zip(ma.state_dict().values(), mb.state_dict().values()))  # draws too
-    assert [(r.train_loss, r.test_loss, r.train_parts) for r in ha] == [(r.train_loss, r.test_loss, r.train_parts) for r in hb]
+    assert [(r.train_loss, r.test_loss, r.train_parts) for r in ha] == [
+        (r.train_loss, r.test_loss, r.train_parts) for r in hb
+    ]
 
 
 @pytest.mark.parametrize("threads", [1, 2], ids=["one-thread", "two-groups"])
 def test_a_sweep_s_run_of_steps_equals_its_steps_one_by_one(threads, monkeypatch):
     from aelab.models.batched import BatchedDenseAutoencoder
     from aelab.objectives import PerModelBCE
-    from aelab.train.fused_batched import CompiledSweepStep
+    from aelab.train.compiled.sweep import CompiledSweepStep
 
     runs = []
     for chunks in (True, False):
@@ -113,8 +144,17 @@ def test_a_sweep_s_run_of_steps_equals_its_steps_one_by_one(threads, monkeypatch
                 patch.setattr(CompiledSweepStep, "run_steps", Step.run_steps)
             sizes = (3, 5, 8)
             model = BatchedDenseAutoencoder(64, sizes, (), [torch.Generator().manual_seed(s) for s in sizes])
-            trainer = Trainer(model, PerModelBCE(), batch_size=16, epochs=2, learning_rate=1e-2,
-                              generator=torch.Generator().manual_seed(2), quiet=True, engine="fused", threads=threads)
+            trainer = Trainer(
+                model,
+                PerModelBCE(),
+                batch_size=16,
+                epochs=2,
+                learning_rate=1e-2,
+                generator=torch.Generator().manual_seed(2),
+                quiet=True,
+                engine="fused",
+                threads=threads,
+            )
             assert type(trainer.engine) is CompiledSweepStep
             runs.append((model, trainer.fit(images(225), images(40, seed=9))))
     (ma, ha), (mb, hb) = runs
@@ -128,8 +168,16 @@ def test_a_run_names_the_step_whose_loss_became_non_finite(monkeypatch):
 
     x = images(64)
     x[40, 3] = float("nan")  # row 40: in whichever batch the order puts it
-    trainer = Trainer(DenseAutoencoder(64, 6), objective_for(0.0), batch_size=16, epochs=1, learning_rate=1e-2,
-                      generator=torch.Generator().manual_seed(0), quiet=True, engine="fused")
+    trainer = Trainer(
+        DenseAutoencoder(64, 6),
+        objective_for(0.0),
+        batch_size=16,
+        epochs=1,
+        learning_rate=1e-2,
+        generator=torch.Generator().manual_seed(0),
+        quiet=True,
+        engine="fused",
+    )
     order = torch.randperm(64, generator=torch.Generator().manual_seed(0))
     step_of_row = int((order == 40).nonzero()) // 16 + 1
     with pytest.raises(TrainingError, match=rf"epoch 1, step {step_of_row}: training loss became nan"):

@@ -14,8 +14,8 @@ from aelab.models.dense import DenseAutoencoder
 from aelab.models.variational import DenseVAE
 from aelab.objectives import ReconstructionObjective, VariationalObjective
 from aelab.train import trainer as trainer_module
+from aelab.train.compiled.vae import CompiledVAEStep
 from aelab.train.engines import make_step
-from aelab.train.fused_vae import CompiledVAEStep
 from aelab.train.state import restore_trainer_state, trainer_state
 from aelab.train.step import AutogradStep
 from aelab.train.trainer import Trainer, TrainingInterrupted
@@ -31,8 +31,12 @@ def images(n=256, d=D, seed=0) -> torch.Tensor:
 
 
 SHAPES = [  # (hidden sizes, code size, β, denoising noise)
-    ((), 2, 1.0, None), ((), 32, 1.0, None), ((16,), 2, 2.5, None), ((16,), 32, 0.5, None),
-    ((16, 8), 2, 4.0, None), ((16,), 2, 1.0, "gaussian"),
+    ((), 2, 1.0, None),
+    ((), 32, 1.0, None),
+    ((16,), 2, 2.5, None),
+    ((16,), 32, 0.5, None),
+    ((16, 8), 2, 4.0, None),
+    ((16,), 2, 1.0, "gaussian"),
 ]
 
 
@@ -51,7 +55,7 @@ def test_each_step_matches_autograd_loss_parts_and_every_gradient(hidden, code_s
     transform, g = corruption(noise, 0.2) if noise else None, torch.Generator().manual_seed(0)
     x = images()
     for step in range(8):
-        target = x[step * 15:(step + 1) * 15]
+        target = x[step * 15 : (step + 1) * 15]
         inputs = transform(target, g) if transform else target
         loss, parts = autograd(target, inputs)
         loss_c, parts_c = compiled.gradient(target, inputs)
@@ -67,14 +71,17 @@ def test_each_step_matches_autograd_loss_parts_and_every_gradient(hidden, code_s
         for name, p in reference.named_parameters():
             got, scale = gradients[name], p.grad.abs().max().item()
             assert got.shape == p.grad.shape and scale > 0, name
-            assert (got - p.grad).abs().max().item() <= 1e-5 * scale, f"step {step}, {name}: {(got - p.grad).abs().max():.2e}"
+            assert (got - p.grad).abs().max().item() <= 1e-5 * scale, (
+                f"step {step}, {name}: {(got - p.grad).abs().max():.2e}"
+            )
         for (name, p), q in zip(reference.named_parameters(), compiled_model.parameters()):
             assert torch.allclose(p, q, rtol=1e-4, atol=1e-6), f"step {step}, {name}: {(p - q).abs().max():.2e}"
     assert int(reference.draws) == int(compiled_model.draws) == 8
 
 
 def test_the_kl_gradient_reaches_the_head():
-    """A mutation check: the same batch with β = 0 and β = 3 gives different head gradients by exactly 3·(∂KL/∂head)/b."""
+    """A mutation check: the same batch with β = 0 and β = 3 gives different head gradients by exactly
+    3·(∂KL/∂head)/b."""
     model = DenseVAE(D, 4, (16,), torch.Generator().manual_seed(1))
     steps = {beta: CompiledVAEStep(copy.deepcopy(model), VariationalObjective(beta), 1e-3) for beta in (0.0, 3.0)}
     x = images(16)
@@ -90,9 +97,18 @@ def test_the_kl_gradient_reaches_the_head():
 
 def trainer(engine: str, hidden=(8,), code_size=2, beta=2.0, epochs=3, noise=None, x_dim=D, threads=1) -> Trainer:
     model = DenseVAE(x_dim, code_size, hidden, torch.Generator().manual_seed(0))
-    run = Trainer(model, VariationalObjective(beta), batch_size=15, epochs=epochs, learning_rate=1e-2,
-                  generator=torch.Generator().manual_seed(1), quiet=True, engine=engine, threads=threads,
-                  input_transform=corruption(noise, 0.2) if noise else None)
+    run = Trainer(
+        model,
+        VariationalObjective(beta),
+        batch_size=15,
+        epochs=epochs,
+        learning_rate=1e-2,
+        generator=torch.Generator().manual_seed(1),
+        quiet=True,
+        engine=engine,
+        threads=threads,
+        input_transform=corruption(noise, 0.2) if noise else None,
+    )
     expected = CompiledVAEStep if engine == "fused" else AutogradStep
     assert type(run.engine) is expected, run.engine.describe()  # no silent fallback where the kernels are built
     return run
@@ -102,7 +118,10 @@ def trainer(engine: str, hidden=(8,), code_size=2, beta=2.0, epochs=3, noise=Non
 @pytest.mark.parametrize("hidden, code_size, beta, noise", [((8,), 2, 2.0, None), ((), 32, 1.0, "gaussian")])
 def test_whole_runs_match_the_autograd_engine(hidden, code_size, beta, noise, threads):
     """Batches of 15 over 256 images: odd halves with two threads, and a last batch of one row."""
-    runs = {engine: trainer(engine, hidden, code_size, beta, noise=noise, threads=threads) for engine in ("autograd", "fused")}
+    runs = {
+        engine: trainer(engine, hidden, code_size, beta, noise=noise, threads=threads)
+        for engine in ("autograd", "fused")
+    }
     histories = {engine: run.fit(images(), images(64, seed=5)) for engine, run in runs.items()}
     for a, b in zip(histories["autograd"], histories["fused"]):
         assert b.train_loss == pytest.approx(a.train_loss, rel=1e-5)
@@ -133,7 +152,9 @@ def test_a_short_run_on_real_mnist_matches_the_autograd_engine(real_data_dir):
         assert b.test_loss == pytest.approx(a.test_loss, rel=1e-4)
         assert b.train_parts["kl"] == pytest.approx(a.train_parts["kl"], rel=1e-3)
     assert elbos["fused"] == pytest.approx(elbos["autograd"], rel=1e-4)
-    assert histories["fused"][-1].test_loss < histories["fused"][0].test_loss < 784 * 0.7  # it learns: under the blank guess
+    assert (
+        histories["fused"][-1].test_loss < histories["fused"][0].test_loss < 784 * 0.7
+    )  # it learns: under the blank guess
 
 
 def stop_at(run: Trainer, epoch: int, step: int) -> None:
@@ -147,6 +168,7 @@ def stop_at(run: Trainer, epoch: int, step: int) -> None:
         if run.position.epoch == epoch and first < step <= first + len(out):
             run.request_stop()
         return out
+
     run.engine.run_steps = counted
 
 
@@ -169,7 +191,9 @@ def test_a_resumed_compiled_run_continues_bit_for_bit(mid_epoch, threads, monkey
     resumed = trainer("fused", threads=threads)
     restore_trainer_state(resumed, tensors, info)
     resumed.fit(x, test)
-    assert all(torch.equal(a, b) for a, b in zip(whole.model.state_dict().values(), resumed.model.state_dict().values()))
+    assert all(
+        torch.equal(a, b) for a, b in zip(whole.model.state_dict().values(), resumed.model.state_dict().values())
+    )
     assert [r.train_loss for r in whole.position.history] == [r.train_loss for r in resumed.position.history]
     assert [r.train_parts for r in whole.position.history] == [r.train_parts for r in resumed.position.history]
     assert [r.test_loss for r in whole.position.history] == [r.test_loss for r in resumed.position.history]
@@ -190,10 +214,16 @@ class WeightedELBO(VariationalObjective):
     """An objective the compiled step does not know (a subclass is not the objective it computes)."""
 
 
-@pytest.mark.parametrize("objective, message", [
-    (WeightedELBO(), r"^compiled VAE step: objective WeightedELBO is not one it computes; expected VariationalObjective"),
-    (ReconstructionObjective(), r"^compiled VAE step: objective ReconstructionObjective is not one it computes"),
-])
+@pytest.mark.parametrize(
+    "objective, message",
+    [
+        (
+            WeightedELBO(),
+            r"^compiled VAE step: objective WeightedELBO is not one it computes; expected VariationalObjective",
+        ),
+        (ReconstructionObjective(), r"^compiled VAE step: objective ReconstructionObjective is not one it computes"),
+    ],
+)
 def test_the_compiled_vae_step_refuses_an_objective_it_does_not_compute(objective, message):
     model = DenseVAE(D, 2, (8,))
     before = {k: v.clone() for k, v in model.state_dict().items()}
@@ -216,7 +246,8 @@ def test_the_compiled_vae_step_refuses_other_models_and_thread_counts():
 
 
 def test_the_layout_keeps_the_parameters_readable():
-    """The head's two layers share one block (x·[W_μ | W_ℓ] for a shallow model): the parameters still read as before."""
+    """The head's two layers share one block (x·[W_μ | W_ℓ] for a shallow model): the parameters still read as
+    before."""
     for hidden in ((), (16,)):
         model = DenseVAE(D, 3, hidden, torch.Generator().manual_seed(1))
         before = {k: v.clone() for k, v in model.state_dict().items()}
@@ -224,4 +255,3 @@ def test_the_layout_keeps_the_parameters_readable():
         assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
         assert step.optimizer.flat.numel() == sum(p.numel() for p in model.parameters())
         assert model.mean.weight.shape == (3, hidden[0] if hidden else D)
-

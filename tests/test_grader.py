@@ -16,16 +16,16 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from student_files import SHALLOW_RIGHT, SHALLOW_WRONG, SOURCES, two_layer_source, write
 
 from aelab.cli import main
 from aelab.gradcheck import check, check_files, template
 from aelab.manual import layered
 from aelab.manual.exercises import EXERCISES
-from aelab.manual.gradcheck import errors
 from aelab.manual.grading import Grader
 from aelab.manual.mistakes import FIXES, catalogue, pairs
 from aelab.manual.problems import relu_preactivations, sample_problems
-from student_files import SOURCES, SHALLOW_RIGHT, SHALLOW_WRONG, two_layer_source, write
+from aelab.manual.study_checks import errors
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -57,8 +57,12 @@ def test_a_transposed_product_is_named_although_it_has_the_wrong_shape_when_d_di
     path = write(tmp_path, "t.py", two_layer_source(SHALLOW_RIGHT, SHALLOW_WRONG["W2 gradient transposed"]))
     grade = check(path)
     assert grade.mistakes == ("W2 gradient transposed",)
-    return_line = 1 + two_layer_source(SHALLOW_RIGHT).splitlines().index('    return {"W1": dW1, "b1": db1, "W2": dW2, "b2": db2}')
-    assert grade.errors and all(e.startswith(f"{path}:{return_line}: the gradient of W2 has shape") for e in grade.errors)
+    return_line = 1 + two_layer_source(SHALLOW_RIGHT).splitlines().index(
+        '    return {"W1": dW1, "b1": db1, "W2": dW2, "b2": db2}'
+    )
+    assert grade.errors and all(
+        e.startswith(f"{path}:{return_line}: the gradient of W2 has shape") for e in grade.errors
+    )
     assert "its transpose" in grade.errors[0]
 
 
@@ -71,12 +75,20 @@ def test_two_known_mistakes_at_once_are_named_as_two_not_one(tmp_path):
     assert {fix.split(" ")[0] for fix in grade.fixes} == {"(G2)", "(G8)"}
 
 
-@pytest.mark.parametrize("changes", [
-    # a known mistake with an unknown one (W2's gradient scaled by 1.5)
-    (SHALLOW_WRONG["hidden mask dropped"], dict(dW2="1.5 * (dZ2.T @ A1)")),
-    # three known mistakes: no single one, and no pair, explains them
-    (SHALLOW_WRONG["output mask dropped"], SHALLOW_WRONG["hidden mask dropped"], SHALLOW_WRONG["b2 gradient averaged"]),
-], ids=["known-and-unknown", "three-known"])
+@pytest.mark.parametrize(
+    "changes",
+    [
+        # a known mistake with an unknown one (W2's gradient scaled by 1.5)
+        (SHALLOW_WRONG["hidden mask dropped"], dict(dW2="1.5 * (dZ2.T @ A1)")),
+        # three known mistakes: no single one, and no pair, explains them
+        (
+            SHALLOW_WRONG["output mask dropped"],
+            SHALLOW_WRONG["hidden mask dropped"],
+            SHALLOW_WRONG["b2 gradient averaged"],
+        ),
+    ],
+    ids=["known-and-unknown", "three-known"],
+)
 def test_mistakes_no_single_diagnosis_explains_are_reported_wrong_without_one(changes, tmp_path, graders):
     grade = check(write(tmp_path, "mixed.py", two_layer_source(SHALLOW_RIGHT, *changes)))
     assert grade.status == "fail" and grade.mistakes == () and grade.fixes == (), str(grade)
@@ -89,8 +101,11 @@ def test_mistakes_no_single_diagnosis_explains_are_reported_wrong_without_one(ch
 
 
 def test_float32_arithmetic_is_told_apart_from_a_wrong_derivation(tmp_path):
-    source = two_layer_source(SHALLOW_RIGHT).replace("    n = X.shape[0]\n", "    n = X.shape[0]\n    X = X.astype(np.float32)\n"
-                                                     "    W1, b1, W2, b2 = (a.astype(np.float32) for a in (W1, b1, W2, b2))\n")
+    source = two_layer_source(SHALLOW_RIGHT).replace(
+        "    n = X.shape[0]\n",
+        "    n = X.shape[0]\n    X = X.astype(np.float32)\n"
+        "    W1, b1, W2, b2 = (a.astype(np.float32) for a in (W1, b1, W2, b2))\n",
+    )
     grade = check(write(tmp_path, "single.py", source))
     assert grade.status == "fail" and grade.mistakes == () and grade.diagnosis.startswith("nearly right: ")
     assert all(1e-10 < p.autograd_error < 1e-4 for p in grade.parameters if not p.passed)
@@ -129,20 +144,41 @@ def test_check_grades_a_python_function_in_process():
 
 BROKEN = {
     # name: (source, line the message must name, words it must contain)
-    "crash.py": ("import numpy as np\n\n\ndef gradients(params, X):\n    rows = X.shape[0]\n"
-                 "    return {'W1': params['W1'][rows + 100]}\n", 6, "IndexError"),
-    "abort.py": ("import os\n\n\ndef gradients(params, X):\n    os.abort()\n", 5, "crashed: the process was killed by SIGABRT"),
+    "crash.py": (
+        "import numpy as np\n\n\ndef gradients(params, X):\n    rows = X.shape[0]\n"
+        "    return {'W1': params['W1'][rows + 100]}\n",
+        6,
+        "IndexError",
+    ),
+    "abort.py": (
+        "import os\n\n\ndef gradients(params, X):\n    os.abort()\n",
+        5,
+        "crashed: the process was killed by SIGABRT",
+    ),
     "hang.py": ("def gradients(params, X):\n    n = 0\n    while True: n += 1\n", 3, "did not finish within 2 s"),
     "syntax.py": ("import numpy as np\n\ndef gradients(params, X)\n    return {}\n", 3, "SyntaxError"),
-    "shapes.py": ("import numpy as np\n\n\ndef gradients(params, X):\n    grads = {k: np.zeros_like(v) for k, v in params.items()}\n"
-                  "    grads['b1'] = grads['b1'][:, None]\n    return grads\n", 7, "the gradient of b1 has shape"),
-    "nan.py": ("import numpy as np\n\n\ndef gradients(params, X):\n    grads = {k: np.zeros_like(v) for k, v in params.items()}\n"
-               "    grads['W2'][0, 0] = np.nan\n    return grads\n", 7, "the gradient of W2 has NaN in 1 of"),
+    "shapes.py": (
+        "import numpy as np\n\n\ndef gradients(params, X):\n"
+        "    grads = {k: np.zeros_like(v) for k, v in params.items()}\n"
+        "    grads['b1'] = grads['b1'][:, None]\n    return grads\n",
+        7,
+        "the gradient of b1 has shape",
+    ),
+    "nan.py": (
+        "import numpy as np\n\n\ndef gradients(params, X):\n"
+        "    grads = {k: np.zeros_like(v) for k, v in params.items()}\n"
+        "    grads['W2'][0, 0] = np.nan\n    return grads\n",
+        7,
+        "the gradient of W2 has NaN in 1 of",
+    ),
     "import.py": ("import numpy as np\n\nSCALE = 1 / 0\n", 3, "ZeroDivisionError"),
     "exits.py": ("import sys\n\n\ndef gradients(params, X):\n    sys.exit(3)\n", 5, "SystemExit: 3"),
     "missing.py": ("def gradient(params, X):\n    return {}\n", None, "gradients is not defined"),
-    "text.py": ("def gradients(params, X):\n    return {name: 'zero' for name in params}\n", 2,
-                "the gradient of W1 is str, not an array of numbers"),
+    "text.py": (
+        "def gradients(params, X):\n    return {name: 'zero' for name in params}\n",
+        2,
+        "the gradient of W1 is str, not an array of numbers",
+    ),
     "not_a_dict.py": ("def gradients(params, X):\n    return [1, 2]\n", 2, "returned list: expected a dict"),
 }
 
@@ -176,9 +212,17 @@ def test_a_class_of_30_files_is_graded_one_csv_row_per_file(tmp_path, capsys):
     for row, name in zip(rows, expected):
         assert row["model"] == "shallow"
         if name == "correct":
-            assert row["status"] == "pass" and row["mistakes"] == "" and {row[p] for p in ("W1", "b1", "W2", "b2")} == {"pass"}
+            assert (
+                row["status"] == "pass"
+                and row["mistakes"] == ""
+                and {row[p] for p in ("W1", "b1", "W2", "b2")} == {"pass"}
+            )
         else:
-            assert row["status"] == "fail" and row["mistakes"] == name and "FAIL" in {row[p] for p in ("W1", "b1", "W2", "b2")}
+            assert (
+                row["status"] == "fail"
+                and row["mistakes"] == name
+                and "FAIL" in {row[p] for p in ("W1", "b1", "W2", "b2")}
+            )
 
 
 def test_text_report_and_exit_code_for_one_file(tmp_path, capsys):
@@ -206,9 +250,14 @@ def test_the_template_is_a_runnable_skeleton_not_the_solution(model, tmp_path, c
 
 def test_bad_options_are_one_line_errors(tmp_path, capsys):
     good = write(tmp_path, "good.py", two_layer_source(SHALLOW_RIGHT))
-    for argv in (["gradcheck", "--csv"], ["gradcheck", "--model", "deep"], ["gradcheck", "--timeout", "3"],
-                 ["gradcheck", "--impl", good, "--timeout", "0"],
-                 ["gradcheck", "--impl", good, "--timeout", "inf"], ["gradcheck", "--impl", good, "--model", "shalow"]):
+    for argv in (
+        ["gradcheck", "--csv"],
+        ["gradcheck", "--model", "deep"],
+        ["gradcheck", "--timeout", "3"],
+        ["gradcheck", "--impl", good, "--timeout", "0"],
+        ["gradcheck", "--impl", good, "--timeout", "inf"],
+        ["gradcheck", "--impl", good, "--model", "shalow"],
+    ):
         assert main(argv) == 2, argv
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and ("expected" in err or "must" in err), err
@@ -224,11 +273,20 @@ def test_every_mistake_is_caught_by_some_problem_and_no_two_are_alike(graders):
         mistakes = grader.singles
         predictions = {m.name: grader.predictions(m) for m in mistakes}
         for m in mistakes:  # on some problem, some parameter is far from autograd
-            worst = max(errors(p[k], r.autograd[k])[1] for p, r in zip(predictions[m.name], refs) if p is not None for k in p)
+            worst = max(
+                errors(p[k], r.autograd[k])[1] for p, r in zip(predictions[m.name], refs) if p is not None for k in p
+            )
             assert worst > 1e-3, (name, m.name)
         for a, b in pairs(mistakes):  # distinct: some problem where both compute and differ
-            gap = max((errors(pa[k], pb[k])[1] for pa, pb in zip(predictions[a.name], predictions[b.name])
-                       if pa is not None and pb is not None for k in pa), default=np.inf)
+            gap = max(
+                (
+                    errors(pa[k], pb[k])[1]
+                    for pa, pb in zip(predictions[a.name], predictions[b.name])
+                    if pa is not None and pb is not None
+                    for k in pa
+                ),
+                default=np.inf,
+            )
             assert gap > 1e-6, (name, a.name, b.name)
         assert all(m.equations(model) for m in mistakes)
 
@@ -259,8 +317,12 @@ def test_problems_expose_dead_units_clipped_outputs_batch_of_one_and_square_laye
 
 
 @settings(max_examples=30, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 5), widths=st.lists(st.integers(1, 6), min_size=2, max_size=4),
-       output=st.sampled_from(["relu", "sigmoid"]))
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(1, 5),
+    widths=st.lists(st.integers(1, 6), min_size=2, max_size=4),
+    output=st.sampled_from(["relu", "sigmoid"]),
+)
 def test_layered_backward_matches_autograd_for_any_depth_and_output(seed, n, widths, output):
     rng = np.random.default_rng(seed)
     model = layered.Layered(len(widths), output)
@@ -277,7 +339,9 @@ def test_the_reports_gradient_section_shows_commands_that_exist():
     from aelab.cli import build_parser
     from aelab.report.sections import GRADE_YOUR_OWN
 
-    block = GRADE_YOUR_OWN[GRADE_YOUR_OWN.index("```bash") + 1: GRADE_YOUR_OWN.index("```", GRADE_YOUR_OWN.index("```bash") + 1)]
+    block = GRADE_YOUR_OWN[
+        GRADE_YOUR_OWN.index("```bash") + 1 : GRADE_YOUR_OWN.index("```", GRADE_YOUR_OWN.index("```bash") + 1)
+    ]
     commands = [line.split("#")[0].split(">")[0].split() for line in block]
     assert {"--template", "--impl", "--csv"} <= {word for command in commands for word in command}
     for command in commands:
@@ -291,6 +355,7 @@ def test_the_child_and_the_grader_start_without_torch():
     import subprocess
     import sys
 
-    code = ("import sys, aelab.manual.sandbox_child, aelab.gradcheck; "
-            "assert 'torch' not in sys.modules, 'torch imported'")
+    code = (
+        "import sys, aelab.manual.sandbox_child, aelab.gradcheck; assert 'torch' not in sys.modules, 'torch imported'"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import os
 
-import pytest
 import numpy as np
+import pytest
+from custom_data_files import digits, rgb_images, write_png_folder
 from PIL import Image
 
 from aelab.data.custom import image_decoding
 from aelab.data.custom.image_decoding import decode_images
 from aelab.data.custom.image_folder import read_image_folder
 from aelab.errors import DataError
-from custom_data_files import digits, rgb_images, write_png_folder
 
 
 def folder_bytes(folder):
@@ -55,8 +55,11 @@ def test_processes_give_the_same_one_line_errors(tmp_path):
     other = tmp_path / "big.png"
     Image.fromarray(np.zeros((9, 8), np.uint8)).save(other)
     threads, processes = both_ways(paths[:120] + [str(other)], contents[:120] + [other.read_bytes()])
-    assert threads == processes == (f"{other}: 8×9 pixels but {paths[0]} has 8×8: expected one size (or pass "
-                                    "--image-size H,W to resize)")
+    assert (
+        threads
+        == processes
+        == (f"{other}: 8×9 pixels but {paths[0]} has 8×8: expected one size (or pass --image-size H,W to resize)")
+    )
 
 
 def test_the_default_uses_processes_for_a_large_folder_only(tmp_path, monkeypatch):
@@ -79,8 +82,14 @@ def test_a_file_that_is_no_image_names_no_memory_address(tmp_path):
     paths, contents = folder_bytes(write_png_folder(tmp_path / "f", images[:130], labels[:130]))
     contents[7] = b"plain text, not an image"
     threads, processes = both_ways(paths, contents)
-    assert threads == processes == (f"{paths[7]}: corrupt, truncated or not an image (no image format Pillow knows): "
-                                    "expected a readable PNG file")
+    assert (
+        threads
+        == processes
+        == (
+            f"{paths[7]}: corrupt, truncated or not an image (no image format Pillow knows): "
+            "expected a readable PNG file"
+        )
+    )
 
 
 def die(*args):
@@ -94,4 +103,23 @@ def test_a_worker_that_dies_is_one_line(tmp_path, monkeypatch):
     with pytest.raises(DataError) as caught:
         decode_images(paths, contents, None, 2, True)
     message = str(caught.value)
-    assert "\n" not in message and message.startswith(f"{tmp_path / 'f'}: a worker process decoding these 50 images died")
+    assert "\n" not in message and message.startswith(
+        f"{tmp_path / 'f'}: a worker process decoding these 50 images died"
+    )
+
+
+def test_workers_start_from_a_forkserver_never_by_fork(tmp_path, monkeypatch):
+    """A fork from a process running training threads, the kernels' spinning helper and a reader pool can inherit a
+    lock held forever; forkserver children come from a server that runs none of them (image_decoding's docstring)."""
+    images, labels = digits()
+    paths, contents = folder_bytes(write_png_folder(tmp_path / "f", images[:40], labels[:40]))
+    methods = []
+    real = image_decoding.ProcessPoolExecutor
+
+    def recording(*args, mp_context=None, **kwargs):
+        methods.append(mp_context.get_start_method())
+        return real(*args, mp_context=mp_context, **kwargs)
+
+    monkeypatch.setattr(image_decoding, "ProcessPoolExecutor", recording)
+    decoded = decode_images(paths, contents, None, 2, True)
+    assert methods == ["forkserver"] and np.array_equal(decoded, decode_images(paths, contents, None, 2, False))

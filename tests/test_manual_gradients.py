@@ -19,7 +19,8 @@ from aelab.errors import ConfigError
 from aelab.manual import layered
 from aelab.manual import numpy_ae as ae
 from aelab.manual.exercises import EXERCISES
-from aelab.manual.gradcheck import (
+from aelab.manual.mistakes import catalogue
+from aelab.manual.study_checks import (
     AUTOGRAD_TOLERANCE,
     FD_TOLERANCE,
     KINK_MARGIN,
@@ -30,17 +31,18 @@ from aelab.manual.gradcheck import (
     run_checks,
     sample_problem,
 )
-from aelab.manual.mistakes import catalogue
 
 NAMES = ["W1", "b1", "W2", "b2"]
 
 
-@pytest.mark.parametrize("seed, n, n_features, n_hidden",
-                         [(0, 5, 6, 4), (1, 1, 3, 2), (2, 7, 4, 4), (3, 3, 2, 6), (4, 6, 8, 3)])
+@pytest.mark.parametrize(
+    "seed, n, n_features, n_hidden", [(0, 5, 6, 4), (1, 1, 3, 2), (2, 7, 4, 4), (3, 3, 2, 6), (4, 6, 8, 3)]
+)
 def test_backward_matches_finite_differences_and_autograd(seed, n, n_features, n_hidden):
     results = run_checks(seed, n, n_features, n_hidden)
     assert [(r.reference, r.parameter) for r in results] == (
-        [("finite-differences", name) for name in NAMES] + [("autograd", name) for name in NAMES])
+        [("finite-differences", name) for name in NAMES] + [("autograd", name) for name in NAMES]
+    )
     failed = [r for r in results if not r.passed]
     assert not failed, failed
     fd = [r for r in results if r.reference == "finite-differences"]
@@ -85,8 +87,13 @@ def _random_problem(seed: int, n: int, n_features: int, n_hidden: int, zero_bias
 
 
 @settings(max_examples=40, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 6), n_features=st.integers(1, 8),
-       n_hidden=st.integers(1, 6), zero_biases=st.booleans())
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(1, 6),
+    n_features=st.integers(1, 8),
+    n_hidden=st.integers(1, 6),
+    zero_biases=st.booleans(),
+)
 def test_gradient_shapes_and_autograd_agreement_over_shapes(seed, n, n_features, n_hidden, zero_biases):
     params, X = _random_problem(seed, n, n_features, n_hidden, zero_biases)
     value, grads = ae.loss_and_gradients(params, X)
@@ -116,9 +123,11 @@ SHALLOW = EXERCISES["shallow"].model
 
 def _with(mistake):
     """The backward pass of numpy_ae, rebuilt with one classic mistake of the grader's catalogue."""
+
     def gradients(params, X):
         swaps = mistake.swaps(SHALLOW) if mistake else None
         return ae.Params(**layered.gradients(SHALLOW, params.as_dict(), X, swaps))
+
     return gradients
 
 
@@ -164,8 +173,10 @@ def test_classic_mistakes_are_flagged(mistake):
     assert corrupted <= wrong_params and (others_may_fail or wrong_params == corrupted), rel
     assert all(rel[name] > FD_TOLERANCE for name in corrupted), rel  # far outside even the FD tolerance
     results = run_checks(0, 5, 4, 4, gradients=wrong)  # the checker itself reports the failures
-    failed = {ref: {r.parameter for r in results if r.reference == ref and not r.passed}
-              for ref in ("finite-differences", "autograd")}
+    failed = {
+        ref: {r.parameter for r in results if r.reference == ref and not r.passed}
+        for ref in ("finite-differences", "autograd")
+    }
     assert failed["autograd"] == wrong_params, rel
     assert corrupted <= failed["finite-differences"] <= wrong_params, rel
 
@@ -183,7 +194,8 @@ def test_gradcheck_command_json_has_eight_passing_rows(capsys):
     rows = json.loads(capsys.readouterr().out)
     assert len(rows) == 8 and all(row["passed"] for row in rows)
     assert {(row["reference"], row["parameter"]) for row in rows} == {
-        (ref, name) for ref in ("finite-differences", "autograd") for name in NAMES}
+        (ref, name) for ref in ("finite-differences", "autograd") for name in NAMES
+    }
 
 
 def test_bad_shapes_raise_one_line_config_errors():
@@ -211,6 +223,8 @@ def test_the_numpy_code_never_imports_torch():
     import subprocess
     import sys
 
-    code = ("import sys, aelab.manual.numpy_ae, aelab.manual.numpy_train, aelab.manual.gradcheck; "
-            "assert 'torch' not in sys.modules, 'torch imported'")
+    code = (
+        "import sys, aelab.manual.numpy_ae, aelab.manual.numpy_train, aelab.manual.study_checks; "
+        "assert 'torch' not in sys.modules, 'torch imported'"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -26,8 +26,15 @@ def _problem(seed: int = 0):
     return params, batches
 
 
-def _torch_train(params: ae.Params, batches: np.ndarray, optimizer: str, lr: float, beta1: float = 0.9,
-                 beta2: float = 0.999, eps: float = 1e-8):
+def _torch_train(
+    params: ae.Params,
+    batches: np.ndarray,
+    optimizer: str,
+    lr: float,
+    beta1: float = 0.9,
+    beta2: float = 0.999,
+    eps: float = 1e-8,
+):
     """The same model as nn.Linear layers in float64, trained by torch.optim on the same batches."""
     encoder = torch.nn.Linear(N_FEATURES, N_HIDDEN, dtype=torch.float64)
     decoder = torch.nn.Linear(N_HIDDEN, N_FEATURES, dtype=torch.float64)

@@ -25,8 +25,12 @@ def test_shallow_and_deep_parameter_counts():
 
 
 @settings(max_examples=25, deadline=None)
-@given(batch=st.integers(1, 5), n_features=st.integers(1, 30), code=st.integers(1, 9),
-       hidden=st.lists(st.integers(1, 12), max_size=2))
+@given(
+    batch=st.integers(1, 5),
+    n_features=st.integers(1, 30),
+    code=st.integers(1, 9),
+    hidden=st.lists(st.integers(1, 12), max_size=2),
+)
 def test_shapes_and_ranges(batch, n_features, code, hidden):
     model = DenseAutoencoder(n_features, code, tuple(hidden))
     x = torch.rand(batch, n_features)

@@ -1,4 +1,5 @@
-"""The compiled kernels (native/kernels.c, built with the package) compute what the PyTorch formulas compute, for any shape."""
+"""The compiled kernels (native/kernels.c, built with the package) compute what the PyTorch formulas compute, for any
+shape."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aelab.native import library
-from aelab.train.fused import FlatAdam
+from aelab.train.compiled.base import FlatAdam
 
 
 def kernels() -> library.Native:
@@ -35,7 +36,12 @@ shapes = st.tuples(st.integers(1, 4), st.integers(1, 40), st.integers(1, 70))  #
 
 
 @settings(max_examples=40, deadline=None)
-@given(shape=shapes, scale=st.sampled_from([0.1, 3.0, 40.0]), shift=st.sampled_from([0.0, -120.0, 95.0]), seed=st.integers(0, 99))
+@given(
+    shape=shapes,
+    scale=st.sampled_from([0.1, 3.0, 40.0]),
+    shift=st.sampled_from([0.0, -120.0, 95.0]),
+    seed=st.integers(0, 99),
+)
 def test_bce_output_matches_torch(shape, scale, shift, seed):
     """Loss, ∂/∂z, bias gradient and squared error per model, also where σ(z) under- or overflows."""
     native = kernels()
@@ -50,10 +56,19 @@ def test_bce_output_matches_torch(shape, scale, shift, seed):
     scale_g = 1.0 / (rows * cols)
     lib.aelab_bce_output(p(z), p(x), models, rows, cols, p(bias), scale_g, p(grad), p(bias_grad), loss, sq)
     logits = (z + bias[:, None, :]).double()
-    expected = F.binary_cross_entropy_with_logits(logits, x.double().expand_as(logits), reduction="none").sum(dim=(1, 2))
+    expected = F.binary_cross_entropy_with_logits(logits, x.double().expand_as(logits), reduction="none").sum(
+        dim=(1, 2)
+    )
     residual = torch.sigmoid(logits) - x.double()
-    assert torch.allclose(torch.tensor(native.ffi.unpack(loss, models), dtype=torch.float64), expected, rtol=1e-5, atol=1e-4)
-    assert torch.allclose(torch.tensor(native.ffi.unpack(sq, models), dtype=torch.float64), residual.square().sum(dim=(1, 2)), rtol=1e-5, atol=1e-5)
+    assert torch.allclose(
+        torch.tensor(native.ffi.unpack(loss, models), dtype=torch.float64), expected, rtol=1e-5, atol=1e-4
+    )
+    assert torch.allclose(
+        torch.tensor(native.ffi.unpack(sq, models), dtype=torch.float64),
+        residual.square().sum(dim=(1, 2)),
+        rtol=1e-5,
+        atol=1e-5,
+    )
     assert torch.allclose(grad.double(), residual * scale_g, atol=1e-8)
     assert torch.allclose(bias_grad.double(), (residual * scale_g).sum(dim=1), atol=1e-7)
     again, again_sq = doubles(native, models), doubles(native, models)  # the evaluation twin agrees
@@ -84,7 +99,9 @@ def test_relu_forward_and_backward_match_torch(shape, add, seed):
     h = pre.clone()
     total = lib.aelab_bias_relu(p(h), p(bias), models, rows, cols)
     expected_h = torch.relu(pre + bias[:, None, :])
-    assert torch.allclose(h, expected_h, atol=1e-6) and total == pytest.approx(expected_h.sum().item(), rel=1e-5, abs=1e-4)
+    assert torch.allclose(h, expected_h, atol=1e-6) and total == pytest.approx(
+        expected_h.sum().item(), rel=1e-5, abs=1e-4
+    )
     upstream = torch.randn(models, rows, cols, generator=g)
     grad, bias_grad = upstream.clone(), torch.empty(models, cols)
     lib.aelab_relu_backward(p(grad), p(h), models, rows, cols, add, p(bias_grad))
@@ -93,7 +110,9 @@ def test_relu_forward_and_backward_match_torch(shape, add, seed):
 
 
 @settings(max_examples=20, deadline=None)
-@given(n=st.integers(1, 300), seed=st.integers(0, 99), steps=st.integers(1, 5), two_shares=st.booleans(), data=st.data())
+@given(
+    n=st.integers(1, 300), seed=st.integers(0, 99), steps=st.integers(1, 5), two_shares=st.booleans(), data=st.data()
+)
 def test_adam_matches_torch_optim_adam_on_its_range_only(n, seed, steps, two_shares, data):
     """The compiled Adam (E5) against torch.optim.Adam with Keras' ε; outside [start, end) nothing moves;
     with two shares of a batch, the gradient is their sum."""
@@ -160,8 +179,8 @@ def test_log1p_polynomial_error_bound():
     import numpy as np
 
     source = (Path(library.__file__).parent / "kernels.c").read_text()
-    body = source[source.index("static inline float log1p_unit"):]
-    body = body[:body.index("}")]
+    body = source[source.index("static inline float log1p_unit") :]
+    body = body[: body.index("}")]
     coefficients = [float(c.replace(" ", "")) for c in re.findall(r"([-+]?\s*\d\.\d+(?:e-?\d+)?)f", body)]
     assert len(coefficients) == 10  # degree 9
     e = np.linspace(0.0, 1.0, 200_001)
@@ -212,15 +231,23 @@ def test_the_blas_is_chosen_by_measurement_or_by_name(monkeypatch):
 
 def test_a_resume_on_another_blas_says_so(tmp_path, monkeypatch):
     """The BLAS is chosen per process: a continuation with another one is not bit-exact, and the log says why."""
-    from aelab.experiments.checkpointing import restore_state, save_state
     from aelab.models.dense import DenseAutoencoder
     from aelab.objectives import ReconstructionObjective
+    from aelab.runs.checkpointing import restore_state, save_state
     from aelab.train.trainer import Trainer
 
     def trainer() -> Trainer:
         model = DenseAutoencoder(16, 3, generator=torch.Generator().manual_seed(0))
-        return Trainer(model, ReconstructionObjective(), batch_size=4, epochs=1, learning_rate=1e-3,
-                       generator=torch.Generator().manual_seed(0), quiet=True, engine="fused")
+        return Trainer(
+            model,
+            ReconstructionObjective(),
+            batch_size=4,
+            epochs=1,
+            learning_rate=1e-3,
+            generator=torch.Generator().manual_seed(0),
+            quiet=True,
+            engine="fused",
+        )
 
     save_state(tmp_path, trainer(), {"c": 1})
     lines: list[str] = []
@@ -285,3 +312,33 @@ def test_a_blas_tie_is_settled_by_the_vendor_and_a_clear_winner_by_its_time():
     clear = {"openblas": 200.0, "mkl": 329.4}
     assert blas.pick([openblas, mkl], clear, blas.vendor_preference("GenuineIntel")) is openblas
     assert blas.cpu_vendor() in ("GenuineIntel", "AuthenticAMD", "")
+
+
+def test_processes_starting_together_agree_on_the_blas(monkeypatch):
+    """The choice is read, or measured and written, under one lock: a process that starts while another measures
+    waits, then reads that one's record instead of timing the candidates under its load (and perhaps choosing
+    otherwise: MKL and OpenBLAS come within 20% of each other on an AMD EPYC, where a run and its resume must agree)."""
+    import threading
+
+    from aelab.native import blas
+
+    monkeypatch.delenv("AELAB_BLAS", raising=False)
+    native = kernels()
+    openblas, _ = blas.scipy_openblas()
+    pair = [openblas, blas.Candidate("twin", openblas.address, {"library": "openblas", "version": "y"})]
+    measured, holding, release = [], threading.Event(), threading.Event()
+    monkeypatch.setattr(blas, "product_time", lambda ffi, sgemm: measured.append(1) or 1e-3)
+
+    def first_process() -> None:  # measures and writes "twin" while the other one starts
+        with blas.choosing():
+            holding.set()
+            release.wait(10)
+            blas.remember(blas.machine_key(pair), "twin", {"openblas": 9.0, "twin": 1.0})
+
+    first = threading.Thread(target=first_process)
+    first.start()
+    holding.wait(10)
+    threading.Timer(0.3, release.set).start()
+    chosen, times = blas.choose(native.ffi, pair)  # blocks until the first one's record is there
+    first.join()
+    assert chosen.name == "twin" and times == {"openblas": 9.0, "twin": 1.0} and not measured

@@ -63,7 +63,9 @@ def test_l1_term_adds_exactly_the_penalty():
     assert total.item() == pytest.approx(bce_from_logits(logits, target).item() + parts["l1"].item(), rel=1e-6)
     summed = l1_penalty(code, 1e-3, "sum")
     assert summed.item() == pytest.approx(32 * parts["l1"].item(), rel=1e-6)  # Keras 2.0 grows with the batch
-    assert isinstance(objective_for(0.0), type(objective_for(0.0))) and not isinstance(objective_for(0.0), SparseObjective)
+    assert isinstance(objective_for(0.0), type(objective_for(0.0))) and not isinstance(
+        objective_for(0.0), SparseObjective
+    )
 
 
 def test_l1_pulls_code_towards_zero():

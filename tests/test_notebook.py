@@ -20,7 +20,9 @@ def test_the_py_twin_has_the_same_cells():
     nbformat = pytest.importorskip("nbformat", reason="nbformat is a test dependency: pip install -e '.[test]'")
     jupytext = pytest.importorskip("jupytext", reason="jupytext is a test dependency: pip install -e '.[test]'")
     stored, twin = nbformat.read(IPYNB, as_version=4), jupytext.read(TWIN)
-    assert cells(twin) == cells(stored), "notebook and twin differ: run `jupytext --sync notebooks/autoencoder_study.ipynb`"
+    assert cells(twin) == cells(stored), (
+        "notebook and twin differ: run `jupytext --sync notebooks/autoencoder_study.ipynb`"
+    )
     assert len(stored.cells) > 10 and {kind for kind, _ in cells(stored)} == {"markdown", "code"}
     assert not any(cell.get("outputs") for cell in stored.cells), "store the notebook without outputs"
 
@@ -31,9 +33,15 @@ def python3_kernel(tmp_path, monkeypatch) -> str:
     pytest.importorskip("ipykernel", reason="ipykernel is a test dependency: pip install -e '.[test]'")
     spec = tmp_path / "jupyter" / "kernels" / "python3"
     spec.mkdir(parents=True)
-    spec.joinpath("kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "Python 3 (aelab test)", "language": "python"}))
+    spec.joinpath("kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                "display_name": "Python 3 (aelab test)",
+                "language": "python",
+            }
+        )
+    )
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
     monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path / "runtime"))
     monkeypatch.setenv("JUPYTER_PLATFORM_DIRS", "1")
@@ -48,8 +56,9 @@ def test_the_notebook_runs_end_to_end(real_data_dir, python3_kernel, tmp_path, m
     monkeypatch.setenv("AELAB_DATA_DIR", str(real_data_dir))
     monkeypatch.setenv("MPLBACKEND", "Agg")
     notebook = nbformat.read(IPYNB, as_version=4)
-    client = nbclient.NotebookClient(notebook, timeout=300, kernel_name=python3_kernel,
-                                      resources={"metadata": {"path": str(tmp_path)}})
+    client = nbclient.NotebookClient(
+        notebook, timeout=300, kernel_name=python3_kernel, resources={"metadata": {"path": str(tmp_path)}}
+    )
     client.execute()  # raises CellExecutionError, with the cell and traceback, if any cell fails
 
     outputs = [out for cell in notebook.cells if cell.cell_type == "code" for out in cell.outputs]

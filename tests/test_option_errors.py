@@ -33,7 +33,10 @@ def test_a_negative_learning_rate_in_any_notation_reaches_the_validator(tmp_path
     out = tmp_path / "run"
     assert run_cli("train", "--learning-rate", text, "--out", str(out)) == 2
     err = capsys.readouterr().err
-    assert err.startswith(f"aelab: error: --learning-rate {float(text)!r}: expected a number in (0, 10)") and err.count("\n") == 1
+    assert (
+        err.startswith(f"aelab: error: --learning-rate {float(text)!r}: expected a number in (0, 10)")
+        and err.count("\n") == 1
+    )
     assert not out.exists()
 
 
@@ -81,7 +84,9 @@ def test_offline_the_no_data_error_says_downloads_are_off(tmp_path, capsys, monk
 
 def test_online_the_no_data_error_says_the_download_failed(tiny_dataset, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("AELAB_OFFLINE", "0")  # 'tiny' has no mirrors: the download itself fails
-    assert run_cli("train", "--dataset", "tiny", "--data-dir", str(tmp_path / "none"), "--out", str(tmp_path / "run")) == 4
+    assert (
+        run_cli("train", "--dataset", "tiny", "--data-dir", str(tmp_path / "none"), "--out", str(tmp_path / "run")) == 4
+    )
     err = capsys.readouterr().err
     assert "and could not be downloaded (" in err and "turned off" not in err
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from aelab.errors import ConfigError
-from aelab.experiments.pca import CLIP, PCA, reconstruction_errors
+from aelab.tasks.pca import CLIP, PCA, reconstruction_errors
 
 
 def correlated(n: int = 300, d: int = 12, seed: int = 0) -> np.ndarray:
@@ -34,7 +34,9 @@ def test_full_rank_reconstructs_exactly_and_components_are_orthonormal():
     pca = PCA().fit(X)
     np.testing.assert_allclose(pca.reconstruct(X, X.shape[1]), X, atol=1e-6)
     np.testing.assert_allclose(pca.components_ @ pca.components_.T, np.eye(X.shape[1]), atol=1e-12)
-    np.testing.assert_allclose(pca.reconstruct(X, 0), np.broadcast_to(X.mean(axis=0, dtype=np.float64), X.shape), atol=1e-12)
+    np.testing.assert_allclose(
+        pca.reconstruct(X, 0), np.broadcast_to(X.mean(axis=0, dtype=np.float64), X.shape), atol=1e-12
+    )
 
 
 def test_fit_returns_self_with_shapes_and_float64():
@@ -51,7 +53,7 @@ def test_fit_returns_self_with_shapes_and_float64():
 @pytest.mark.parametrize("n, d", [(40, 5), (300, 30)])
 def test_bce_uses_clipped_reconstructions_and_stays_finite(compiled, n, d, monkeypatch):
     if not compiled:
-        monkeypatch.setattr("aelab.experiments.pca.load_native", lambda: None)
+        monkeypatch.setattr("aelab.tasks.pca.load_native", lambda: None)
     rng = np.random.default_rng(0)
     X = (rng.integers(0, 2, size=(n, d)) * rng.uniform(0.5, 1.0, size=(n, d))).astype(np.float32)  # PCA leaves [0, 1]
     pca = PCA().fit(X)
@@ -70,7 +72,9 @@ def test_sizes_in_any_order_and_beyond_the_components():
     pca = PCA().fit(X)
     forward = reconstruction_errors(pca, X, [1, 3, 6])
     shuffled = reconstruction_errors(pca, X, [6, 1, 3, 10])
-    np.testing.assert_allclose(shuffled["mse"], [forward["mse"][2], forward["mse"][0], forward["mse"][1], forward["mse"][2]])
+    np.testing.assert_allclose(
+        shuffled["mse"], [forward["mse"][2], forward["mse"][0], forward["mse"][1], forward["mse"][2]]
+    )
 
 
 @pytest.mark.parametrize("n", [8, 40])

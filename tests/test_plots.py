@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -25,9 +24,9 @@ def drawn_cells(fig) -> list[np.ndarray]:
     cells = []
     for top in range(0, pixels.shape[0] - 27):
         for left in range(0, pixels.shape[1] - 27):
-            block = pixels[top:top + 28, left:left + 28]
-            edge_above = top == 0 or np.isnan(pixels[top - 1, left:left + 28]).all()
-            edge_left = left == 0 or np.isnan(pixels[top:top + 28, left - 1]).all()
+            block = pixels[top : top + 28, left : left + 28]
+            edge_above = top == 0 or np.isnan(pixels[top - 1, left : left + 28]).all()
+            edge_left = left == 0 or np.isnan(pixels[top : top + 28, left - 1]).all()
             if edge_above and edge_left and not np.isnan(block).any():
                 cells.append((top, left, block))
     return [block for _, _, block in sorted(cells, key=lambda c: (c[0], c[1]))]
@@ -37,16 +36,24 @@ def drawn_cells(fig) -> list[np.ndarray]:
 def test_reconstruction_grid_shows_every_image_in_its_line(n):
     rng = np.random.default_rng(0)
     originals, outputs, noisy = (rng.random((n, 784), dtype=np.float32) for _ in range(3))
-    for rows, fig in (([originals, outputs], reconstructions_figure(originals, outputs)),
-                      ([originals, noisy, outputs], reconstructions_figure(originals, outputs, noisy=noisy))):
+    for rows, fig in (
+        ([originals, outputs], reconstructions_figure(originals, outputs)),
+        ([originals, noisy, outputs], reconstructions_figure(originals, outputs, noisy=noisy)),
+    ):
         per_line = min(n, 20)
-        expected = [rows[r][i].reshape(28, 28) for b in range(-(-n // per_line)) for r in range(len(rows))
-                    for i in range(b * per_line, min(n, (b + 1) * per_line))]
+        expected = [
+            rows[r][i].reshape(28, 28)
+            for b in range(-(-n // per_line))
+            for r in range(len(rows))
+            for i in range(b * per_line, min(n, (b + 1) * per_line))
+        ]
         cells = drawn_cells(fig)
         assert len(cells) == len(rows) * n
         assert all(np.allclose(c, e) for c, e in zip(cells, expected))
         labels = [t.get_text() for t in image_axes(fig)[0].get_yticklabels()]
-        assert labels[:len(rows)] == (["original", "reconstruction"] if len(rows) == 2 else ["original", "noisy input", "output"])
+        assert labels[: len(rows)] == (
+            ["original", "reconstruction"] if len(rows) == 2 else ["original", "noisy input", "output"]
+        )
 
 
 def test_titles_are_drawn_above_their_images():
@@ -61,12 +68,18 @@ def test_tile_puts_each_cell_at_its_offsets_and_nothing_elsewhere(lines, cols, g
     shape = (data.draw(st.integers(1, 5)), data.draw(st.integers(1, 5)))
     present = data.draw(st.lists(st.lists(st.booleans(), min_size=cols, max_size=cols), min_size=lines, max_size=lines))
     present[0][0] = True
-    cells = [[np.full(shape, 10.0 * r + c) if here else None for c, here in enumerate(line)] for r, line in enumerate(present)]
+    cells = [
+        [np.full(shape, 10.0 * r + c) if here else None for c, here in enumerate(line)]
+        for r, line in enumerate(present)
+    ]
     mosaic = tile(cells, gap=gap)
     covered = np.zeros(mosaic.pixels.shape, dtype=bool)
     for r, line in enumerate(cells):
         for c, image in enumerate(line):
-            block = (slice(mosaic.tops[r], mosaic.tops[r] + shape[0]), slice(mosaic.lefts[c], mosaic.lefts[c] + shape[1]))
+            block = (
+                slice(mosaic.tops[r], mosaic.tops[r] + shape[0]),
+                slice(mosaic.lefts[c], mosaic.lefts[c] + shape[1]),
+            )
             if image is not None:
                 assert np.array_equal(mosaic.pixels[block], image)
                 covered[block] = True

@@ -7,12 +7,12 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 
-from aelab.experiments.family_figures import decoded, interpolations, N_PAIRS, N_STEPS, occupied_extent
 from aelab.models.conv import ConvAutoencoder
 from aelab.models.variational import DenseVAE
 from aelab.plots.code_space import code_space_figure, project_codes
 from aelab.plots.filters import feature_maps_figure, filters_figure
 from aelab.plots.generative import grid_codes, interpolation_figure, manifold_figure, samples_figure
+from aelab.runs.family_figures import N_PAIRS, N_STEPS, decoded, interpolations, occupied_extent
 
 RNG = np.random.default_rng(0)
 

@@ -12,8 +12,8 @@ from aelab.cli import main
 from aelab.config import ProbeConfig
 from aelab.data import load_dataset
 from aelab.errors import CheckpointError, InputError
-from aelab.experiments.probe import PUBLISHED_RAW, probe_accuracy, subset
-from aelab.experiments.probe_runs import probe_runs
+from aelab.tasks.probe.features import PUBLISHED_RAW, probe_accuracy, subset
+from aelab.tasks.probe.runs import probe_runs
 
 
 def clusters(seed: int, n: int, classes: int = 3, dims: int = 4, spread: float = 0.05):
@@ -60,15 +60,33 @@ def test_probe_writes_codes_pca_and_pixel_rows_and_a_tsne_into_train_and_sweep_f
     data = ["--data-dir", str(real_data_dir), "--quiet"]
     assert main(["train", "--quick", "--code-size", "16", "--out", str(tmp_path / "train"), *data]) == 0
     assert main(["sweep", "--quick", "--code-sizes", "4,16", "--out", str(tmp_path / "sweep"), *data]) == 0
-    assert main(["probe", str(tmp_path / "train"), str(tmp_path / "sweep"), "--train-size", "3000", "--tsne-size", "300",
-                 *data]) == 0
+    assert (
+        main(
+            [
+                "probe",
+                str(tmp_path / "train"),
+                str(tmp_path / "sweep"),
+                "--train-size",
+                "3000",
+                "--tsne-size",
+                "300",
+                *data,
+            ]
+        )
+        == 0
+    )
     train = json.loads((tmp_path / "train" / "probe.json").read_text())
     assert [(r["features"], r["code_size"]) for r in train["rows"]] == [("codes", 16), ("pca", 16), ("pixels", 784)]
     assert (tmp_path / "train" / "tsne.png").is_file()
     assert (tmp_path / "sweep" / "probe.png").is_file()  # accuracy against code size, beside the test BCE
     sweep = json.loads((tmp_path / "sweep" / "probe.json").read_text())
-    assert [(r["features"], r["code_size"]) for r in sweep["rows"]] == [("codes", 4), ("pca", 4), ("codes", 16),
-                                                                         ("pca", 16), ("pixels", 784)]
+    assert [(r["features"], r["code_size"]) for r in sweep["rows"]] == [
+        ("codes", 4),
+        ("pca", 4),
+        ("codes", 16),
+        ("pca", 16),
+        ("pixels", 784),
+    ]
     for row in train["rows"] + sweep["rows"]:
         assert 0.3 < row["linear"] <= 1 and 0.3 < row["knn"] <= 1  # ten classes: far above chance (0.1)
     codes = [r for r in sweep["rows"] if r["features"] == "codes"]
@@ -79,10 +97,12 @@ def test_probe_writes_codes_pca_and_pixel_rows_and_a_tsne_into_train_and_sweep_f
 # seconds), the linear probes (L-BFGS to ProbeConfig's tolerance 1e-3: about 40 iterations on MNIST, 130 on
 # Fashion-MNIST, a minute or two; at scikit-learn's 1e-4 Fashion-MNIST took ~1,000, 576 s on a busy machine).
 @pytest.mark.slow
-@pytest.mark.parametrize("name, probe", [("fashion-mnist", "knn"), ("mnist", "knn"), ("mnist", "linear"),
-                                         ("fashion-mnist", "linear")])
+@pytest.mark.parametrize(
+    "name, probe", [("fashion-mnist", "knn"), ("mnist", "knn"), ("mnist", "linear"), ("fashion-mnist", "linear")]
+)
 def test_raw_pixel_probes_reproduce_the_fashion_mnist_papers_rows(real_data_dir, name, probe):
     data = load_dataset(name, real_data_dir, progress=False)
-    result = probe_accuracy(data.train_images, data.train_labels, data.test_images, data.test_labels, ProbeConfig(),
-                            probes=(probe,))
+    result = probe_accuracy(
+        data.train_images, data.train_labels, data.test_images, data.test_labels, ProbeConfig(), probes=(probe,)
+    )
     assert result[probe] == pytest.approx(PUBLISHED_RAW[name][probe], abs=0.01)

@@ -23,7 +23,7 @@ import pytest
 from safetensors.torch import load_file
 
 from aelab.cli import main
-from aelab.experiments.runs import FINISHED
+from aelab.runs.folder import FINISHED
 
 pytestmark = pytest.mark.slow
 
@@ -67,8 +67,12 @@ def cluster():
     port = free_port()
     common = ["--node-ip-address=127.0.0.1", "--num-cpus=1", "--num-gpus=0", "--disable-usage-stats"]
     try:
-        ray_cli("start", "--head", f"--port={port}", "--include-dashboard=false", f"--temp-dir={temp}", *common, env=env)
-        ray_cli("start", f"--address=127.0.0.1:{port}", f"--dashboard-agent-listen-port={free_port()}", *common, env=env)
+        ray_cli(
+            "start", "--head", f"--port={port}", "--include-dashboard=false", f"--temp-dir={temp}", *common, env=env
+        )
+        ray_cli(
+            "start", f"--address=127.0.0.1:{port}", f"--dashboard-agent-listen-port={free_port()}", *common, env=env
+        )
         yield f"127.0.0.1:{port}"
     finally:
         subprocess.run([str(BIN / "ray"), "stop", "--force"], capture_output=True, env=env, timeout=120)
@@ -96,9 +100,13 @@ def cell_results(out: Path) -> dict[str, tuple[bytes, list]]:
         if folder == out:
             continue
         epochs = json.loads((folder / "metrics.json").read_text())["epochs"]
-        weights = load_file(folder / "model.safetensors")  # tensors, not file bytes: safetensors orders its metadata per process
-        results[str(folder.relative_to(out))] = ({k: v.numpy().tobytes() for k, v in weights.items()},
-                                                 [{k: v for k, v in e.items() if "seconds" not in k} for e in epochs])
+        weights = load_file(
+            folder / "model.safetensors"
+        )  # tensors, not file bytes: safetensors orders its metadata per process
+        results[str(folder.relative_to(out))] = (
+            {k: v.numpy().tobytes() for k, v in weights.items()},
+            [{k: v for k, v in e.items() if "seconds" not in k} for e in epochs],
+        )
     return results
 
 

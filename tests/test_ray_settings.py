@@ -21,20 +21,25 @@ model = "shallow"
 
 
 def test_a_ray_table_sets_where_and_what_each_cell_asks_for():
-    study = parse_study(BASE + '\n[ray]\naddress = "10.0.0.1:6379"\nnum_cpus = 2\nnum_gpus = 0.5\nmax_retries = 1\n', "s.toml")
+    study = parse_study(
+        BASE + '\n[ray]\naddress = "10.0.0.1:6379"\nnum_cpus = 2\nnum_gpus = 0.5\nmax_retries = 1\n', "s.toml"
+    )
     assert study.ray == RaySettings(address="10.0.0.1:6379", num_cpus=2, num_gpus=0.5, max_retries=1)
     assert study.ray.threads() == 2
     assert parse_study(BASE, "s.toml").ray is None
 
 
-@pytest.mark.parametrize("table, line, expected", [
-    ('[ray]\nnum_cpu = 1\n', 9, "ray.num_cpu: unknown [ray] key (did you mean 'num_cpus'?)"),
-    ('[ray]\nnum_cpus = 0\n', 9, "ray.num_cpus: 0: expected a number > 0"),
-    ('[ray]\nnum_gpus = -1\n', 9, "ray.num_gpus: -1: expected a number ≥ 0"),
-    ('[ray]\nmax_retries = 1.5\n', 9, "ray.max_retries: 1.5: expected a whole number ≥ 0"),
-    ('[ray]\naddress = ""\n', 9, "ray.address: '': expected \"auto\", HOST:PORT"),
-    ('ray = 3\n', 1, "ray: 3: expected a table"),
-])
+@pytest.mark.parametrize(
+    "table, line, expected",
+    [
+        ('[ray]\nnum_cpu = 1\n', 9, "ray.num_cpu: unknown [ray] key (did you mean 'num_cpus'?)"),
+        ('[ray]\nnum_cpus = 0\n', 9, "ray.num_cpus: 0: expected a number > 0"),
+        ('[ray]\nnum_gpus = -1\n', 9, "ray.num_gpus: -1: expected a number ≥ 0"),
+        ('[ray]\nmax_retries = 1.5\n', 9, "ray.max_retries: 1.5: expected a whole number ≥ 0"),
+        ('[ray]\naddress = ""\n', 9, "ray.address: '': expected \"auto\", HOST:PORT"),
+        ('ray = 3\n', 1, "ray: 3: expected a table"),
+    ],
+)
 def test_a_bad_ray_table_names_its_line_and_what_was_expected(table, line, expected):
     text = (table + BASE) if table.startswith("ray =") else (BASE + "\n" + table)
     with pytest.raises(ConfigError) as info:

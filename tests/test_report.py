@@ -10,12 +10,12 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from shared_runs import quick_study
 
 from aelab.report.blocks import DATASET_TITLES, code
 from aelab.report.collect import collect
 from aelab.report.mdhtml import render
 from aelab.report.sections import COMPARISON
-from test_reproduce import quick_study
 
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 MODELS = ("shallow", "deep", "denoising", "sparse")
@@ -73,8 +73,11 @@ class Page(HTMLParser):
 @pytest.fixture(scope="module")
 def study(tmp_path_factory, real_data_dir) -> dict:  # real_data_dir: marks its tests real_data (conftest)
     study = quick_study(tmp_path_factory)
-    return {**study, "html": (study["out"] / "report.html").read_text(encoding="utf-8"),
-            "md": (study["out"] / "report.md").read_text(encoding="utf-8")}
+    return {
+        **study,
+        "html": (study["out"] / "report.html").read_text(encoding="utf-8"),
+        "md": (study["out"] / "report.md").read_text(encoding="utf-8"),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -99,18 +102,30 @@ def test_the_html_is_self_contained(page, study):
 
 
 def test_every_figure_of_every_run_is_embedded(page, study):
-    embedded = {base64.b64decode(attrs["src"].split(",", 1)[1]) for tag, attrs in page.attrs
-                if tag == "img" and "math" not in attrs.get("class", "")}
+    embedded = {
+        base64.b64decode(attrs["src"].split(",", 1)[1])
+        for tag, attrs in page.attrs
+        if tag == "img" and "math" not in attrs.get("class", "")
+    }
     pngs = sorted(study["out"].glob("fashion-mnist/*/*.png"))
     assert len(pngs) == 4 * 4 + 1
     assert {p.read_bytes() for p in pngs} == embedded
 
 
 def test_the_sections_follow_the_study(page):
-    for anchor in ("gradients-of-the-simple-autoencoder", "the-checks-run-for-this-report", "models-on-fashion-mnist",
-                   *(f"{m}-autoencoder-on-fashion-mnist" for m in MODELS), "comparison-of-all-models", "code-size-sweep",
-                   "sweep-on-fashion-mnist", "skipped-data-sets", "configuration-versions-machine-and-timings",
-                   "the-backward-pass-one-step-per-equation", "grade-your-own-gradients"):
+    for anchor in (
+        "gradients-of-the-simple-autoencoder",
+        "the-checks-run-for-this-report",
+        "models-on-fashion-mnist",
+        *(f"{m}-autoencoder-on-fashion-mnist" for m in MODELS),
+        "comparison-of-all-models",
+        "code-size-sweep",
+        "sweep-on-fashion-mnist",
+        "skipped-data-sets",
+        "configuration-versions-machine-and-timings",
+        "the-backward-pass-one-step-per-equation",
+        "grade-your-own-gradients",
+    ):
         assert anchor in page.ids
     assert "models-on-mnist" not in page.ids and "sweep-on-mnist" not in page.ids
     checks = page.tables["the-checks-run-for-this-report"][0]
@@ -160,7 +175,11 @@ def test_the_markdown_links_its_figures_beside_it(study):
 
 def test_collect_reads_the_folders_without_a_manifest(study, tmp_path):
     found = collect(study["out"], manifest={})
-    assert [r["name"] for r in found["runs"]] == ["gradients", *(f"fashion-mnist/{m}" for m in MODELS), "fashion-mnist/sweep"]
+    assert [r["name"] for r in found["runs"]] == [
+        "gradients",
+        *(f"fashion-mnist/{m}" for m in MODELS),
+        "fashion-mnist/sweep",
+    ]
     assert all(r["finished"] for r in found["runs"]) and found["datasets"] == ["fashion-mnist"]
 
 
@@ -176,13 +195,16 @@ def test_the_renderer_nests_lists_and_aligns_tables():
 
 def test_the_renderer_escapes_and_keeps_the_page_closed():
     html = rendered("<b>x</b> & `<i>` [out](https://example.com) [in](#top) " + code("a`b<c>") + "\n")
-    assert html == ('<p>&lt;b&gt;x&lt;/b&gt; &amp; <code>&lt;i&gt;</code> out <a href="#top">in</a> '
-                    '<code>a`b&lt;c&gt;</code></p>')
+    assert html == (
+        '<p>&lt;b&gt;x&lt;/b&gt; &amp; <code>&lt;i&gt;</code> out <a href="#top">in</a> <code>a`b&lt;c&gt;</code></p>'
+    )
 
 
 def test_math_that_cannot_be_drawn_stays_as_its_source():
     html = rendered("$\\notacommand{x}$ and $x^2$\n")
-    assert '<code class="tex">\\notacommand{x}</code>' in html and '<img class="math" src="data:image/png;base64,' in html
+    assert (
+        '<code class="tex">\\notacommand{x}</code>' in html and '<img class="math" src="data:image/png;base64,' in html
+    )
 
 
 def test_the_engine_table_says_which_step_ran_each_model(page, study):

@@ -12,13 +12,22 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from shared_runs import quick_study
 
 from aelab.report.html import CSP
-from test_reproduce import quick_study
 
 CHROMIUM = Path("/usr/bin/chromium")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-         "--disable-sync", "--no-first-run", "--enable-logging=stderr", "--v=0"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--enable-logging=stderr",
+    "--v=0",
+]
 PROBE = """<script>
 window.addEventListener("load", () => {
   const images = Array.from(document.images);
@@ -27,13 +36,16 @@ window.addEventListener("load", () => {
 });
 </script>"""
 
-pytestmark = pytest.mark.skipif(not CHROMIUM.is_file(), reason="/usr/bin/chromium is missing (apt-get install chromium; CI installs it)")
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.is_file(), reason="/usr/bin/chromium is missing (apt-get install chromium; CI installs it)"
+)
 
 
 def chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
     profile = tmp_path / f"profile-{len(list(tmp_path.glob('profile-*')))}"
-    return subprocess.run([str(CHROMIUM), *FLAGS, f"--user-data-dir={profile}", *args], capture_output=True, text=True,
-                          timeout=180)
+    return subprocess.run(
+        [str(CHROMIUM), *FLAGS, f"--user-data-dir={profile}", *args], capture_output=True, text=True, timeout=180
+    )
 
 
 def console_lines(stderr: str) -> list[str]:
@@ -58,8 +70,9 @@ def test_every_image_loads_and_nothing_is_blocked(report, tmp_path):
     page = report.read_text(encoding="utf-8")
     assert CSP in page
     probe = tmp_path / "probe.html"
-    probe.write_text(page.replace(CSP, CSP + "; script-src 'unsafe-inline'").replace("</body>", PROBE + "</body>"),
-                     encoding="utf-8")
+    probe.write_text(
+        page.replace(CSP, CSP + "; script-src 'unsafe-inline'").replace("</body>", PROBE + "</body>"), encoding="utf-8"
+    )
     result = chromium(tmp_path, "--virtual-time-budget=10000", "--dump-dom", probe.as_uri())
     assert result.returncode == 0, result.stderr[-2000:]
     body = re.search(r"<body[^>]*>", result.stdout)

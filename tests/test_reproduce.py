@@ -7,46 +7,25 @@ folder and a data folder whose names hold HTML, which the report must escape.
 
 from __future__ import annotations
 
-import functools
 import json
-import os
 import re
 import shutil
 from pathlib import Path
 
 import pytest
+from shared_runs import quick_study
 
 from aelab.config import SweepConfig
 from aelab.errors import ConfigError
-from aelab.experiments import reproduce as reproduce_module
-from aelab.experiments.reproduce import reproduce
-from aelab.experiments.study_plan import Step, is_done, plan
+from aelab.studies import execute as reproduce_module
+from aelab.studies.plan import PlannedRun, is_done, plan
+from aelab.studies.runner import reproduce
 
-REAL_DATA_DIR = os.environ.get("AELAB_DATA_DIR")
-FASHION_STEPS = ["gradients", *(f"fashion-mnist/{m}" for m in ("shallow", "deep", "denoising", "sparse")), "fashion-mnist/sweep"]
-
-
-@functools.cache
-def _quick_study(base: Path) -> dict:
-    data_dir = base / "data<img src=x onerror=alert(1)>"
-    data_dir.mkdir(parents=True)
-    (data_dir / "fashion-mnist").symlink_to(Path(REAL_DATA_DIR) / "fashion-mnist")
-    out, lines = base / "st<script>udy", []
-    with pytest.MonkeyPatch.context() as patch:  # as conftest's isolated_env, which is per test, not per session
-        patch.delenv("AELAB_DATA_DIR", raising=False)
-        for name, folder in (("XDG_CACHE_HOME", "cache"), ("KERAS_HOME", "keras")):
-            patch.setenv(name, str(base / folder))
-        patch.setenv("AELAB_OFFLINE", "1")
-        patch.setattr("aelab.data.locate.DEBIAN_ROOT", base / "debian")
-        manifest = reproduce(out, quick=True, data_dir=data_dir, quiet=True, log=lines.append)
-    return {"out": out, "data_dir": data_dir, "manifest": manifest, "lines": lines}
-
-
-def quick_study(tmp_path_factory) -> dict:
-    """The quick reproduction (run once per session): out, data_dir, manifest and the console lines."""
-    if not REAL_DATA_DIR:
-        pytest.skip("AELAB_DATA_DIR is not set (make test and .ci/run set it)")
-    return _quick_study(tmp_path_factory.getbasetemp() / "quick-study")
+FASHION_STEPS = [
+    "gradients",
+    *(f"fashion-mnist/{m}" for m in ("shallow", "deep", "denoising", "sparse")),
+    "fashion-mnist/sweep",
+]
 
 
 @pytest.fixture(scope="module")
@@ -63,14 +42,19 @@ def study_copy(study, tmp_path, monkeypatch) -> Path:
 
 def test_the_plan_follows_the_study():
     steps = plan(("mnist", "fashion-mnist"), quick=False)
-    assert [s.name for s in steps] == ["gradients", *(f"{d}/{m}" for d in ("mnist", "fashion-mnist")
-                                                      for m in ("shallow", "deep", "denoising", "sparse")),
-                                       "mnist/sweep", "fashion-mnist/sweep"]
+    assert [s.name for s in steps] == [
+        "gradients",
+        *(f"{d}/{m}" for d in ("mnist", "fashion-mnist") for m in ("shallow", "deep", "denoising", "sparse")),
+        "mnist/sweep",
+        "fashion-mnist/sweep",
+    ]
     trains = {s.name: s.config for s in steps if s.kind == "train"}
     assert [trains[f"mnist/{m}"].epochs for m in ("shallow", "deep", "denoising", "sparse")] == [5, 10, 10, 5]
     assert trains["mnist/denoising"].fixed_noise and trains["mnist/denoising"].noise == "gaussian"
     assert trains["mnist/sparse"].l1 == 1e-5 and trains["mnist/shallow"].train_size is None
-    assert steps[-1].config == SweepConfig(dataset="fashion-mnist") and steps[-1].config.code_sizes == tuple(range(5, 100, 15))
+    assert steps[-1].config == SweepConfig(dataset="fashion-mnist") and steps[-1].config.code_sizes == tuple(
+        range(5, 100, 15)
+    )
     quick = plan(("mnist",), quick=True)
     assert all(s.config.train_size == 2000 and s.config.test_size == 1000 and s.config.epochs == 1 for s in quick[1:])
     assert quick[-1].config.code_sizes == (5, 20)
@@ -93,7 +77,9 @@ def test_the_quick_reproduction_runs_every_step_and_skips_the_missing_data_set(s
     manifest, out, lines = study["manifest"], study["out"], study["lines"]
     status = {r["name"]: r["status"] for r in manifest["steps"]}
     assert [name for name, s in status.items() if s == "run"] == FASHION_STEPS
-    assert {name for name, s in status.items() if s == "missing"} == {f"mnist/{m}" for m in ("shallow", "deep", "denoising", "sparse", "sweep")}
+    assert {name for name, s in status.items() if s == "missing"} == {
+        f"mnist/{m}" for m in ("shallow", "deep", "denoising", "sparse", "sweep")
+    }
     assert list(manifest["missing"]) == ["mnist"] and "not found" in manifest["missing"]["mnist"]
     assert not (out / "mnist").exists()
     for name in FASHION_STEPS:
@@ -104,22 +90,30 @@ def test_the_quick_reproduction_runs_every_step_and_skips_the_missing_data_set(s
     assert json.loads((out / "gradients" / "checks.json").read_text())[0]["passed"] is True
     assert any(re.match(r"\[\d+/11\] mnist/\w+: skipped: data set mnist not found", line) for line in lines)
     assert any(line.startswith("[11/11] fashion-mnist/sweep: done in") and "left)" in line for line in lines)
-    assert lines[-1].startswith("reproduction finished in") and "6 steps run, 0 already done, 5 without data" in lines[-1]
+    assert (
+        lines[-1].startswith("reproduction finished in") and "6 steps run, 0 already done, 5 without data" in lines[-1]
+    )
 
 
 def record_calls(monkeypatch) -> list[tuple[str, bool]]:
     """Replace the three kinds of work by recorders: (step folder, resume) per call; nothing trains."""
     calls: list[tuple[str, bool]] = []
     name = lambda folder: "/".join(Path(folder).parts[-2:]) if Path(folder).name != "gradients" else "gradients"  # noqa: E731
-    monkeypatch.setattr(reproduce_module, "train_run", lambda config, out, resume, **kw: calls.append((name(out), resume)))
-    monkeypatch.setattr(reproduce_module, "run_sweep", lambda config, out, resume, **kw: calls.append((name(out), resume)))
+    monkeypatch.setattr(
+        reproduce_module, "train_run", lambda config, out, resume, **kw: calls.append((name(out), resume))
+    )
+    monkeypatch.setattr(
+        reproduce_module, "run_sweep", lambda config, out, resume, **kw: calls.append((name(out), resume))
+    )
     monkeypatch.setattr(reproduce_module, "run_gradients", lambda out, quiet, log: calls.append((name(out), False)))
     return calls
 
 
 def test_a_second_run_trains_nothing(study, study_copy, monkeypatch):
     calls, lines = record_calls(monkeypatch), []
-    manifest = reproduce(study_copy, datasets=("fashion-mnist",), quick=True, data_dir=study["data_dir"], log=lines.append)
+    manifest = reproduce(
+        study_copy, datasets=("fashion-mnist",), quick=True, data_dir=study["data_dir"], log=lines.append
+    )
     assert calls == []
     assert [r["status"] for r in manifest["steps"]] == ["skipped"] * 6
     assert sum("already done, skipped" in line for line in lines) == 6
@@ -135,15 +129,20 @@ def test_an_unfinished_or_changed_step_runs_again(study, study_copy, monkeypatch
     (study_copy / "fashion-mnist" / "sweep" / "config.json").write_text(json.dumps(config))
     calls, lines = record_calls(monkeypatch), []
     reproduce(study_copy, datasets=("fashion-mnist",), quick=True, data_dir=study["data_dir"], log=lines.append)
-    assert sorted(calls) == [("fashion-mnist/deep", True), ("fashion-mnist/sparse", False), ("fashion-mnist/sweep", False)]
+    assert sorted(calls) == [
+        ("fashion-mnist/deep", True),
+        ("fashion-mnist/sparse", False),
+        ("fashion-mnist/sweep", False),
+    ]
     assert any("fashion-mnist/sweep: rerunning (its folder holds another configuration)" in line for line in lines)
 
 
 def test_an_interrupted_step_continues_from_its_checkpoint(study, study_copy):
     (study_copy / "fashion-mnist" / "shallow" / "finished.json").unlink()
     lines = []
-    manifest = reproduce(study_copy, datasets=("fashion-mnist",), quick=True, data_dir=study["data_dir"], quiet=True,
-                         log=lines.append)
+    manifest = reproduce(
+        study_copy, datasets=("fashion-mnist",), quick=True, data_dir=study["data_dir"], quiet=True, log=lines.append
+    )
     assert [r["status"] for r in manifest["steps"]] == ["skipped", "run"] + ["skipped"] * 4
     assert (study_copy / "fashion-mnist" / "shallow" / "finished.json").is_file()
     final = lambda out: json.loads((out / "fashion-mnist" / "shallow" / "metrics.json").read_text())["final"]  # noqa: E731
@@ -152,11 +151,20 @@ def test_an_interrupted_step_continues_from_its_checkpoint(study, study_copy):
 
 def test_force_runs_every_step_again(study, study_copy, monkeypatch):
     calls = record_calls(monkeypatch)
-    reproduce(study_copy, datasets=("fashion-mnist",), quick=True, force=True, data_dir=study["data_dir"], log=lambda m: None)
+    reproduce(
+        study_copy, datasets=("fashion-mnist",), quick=True, force=True, data_dir=study["data_dir"], log=lambda m: None
+    )
     assert calls[0] == ("gradients", False) and sorted(calls) == sorted((name, False) for name in FASHION_STEPS)
     calls.clear()
-    reproduce(study_copy, datasets=("fashion-mnist",), quick=True, force=True, data_dir=study["data_dir"], log=lambda m: None,
-              workers=1)
+    reproduce(
+        study_copy,
+        datasets=("fashion-mnist",),
+        quick=True,
+        force=True,
+        data_dir=study["data_dir"],
+        log=lambda m: None,
+        workers=1,
+    )
     assert calls == [(name, False) for name in FASHION_STEPS]  # one worker: the plan's order
 
 
@@ -174,7 +182,9 @@ def fake_steps(monkeypatch, work) -> list:
 
     monkeypatch.setattr(reproduce_module, "train_run", fake)
     monkeypatch.setattr(reproduce_module, "run_sweep", fake)
-    monkeypatch.setattr(reproduce_module, "run_gradients", lambda out, quiet, log: events.append(("start", "gradients", "main")))
+    monkeypatch.setattr(
+        reproduce_module, "run_gradients", lambda out, quiet, log: events.append(("start", "gradients", "main"))
+    )
     return events
 
 
@@ -223,7 +233,10 @@ def test_a_failing_step_stops_the_others_after_their_step(tmp_path, monkeypatch)
     with pytest.raises(TrainingError, match="became nan"):
         reproduce(tmp_path / "out", datasets=("fashion-mnist",), quick=False, log=lambda m: None, workers=2)
     started = [name for kind, name, _ in events if kind == "start"]
-    assert started[0] == "gradients" and set(started[1:]) == {"fashion-mnist/sweep", "fashion-mnist/deep"}  # nothing after the failure
+    assert started[0] == "gradients" and set(started[1:]) == {
+        "fashion-mnist/sweep",
+        "fashion-mnist/deep",
+    }  # nothing after the failure
     manifest = json.loads((tmp_path / "out" / "reproduce.json").read_text())
     assert [r["status"] for r in manifest["steps"]] == ["run", None, None, None, None, None]
 
@@ -236,7 +249,7 @@ def test_workers_must_be_positive(tmp_path):
 def test_a_quick_run_does_not_count_as_the_full_study(study):
     full = {s.name: s for s in plan(("fashion-mnist",), quick=False)}
     assert not any(is_done(study["out"] / name, full[name]) for name in FASHION_STEPS[1:])
-    assert is_done(study["out"] / "gradients", Step("gradients", "gradients", None, None))
+    assert is_done(study["out"] / "gradients", PlannedRun("gradients", "gradients", None, None))
 
 
 def test_the_cli_reproduces(study, study_copy, capsys):
@@ -244,22 +257,47 @@ def test_the_cli_reproduces(study, study_copy, capsys):
 
     if "reproduce" not in cli.COMMANDS:
         pytest.skip("`aelab reproduce` is not wired into aelab.cli yet")
-    code = cli.main(["reproduce", "--quick", "--datasets", "fashion-mnist", "--out", str(study_copy),
-                     "--data-dir", str(study["data_dir"]), "--quiet"])
+    code = cli.main(
+        [
+            "reproduce",
+            "--quick",
+            "--datasets",
+            "fashion-mnist",
+            "--out",
+            str(study_copy),
+            "--data-dir",
+            str(study["data_dir"]),
+            "--quiet",
+        ]
+    )
     captured = capsys.readouterr()
     assert code == 0 and "already done, skipped" in captured.err and "report.html" in captured.out
 
 
 def test_ctrl_c_stops_a_parallel_reproduction_and_the_next_run_finishes_it(study, tmp_path):
-    """A real SIGINT to `aelab reproduce` while two steps train: exit 130, checkpoints kept; the same command then completes."""
+    """A real SIGINT to `aelab reproduce` while two steps train: exit 130, checkpoints kept; the same command then
+    completes."""
     import signal
     import subprocess
     import sys
     import time
 
     out = tmp_path / "study"
-    command = [sys.executable, "-m", "aelab", "reproduce", "--quick", "--datasets", "fashion-mnist", "--out", str(out),
-               "--data-dir", str(study["data_dir"]), "--workers", "2"]
+    command = [
+        sys.executable,
+        "-m",
+        "aelab",
+        "reproduce",
+        "--quick",
+        "--datasets",
+        "fashion-mnist",
+        "--out",
+        str(out),
+        "--data-dir",
+        str(study["data_dir"]),
+        "--workers",
+        "2",
+    ]
     process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
     seen = []
     for line in process.stderr:

@@ -15,16 +15,36 @@ from safetensors.torch import load_file
 
 from aelab.config import FigureConfig, TrainConfig
 from aelab.errors import CheckpointError, TrainingError
-from aelab.experiments.train_one import CHECKPOINT, train_run
+from aelab.runs.checkpointing import CHECKPOINT
+from aelab.tasks.train import train_run
 from aelab.train.checkpoint import load_checkpoint
 
 # the whole training set: an epoch must last long enough (~0.5 s) for a signal to land mid-epoch
-ARGS = ["--train-size", "60000", "--test-size", "500", "--epochs", "3", "--n-images", "2", "--n-weights", "2", "--quiet"]
+ARGS = [
+    "--train-size",
+    "60000",
+    "--test-size",
+    "500",
+    "--epochs",
+    "3",
+    "--n-images",
+    "2",
+    "--n-weights",
+    "2",
+    "--quiet",
+]
 
 
 def aelab(*args: str, **kwargs) -> subprocess.Popen:
     env = {**os.environ, "AELAB_OFFLINE": "1"}
-    return subprocess.Popen([sys.executable, "-m", "aelab", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
+    return subprocess.Popen(
+        [sys.executable, "-m", "aelab", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kwargs,
+    )
 
 
 def run_to_end(*args: str) -> subprocess.CompletedProcess:
@@ -99,7 +119,10 @@ def test_resume_refuses_another_configuration(real_data_dir, reference, tmp_path
     out = tmp_path / "run"
     out.mkdir()
     (out / CHECKPOINT).write_bytes((reference / CHECKPOINT).read_bytes())
-    assert main(["train", "--data-dir", str(real_data_dir), "--out", str(out), *ARGS, "--code-size", "16", "--resume"]) == 5
+    assert (
+        main(["train", "--data-dir", str(real_data_dir), "--out", str(out), *ARGS, "--code-size", "16", "--resume"])
+        == 5
+    )
     err = capsys.readouterr().err
     assert "saved for another configuration: code_size=32 (asked for 16)" in err and err.count("\n") == 1
 
@@ -122,12 +145,26 @@ def test_divergence_stops_and_keeps_the_last_good_checkpoint(real_data_dir, tmp_
         def __call__(self, logits, code, target):
             calls["n"] += 1
             loss, parts = super().__call__(logits, code, target)
-            return (loss * float("nan"), parts) if calls["n"] > 70 else (loss, parts)  # epoch 1: 63 steps + 1 evaluation
+            return (
+                (loss * float("nan"), parts) if calls["n"] > 70 else (loss, parts)
+            )  # epoch 1: 63 steps + 1 evaluation
 
-    monkeypatch.setattr("aelab.experiments.train_one.objective_for", lambda l1, reduction: Diverging())
-    config = TrainConfig(train_size=2000, test_size=200, epochs=3, engine="autograd")  # the objective drives autograd steps
-    with pytest.raises(TrainingError, match=r"epoch 2, step 7: training loss became nan.*last good checkpoint \(end of epoch 1\) is kept"):
-        train_run(config, tmp_path / "run", FigureConfig(n_images=1, n_weights=1), data_dir=real_data_dir, quiet=True, log=lambda m: None)
+    monkeypatch.setattr("aelab.tasks.recipe.objective_for", lambda l1, reduction: Diverging())
+    config = TrainConfig(
+        train_size=2000, test_size=200, epochs=3, engine="autograd"
+    )  # the objective drives autograd steps
+    with pytest.raises(
+        TrainingError,
+        match=r"epoch 2, step 7: training loss became nan.*last good checkpoint \(end of epoch 1\) is kept",
+    ):
+        train_run(
+            config,
+            tmp_path / "run",
+            FigureConfig(n_images=1, n_weights=1),
+            data_dir=real_data_dir,
+            quiet=True,
+            log=lambda m: None,
+        )
     _, info = load_checkpoint(tmp_path / "run" / CHECKPOINT)
     assert info["epoch"] == 2 and info["step"] == 0
     assert not (tmp_path / "run" / "finished.json").exists()
@@ -135,8 +172,17 @@ def test_divergence_stops_and_keeps_the_last_good_checkpoint(real_data_dir, tmp_
 
 def test_same_seed_same_metrics_twice(real_data_dir, tmp_path):
     config = TrainConfig(train_size=1500, test_size=300, epochs=2, model="denoising")
-    runs = [train_run(config, tmp_path / f"r{i}", FigureConfig(n_images=1, n_weights=1), data_dir=real_data_dir,
-                      quiet=True, log=lambda m: None) for i in range(2)]
+    runs = [
+        train_run(
+            config,
+            tmp_path / f"r{i}",
+            FigureConfig(n_images=1, n_weights=1),
+            data_dir=real_data_dir,
+            quiet=True,
+            log=lambda m: None,
+        )
+        for i in range(2)
+    ]
     strip = lambda m: ([{k: v for k, v in e.items() if k != "seconds"} for e in m["epochs"]], m["final"])  # noqa: E731
     assert strip(runs[0]) == strip(runs[1])
     with pytest.raises(CheckpointError):
@@ -144,8 +190,21 @@ def test_same_seed_same_metrics_twice(real_data_dir, tmp_path):
 
 
 def test_sweep_interrupted_then_resumed_matches_uninterrupted(real_data_dir, tmp_path):
-    args = ["sweep", "--data-dir", str(real_data_dir), "--code-sizes", "5,20", "--seeds", "2", "--train-size", "8000",
-            "--test-size", "500", "--epochs", "8"]  # 8: still training 0.2 s after the first checkpoint
+    args = [
+        "sweep",
+        "--data-dir",
+        str(real_data_dir),
+        "--code-sizes",
+        "5,20",
+        "--seeds",
+        "2",
+        "--train-size",
+        "8000",
+        "--test-size",
+        "500",
+        "--epochs",
+        "8",
+    ]  # 8: still training 0.2 s after the first checkpoint
     reference = run_to_end(*args, "--out", str(tmp_path / "ref"), "--quiet")
     assert reference.returncode == 0, reference.stderr
     out = tmp_path / "run"

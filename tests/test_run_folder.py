@@ -21,11 +21,11 @@ import aelab.fileio
 from aelab.cli import main
 from aelab.config import SweepConfig, TrainConfig
 from aelab.errors import OutputError
-from aelab.experiments.run_lock import LOCK_NAME, RunLock
-from aelab.experiments.sweep import run_sweep
-from aelab.experiments.train_one import train_run
 from aelab.fileio import atomic_write_json, current_umask
 from aelab.models.dense import DenseAutoencoder
+from aelab.runs.lock import LOCK_NAME, RunLock
+from aelab.tasks.sweep import run_sweep
+from aelab.tasks.train import train_run
 from aelab.train.checkpoint import save_weights
 
 TINY = {"dataset": "tiny", "epochs": 1, "batch_size": 16, "code_size": 4}
@@ -34,12 +34,31 @@ SRC = str(Path(__file__).resolve().parents[1] / "src")
 
 def tiny_train(root: Path, out: Path, messages: list[str] | None = None, **options) -> dict:
     log = messages.append if messages is not None else (lambda message: None)
-    return train_run(TrainConfig(**{**TINY, **options.pop("config", {})}), out, data_dir=root, quiet=True, log=log, **options)
+    return train_run(
+        TrainConfig(**{**TINY, **options.pop("config", {})}), out, data_dir=root, quiet=True, log=log, **options
+    )
 
 
 def tiny_cli(root: Path, out: Path, *extra: str) -> int:
-    return main(["train", "--dataset", "tiny", "--epochs", "1", "--batch-size", "16", "--code-size", "4",
-                 "--data-dir", str(root), "--out", str(out), "--quiet", *extra])
+    return main(
+        [
+            "train",
+            "--dataset",
+            "tiny",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "16",
+            "--code-size",
+            "4",
+            "--data-dir",
+            str(root),
+            "--out",
+            str(out),
+            "--quiet",
+            *extra,
+        ]
+    )
 
 
 def python_process(code: str) -> subprocess.Popen:
@@ -52,7 +71,7 @@ def holding_lock(folder: Path) -> subprocess.Popen:
     """Another process that takes `folder`'s run lock, says so, and keeps it until killed."""
     process = python_process(f"""
         import time
-        from aelab.experiments.run_lock import RunLock
+        from aelab.runs.lock import RunLock
         with RunLock({str(folder)!r}):
             print("locked", flush=True)
             time.sleep(120)
@@ -72,17 +91,24 @@ def file_bytes(folder: Path) -> dict[str, bytes]:
 
 # 1. one writer per folder --------------------------------------------------------------------------------------
 
+
 def test_a_second_process_writing_the_same_out_is_refused(tiny_dataset, tmp_path):
     root, _, _ = tiny_dataset
     out = tmp_path / "run"
     out.mkdir()
     holder = holding_lock(out)
     try:
-        second = subprocess.run([sys.executable, "-m", "aelab", "train", "--quick", "--out", str(out)],
-                                capture_output=True, text=True, env={**os.environ, "PYTHONPATH": SRC})
+        second = subprocess.run(
+            [sys.executable, "-m", "aelab", "train", "--quick", "--out", str(out)],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONPATH": SRC},
+        )
         assert second.returncode == 6
         assert second.stderr.count("\n") == 1
-        assert f"{out}: in use by another aelab run (PID {holder.pid} on {socket.gethostname()}, since " in second.stderr
+        assert (
+            f"{out}: in use by another aelab run (PID {holder.pid} on {socket.gethostname()}, since " in second.stderr
+        )
         with pytest.raises(OutputError, match="in use by another aelab run"):  # and the library, past the early look
             with RunLock(out):
                 pass
@@ -95,7 +121,9 @@ def test_two_real_training_processes_one_refused_then_the_stale_lock_taken_over(
     out = tmp_path / "run"
     command = [sys.executable, "-m", "aelab", "train", "--quick", "--data-dir", str(real_data_dir), "--out", str(out)]
     env = {**os.environ, "PYTHONPATH": SRC}
-    first = subprocess.Popen([*command, "--epochs", "30"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    first = subprocess.Popen(
+        [*command, "--epochs", "30"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env
+    )
     try:
         deadline = time.monotonic() + 120
         while not (out / LOCK_NAME).is_file() and first.poll() is None and time.monotonic() < deadline:
@@ -139,15 +167,17 @@ def test_a_lock_recorded_on_another_machine_is_refused_with_the_file_to_delete(t
     with pytest.raises(OutputError) as info:
         with RunLock(out):
             pass
-    assert str(info.value) == (f"{out}: locked by an aelab run on another machine (PID 1 on elsewhere.example, since "
-                               f"2026-01-01T00:00:00+00:00): if none runs there now, delete {out / LOCK_NAME}")
+    assert str(info.value) == (
+        f"{out}: locked by an aelab run on another machine (PID 1 on elsewhere.example, since "
+        f"2026-01-01T00:00:00+00:00): if none runs there now, delete {out / LOCK_NAME}"
+    )
     (out / LOCK_NAME).unlink()
     with RunLock(out):
         assert json.loads((out / LOCK_NAME).read_text())["pid"] == os.getpid()
 
 
 def test_without_flock_the_recorded_pid_decides(tmp_path, monkeypatch):
-    monkeypatch.setattr("aelab.experiments.run_lock.try_flock", lambda fd: None)  # a file system without flock
+    monkeypatch.setattr("aelab.runs.lock.try_flock", lambda fd: None)  # a file system without flock
     out = tmp_path / "run"
     out.mkdir()
     alive = python_process("import time; print('up', flush=True); time.sleep(120)")
@@ -184,7 +214,7 @@ def test_the_lock_is_released_when_the_run_fails(tiny_dataset, tmp_path, monkeyp
     def fail(*args, **kwargs):
         raise OutputError("injected failure")
 
-    monkeypatch.setattr("aelab.experiments.train_one.fit_with_checkpoints", fail)
+    monkeypatch.setattr("aelab.tasks.train.fit_with_checkpoints", fail)
     with pytest.raises(OutputError, match="injected failure"):
         tiny_train(root, out)
     assert out.is_dir() and not (out / LOCK_NAME).exists()
@@ -203,6 +233,7 @@ def test_reproduce_refuses_a_folder_another_process_holds(tmp_path, capsys):
 
 
 # 2. no silent replacement ----------------------------------------------------------------------------------------
+
 
 def test_a_finished_run_is_not_overwritten_without_force(tiny_dataset, tmp_path, capsys):
     root, _, _ = tiny_dataset
@@ -227,8 +258,10 @@ def test_an_interrupted_run_is_not_restarted_without_resume_or_force(tiny_datase
     capsys.readouterr()
     assert tiny_cli(root, out, "--epochs", "2") == 6
     err = capsys.readouterr().err
-    assert err == (f"aelab: error: {out}: holds an interrupted run (checkpoint.safetensors): pass --resume to continue it "
-                   "or --force to start again\n")
+    assert err == (
+        f"aelab: error: {out}: holds an interrupted run (checkpoint.safetensors): pass --resume to continue it "
+        "or --force to start again\n"
+    )
     assert file_bytes(out) == before
     assert tiny_cli(root, out, "--epochs", "2", "--resume", "--force") == 2
     assert "--resume and --force: expected at most one" in capsys.readouterr().err
@@ -249,6 +282,7 @@ def test_a_finished_sweep_is_not_overwritten_without_force(tiny_dataset, tmp_pat
 
 
 # 3. a full disk during a .safetensors write -----------------------------------------------------------------------
+
 
 def fail_safetensors_writes(monkeypatch):
     """Simulate a disk that fills up while a .safetensors file is written (half of it lands first)."""
@@ -278,7 +312,10 @@ def test_full_disk_during_a_checkpoint_write_exits_6_with_one_line(tiny_dataset,
     out = tmp_path / "run"
     fail_safetensors_writes(monkeypatch)
     assert tiny_cli(root, out) == 6
-    assert capsys.readouterr().err == f"aelab: error: {out / 'checkpoint.safetensors'}: write failed: No space left on device\n"
+    assert (
+        capsys.readouterr().err
+        == f"aelab: error: {out / 'checkpoint.safetensors'}: write failed: No space left on device\n"
+    )
     assert not (out / "finished.json").exists() and not list(out.glob(".*"))
 
 
@@ -287,9 +324,14 @@ def small_tmpfs(tmp_path):
     """A real 96 KiB file system (tmpfs), when this process may mount one (root in a container that allows it)."""
     mount = tmp_path / "tmpfs"
     mount.mkdir()
-    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=96k", "tmpfs", str(mount)], capture_output=True, text=True)
+    result = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=96k", "tmpfs", str(mount)], capture_output=True, text=True
+    )
     if result.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here ({result.stderr.strip() or 'not permitted'}); the injected ENOSPC tests cover this")
+        pytest.skip(
+            f"cannot mount a tmpfs here ({result.stderr.strip() or 'not permitted'}); the "
+            "injected ENOSPC tests cover this"
+        )
     yield mount
     subprocess.run(["umount", str(mount)], check=True)
 
@@ -306,6 +348,7 @@ def test_a_really_full_disk_during_a_run_exits_6_with_nothing_half_written(tiny_
 
 
 # 4. temporary files left by a kill mid-write ------------------------------------------------------------------------
+
 
 def test_temporaries_left_by_a_kill_mid_write_are_removed_by_the_next_run(tiny_dataset, tmp_path):
     root, _, _ = tiny_dataset
@@ -335,6 +378,7 @@ def test_temporaries_left_by_a_kill_mid_write_are_removed_by_the_next_run(tiny_d
 
 # 6. permissions follow the umask; reading the umask never changes it ------------------------------------------------
 
+
 @pytest.mark.parametrize("umask", [0o022, 0o027])
 def test_every_output_including_safetensors_follows_the_umask(tiny_dataset, tmp_path, umask):
     root, _, _ = tiny_dataset
@@ -353,6 +397,7 @@ def test_every_output_including_safetensors_follows_the_umask(tiny_dataset, tmp_
 def test_current_umask_reads_it_without_setting_it(tmp_path, monkeypatch, source):
     previous = os.umask(0o027)
     try:
+
         def no_umask(mask):
             raise AssertionError("os.umask called: it sets the umask, a race with threads creating files")
 

@@ -46,11 +46,19 @@ def error(text: str) -> str:
 def test_the_classic_study_ships_inside_the_package():
     study = load_study("classic")
     assert study.name == "classic" and study.datasets == ("mnist", "fashion-mnist")
-    assert [(s.name, s.kind) for s in study.steps] == [("gradients", "gradcheck"), ("shallow", "train"), ("deep", "train"),
-                                                       ("denoising", "train"), ("sparse", "train"), ("sweep", "sweep")]
+    assert [(s.name, s.kind) for s in study.steps] == [
+        ("gradients", "gradcheck"),
+        ("shallow", "train"),
+        ("deep", "train"),
+        ("denoising", "train"),
+        ("sparse", "train"),
+        ("sweep", "sweep"),
+    ]
     cells = study.cells()
     assert len(cells) == 1 + 5 * 2 and all(not c.varying for c in cells)
-    assert next(c for c in cells if c.step == "denoising").config == TrainConfig(model="denoising", dataset="mnist", fixed_noise=True)
+    assert next(c for c in cells if c.step == "denoising").config == TrainConfig(
+        model="denoising", dataset="mnist", fixed_noise=True
+    )
     assert cells[-1].config == SweepConfig(dataset="fashion-mnist")
 
 
@@ -62,27 +70,42 @@ def test_an_unknown_shipped_study_gets_a_suggestion():
 
 
 def test_a_grid_is_every_combination_in_the_files_order():
-    text = study_text([{"name": "g", "kind": "train", "model": ["shallow", "deep"], "code_size": [4, 8, 16], "epochs": 2}],
-                      head=HEAD.replace('["fashion-mnist"]', '["fashion-mnist", "mnist"]') + "seeds = [3, 4]\n")
+    text = study_text(
+        [{"name": "g", "kind": "train", "model": ["shallow", "deep"], "code_size": [4, 8, 16], "epochs": 2}],
+        head=HEAD.replace('["fashion-mnist"]', '["fashion-mnist", "mnist"]') + "seeds = [3, 4]\n",
+    )
     cells = parse_study(text, "s.toml").cells()
     assert len(cells) == 2 * 2 * 3 * 2
-    assert [dict(c.varying) for c in cells[:3]] == [{"model": "shallow", "code_size": 4, "seed": 3},
-                                                     {"model": "shallow", "code_size": 4, "seed": 4},
-                                                     {"model": "shallow", "code_size": 8, "seed": 3}]
+    assert [dict(c.varying) for c in cells[:3]] == [
+        {"model": "shallow", "code_size": 4, "seed": 3},
+        {"model": "shallow", "code_size": 4, "seed": 4},
+        {"model": "shallow", "code_size": 8, "seed": 3},
+    ]
     assert {c.dataset for c in cells[:12]} == {"fashion-mnist"} and all(c.config.epochs == 2 for c in cells)
 
 
 def test_a_list_setting_is_one_value_and_a_list_of_lists_a_grid():
-    one = parse_study(study_text([{"name": "a", "kind": "train", "model": "deep", "hidden_sizes": [256, 64]}]), "s.toml")
+    one = parse_study(
+        study_text([{"name": "a", "kind": "train", "model": "deep", "hidden_sizes": [256, 64]}]), "s.toml"
+    )
     assert [c.config.hidden_sizes for c in one.cells()] == [(256, 64)]
-    grid = parse_study(study_text([{"name": "a", "kind": "train", "model": "deep", "hidden_sizes": [[256, 64], [32]]}]), "s.toml")
+    grid = parse_study(
+        study_text([{"name": "a", "kind": "train", "model": "deep", "hidden_sizes": [[256, 64], [32]]}]), "s.toml"
+    )
     assert [c.config.hidden_sizes for c in grid.cells()] == [(256, 64), (32,)]
-    sweep = parse_study(study_text([{"name": "s", "kind": "sweep", "code_sizes": [[4, 8], [16, 32]], "seeds": 2}]), "s.toml")
+    sweep = parse_study(
+        study_text([{"name": "s", "kind": "sweep", "code_sizes": [[4, 8], [16, 32]], "seeds": 2}]), "s.toml"
+    )
     assert [c.config.code_sizes for c in sweep.cells()] == [(4, 8), (16, 32)]
 
 
 BAD = [  # (the step's settings or None for a raw text, the key named, the line, what the message must say)
-    ({"code_sze": 8}, "code_sze", 7, r"unknown setting of a train step \(did you mean 'code_size'\?\): expected one of"),
+    (
+        {"code_sze": 8},
+        "code_sze",
+        7,
+        r"unknown setting of a train step \(did you mean 'code_size'\?\): expected one of",
+    ),
     ({"epochs": "three"}, "epochs", 7, r"'three': expected a whole number"),
     ({"code_size": []}, "code_size", 7, r"empty list: expected one value, or a grid"),
     ({"model": ["shallow", "deap"]}, "model", 7, r"unknown model 'deap' \(did you mean 'deep'\?\)"),
@@ -101,19 +124,49 @@ def test_a_bad_setting_names_file_line_key_and_what_was_expected(settings_, key,
     assert re.search(expected, message), message
 
 
-@pytest.mark.parametrize("text, start, expected", [
-    (HEAD + "[[steps]]\nname = \"a\"\nkind = \"trian\"\n", "s.toml:5: steps[1] kind: ", r"did you mean 'train'"),
-    (HEAD + "[[steps]]\nname = \"a\"\nkind = \"train\"\nepochs = \n", "s.toml:6: TOML syntax error", r"expected valid TOML"),
-    ('datasets = ["fashion-mnst"]\n[[steps]]\nname = "a"\nkind = "train"\n', "s.toml:1: datasets: ", r"did you mean 'fashion-mnist'"),
-    ('dataset = ["mnist"]\n[[steps]]\nname = "a"\nkind = "train"\n', "s.toml:1: dataset: ", r"did you mean 'datasets'"),
-    (HEAD + "[[steps]]\nname = \"a\"\nkind = \"gradcheck\"\nseed = 1\n", "s.toml:6: steps[1] seed: ", r"takes no settings"),
-    (HEAD + "[[steps]]\nname = \"a\"\nkind = \"train\"\n[[steps]]\nname = \"a\"\nkind = \"sweep\"\n", "s.toml:7: steps[2] name: ",
-     r"used twice"),
-    (HEAD + "[[steps]]\nname = \"../x\"\nkind = \"train\"\n", "s.toml:4: steps[1] name: ", r"expected a folder name"),
-    (HEAD + "[[steps]]\nkind = \"train\"\n", "s.toml:3: steps[1]: ", r"no 'name'"),
-    (HEAD, "s.toml:1: steps: ", r"expected one or more \[\[steps\]\] tables"),
-    (HEAD + "[[steps]]\nname = \"s\"\nkind = \"sweep\"\nmodel = \"sparse\"\n", "s.toml:6: steps[1] model: ", r"expected one of shallow, deep"),
-])
+@pytest.mark.parametrize(
+    "text, start, expected",
+    [
+        (HEAD + "[[steps]]\nname = \"a\"\nkind = \"trian\"\n", "s.toml:5: steps[1] kind: ", r"did you mean 'train'"),
+        (
+            HEAD + "[[steps]]\nname = \"a\"\nkind = \"train\"\nepochs = \n",
+            "s.toml:6: TOML syntax error",
+            r"expected valid TOML",
+        ),
+        (
+            'datasets = ["fashion-mnst"]\n[[steps]]\nname = "a"\nkind = "train"\n',
+            "s.toml:1: datasets: ",
+            r"did you mean 'fashion-mnist'",
+        ),
+        (
+            'dataset = ["mnist"]\n[[steps]]\nname = "a"\nkind = "train"\n',
+            "s.toml:1: dataset: ",
+            r"did you mean 'datasets'",
+        ),
+        (
+            HEAD + "[[steps]]\nname = \"a\"\nkind = \"gradcheck\"\nseed = 1\n",
+            "s.toml:6: steps[1] seed: ",
+            r"takes no settings",
+        ),
+        (
+            HEAD + "[[steps]]\nname = \"a\"\nkind = \"train\"\n[[steps]]\nname = \"a\"\nkind = \"sweep\"\n",
+            "s.toml:7: steps[2] name: ",
+            r"used twice",
+        ),
+        (
+            HEAD + "[[steps]]\nname = \"../x\"\nkind = \"train\"\n",
+            "s.toml:4: steps[1] name: ",
+            r"expected a folder name",
+        ),
+        (HEAD + "[[steps]]\nkind = \"train\"\n", "s.toml:3: steps[1]: ", r"no 'name'"),
+        (HEAD, "s.toml:1: steps: ", r"expected one or more \[\[steps\]\] tables"),
+        (
+            HEAD + "[[steps]]\nname = \"s\"\nkind = \"sweep\"\nmodel = \"sparse\"\n",
+            "s.toml:6: steps[1] model: ",
+            r"expected one of shallow, deep",
+        ),
+    ],
+)
 def test_a_bad_study_file_is_one_line_at_its_place(text, start, expected):
     message = error(text)
     assert message.startswith(start), message
@@ -174,7 +227,8 @@ def test_every_valid_study_expands_to_the_product_of_its_grids(steps):
 
 
 UNKNOWN = st.from_regex(r"[a-z][a-z_]{0,11}", fullmatch=True).filter(
-    lambda k: k not in KINDS["train"].settings() and k not in ("name", "kind"))
+    lambda k: k not in KINDS["train"].settings() and k not in ("name", "kind")
+)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -185,8 +239,11 @@ def test_an_unknown_key_anywhere_is_named_at_its_line(steps, where, key, value):
     steps[where][key] = value
     text = study_text(steps)
     message = error(text)
-    line = next(n for n, l in enumerate(text.splitlines(), 1) if l.startswith(f"{key} = ")
-                and key_line(text, ("steps", where), key) == n)
+    line = next(
+        n
+        for n, row in enumerate(text.splitlines(), 1)
+        if row.startswith(f"{key} = ") and key_line(text, ("steps", where), key) == n
+    )
     assert message.startswith(f"s.toml:{line}: steps[{where + 1}] {key}: unknown setting of a train step"), message
 
 
@@ -199,14 +256,22 @@ def test_any_text_is_a_study_or_one_config_error(text):
         assert re.match(r"s\.toml:\d+: ", str(exc)) and "\n" not in str(exc)
 
 
-TOML_VALUES = st.recursive(st.none() | st.booleans() | st.integers(-5, 100) | st.floats(-1, 20) | st.text(max_size=8),
-                           lambda inner: st.lists(inner, max_size=3), max_leaves=6).filter(lambda v: v is not None)
+TOML_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-5, 100) | st.floats(-1, 20) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3),
+    max_leaves=6,
+).filter(lambda v: v is not None)
 
 
 @settings(max_examples=150, deadline=None)
-@given(step=st.dictionaries(st.sampled_from(["name", "kind", *KINDS["train"].settings(), *KINDS["sweep"].settings()]),
-                            TOML_VALUES, max_size=5),
-       kind=st.sampled_from(sorted(KINDS)))
+@given(
+    step=st.dictionaries(
+        st.sampled_from(["name", "kind", *KINDS["train"].settings(), *KINDS["sweep"].settings()]),
+        TOML_VALUES,
+        max_size=5,
+    ),
+    kind=st.sampled_from(sorted(KINDS)),
+)
 def test_any_values_are_a_study_or_one_config_error(step, kind):
     text = study_text([{"name": "a", "kind": kind, **step}])
     try:

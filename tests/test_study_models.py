@@ -10,18 +10,25 @@ import torch
 
 from aelab.config import FigureConfig, TrainConfig
 from aelab.errors import ConfigError
-from aelab.experiments.run_figures import chosen_indices
-from aelab.experiments.train_one import noisy_inputs, resolve, seeded_generators, train_run
 from aelab.models.dense import DenseAutoencoder
 from aelab.objectives import ReconstructionObjective
+from aelab.runs.figures import chosen_indices
+from aelab.tasks.recipe import noisy_inputs, resolve, seeded_generators
+from aelab.tasks.train import train_run
 from aelab.train.trainer import Trainer
 
 
 @pytest.mark.parametrize("model", ["shallow", "deep", "denoising", "sparse"])
 def test_short_real_run_lowers_the_loss(real_data_dir, tmp_path, model):
     config = TrainConfig(model=model, train_size=3000, test_size=500, epochs=2)
-    metrics = train_run(config, tmp_path / model, FigureConfig(n_images=3, n_weights=4), data_dir=real_data_dir,
-                        quiet=True, log=lambda m: None)
+    metrics = train_run(
+        config,
+        tmp_path / model,
+        FigureConfig(n_images=3, n_weights=4),
+        data_dir=real_data_dir,
+        quiet=True,
+        log=lambda m: None,
+    )
     losses = [e["train_loss"] for e in metrics["epochs"]]
     assert losses[1] < losses[0]
     final = metrics["final"]
@@ -60,8 +67,16 @@ def test_denoiser_sees_noise_but_is_scored_against_clean_target():
     original_forward = model.forward
     inputs_seen = []
     model.forward = lambda inputs: (inputs_seen.append(inputs.clone()), original_forward(inputs))[1]
-    Trainer(model, Recorder(), batch_size=16, epochs=1, learning_rate=1e-3, generator=torch.Generator().manual_seed(0),
-            input_transform=transform, quiet=True).fit(x)
+    Trainer(
+        model,
+        Recorder(),
+        batch_size=16,
+        epochs=1,
+        learning_rate=1e-3,
+        generator=torch.Generator().manual_seed(0),
+        input_transform=transform,
+        quiet=True,
+    ).fit(x)
     clean_rows = {tuple(r.tolist()) for r in x}
     for target, inputs in zip(seen, inputs_seen):
         assert all(tuple(r.tolist()) in clean_rows for r in target)  # the target is the clean image

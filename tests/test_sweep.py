@@ -12,10 +12,11 @@ from hypothesis import strategies as st
 
 from aelab.config import SweepConfig, add_arguments, from_arguments
 from aelab.errors import AelabError, ConfigError, OutputError
-from aelab.experiments.runs import is_finished
-from aelab.experiments.sweep import FILES, format_table, model_grid, parse_code_sizes, run_sweep
 from aelab.models.dense import DenseAutoencoder
 from aelab.plots.sweep import curves_from_result, sweep_figure
+from aelab.runs.folder import is_finished
+from aelab.tasks.sweep import FILES, model_grid, parse_code_sizes, run_sweep
+from aelab.tasks.sweep_summary import format_table
 
 QUIET = {"quiet": True, "log": lambda message: None}
 
@@ -41,7 +42,9 @@ def test_the_studys_sizes():
     assert parse_code_sizes("5:100:15") == (5, 20, 35, 50, 65, 80, 95) == SweepConfig().code_sizes
 
 
-@pytest.mark.parametrize("text", ["5:x", "0,5", "10:5:1", "", " ", "5:100:0", "5:100:-5", "5,5", "1:2:3:4", "-5:10", "5,,6", "5.0", "a"])
+@pytest.mark.parametrize(
+    "text", ["5:x", "0,5", "10:5:1", "", " ", "5:100:0", "5:100:-5", "5,5", "1:2:3:4", "-5:10", "5,,6", "5.0", "a"]
+)
 def test_bad_code_sizes_are_one_line_config_errors(text):
     with pytest.raises(ConfigError) as info:
         parse_code_sizes(text)
@@ -58,9 +61,22 @@ def test_the_cli_options_take_ranges_and_lists():
         parser.parse_args(["--code-sizes", "10:5:1"])
 
 
-@pytest.mark.parametrize("bad", [{"code_sizes": (20, 5)}, {"code_sizes": ()}, {"code_sizes": (5, 5)}, {"code_sizes": (0,)},
-                                 {"model": "conv"}, {"seeds": 0}, {"epochs": 0}, {"train_size": 0}, {"seed": -1},
-                                 {"learning_rate": 0.0}, {"hidden_sizes": ()}])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"code_sizes": (20, 5)},
+        {"code_sizes": ()},
+        {"code_sizes": (5, 5)},
+        {"code_sizes": (0,)},
+        {"model": "conv"},
+        {"seeds": 0},
+        {"epochs": 0},
+        {"train_size": 0},
+        {"seed": -1},
+        {"learning_rate": 0.0},
+        {"hidden_sizes": ()},
+    ],
+)
 def test_config_refuses_bad_values(bad):
     with pytest.raises(ConfigError):
         SweepConfig(**bad)
@@ -78,7 +94,9 @@ def test_model_grid_is_sizes_outer_seeds_inner():
 def test_figure_has_both_panels_and_every_size():
     sizes = [5, 20, 35, 50]
     rng = np.random.default_rng(0)
-    curves = {f"{s}_{m}": rng.uniform(0.01, 0.1, (3, len(sizes))) for s in ("train", "test") for m in ("bce_excess", "mse")}
+    curves = {
+        f"{s}_{m}": rng.uniform(0.01, 0.1, (3, len(sizes))) for s in ("train", "test") for m in ("bce_excess", "mse")
+    }
     pca = {key: value[0] for key, value in curves.items()}
     fig = sweep_figure(sizes, curves, pca)
     assert len(fig.axes) == 2
@@ -106,25 +124,43 @@ def test_sweep_json_schema(tiny_dataset, tmp_path, model):
     assert [entry["code_size"] for entry in result["sizes"]] == [2, 4]
     for entry in result["sizes"]:
         hidden = (8,) if model == "deep" else ()
-        assert entry["n_parameters"] == sum(p.numel() for p in DenseAutoencoder(784, entry["code_size"], hidden).parameters())
+        assert entry["n_parameters"] == sum(
+            p.numel() for p in DenseAutoencoder(784, entry["code_size"], hidden).parameters()
+        )
         assert [run["seed"] for run in entry["runs"]] == [0, 1]
         for run in entry["runs"]:
             assert [e["epoch"] for e in run["epochs"]] == [1, 2]
-            assert set(run["epochs"][0]) == {"epoch", "train_bce", "test_bce", "train_mse", "test_mse", "test_bce_excess"}
+            assert set(run["epochs"][0]) == {
+                "epoch",
+                "train_bce",
+                "test_bce",
+                "train_mse",
+                "test_mse",
+                "test_bce_excess",
+            }
             final = run["final"]
             assert final["gap_bce"] == pytest.approx(final["test_bce"] - final["train_bce"])
             assert final["gap_bce_excess"] == pytest.approx(final["test_bce_excess"] - final["train_bce_excess"])
             assert final["test_bce"] == pytest.approx(run["epochs"][-1]["test_bce"])
         values = [run["final"]["test_bce"] for run in entry["runs"]]
         assert entry["std"]["test_bce"] == pytest.approx(np.std(values, ddof=1))
-        assert set(entry["pca"]) == {"train_bce", "test_bce", "train_mse", "test_mse", "train_bce_excess", "test_bce_excess"}
+        assert set(entry["pca"]) == {
+            "train_bce",
+            "test_bce",
+            "train_mse",
+            "test_mse",
+            "train_bce_excess",
+            "test_bce_excess",
+        }
     assert set(result["flattening"]) == {"tolerance", "test_bce_excess", "test_mse"}
     assert "2" in format_table(result).splitlines()[1] and "± " in format_table(result)
 
 
 def test_one_seed_reports_no_spread(tiny_dataset, tmp_path):
     root, _, _ = tiny_dataset
-    result = run_sweep(SweepConfig(dataset="tiny", code_sizes=(3,), epochs=1, batch_size=16), tmp_path / "one", data_dir=root, **QUIET)
+    result = run_sweep(
+        SweepConfig(dataset="tiny", code_sizes=(3,), epochs=1, batch_size=16), tmp_path / "one", data_dir=root, **QUIET
+    )
     assert result["sizes"][0]["std"]["test_bce"] is None
     assert "not measured" in (tmp_path / "one" / "summary.md").read_text()
 
@@ -134,7 +170,11 @@ def test_bad_inputs_fail_before_anything_is_written(tiny_dataset, tmp_path):
     (tmp_path / "file").write_text("")
     with pytest.raises(OutputError):
         run_sweep(SweepConfig(dataset="tiny", batch_size=16), tmp_path / "file", data_dir=root, **QUIET)
-    for config in (SweepConfig(dataset="tiny", train_size=65), SweepConfig(dataset="tiny", test_size=17), SweepConfig(dataset="tyni")):
+    for config in (
+        SweepConfig(dataset="tiny", train_size=65),
+        SweepConfig(dataset="tiny", test_size=17),
+        SweepConfig(dataset="tyni"),
+    ):
         with pytest.raises(AelabError):
             run_sweep(config, tmp_path / "never", data_dir=root, **QUIET)
     assert not (tmp_path / "never").exists()

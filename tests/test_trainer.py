@@ -20,8 +20,15 @@ def structured_images(n: int, seed: int = 0) -> torch.Tensor:
 
 def make_trainer(seed: int = 0, epochs: int = 3, batch_size: int = 16, lr: float = 1e-2) -> Trainer:
     model = DenseAutoencoder(64, 4, generator=torch.Generator().manual_seed(seed))
-    return Trainer(model, ReconstructionObjective(), batch_size=batch_size, epochs=epochs, learning_rate=lr,
-                   generator=torch.Generator().manual_seed(seed), quiet=True)
+    return Trainer(
+        model,
+        ReconstructionObjective(),
+        batch_size=batch_size,
+        epochs=epochs,
+        learning_rate=lr,
+        generator=torch.Generator().manual_seed(seed),
+        quiet=True,
+    )
 
 
 def test_training_lowers_loss():
@@ -48,7 +55,7 @@ def test_epoch_loss_is_sample_weighted_mean_of_batch_losses(monkeypatch):
     monkeypatch.setattr(type(trainer.engine), "__call__", recording_step)
     loss, parts = trainer.train_epoch(x, 1)
     assert [n for _, n in seen] == [16, 16, 16, 2]
-    assert loss == pytest.approx(sum(l * n for l, n in seen) / 50, rel=1e-6)
+    assert loss == pytest.approx(sum(batch_loss * n for batch_loss, n in seen) / 50, rel=1e-6)
     assert parts["bce"] == pytest.approx(loss, rel=1e-6)
 
 

@@ -16,5 +16,7 @@ def read_images(path: str) -> np.ndarray:
 
 def split(data_dir: str, dataset: str) -> tuple[np.ndarray, np.ndarray]:
     """(train images, test images) of `dataset` under `data_dir`, as aelab's data directory lays them out."""
-    return (read_images(f"{data_dir}/{dataset}/train-images-idx3-ubyte.gz"),
-            read_images(f"{data_dir}/{dataset}/t10k-images-idx3-ubyte.gz"))
+    return (
+        read_images(f"{data_dir}/{dataset}/train-images-idx3-ubyte.gz"),
+        read_images(f"{data_dir}/{dataset}/t10k-images-idx3-ubyte.gz"),
+    )

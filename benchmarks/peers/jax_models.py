@@ -20,8 +20,8 @@ Sweep families (shallow models, one per code size):
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from functools import partial
-from typing import Callable
 
 import jax
 import jax.numpy as jnp
@@ -47,13 +47,16 @@ def glorot_uniform(key: jax.Array, n_in: int, n_out: int) -> jax.Array:
 def init_dense(seed: int, sizes: list[int]) -> list[tuple[jax.Array, jax.Array]]:
     """One model's layers [(W (n_in, n_out), b (n_out,))], Glorot-uniform weights and zero biases."""
     keys = jax.random.split(jax.random.PRNGKey(seed), len(sizes) - 1)
-    return [(glorot_uniform(key, n_in, n_out), jnp.zeros(n_out, jnp.float32))
-            for key, n_in, n_out in zip(keys, sizes[:-1], sizes[1:])]
+    return [
+        (glorot_uniform(key, n_in, n_out), jnp.zeros(n_out, jnp.float32))
+        for key, n_in, n_out in zip(keys, sizes[:-1], sizes[1:])
+    ]
 
 
 def bce_from_logits(logits: jax.Array, target: jax.Array) -> jax.Array:
     """Mean binary cross-entropy of sigmoid(logits) against target in [0, 1], over every pixel and sample."""
-    # BCE(σ(z), x) = max(z, 0) − z·x + log(1 + e^−|z|): exact for every z (TensorFlow's sigmoid_cross_entropy_with_logits)
+    # BCE(σ(z), x) = max(z, 0) − z·x + log(1 + e^−|z|): exact for every z
+    # (TensorFlow's sigmoid_cross_entropy_with_logits)
     return jnp.mean(jnp.maximum(logits, 0.0) - logits * target + jnp.log1p(jnp.exp(-jnp.abs(logits))))
 
 
@@ -69,9 +72,13 @@ def dense_losses(params: list[tuple[jax.Array, jax.Array]], batch: jax.Array) ->
 def init_joint(seed: int, code_sizes: tuple[int, ...]) -> dict:
     """Shallow models, unpadded; model m starts where `init_dense(seed, widths("shallow", k_m))` does."""
     models = [init_dense(seed, widths("shallow", k)) for k in code_sizes]
-    return {"encoder": (jnp.concatenate([m[0][0] for m in models], axis=1),  # (784, Σk)
-                        jnp.concatenate([m[0][1] for m in models])),
-            "decoders": [m[1] for m in models]}
+    return {
+        "encoder": (
+            jnp.concatenate([m[0][0] for m in models], axis=1),  # (784, Σk)
+            jnp.concatenate([m[0][1] for m in models]),
+        ),
+        "decoders": [m[1] for m in models],
+    }
 
 
 def joint_losses(params: dict, batch: jax.Array) -> jax.Array:
@@ -81,7 +88,7 @@ def joint_losses(params: dict, batch: jax.Array) -> jax.Array:
     losses, start = [], 0
     for w_out, b_out in params["decoders"]:
         k = w_out.shape[0]
-        losses.append(bce_from_logits(codes[:, start:start + k] @ w_out + b_out, batch))
+        losses.append(bce_from_logits(codes[:, start : start + k] @ w_out + b_out, batch))
         start += k
     return jnp.stack(losses)
 
@@ -90,20 +97,27 @@ def init_padded(seed: int, code_sizes: tuple[int, ...]) -> tuple[dict, jax.Array
     """Shallow models stacked and zero-padded to the largest code: (params, mask (M, K))."""
     widest = max(code_sizes)
     models = [init_dense(seed, widths("shallow", k)) for k in code_sizes]
-    pad_code = lambda a, axis: jnp.pad(a, [(0, widest - a.shape[axis]) if d == axis else (0, 0) for d in range(a.ndim)])
-    params = {"w1": jnp.stack([pad_code(m[0][0], 1) for m in models]),  # (M, 784, K)
-              "b1": jnp.stack([pad_code(m[0][1], 0) for m in models]),  # (M, K)
-              "w2": jnp.stack([pad_code(m[1][0], 0) for m in models]),  # (M, K, 784)
-              "b2": jnp.stack([m[1][1] for m in models])}  # (M, 784)
+
+    def pad_code(a, axis):
+        return jnp.pad(a, [(0, widest - a.shape[axis]) if d == axis else (0, 0) for d in range(a.ndim)])
+
+    params = {
+        "w1": jnp.stack([pad_code(m[0][0], 1) for m in models]),  # (M, 784, K)
+        "b1": jnp.stack([pad_code(m[0][1], 0) for m in models]),  # (M, K)
+        "w2": jnp.stack([pad_code(m[1][0], 0) for m in models]),  # (M, K, 784)
+        "b2": jnp.stack([m[1][1] for m in models]),
+    }  # (M, 784)
     mask = (jnp.arange(widest)[None, :] < jnp.array(code_sizes)[:, None]).astype(jnp.float32)  # (M, K)
     return params, mask
 
 
 def padded_losses(mask: jax.Array, params: dict, batch: jax.Array) -> jax.Array:
     """batch (b, 784) → each model's mean BCE, (M,), the models vmapped over the stacked parameters."""
+
     def one(p: dict, m: jax.Array) -> jax.Array:
         code = jax.nn.relu(batch @ p["w1"] + p["b1"]) * m  # (b, K); padded units are 0 and pass no gradient
         return bce_from_logits(code @ p["w2"] + p["b2"], batch)
+
     return jax.vmap(one)(params, mask)
 
 
@@ -124,13 +138,16 @@ def adam() -> optax.GradientTransformation:
 
 def make_update(losses: Callable, optimizer: optax.GradientTransformation) -> Callable:
     """(params, opt_state, batch) → (params, opt_state, each model's loss (M,)): one Adam step on Σ_m loss_m."""
+
     def update(params, opt_state, batch):
         def total(p):
             per_model = losses(p, batch)
             return jnp.sum(per_model), per_model
+
         (_, per_model), grads = jax.value_and_grad(total, has_aux=True)(params)
         updates, opt_state = optimizer.update(grads, opt_state, params)
         return optax.apply_updates(params, updates), opt_state, per_model
+
     return update
 
 
@@ -140,23 +157,28 @@ def loop_step(update: Callable) -> Callable:
     (params, opt_state, loss_sum, x (n, 784), order (steps, b), i) → (params, opt_state, loss_sum + losses);
     the state is donated, so XLA updates it in place.
     """
+
     @partial(jax.jit, donate_argnums=(0, 1, 2))
     def step(params, opt_state, loss_sum, x, order, i):
         params, opt_state, loss = update(params, opt_state, jnp.take(x, order[i], axis=0))
         return params, opt_state, loss_sum + loss
+
     return step
 
 
 def scan_epoch(update: Callable) -> Callable:
     """The whole epoch as one `lax.scan` over the batch order: (params, opt_state, x, order) →
     (params, opt_state, each model's mean training loss (M,))."""
+
     @partial(jax.jit, donate_argnums=(0, 1))
     def epoch(params, opt_state, x, order):
         def body(state, rows):
             params, opt_state, loss = update(*state, jnp.take(x, rows, axis=0))
             return (params, opt_state), loss
+
         (params, opt_state), losses = lax.scan(body, (params, opt_state), order)
         return params, opt_state, losses.mean(axis=0)
+
     return epoch
 
 
@@ -168,6 +190,7 @@ def products_epoch(n_layers: int) -> Callable:
     starting at the output (3 products per layer, 2 for the first: the count of bench_speed's
     epoch_flops). No bias, activation, loss or Adam. Every ∂W is the loop's carry, so none is dead code.
     """
+
     @jax.jit
     def epoch(weights, batches):
         def body(_, batch):
@@ -180,6 +203,8 @@ def products_epoch(n_layers: int) -> Callable:
                 if layer > 0:
                     g = g @ weights[layer].T
             return tuple(grads), None
+
         grads, _ = lax.scan(body, tuple(jnp.zeros_like(w) for w in weights), batches)
         return grads
+
     return epoch

@@ -1,7 +1,9 @@
-"""The JAX peer: the study's models trained with JAX/XLA, for timing and loss comparison (runs in .venv-peers).
+r"""The JAX peer: the study's models trained with JAX/XLA, for timing and loss comparison (runs in .venv-peers).
 
-    .venv-peers/bin/python benchmarks/peers/jax_study.py --model shallow --variant scan --epochs 5 --test --data-dir ../shared/data
-    .venv-peers/bin/python benchmarks/peers/jax_study.py --model sweep --sweep joint --variant loop --threads one --data-dir …
+    .venv-peers/bin/python benchmarks/peers/jax_study.py --model shallow --variant scan --epochs 5 --test \
+        --data-dir ../shared/data
+    .venv-peers/bin/python benchmarks/peers/jax_study.py --model sweep --sweep joint --variant loop --threads one \
+        --data-dir …
     .venv-peers/bin/python benchmarks/peers/jax_study.py --check-sweep --data-dir ../shared/data
 
 Variants (benchmarks/peers/jax_models.py): `loop` calls a jitted step once per batch from Python;
@@ -54,7 +56,9 @@ def thread_cpu_seconds() -> dict[str, float]:
                 fields = handle.read().rsplit(")", 1)[1].split()  # after the command name, which may hold spaces
         except OSError:  # the thread ended meanwhile
             continue
-        seconds[tid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime: stat(5) fields 14, 15
+        seconds[tid] = (int(fields[11]) + int(fields[12])) / os.sysconf(
+            "SC_CLK_TCK"
+        )  # utime, stime: stat(5) fields 14, 15
     return seconds
 
 
@@ -72,8 +76,9 @@ class EpochClock:
         wall = time.perf_counter() - self.wall
         self.record["epoch_seconds"].append(wall)
         self.record["epoch_cpu_seconds"].append(time.process_time() - self.cpu)
-        self.record["threads_working"].append(sum(seconds - self.threads.get(tid, 0.0) >= 0.1 * wall
-                                                  for tid, seconds in thread_cpu_seconds().items()))
+        self.record["threads_working"].append(
+            sum(seconds - self.threads.get(tid, 0.0) >= 0.1 * wall for tid, seconds in thread_cpu_seconds().items())
+        )
 
 
 def compiled_epoch(variant: str, update, params, opt_state, x, steps: int, batch_size: int, n_models: int):
@@ -86,14 +91,18 @@ def compiled_epoch(variant: str, update, params, opt_state, x, steps: int, batch
     if variant == "scan":
         run = jm.scan_epoch(update).lower(params, opt_state, x, order_shape).compile()
         return lambda p, s, order: run(p, s, x, order)
-    step = jm.loop_step(update).lower(params, opt_state, jnp.zeros(n_models), x, order_shape,
-                                      jax.ShapeDtypeStruct((), np.int32)).compile()
+    step = (
+        jm.loop_step(update)
+        .lower(params, opt_state, jnp.zeros(n_models), x, order_shape, jax.ShapeDtypeStruct((), np.int32))
+        .compile()
+    )
 
     def epoch(p, s, order):
         loss_sum = jnp.zeros(n_models)
         for i in range(steps):
             p, s, loss_sum = step(p, s, loss_sum, x, order, np.int32(i))
         return p, s, loss_sum / steps
+
     return epoch
 
 
@@ -109,11 +118,14 @@ def train(args, x: np.ndarray, x_test: np.ndarray) -> dict:
     opt_state = optimizer.init(params)
     n, steps = len(x), len(x) // args.batch_size
     if steps * args.batch_size != n:
-        raise SystemExit(f"--batch-size {args.batch_size}: expected a divisor of the {n} training images (full batches only)")
+        raise SystemExit(
+            f"--batch-size {args.batch_size}: expected a divisor of the {n} training images (full batches only)"
+        )
     x_dev, rng = jax.device_put(x), np.random.default_rng(args.seed)
     start = time.perf_counter()
-    epoch = compiled_epoch(args.variant, jm.make_update(losses, optimizer), params, opt_state, x_dev, steps,
-                           args.batch_size, len(sizes))
+    epoch = compiled_epoch(
+        args.variant, jm.make_update(losses, optimizer), params, opt_state, x_dev, steps, args.batch_size, len(sizes)
+    )
     compile_seconds, clock, train_loss = time.perf_counter() - start, EpochClock(), []
     for _ in range(args.epochs):
         with clock:
@@ -137,7 +149,7 @@ def products(args, x: np.ndarray) -> dict:
     keys = jax.random.split(jax.random.PRNGKey(args.seed), len(sizes) - 1)
     weights = [jm.glorot_uniform(k, n_in, n_out) for k, n_in, n_out in zip(keys, sizes[:-1], sizes[1:])]
     steps = len(x) // args.batch_size
-    batches = jax.device_put(x[:steps * args.batch_size].reshape(steps, args.batch_size, -1))
+    batches = jax.device_put(x[: steps * args.batch_size].reshape(steps, args.batch_size, -1))
     start = time.perf_counter()
     run = jm.products_epoch(len(weights)).lower(weights, batches).compile()
     compile_seconds, clock = time.perf_counter() - start, EpochClock()
@@ -154,7 +166,7 @@ def check_sweep(x: np.ndarray, seed: int, steps: int = 3, batch_size: int = 32) 
     import jax.numpy as jnp
     import jax_models as jm
 
-    batches = [jnp.asarray(x[i * batch_size:(i + 1) * batch_size]) for i in range(steps)]
+    batches = [jnp.asarray(x[i * batch_size : (i + 1) * batch_size]) for i in range(steps)]
 
     def run(name: str, sizes: tuple[int, ...]) -> np.ndarray:
         params, losses = jm.family(name, sizes, seed)
@@ -165,8 +177,13 @@ def check_sweep(x: np.ndarray, seed: int, steps: int = 3, batch_size: int = 32) 
         return np.asarray(jax.jit(losses)(params, batches[0]))  # after the steps, so training is compared too
 
     alone = np.concatenate([run("shallow", (k,)) for k in SWEEP_SIZES])
-    return {"alone": alone.tolist(), **{f"max_difference_{name}": float(np.abs(run(name, SWEEP_SIZES) - alone).max())
-                                        for name in ("joint", "padded")}}
+    return {
+        "alone": alone.tolist(),
+        **{
+            f"max_difference_{name}": float(np.abs(run(name, SWEEP_SIZES) - alone).max())
+            for name in ("joint", "padded")
+        },
+    }
 
 
 def main() -> None:
@@ -182,7 +199,9 @@ def main() -> None:
     parser.add_argument("--test", action="store_true", help="report the test loss after the last epoch")
     parser.add_argument("--dataset", default="fashion-mnist")
     parser.add_argument("--data-dir", required=True)
-    parser.add_argument("--check-sweep", action="store_true", help="check both sweep forms against seven models trained alone")
+    parser.add_argument(
+        "--check-sweep", action="store_true", help="check both sweep forms against seven models trained alone"
+    )
     args = parser.parse_args()
     if args.variant == "products" and args.model == "sweep":
         parser.error("--variant products: expected --model shallow or deep")
@@ -197,8 +216,16 @@ def main() -> None:
         record = {"model": args.model, "variant": args.variant, "threads": args.threads, **record}
         if args.model == "sweep":
             record.update(sweep=args.sweep, code_sizes=list(SWEEP_SIZES))
-    print(json.dumps({**record, "cpus": sorted(os.sched_getaffinity(0)), "xla_flags": os.environ.get("XLA_FLAGS", ""),
-                      "jax": jax.__version__}))
+    print(
+        json.dumps(
+            {
+                **record,
+                "cpus": sorted(os.sched_getaffinity(0)),
+                "xla_flags": os.environ.get("XLA_FLAGS", ""),
+                "jax": jax.__version__,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -107,18 +107,29 @@ class EpochTimer:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", choices=("conv", "conv-vae"), default="conv")
-    parser.add_argument("--epochs", type=int, default=2, help="epochs to run; the first (graph tracing) is not reported")
+    parser.add_argument(
+        "--epochs", type=int, default=2, help="epochs to run; the first (graph tracing) is not reported"
+    )
     parser.add_argument("--train-size", type=int, default=60_000)
     parser.add_argument("--data-dir", required=True)
     args = parser.parse_args()
     x, _ = split(args.data_dir, "mnist")
-    x = x[:args.train_size].reshape(-1, 28, 28, 1)
+    x = x[: args.train_size].reshape(-1, 28, 28, 1)
     model = conv_autoencoder() if args.model == "conv" else conv_vae()
     timer = EpochTimer()
     target = (x,) if args.model == "conv" else ()
     model.fit(x, *target, epochs=args.epochs, batch_size=128, shuffle=True, verbose=0, callbacks=[timer.callback])
-    print(json.dumps({"model": args.model, "epoch_seconds": timer.seconds[1:] or timer.seconds, "losses": timer.losses,
-                      "train_size": len(x), "numpy": np.__version__}))
+    print(
+        json.dumps(
+            {
+                "model": args.model,
+                "epoch_seconds": timer.seconds[1:] or timer.seconds,
+                "losses": timer.losses,
+                "train_size": len(x),
+                "numpy": np.__version__,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

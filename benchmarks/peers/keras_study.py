@@ -57,11 +57,20 @@ def study(data_dir: str, dataset: str) -> dict:
             inputs = np.clip(x + 0.2 * np.random.normal(size=x.shape), 0.0, 1.0).astype("float32")
             test_inputs = np.clip(x_test + 0.2 * np.random.normal(size=x_test.shape), 0.0, 1.0).astype("float32")
         autoencoder = build("shallow" if model == "shallow" else "deep", code_size)
-        history = autoencoder.fit(inputs, x, epochs=epochs, batch_size=32, shuffle=True, verbose=0,
-                                  validation_data=(test_inputs, x_test))
+        history = autoencoder.fit(
+            inputs, x, epochs=epochs, batch_size=32, shuffle=True, verbose=0, validation_data=(test_inputs, x_test)
+        )
         autoencoder.predict(test_inputs, verbose=0)
-        runs.append({"model": model, "code_size": code_size, "epochs": epochs, "seconds": time.perf_counter() - begin,
-                     "train_loss": history.history["loss"][-1], "test_loss": history.history["val_loss"][-1]})
+        runs.append(
+            {
+                "model": model,
+                "code_size": code_size,
+                "epochs": epochs,
+                "seconds": time.perf_counter() - begin,
+                "train_loss": history.history["loss"][-1],
+                "test_loss": history.history["val_loss"][-1],
+            }
+        )
     return {"study_seconds": time.perf_counter() - start, "runs": runs, "keras": keras.__version__}
 
 
@@ -98,9 +107,21 @@ def main() -> None:
         def on_epoch_end(self, epoch, logs=None):
             seconds.append(time.perf_counter() - self.start)
 
-    history = autoencoder.fit(inputs, x, epochs=args.epochs, batch_size=32, shuffle=True, verbose=0, callbacks=[Timer()])
-    print(json.dumps({"model": args.model, "code_size": args.code_size, "epoch_seconds": seconds,
-                      "train_loss": history.history["loss"], "keras": keras.__version__, "tensorflow": tf.__version__}))
+    history = autoencoder.fit(
+        inputs, x, epochs=args.epochs, batch_size=32, shuffle=True, verbose=0, callbacks=[Timer()]
+    )
+    print(
+        json.dumps(
+            {
+                "model": args.model,
+                "code_size": args.code_size,
+                "epoch_seconds": seconds,
+                "train_loss": history.history["loss"],
+                "keras": keras.__version__,
+                "tensorflow": tf.__version__,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -19,8 +19,13 @@ import importlib
 __version__ = "0.1.0"
 __all__ = ["Autoencoder", "load", "load_dataset", "TrainConfig", "open_dataset"]
 
-_HOMES = {"Autoencoder": "aelab.api", "load": "aelab.api", "load_dataset": "aelab.data", "TrainConfig": "aelab.config",
-          "open_dataset": "aelab.data.custom"}
+_HOMES = {
+    "Autoencoder": "aelab.api",
+    "load": "aelab.api",
+    "load_dataset": "aelab.data",
+    "TrainConfig": "aelab.config",
+    "open_dataset": "aelab.data.custom",
+}
 
 
 def __getattr__(name: str):

@@ -11,7 +11,8 @@ subset with `X[:n]`). Training is `aelab train`'s: the same seeded generators, m
 `Trainer`, so a fit on the same images gives the same weights bit for bit.
 
 How the scikit-learn conventions are kept, and where the issue asked for more:
-- `__init__` stores every argument unchanged (so `get_params`, `clone` and `set_params` work), then
+- `__init__` stores every argument unchanged (so `get_params`, `clone` and `set_params` work; only a
+  renamed value, engine "fused", is stored as today's "compiled", with a deprecation warning), then
   checks them by building a `TrainConfig` it does not keep: a typo in a name or a bad value is
   refused when the object is made, with a close-match suggestion, rather than at `fit` as
   scikit-learn's own estimators do. `set_params` checks the new values together before changing
@@ -37,19 +38,19 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Transfo
 from sklearn.utils.validation import check_is_fitted
 
 from aelab.config import TrainConfig
+from aelab.data import Dataset
 from aelab.data.arrays import as_images, shared_tensor
+from aelab.data.custom.new_samples import scaled_rows
 from aelab.devices import reading_saved
 from aelab.errors import ConfigError, InputError
-from aelab.experiments.anomaly_scores import reconstruction_scores
-from aelab.experiments.saved_run import SavedRun, read_run, save_run
-from aelab.experiments.train_one import final_metrics, model_and_trainer, resolve, seeded_generators
-from aelab.registries import lookup
-from aelab.train.metrics import reconstruction_metrics
-from aelab.experiments.checkpointing import captured_state
-from aelab.data import Dataset
-from aelab.data.custom.new_samples import scaled_rows
-from aelab.experiments.fit_dataset import dataset_inputs
 from aelab.objectives import output_of
+from aelab.registries import lookup
+from aelab.runs.checkpointing import captured_state
+from aelab.runs.saved import SavedRun, read_run, save_run
+from aelab.tasks.anomaly.scores import reconstruction_scores
+from aelab.tasks.fit_dataset import dataset_inputs
+from aelab.tasks.recipe import final_metrics, model_and_trainer, resolve, seeded_generators
+from aelab.train.metrics import reconstruction_metrics
 from aelab.train.trainer import history_as_dicts
 
 DATA_FIELDS = ("dataset", "train_size", "test_size")  # which data to load: in the API that is fit's X
@@ -58,24 +59,57 @@ PARAMETERS = {f.name: f for f in dataclasses.fields(TrainConfig) if f.name not i
 ARRAYS = "arrays"  # config.json's `dataset` for a model fitted on arrays given in Python
 BATCH = 10_000  # images per forward pass in encode/decode/evaluate, to bound the temporaries' memory
 
-NOT_IMAGES = ("scikit-learn's generated data (a few columns, values outside [0, 1]) is not images, which is all "
-              "an autoencoder of 28×28 pixels with a BCE objective can take: refused with an InputError; "
-              "tests/test_api.py checks the same properties on real images")
-OWN_WORDING = ("scikit-learn looks for its own wording of this refusal; aelab refuses it with one line naming the "
-               "argument, the shape or the place and what was expected (tests/test_api_inputs.py)")
+NOT_IMAGES = (
+    "scikit-learn's generated data (a few columns, values outside [0, 1]) is not images, which is all "
+    "an autoencoder of 28×28 pixels with a BCE objective can take: refused with an InputError; "
+    "tests/test_api.py checks the same properties on real images"
+)
+OWN_WORDING = (
+    "scikit-learn looks for its own wording of this refusal; aelab refuses it with one line naming the "
+    "argument, the shape or the place and what was expected (tests/test_api_inputs.py)"
+)
 NOT_APPLICABLE = {  # scikit-learn check → why it does not apply; the contract test requires exactly these to fail
-    "check_do_not_raise_errors_in_init_or_set_params":
-        "bad settings are refused when the object is made or changed, with a close-match suggestion (issue 13 asks for it)",
-    **dict.fromkeys(("check_complex_data", "check_estimators_empty_data_messages", "check_estimators_nan_inf",
-                     "check_fit2d_1feature", "check_fit2d_1sample", "check_positive_only_tag_during_fit"), OWN_WORDING),
-    **dict.fromkeys((
-        "check_dict_unchanged", "check_dont_overwrite_parameters", "check_dtype_object", "check_estimators_dtypes",
-        "check_estimators_fit_returns_self", "check_estimators_overwrite_params", "check_estimators_pickle",
-        "check_f_contiguous_array_estimator", "check_fit2d_predict1d", "check_fit_check_is_fitted", "check_fit_idempotent",
-        "check_fit_score_takes_y", "check_methods_sample_order_invariance", "check_methods_subset_invariance",
-        "check_n_features_in", "check_n_features_in_after_fitting", "check_pipeline_consistency",
-        "check_readonly_memmap_input", "check_transformer_data_not_an_array", "check_transformer_general",
-        "check_transformer_preserve_dtypes"), NOT_IMAGES),
+    "check_do_not_raise_errors_in_init_or_set_params": (
+        "bad settings are refused when the object is made or changed, with a close-match suggestion (issue 13 asks "
+        "for it)"
+    ),
+    **dict.fromkeys(
+        (
+            "check_complex_data",
+            "check_estimators_empty_data_messages",
+            "check_estimators_nan_inf",
+            "check_fit2d_1feature",
+            "check_fit2d_1sample",
+            "check_positive_only_tag_during_fit",
+        ),
+        OWN_WORDING,
+    ),
+    **dict.fromkeys(
+        (
+            "check_dict_unchanged",
+            "check_dont_overwrite_parameters",
+            "check_dtype_object",
+            "check_estimators_dtypes",
+            "check_estimators_fit_returns_self",
+            "check_estimators_overwrite_params",
+            "check_estimators_pickle",
+            "check_f_contiguous_array_estimator",
+            "check_fit2d_predict1d",
+            "check_fit_check_is_fitted",
+            "check_fit_idempotent",
+            "check_fit_score_takes_y",
+            "check_methods_sample_order_invariance",
+            "check_methods_subset_invariance",
+            "check_n_features_in",
+            "check_n_features_in_after_fitting",
+            "check_pipeline_consistency",
+            "check_readonly_memmap_input",
+            "check_transformer_data_not_an_array",
+            "check_transformer_general",
+            "check_transformer_preserve_dtypes",
+        ),
+        NOT_IMAGES,
+    ),
 }
 
 
@@ -89,14 +123,25 @@ def _check_settings(values: dict) -> TrainConfig:
     return resolve(TrainConfig(dataset=ARRAYS, **values))
 
 
+def _current(values: dict) -> dict:
+    """Values since renamed (engine "fused", now "compiled") as today's, with a deprecation warning where given:
+    the estimator then holds today's name, so `get_params`, `clone` and `fit` do not warn again."""
+    return {
+        name: PARAMETERS[name].metadata["setting"].current(value) if name in PARAMETERS else value
+        for name, value in values.items()
+    }
+
+
 class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     def __init__(self, **settings):
+        settings = _current(settings)
         for name, field in PARAMETERS.items():
             setattr(self, name, settings.get(name, field.default))
         _check_settings(settings)
 
     def set_params(self, **params):
         """Change settings; the new values are checked together first, so a refused call changes nothing."""
+        params = _current(params)
         if params:
             _check_settings({**self.get_params(deep=False), **params})
         return super().set_params(**params)
@@ -106,7 +151,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         tags.transformer_tags.preserves_dtype = ["float32"]  # codes and images come back as float32
         return tags
 
-    def fit(self, X, y=None, X_test=None) -> "Autoencoder":
+    def fit(self, X, y=None, X_test=None) -> Autoencoder:
         """Train on images `X` and return self; `X_test` (default: `X`) is scored after every epoch.
 
         X, X_test: (n, 784) or (n, 28, 28); floats in [0, 1] or uint8 0–255; NumPy or torch.
@@ -118,8 +163,10 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         """
         config = _check_settings(self.get_params(deep=False))
         if y is not None and np.asarray(y).ndim > 1:
-            raise InputError(f"y: shape {np.asarray(y).shape}: fit takes no targets (an autoencoder's target is X): "
-                             "pass test images as X_test=...")
+            raise InputError(
+                f"y: shape {np.asarray(y).shape}: fit takes no targets (an autoencoder's target is X): "
+                "pass test images as X_test=..."
+            )
         record = None
         if isinstance(X, Dataset):  # aelab.open_dataset(PATH) or load_dataset(name): its own split, scaling and loss
             config, train_x, test_x, shape, record = dataset_inputs(X, config, X_test)
@@ -128,11 +175,22 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             test_x = train_x if X_test is None else as_images(X_test, "X_test", shape)[0]
         if config.batch_size > len(train_x):
             raise ConfigError(f"batch_size {config.batch_size}: expected at most {len(train_x)} (the images in X)")
-        model, trainer, train_inputs, test_inputs = model_and_trainer(config, train_x, test_x, seeded_generators(config.seed),
-                                                                      quiet=False, sample_shape=shape if len(shape) == 3 else None)
+        model, trainer, train_inputs, test_inputs = model_and_trainer(
+            config,
+            train_x,
+            test_x,
+            seeded_generators(config.seed),
+            quiet=False,
+            sample_shape=shape if len(shape) == 3 else None,
+        )
         history = trainer.fit(train_x, test_x, train_inputs=train_inputs, test_inputs=test_inputs)
         # Fitted attributes only now, all together: a fit that fails leaves the estimator as it was.
-        self.model_, self.config_, self.n_features_in_, self.sample_shape_ = model.eval(), config, train_x.shape[1], shape
+        self.model_, self.config_, self.n_features_in_, self.sample_shape_ = (
+            model.eval(),
+            config,
+            train_x.shape[1],
+            shape,
+        )
         self.history_ = history_as_dicts(history)
         self.final_ = final_metrics(model, history, test_x, test_inputs, config.loss)
         self.data_record_ = record
@@ -155,7 +213,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
 
     @torch.no_grad()
     def _batched(self, function, x: torch.Tensor) -> np.ndarray:
-        return torch.cat([function(x[i:i + BATCH]) for i in range(0, len(x), BATCH)]).numpy()
+        return torch.cat([function(x[i : i + BATCH]) for i in range(0, len(x), BATCH)]).numpy()
 
     def encode(self, X) -> np.ndarray:
         """The codes of images `X`: float32 (n, code_size), non-negative (ReLU); a NumPy array, no gradients."""
@@ -180,9 +238,13 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     def reconstruct(self, X) -> np.ndarray:
         """The model's output for images `X`: float32 in [0, 1], in `X`'s own shape."""
         check_is_fitted(self)
-        if getattr(self, "data_record_", None) is not None:  # your own data: outputs in the scaled space, (n, *sample_shape)
+        if (
+            getattr(self, "data_record_", None) is not None
+        ):  # your own data: outputs in the scaled space, (n, *sample_shape)
             x = self._images(X)
-            return self._batched(lambda b: output_of(self.model_(b)[0], self.config_.loss), x).reshape(len(x), *self.sample_shape_)
+            return self._batched(lambda b: output_of(self.model_(b)[0], self.config_.loss), x).reshape(
+                len(x), *self.sample_shape_
+            )
         x, shape = as_images(X, "X", self.sample_shape_)
         return self._batched(self.model_.reconstruct, x).reshape(len(x), *shape)
 
@@ -197,8 +259,10 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         pixels (your own data's in its recorded scaling), float64 (n,). **Higher = more anomalous** — the opposite sign
         of scikit-learn's outlier detectors (IsolationForest, LocalOutlierFactor), whose `score_samples` is higher for
         more normal samples; an autoencoder's natural score is its error, and `aelab anomaly` ranks by it
-        (experiments/anomaly_scores.py)."""
-        return reconstruction_scores(self.model_, self._images(X), self.config_.loss)["sse"]  # MSE data: of the linear output
+        (tasks/anomaly/scores.py)."""
+        return reconstruction_scores(self.model_, self._images(X), self.config_.loss)[
+            "sse"
+        ]  # MSE data: of the linear output
 
     def score(self, X, y=None) -> float:
         """−BCE of reconstructing `X` (higher is better, as scikit-learn's model selection expects)."""
@@ -212,11 +276,20 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         """
         check_is_fitted(self)
         if getattr(self, "_evaluation", None) is None or self._trainer_state is None:
-            raise ConfigError(f"{folder}: this Autoencoder was loaded without its test images or checkpoint: "
-                              "expected a fitted one (its run folder is already saved where it was loaded from)")
-        run = SavedRun(self.config_, self.model_, self.history_, self.final_,
-                       sum(e["seconds"] for e in self.history_), self._trainer_state, self._data_source,
-                       getattr(self, "data_record_", None))
+            raise ConfigError(
+                f"{folder}: this Autoencoder was loaded without its test images or checkpoint: "
+                "expected a fitted one (its run folder is already saved where it was loaded from)"
+            )
+        run = SavedRun(
+            self.config_,
+            self.model_,
+            self.history_,
+            self.final_,
+            sum(e["seconds"] for e in self.history_),
+            self._trainer_state,
+            self._data_source,
+            getattr(self, "data_record_", None),
+        )
         return save_run(folder, run, *self._evaluation, force=force)
 
 
@@ -259,8 +332,11 @@ def _parameter_docs() -> str:
 
 Autoencoder.__init__.__signature__ = inspect.Signature(  # so get_params, clone, help() and IDEs see the settings
     [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
-    + [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=f.default, annotation=f.type)
-       for name, f in PARAMETERS.items()])
+    + [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=f.default, annotation=f.type)
+        for name, f in PARAMETERS.items()
+    ]
+)
 Autoencoder.__doc__ = f"""An autoencoder (shallow, deep, denoising or sparse) as a scikit-learn transformer.
 
 The code layer's activations are the features (`transform`), reconstructions come back with

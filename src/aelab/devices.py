@@ -17,10 +17,10 @@ import functools
 import os
 import platform
 import subprocess
+from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Iterator
 
 import torch
 
@@ -28,7 +28,9 @@ from aelab.errors import ConfigError
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PLACEMENT_KEYS = ("device", "deterministic")  # where and how strictly a run computes, not what it computes
-CUBLAS_WORKSPACE = ":4096:8"  # cuBLAS's documented setting for reproducible GEMMs (CUDA docs, "Results reproducibility")
+CUBLAS_WORKSPACE = (
+    ":4096:8"  # cuBLAS's documented setting for reproducible GEMMs (CUDA docs, "Results reproducibility")
+)
 _reading_saved: ContextVar[bool] = ContextVar("reading_saved", default=False)
 
 
@@ -42,10 +44,16 @@ def available_devices() -> tuple[str, ...]:
     return (*(("cuda",) if torch.cuda.is_available() else ()), *(("mps",) if mps_available() else ()), "cpu")
 
 
+def device_error(name: object, problem: str) -> ConfigError:
+    """`--device …` as one line, carrying the setting and the rest of the line (errors.ConfigError), so that a study
+    file names its `device` key without reading the text back."""
+    return ConfigError(f"--device {problem}", setting="device", value=name, problem=problem)
+
+
 def check_device(name: object) -> None:
     """A config's device: one of DEVICES, and present here unless the config is read from a saved run."""
     if not isinstance(name, str) or name not in DEVICES:
-        raise ConfigError(f"--device {name!r}: expected one of {', '.join(DEVICES)}")
+        raise device_error(name, f"{name!r}: expected one of {', '.join(DEVICES)}")
     if not _reading_saved.get():
         resolve_device(name)
 
@@ -56,9 +64,9 @@ def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device(here[0])
     if name not in DEVICES:
-        raise ConfigError(f"--device {name!r}: expected one of {', '.join(DEVICES)}")
+        raise device_error(name, f"{name!r}: expected one of {', '.join(DEVICES)}")
     if name not in here:
-        raise ConfigError(f"--device {name}: not available on this machine: expected one of {', '.join(('auto', *here))}")
+        raise device_error(name, f"{name}: not available on this machine: expected one of {', '.join(('auto', *here))}")
     return torch.device(name)
 
 
@@ -68,9 +76,13 @@ def cpu_model(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
     differ in which BLAS and which two-thread split is fast, so every record names it. Without lscpu, the kernel's
     model name; elsewhere Python's platform names (on Linux these say only "x86_64")."""
     try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True, timeout=10,
-                             env={**os.environ, "LC_ALL": "C"}).stdout
-        fields = {key.strip(): value.strip() for key, value in (line.split(":", 1) for line in out.splitlines() if ":" in line)}
+        out = subprocess.run(
+            ["lscpu"], capture_output=True, text=True, check=True, timeout=10, env={**os.environ, "LC_ALL": "C"}
+        ).stdout
+        fields = {
+            key.strip(): value.strip()
+            for key, value in (line.split(":", 1) for line in out.splitlines() if ":" in line)
+        }
         return f"{fields['Model name']} ({fields['Vendor ID']})"
     except (OSError, subprocess.SubprocessError, KeyError):
         pass

@@ -15,9 +15,32 @@ class AelabError(Exception):
 
 
 class ConfigError(AelabError, ValueError):
-    """An option or configuration value is out of range or of the wrong kind."""
+    """An option or configuration value is out of range or of the wrong kind.
+
+    One about a single setting also carries it as data, made by settings.refuse: `setting` (its name,
+    "code_size"), `value`, `expected` ("a whole number ≥ 1") and `problem` (the line less the setting's
+    name: "0: expected a whole number ≥ 1"), so that each door names the setting its own way — the CLI
+    and the Python API print the text, `--code-size 0: …`; a study file its key at its line,
+    `study.toml:7: steps[1] code_size: 0: …` — and nothing parses the text back. Otherwise `setting`
+    is None and `problem` the whole line.
+    """
 
     exit_code = 2
+
+    def __init__(
+        self,
+        message: str,
+        setting: str | None = None,
+        value: object = None,
+        expected: str | None = None,
+        problem: str | None = None,
+    ):
+        super().__init__(message)
+        self.setting, self.value, self.expected = setting, value, expected
+        self.problem = message if problem is None else problem
+
+    def __reduce__(self):  # the parts survive pickling: a study cell's error comes back from a Ray worker pickled
+        return type(self), (str(self), self.setting, self.value, self.expected, self.problem)
 
 
 class DataError(AelabError):

@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from aelab.errors import OutputError
 
@@ -55,7 +56,9 @@ def atomic_save(path: str | os.PathLike, save: Callable[[str], None]) -> Path:
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{path.stem}.", suffix=path.suffix + TEMP_SUFFIX, dir=path.parent)
+        fd, tmp = tempfile.mkstemp(
+            prefix=f"{TEMP_PREFIX}{path.stem}.", suffix=path.suffix + TEMP_SUFFIX, dir=path.parent
+        )
         os.fchmod(fd, 0o666 & ~current_umask())  # mkstemp makes 0600; outputs get the usual permissions
         os.close(fd)
     except OSError as exc:

@@ -19,11 +19,12 @@ the command-line form.
 from __future__ import annotations
 
 import math
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from aelab.errors import ConfigError
 from aelab.manual.exercises import EXERCISES, get_exercise
-from aelab.manual.grade_report import to_csv, to_json, to_text
+from aelab.manual.grade import to_text
+from aelab.manual.grade_report import to_csv, to_json
 from aelab.manual.grading import Grade, Grader, UserRun
 from aelab.manual.sandbox import run_files
 from aelab.manual.template import template as _template
@@ -44,8 +45,14 @@ def _check_timeout(timeout: float) -> None:
         raise ConfigError(f"timeout must be a finite number of seconds > 0, got {timeout!r}")
 
 
-def check_files(files: Sequence[str], model: str = "shallow", *, seed: int = 0, timeout: float = DEFAULT_TIMEOUT,
-                workers: int | None = None) -> list[Grade]:
+def check_files(
+    files: Sequence[str],
+    model: str = "shallow",
+    *,
+    seed: int = 0,
+    timeout: float = DEFAULT_TIMEOUT,
+    workers: int | None = None,
+) -> list[Grade]:
     """Grade each file (each in its own child process, `workers` at a time); one Grade per file, in order."""
     _check_timeout(timeout)
     grader = Grader(get_exercise(model), seed)
@@ -53,8 +60,9 @@ def check_files(files: Sequence[str], model: str = "shallow", *, seed: int = 0, 
     return [grader.grade(str(f), run) for f, run in zip(files, runs)]
 
 
-def check(implementation: Callable | str, model: str = "shallow", *, seed: int = 0,
-          timeout: float = DEFAULT_TIMEOUT) -> Grade:
+def check(
+    implementation: Callable | str, model: str = "shallow", *, seed: int = 0, timeout: float = DEFAULT_TIMEOUT
+) -> Grade:
     """Grade a function gradients(params, X) (run here, no time limit) or a file's path (run in a
     child process with `timeout`). `print(grade)` shows the report; `grade.passed` is the verdict."""
     if not callable(implementation):
@@ -66,9 +74,9 @@ def check(implementation: Callable | str, model: str = "shallow", *, seed: int =
     return grader.grade(source, UserRun(tuple(results), return_line=return_line))
 
 
-
-def grade_command(files: Sequence[str], model: str = "shallow", fmt: str = "text", seed: int = 0,
-                  timeout: float | None = None) -> int:
+def grade_command(
+    files: Sequence[str], model: str = "shallow", fmt: str = "text", seed: int = 0, timeout: float | None = None
+) -> int:
     """`aelab gradcheck --impl FILE…`: print the grades (text, json or csv); 0 if every file passed, else 1."""
     grades = check_files(files, model, seed=seed, timeout=DEFAULT_TIMEOUT if timeout is None else timeout)
     if fmt == "json":

@@ -40,7 +40,9 @@ def psnr(mean_squared_error: float, peak: float = 1.0) -> float:
 class ReconstructionObjective:
     """BCE from logits against the (clean) target; the base every autoencoder here trains on."""
 
-    def __call__(self, logits: torch.Tensor, code: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    def __call__(
+        self, logits: torch.Tensor, code: torch.Tensor, target: torch.Tensor
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         bce = bce_from_logits(logits, target)
         return bce, {"bce": bce}
 
@@ -62,7 +64,9 @@ class SparseObjective:
     def __init__(self, l1: float, reduction: str = "mean"):
         self.l1, self.reduction = l1, reduction
 
-    def __call__(self, logits: torch.Tensor, code: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    def __call__(
+        self, logits: torch.Tensor, code: torch.Tensor, target: torch.Tensor
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         bce = bce_from_logits(logits, target)
         penalty = l1_penalty(code, self.l1, self.reduction)
         return bce + penalty, {"bce": bce, "l1": penalty}
@@ -80,7 +84,9 @@ class PerModelBCE:
     MSE (the latter for the record only, computed without gradient).
     """
 
-    def __call__(self, logits: torch.Tensor, code: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    def __call__(
+        self, logits: torch.Tensor, code: torch.Tensor, target: torch.Tensor
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """logits (M, b, D), target (b, D) in [0, 1] → (scalar, {"bce": (M,), "mse": (M,)})."""
         bce = F.binary_cross_entropy_with_logits(logits, target.expand_as(logits), reduction="none").mean(dim=(1, 2))
         with torch.no_grad():
@@ -99,7 +105,9 @@ class MSEObjective:
     def __init__(self, l1: float = 0.0, reduction: str = "mean"):
         self.l1, self.reduction = l1, reduction
 
-    def __call__(self, logits: torch.Tensor, code: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    def __call__(
+        self, logits: torch.Tensor, code: torch.Tensor, target: torch.Tensor
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         error = mse(logits, target)  # L = mean (ŷ − x)², ŷ the linear output
         if not self.l1:
             return error, {"mse": error}
@@ -114,7 +122,9 @@ def output_of(logits: torch.Tensor, loss: str | None) -> torch.Tensor:
 
 def gaussian_kl(mean: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
     """KL(N(mean, exp(log_var)) ‖ N(0, 1)) per sample and code dimension, (batch, k), in nats."""
-    return -0.5 * (1 + log_var - mean.square() - log_var.exp())  # Kingma & Welling 2014, Appendix B: −½ Σ (1 + log σ² − μ² − σ²)
+    return -0.5 * (
+        1 + log_var - mean.square() - log_var.exp()
+    )  # Kingma & Welling 2014, Appendix B: −½ Σ (1 + log σ² − μ² − σ²)
 
 
 class VariationalObjective:
@@ -130,10 +140,14 @@ class VariationalObjective:
     def __init__(self, beta: float = 1.0):
         self.beta = beta
 
-    def __call__(self, logits: torch.Tensor, code, target: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    def __call__(
+        self, logits: torch.Tensor, code, target: torch.Tensor
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         per_pixel = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
         reconstruction = per_pixel.sum(dim=1).mean()  # Σ over pixels, mean over images (the example's reduction)
         kl_per_dim = gaussian_kl(code.mean, code.log_var).mean(dim=0)  # (k,): mean over images of each dimension's KL
         kl = kl_per_dim.sum()
-        total = reconstruction + self.beta * kl  # Higgins et al. 2017, eq. 4 (β = 1: −ELBO, Kingma & Welling 2014, eq. 3)
+        total = (
+            reconstruction + self.beta * kl
+        )  # Higgins et al. 2017, eq. 4 (β = 1: −ELBO, Kingma & Welling 2014, eq. 3)
         return total, {"reconstruction": reconstruction, "kl": kl, "kl_per_dim": kl_per_dim.detach()}

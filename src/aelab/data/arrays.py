@@ -27,6 +27,11 @@ SAMPLE_SHAPES = ((math.prod(IMAGE_SHAPE),), IMAGE_SHAPE)  # flat rows or 2-D ima
 _WARNING_FILTERS = threading.Lock()
 
 
+def image_shape(n_features: int) -> tuple[int, ...]:
+    """The (C, H, W) of rows of `n_features` pixels: (1, 28, 28) for the built-in data sets' 784, else flat (n,)."""
+    return (1, 28, 28) if n_features == 784 else (n_features,)
+
+
 def _as_numpy(images, name: str) -> np.ndarray:
     """A NumPy view of `images` (a torch tensor is detached and moved to the CPU first)."""
     if sparse.issparse(images):
@@ -37,12 +42,16 @@ def _as_numpy(images, name: str) -> np.ndarray:
     try:
         return np.asarray(images)
     except (TypeError, ValueError) as exc:
-        raise InputError(f"{name}: cannot be read as an array ({exc}): expected a NumPy array or torch tensor of images") from None
+        raise InputError(
+            f"{name}: cannot be read as an array ({exc}): expected a NumPy array or torch tensor of images"
+        ) from None
 
 
 def _check_shape(array: np.ndarray, name: str, expected: tuple[int, ...] | None) -> None:
     """(n, *sample) with a known sample shape (or the one the model was fitted on) and n ≥ 1."""
-    shapes = SAMPLE_SHAPES if expected is None else tuple(s for s in SAMPLE_SHAPES if math.prod(s) == math.prod(expected))
+    shapes = (
+        SAMPLE_SHAPES if expected is None else tuple(s for s in SAMPLE_SHAPES if math.prod(s) == math.prod(expected))
+    )
     wanted = " or ".join(f"(n, {', '.join(map(str, s))})" for s in shapes)
     if array.ndim < 1 or tuple(array.shape[1:]) not in shapes:
         raise InputError(f"{name}: shape {tuple(array.shape)}: expected images of shape {wanted}")

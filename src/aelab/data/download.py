@@ -28,7 +28,9 @@ def _fetch(url: str, progress: bool) -> bytes:
     """Download `url` through a temporary file (so memory holds one copy) and return its bytes."""
     with urllib.request.urlopen(url, timeout=TIMEOUT_S) as response, tempfile.TemporaryFile() as tmp:
         total = int(response.headers.get("Content-Length") or 0) or None
-        with tqdm(total=total, unit="B", unit_scale=True, desc=url.rsplit("/", 1)[-1], disable=not progress, leave=False) as bar:
+        with tqdm(
+            total=total, unit="B", unit_scale=True, desc=url.rsplit("/", 1)[-1], disable=not progress, leave=False
+        ) as bar:
             while chunk := response.read(1 << 20):
                 tmp.write(chunk)
                 bar.update(len(chunk))

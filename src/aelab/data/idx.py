@@ -49,12 +49,16 @@ def parse_header(header: bytes, source: str = "<bytes>") -> tuple[np.dtype, tupl
         raise DataError(f"{source}: IDX header claims {ndim} dimensions: expected 1 to {MAX_DIMS}")
     header_len = 4 + 4 * ndim
     if len(header) < header_len:
-        raise DataError(f"{source}: truncated IDX header: expected {header_len} bytes for {ndim} dimensions, got {len(header)}")
+        raise DataError(
+            f"{source}: truncated IDX header: expected {header_len} bytes for {ndim} dimensions, got {len(header)}"
+        )
     shape = struct.unpack(f">{ndim}I", header[4:header_len])
     dtype = IDX_DTYPES[code]
     n_bytes = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize  # float64: no overflow on a bogus claim
     if n_bytes > MAX_PAYLOAD_BYTES:
-        raise DataError(f"{source}: IDX header claims {n_bytes:.3g} bytes of data: expected at most {MAX_PAYLOAD_BYTES:.3g}")
+        raise DataError(
+            f"{source}: IDX header claims {n_bytes:.3g} bytes of data: expected at most {MAX_PAYLOAD_BYTES:.3g}"
+        )
     return dtype, tuple(int(s) for s in shape), header_len
 
 
@@ -94,15 +98,17 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
 def encode_idx(array: np.ndarray) -> bytes:
     """Encode an array as IDX bytes (the inverse of `decode_idx`)."""
     array = np.asarray(array)
-    for code, dtype in IDX_DTYPES.items():
-        if dtype.kind == array.dtype.kind and dtype.itemsize == array.dtype.itemsize:
-            break
-    else:
-        raise DataError(f"cannot write dtype {array.dtype} as IDX: expected uint8, int8, int16, int32, float32 or float64")
+    code = next(
+        (c for c, d in IDX_DTYPES.items() if d.kind == array.dtype.kind and d.itemsize == array.dtype.itemsize), None
+    )
+    if code is None:
+        raise DataError(
+            f"cannot write dtype {array.dtype} as IDX: expected uint8, int8, int16, int32, float32 or float64"
+        )
     if not 1 <= array.ndim <= MAX_DIMS:
         raise DataError(f"cannot write a {array.ndim}-dimensional array as IDX: expected 1 to {MAX_DIMS} dimensions")
     header = bytes([0, 0, code, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
-    return header + np.ascontiguousarray(array, dtype=dtype).tobytes()
+    return header + np.ascontiguousarray(array, dtype=IDX_DTYPES[code]).tobytes()
 
 
 def write_idx(path: str | os.PathLike, array: np.ndarray, compress: bool | None = None) -> Path:

@@ -100,8 +100,10 @@ def _payloads_from_npz(spec: DatasetSpec, npz: Path) -> dict[str, bytes]:
 
 def not_found_message(spec: DatasetSpec, places: list[Place], why: str) -> str:
     """One line: every place looked in (an incomplete one with the files it lacks), `why` no download, what to do."""
-    looked = "; ".join(f"{p.label} {p.path}" + (f" (incomplete: no {', '.join(missing)})" if (missing := missing_files(p)) else "")
-                       for p in places)
+    looked = "; ".join(
+        f"{p.label} {p.path}" + (f" (incomplete: no {', '.join(missing)})" if (missing := missing_files(p)) else "")
+        for p in places
+    )
     return (
         f"data set '{spec.name}' not found (looked in: {looked}) and {why}: "
         f"put the four IDX files ({', '.join(SPLIT_FILES.values())}, .gz or raw) in DIR/{spec.name}/ "
@@ -115,7 +117,10 @@ def find_or_download(spec: DatasetSpec, data_dir: str | os.PathLike | None = Non
     if found is not None:
         return found
     if not downloads_allowed():
-        off = f"downloads are turned off (AELAB_OFFLINE={os.environ.get('AELAB_OFFLINE')}; unset it to download from the mirrors)"
+        off = (
+            f"downloads are turned off (AELAB_OFFLINE={os.environ.get('AELAB_OFFLINE')}; unset it to "
+            "download from the mirrors)"
+        )
         raise DatasetNotFoundError(not_found_message(spec, places, off))
     try:
         return download(spec, progress)
@@ -134,7 +139,7 @@ def verified_payloads(spec: DatasetSpec, found: Found) -> dict[str, bytes]:
     return payloads
 
 
-_LOADED: dict[tuple, "Dataset"] = {}  # see the module docstring
+_LOADED: dict[tuple, Dataset] = {}  # see the module docstring
 _LOADED_MAX = 4
 _LOCK = threading.Lock()
 
@@ -151,7 +156,9 @@ def identity(found: Found) -> tuple:
     return tuple((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in paths)
 
 
-def load_dataset(name: str, data_dir: str | os.PathLike | None = None, flatten: bool = True, progress: bool = True) -> Dataset:
+def load_dataset(
+    name: str, data_dir: str | os.PathLike | None = None, flatten: bool = True, progress: bool = True
+) -> Dataset:
     """Load data set `name`: images float32 in [0, 1], (n, 784) if `flatten` else (n, 28, 28).
 
     A second call in the same process for the same files returns the same (shared, read-only) arrays.
@@ -174,7 +181,9 @@ def decode_dataset(spec: DatasetSpec, found: Found, flatten: bool) -> Dataset:
     for split, n in (("train", spec.n_train), ("test", spec.n_test)):
         images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]
         if images.shape != (n, *spec.image_shape) or labels.shape != (n,):
-            raise DataError(f"{spec.name} {split}: shapes {images.shape} and {labels.shape}: expected ({n}, 28, 28) and ({n},)")
+            raise DataError(
+                f"{spec.name} {split}: shapes {images.shape} and {labels.shape}: expected ({n}, 28, 28) and ({n},)"
+            )
     return Dataset(
         spec=spec,
         train_images=read_only(to_unit_float(arrays["train_images"], flatten)),

@@ -60,8 +60,11 @@ def missing_files(place: Place) -> list[str]:
     """The canonical files an existing but incomplete IDX folder lacks ([] when absent, complete, or an .npz)."""
     if place.path.suffix == ".npz" or not place.path.is_dir():
         return []
-    return [name for name in SPLIT_FILES.values()
-            if not (place.path / name).is_file() and not (place.path / f"{name}.gz").is_file()]
+    return [
+        name
+        for name in SPLIT_FILES.values()
+        if not (place.path / name).is_file() and not (place.path / f"{name}.gz").is_file()
+    ]
 
 
 def _idx_files(folder: Path) -> dict[str, Path] | None:

@@ -7,7 +7,7 @@ float tensors in [0, 1] of any shape.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
@@ -22,7 +22,9 @@ def gaussian(x: torch.Tensor, factor: float, generator: torch.Generator) -> torc
     Computed in place in the noise's buffer: for a whole training set (the original's single draw)
     the temporaries of `x + factor * noise` would be two more copies of it (376 MB on 60,000 images).
     """
-    noise = torch.randn(x.shape, generator=generator, dtype=x.dtype).to(x.device)  # drawn on the CPU: same noise on every device
+    noise = torch.randn(x.shape, generator=generator, dtype=x.dtype).to(
+        x.device
+    )  # drawn on the CPU: same noise on every device
     return noise.mul_(factor).add_(x).clamp_(0.0, 1.0)
 
 

@@ -16,13 +16,13 @@ from aelab.api import ARRAYS
 from aelab.config import TrainConfig
 from aelab.data import load_dataset
 from aelab.errors import ConfigError, OutputError
-from aelab.experiments.run_data import load_run_data
-from aelab.experiments.runs import locked_folder
-from aelab.experiments.saved_run import SavedRun, read_run
 from aelab.explorer.content import TestImages, page_content
 from aelab.explorer.export import export_model
 from aelab.explorer.page import explorer_page
 from aelab.fileio import atomic_write_text
+from aelab.runs.folder import locked_folder
+from aelab.runs.saved import SavedRun, read_run
+from aelab.tasks.run_data import load_run_data
 
 EXPLORER_HTML = "explorer.html"
 MAX_PAGE_BYTES = 5 * 1024 * 1024  # the issue's promise: a page small enough to mail
@@ -34,16 +34,23 @@ def own_test_samples(run: SavedRun, data_dir: str | os.PathLike | None) -> TestI
     n = len(data.test_images) if run.config.test_size is None else min(run.config.test_size, len(data.test_images))
     images = np.asarray(data.test_images[:n], dtype=np.float32).reshape(n, -1)
     labels = None if data.test_labels is None else data.test_labels[:n]
-    return TestImages(images, labels, tuple(data.class_names or ()), tuple(run.data_record["sample_shape"]),
-                      run.data_record.get("scaling"))
+    return TestImages(
+        images,
+        labels,
+        tuple(data.class_names or ()),
+        tuple(run.data_record["sample_shape"]),
+        run.data_record.get("scaling"),
+    )
 
 
 def run_test_images(config: TrainConfig, data_dir: str | os.PathLike | None, dataset: str | None) -> TestImages:
     """The run's test images (the first `test_size` of its data set's test split), or those of `dataset`."""
     name = dataset or config.dataset
     if name == ARRAYS:
-        raise ConfigError("this run was fitted on arrays from Python: expected --dataset NAME (mnist, fashion-mnist) "
-                          "for the test images the explorer shows")
+        raise ConfigError(
+            "this run was fitted on arrays from Python: expected --dataset NAME (mnist, fashion-mnist) "
+            "for the test images the explorer shows"
+        )
     data = load_dataset(name, data_dir, progress=False)
     n = len(data.test_images)
     if config.test_size is not None and dataset is None:  # another data set's images: its whole test split
@@ -53,10 +60,15 @@ def run_test_images(config: TrainConfig, data_dir: str | os.PathLike | None, dat
 
 
 def widths(model: dict) -> str:
-    """"784 → 128 → 32 → 128 → 784", or "1×28×28 → 32×28×28 → …": each weighted or pooling layer's output, input first."""
+    """ "784 → 128 → 32 → 128 → 784", or "1×28×28 → 32×28×28 → …": each weighted or pooling layer's output, input
+    first."""
+
     def size(layer: dict, end: str) -> str:
         return "×".join(map(str, layer[f"{end}_shape"])) if f"{end}_shape" in layer else str(layer[end])
-    sized = [layer for part in ("encoder", "decoder") for layer in model[part] if layer["type"] not in ("relu", "sigmoid")]
+
+    sized = [
+        layer for part in ("encoder", "decoder") for layer in model[part] if layer["type"] not in ("relu", "sigmoid")
+    ]
     return " → ".join([size(sized[0], "in"), *(size(layer, "out") for layer in sized)])
 
 
@@ -64,9 +76,16 @@ def page_data(run: SavedRun, test: TestImages, run_label: str) -> dict:
     """Everything the page needs, as JSON: the model's layers, what it is, and what to show."""
     config = run.config
     model = export_model(run.model, config.loss)
-    meta = {"family": config.model, "dataset": config.dataset, "code_size": run.model.code_size, "layers": widths(model),
-            "run": run_label, "test_bce": run.final.get("test_bce"), "loss": config.loss,
-            "noise": {"kind": config.noise, "factor": config.noise_factor} if config.noise else None}
+    meta = {
+        "family": config.model,
+        "dataset": config.dataset,
+        "code_size": run.model.code_size,
+        "layers": widths(model),
+        "run": run_label,
+        "test_bce": run.final.get("test_bce"),
+        "loss": config.loss,
+        "noise": {"kind": config.noise, "factor": config.noise_factor} if config.noise else None,
+    }
     return {"meta": meta, "model": model, **page_content(run.model, test, run.model.first_layer_weights())}
 
 
@@ -82,6 +101,8 @@ def explore(folder: str | os.PathLike, data_dir: str | os.PathLike | None = None
         page = explorer_page(data, f"aelab explorer: {run.config.model} on {run.config.dataset}")
         size = len(page.encode("utf-8"))
         if size > MAX_PAGE_BYTES:
-            raise OutputError(f"{locked / EXPLORER_HTML}: would be {size:,} bytes: expected at most {MAX_PAGE_BYTES:,} "
-                              "bytes, a page small enough to mail (a smaller model fits)")
+            raise OutputError(
+                f"{locked / EXPLORER_HTML}: would be {size:,} bytes: expected at most {MAX_PAGE_BYTES:,} "
+                "bytes, a page small enough to mail (a smaller model fits)"
+            )
         return atomic_write_text(locked / EXPLORER_HTML, page)

@@ -70,13 +70,18 @@ def principal_directions(codes: np.ndarray) -> dict:
     """
     k = min(MAX_DIRECTIONS, codes.shape[1], len(codes))
     codes = codes.astype(np.float64)
-    with np.errstate(invalid="ignore", divide="ignore"):  # codes all equal (a dead code): PCA divides 0 by 0 for its ratio
+    with np.errstate(
+        invalid="ignore", divide="ignore"
+    ):  # codes all equal (a dead code): PCA divides 0 by 0 for its ratio
         pca = PCA(n_components=k, svd_solver="full").fit(codes)
     spread = SLIDER_SIGMAS * np.sqrt(pca.explained_variance_)
     total = codes.var(axis=0, ddof=1).sum() if len(codes) > 1 else 0.0  # PCA's own ratio is 0/0 for codes all equal
-    return {"mean": pca.mean_.tolist(), "components": pca.components_.tolist(),
-            "ranges": [float(r) if r > 0 else 1.0 for r in spread],
-            "explained": (pca.explained_variance_ / total if total > 0 else np.zeros(k)).tolist()}
+    return {
+        "mean": pca.mean_.tolist(),
+        "components": pca.components_.tolist(),
+        "ranges": [float(r) if r > 0 else 1.0 for r in spread],
+        "explained": (pca.explained_variance_ / total if total > 0 else np.zeros(k)).tolist(),
+    }
 
 
 def palette(n: int) -> list[str]:
@@ -112,18 +117,26 @@ def signal_range(images: np.ndarray, scaling: dict | None) -> list[float]:
 
 
 def weight_tiles(first_layer: torch.Tensor, sample_shape: tuple[int, ...]) -> dict:
-    """The first layer's weights, one tile per unit: a dense unit's (n_features,) as the sample's shape, a kernel as it is."""
+    """The first layer's weights, one tile per unit: a dense unit's (n_features,) as the sample's shape, a kernel as
+    it is."""
     units = first_layer.shape[0]
     tile = list(first_layer.shape[1:]) if first_layer.ndim == 4 else list(sample_shape)
-    return {"values": float32_base64(first_layer), "units": units, "tile": tile, "colormap": weights_colormap(),
-            "limit": float(first_layer.abs().max()) or 1.0}
+    return {
+        "values": float32_base64(first_layer),
+        "units": units,
+        "tile": tile,
+        "colormap": weights_colormap(),
+        "limit": float(first_layer.abs().max()) or 1.0,
+    }
 
 
 def page_content(model: torch.nn.Module, test: TestImages, first_layer: torch.Tensor) -> dict:
     """Thumbnails, the codes (points for a 2-D code), principal directions, unit ranges, colours: JSON for the page."""
     if test.images.ndim != 2 or test.images.shape[1] != math.prod(test.sample_shape):
-        raise ConfigError(f"test samples of shape {test.images.shape[1:]}: expected rows of "
-                          f"{math.prod(test.sample_shape)} values (samples of shape {tuple(test.sample_shape)})")
+        raise ConfigError(
+            f"test samples of shape {test.images.shape[1:]}: expected rows of "
+            f"{math.prod(test.sample_shape)} values (samples of shape {tuple(test.sample_shape)})"
+        )
     n = min(MAX_CODES, len(test.images))
     labels = None if test.labels is None else np.asarray(test.labels[:n], dtype=np.int64)
     codes = test_codes(model, test.images[:n])
@@ -138,10 +151,16 @@ def page_content(model: torch.nn.Module, test: TestImages, first_layer: torch.Te
         "signal_range": signal_range(test.images[shown], scaling) if len(test.sample_shape) == 1 else None,
         "classes": classes,
         "palette": palette(len(classes)),
-        "thumbnails": {"values": float32_base64(test.images[shown]), "indices": shown.tolist(),
-                       "labels": [0] * len(shown) if labels is None else labels[shown].tolist()},
-        "points": ({"codes": float32_base64(codes), "labels": [0] * n if labels is None else labels.tolist()}
-                   if code_size == 2 else None),
+        "thumbnails": {
+            "values": float32_base64(test.images[shown]),
+            "indices": shown.tolist(),
+            "labels": [0] * len(shown) if labels is None else labels[shown].tolist(),
+        },
+        "points": (
+            {"codes": float32_base64(codes), "labels": [0] * n if labels is None else labels.tolist()}
+            if code_size == 2
+            else None
+        ),
         "directions": principal_directions(codes),
         "unit_max": [float(m) if m > 0 else 1.0 for m in codes.max(axis=0)],
         "unit_min": [min(0.0, float(m)) for m in codes.min(axis=0)],  # 0 for non-negative (ReLU) codes

@@ -18,7 +18,7 @@ a third of the size of decimal text, and read in the page with one `Float32Array
 from __future__ import annotations
 
 import base64
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -41,8 +41,13 @@ def float32_base64(values: np.ndarray | torch.Tensor) -> str:
 
 def dense_layer(layer: nn.Linear, in_shape: Shape, out_shape: Shape) -> Layer:
     """y = W x + b with W of shape (out, in), row-major (torch.nn.Linear's convention)."""
-    return {"type": "dense", "in": layer.in_features, "out": layer.out_features,
-            "weight": float32_base64(layer.weight), "bias": float32_base64(layer.bias)}
+    return {
+        "type": "dense",
+        "in": layer.in_features,
+        "out": layer.out_features,
+        "weight": float32_base64(layer.weight),
+        "bias": float32_base64(layer.bias),
+    }
 
 
 def relu_layer(layer: nn.ReLU, in_shape: Shape, out_shape: Shape) -> Layer:
@@ -61,19 +66,35 @@ def reshape_only(layer: nn.Module, in_shape: Shape, out_shape: Shape) -> None:
 def spatial(layer: nn.Module, in_shape: Shape, out_shape: Shape) -> Layer:
     """What every 2-D layer states: its (C, H, W) in and out, kernel, stride and padding as (rows, columns) pairs."""
     pair = lambda v: [int(v), int(v)] if isinstance(v, int) else [int(n) for n in v]  # noqa: E731
-    if len(in_shape) != 3 or not isinstance(layer.padding, (int, tuple)) or pair(getattr(layer, "dilation", 1)) != [1, 1]:
-        raise ConfigError(f"layer {type(layer).__name__} on input {tuple(in_shape)}: the explorer runs 2-D layers on "
-                          "(C, H, W) inputs with numeric padding and no dilation only")
-    return {"in_shape": list(in_shape), "out_shape": list(out_shape), "kernel": pair(layer.kernel_size),
-            "stride": pair(layer.stride), "padding": pair(layer.padding)}
+    if (
+        len(in_shape) != 3
+        or not isinstance(layer.padding, (int, tuple))
+        or pair(getattr(layer, "dilation", 1)) != [1, 1]
+    ):
+        raise ConfigError(
+            f"layer {type(layer).__name__} on input {tuple(in_shape)}: the explorer runs 2-D layers on "
+            "(C, H, W) inputs with numeric padding and no dilation only"
+        )
+    return {
+        "in_shape": list(in_shape),
+        "out_shape": list(out_shape),
+        "kernel": pair(layer.kernel_size),
+        "stride": pair(layer.stride),
+        "padding": pair(layer.padding),
+    }
 
 
 def convolution(layer: nn.Conv2d | nn.ConvTranspose2d, in_shape: Shape, out_shape: Shape, kind: str) -> Layer:
     if layer.groups != 1 or layer.padding_mode != "zeros" or layer.bias is None:
-        raise ConfigError(f"layer {type(layer).__name__}: the explorer runs convolutions with one group, zero padding "
-                          "and a bias only")
-    return {"type": kind, **spatial(layer, in_shape, out_shape), "weight": float32_base64(layer.weight),
-            "bias": float32_base64(layer.bias)}
+        raise ConfigError(
+            f"layer {type(layer).__name__}: the explorer runs convolutions with one group, zero padding and a bias only"
+        )
+    return {
+        "type": kind,
+        **spatial(layer, in_shape, out_shape),
+        "weight": float32_base64(layer.weight),
+        "bias": float32_base64(layer.bias),
+    }
 
 
 def conv2d_layer(layer: nn.Conv2d, in_shape: Shape, out_shape: Shape) -> Layer:
@@ -93,19 +114,30 @@ def max_pool2d_layer(layer: nn.MaxPool2d, in_shape: Shape, out_shape: Shape) -> 
 
 
 EXPORTERS: dict[type, Callable[[nn.Module, Shape, Shape], Layer | None]] = {
-    nn.Linear: dense_layer, nn.ReLU: relu_layer, nn.Sigmoid: sigmoid_layer, nn.Conv2d: conv2d_layer,
-    nn.ConvTranspose2d: conv_transpose2d_layer, nn.MaxPool2d: max_pool2d_layer, nn.Flatten: reshape_only,
-    nn.Identity: reshape_only}
+    nn.Linear: dense_layer,
+    nn.ReLU: relu_layer,
+    nn.Sigmoid: sigmoid_layer,
+    nn.Conv2d: conv2d_layer,
+    nn.ConvTranspose2d: conv_transpose2d_layer,
+    nn.MaxPool2d: max_pool2d_layer,
+    nn.Flatten: reshape_only,
+    nn.Identity: reshape_only,
+}
 
 
-def export_layers(model: nn.Module, run: Callable[[torch.Tensor], torch.Tensor], in_shape: Shape, where: str) -> list[Layer]:
-    """The layers `run` (the model's encode or decode) takes one sample of `in_shape` through; an unknown one is refused."""
+def export_layers(
+    model: nn.Module, run: Callable[[torch.Tensor], torch.Tensor], in_shape: Shape, where: str
+) -> list[Layer]:
+    """The layers `run` (the model's encode or decode) takes one sample of `in_shape` through; an unknown one is
+    refused."""
     layers = []
     for name, module, layer_in, layer_out in traced_layers(model, run, in_shape, where):
         exporter = EXPORTERS.get(type(module))
         if exporter is None:
-            raise ConfigError(f"{where} layer {name} ({type(module).__name__}): the explorer runs "
-                              f"{', '.join(t.__name__ for t in EXPORTERS)} layers only")
+            raise ConfigError(
+                f"{where} layer {name} ({type(module).__name__}): the explorer runs "
+                f"{', '.join(t.__name__ for t in EXPORTERS)} layers only"
+            )
         layer = exporter(module, layer_in, layer_out)
         if layer is not None:
             layers.append(layer)
@@ -126,5 +158,9 @@ def export_model(model: nn.Module, loss: str | None = None) -> dict:
     with default_layout(model) as plain:  # the conv models' NCHW copy: its reshapes are views the tracer follows
         encoder = export_layers(plain, plain.encode, (n_features,), "encoder")  # every model takes flat rows
         decoder = export_layers(plain, plain.decode, (code_size,), "decoder")
-    return {"encoder": encoder, "decoder": decoder + ([] if loss == "mse" else [sigmoid_layer()]),
-            "sample_shape": list(sample_shape), "code_size": code_size}
+    return {
+        "encoder": encoder,
+        "decoder": decoder + ([] if loss == "mse" else [sigmoid_layer()]),
+        "sample_shape": list(sample_shape),
+        "code_size": code_size,
+    }

@@ -28,10 +28,13 @@ BODY = """<header>
 <main>
 <section id="draw-panel">
 <h2 id="draw-title">Draw</h2>
-<p class="hint" id="draw-hint">Draw with the mouse or a finger; the model encodes the drawing and decodes its code, live.</p>
+<p class="hint" id="draw-hint">\
+Draw with the mouse or a finger; the model encodes the drawing and decodes its code, live.</p>
 <div class="row">
-<figure><canvas id="pad" width="{w}" height="{h}"></canvas><figcaption id="pad-caption">your drawing</figcaption></figure>
-<figure id="input-figure"><canvas id="input-view" width="{w}" height="{h}"></canvas><figcaption>the model's input (noisy)</figcaption></figure>
+<figure><canvas id="pad" width="{w}" height="{h}"></canvas>\
+<figcaption id="pad-caption">your drawing</figcaption></figure>
+<figure id="input-figure"><canvas id="input-view" width="{w}" height="{h}"></canvas>\
+<figcaption>the model's input (noisy)</figcaption></figure>
 <figure><canvas id="output" width="{w}" height="{h}"></canvas><figcaption>reconstruction</figcaption></figure>
 </div>
 <div><button id="clear" type="button">clear</button><button id="undo" type="button">undo</button></div>
@@ -62,7 +65,8 @@ BODY = """<header>
 <p class="hint">Pick two images (load each into the drawing, then take it as A or B) and scrub between their codes.</p>
 <div class="row">
 <figure><canvas id="interp-a" width="{w}" height="{h}"></canvas><figcaption>A</figcaption></figure>
-<figure><canvas id="interp-output" width="{w}" height="{h}"></canvas><figcaption>decoded (1 − t)·code(A) + t·code(B)</figcaption></figure>
+<figure><canvas id="interp-output" width="{w}" height="{h}"></canvas>\
+<figcaption>decoded (1 − t)·code(A) + t·code(B)</figcaption></figure>
 <figure><canvas id="interp-b" width="{w}" height="{h}"></canvas><figcaption>B</figcaption></figure>
 </div>
 <div><button id="pick-a" type="button">A ← drawing</button><button id="pick-b" type="button">B ← drawing</button></div>
@@ -74,7 +78,8 @@ BODY = """<header>
 <p class="hint">Each first-layer unit's weights as an image; hover over one to enlarge it.</p>
 <div class="row">
 <div id="weights"></div>
-<figure><canvas id="weights-enlarged" width="{w}" height="{h}"></canvas><figcaption id="weights-unit"></figcaption></figure>
+<figure><canvas id="weights-enlarged" width="{w}" height="{h}"></canvas>\
+<figcaption id="weights-unit"></figcaption></figure>
 </div>
 <p id="weights-scale"></p>
 </section>
@@ -106,8 +111,10 @@ def source_hash(text: str) -> str:
 
 def policy(script: str, style: str) -> str:
     """Nothing allowed by default; the page's one script and one style by hash; data: images (the favicon)."""
-    return (f"default-src 'none'; script-src {source_hash(script)}; style-src {source_hash(style)}; img-src data:; "
-            "base-uri 'none'; form-action 'none'")
+    return (
+        f"default-src 'none'; script-src {source_hash(script)}; style-src {source_hash(style)}; img-src data:; "
+        "base-uri 'none'; form-action 'none'"
+    )
 
 
 def data_block(data: dict) -> str:
@@ -119,5 +126,11 @@ def data_block(data: dict) -> str:
 def explorer_page(data: dict, title: str) -> str:
     """The whole page for `data` (model, meta and content: command.page_data)."""
     width, height = data["view_size"]
-    return PAGE.format(csp=policy(SCRIPT, STYLE), title=html.escape(title), style=STYLE, script=SCRIPT,
-                       body=BODY.format(w=width, h=height), data=data_block(data))
+    return PAGE.format(
+        csp=policy(SCRIPT, STYLE),
+        title=html.escape(title),
+        style=STYLE,
+        script=SCRIPT,
+        body=BODY.format(w=width, h=height),
+        data=data_block(data),
+    )

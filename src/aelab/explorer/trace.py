@@ -11,7 +11,8 @@ path (the log-variance head) are left out; a result not reached from the input i
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import torch
 from torch import nn
@@ -32,12 +33,17 @@ def storage(tensor: torch.Tensor) -> int:
     return tensor.untyped_storage().data_ptr()
 
 
-def recorded_calls(model: nn.Module, run: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> tuple[list[Call], torch.Tensor]:
+def recorded_calls(
+    model: nn.Module, run: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor
+) -> tuple[list[Call], torch.Tensor]:
     """Every leaf module call `run(x)` makes, in order, and its result. The tensors are all kept alive,
     so no storage is freed and reused while the path is followed."""
     calls: list[Call] = []
-    hooks = [module.register_forward_hook(lambda m, args, out, name=name: calls.append(Call(name, m, args[0], out)))
-             for name, module in model.named_modules() if not list(module.children())]
+    hooks = [
+        module.register_forward_hook(lambda m, args, out, name=name: calls.append(Call(name, m, args[0], out)))
+        for name, module in model.named_modules()
+        if not list(module.children())
+    ]
     try:
         with torch.no_grad():
             result = run(x)
@@ -47,9 +53,11 @@ def recorded_calls(model: nn.Module, run: Callable[[torch.Tensor], torch.Tensor]
     return calls, result
 
 
-def traced_layers(model: nn.Module, run: Callable[[torch.Tensor], torch.Tensor], in_shape: tuple[int, ...],
-                  where: str) -> list[tuple[str, nn.Module, tuple[int, ...], tuple[int, ...]]]:
-    """(name, module, input shape, output shape) of each layer on the path from one input of `in_shape` to `run`'s result."""
+def traced_layers(
+    model: nn.Module, run: Callable[[torch.Tensor], torch.Tensor], in_shape: tuple[int, ...], where: str
+) -> list[tuple[str, nn.Module, tuple[int, ...], tuple[int, ...]]]:
+    """(name, module, input shape, output shape) of each layer on the path from one input of `in_shape` to `run`'s
+    result."""
     x = torch.zeros((1, *in_shape))
     calls, result = recorded_calls(model, run, x)
     path, current = [], storage(result)
@@ -60,6 +68,8 @@ def traced_layers(model: nn.Module, run: Callable[[torch.Tensor], torch.Tensor],
             path.append((call.name, call.module, tuple(call.input.shape[1:]), tuple(call.output.shape[1:])))
             current = storage(call.input)
     if current != storage(x):
-        raise ConfigError(f"model {type(model).__name__}: its {where} is not a chain of layers from input to output "
-                          "(expected encode and decode made of layer modules only)")
+        raise ConfigError(
+            f"model {type(model).__name__}: its {where} is not a chain of layers from input to output "
+            "(expected encode and decode made of layer modules only)"
+        )
     return path[::-1]

@@ -42,27 +42,48 @@ class Exercise:
     problems: tuple[ProblemSpec, ...]
 
 
-def _problems(widths_equal: tuple[int, ...], widths_one: tuple[int, ...], widths_other: tuple[int, ...],
-              relu_output: bool) -> tuple[ProblemSpec, ...]:
+def _problems(
+    widths_equal: tuple[int, ...], widths_one: tuple[int, ...], widths_other: tuple[int, ...], relu_output: bool
+) -> tuple[ProblemSpec, ...]:
     """The four problems, for a model with the given widths (D = H, batch of one, the rest)."""
     return (
         ProblemSpec("D = H (transposes keep their shape)", 5, widths_equal),
         ProblemSpec("batch of one", 1, widths_one),
         ProblemSpec("a dead hidden unit", 6, widths_other, dead_hidden=True),
-        ProblemSpec("outputs clipped by the ReLU" if relu_output else "several rows", 7, widths_other,
-                    clipped_output=relu_output),
+        ProblemSpec(
+            "outputs clipped by the ReLU" if relu_output else "several rows",
+            7,
+            widths_other,
+            clipped_output=relu_output,
+        ),
     )
 
 
 EXERCISES = {
-    "shallow": Exercise("shallow", "one hidden ReLU layer, ReLU output, squared error", Layered(2, "relu"), ("D", "H", "D"),
-                        "(G1)–(G8)", _problems((4, 4, 4), (5, 3, 5), (6, 4, 6), relu_output=True)),
-    "sigmoid-bce": Exercise("sigmoid-bce", "one hidden ReLU layer, sigmoid output, binary cross-entropy",
-                            Layered(2, "sigmoid"), ("D", "H", "D"), "(B1) with (G3)–(G8)",
-                            _problems((4, 4, 4), (5, 3, 5), (6, 4, 6), relu_output=False)),
-    "deep": Exercise("deep", "three hidden ReLU layers (D → H1 → H2 → H1 → D), ReLU output, squared error",
-                     Layered(4, "relu"), ("D", "H1", "H2", "H1", "D"), "(D1)–(D5)",
-                     _problems((4, 4, 4, 4, 4), (5, 4, 3, 4, 5), (6, 5, 3, 5, 6), relu_output=True)),
+    "shallow": Exercise(
+        "shallow",
+        "one hidden ReLU layer, ReLU output, squared error",
+        Layered(2, "relu"),
+        ("D", "H", "D"),
+        "(G1)–(G8)",
+        _problems((4, 4, 4), (5, 3, 5), (6, 4, 6), relu_output=True),
+    ),
+    "sigmoid-bce": Exercise(
+        "sigmoid-bce",
+        "one hidden ReLU layer, sigmoid output, binary cross-entropy",
+        Layered(2, "sigmoid"),
+        ("D", "H", "D"),
+        "(B1) with (G3)–(G8)",
+        _problems((4, 4, 4), (5, 3, 5), (6, 4, 6), relu_output=False),
+    ),
+    "deep": Exercise(
+        "deep",
+        "three hidden ReLU layers (D → H1 → H2 → H1 → D), ReLU output, squared error",
+        Layered(4, "relu"),
+        ("D", "H1", "H2", "H1", "D"),
+        "(D1)–(D5)",
+        _problems((4, 4, 4, 4, 4), (5, 4, 3, 4, 5), (6, 5, 3, 5, 6), relu_output=True),
+    ),
 }
 
 

@@ -13,16 +13,17 @@ product has the wrong shape (or cannot be computed) unless D = H, where only the
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 import numpy as np
 
 from aelab.manual.exercises import Exercise
-from aelab.manual.gradcheck import FD_TOLERANCE, errors
+from aelab.manual.grade import Grade, ParameterResult
 from aelab.manual.layered import gradients
 from aelab.manual.mistakes import Mistake, catalogue, combine, pairs
 from aelab.manual.problems import Problem, References, references, sample_problems
+from aelab.manual.study_checks import FD_TOLERANCE, errors
 
 # On the normwise relative error (gradcheck's measure). Any float64 ordering of the sums lands far
 # below 1e-8; the smallest mistake of any catalogue moves a gradient by more than 1e-2.
@@ -43,38 +44,6 @@ class UserRun:
     return_line: int | None = None  # the line of the user function's `return`, for messages
 
 
-@dataclass(frozen=True)
-class ParameterResult:
-    name: str
-    passed: bool
-    autograd_error: float  # the worst normwise relative error over the problems that ran
-    fd_error: float
-
-
-@dataclass(frozen=True)
-class Grade:
-    """One file's grade. status: "pass", "fail" (some gradient wrong, or an error on some problem)
-    or "error" (nothing could be graded)."""
-
-    source: str
-    exercise: str
-    status: str
-    parameters: tuple[ParameterResult, ...]
-    mistakes: tuple[str, ...]  # the names of the matched mistake(s); empty if none
-    diagnosis: str  # one line
-    fixes: tuple[str, ...]  # the equations that fix the matched mistake(s)
-    errors: tuple[str, ...]  # one line each, naming the file (and line)
-
-    @property
-    def passed(self) -> bool:
-        return self.status == "pass"
-
-    def __str__(self) -> str:
-        from aelab.manual.grade_report import to_text  # the report imports this module
-
-        return to_text(self)
-
-
 def _predict(exercise: Exercise, mistake: Mistake, problem: Problem) -> Gradients | None:
     """The mistake's gradients on the problem, or None where the mistake cannot even be computed
     or gives a wrong shape (a transposed product when D ≠ H)."""
@@ -89,8 +58,9 @@ def _predict(exercise: Exercise, mistake: Mistake, problem: Problem) -> Gradient
 def _matches(user: Sequence[Gradients | None], predicted: Sequence[Gradients | None]) -> bool:
     """Whether the prediction reproduces every parameter's user gradient on every problem the code ran on."""
     ran = [(u, p) for u, p in zip(user, predicted) if u is not None]
-    return bool(ran) and all(p is not None and all(errors(u[name], p[name])[1] <= MATCH_TOLERANCE for name in p)
-                             for u, p in ran)
+    return bool(ran) and all(
+        p is not None and all(errors(u[name], p[name])[1] <= MATCH_TOLERANCE for name in p) for u, p in ran
+    )
 
 
 class Grader:
@@ -149,8 +119,16 @@ class Grader:
         found = () if all_right else self.diagnose(user)  # right where it ran: no mistake to name
         status = "pass" if all_right and not messages else "fail"
         fixes = dict.fromkeys(line for m in found for line in m.fix(self.exercise.model).split("; "))
-        return Grade(source, self.exercise.name, status, parameters, tuple(m.name for m in found),
-                     diagnosis_line(self.exercise, status, parameters, found), tuple(fixes), tuple(messages))
+        return Grade(
+            source,
+            self.exercise.name,
+            status,
+            parameters,
+            tuple(m.name for m in found),
+            diagnosis_line(self.exercise, status, parameters, found),
+            tuple(fixes),
+            tuple(messages),
+        )
 
 
 def check_result(result: Mapping[str, np.ndarray], problem: Problem, where: str) -> str | None:
@@ -163,18 +141,23 @@ def check_result(result: Mapping[str, np.ndarray], problem: Problem, where: str)
         got = np.shape(result[name])
         if got != param.shape:
             hint = " (its transpose: a transposed product?)" if got == param.shape[::-1] else ""
-            return (f"{where}: the gradient of {name} has shape {got} on problem {problem.describe()}: "
-                    f"expected {param.shape}, the shape of {name}{hint}")
+            return (
+                f"{where}: the gradient of {name} has shape {got} on problem {problem.describe()}: "
+                f"expected {param.shape}, the shape of {name}{hint}"
+            )
         bad = ~np.isfinite(result[name])
         if bad.any():
             kind = "NaN" if np.isnan(result[name]).any() else "inf"
-            return (f"{where}: the gradient of {name} has {kind} in {int(bad.sum())} of {bad.size} entries on "
-                    f"problem {problem.describe()}: expected finite numbers")
+            return (
+                f"{where}: the gradient of {name} has {kind} in {int(bad.sum())} of {bad.size} entries on "
+                f"problem {problem.describe()}: expected finite numbers"
+            )
     return None
 
 
-def diagnosis_line(exercise: Exercise, status: str, parameters: Sequence[ParameterResult],
-                   found: tuple[Mistake, ...]) -> str:
+def diagnosis_line(
+    exercise: Exercise, status: str, parameters: Sequence[ParameterResult], found: tuple[Mistake, ...]
+) -> str:
     """One sentence: correct; the known mistake(s) it matches; or which parameters are wrong by how much."""
     wrong = [p for p in parameters if not p.passed]
     if status == "pass":
@@ -189,7 +172,11 @@ def diagnosis_line(exercise: Exercise, status: str, parameters: Sequence[Paramet
     right = [p.name for p in parameters if p.passed]
     listed = ", ".join(f"{p.name} (max rel error {p.autograd_error:.2e})" for p in wrong)
     if all(p.autograd_error < PRECISION_ONLY for p in wrong):
-        return (f"nearly right: {listed} — errors this small come from lost precision (float32 arithmetic?), "
-                "not from the derivation: compute in float64")
-    return (f"wrong: {listed}; right: {', '.join(right) or 'none'} — no known mistake (nor two at once) gives these "
-            f"gradients; compare with {exercise.equations} of docs/gradients.md")
+        return (
+            f"nearly right: {listed} — errors this small come from lost precision (float32 arithmetic?), "
+            "not from the derivation: compute in float64"
+        )
+    return (
+        f"wrong: {listed}; right: {', '.join(right) or 'none'} — no known mistake (nor two at once) gives these "
+        f"gradients; compare with {exercise.equations} of docs/gradients.md"
+    )

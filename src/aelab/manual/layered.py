@@ -16,8 +16,8 @@ classic mistake from the correct pass, changing one step and nothing else.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Callable, Mapping
 
 import numpy as np
 
@@ -114,8 +114,13 @@ def correct_step(model: Layered, site: Site) -> Step:
     return steps[kind]
 
 
-def backward(model: Layered, params: Mapping[str, np.ndarray], X: np.ndarray, cache: Cache,
-             swaps: Mapping[Site, Step] | None = None) -> dict[str, np.ndarray]:
+def backward(
+    model: Layered,
+    params: Mapping[str, np.ndarray],
+    X: np.ndarray,
+    cache: Cache,
+    swaps: Mapping[Site, Step] | None = None,
+) -> dict[str, np.ndarray]:
     """The gradient of L for each parameter; `swaps` replaces the step run at any site.
 
     From the top: the loss's gradient ((G1) or (B1)), then per layer, last to first, the activation's
@@ -139,8 +144,9 @@ def backward(model: Layered, params: Mapping[str, np.ndarray], X: np.ndarray, ca
     return {name: grads[name] for name in model.parameter_names()}
 
 
-def gradients(model: Layered, params: Mapping[str, np.ndarray], X: np.ndarray,
-              swaps: Mapping[Site, Step] | None = None) -> dict[str, np.ndarray]:
+def gradients(
+    model: Layered, params: Mapping[str, np.ndarray], X: np.ndarray, swaps: Mapping[Site, Step] | None = None
+) -> dict[str, np.ndarray]:
     """Forward then backward on the batch X: what a user's `gradients(params, X)` must return."""
     return backward(model, params, X, forward(model, params, X), swaps)
 

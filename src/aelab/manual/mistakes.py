@@ -12,9 +12,9 @@ but a sigmoid derivative to apply twice or forget; the deep model can drop any o
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from itertools import combinations
-from typing import Callable, Mapping
 
 import numpy as np
 
@@ -39,8 +39,15 @@ FIXES = {
     "(D4)": "G_bl = Σᵢ G_Zl[i, :] (a sum over the batch)",
     "(D5)": "G_A(l−1) = G_Zl Wl",
 }
-_SHALLOW = {("act", 2): "(G2)", ("weight", 2): "(G3)", ("bias", 2): "(G4)", ("back", 2): "(G5)",
-            ("act", 1): "(G6)", ("weight", 1): "(G7)", ("bias", 1): "(G8)"}
+_SHALLOW = {
+    ("act", 2): "(G2)",
+    ("weight", 2): "(G3)",
+    ("bias", 2): "(G4)",
+    ("back", 2): "(G5)",
+    ("act", 1): "(G6)",
+    ("weight", 1): "(G7)",
+    ("bias", 1): "(G8)",
+}
 _DEEP = {"loss": "(D1)", "act": "(D2)", "weight": "(D3)", "bias": "(D4)", "back": "(D5)"}
 
 
@@ -129,8 +136,16 @@ def _sigmoid_forgotten(step: Step) -> Step:
     return lambda X_hat, X: step(X_hat, X) / (X_hat * (1.0 - X_hat))
 
 
-def _per_layer(model: Layered, kind: str, layers: list[int], change: Change, all_name: str, all_text: str,
-               one_name: Callable[[int], str], one_text: Callable[[int], str]) -> list[Mistake]:
+def _per_layer(
+    model: Layered,
+    kind: str,
+    layers: list[int],
+    change: Change,
+    all_name: str,
+    all_text: str,
+    one_name: Callable[[int], str],
+    one_text: Callable[[int], str],
+) -> list[Mistake]:
     """The mistake made at every listed layer at once (when there are several), then at each alone."""
     mistakes = [Mistake(all_name, all_text, {(kind, layer): change for layer in layers})] if len(layers) > 1 else []
     return mistakes + [Mistake(one_name(layer), one_text(layer), {(kind, layer): change}) for layer in layers]
@@ -140,54 +155,107 @@ def _loss_mistakes(model: Layered) -> list[Mistake]:
     top = model.n_layers
     if model.output == "sigmoid":
         return [
-            Mistake("sigmoid derivative applied again", "the output step multiplies (1/n)(X̂ − X) by X̂(1 − X̂), "
-                    "which the cross-entropy had already cancelled", {("act", top): _sigmoid_twice}),
-            Mistake("sigmoid derivative forgotten", "the gradient with respect to X̂, (X̂ − X)/(n X̂(1 − X̂)), is "
-                    "used as the gradient with respect to the logits Z2", {("loss", top): _sigmoid_forgotten}),
-            Mistake("squared-error gradient", "2(X̂ − X)/n, the squared error's gradient, is used for the "
-                    "cross-entropy's (X̂ − X)/n", {("loss", top): _double}),
-            Mistake("1/n missing", "the batch mean's 1/n is missing, so every gradient is n times too large",
-                    {("loss", top): _times_n}),
+            Mistake(
+                "sigmoid derivative applied again",
+                "the output step multiplies (1/n)(X̂ − X) by X̂(1 − X̂), which the cross-entropy had already cancelled",
+                {("act", top): _sigmoid_twice},
+            ),
+            Mistake(
+                "sigmoid derivative forgotten",
+                "the gradient with respect to X̂, (X̂ − X)/(n X̂(1 − X̂)), is "
+                "used as the gradient with respect to the logits Z2",
+                {("loss", top): _sigmoid_forgotten},
+            ),
+            Mistake(
+                "squared-error gradient",
+                "2(X̂ − X)/n, the squared error's gradient, is used for the cross-entropy's (X̂ − X)/n",
+                {("loss", top): _double},
+            ),
+            Mistake(
+                "1/n missing",
+                "the batch mean's 1/n is missing, so every gradient is n times too large",
+                {("loss", top): _times_n},
+            ),
             Mistake("sign flipped", "the residual is X − X̂ instead of X̂ − X", {("loss", top): _negate}),
         ]
     return [
-        Mistake("−2 instead of the residual", "a constant −2 (over n) stands where 2(X̂ − X) belongs",
-                {("loss", top): _minus_two}),
-        Mistake("1/n missing", "the batch mean's 1/n is missing, so every gradient is n times too large",
-                {("loss", top): _times_n}),
+        Mistake(
+            "−2 instead of the residual",
+            "a constant −2 (over n) stands where 2(X̂ − X) belongs",
+            {("loss", top): _minus_two},
+        ),
+        Mistake(
+            "1/n missing",
+            "the batch mean's 1/n is missing, so every gradient is n times too large",
+            {("loss", top): _times_n},
+        ),
         Mistake("factor 2 missing", "the 2 of the square's derivative is missing", {("loss", top): _halve}),
         Mistake("sign flipped", "the residual is X − X̂ instead of X̂ − X", {("loss", top): _negate}),
-        Mistake("output mask dropped", "the output ReLU's mask [Z > 0] is missing, so gradient flows through "
-                "outputs clipped to 0", {("act", top): _drop_mask}),
+        Mistake(
+            "output mask dropped",
+            "the output ReLU's mask [Z > 0] is missing, so gradient flows through outputs clipped to 0",
+            {("act", top): _drop_mask},
+        ),
     ]
 
 
 def catalogue(model: Layered) -> list[Mistake]:
     """Every single classic mistake for this model, loss-side ones first."""
-    top, hidden = model.n_layers, list(range(1, model.n_layers))
-    layers = list(range(1, top + 1))
+    layers = list(range(1, model.n_layers + 1))
     return [
         *_loss_mistakes(model),
-        *_per_layer(model, "act", hidden, _drop_mask, "hidden masks dropped",
-                    "every hidden ReLU's mask [Z > 0] is missing",
-                    lambda l: f"hidden mask {l} dropped" if top > 2 else "hidden mask dropped",
-                    lambda l: f"the mask [Z{l} > 0] of hidden layer {l} is missing, so gradient flows through dead units"),
-        *_per_layer(model, "bias", layers, _mean_over_batch, "bias gradients averaged",
-                    "every bias gradient is a mean over the batch instead of a sum",
-                    lambda l: f"b{l} gradient averaged", lambda l: f"the gradient of b{l} is a mean over the batch, not a sum"),
-        *_per_layer(model, "weight", layers, _weight_transposed, "weight gradients transposed",
-                    "every weight gradient is computed as Aᵀ G_Z instead of G_Zᵀ A",
-                    lambda l: f"W{l} gradient transposed",
-                    lambda l: f"the gradient of W{l} is A{l - 1}ᵀ G_Z{l} instead of G_Z{l}ᵀ A{l - 1}"),
-        *_per_layer(model, "back", layers[1:], _back_transposed, "weights transposed going back",
-                    "the gradient is passed down through Wᵀ instead of W at every layer",
-                    lambda l: f"W{l} transposed going back",
-                    lambda l: f"the gradient passed below layer {l} is G_Z{l} W{l}ᵀ instead of G_Z{l} W{l}"),
+        *_per_layer(
+            model,
+            "act",
+            layers[:-1],
+            _drop_mask,
+            "hidden masks dropped",
+            "every hidden ReLU's mask [Z > 0] is missing",
+            lambda layer: f"hidden mask {layer} dropped" if len(layers) > 2 else "hidden mask dropped",
+            lambda layer: (
+                f"the mask [Z{layer} > 0] of hidden layer {layer} is missing, so gradient flows through dead units"
+            ),
+        ),
+        *_per_layer(
+            model,
+            "bias",
+            layers,
+            _mean_over_batch,
+            "bias gradients averaged",
+            "every bias gradient is a mean over the batch instead of a sum",
+            lambda layer: f"b{layer} gradient averaged",
+            lambda layer: f"the gradient of b{layer} is a mean over the batch, not a sum",
+        ),
+        *_per_layer(
+            model,
+            "weight",
+            layers,
+            _weight_transposed,
+            "weight gradients transposed",
+            "every weight gradient is computed as Aᵀ G_Z instead of G_Zᵀ A",
+            lambda layer: f"W{layer} gradient transposed",
+            lambda layer: f"the gradient of W{layer} is A{layer - 1}ᵀ G_Z{layer} instead of G_Z{layer}ᵀ A{layer - 1}",
+        ),
+        *_per_layer(
+            model,
+            "back",
+            layers[1:],
+            _back_transposed,
+            "weights transposed going back",
+            "the gradient is passed down through Wᵀ instead of W at every layer",
+            lambda layer: f"W{layer} transposed going back",
+            lambda layer: (
+                f"the gradient passed below layer {layer} is G_Z{layer} W{layer}ᵀ instead of G_Z{layer} W{layer}"
+            ),
+        ),
     ]
 
 
 def pairs(mistakes: list[Mistake]) -> list[tuple[Mistake, Mistake]]:
     """The pairs of mistakes that can be made together: no shared site, except the loss's, where
     a scaling can follow a replacement (−2 with 1/n missing gives −2)."""
-    return [(first, second) for first, second in combinations(mistakes, 2)
-            if all(kind == "loss" for kind, _ in set(first.changes) & set(second.changes))]
+    return [
+        (first, second)
+        for first, second in combinations(mistakes, 2)
+        if all(kind == "loss" for kind, _ in set(first.changes) & set(second.changes))
+    ]

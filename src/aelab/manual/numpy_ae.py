@@ -3,7 +3,7 @@
 Batch form, as in docs/gradients.md: Z1 = X W1ᵀ + b1, H = relu(Z1), Z2 = H W2ᵀ + b2,
 X̂ = relu(Z2), L = (1/n) Σᵢ ‖xᵢ − x̂ᵢ‖². Shapes: X (n, D), W1 (H, D), b1 (H,), W2 (D, H), b2 (D,).
 Each backward step is one small function citing its equation (G1)–(G8), micrograd-style, so the
-code can be read against the derivation; `aelab.manual.gradcheck` verifies it. No torch here: the
+code can be read against the derivation; `aelab.manual.study_checks` verifies it. No torch here: the
 point is to see every derivative written out, with nothing that could compute it for us.
 """
 
@@ -171,8 +171,7 @@ def backward(params: Params, X: np.ndarray, cache: Cache) -> Params:
     """
     _check_batch(X, params.n_features)
     n = X.shape[0]
-    for name, shape in (("Z1", (n, params.n_hidden)), ("H", (n, params.n_hidden)),
-                        ("Z2", X.shape), ("X_hat", X.shape)):
+    for name, shape in (("Z1", (n, params.n_hidden)), ("H", (n, params.n_hidden)), ("Z2", X.shape), ("X_hat", X.shape)):
         if getattr(cache, name).shape != shape:
             raise ConfigError(f"cache.{name} must have shape {shape} for X {X.shape}, got {getattr(cache, name).shape}")
     grad_Z2 = relu_backward(grad_output(cache.X_hat, X), cache.Z2)  # (G1), (G2): (n, D)

@@ -9,8 +9,8 @@ start on the same batches — a check of the gradients over a whole trajectory, 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Callable, Iterable
 
 import numpy as np
 
@@ -27,8 +27,9 @@ def _map(fn: Callable[..., np.ndarray], *trees: Params) -> Params:
     for tree in trees[1:]:
         for name, array in tree.as_dict().items():
             if array.shape != first[name].shape:
-                raise ConfigError(f"{name} must have shape {first[name].shape} to match the parameters, "
-                                  f"got {array.shape}")
+                raise ConfigError(
+                    f"{name} must have shape {first[name].shape} to match the parameters, got {array.shape}"
+                )
     return Params(**{name: fn(*(tree.as_dict()[name] for tree in trees)) for name in first})
 
 
@@ -53,8 +54,15 @@ def adam_init(params: Params) -> AdamState:
     return AdamState(step=0, m=zeros, v=zeros)
 
 
-def adam_step(params: Params, grads: Params, state: AdamState, lr: float, beta1: float = 0.9,
-              beta2: float = 0.999, eps: float = 1e-8) -> tuple[Params, AdamState]:
+def adam_step(
+    params: Params,
+    grads: Params,
+    state: AdamState,
+    lr: float,
+    beta1: float = 0.9,
+    beta2: float = 0.999,
+    eps: float = 1e-8,
+) -> tuple[Params, AdamState]:
     """One Adam update; returns the new params and state (nothing is modified in place).
 
     m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g², then θ ← θ − (lr / (1−β₁ᵗ)) · m / (√v / √(1−β₂ᵗ) + ε):
@@ -99,8 +107,15 @@ def _check_settings(lr: float, beta1: float, beta2: float, eps: float) -> None:
         raise ConfigError(f"eps must be a finite number ≥ 0, got {eps!r}")
 
 
-def train(params: Params, batches: Iterable[np.ndarray], optimizer: str = "sgd", lr: float = 0.01,
-          beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8) -> tuple[Params, list[float]]:
+def train(
+    params: Params,
+    batches: Iterable[np.ndarray],
+    optimizer: str = "sgd",
+    lr: float = 0.01,
+    beta1: float = 0.9,
+    beta2: float = 0.999,
+    eps: float = 1e-8,
+) -> tuple[Params, list[float]]:
     """One optimizer step per batch (each (n, D), or a (steps, n, D) array); returns the final
     params and the loss of each batch, measured before its step (as a torch loop reports it).
 
@@ -113,8 +128,9 @@ def train(params: Params, batches: Iterable[np.ndarray], optimizer: str = "sgd",
     for step, X in enumerate(batches):
         value, grads = loss_and_gradients(params, X)
         if not math.isfinite(value):
-            raise TrainingError(f"loss is {value} at step {step} with lr={lr}: expected a finite loss "
-                                "(try a smaller lr)")
+            raise TrainingError(
+                f"loss is {value} at step {step} with lr={lr}: expected a finite loss (try a smaller lr)"
+            )
         losses.append(value)
         params = update(params, grads)
     return params, losses

@@ -3,13 +3,13 @@
 Float64 throughout; inputs are redrawn until every ReLU pre-activation has |Z| ≥ KINK_MARGIN =
 1000 × the step FD_STEP, and every central difference confirms that the ReLU masks at θ ± h equal
 those at θ, so no difference straddles a kink (docs/gradients.md, "How it is verified"). The
-checker of aelab's own gradients (`aelab.manual.gradcheck`) uses the same differences and redraws.
+checker of aelab's own gradients (`aelab.manual.study_checks`) uses the same differences and redraws.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 import numpy as np
 
@@ -63,8 +63,9 @@ def relu_preactivations(model: Layered, cache: Cache) -> tuple[np.ndarray, ...]:
     return cache.Z if model.output == "relu" else cache.Z[:-1]
 
 
-def _rows_to_redraw(model: Layered, params: Mapping[str, np.ndarray], X: np.ndarray, margin: float,
-                    need_flow: bool) -> np.ndarray:
+def _rows_to_redraw(
+    model: Layered, params: Mapping[str, np.ndarray], X: np.ndarray, margin: float, need_flow: bool
+) -> np.ndarray:
     """(n,) bool: rows with some ReLU pre-activation |Z| below margin (a finite difference there
     could straddle the kink) or, if need_flow, with a hidden layer whose units are all off (no
     gradient flows back through that row, so it would show no mistake)."""
@@ -77,8 +78,14 @@ def _rows_to_redraw(model: Layered, params: Mapping[str, np.ndarray], X: np.ndar
     return redraw
 
 
-def fit_rows(model: Layered, params: Mapping[str, np.ndarray], X: np.ndarray, rng: np.random.Generator,
-             margin: float = KINK_MARGIN, need_flow: bool = False) -> bool:
+def fit_rows(
+    model: Layered,
+    params: Mapping[str, np.ndarray],
+    X: np.ndarray,
+    rng: np.random.Generator,
+    margin: float = KINK_MARGIN,
+    need_flow: bool = False,
+) -> bool:
     """Redraw rows of X (in place, from U[0, 1)) until none needs it; False if some still do after
     a few hundred tries (the caller then draws new parameters). Rows are independent, so only the
     offending ones are redrawn: this conditions the data on being checkable."""
@@ -98,10 +105,13 @@ def sample_problem(model: Layered, spec: ProblemSpec, seed: int, margin: float =
         params = _draw_params(model, spec, rng)
         X = rng.uniform(0.0, 1.0, (spec.n, spec.widths[0]))
         if fit_rows(model, params, X, rng, margin, need_flow=True) and all(
-                np.any(g != 0) for g in gradients(model, params, X).values()):
+            np.any(g != 0) for g in gradients(model, params, X).values()
+        ):
             return Problem(spec, params, X)
-    raise ConfigError(f"no inputs with every |pre-activation| ≥ {margin} and gradient flowing found for {spec}: "
-                      "expected smaller sizes")
+    raise ConfigError(
+        f"no inputs with every |pre-activation| ≥ {margin} and gradient flowing found for {spec}: "
+        "expected smaller sizes"
+    )
 
 
 def sample_problems(exercise: Exercise, seed: int = 0) -> list[Problem]:
@@ -111,8 +121,15 @@ def sample_problems(exercise: Exercise, seed: int = 0) -> list[Problem]:
     return [sample_problem(exercise.model, spec, seed) for spec in exercise.problems]
 
 
-def central_difference(model: Layered, params: Mapping[str, np.ndarray], X: np.ndarray, name: str, index: int,
-                       step: float, base: list[np.ndarray]) -> float:
+def central_difference(
+    model: Layered,
+    params: Mapping[str, np.ndarray],
+    X: np.ndarray,
+    name: str,
+    index: int,
+    step: float,
+    base: list[np.ndarray],
+) -> float:
     """(L(θ + h) − L(θ − h)) / (θ₊ − θ₋) for one entry, refusing a difference across a kink (a ReLU
     mask that differs from `base`, the masks at θ). The denominator is the difference of the
     rounded θ₊ and θ₋ actually used, not 2h."""
@@ -122,21 +139,30 @@ def central_difference(model: Layered, params: Mapping[str, np.ndarray], X: np.n
         moved.flat[index] += sign * step
         cache = forward(model, {**params, name: moved}, X)
         if not all(np.array_equal(Z > 0, mask) for Z, mask in zip(relu_preactivations(model, cache), base)):
-            raise ConfigError(f"finite difference of {name}[{index}] crosses a ReLU kink: expected a step "
-                              f"({step}) well below every |pre-activation|")
+            raise ConfigError(
+                f"finite difference of {name}[{index}] crosses a ReLU kink: expected a step "
+                f"({step}) well below every |pre-activation|"
+            )
         values.append(moved.flat[index])
         losses.append(loss(model, cache, X))
     return (losses[0] - losses[1]) / (values[0] - values[1])
 
 
-def finite_differences(model: Layered, params: Mapping[str, np.ndarray], X: np.ndarray,
-                       entries: Mapping[str, np.ndarray] | None = None, step: float = FD_STEP) -> dict[str, np.ndarray]:
+def finite_differences(
+    model: Layered,
+    params: Mapping[str, np.ndarray],
+    X: np.ndarray,
+    entries: Mapping[str, np.ndarray] | None = None,
+    step: float = FD_STEP,
+) -> dict[str, np.ndarray]:
     """Central-difference estimates of ∂L/∂θ: at the given flat `entries` of each parameter (a 1-D
     array each), or, without `entries`, at every entry (an array of the parameter's shape)."""
     base = [Z > 0 for Z in relu_preactivations(model, forward(model, params, X))]
     chosen = entries if entries is not None else {name: np.arange(a.size) for name, a in params.items()}
-    estimates = {name: np.array([central_difference(model, params, X, name, int(i), step, base) for i in idx])
-                 for name, idx in chosen.items()}
+    estimates = {
+        name: np.array([central_difference(model, params, X, name, int(i), step, base) for i in idx])
+        for name, idx in chosen.items()
+    }
     return estimates if entries is not None else {name: e.reshape(params[name].shape) for name, e in estimates.items()}
 
 
@@ -150,5 +176,6 @@ class References:
 
 def references(model: Layered, problem: Problem) -> References:
     """Both references for one problem."""
-    return References(autograd_gradients(model, problem.params, problem.X),
-                      finite_differences(model, problem.params, problem.X))
+    return References(
+        autograd_gradients(model, problem.params, problem.X), finite_differences(model, problem.params, problem.X)
+    )

@@ -15,9 +15,9 @@ import signal
 import subprocess
 import sys
 import tempfile
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -68,10 +68,27 @@ def run_file(source: str, problems: Sequence[Problem], timeout: float, function:
         inputs, output, trace = Path(folder, "in.npz"), Path(folder, "out.npz"), Path(folder, "trace.txt")
         write_problems(inputs, problems)
         env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-        command = [sys.executable, "-m", "aelab.manual.sandbox_child", str(inputs), str(output), str(trace),
-                   source, function, str(timeout)]
-        child = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                 env=env, start_new_session=True, text=True, errors="replace")
+        command = [
+            sys.executable,
+            "-m",
+            "aelab.manual.sandbox_child",
+            str(inputs),
+            str(output),
+            str(trace),
+            source,
+            function,
+            str(timeout),
+        ]
+        child = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            env=env,
+            start_new_session=True,
+            text=True,
+            errors="replace",
+        )
         try:
             _, stderr = child.communicate(timeout=timeout + KILL_GRACE)
             returncode = child.returncode
@@ -94,13 +111,17 @@ def read_run(path: Path) -> UserRun:
         results = []
         for index, status in enumerate(meta["results"]):
             prefix = f"p{index}_"
-            results.append(status if status != "ok" else
-                           {key[len(prefix):]: data[key] for key in data.files if key.startswith(prefix)})
+            results.append(
+                status
+                if status != "ok"
+                else {key[len(prefix) :]: data[key] for key in data.files if key.startswith(prefix)}
+            )
     return UserRun(tuple(results), return_line=meta["return_line"])
 
 
-def run_files(sources: Sequence[str], problems: Sequence[Problem], timeout: float,
-              workers: int | None = None) -> list[UserRun]:
+def run_files(
+    sources: Sequence[str], problems: Sequence[Problem], timeout: float, workers: int | None = None
+) -> list[UserRun]:
     """Every file run as by `run_file`, `workers` at a time (default: one per core), in order."""
     workers = workers or max(1, min(len(sources), os.cpu_count() or 1))
     with ThreadPoolExecutor(max_workers=workers) as pool:

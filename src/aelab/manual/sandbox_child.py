@@ -26,7 +26,9 @@ def read_problems(path: str) -> list[tuple[dict, np.ndarray]]:
         problems = []
         for index in range(count):
             prefix = f"p{index}_"
-            params = {key[len(prefix):]: data[key] for key in data.files if key.startswith(prefix) and key != f"{prefix}X"}
+            params = {
+                key[len(prefix) :]: data[key] for key in data.files if key.startswith(prefix) and key != f"{prefix}X"
+            }
             problems.append((params, data[f"{prefix}X"]))
     return problems
 
@@ -45,8 +47,12 @@ def main(argv: list[str]) -> int:
         except UserCodeError as exc:
             results, meta = [], {"error": str(exc)}
         faulthandler.cancel_dump_traceback_later()
-    arrays = {f"p{index}_{name}": array for index, result in enumerate(results) if not isinstance(result, str)
-              for name, array in result.items()}
+    arrays = {
+        f"p{index}_{name}": array
+        for index, result in enumerate(results)
+        if not isinstance(result, str)
+        for name, array in result.items()
+    }
     np.savez(output, meta=np.array(json.dumps(meta)), **arrays)
     return 0
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import importlib.util
 import sys
 import traceback
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -25,7 +25,9 @@ class UserCodeError(Exception):
 
 def line_in(source: str, tb, fallback: int | None = None) -> int | None:
     """The line of the innermost traceback frame inside the file `source` (where it failed)."""
-    lines = [frame.lineno for frame in traceback.extract_tb(tb) if Path(frame.filename).resolve() == Path(source).resolve()]
+    lines = [
+        frame.lineno for frame in traceback.extract_tb(tb) if Path(frame.filename).resolve() == Path(source).resolve()
+    ]
     return lines[-1] if lines else fallback
 
 
@@ -56,8 +58,10 @@ def load_function(path: str, name: str = FUNCTION) -> Callable:
     function = getattr(module, name, None)
     if not callable(function):
         found = "is not a function" if hasattr(module, name) else "is not defined"
-        raise UserCodeError(f"{path}: {name} {found}: expected def {name}(params, X) returning a dict of gradients "
-                            f"(aelab gradcheck --template writes a skeleton)")
+        raise UserCodeError(
+            f"{path}: {name} {found}: expected def {name}(params, X) returning a dict of gradients "
+            f"(aelab gradcheck --template writes a skeleton)"
+        )
     return function
 
 
@@ -82,7 +86,9 @@ def as_gradients(result: object, where: str, names: Sequence[str]) -> dict[str, 
     ignored, a missing one is left for the grader to name); UserCodeError if it is not a dict, or a
     gradient is not numbers."""
     if not isinstance(result, Mapping):
-        raise UserCodeError(f"{where}: returned {type(result).__name__}: expected a dict of gradients by parameter name")
+        raise UserCodeError(
+            f"{where}: returned {type(result).__name__}: expected a dict of gradients by parameter name"
+        )
     arrays = {}
     for key, value in result.items():
         if key not in names:
@@ -90,12 +96,17 @@ def as_gradients(result: object, where: str, names: Sequence[str]) -> dict[str, 
         try:
             arrays[str(key)] = np.array(value, dtype=np.float64)
         except (TypeError, ValueError):
-            raise UserCodeError(f"{where}: the gradient of {key} is {type(value).__name__}, not an array of numbers") from None
+            raise UserCodeError(
+                f"{where}: the gradient of {key} is {type(value).__name__}, not an array of numbers"
+            ) from None
     return arrays
 
 
-def run_function(function: Callable, source: str, problems: Sequence[tuple[dict, np.ndarray]],
-                 ) -> tuple[list[dict[str, np.ndarray] | str], int | None]:
+def run_function(
+    function: Callable,
+    source: str,
+    problems: Sequence[tuple[dict, np.ndarray]],
+) -> tuple[list[dict[str, np.ndarray] | str], int | None]:
     """Each problem's gradients, or its one-line error; and the line of the function's return."""
     results, return_line = [], None
     first_line = getattr(getattr(function, "__code__", None), "co_firstlineno", None)

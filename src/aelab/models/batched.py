@@ -7,13 +7,13 @@ arithmetic and of Adam's memory traffic padding (Σk = 350 real code units again
 
 What the models share is the input batch, so the first layer of all models is one GEMM over their
 concatenated rows; the rest runs per model. This module's forward is the autograd reference; the
-fast step (train/fused_batched.py) keeps all parameters in one flat buffer and writes the same
+fast step (train/compiled/sweep.py) keeps all parameters in one flat buffer and writes the same
 products into preallocated buffers.
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -41,14 +41,23 @@ class BatchedDenseAutoencoder(nn.Module):
         generators: one per model, seeding its initialisation exactly as `DenseAutoencoder` would.
     """
 
-    def __init__(self, n_features: int, code_sizes: Sequence[int], hidden_sizes: tuple[int, ...] = (),
-                 generators: Sequence[torch.Generator] = ()):
+    def __init__(
+        self,
+        n_features: int,
+        code_sizes: Sequence[int],
+        hidden_sizes: tuple[int, ...] = (),
+        generators: Sequence[torch.Generator] = (),
+    ):
         super().__init__()
         if len(generators) != len(code_sizes) or not code_sizes:
-            raise ConfigError(f"{len(code_sizes)} code sizes and {len(generators)} generators: expected one generator per model")
+            raise ConfigError(
+                f"{len(code_sizes)} code sizes and {len(generators)} generators: expected one generator per model"
+            )
         self.n_features, self.code_sizes, self.hidden_sizes = n_features, tuple(code_sizes), tuple(hidden_sizes)
         self.code_layer = len(hidden_sizes)  # index of the layer whose output is the code
-        self.models = nn.ModuleList(DenseAutoencoder(n_features, k, hidden_sizes, g) for k, g in zip(code_sizes, generators))
+        self.models = nn.ModuleList(
+            DenseAutoencoder(n_features, k, hidden_sizes, g) for k, g in zip(code_sizes, generators)
+        )
         self.n_parameters = [sum(p.numel() for p in m.parameters()) for m in self.models]  # each model's own count
 
     def layers(self, m: int) -> list[nn.Linear]:
@@ -65,7 +74,7 @@ class BatchedDenseAutoencoder(nn.Module):
         width, start = max(self.code_sizes), 0
         logits, codes = [], []
         for m, first in enumerate(firsts):
-            h = F.relu(shared[:, start:start + first.out_features])
+            h = F.relu(shared[:, start : start + first.out_features])
             start += first.out_features
             code, layers = h, self.layers(m)
             for i, layer in enumerate(layers[1:], start=1):
@@ -83,14 +92,18 @@ class BatchedDenseAutoencoder(nn.Module):
     @torch.no_grad()
     def extract(self, m: int) -> DenseAutoencoder:
         """Model m as a stand-alone DenseAutoencoder with its own contiguous parameters."""
-        model = DenseAutoencoder(self.n_features, self.code_sizes[m], self.hidden_sizes, torch.Generator().manual_seed(0))
+        model = DenseAutoencoder(
+            self.n_features, self.code_sizes[m], self.hidden_sizes, torch.Generator().manual_seed(0)
+        )
         for mine, theirs in zip(model.parameters(), self.models[m].parameters()):
             mine.copy_(theirs)
         return model
 
 
 @torch.no_grad()
-def per_model_metrics(model: BatchedDenseAutoencoder, x: torch.Tensor, max_elements: int = 1 << 22) -> dict[str, np.ndarray]:
+def per_model_metrics(
+    model: BatchedDenseAutoencoder, x: torch.Tensor, max_elements: int = 1 << 22
+) -> dict[str, np.ndarray]:
     """Mean BCE and MSE of every model over `x` (n, D): {"bce": (M,), "mse": (M,)} float64.
 
     Rows are taken in chunks so that one chunk's logits hold at most `max_elements` numbers
@@ -106,7 +119,7 @@ def per_model_metrics(model: BatchedDenseAutoencoder, x: torch.Tensor, max_eleme
     native = load_native() if device.type == "cpu" else None  # the kernel reads CPU memory
     no_bias = torch.zeros(n_models, x.shape[1])
     for start in range(0, len(x), rows):
-        target = x[start:start + rows].to(device).contiguous()
+        target = x[start : start + rows].to(device).contiguous()
         logits, _ = model(target)
         if native is None:
             _, parts = PerModelBCE()(logits, None, target)
@@ -119,11 +132,16 @@ def per_model_metrics(model: BatchedDenseAutoencoder, x: torch.Tensor, max_eleme
     return {name: (total / len(x)).numpy() for name, total in sums.items()}
 
 
-def compiled_bce_sums(native, logits: torch.Tensor, target: torch.Tensor, bias: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per model, Σ BCE of `logits` + `bias` (M, b, D) against `target` (b, D) and Σ (σ − x)², float64 (M,), compiled."""
+def compiled_bce_sums(
+    native, logits: torch.Tensor, target: torch.Tensor, bias: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per model, Σ BCE of `logits` + `bias` (M, b, D) against `target` (b, D) and Σ (σ − x)², float64 (M,),
+    compiled."""
     ffi, (n_models, rows, cols) = native.ffi, logits.shape
     loss, sq = ffi.new("double[]", n_models), ffi.new("double[]", n_models)
     pointer = lambda t: ffi.cast("float *", t.data_ptr())  # noqa: E731
     native.lib.aelab_bce_sums(pointer(logits), pointer(target), pointer(bias), n_models, rows, cols, loss, sq)
-    return (torch.tensor(ffi.unpack(loss, n_models), dtype=torch.float64),
-            torch.tensor(ffi.unpack(sq, n_models), dtype=torch.float64))
+    return (
+        torch.tensor(ffi.unpack(loss, n_models), dtype=torch.float64),
+        torch.tensor(ffi.unpack(sq, n_models), dtype=torch.float64),
+    )

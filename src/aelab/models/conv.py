@@ -48,7 +48,9 @@ def conv(c_in: int, c_out: int, generator, stride: int = 1) -> nn.Conv2d:
 
 def up_conv(c_in: int, c_out: int, generator, stride: int = 2) -> nn.ConvTranspose2d:
     """3×3 transposed convolution, "same": stride 2 doubles H and W, stride 1 keeps them."""
-    return keras_init(nn.ConvTranspose2d(c_in, c_out, 3, stride=stride, padding=1, output_padding=stride - 1), generator)
+    return keras_init(
+        nn.ConvTranspose2d(c_in, c_out, 3, stride=stride, padding=1, output_padding=stride - 1), generator
+    )
 
 
 def relu() -> nn.ReLU:
@@ -61,8 +63,10 @@ def relu() -> nn.ReLU:
 def check_sample_shape(sample_shape: tuple[int, ...], model: str) -> tuple[int, int, int]:
     """(C, H, W) with H and W divisible by 4, or a ConfigError naming the shape."""
     if len(sample_shape) != 3 or sample_shape[1] % 4 or sample_shape[2] % 4 or min(sample_shape) < 1:
-        raise ConfigError(f"--model {model}: sample shape {tuple(sample_shape)}: expected images (C, H, W) with H and W "
-                          "divisible by 4 (the convolutional models halve them twice)")
+        raise ConfigError(
+            f"--model {model}: sample shape {tuple(sample_shape)}: expected images (C, H, W) with H and W "
+            "divisible by 4 (the convolutional models halve them twice)"
+        )
     return tuple(sample_shape)
 
 
@@ -73,21 +77,35 @@ class ConvAutoencoder(EncoderDecoder):
         super().__init__()
         self.sample_shape = c, h, w = check_sample_shape(sample_shape, "conv")
         self.n_features, self.code_size = math.prod(sample_shape), FILTERS * (h // 4) * (w // 4)
-        self.encoder = nn.Sequential(conv(c, FILTERS, generator), relu(), nn.MaxPool2d(2),
-                                     conv(FILTERS, FILTERS, generator), relu(), nn.MaxPool2d(2))
-        self.decoder = nn.Sequential(up_conv(FILTERS, FILTERS, generator), relu(),
-                                     up_conv(FILTERS, FILTERS, generator), relu(),
-                                     conv(FILTERS, c, generator))  # logits; the example's sigmoid is in the loss
+        self.encoder = nn.Sequential(
+            conv(c, FILTERS, generator),
+            relu(),
+            nn.MaxPool2d(2),
+            conv(FILTERS, FILTERS, generator),
+            relu(),
+            nn.MaxPool2d(2),
+        )
+        self.decoder = nn.Sequential(
+            up_conv(FILTERS, FILTERS, generator),
+            relu(),
+            up_conv(FILTERS, FILTERS, generator),
+            relu(),
+            conv(FILTERS, c, generator),
+        )  # logits; the example's sigmoid is in the loss
         channels_last(self)  # oneDNN's layout: no reorders around each convolution (models/layout.py)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """(batch, C·H·W) in [0, 1] → code (batch, 32·H/4·W/4), non-negative."""
-        return self.encoder(as_maps(x, self.sample_shape)).flatten(1)  # (b, C, H, W) → (b, 32, H/4, W/4) → flat (NCHW order)
+        return self.encoder(as_maps(x, self.sample_shape)).flatten(
+            1
+        )  # (b, C, H, W) → (b, 32, H/4, W/4) → flat (NCHW order)
 
     def decode(self, code: torch.Tensor) -> torch.Tensor:
         """code (batch, 32·H/4·W/4) → logits (batch, C·H·W)."""
         _, h, w = self.sample_shape
-        return self.decoder(as_maps(code, (FILTERS, h // 4, w // 4))).flatten(1)  # (b, 32, H/4, W/4) → (b, C, H, W) → flat
+        return self.decoder(as_maps(code, (FILTERS, h // 4, w // 4))).flatten(
+            1
+        )  # (b, 32, H/4, W/4) → (b, C, H, W) → flat
 
     def first_layer_weights(self) -> torch.Tensor:
         """The first convolution's kernels (32, C, 3, 3): one small image per filter."""

@@ -59,8 +59,13 @@ class DenseAutoencoder(EncoderDecoder):
         generator: seeds the weight initialisation (explicit, so runs are reproducible).
     """
 
-    def __init__(self, n_features: int, code_size: int, hidden_sizes: tuple[int, ...] = (),
-                 generator: torch.Generator | None = None):
+    def __init__(
+        self,
+        n_features: int,
+        code_size: int,
+        hidden_sizes: tuple[int, ...] = (),
+        generator: torch.Generator | None = None,
+    ):
         super().__init__()
         self.n_features, self.code_size, self.hidden_sizes = n_features, code_size, tuple(hidden_sizes)
         widths = [n_features, *hidden_sizes, code_size]

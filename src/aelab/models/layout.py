@@ -15,9 +15,9 @@ figures and saved runs read it) and the rows in and out stay what they were.
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Iterator
 
 import torch
 from torch import nn
@@ -33,7 +33,9 @@ def channels_last(module: nn.Module) -> nn.Module:
 
 def as_maps(x: torch.Tensor, shape: tuple[int, int, int]) -> torch.Tensor:
     """Flat rows or maps → (batch, C, H, W) feature maps stored channels-last (a copy unless already so)."""
-    return x.reshape(-1, *shape).contiguous(memory_format=_maps_layout.get())  # (b, C·H·W) → (b, C, H, W), NHWC in memory
+    return x.reshape(-1, *shape).contiguous(
+        memory_format=_maps_layout.get()
+    )  # (b, C·H·W) → (b, C, H, W), NHWC in memory
 
 
 @contextmanager

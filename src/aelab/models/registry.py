@@ -6,10 +6,9 @@ images' (C, H, W) ((1, 28, 28) for MNIST): dense families use its product, convo
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable
-
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -38,27 +37,37 @@ class ModelFamily:
     convolutional: bool = False  # its weights are reused at every position: its work is not its parameter count
 
 
-def build_shallow(sample_shape: tuple[int, ...], code_size: int, hidden_sizes: tuple[int, ...], generator=None) -> nn.Module:
+def build_shallow(
+    sample_shape: tuple[int, ...], code_size: int, hidden_sizes: tuple[int, ...], generator=None
+) -> nn.Module:
     """n_features → code_size → n_features (hidden sizes are ignored)."""
     return DenseAutoencoder(math.prod(sample_shape), code_size, (), generator)
 
 
-def build_deep(sample_shape: tuple[int, ...], code_size: int, hidden_sizes: tuple[int, ...], generator=None) -> nn.Module:
+def build_deep(
+    sample_shape: tuple[int, ...], code_size: int, hidden_sizes: tuple[int, ...], generator=None
+) -> nn.Module:
     """n_features → hidden… → code_size → …hidden → n_features."""
     return DenseAutoencoder(math.prod(sample_shape), code_size, hidden_sizes, generator)
 
 
-def build_conv(sample_shape: tuple[int, ...], code_size: int, hidden_sizes: tuple[int, ...], generator=None) -> nn.Module:
+def build_conv(
+    sample_shape: tuple[int, ...], code_size: int, hidden_sizes: tuple[int, ...], generator=None
+) -> nn.Module:
     """The Keras conv example's model (code size and hidden sizes are fixed by it: ignored)."""
     return ConvAutoencoder(sample_shape, generator)
 
 
-def build_vae(sample_shape: tuple[int, ...], code_size: int, hidden_sizes: tuple[int, ...], generator=None) -> nn.Module:
+def build_vae(
+    sample_shape: tuple[int, ...], code_size: int, hidden_sizes: tuple[int, ...], generator=None
+) -> nn.Module:
     """A dense VAE: n_features → hidden… → Gaussian code → …hidden → n_features."""
     return DenseVAE(math.prod(sample_shape), code_size, hidden_sizes, generator)
 
 
-def build_conv_vae(sample_shape: tuple[int, ...], code_size: int, hidden_sizes: tuple[int, ...], generator=None) -> nn.Module:
+def build_conv_vae(
+    sample_shape: tuple[int, ...], code_size: int, hidden_sizes: tuple[int, ...], generator=None
+) -> nn.Module:
     """The Keras VAE example's model with a code of `code_size` (hidden sizes are fixed by it: ignored)."""
     return ConvVAE(sample_shape, code_size, generator)
 
@@ -104,7 +113,10 @@ MODELS: dict[str, ModelFamily] = {
         convolutional=True,
         uses_hidden_sizes=False,
         uses_code_size=False,
-        description="the conv model fed clip(x + 0.4·N(0,1), 0, 1), trained to output the clean x (the Keras example's denoiser)",
+        description=(
+            "the conv model fed clip(x + 0.4·N(0,1), 0, 1), trained to output the clean x (the "
+            "Keras example's denoiser)"
+        ),
         default_noise="gaussian",
         default_noise_factor=0.4,
     ),
@@ -112,7 +124,9 @@ MODELS: dict[str, ModelFamily] = {
         build=build_vae,
         default_epochs=30,
         uses_hidden_sizes=True,
-        description="dense VAE: 784→hidden→Gaussian code (mean, log-variance)→hidden→784, loss BCE summed over pixels + KL",
+        description=(
+            "dense VAE: 784→hidden→Gaussian code (mean, log-variance)→hidden→784, loss BCE summed over pixels + KL"
+        ),
         variational=True,
         default_beta=1.0,
     ),
@@ -121,7 +135,9 @@ MODELS: dict[str, ModelFamily] = {
         default_epochs=30,
         convolutional=True,
         uses_hidden_sizes=False,
-        description="the Keras VAE example: Conv(32, s2)→Conv(64, s2)→Dense(16)→Gaussian code→Dense→ConvTranspose(64, 32)→1",
+        description=(
+            "the Keras VAE example: Conv(32, s2)→Conv(64, s2)→Dense(16)→Gaussian code→Dense→ConvTranspose(64, 32)→1"
+        ),
         variational=True,
         default_beta=1.0,
     ),

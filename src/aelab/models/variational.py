@@ -57,8 +57,11 @@ class VariationalAutoencoder(nn.Module):
     def __init__(self, n_features: int, code_size: int, generator: torch.Generator | None):
         super().__init__()
         self.n_features, self.code_size = n_features, code_size
-        seed = (torch.randint(0, 2**40, (), generator=generator, dtype=torch.int64) if generator is not None
-                else torch.zeros((), dtype=torch.int64))  # no generator: a model about to load its saved buffers
+        seed = (
+            torch.randint(0, 2**40, (), generator=generator, dtype=torch.int64)
+            if generator is not None
+            else torch.zeros((), dtype=torch.int64)
+        )  # no generator: a model about to load its saved buffers
         self.register_buffer("noise_seed", seed)  # drawn from the init generator: the run's seed decides it
         self.register_buffer("draws", torch.zeros((), dtype=torch.int64))  # training forward passes so far
 
@@ -100,8 +103,13 @@ class VariationalAutoencoder(nn.Module):
 class DenseVAE(VariationalAutoencoder):
     """A dense VAE: n → hidden… → (mean, log_var); code_size → …hidden → n. Any depth, any code size."""
 
-    def __init__(self, n_features: int, code_size: int, hidden_sizes: tuple[int, ...] = (),
-                 generator: torch.Generator | None = None):
+    def __init__(
+        self,
+        n_features: int,
+        code_size: int,
+        hidden_sizes: tuple[int, ...] = (),
+        generator: torch.Generator | None = None,
+    ):
         super().__init__(n_features, code_size, generator)
         self.hidden_sizes = tuple(hidden_sizes)
         widths = [n_features, *hidden_sizes]
@@ -126,16 +134,30 @@ class DenseVAE(VariationalAutoencoder):
 class ConvVAE(VariationalAutoencoder):
     """The Keras example's convolutional VAE for images (C, H, W), H and W divisible by 4."""
 
-    def __init__(self, sample_shape: tuple[int, int, int], code_size: int = 2, generator: torch.Generator | None = None):
+    def __init__(
+        self, sample_shape: tuple[int, int, int], code_size: int = 2, generator: torch.Generator | None = None
+    ):
         c, h, w = check_sample_shape(sample_shape, "conv-vae")
         super().__init__(math.prod(sample_shape), code_size, generator)
         self.sample_shape, self.inner = (c, h, w), (64, h // 4, w // 4)
-        self.encoder = nn.Sequential(conv(c, 32, generator, stride=2), relu(), conv(32, 64, generator, stride=2), relu(),
-                                     nn.Flatten(), dense(math.prod(self.inner), 16, generator), relu())
+        self.encoder = nn.Sequential(
+            conv(c, 32, generator, stride=2),
+            relu(),
+            conv(32, 64, generator, stride=2),
+            relu(),
+            nn.Flatten(),
+            dense(math.prod(self.inner), 16, generator),
+            relu(),
+        )
         self.mean, self.log_var = dense(16, code_size, generator), dense(16, code_size, generator)
         self.expand = nn.Sequential(dense(code_size, math.prod(self.inner), generator), relu())
-        self.decoder = nn.Sequential(up_conv(64, 64, generator), relu(), up_conv(64, 32, generator), relu(),
-                                     keras_init(nn.ConvTranspose2d(32, c, 3, padding=1), generator))
+        self.decoder = nn.Sequential(
+            up_conv(64, 64, generator),
+            relu(),
+            up_conv(64, 32, generator),
+            relu(),
+            keras_init(nn.ConvTranspose2d(32, c, 3, padding=1), generator),
+        )
         channels_last(self)  # oneDNN's layout: no reorders around each convolution (models/layout.py)
 
     def posterior(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

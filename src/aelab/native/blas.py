@@ -17,18 +17,21 @@ command must multiply with the same library in every process — an interrupted 
 or two runs compared bit for bit. The record (`<cache>/aelab/engine/blas-choice.json`: CPU, candidates,
 choice, times) lives in a folder of mode 0700 and is read only if this user owns it and nobody else
 can write it; otherwise the candidates are measured again (and a checkpoint's resume still notes a
-change of BLAS in its log: experiments/checkpointing.py).
+change of BLAS in its log: runs/checkpointing.py).
 """
 
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import hashlib
 import importlib.metadata
 import json
 import os
 import stat
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,8 +43,14 @@ from aelab.fileio import atomic_write_json
 
 MKL_INTERFACE_LP64, MKL_THREADING_SEQUENTIAL = 0, 1  # mkl_set_interface_layer / mkl_set_threading_layer values
 # (m, n, k, transa, transb) of the deep model's large products at batch 32, column-major as sgemm sees them
-STUDY_PRODUCTS = [(128, 32, 784, "N", "N"), (784, 128, 32, "N", "T"), (784, 32, 128, "N", "N"),
-                  (784, 32, 128, "T", "N"), (128, 784, 32, "N", "T"), (128, 32, 784, "N", "N")]
+STUDY_PRODUCTS = [
+    (128, 32, 784, "N", "N"),
+    (784, 128, 32, "N", "T"),
+    (784, 32, 128, "N", "N"),
+    (784, 32, 128, "T", "N"),
+    (128, 784, 32, "N", "T"),
+    (128, 32, 784, "N", "N"),
+]
 
 
 @dataclass(frozen=True)
@@ -69,14 +78,28 @@ def scipy_openblas() -> tuple[Candidate, object]:
     address = capsule_address(cython_blas.__pyx_capi__["sgemm"])
     scipy_root = Path(scipy.__file__).resolve().parent.parent  # site-packages: scipy/ and its vendored scipy.libs/
     controller = ThreadpoolController()
-    ours = [lib for lib in controller.lib_controllers if lib.user_api == "blas"
-            and Path(lib.filepath).resolve().is_relative_to(scipy_root) and "scipy" in Path(lib.filepath).as_posix()]
-    selected = controller.select(filepath=[lib.filepath for lib in ours]) if ours else controller.select(user_api="blas")
+    ours = [
+        lib
+        for lib in controller.lib_controllers
+        if lib.user_api == "blas"
+        and Path(lib.filepath).resolve().is_relative_to(scipy_root)
+        and "scipy" in Path(lib.filepath).as_posix()
+    ]
+    selected = (
+        controller.select(filepath=[lib.filepath for lib in ours]) if ours else controller.select(user_api="blas")
+    )
     info = ours[0].info() if ours else {}
-    return Candidate("openblas", address, {
-        "interface": f"scipy {scipy.__version__} scipy.linalg.cython_blas.sgemm",
-        "library": info.get("internal_api", "unknown (not found by threadpoolctl)"), "version": info.get("version"),
-        "architecture": info.get("architecture"), "path": Path(info["filepath"]).name if info else None}), selected
+    return Candidate(
+        "openblas",
+        address,
+        {
+            "interface": f"scipy {scipy.__version__} scipy.linalg.cython_blas.sgemm",
+            "library": info.get("internal_api", "unknown (not found by threadpoolctl)"),
+            "version": info.get("version"),
+            "architecture": info.get("architecture"),
+            "path": Path(info["filepath"]).name if info else None,
+        },
+    ), selected
 
 
 def intel_mkl() -> Candidate | None:
@@ -93,9 +116,17 @@ def intel_mkl() -> Candidate | None:
     library.MKL_Set_Threading_Layer(MKL_THREADING_SEQUENTIAL)
     version = ctypes.create_string_buffer(256)
     library.MKL_Get_Version_String(version, len(version))
-    return Candidate("mkl", ctypes.cast(library.sgemm, ctypes.c_void_p).value, {
-        "interface": "oneMKL libmkl_rt sgemm (sequential)", "library": "mkl", "version": dist.version,
-        "architecture": version.value.decode(errors="replace").split(" for ")[-1], "path": Path(path).name})
+    return Candidate(
+        "mkl",
+        ctypes.cast(library.sgemm, ctypes.c_void_p).value,
+        {
+            "interface": "oneMKL libmkl_rt sgemm (sequential)",
+            "library": "mkl",
+            "version": dist.version,
+            "architecture": version.value.decode(errors="replace").split(" for ")[-1],
+            "path": Path(path).name,
+        },
+    )
 
 
 def product_time(ffi, sgemm, repeats: int = 15) -> float:
@@ -107,10 +138,21 @@ def product_time(ffi, sgemm, repeats: int = 15) -> float:
         b = rng.random((k * n,), dtype=np.float32)
         c = np.empty(m * n, dtype=np.float32)
         lda, ldb = (m if ta == "N" else k), (k if tb == "N" else n)
-        args = [ffi.new("char *", ta.encode()), ffi.new("char *", tb.encode()), ffi.new("int *", m), ffi.new("int *", n),
-                ffi.new("int *", k), ffi.new("float *", 1.0), ffi.from_buffer("float[]", a), ffi.new("int *", lda),
-                ffi.from_buffer("float[]", b), ffi.new("int *", ldb), ffi.new("float *", 0.0), ffi.from_buffer("float[]", c),
-                ffi.new("int *", m)]
+        args = [
+            ffi.new("char *", ta.encode()),
+            ffi.new("char *", tb.encode()),
+            ffi.new("int *", m),
+            ffi.new("int *", n),
+            ffi.new("int *", k),
+            ffi.new("float *", 1.0),
+            ffi.from_buffer("float[]", a),
+            ffi.new("int *", lda),
+            ffi.from_buffer("float[]", b),
+            ffi.new("int *", ldb),
+            ffi.new("float *", 0.0),
+            ffi.from_buffer("float[]", c),
+            ffi.new("int *", m),
+        ]
         calls.append((args, a, b, c))  # the arrays stay alive with their pointers
     best = float("inf")
     for _ in range(repeats):
@@ -127,18 +169,42 @@ def choose(ffi, found: list[Candidate]) -> tuple[Candidate, dict[str, float]]:
     if forced:
         named = [c for c in found if c.name == forced]
         if not named:
-            raise EngineError(f"AELAB_BLAS={forced!r}: expected one of {', '.join(c.name for c in found)} (installed here)")
+            raise EngineError(
+                f"AELAB_BLAS={forced!r}: expected one of {', '.join(c.name for c in found)} (installed here)"
+            )
         return named[0], {}
     if len(found) == 1:
         return found[0], {}
     key = machine_key(found)
-    stored = remembered(key)
-    if stored is not None and stored["choice"] in {c.name for c in found}:
-        return next(c for c in found if c.name == stored["choice"]), stored["measured_us"]
-    times = {c.name: round(product_time(ffi, ffi.cast("aelab_sgemm", c.address)) * 1e6, 1) for c in found}
-    chosen = pick(found, times, vendor_preference(cpu_vendor()))
-    remember(key, chosen.name, times)
+    with choosing():  # processes that start together agree: one measures, the others wait and read its record
+        stored = remembered(key)
+        if stored is not None and stored["choice"] in {c.name for c in found}:
+            return next(c for c in found if c.name == stored["choice"]), stored["measured_us"]
+        times = {c.name: round(product_time(ffi, ffi.cast("aelab_sgemm", c.address)) * 1e6, 1) for c in found}
+        chosen = pick(found, times, vendor_preference(cpu_vendor()))
+        remember(key, chosen.name, times)
     return chosen, times
+
+
+@contextmanager
+def choosing() -> Iterator[None]:
+    """An exclusive lock on the choice while it is read or measured and written, so that two processes started at
+    once (a study's Ray workers, a run and its twin) do not each time the candidates and choose differently under
+    each other's load. Held only in the private folder; where there is none, nothing is stored to agree on."""
+    folder = private_folder()
+    if folder is None:
+        yield
+        return
+    try:
+        fd = os.open(folder / "blas-choice.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    except OSError:
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 # Candidates within this fraction of the fastest on the short products test count as tied: on our Intel Xeon
@@ -178,9 +244,12 @@ def machine_key(found: list[Candidate]) -> str:
     """What a choice depends on: the CPU (model and feature flags) and the candidates' versions."""
     try:
         lines = Path("/proc/cpuinfo").read_text().splitlines()
-        cpu = "\n".join(sorted({line for line in lines if line.startswith(("model name", "flags", "Features", "CPU part"))}))
+        cpu = "\n".join(
+            sorted({line for line in lines if line.startswith(("model name", "flags", "Features", "CPU part"))})
+        )
     except OSError:
         import platform
+
         cpu = platform.processor() + platform.machine()
     candidates = [(c.name, c.info.get("version")) for c in found]
     return hashlib.sha256(json.dumps([cpu, candidates]).encode()).hexdigest()
@@ -196,8 +265,11 @@ def private(path: Path, mode: int) -> bool:
         info = path.lstat()
     except OSError:
         return False
-    return (stat.S_ISDIR(info.st_mode) or stat.S_ISREG(info.st_mode)) and info.st_uid == os.getuid() \
+    return (
+        (stat.S_ISDIR(info.st_mode) or stat.S_ISREG(info.st_mode))
+        and info.st_uid == os.getuid()
         and stat.S_IMODE(info.st_mode) & ~mode == 0
+    )
 
 
 def remembered(key: str) -> dict | None:
@@ -214,15 +286,23 @@ def remembered(key: str) -> dict | None:
     return record
 
 
-def remember(key: str, choice: str, times: dict[str, float]) -> None:
-    """Store the choice in the 0700 folder (nothing is stored where that folder is not this user's alone)."""
+def private_folder() -> Path | None:
+    """The choice's folder, made (0700) if missing; None where it is not this user's alone."""
     folder = choice_file().parent
     try:
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         if folder.lstat().st_uid == os.getuid() and not folder.is_symlink():
             folder.chmod(0o700)  # ours: made private whatever the umask left
-        if not private(folder, 0o700):
-            return
+    except OSError:
+        return None
+    return folder if private(folder, 0o700) else None
+
+
+def remember(key: str, choice: str, times: dict[str, float]) -> None:
+    """Store the choice in the 0700 folder (nothing is stored where that folder is not this user's alone)."""
+    if private_folder() is None:
+        return
+    try:
         atomic_write_json(choice_file(), {"key": key, "choice": choice, "measured_us": times})
         choice_file().chmod(0o600)
     except OSError:

@@ -26,8 +26,15 @@ from cffi import FFI
 
 HERE = Path(__file__).resolve().parent
 HEADER = HERE / "aelab_kernels.h"
-BASE_FLAGS = ["-O3", "-fno-math-errno", "-fno-trapping-math", "-fassociative-math", "-fno-signed-zeros",
-              "-freciprocal-math", "-std=c11"]
+BASE_FLAGS = [
+    "-O3",
+    "-fno-math-errno",
+    "-fno-trapping-math",
+    "-fassociative-math",
+    "-fno-signed-zeros",
+    "-freciprocal-math",
+    "-std=c11",
+]
 CPU_FLAGS = [["-march=native", "-mcpu=native"], ["-mprefer-vector-width=512"]]  # per group: the first accepted
 
 
@@ -42,8 +49,11 @@ def accepts(flag: str) -> bool:
         source = Path(folder) / "probe.c"
         source.write_text("int main(void) { return 0; }\n")
         try:
-            done = subprocess.run([*compiler(), "-Werror", flag, "-c", str(source), "-o", str(Path(folder) / "probe.o")],
-                                  capture_output=True, check=False)
+            done = subprocess.run(
+                [*compiler(), "-Werror", flag, "-c", str(source), "-o", str(Path(folder) / "probe.o")],
+                capture_output=True,
+                check=False,
+            )
         except OSError:
             return False
         return done.returncode == 0
@@ -63,11 +73,18 @@ def declarations() -> str:
 
 ffibuilder = FFI()
 ffibuilder.cdef(declarations())
-ffibuilder.set_source("aelab.native._kernels", '#include <stdint.h>\n#include "aelab_kernels.h"',
-                      sources=[str((HERE / "kernels.c").relative_to(Path.cwd())) if HERE.is_relative_to(Path.cwd())
-                               else str(HERE / "kernels.c")],
-                      include_dirs=[str(HERE)], extra_compile_args=flags(),
-                      libraries=["m", "dl", "pthread"] if sys.platform.startswith("linux") else ["m"])  # libdl, libpthread before glibc 2.34
+ffibuilder.set_source(
+    "aelab.native._kernels",
+    '#include <stdint.h>\n#include "aelab_kernels.h"',
+    sources=[
+        str((HERE / "kernels.c").relative_to(Path.cwd()))
+        if HERE.is_relative_to(Path.cwd())
+        else str(HERE / "kernels.c")
+    ],
+    include_dirs=[str(HERE)],
+    extra_compile_args=flags(),
+    libraries=["m", "dl", "pthread"] if sys.platform.startswith("linux") else ["m"],
+)  # libdl, libpthread before glibc 2.34
 
 if __name__ == "__main__":
     ffibuilder.compile(verbose=True)

@@ -16,11 +16,11 @@ from __future__ import annotations
 import importlib
 import os
 import threading
+from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Iterator
 
 from aelab.native import blas
 
@@ -32,8 +32,8 @@ class Native:
     ffi: object
     lib: object
     sgemm: object  # cdata aelab_sgemm
-    blas: dict     # {"interface", "library", "version", "architecture", "path"}
-    isa: str       # the instruction set the kernels were compiled for
+    blas: dict  # {"interface", "library", "version", "architecture", "path"}
+    isa: str  # the instruction set the kernels were compiled for
     controller: object  # threadpoolctl's handle on that BLAS, to hold it to one thread per training thread
 
     def one_blas_thread(self) -> AbstractContextManager:
@@ -77,8 +77,9 @@ def probe() -> tuple[Native | None, str | None]:
     openblas, controller = blas.scipy_openblas()
     chosen, times = blas.choose(ffi, [c for c in (openblas, blas.intel_mkl()) if c is not None])
     record = {**chosen.info, **({"measured_us": times} if times else {})}
-    return Native(ffi, lib, ffi.cast("aelab_sgemm", chosen.address), record, ffi.string(lib.aelab_isa()).decode(),
-                  controller), None
+    return Native(
+        ffi, lib, ffi.cast("aelab_sgemm", chosen.address), record, ffi.string(lib.aelab_isa()).decode(), controller
+    ), None
 
 
 def load() -> Native | None:

@@ -5,7 +5,7 @@ Arrays in, Figure out; one panel per normal class, so a whole one-class run is o
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -28,8 +28,9 @@ def _panels(n: int, height: float = 2.6) -> tuple[Figure, list]:
     return fig, list(axes[:n])
 
 
-def histograms_figure(panels: Sequence[tuple[str, np.ndarray, np.ndarray | None, dict[str, float]]],
-                      score_name: str) -> Figure:
+def histograms_figure(
+    panels: Sequence[tuple[str, np.ndarray, np.ndarray | None, dict[str, float]]], score_name: str
+) -> Figure:
     """Per panel (title, scores of normal images, scores of anomalies or None when unlabelled, thresholds by rule).
 
     Densities on a shared log-spaced axis per panel (reconstruction errors are skewed), thresholds as
@@ -70,7 +71,9 @@ def roc_figure(panels: Sequence[tuple[str, dict[str, tuple[np.ndarray, np.ndarra
     return fig
 
 
-def extremes_figure(rows: Sequence[tuple[str, np.ndarray, np.ndarray]], sample_shape: tuple[int, ...] = (28, 28)) -> Figure:
+def extremes_figure(
+    rows: Sequence[tuple[str, np.ndarray, np.ndarray]], sample_shape: tuple[int, ...] = (28, 28)
+) -> Figure:
     """Per normal class (label, most anomalous test samples, least anomalous ones), each (n, features), most
     anomalous first: two lines per class. `sample_shape` (H, W) or (C, H, W) draws images (in colour for C = 3);
     (L,) draws each sample as a line in its own panel (plots/signals.py). Images with values outside [0, 1]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import matplotlib
 import numpy as np
@@ -33,13 +33,22 @@ def project_codes(codes: np.ndarray, method: str = "pca", seed: int = 0) -> tupl
         return pca.transform(codes), (f"PC 1 ({share[0]:.0%} of the variance)", f"PC 2 ({share[1]:.0%})")
     if method == "tsne":
         perplexity = min(30.0, (len(codes) - 1) / 3)
-        return TSNE(n_components=2, init="pca", perplexity=perplexity, random_state=seed).fit_transform(codes), ("t-SNE 1", "t-SNE 2")
+        return TSNE(n_components=2, init="pca", perplexity=perplexity, random_state=seed).fit_transform(codes), (
+            "t-SNE 1",
+            "t-SNE 2",
+        )
     raise ValueError(f"project_codes: method {method!r}: expected one of {', '.join(PROJECTIONS)}")
 
 
-def code_space_figure(points: np.ndarray, axis_labels: tuple[str, str], labels: np.ndarray | None = None,
-                      class_names: Sequence[str] | None = None, title: str = "") -> Figure:
-    """A scatter of (n, 2) `points`, one colour per class of `labels` (none: one colour), with a legend of `class_names`."""
+def code_space_figure(
+    points: np.ndarray,
+    axis_labels: tuple[str, str],
+    labels: np.ndarray | None = None,
+    class_names: Sequence[str] | None = None,
+    title: str = "",
+) -> Figure:
+    """A scatter of (n, 2) `points`, one colour per class of `labels` (none: one colour), with a legend of
+    `class_names`."""
     points = np.asarray(points)
     fig = Figure(figsize=(7, 6), layout="constrained")
     ax = fig.subplots()

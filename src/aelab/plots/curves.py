@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from matplotlib.figure import Figure
 
 
-def loss_figure(train_loss: Sequence[float], test_loss: Sequence[float | None], floor: float | None = None,
-                ylabel: str = "binary cross-entropy") -> Figure:
+def loss_figure(
+    train_loss: Sequence[float],
+    test_loss: Sequence[float | None],
+    floor: float | None = None,
+    ylabel: str = "binary cross-entropy",
+) -> Figure:
     """Training and test loss against epoch; `floor` draws the data's entropy floor for BCE."""
     epochs = list(range(1, len(train_loss) + 1))
     fig = Figure(figsize=(6, 4), layout="constrained")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -15,8 +15,14 @@ def embedding_figure(points: np.ndarray, labels: np.ndarray, class_names: Sequen
     colours = [f"C{i}" for i in range(10)]
     for c in np.unique(labels):
         mine = labels == c
-        ax.scatter(points[mine, 0], points[mine, 1], s=4, alpha=0.7, color=colours[int(c) % 10],
-                   label=class_names[int(c)] if int(c) < len(class_names) else str(c))
+        ax.scatter(
+            points[mine, 0],
+            points[mine, 1],
+            s=4,
+            alpha=0.7,
+            color=colours[int(c) % 10],
+            label=class_names[int(c)] if int(c) < len(class_names) else str(c),
+        )
     ax.set_xticks([]), ax.set_yticks([])
     ax.set_title(title, fontsize=10)
     ax.legend(markerscale=3, fontsize=7, loc="best")

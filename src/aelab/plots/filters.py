@@ -16,7 +16,9 @@ def filters_figure(kernels: np.ndarray, per_line: int = 8) -> Figure:
     limit = float(np.abs(kernels).max()) or 1.0
     cols = min(k, per_line)
     rows = -(-k // cols)
-    mosaic = tile([[kernels[i] if i < k else None for i in range(r * cols, (r + 1) * cols)] for r in range(rows)], gap=1)
+    mosaic = tile(
+        [[kernels[i] if i < k else None for i in range(r * cols, (r + 1) * cols)] for r in range(rows)], gap=1
+    )
     fig = Figure(figsize=(cols * 0.8 + 1.2, rows * 0.8 + 0.4), layout="constrained")
     ax = fig.subplots()
     image = show(ax, mosaic, "RdBu_r", -limit, limit, background="0.8")

@@ -1,6 +1,6 @@
 """What a decoder makes of points in code space: the decoded manifold, prior samples, interpolations.
 
-The caller decodes (experiments/family_figures.py); these functions only lay out the images.
+The caller decodes (runs/family_figures.py); these functions only lay out the images.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ def grid_codes(n: int, extent: tuple[float, float, float, float]) -> np.ndarray:
 
 
 def manifold_figure(images: np.ndarray, n: int, extent: tuple[float, float, float, float], title: str = "") -> Figure:
-    """The decodings of `grid_codes(n, extent)`, (n·n, H, W) or (n·n, H, W, 3) in [0, 1], tiled as the grid, code values on the axes."""
+    """The decodings of `grid_codes(n, extent)`, (n·n, H, W) or (n·n, H, W, 3) in [0, 1], tiled as the grid, code
+    values on the axes."""
     images = np.asarray(images)
     mosaic = tile([[images[r * n + c] for c in range(n)] for r in range(n)], gap=0)
     height, width = mosaic.pixels.shape[:2]  # (H, W) grey or (H, W, 3) colour
@@ -41,9 +42,10 @@ def manifold_figure(images: np.ndarray, n: int, extent: tuple[float, float, floa
 
 
 def samples_figure(images: np.ndarray, image_shape: tuple[int, int], per_line: int = 10) -> Figure:
-    """Decodings of codes drawn from the prior N(0, I), (n, H·W) in [0, 1], `per_line` to a line (n a multiple of it)."""
+    """Decodings of codes drawn from the prior N(0, I), (n, H·W) in [0, 1], `per_line` to a line (n a multiple of
+    it)."""
     images = np.asarray(images)
-    lines = [images[i:i + per_line] for i in range(0, len(images), per_line)]  # image_rows refuses a short last line
+    lines = [images[i : i + per_line] for i in range(0, len(images), per_line)]  # image_rows refuses a short last line
     return image_rows(lines, [""] * len(lines), image_shape=image_shape, max_per_line=per_line)
 
 

@@ -6,7 +6,7 @@ over seeds with a ± one standard deviation error bar (none with a single seed).
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -30,8 +30,12 @@ def x_positions(values: Sequence) -> tuple[np.ndarray, str]:
     return x, "linear"
 
 
-def grid_figure(setting: str, values: Sequence, panels: Sequence[tuple[str, dict[str, tuple[np.ndarray, np.ndarray | None]]]],
-                title: str | None = None) -> Figure:
+def grid_figure(
+    setting: str,
+    values: Sequence,
+    panels: Sequence[tuple[str, dict[str, tuple[np.ndarray, np.ndarray | None]]]],
+    title: str | None = None,
+) -> Figure:
     """Metrics against `setting`.
 
     Args:
@@ -45,8 +49,14 @@ def grid_figure(setting: str, values: Sequence, panels: Sequence[tuple[str, dict
     axes = np.atleast_1d(fig.subplots(1, len(panels)))
     for ax, (ylabel, lines) in zip(axes, panels):
         for label, (mean, sd) in lines.items():
-            ax.errorbar(x, np.asarray(mean, dtype=float), yerr=None if sd is None else np.asarray(sd, dtype=float),
-                        marker="o", capsize=3, label=label or None)
+            ax.errorbar(
+                x,
+                np.asarray(mean, dtype=float),
+                yerr=None if sd is None else np.asarray(sd, dtype=float),
+                marker="o",
+                capsize=3,
+                label=label or None,
+            )
         if scale == "log":
             ax.set_xscale("log")
         ax.set_xticks(x)

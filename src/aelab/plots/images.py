@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -13,8 +13,13 @@ from aelab.plots.signals import signals_figure
 CELL_INCHES = 1.0  # one 28×28 image per inch: legible at 100 dpi without a magnifier
 
 
-def image_rows(rows: Sequence[np.ndarray], row_labels: Sequence[str], titles: Sequence[str] | None = None,
-               image_shape: tuple[int, ...] = (28, 28), max_per_line: int = 20) -> Figure:
+def image_rows(
+    rows: Sequence[np.ndarray],
+    row_labels: Sequence[str],
+    titles: Sequence[str] | None = None,
+    image_shape: tuple[int, ...] = (28, 28),
+    max_per_line: int = 20,
+) -> Figure:
     """A grid with one line per array; arrays are (n, 784) or (n, 28, 28) in [0, 1] (or rows of `image_shape`
     (C, H, W), drawn in colour when C is 3).
 
@@ -25,20 +30,31 @@ def image_rows(rows: Sequence[np.ndarray], row_labels: Sequence[str], titles: Se
     rows = [displayable(np.asarray(r), image_shape) for r in rows]
     n = len(rows[0])
     if n == 0 or any(len(r) != n for r in rows) or len(row_labels) != len(rows):
-        raise ValueError(f"image_rows: expected rows of equal, non-zero length and one label each, got {[len(r) for r in rows]}")
+        raise ValueError(
+            f"image_rows: expected rows of equal, non-zero length and one label each, got {[len(r) for r in rows]}"
+        )
     per_line = min(n, max_per_line)
     blocks = -(-n // per_line)
-    lines = [[images[i] if i < n else None for i in range(b * per_line, (b + 1) * per_line)]
-             for b in range(blocks) for images in rows]
+    lines = [
+        [images[i] if i < n else None for i in range(b * per_line, (b + 1) * per_line)]
+        for b in range(blocks)
+        for images in rows
+    ]
     title_room = 9 if titles is not None else 2
-    gap_above = [(title_room if r == 0 else 2) if (b or r or titles is not None) else 0
-                 for b in range(blocks) for r in range(len(rows))]
+    gap_above = [
+        (title_room if r == 0 else 2) if (b or r or titles is not None) else 0
+        for b in range(blocks)
+        for r in range(len(rows))
+    ]
     mosaic = tile(lines, gap=2, gap_above=gap_above)
     fig = Figure(figsize=(per_line * CELL_INCHES + 0.8, blocks * len(rows) * CELL_INCHES * 1.12), layout="constrained")
     ax = fig.add_subplot()
     show(ax, mosaic, "gray", 0.0, 1.0)
-    ax.set_yticks([mosaic.centre(line, 0)[1] for line in range(len(lines))],
-                  [row_labels[line % len(rows)] for line in range(len(lines))], fontsize=9)
+    ax.set_yticks(
+        [mosaic.centre(line, 0)[1] for line in range(len(lines))],
+        [row_labels[line % len(rows)] for line in range(len(lines))],
+        fontsize=9,
+    )
     ax.tick_params(axis="y", length=0)
     if titles is not None:
         for i in range(n):
@@ -58,14 +74,22 @@ def displayable(rows: np.ndarray, image_shape: tuple[int, ...]) -> np.ndarray:
     return images[..., :3]  # RGB; an alpha channel is not drawn
 
 
-def reconstructions_figure(originals: np.ndarray, reconstructions: np.ndarray, noisy: np.ndarray | None = None,
-                           titles: Sequence[str] | None = None, sample_shape: tuple[int, ...] = (28, 28)) -> Figure:
+def reconstructions_figure(
+    originals: np.ndarray,
+    reconstructions: np.ndarray,
+    noisy: np.ndarray | None = None,
+    titles: Sequence[str] | None = None,
+    sample_shape: tuple[int, ...] = (28, 28),
+) -> Figure:
     """Originals over reconstructions; with `noisy`, three rows: original, noisy input, output.
 
     `sample_shape` (H, W) or (C, H, W) draws images; (L,) draws each sample as lines (plots/signals.py).
     """
-    arrays, labels = ([originals, reconstructions], ["original", "reconstruction"]) if noisy is None else \
-        ([originals, noisy, reconstructions], ["original", "noisy input", "output"])
+    arrays, labels = (
+        ([originals, reconstructions], ["original", "reconstruction"])
+        if noisy is None
+        else ([originals, noisy, reconstructions], ["original", "noisy input", "output"])
+    )
     if len(sample_shape) == 1:
         return signals_figure(arrays, labels, titles)
     return image_rows(arrays, labels, titles, image_shape=sample_shape)

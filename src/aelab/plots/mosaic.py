@@ -8,8 +8,8 @@ background colour.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -44,7 +44,7 @@ def tile(cells: Sequence[Sequence[np.ndarray | None]], gap: int = 2, gap_above: 
     for r, line in enumerate(cells):
         for c, image in enumerate(line):
             if image is not None:
-                pixels[tops[r]:tops[r] + shape[0], lefts[c]:lefts[c] + shape[1]] = image
+                pixels[tops[r] : tops[r] + shape[0], lefts[c] : lefts[c] + shape[1]] = image
     return Mosaic(pixels, [int(t) for t in tops], lefts, shape)
 
 

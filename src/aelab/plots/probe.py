@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
 
 
-def probe_figure(code_sizes: Sequence[int], accuracy: dict[str, Sequence[float]], pixels: dict[str, float],
-                 test_bce: Sequence[float | None]) -> Figure:
+def probe_figure(
+    code_sizes: Sequence[int],
+    accuracy: dict[str, Sequence[float]],
+    pixels: dict[str, float],
+    test_bce: Sequence[float | None],
+) -> Figure:
     """Left: test accuracy per probe against code size (`accuracy`: label → one value per size; `pixels`:
     probe → the raw pixels' accuracy, drawn flat); right: the models' test BCE against code size."""
     fig = Figure(figsize=(10, 4), layout="constrained")

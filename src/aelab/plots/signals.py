@@ -7,7 +7,7 @@ which shows where along the signal the model misses.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -25,13 +25,17 @@ def _panels(n: int, max_per_line: int) -> tuple[Figure, np.ndarray, int]:
     return fig, axes, cols
 
 
-def signals_figure(lines: Sequence[np.ndarray], labels: Sequence[str], titles: Sequence[str] | None = None,
-                   max_per_line: int = 5) -> Figure:
+def signals_figure(
+    lines: Sequence[np.ndarray], labels: Sequence[str], titles: Sequence[str] | None = None, max_per_line: int = 5
+) -> Figure:
     """One panel per sample; `lines` are arrays (n, L) drawn over each other (originals first), `labels` name them."""
     lines = [np.asarray(a).reshape(len(a), -1) for a in lines]
     n = len(lines[0])
     if n == 0 or any(len(a) != n for a in lines) or len(labels) != len(lines):
-        raise ValueError(f"signals_figure: expected line sets of equal, non-zero length and one label each, got {[len(a) for a in lines]}")
+        raise ValueError(
+            "signals_figure: expected line sets of equal, non-zero length and one label each, got "
+            f"{[len(a) for a in lines]}"
+        )
     fig, axes, _ = _panels(n, max_per_line)
     styles = ["-", "--", ":"]
     for i in range(n):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -16,8 +16,12 @@ SPLITS = {"train": ("--", "o"), "test": ("-", "s")}  # line style and marker: tr
 COLORS = {"autoencoder": "tab:blue", "PCA": "tab:green"}
 
 
-def sweep_figure(code_sizes: Sequence[int], autoencoder: dict[str, np.ndarray],
-                 pca: dict[str, np.ndarray] | None = None, title: str | None = None) -> Figure:
+def sweep_figure(
+    code_sizes: Sequence[int],
+    autoencoder: dict[str, np.ndarray],
+    pca: dict[str, np.ndarray] | None = None,
+    title: str | None = None,
+) -> Figure:
     """Two panels (BCE excess, MSE) against code size, one tick per size, log loss axis.
 
     Args:
@@ -34,17 +38,28 @@ def sweep_figure(code_sizes: Sequence[int], autoencoder: dict[str, np.ndarray],
         for split, (linestyle, marker) in SPLITS.items():
             draw_seeds(ax, sizes, np.asarray(autoencoder[f"{split}_{stem}"], dtype=float), split, linestyle, marker)
             if pca is not None:
-                ax.plot(sizes, pca[f"{split}_{stem}"], color=COLORS["PCA"], linestyle=linestyle, marker=marker,
-                        markerfacecolor="none", label=f"PCA, {split}")
+                ax.plot(
+                    sizes,
+                    pca[f"{split}_{stem}"],
+                    color=COLORS["PCA"],
+                    linestyle=linestyle,
+                    marker=marker,
+                    markerfacecolor="none",
+                    label=f"PCA, {split}",
+                )
         ax.set_yscale("log")  # the losses fall by an order of magnitude over a typical sweep
         ax.yaxis.set_major_formatter(FuncFormatter(decimal_label))
-        ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: decimal_label(v) if leading_digit(v) in (2, 3, 5) else ""))
+        ax.yaxis.set_minor_formatter(
+            FuncFormatter(lambda v, _: decimal_label(v) if leading_digit(v) in (2, 3, 5) else "")
+        )
         ax.set_xticks(sizes, [str(k) for k in sizes], rotation=90 if len(sizes) > 15 else 0)
         ax.set(xlabel="code size", ylabel=ylabel, title=panel_title)
         ax.grid(alpha=0.3, which="both")
     handles, labels = axes[0].get_legend_handles_labels()
     order = sorted(range(len(labels)), key=lambda i: not labels[i].startswith("autoencoder"))  # autoencoders first
-    fig.legend([handles[i] for i in order], [labels[i] for i in order], loc="outside lower center", ncols=4, fontsize="small")
+    fig.legend(
+        [handles[i] for i in order], [labels[i] for i in order], loc="outside lower center", ncols=4, fontsize="small"
+    )
     if title:
         fig.suptitle(title)
     return fig

@@ -25,9 +25,14 @@ def weights_figure(weights: np.ndarray, image_shape: tuple[int, ...] = (28, 28),
     limit = float(np.abs(weights).max()) or 1.0
     cols = min(k, max_per_line)
     rows = -(-k // cols)
-    images = displayable(weights, image_shape)  # colour weights: each channel −limit → 0, 0 → ½, +limit → 1 (mosaic.show)
-    mosaic = tile([[images[i] if i < k else None for i in range(r * cols, (r + 1) * cols)] for r in range(rows)],
-                  gap=3, gap_above=[8] * rows)
+    images = displayable(
+        weights, image_shape
+    )  # colour weights: each channel −limit → 0, 0 → ½, +limit → 1 (mosaic.show)
+    mosaic = tile(
+        [[images[i] if i < k else None for i in range(r * cols, (r + 1) * cols)] for r in range(rows)],
+        gap=3,
+        gap_above=[8] * rows,
+    )
     fig = Figure(figsize=(cols * 1.1 + 1.0, rows * 1.1 + 0.4), layout="constrained")
     ax = fig.add_subplot()
     image = show(ax, mosaic, "RdBu_r", -limit, limit, background="0.8")  # one tiled image (plots/mosaic.py); grey gaps

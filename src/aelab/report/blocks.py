@@ -10,8 +10,12 @@ from __future__ import annotations
 import re
 
 DATASET_TITLES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}
-MODEL_TITLES = {"shallow": "Shallow autoencoder", "deep": "Deep autoencoder", "denoising": "Denoising autoencoder",
-                "sparse": "Sparse autoencoder"}
+MODEL_TITLES = {
+    "shallow": "Shallow autoencoder",
+    "deep": "Deep autoencoder",
+    "denoising": "Denoising autoencoder",
+    "sparse": "Sparse autoencoder",
+}
 
 
 def dataset_title(name: str | None) -> str:

@@ -9,9 +9,13 @@ from __future__ import annotations
 from aelab.report.blocks import body_of, code, dataset_title, figure, number, table
 
 ANOMALY_FIGURES = {
-    "roc.png": "ROC curves per normal class: the autoencoder's SSE beside PCA and the kNN baselines (AUROC in the legend).",
+    "roc.png": (
+        "ROC curves per normal class: the autoencoder's SSE beside PCA and the kNN baselines (AUROC in the legend)."
+    ),
     "histograms.png": "Scores of normal (blue) and anomalous (orange) test images per normal class; thresholds dashed.",
-    "extremes.png": "Per normal class, the most anomalous test images (top line) and the least anomalous (bottom line).",
+    "extremes.png": (
+        "Per normal class, the most anomalous test images (top line) and the least anomalous (bottom line)."
+    ),
 }
 
 
@@ -27,7 +31,11 @@ def anomalies(study: dict) -> list[str]:
             lines += [f"Not finished (folder {code(run['name'])}): run the study again to complete it.", ""]
             continue
         lines += body_of(run["summary"], shift=2)
-        lines += [line for name in run["figures"] for line in figure(f"{run['name']}/{name}", name[:-4], ANOMALY_FIGURES[name])]
+        lines += [
+            line
+            for name in run["figures"]
+            for line in figure(f"{run['name']}/{name}", name[:-4], ANOMALY_FIGURES[name])
+        ]
     return lines
 
 
@@ -36,22 +44,43 @@ def probes(study: dict) -> list[str]:
     probed = [r for r in study["runs"] if r["finished"] and r.get("probe")]
     if not probed:
         return []
-    lines = ["## What the codes keep: linear and kNN probes", "",
-             "Test accuracy of a logistic regression (standardised features, L-BFGS) and of 5-nearest neighbours fitted "
-             "on the training images' codes, beside the same probes on PCA coordinates of the same size and on the raw "
-             "pixels (written by `aelab probe`).", ""]
+    lines = [
+        "## What the codes keep: linear and kNN probes",
+        "",
+        "Test accuracy of a logistic regression (standardised features, L-BFGS) and of 5-nearest neighbours fitted "
+        "on the training images' codes, beside the same probes on PCA coordinates of the same size and on the raw "
+        "pixels (written by `aelab probe`).",
+        "",
+    ]
     for dataset in dict.fromkeys(r["dataset"] for r in probed):
         rows = []
         for run in (r for r in probed if r["dataset"] == dataset):
             for row in run["probe"]["rows"]:
-                rows.append([run["name"], row["features"], row["code_size"], number(row.get("test_bce"), ".4f"),
-                             number(row["linear"], ".3f"), number(row["knn"], ".3f")])
-        lines += [f"### Probes on {dataset_title(dataset)}", "",
-                  *table(["folder", "features", "size", "test BCE", "linear", "kNN"], rows, "llrrrr")]
+                rows.append(
+                    [
+                        run["name"],
+                        row["features"],
+                        row["code_size"],
+                        number(row.get("test_bce"), ".4f"),
+                        number(row["linear"], ".3f"),
+                        number(row["knn"], ".3f"),
+                    ]
+                )
+        lines += [
+            f"### Probes on {dataset_title(dataset)}",
+            "",
+            *table(["folder", "features", "size", "test BCE", "linear", "kNN"], rows, "llrrrr"),
+        ]
         for run in (r for r in probed if r["dataset"] == dataset):
             if run.get("tsne"):
-                lines += figure(f"{run['name']}/tsne.png", "t-SNE", f"t-SNE of test codes of {run['name']}, coloured by class.")
+                lines += figure(
+                    f"{run['name']}/tsne.png", "t-SNE", f"t-SNE of test codes of {run['name']}, coloured by class."
+                )
             if run.get("probe_figure"):
-                lines += figure(f"{run['name']}/probe.png", "probes", f"Probe accuracy against code size ({run['name']}, "
-                                "mean over seeds; pixels flat), beside the models' test BCE.")
+                lines += figure(
+                    f"{run['name']}/probe.png",
+                    "probes",
+                    f"Probe accuracy against code size ({run['name']}, "
+                    "mean over seeds; pixels flat), beside the models' test BCE.",
+                )
     return lines

@@ -16,8 +16,15 @@ FINISHED = "finished.json"
 MANIFEST = "reproduce.json"
 ANOMALY_FIGURES = ("roc.png", "histograms.png", "extremes.png")
 TRAIN_FIGURES = ("reconstructions.png", "worst.png", "weights.png", "loss.png")
-TRAIN_FIGURES += ("filters.png", "feature_maps.png", "codes.png", "manifold.png", "manifold_codes.png", "samples.png",
-                  "interpolation.png")  # the conv and variational families' (experiments/family_figures.py)
+TRAIN_FIGURES += (
+    "filters.png",
+    "feature_maps.png",
+    "codes.png",
+    "manifold.png",
+    "manifold_codes.png",
+    "samples.png",
+    "interpolation.png",
+)  # the conv and variational families' (runs/family_figures.py)
 MODEL_ORDER = ("shallow", "deep", "denoising", "sparse")
 EXPLORER_HTML = "explorer.html"  # aelab.explorer's page (that package imports the library; the report only reads files)
 
@@ -49,8 +56,13 @@ def collect(out: str | os.PathLike, manifest: dict | None = None) -> dict:
     steps = manifest.get("steps") or discover(out)
     runs = [read_run(out, step) for step in steps]
     datasets = list(dict.fromkeys(manifest.get("datasets") or [r["dataset"] for r in runs if r["dataset"]]))
-    return {"out": str(out), "manifest": manifest, "runs": runs, "datasets": datasets,
-            "missing": dict(manifest.get("missing") or {})}
+    return {
+        "out": str(out),
+        "manifest": manifest,
+        "runs": runs,
+        "datasets": datasets,
+        "missing": dict(manifest.get("missing") or {}),
+    }
 
 
 def discover(out: Path) -> list[dict]:
@@ -72,9 +84,16 @@ def discover(out: Path) -> list[dict]:
 def read_run(out: Path, step: dict) -> dict:
     """One step's folder: config and results if it finished, else only what the step record says."""
     folder = out / step["name"]
-    run = {"name": step["name"], "kind": step["kind"], "dataset": step.get("dataset"), "status": step.get("status"),
-           "seconds": step.get("seconds"), "finished": (folder / FINISHED).is_file(),
-           "step": step.get("step"), "cells": step.get("cells") or []}  # a study grid's cells (report/grids.py)
+    run = {
+        "name": step["name"],
+        "kind": step["kind"],
+        "dataset": step.get("dataset"),
+        "status": step.get("status"),
+        "seconds": step.get("seconds"),
+        "finished": (folder / FINISHED).is_file(),
+        "step": step.get("step"),
+        "cells": step.get("cells") or [],
+    }  # a study grid's cells (report/grids.py)
     if not run["finished"]:
         return run
     run["config"] = read_json(folder / "config.json") or {}
@@ -102,7 +121,9 @@ def read_run(out: Path, step: dict) -> dict:
 
 
 def finished_runs(study: dict, kind: str, dataset: str | None = None) -> list[dict]:
-    return [r for r in study["runs"] if r["finished"] and r["kind"] == kind and (dataset is None or r["dataset"] == dataset)]
+    return [
+        r for r in study["runs"] if r["finished"] and r["kind"] == kind and (dataset is None or r["dataset"] == dataset)
+    ]
 
 
 def in_grid(run: dict) -> bool:
@@ -112,8 +133,15 @@ def in_grid(run: dict) -> bool:
     return bool(run["cells"]) and (run["kind"] == "train" or "code_size" in run["cells"][0])
 
 
-COMPARISON_KEYS = ("train_loss", "test_bce", "test_bce_floor", "test_bce_excess", "test_mse", "test_psnr_db",
-                   "test_code_zero_fraction")
+COMPARISON_KEYS = (
+    "train_loss",
+    "test_bce",
+    "test_bce_floor",
+    "test_bce_excess",
+    "test_mse",
+    "test_psnr_db",
+    "test_code_zero_fraction",
+)
 
 
 def comparison_rows(study: dict) -> list[dict]:
@@ -121,9 +149,15 @@ def comparison_rows(study: dict) -> list[dict]:
     rows = []
     for run in (r for r in finished_runs(study, "train") if not in_grid(r)):
         final = run["metrics"].get("final", {})
-        rows.append({"dataset": run["dataset"], "model": run["config"].get("config", {}).get("model", run["name"]),
-                     "name": run["name"], **{key: final.get(key) for key in COMPARISON_KEYS},
-                     "seconds_training": run["metrics"].get("seconds_training")})
+        rows.append(
+            {
+                "dataset": run["dataset"],
+                "model": run["config"].get("config", {}).get("model", run["name"]),
+                "name": run["name"],
+                **{key: final.get(key) for key in COMPARISON_KEYS},
+                "seconds_training": run["metrics"].get("seconds_training"),
+            }
+        )
     return rows
 
 

@@ -18,9 +18,13 @@ from aelab.report.blocks import code, dataset_title, figure, number, table
 
 FIGURES = "figures"  # under the study's folder, beside report.md
 # (metrics key, column label, format); the clean_ ones exist for denoising runs (scored on clean inputs too)
-METRICS = (("test_bce_excess", "test BCE excess", ".4f"), ("test_mse", "test MSE", ".5f"),
-           ("clean_test_bce_excess", "clean-input BCE excess", ".4f"), ("clean_test_mse", "clean-input MSE", ".5f"),
-           ("test_code_zero_fraction", "code zeros", ".1%"))
+METRICS = (
+    ("test_bce_excess", "test BCE excess", ".4f"),
+    ("test_mse", "test MSE", ".5f"),
+    ("clean_test_bce_excess", "clean-input BCE excess", ".4f"),
+    ("clean_test_mse", "clean-input MSE", ".5f"),
+    ("test_code_zero_fraction", "code zeros", ".1%"),
+)
 PLOTTED = ("test_bce_excess", "test_mse", "clean_test_mse", "test_code_zero_fraction")
 
 
@@ -43,8 +47,14 @@ def grid_cells(study: dict) -> dict[str, list[dict]]:
         for cell in run.get("cells") or []:
             if run["kind"] == "sweep" and "code_size" not in cell:
                 continue  # a grid of sweeps: each is its own sweep section
-            steps.setdefault(run["step"], []).append({"dataset": run["dataset"], "varying": cell["varying"],
-                                                      "folder": run["name"], "metrics": cell_metrics(run, cell)})
+            steps.setdefault(run["step"], []).append(
+                {
+                    "dataset": run["dataset"],
+                    "varying": cell["varying"],
+                    "folder": run["name"],
+                    "metrics": cell_metrics(run, cell),
+                }
+            )
     return steps
 
 
@@ -62,8 +72,13 @@ def rows(cells: list[dict]) -> list[dict]:
     out = []
     for group in groups.values():
         done = [c["metrics"] for c in group if c["metrics"] is not None]
-        row = {"dataset": group[0]["dataset"], "settings": {k: group[0]["varying"][k] for k in keys},
-               "seeds": len(done), "of": len(group), "folders": sorted({c["folder"] for c in group})}
+        row = {
+            "dataset": group[0]["dataset"],
+            "settings": {k: group[0]["varying"][k] for k in keys},
+            "seeds": len(done),
+            "of": len(group),
+            "folders": sorted({c["folder"] for c in group}),
+        }
         for key, _, _ in METRICS:
             values = np.array([m[key] for m in done if m.get(key) is not None], dtype=float)
             row[key] = float(values.mean()) if len(values) else None
@@ -73,7 +88,13 @@ def rows(cells: list[dict]) -> list[dict]:
 
 
 def shown(value) -> str:
-    return "×".join(map(str, value)) if isinstance(value, list) else repr(value) if isinstance(value, float) else str(value)
+    return (
+        "×".join(map(str, value))
+        if isinstance(value, list)
+        else repr(value)
+        if isinstance(value, float)
+        else str(value)
+    )
 
 
 def grid_table(step_rows: list[dict]) -> list[str]:
@@ -82,8 +103,12 @@ def grid_table(step_rows: list[dict]) -> list[str]:
     spread = any(r["of"] > 1 for r in step_rows)
     body = []
     for r in step_rows:
-        values = [number(r[k], f) + (f" ± {r[f'{k}_sd']:{f}}" if r[f"{k}_sd"] is not None else "") for k, _, f in present]
-        body.append([*(shown(r["settings"][k]) for k in keys), *( [f"{r['seeds']}/{r['of']}"] if spread else []), *values])
+        values = [
+            number(r[k], f) + (f" ± {r[f'{k}_sd']:{f}}" if r[f"{k}_sd"] is not None else "") for k, _, f in present
+        ]
+        body.append(
+            [*(shown(r["settings"][k]) for k in keys), *([f"{r['seeds']}/{r['of']}"] if spread else []), *values]
+        )
     header = [*keys, *(["seeds"] if spread else []), *(label for _, label, _ in present)]
     return table(header, body, "l" * len(keys) + "r" * (len(header) - len(keys)))
 
@@ -92,7 +117,9 @@ def figure_name(step: str, dataset: str, setting: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.\-]", "_", f"{step}-{dataset}-{setting}") + ".png"
 
 
-def series(step_rows: list[dict], setting: str, key: str) -> tuple[list, dict[str, tuple[np.ndarray, np.ndarray | None]]]:
+def series(
+    step_rows: list[dict], setting: str, key: str
+) -> tuple[list, dict[str, tuple[np.ndarray, np.ndarray | None]]]:
     """x values of `setting` and, per combination of the other settings, the mean and sd of `key` at each."""
     xs = list(dict.fromkeys(repr(r["settings"][setting]) for r in step_rows))
     values = {repr(r["settings"][setting]): r["settings"][setting] for r in step_rows}
@@ -103,7 +130,9 @@ def series(step_rows: list[dict], setting: str, key: str) -> tuple[list, dict[st
         i = xs.index(repr(r["settings"][setting]))
         mean[i] = np.nan if r[key] is None else r[key]
         sd[i] = np.nan if r[f"{key}_sd"] is None else r[f"{key}_sd"]
-    return [values[x] for x in xs], {label: (m, None if np.isnan(s).all() else np.nan_to_num(s)) for label, (m, s) in lines.items()}
+    return [values[x] for x in xs], {
+        label: (m, None if np.isnan(s).all() else np.nan_to_num(s)) for label, (m, s) in lines.items()
+    }
 
 
 def draw_grid_figures(out: Path, study: dict) -> dict[tuple[str, str, str], str]:
@@ -138,13 +167,24 @@ def grids(study: dict) -> list[str]:
     for step, cells in grid_cells(study).items():
         varying = {key: list(dict.fromkeys(repr(c["varying"][key]) for c in cells)) for key in cells[0]["varying"]}
         batched = sorted({c["folder"] for c in cells if "/batch" in c["folder"]})
-        lines += [f"## Grid: {step}", "", "Settings that vary: " + "; ".join(f"{code(k)} over {len(v)} values" for k, v in varying.items())
-                  + f" — {len(cells)} cells. Final test metrics, the mean over seeds ± their standard deviation where "
-                  "there are several; BCE excess is BCE above the test images' entropy floor (nats per pixel).", ""]
+        lines += [
+            f"## Grid: {step}",
+            "",
+            "Settings that vary: "
+            + "; ".join(f"{code(k)} over {len(v)} values" for k, v in varying.items())
+            + f" — {len(cells)} cells. Final test metrics, the mean over seeds ± their standard deviation where "
+            "there are several; BCE excess is BCE above the test images' entropy floor (nats per pixel).",
+            "",
+        ]
         if batched:
-            lines += [f"{len(batched)} group(s) of cells that differ only in code size and seed trained together as one batched "
-                      "sweep (all on the first seed's training subset and batch order, each model from its own seed): "
-                      + ", ".join(code(f) for f in batched) + ".", ""]
+            lines += [
+                f"{len(batched)} group(s) of cells that differ only in code size and seed trained "
+                "together as one batched "
+                "sweep (all on the first seed's training subset and batch order, each model from its own seed): "
+                + ", ".join(code(f) for f in batched)
+                + ".",
+                "",
+            ]
         step_rows = rows(cells)
         for dataset in dict.fromkeys(r["dataset"] for r in step_rows):
             lines += [f"### {step} on {dataset_title(dataset)}", ""]
@@ -152,7 +192,10 @@ def grids(study: dict) -> list[str]:
             for setting in settings_of(cells):
                 path = figures.get((step, dataset, setting))
                 if path:
-                    lines += figure(path, f"{step} against {setting}",
-                                    f"Final test metrics against {setting}; one line per combination of the other settings, "
-                                    "error bars ± one standard deviation over seeds.")
+                    lines += figure(
+                        path,
+                        f"{step} against {setting}",
+                        f"Final test metrics against {setting}; one line per combination of the other settings, "
+                        "error bars ± one standard deviation over seeds.",
+                    )
     return lines

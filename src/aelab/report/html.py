@@ -26,10 +26,12 @@ CSS = """
 * { box-sizing: border-box; }
 html { font-size: 17px; -webkit-text-size-adjust: 100%; }
 body { margin: 0; color: var(--fg); background: #fff; line-height: 1.6;
-       font-family: -apple-system, "Segoe UI", Roboto, "Helvetica Neue", "Noto Sans", "Liberation Sans", Arial, sans-serif; }
+       font-family: -apple-system, "Segoe UI", Roboto, "Helvetica Neue", "Noto Sans", "Liberation Sans", Arial,
+         sans-serif; }
 main { max-width: 54rem; margin: 0 auto; padding: 2.5rem 1.5rem 5rem; }
 h1 { font-size: 2.1rem; line-height: 1.2; margin: 0 0 1rem; letter-spacing: -0.01em; }
-h2 { font-size: 1.55rem; line-height: 1.25; margin: 3.2rem 0 1rem; padding-bottom: .35rem; border-bottom: 2px solid var(--line); }
+h2 { font-size: 1.55rem; line-height: 1.25; margin: 3.2rem 0 1rem; padding-bottom: .35rem;
+     border-bottom: 2px solid var(--line); }
 h3 { font-size: 1.22rem; margin: 2.4rem 0 .6rem; }
 h4 { font-size: 1.02rem; margin: 1.8rem 0 .4rem; color: var(--muted); }
 p, ul, ol { margin: .7rem 0; }
@@ -40,7 +42,8 @@ code { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, "DejaVu San
        background: var(--code); padding: .08em .32em; border-radius: 4px; overflow-wrap: anywhere; }
 pre { background: var(--code); padding: .8rem 1rem; border-radius: 6px; overflow-x: auto; line-height: 1.45; }
 pre code { background: none; padding: 0; font-size: .84rem; overflow-wrap: normal; }
-blockquote { margin: 1.4rem 0; padding: .6rem 1rem; background: #fff7e0; border-left: 4px solid #e3a500; border-radius: 0 6px 6px 0; }
+blockquote { margin: 1.4rem 0; padding: .6rem 1rem; background: #fff7e0; border-left: 4px solid #e3a500;
+             border-radius: 0 6px 6px 0; }
 .table { overflow-x: auto; margin: 1rem 0 1.4rem; max-width: 100%; }
 .tables { display: flex; flex-wrap: wrap; gap: 0 2.2rem; align-items: flex-start; }
 table { border-collapse: collapse; font-size: .84rem; font-variant-numeric: tabular-nums; }
@@ -53,12 +56,15 @@ tbody tr:nth-child(even) td { background: #fafbfc; }
 figure { margin: 1.6rem 0; }
 figure img { display: block; max-width: 100%; height: auto; margin: 0 auto; }
 figcaption { color: var(--muted); font-size: .9rem; margin-top: .45rem; text-align: center; }
-.equation { display: flex; align-items: center; justify-content: center; gap: 2.5rem; margin: 1.1rem 0; overflow-x: auto; }
+.equation { display: flex; align-items: center; justify-content: center; gap: 2.5rem; margin: 1.1rem 0;
+            overflow-x: auto; }
 .equation .tag { color: var(--muted); }
 img.math { display: inline; }
 code.tex { background: none; color: var(--muted); }
-nav.toc { background: var(--soft); border: 1px solid var(--line); border-radius: 8px; padding: .9rem 1.4rem; margin: 1.8rem 0 1rem; }
-nav.toc h2 { font-size: 1rem; margin: 0 0 .4rem; padding: 0; border: 0; text-transform: uppercase; letter-spacing: .05em; color: var(--muted); }
+nav.toc { background: var(--soft); border: 1px solid var(--line); border-radius: 8px; padding: .9rem 1.4rem;
+          margin: 1.8rem 0 1rem; }
+nav.toc h2 { font-size: 1rem; margin: 0 0 .4rem; padding: 0; border: 0; text-transform: uppercase;
+             letter-spacing: .05em; color: var(--muted); }
 nav.toc ol { margin: 0; padding-left: 1.3rem; }
 nav.toc > ol > li { margin: .3rem 0; font-weight: 600; }
 nav.toc ol ol { columns: 2; column-gap: 2rem; font-weight: 400; font-size: .92rem; padding-left: 1rem; }
@@ -88,6 +94,7 @@ PAGE = """<!DOCTYPE html>
 
 def embedder(root: Path):
     """The image callback: a file under `root` as a data URI; anything else is named, not fetched."""
+
     def image(src: str, alt: str) -> str:
         path = (root / src).resolve()
         inside = not Path(src).is_absolute() and ".." not in Path(src).parts and ":" not in src
@@ -95,6 +102,7 @@ def embedder(root: Path):
             return f'<span class="missing">[figure not found: {html.escape(src)}]</span>'
         data = base64.b64encode(path.read_bytes()).decode("ascii")
         return f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt)}" loading="eager">'
+
     return image
 
 
@@ -107,8 +115,10 @@ def contents(headings: list[tuple[int, str, str]]) -> str:
             groups.append((link, []))
         elif level == 3 and groups:
             groups[-1][1].append(link)
-    items = "".join(f"<li>{link}" + (f"<ol>{''.join(f'<li>{s}</li>' for s in subs)}</ol>" if subs else "") + "</li>"
-                    for link, subs in groups)
+    items = "".join(
+        f"<li>{link}" + (f"<ol>{''.join(f'<li>{s}</li>' for s in subs)}</ol>" if subs else "") + "</li>"
+        for link, subs in groups
+    )
     return f'<nav class="toc"><h2>Contents</h2><ol>{items}</ol></nav>'
 
 

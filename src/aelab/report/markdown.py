@@ -21,9 +21,18 @@ REPORT_MD = "report.md"
 
 def report_markdown(study: dict) -> str:
     """The report's text, from `collect.collect(out)`; the HTML page is rendered from this same text."""
-    lines = [*sections.header(study), *sections.gradients(study), *sections.models(study), *sections.comparison(study),
-             *grids(study), *sections.sweeps(study), *anomalies(study), *probes(study),
-             *sections.skipped(study), *provenance(study)]
+    lines = [
+        *sections.header(study),
+        *sections.gradients(study),
+        *sections.models(study),
+        *sections.comparison(study),
+        *grids(study),
+        *sections.sweeps(study),
+        *anomalies(study),
+        *probes(study),
+        *sections.skipped(study),
+        *provenance(study),
+    ]
     return "\n".join(lines).rstrip("\n") + "\n"
 
 

@@ -64,8 +64,10 @@ def math_html(tex: str, mode: str = "inline") -> str:
         element = f'<code class="tex">{html.escape(tex.strip())}</code>'
     else:
         uri, height, depth = image
-        element = (f'<img class="math" src="{uri}" alt="{html.escape(" ".join(tex.split()))}" '
-                   f'style="height:{height:.3f}em;vertical-align:{-depth:.3f}em">')
+        element = (
+            f'<img class="math" src="{uri}" alt="{html.escape(" ".join(tex.split()))}" '
+            f'style="height:{height:.3f}em;vertical-align:{-depth:.3f}em">'
+        )
     if mode == "inline":
         return element
     label = f'<span class="tag">({html.escape(tag.group(1))})</span>' if tag else ""

@@ -1,33 +1,49 @@
-"""Markdown → HTML for the report: the subset its text and docs/gradients.md use, nothing more.
+"""Markdown → HTML for the report: markdown-it-py parses, a small renderer here writes the HTML.
 
-Blocks: headings (with ids, collected for the table of contents), paragraphs, nested lists, fenced
-code, `$$` display math, pipe tables, block quotes, and an image paragraph as a <figure> with the
-text under it as caption. Inline: code spans, `$…$` math, **strong**, *emphasis*, images and links.
-All text is escaped before any markup is added, so whatever a path or message holds stays text;
-a link that leaves the page is shown as its text alone (except a relative link to a run's own
-explorer.html, a place to go rather than something loaded), and images go through the `image` callback
-(which embeds them), so the page never refers to anything outside itself.
+Why markdown-it-py: it is a CommonMark parser (with GFM tables, and `$…$`/`$$…$$` math from
+mdit-py-plugins' dollarmath), so nested lists, emphasis, code spans and backslash escapes follow a
+specification rather than a page of regular expressions that handle only the cases someone tried.
+
+What is our own is the rendering, one small function per node of markdown-it's syntax tree, because
+the page must stay closed and self-contained:
+- raw HTML is off in the parser and every text is escaped, so whatever a path or message holds stays text;
+- math goes through `math_html` (TeX → PNG, offline) rather than to a script that typesets it in the browser;
+- images go through the `image` callback (which embeds them), and a paragraph that starts with an image
+  is a <figure> with the rest of the paragraph as its caption;
+- a link that leaves the page is shown as its text alone, except a `#` anchor and a relative link to a
+  run's own explorer.html (`sibling_page`: a place to go rather than something loaded);
+- headings get unique ids and are collected for the table of contents;
+- table cells carry their alignment as a class (the page's CSP forbids inline styles), each table sits in a
+  scrolling box, and consecutive tables share a row;
+- a soft line break is a space, and nothing is added between inline elements, so the text reads as written.
 """
 
 from __future__ import annotations
 
 import html
+import itertools
 import re
-from typing import Callable
+from collections.abc import Callable
+from urllib.parse import unquote
+
+from markdown_it import MarkdownIt
+from markdown_it.tree import SyntaxTreeNode
+from mdit_py_plugins.dollarmath import dollarmath_plugin
 
 from aelab.report.math import math_html
 
-Image = Callable[[str, str], str]  # (src as written, alt text) → an <img> element
-INLINE = re.compile(
-    r"(?P<code>`+)(?P<code_text>.+?)(?P=code)"
-    r"|!\[(?P<alt>[^\]]*)\]\((?P<src>[^)\s]+)\)"
-    r"|\[(?P<text>[^\]]+)\]\((?P<href>[^)\s]+)\)"
-    r"|(?<![\\$\w])\$(?=\S)(?P<tex>[^$]+?)(?<=\S)\$(?![\d$])")
-HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
-ITEM = re.compile(r"^(\s*)([-*]|\d+\.)\s+(.*)$")
-SEPARATOR = re.compile(r"^\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$")
+Image = Callable[[str, str], str]  # (the image's path, alt text) → an <img> element
+Heading = tuple[int, str, str]  # (level, id, inner HTML)
 
-
+# Indented code is off: in the report's text an indent only ever continues a list item. `$` math needs no
+# space inside its dollars and no digit outside them, so "costs $5 and $6" stays text.
+PARSER = (
+    MarkdownIt("commonmark", {"html": False})
+    .enable("table")
+    .disable("code")
+    .use(dollarmath_plugin, allow_labels=False, allow_space=False, allow_digits=False)
+)
+BLOCKS = ("list_item", "blockquote")  # nodes whose children are blocks, one per line
 LINKED_PAGES = ("explorer.html",)  # pages aelab writes into a run folder, which the report may link to
 
 
@@ -35,8 +51,17 @@ def sibling_page(href: str) -> bool:
     """A relative link, inside the report's folder, to one of aelab's own pages (`aelab explore`'s): a
     place to go, not something the report loads, so it stays a link; any other link is shown as text."""
     parts = href.split("/")
-    return (":" not in href and not href.startswith("/") and ".." not in parts and "\\" not in href
-            and parts[-1] in LINKED_PAGES)
+    return (
+        ":" not in href
+        and not href.startswith("/")
+        and ".." not in parts
+        and "\\" not in href
+        and parts[-1] in LINKED_PAGES
+    )
+
+
+def text(content: str) -> str:
+    return html.escape(content, quote=False)
 
 
 class Renderer:
@@ -44,33 +69,48 @@ class Renderer:
 
     def __init__(self, image: Image):
         self.image, self.headings, self.ids = image, [], set()
+        self.rules: dict[str, Callable[[SyntaxTreeNode], str]] = {
+            "text": lambda node: text(node.content),
+            "softbreak": lambda node: " ",
+            "hardbreak": lambda node: "<br>",
+            "code_inline": lambda node: f"<code>{text(node.content)}</code>",
+            "fence": lambda node: f"<pre><code>{text(node.content.removesuffix(chr(10)))}</code></pre>",
+            "math_inline": lambda node: math_html(node.content, "inline"),
+            "math_block": lambda node: math_html(node.content.strip(), "display"),
+            "hr": lambda node: "<hr>",
+            "heading": self.heading,
+            "paragraph": self.paragraph,
+            "image": self.embed,
+            "link": self.link,
+            "table": self.table,
+            "th": self.cell,
+            "td": self.cell,
+            "root": lambda node: "\n".join(self.side_by_side(node.children)),
+        }
 
-    def inline(self, text: str) -> str:
-        """Escaped text with inline markup; code, math, images and links are set aside first, so that
-        emphasis may span them (`**a $x$ b**`) and nothing inside them is read as markup."""
-        pieces: list[str] = []
+    def html(self, node: SyntaxTreeNode) -> str:
+        return self.rules.get(node.type, self.container)(node)
 
-        def hold(m: re.Match) -> str:
-            pieces.append(self.token(m))
-            return f"\x00{len(pieces) - 1}\x00"
+    def inner(self, node: SyntaxTreeNode) -> str:
+        return "".join(self.html(child) for child in node.children)
 
-        escaped = html.escape(INLINE.sub(hold, text.replace("\x00", "")), quote=False).replace("\\|", "|")
-        marked = emphasis(escaped)
-        return re.sub("\x00(\\d+)\x00", lambda m: pieces[int(m[1])], marked)
+    def container(self, node: SyntaxTreeNode) -> str:
+        """Lists, items, quotes, emphasis, table rows: the node's tag around its children."""
+        inner = "\n".join(self.side_by_side(node.children)) if node.type in BLOCKS else self.inner(node)
+        start = f' start="{node.attrs["start"]}"' if "start" in node.attrs else ""  # an ordered list not starting at 1
+        return f"<{node.tag}{start}>{inner}</{node.tag}>" if node.tag else inner
 
-    def token(self, m: re.Match) -> str:
-        if m["code"]:
-            return f"<code>{html.escape((m['code_text'].strip() or m['code_text']).replace(chr(92) + '|', '|'))}</code>"
-        if m["src"]:
-            return self.image(m["src"], m["alt"])
-        if m["href"]:
-            inner = self.inline(m["text"])
-            return f'<a href="{html.escape(m["href"])}">{inner}</a>' if m["href"].startswith("#") or sibling_page(m["href"]) else inner
-        return math_html(m["tex"], "inline")
+    def side_by_side(self, nodes: list[SyntaxTreeNode]) -> list[str]:
+        """Blocks, consecutive tables sharing a row (a flex box that wraps), e.g. a run's metrics beside its epochs."""
+        out: list[str] = []
+        for is_table, group in itertools.groupby(nodes, key=lambda node: node.type == "table"):
+            blocks = [self.html(node) for node in group]
+            out += [f'<div class="tables">{"".join(blocks)}</div>'] if is_table and len(blocks) > 1 else blocks
+        return out
 
-    def heading(self, level: int, text: str) -> str:
-        inner = self.inline(text)
-        slug = re.sub(r"[^a-z0-9]+", "-", re.sub(r"<[^>]+>", "", html.unescape(inner)).lower()).strip("-") or "section"
+    def heading(self, node: SyntaxTreeNode) -> str:
+        level, inner = int(node.tag[1:]), self.html(node.children[0])
+        slug = re.sub(r"[^a-z0-9]+", "-", html.unescape(re.sub(r"<[^>]+>", "", inner)).lower()).strip("-") or "section"
         anchor, n = slug, 2
         while anchor in self.ids:
             anchor, n = f"{slug}-{n}", n + 1
@@ -78,150 +118,33 @@ class Renderer:
         self.headings.append((level, anchor, inner))
         return f'<h{level} id="{anchor}">{inner}</h{level}>'
 
-    def render(self, lines: list[str], tight: bool = False) -> str:
-        """HTML of a list of lines (a document, or the inside of a list item or quote)."""
-        out, i = [], 0
-        while i < len(lines):
-            line = lines[i]
-            stripped = line.strip()
-            if not stripped:
-                i += 1
-            elif stripped.startswith("```"):
-                end = next((j for j in range(i + 1, len(lines)) if lines[j].strip().startswith("```")), len(lines))
-                out.append(f"<pre><code>{html.escape(chr(10).join(lines[i + 1:end]))}</code></pre>")
-                i = end + 1
-            elif stripped.startswith("$$"):
-                end = i if stripped.endswith("$$") and len(stripped) > 2 else next(
-                    (j for j in range(i + 1, len(lines)) if lines[j].strip().endswith("$$")), len(lines) - 1)
-                out.append(math_html(" ".join(lines[i:end + 1]).strip()[2:-2], "display"))
-                i = end + 1
-            elif HEADING.match(line):
-                m = HEADING.match(line)
-                out.append(self.heading(len(m[1]), m[2]))
-                i += 1
-            elif stripped.startswith("|") and i + 1 < len(lines) and SEPARATOR.match(lines[i + 1].strip()):
-                end = next((j for j in range(i, len(lines)) if not lines[j].strip().startswith("|")), len(lines))
-                out.append(self.table(lines[i:end]))
-                i = end
-            elif ITEM.match(line):
-                i = self.list(lines, i, out)
-            elif stripped.startswith(">"):
-                end = next((j for j in range(i, len(lines)) if not lines[j].strip().startswith(">")), len(lines))
-                inner = [re.sub(r"^\s*>\s?", "", x) for x in lines[i:end]]
-                out.append(f"<blockquote>{self.render(inner)}</blockquote>")
-                i = end
-            else:
-                end = i + 1
-                while end < len(lines) and lines[end].strip() and not starts_block(lines[end]):
-                    end += 1
-                out.append(self.paragraph(" ".join(x.strip() for x in lines[i:end]), tight))
-                i = end
-        return "\n".join(side_by_side(out))
+    def paragraph(self, node: SyntaxTreeNode) -> str:
+        parts = [child for child in node.children[0].children if child.type != "text" or child.content]
+        if parts and parts[0].type == "image":  # an image paragraph: a figure, the text after the image its caption
+            caption = "".join(self.html(part) for part in parts[1:]).strip()
+            caption = f"<figcaption>{caption}</figcaption>" if caption else ""
+            return f"<figure>{self.html(parts[0])}{caption}</figure>"
+        inner = self.html(node.children[0])
+        return inner if node.hidden else f"<p>{inner}</p>"  # hidden: a paragraph of a tight list item
 
-    def paragraph(self, text: str, tight: bool) -> str:
-        m = re.match(r"^!\[([^\]]*)\]\(([^)\s]+)\)\s*(.*)$", text)
-        if m:  # an image paragraph: a figure, the text after the image its caption
-            caption = f"<figcaption>{self.inline(m[3])}</figcaption>" if m[3] else ""
-            return f"<figure>{self.image(m[2], m[1])}{caption}</figure>"
-        return self.inline(text) if tight else f"<p>{self.inline(text)}</p>"
+    def embed(self, node: SyntaxTreeNode) -> str:
+        return self.image(unquote(node.attrs["src"]), node.content)  # markdown-it percent-encodes the path
 
-    def table(self, rows: list[str]) -> str:
-        cells = [split_row(r) for r in rows]
-        aligns = ["right" if c.endswith(":") and not c.startswith(":") else "center" if c.startswith(":") and c.endswith(":")
-                  else "" for c in cells[1]]
+    def link(self, node: SyntaxTreeNode) -> str:
+        href = str(node.attrs["href"])
+        kept = href.startswith("#") or sibling_page(href)
+        return f'<a href="{html.escape(href)}">{self.inner(node)}</a>' if kept else self.inner(node)
 
-        def row(values: list[str], tag: str) -> str:
-            return "<tr>" + "".join(f'<{tag}{f" class={chr(34)}{a}{chr(34)}" if a else ""}>{self.inline(v)}</{tag}>'
-                                    for v, a in zip(values, aligns + [""] * len(values))) + "</tr>"
+    def table(self, node: SyntaxTreeNode) -> str:
+        return f'<div class="table"><table>{self.inner(node)}</table></div>'
 
-        body = "".join(row(r, "td") for r in cells[2:])
-        return f'<div class="table"><table><thead>{row(cells[0], "th")}</thead><tbody>{body}</tbody></table></div>'
-
-    def list(self, lines: list[str], i: int, out: list[str]) -> int:
-        """Render the list starting at line i into `out`; returns the index after it.
-
-        An item holds the lines indented past its marker (dedented to its content column) and
-        lazy continuation lines; a blank line inside or between items makes the list loose (<p>s).
-        """
-        first = ITEM.match(lines[i])
-        indent, ordered = len(first[1]), first[2][0].isdigit()
-        items, loose = [], False
-        while i < len(lines):
-            m = ITEM.match(lines[i])
-            if not m or len(m[1]) != indent or m[2][0].isdigit() != ordered:
-                break
-            width, body, i = len(m[0]) - len(m[3]), [m[3]], i + 1
-            while i < len(lines):
-                line = lines[i]
-                if not line.strip():
-                    after = next_nonblank(lines, i)
-                    if after is None or indentation(lines[after]) <= indent:
-                        break
-                    body.append("")
-                elif indentation(line) > indent:
-                    body.append(line[width:] if not line[:width].strip() else line.strip())
-                elif not starts_block(line) and body[-1].strip():
-                    body.append(line.strip())  # a lazy continuation line
-                else:
-                    break
-                i += 1
-            items.append(body)
-            loose = loose or "" in body
-            after = next_nonblank(lines, i)
-            if after is not None and after > i:  # blank lines: the list goes on only with a sibling item
-                sibling = ITEM.match(lines[after])
-                if not sibling or len(sibling[1]) != indent:
-                    break
-                loose, i = True, after
-        tag = "ol" if ordered else "ul"
-        out.append(f"<{tag}>" + "".join(f"<li>{self.render(body, tight=not loose)}</li>" for body in items) + f"</{tag}>")
-        return i
+    def cell(self, node: SyntaxTreeNode) -> str:
+        align = str(node.attrs.get("style", "")).removeprefix("text-align:")
+        attribute = f' class="{align}"' if align in ("right", "center") else ""  # left is the default
+        return f"<{node.tag}{attribute}>{self.inner(node)}</{node.tag}>"
 
 
-def side_by_side(blocks: list[str]) -> list[str]:
-    """Consecutive tables share a row (a flex box that wraps), e.g. a run's metrics beside its epochs."""
-    out: list[str] = []
-    for block in blocks:
-        if block.startswith('<div class="table">') and out and out[-1].startswith('<div class="table">'):
-            out[-1] = out[-1] + block
-        elif block.startswith('<div class="table">') and out and out[-1].startswith('<div class="tables">'):
-            out[-1] = out[-1][:-len("</div>")] + block + "</div>"
-        else:
-            out.append(block)
-            continue
-        if not out[-1].startswith('<div class="tables">'):
-            out[-1] = f'<div class="tables">{out[-1]}</div>'
-    return out
-
-
-def indentation(line: str) -> int:
-    return len(line) - len(line.lstrip())
-
-
-def next_nonblank(lines: list[str], i: int) -> int | None:
-    return next((j for j in range(i, len(lines)) if lines[j].strip()), None)
-
-
-def starts_block(line: str) -> bool:
-    s = line.strip()
-    return bool(HEADING.match(line) or ITEM.match(line) or s.startswith(("```", "$$", "|", ">")))
-
-
-def split_row(row: str) -> list[str]:
-    """The cells of a pipe-table row; `\\|` is a literal pipe inside a cell."""
-    text = row.strip()
-    text = text[1:] if text.startswith("|") else text
-    text = text[:-1] if text.endswith("|") and not text.endswith("\\|") else text
-    return [part.strip() for part in re.split(r"(?<!\\)\|", text)]
-
-
-def emphasis(escaped: str) -> str:
-    """**strong** and *emphasis* on already escaped text."""
-    escaped = re.sub(r"\*\*(?=\S)(.+?)(?<=\S)\*\*", r"<strong>\1</strong>", escaped)
-    return re.sub(r"(?<![\*\w])\*(?=[^\s*])(.+?)(?<=[^\s*])\*(?![\*\w])", r"<em>\1</em>", escaped)
-
-
-def render(markdown: str, image: Image) -> tuple[str, list[tuple[int, str, str]]]:
+def render(markdown: str, image: Image) -> tuple[str, list[Heading]]:
     """(HTML body, headings as (level, id, inner HTML)) of a Markdown document."""
     renderer = Renderer(image)
-    return renderer.render(markdown.splitlines()), renderer.headings
+    return renderer.html(SyntaxTreeNode(PARSER.parse(markdown))), renderer.headings

@@ -17,15 +17,24 @@ FIGURE_CAPTIONS = {
     "weights.png": "The encoder's first-layer weights as 28×28 images, on a colour scale symmetric about 0.",
     "loss.png": "Training and test loss per epoch, with the entropy floor of the test images.",
 }
-FIGURE_CAPTIONS.update({
-    "filters.png": "The first convolution's 3×3 kernels, on a colour scale symmetric about 0.",
-    "feature_maps.png": "Test images and the first layer's feature maps of each (each map scaled to its own range).",
-    "codes.png": "The test images' codes (a VAE's posterior means), coloured by class; PCA of them for codes of more than 2 dimensions.",
-    "manifold.png": "Decodings of a 30×30 grid over [−1, 1]² of the code plane (the Keras VAE example's figure).",
-    "manifold_codes.png": "Decodings of a 30×30 grid over the region the test codes occupy (1st–99th percentile).",
-    "samples.png": "Decodings of codes drawn from the prior N(0, I).",
-    "interpolation.png": "Decodings along the straight line between two test images' codes, over the pixel-space blend of the two.",
-})
+FIGURE_CAPTIONS.update(
+    {
+        "filters.png": "The first convolution's 3×3 kernels, on a colour scale symmetric about 0.",
+        "feature_maps.png": (
+            "Test images and the first layer's feature maps of each (each map scaled to its own range)."
+        ),
+        "codes.png": (
+            "The test images' codes (a VAE's posterior means), coloured by class; PCA of them for codes "
+            "of more than 2 dimensions."
+        ),
+        "manifold.png": "Decodings of a 30×30 grid over [−1, 1]² of the code plane (the Keras VAE example's figure).",
+        "manifold_codes.png": "Decodings of a 30×30 grid over the region the test codes occupy (1st–99th percentile).",
+        "samples.png": "Decodings of codes drawn from the prior N(0, I).",
+        "interpolation.png": (
+            "Decodings along the straight line between two test images' codes, over the pixel-space blend of the two."
+        ),
+    }
+)
 NOISY_CAPTION = "Test images, the noisy inputs the model was given, and its outputs."
 
 
@@ -34,9 +43,11 @@ def is_classic(study: dict) -> bool:
     return (study["manifest"].get("study") or {}).get("name", "classic") == "classic"
 
 
-CLASSIC_INTRO = ("The classic autoencoder study, reproduced: the hand-derived gradients of a small autoencoder are checked, "
-                 "four autoencoders (shallow, deep, denoising, sparse) are trained on each data set, and a sweep over the "
-                 "code size, beside PCA, shows how much a larger code helps.")
+CLASSIC_INTRO = (
+    "The classic autoencoder study, reproduced: the hand-derived gradients of a small autoencoder are checked, "
+    "four autoencoders (shallow, deep, denoising, sparse) are trained on each data set, and a sweep over the "
+    "code size, beside PCA, shows how much a larger code helps."
+)
 
 
 def header(study: dict) -> list[str]:
@@ -46,14 +57,26 @@ def header(study: dict) -> list[str]:
     title = "Autoencoder study: reproduction report" if classic else about["title"]
     intro = [CLASSIC_INTRO, ""] if classic else [about["description"], ""] if about.get("description") else []
     source = "" if classic else f"The study {code(about['source'])}, run by `aelab run`. "
-    lines = [f"# {title}", "", *intro,
-             f"{source}Written from the run folders under {code(study['out'])}: every number and figure below is read from "
-             "those folders, nothing was retrained to write it."
-             + (f" {'Reproduction started' if classic else 'Started'} {manifest['started']}, finished "
-                f"{manifest.get('finished', '–')}." if manifest.get("started") else ""), ""]
+    lines = [
+        f"# {title}",
+        "",
+        *intro,
+        f"{source}Written from the run folders under {code(study['out'])}: every number and figure below is read from "
+        "those folders, nothing was retrained to write it."
+        + (
+            f" {'Reproduction started' if classic else 'Started'} {manifest['started']}, finished "
+            f"{manifest.get('finished', '–')}."
+            if manifest.get("started")
+            else ""
+        ),
+        "",
+    ]
     if manifest.get("quick"):
-        lines += ["> **Quick run.** 2,000 training images, 1,000 test images, 1 epoch per model and a sweep over two code "
-                  "sizes: a smoke test of the pipeline. Its numbers are not the study's.", ""]
+        lines += [
+            "> **Quick run.** 2,000 training images, 1,000 test images, 1 epoch per model and a sweep over two code "
+            "sizes: a smoke test of the pipeline. Its numbers are not the study's.",
+            "",
+        ]
     return lines
 
 
@@ -65,48 +88,81 @@ def gradients(study: dict) -> list[str]:
     if run is None:
         return lines + ["The gradient checks have not run (no finished `gradients/` folder).", ""]
     if run["derivation"]:
-        lines += ["*The derivation below is the project's docs/gradients.md, as copied into `gradients/` when the checks "
-                  "ran; the checks themselves follow it.*", "", *body_of(run["derivation"], shift=1)]
+        lines += [
+            "*The derivation below is the project's docs/gradients.md, as copied into `gradients/` when the checks "
+            "ran; the checks themselves follow it.*",
+            "",
+            *body_of(run["derivation"], shift=1),
+        ]
     else:
         lines += ["(The derivation, docs/gradients.md, was not found beside the package when the checks ran.)", ""]
     c, checks = run["config"].get("config", {}), run["checks"]
     failed = sum(not row["passed"] for row in checks)
     verdict = f"all {len(checks)} checks passed" if not failed else f"**{failed} of {len(checks)} checks FAILED**"
-    lines += ["### The checks, run for this report", "",
-              f"Seed {c.get('seed')}, {c.get('n')} inputs of {c.get('n_features')} features, {c.get('n_hidden')} hidden units, "
-              f"float64: {verdict}.", ""]
-    rows = [[r["reference"], r["parameter"], number(r["max_abs_error"], ".2e"), number(r["max_rel_error"], ".2e"),
-             number(r["tolerance"], ".0e"), "pass" if r["passed"] else "FAIL"] for r in checks]
-    return (lines + table(["reference", "parameter", "max abs error", "max rel error", "tolerance", "result"], rows, "llrrrc")
-            + GRADE_YOUR_OWN)
+    lines += [
+        "### The checks, run for this report",
+        "",
+        f"Seed {c.get('seed')}, {c.get('n')} inputs of {c.get('n_features')} features, "
+        f"{c.get('n_hidden')} hidden units, "
+        f"float64: {verdict}.",
+        "",
+    ]
+    rows = [
+        [
+            r["reference"],
+            r["parameter"],
+            number(r["max_abs_error"], ".2e"),
+            number(r["max_rel_error"], ".2e"),
+            number(r["tolerance"], ".0e"),
+            "pass" if r["passed"] else "FAIL",
+        ]
+        for r in checks
+    ]
+    return (
+        lines
+        + table(["reference", "parameter", "max abs error", "max rel error", "tolerance", "result"], rows, "llrrrc")
+        + GRADE_YOUR_OWN
+    )
 
 
 # How a reader checks their own derivation with the same references (docs/gradients.md, "Check your own gradients").
 GRADE_YOUR_OWN = [
-    "### Grade your own gradients", "",
+    "### Grade your own gradients",
+    "",
     "The same references grade anyone's implementation of this exercise, and name the classic mistake it matches "
-    "(a dropped ReLU mask, −2 for the residual, a lost 1/n, a transposed product, …) with the equation that fixes it:", "",
+    "(a dropped ReLU mask, −2 for the residual, a lost 1/n, a transposed product, …) with the equation that fixes it:",
+    "",
     "```bash",
     "aelab gradcheck --template > my_backprop.py          # the signature, shapes and TODOs",
     "aelab gradcheck --impl my_backprop.py                # pass/fail per parameter, and the diagnosis",
     "aelab gradcheck --impl submissions/*.py --csv        # a class: one row per file (or --json)",
-    "```", "",
+    "```",
+    "",
     f"Variants: {code('--model sigmoid-bce')} (sigmoid output, binary cross-entropy) and {code('--model deep')}; "
-    f"from Python, {code('aelab.gradcheck.check(gradients)')} with a function or a file's path.", "",
+    f"from Python, {code('aelab.gradcheck.check(gradients)')} with a function or a file's path.",
+    "",
 ]
 
 
 KERAS_ARCHITECTURES = {  # the models whose layers a width list cannot describe (models/conv.py, models/variational.py)
     "conv": "conv 32 → pool → conv 32 → pool → 7×7×32 (code) → transposed conv 32 ×2 → conv 1 (the Keras conv example)",
-    "conv-denoising": "conv 32 → pool → conv 32 → pool → 7×7×32 (code) → transposed conv 32 ×2 → conv 1 (the Keras conv example)",
-    "conv-vae": "conv 32/2 → conv 64/2 → 16 → Gaussian code → 7×7×64 → transposed conv 64, 32 → 1 (the Keras VAE example)",
+    "conv-denoising": (
+        "conv 32 → pool → conv 32 → pool → 7×7×32 (code) → transposed conv 32 ×2 → conv 1 (the Keras conv example)"
+    ),
+    "conv-vae": (
+        "conv 32/2 → conv 64/2 → 16 → Gaussian code → 7×7×64 → transposed conv 64, 32 → 1 (the Keras VAE example)"
+    ),
 }
 
 
 def architecture(c: dict) -> str:
     if c.get("model") in KERAS_ARCHITECTURES:
         return KERAS_ARCHITECTURES[c["model"]]
-    hidden = [str(h) for h in c.get("hidden_sizes", [])] if c.get("model") in ("deep", "denoising", "vae", "beta-vae") else []
+    hidden = (
+        [str(h) for h in c.get("hidden_sizes", [])]
+        if c.get("model") in ("deep", "denoising", "vae", "beta-vae")
+        else []
+    )
     widths = ["input", *hidden, f"{c.get('code_size')} (code)", *hidden[::-1], "input"]
     return " → ".join(widths)
 
@@ -128,8 +184,11 @@ def explorer_link(run: dict) -> list[str]:
     """A link to the run's explorer.html (`aelab explore`), when there is one."""
     if not run.get("explorer"):
         return []
-    return [f"[Open this model in the explorer]({quote(run['name'])}/{EXPLORER_HTML}): draw, and watch it reconstruct; "
-            "walk its code space (one offline page, written by `aelab explore`).", ""]
+    return [
+        f"[Open this model in the explorer]({quote(run['name'])}/{EXPLORER_HTML}): draw, and watch it reconstruct; "
+        "walk its code space (one offline page, written by `aelab explore`).",
+        "",
+    ]
 
 
 def models(study: dict) -> list[str]:
@@ -144,9 +203,16 @@ def models(study: dict) -> list[str]:
     return lines
 
 
-COMPARISON = [("train_loss", "train loss", ".4f"), ("test_bce", "test BCE", ".4f"), ("test_bce_floor", "floor", ".4f"),
-              ("test_bce_excess", "excess", ".4f"), ("test_mse", "MSE", ".5f"), ("test_psnr_db", "PSNR (dB)", ".2f"),
-              ("test_code_zero_fraction", "code zeros", ".1%"), ("seconds_training", "seconds", ".1f")]
+COMPARISON = [
+    ("train_loss", "train loss", ".4f"),
+    ("test_bce", "test BCE", ".4f"),
+    ("test_bce_floor", "floor", ".4f"),
+    ("test_bce_excess", "excess", ".4f"),
+    ("test_mse", "MSE", ".5f"),
+    ("test_psnr_db", "PSNR (dB)", ".2f"),
+    ("test_code_zero_fraction", "code zeros", ".1%"),
+    ("seconds_training", "seconds", ".1f"),
+]
 
 
 def comparison(study: dict) -> list[str]:
@@ -156,20 +222,34 @@ def comparison(study: dict) -> list[str]:
         return []
     if not rows:
         return lines + ["No model has finished yet.", ""]
-    lines += ["Final training loss (mean over the last epoch's steps) and test-set metrics of every model. BCE in nats per "
-              "pixel; *floor* is the test images' own entropy, *excess* the part above it a model can remove; *code zeros* "
-              "the share of code entries exactly 0; *seconds* of training. The denoiser is scored on noisy test inputs "
-              "against clean targets (its clean-input numbers are in its section).", ""]
-    body = [[dataset_title(r["dataset"]), r["model"], *(number(r[key], fmt) for key, _, fmt in COMPARISON)] for r in rows]
-    return lines + table(["data set", "model", *(label for _, label, _ in COMPARISON)], body, "ll" + "r" * len(COMPARISON))
+    lines += [
+        "Final training loss (mean over the last epoch's steps) and test-set metrics of every model. BCE in nats per "
+        "pixel; *floor* is the test images' own entropy, *excess* the part above it a model can remove; *code zeros* "
+        "the share of code entries exactly 0; *seconds* of training. The denoiser is scored on noisy test inputs "
+        "against clean targets (its clean-input numbers are in its section).",
+        "",
+    ]
+    body = [
+        [dataset_title(r["dataset"]), r["model"], *(number(r[key], fmt) for key, _, fmt in COMPARISON)] for r in rows
+    ]
+    return lines + table(
+        ["data set", "model", *(label for _, label, _ in COMPARISON)], body, "ll" + "r" * len(COMPARISON)
+    )
 
 
 def sweeps(study: dict) -> list[str]:
-    runs = [r for r in study["runs"] if r["kind"] == "sweep" and r["dataset"] not in study["missing"] and not in_grid(r)]
+    runs = [
+        r for r in study["runs"] if r["kind"] == "sweep" and r["dataset"] not in study["missing"] and not in_grid(r)
+    ]
     if not runs:
         return []
-    lines = ["## Code-size sweep", "", "Shallow autoencoders of every code size trained together on the same batches, "
-             "beside PCA (the best linear reconstruction) fitted to the same training images.", ""]
+    lines = [
+        "## Code-size sweep",
+        "",
+        "Shallow autoencoders of every code size trained together on the same batches, "
+        "beside PCA (the best linear reconstruction) fitted to the same training images.",
+        "",
+    ]
     for run in runs:
         named = "" if is_classic(study) else f" {code(run['name'].split('/', 1)[-1])}"  # a study may hold several
         lines += [f"### Sweep{named} on {dataset_title(run['dataset'])}", ""]
@@ -177,9 +257,20 @@ def sweeps(study: dict) -> list[str]:
             lines += [f"Not finished (folder {code(run['name'])}): run the reproduction again to complete it.", ""]
             continue
         lines += [f"Folder {code(run['name'])}", ""]
-        lines += [line for name in run["figures"] for line in figure(f"{run['name']}/{name}", "sweep",
-                  "Loss against code size: autoencoders (blue; train dashed, test solid) and PCA (green).")]
-        lines += body_of(run["summary"], shift=2) + ["#### Bias and variance, read from the numbers", ""] + reading(run["sweep"])
+        lines += [
+            line
+            for name in run["figures"]
+            for line in figure(
+                f"{run['name']}/{name}",
+                "sweep",
+                "Loss against code size: autoencoders (blue; train dashed, test solid) and PCA (green).",
+            )
+        ]
+        lines += (
+            body_of(run["summary"], shift=2)
+            + ["#### Bias and variance, read from the numbers", ""]
+            + reading(run["sweep"])
+        )
     return lines
 
 
@@ -192,13 +283,22 @@ def reading(sweep: dict) -> list[str]:
     excess, gaps = [e["mean"]["test_bce_excess"] for e in sizes], [e["mean"]["gap_bce_excess"] for e in sizes]
     flat, tol = sweep["flattening"]["test_bce_excess"], sweep["flattening"]["tolerance"]
     grows = gaps[-1] > gaps[0] and gaps[-1] > 0
-    return [f"**Bias.** A code too small to hold the image leaves error no amount of data removes: the mean test BCE "
-            f"excess is {excess[0]:.4f} at code size {ks[0]} against {flat['best_value']:.4f} at {flat['best_code_size']} "
-            f"(the best), and comes within {tol:.0%} of the best at code size {flat['code_size']}.", "",
-            f"**Variance.** A larger code gives more room to fit the training images in particular: the test − train gap in "
-            f"excess BCE is {gaps[0]:+.4f} at code size {ks[0]} and {gaps[-1]:+.4f} at {ks[-1]}"
-            + ("; it grows with the code size." if grows else "; it does not grow with the code size, so within this range "
-               "and these epochs the larger codes show no overfitting."), ""]
+    return [
+        f"**Bias.** A code too small to hold the image leaves error no amount of data removes: the mean test BCE "
+        f"excess is {excess[0]:.4f} at code size {ks[0]} against {flat['best_value']:.4f} at {flat['best_code_size']} "
+        f"(the best), and comes within {tol:.0%} of the best at code size {flat['code_size']}.",
+        "",
+        "**Variance.** A larger code gives more room to fit the training images in particular: "
+        "the test − train gap in "
+        f"excess BCE is {gaps[0]:+.4f} at code size {ks[0]} and {gaps[-1]:+.4f} at {ks[-1]}"
+        + (
+            "; it grows with the code size."
+            if grows
+            else "; it does not grow with the code size, so within this range "
+            "and these epochs the larger codes show no overfitting."
+        ),
+        "",
+    ]
 
 
 def skipped(study: dict) -> list[str]:
@@ -206,5 +306,9 @@ def skipped(study: dict) -> list[str]:
         return []
     lines = ["## Skipped data sets", "", "These data sets were not found, so their models and sweep were not run:", ""]
     lines += [f"- **{dataset_title(name)}**: {code(reason)}" for name, reason in study["missing"].items()]
-    return lines + ["", "Put the four IDX files in `DIR/<name>/` and run the same command again with `--data-dir DIR`: "
-                    "the finished steps are kept and only the missing ones run.", ""]
+    return lines + [
+        "",
+        "Put the four IDX files in `DIR/<name>/` and run the same command again with `--data-dir DIR`: "
+        "the finished steps are kept and only the missing ones run.",
+        "",
+    ]

@@ -1,7 +1,7 @@
 """The kinds of step a study may hold, by name: which config dataclass their settings fill.
 
-A registry (a plain dict) so that a later kind is one entry here and one runner in
-`experiments/reproduce.py`; an unknown kind gets a close-match suggestion. The settings of a step
+A registry (a plain dict) so that a later kind is one entry here and one function in
+`studies/execute.py`'s RUNNERS; an unknown kind gets a close-match suggestion. The settings of a step
 are exactly the fields of its config dataclass — the same dataclass that generates the CLI's
 options — less the ones the study itself decides (the data set: a study runs every step on each
 of its data sets).
@@ -38,9 +38,12 @@ class StepKind:
 KINDS: dict[str, StepKind] = {
     "train": StepKind(TrainConfig, True, "train one autoencoder per cell (the settings of `aelab train`)"),
     "sweep": StepKind(SweepConfig, True, "a code-size sweep beside PCA (the settings of `aelab sweep`)"),
-    "gradcheck": StepKind(None, False, "the hand-derived gradients against finite differences and autograd (no settings)"),
-    "anomaly": StepKind(AnomalyConfig, True, "one-class anomaly detection over the data set's classes (the settings of "
-                        "`aelab anomaly`)"),
+    "gradcheck": StepKind(
+        None, False, "the hand-derived gradients against finite differences and autograd (no settings)"
+    ),
+    "anomaly": StepKind(
+        AnomalyConfig, True, "one-class anomaly detection over the data set's classes (the settings of `aelab anomaly`)"
+    ),
 }
 
 

@@ -3,7 +3,8 @@
 Everything is checked before anything runs — unknown keys, types, empty grids, model and data-set
 names, and every cell's config through its dataclass — and the first problem is raised as one
 ConfigError line `file:line: key …: expected …`, with a close-match suggestion where a name is
-misspelt. (A setting that is itself a list, like `hidden_sizes`, is a grid when given as a list of
+misspelt. A config's refusal carries the setting it is about (errors.ConfigError), named here by its
+TOML key. (A setting that is itself a list, like `hidden_sizes`, is a grid when given as a list of
 lists; a study-level `seeds` list is a grid on `seed` for every train step that sets none.)
 """
 
@@ -33,8 +34,13 @@ else:  # Python 3.10: the same parser, from PyPI (a dependency there)
 TOP_KEYS = ("title", "description", "datasets", "seeds", "steps", "ray")
 STEP_KEYS = ("name", "kind")
 STEP_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")  # a folder name on every system
-EXPECTED = {"bool": "true or false", "int": "a whole number", "float": "a number", "str": "a text string",
-            "tuple": "a list of whole numbers"}
+EXPECTED = {
+    "bool": "true or false",
+    "int": "a whole number",
+    "float": "a number",
+    "str": "a text string",
+    "tuple": "a list of whole numbers",
+}
 
 
 def shipped_studies() -> dict[str, resources.abc.Traversable]:
@@ -56,10 +62,14 @@ def load_study(source: str | Path) -> Study:
         return parse_study(text, str(path), path.stem)
     shipped = shipped_studies()
     if str(source) in shipped:
-        return parse_study(shipped[str(source)].read_text(encoding="utf-8"), f"aelab/studies/{source}.toml", str(source))
+        return parse_study(
+            shipped[str(source)].read_text(encoding="utf-8"), f"aelab/studies/{source}.toml", str(source)
+        )
     if path.suffix == ".toml" or len(path.parts) > 1:
-        raise ConfigError(f"{path}: study file not found: expected a TOML file or one of the shipped studies "
-                          f"({', '.join(sorted(shipped))})")
+        raise ConfigError(
+            f"{path}: study file not found: expected a TOML file or one of the shipped studies "
+            f"({', '.join(sorted(shipped))})"
+        )
     close = difflib.get_close_matches(str(source), list(shipped), n=1)
     hint = f" (did you mean '{close[0]}'?)" if close else ""
     raise ConfigError(f"unknown study '{source}'{hint}: expected a .toml file or one of {', '.join(sorted(shipped))}")
@@ -124,8 +134,7 @@ class StudyReader:
         try:
             return RaySettings(**value)
         except ConfigError as exc:
-            key = next((k for k in RAY_KEYS if f"ray {k} " in str(exc)), None)
-            raise self.fail(("ray",), key, str(exc).removeprefix(f"ray {key} ") if key else str(exc)) from None
+            raise self.fail(("ray",), exc.setting, exc.problem) from None
 
     def text_value(self, table: tuple, key: str, value) -> str:
         if not isinstance(value, str):
@@ -134,7 +143,9 @@ class StudyReader:
 
     def datasets(self, value) -> tuple[str, ...]:
         if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
-            raise self.fail((), "datasets", f"{value!r}: expected a non-empty list of data set names, e.g. [\"fashion-mnist\"]")
+            raise self.fail(
+                (), "datasets", f"{value!r}: expected a non-empty list of data set names, e.g. [\"fashion-mnist\"]"
+            )
         value = [self.own_data_path(dataset) if self.names_own_data(dataset) else dataset for dataset in value]
         for dataset in value:
             try:
@@ -144,25 +155,38 @@ class StudyReader:
         if len(set(value)) != len(value):
             raise self.fail((), "datasets", f"{value!r}: a data set is named twice: expected each at most once")
         if len({folder_label(d) for d in value}) != len(value):
-            raise self.fail((), "datasets", f"{value!r}: two paths end in the same name (their run folders would be "
-                            "the same): expected different last parts")
+            raise self.fail(
+                (),
+                "datasets",
+                f"{value!r}: two paths end in the same name (their run folders would be "
+                "the same): expected different last parts",
+            )
         return tuple(value)
 
     def names_own_data(self, dataset: str) -> bool:
-        """A path (data.custom.paths.is_path), or a bare name that is no built-in data set but exists beside the study file."""
+        """A path (data.custom.paths.is_path), or a bare name that is no built-in data set but exists beside the
+        study file."""
         here = Path(self.source).parent if Path(self.source).is_file() else None
         return is_path(dataset) or (dataset not in REGISTRY and here is not None and (here / dataset).exists())
 
     def own_data_path(self, dataset: str) -> str:
         """Your own data's path, relative to the study file's folder unless absolute."""
         path = Path(dataset).expanduser()
-        return str(path if path.is_absolute() or not Path(self.source).is_file() else (Path(self.source).parent / path).resolve())
+        return str(
+            path
+            if path.is_absolute() or not Path(self.source).is_file()
+            else (Path(self.source).parent / path).resolve()
+        )
 
     def seeds(self, value) -> tuple[int, ...] | None:
         if value is None:
             return None
-        if (not isinstance(value, list) or not value or not all(whole(v) and v >= 0 for v in value)
-                or len(set(value)) != len(value)):
+        if (
+            not isinstance(value, list)
+            or not value
+            or not all(whole(v) and v >= 0 for v in value)
+            or len(set(value)) != len(value)
+        ):
             raise self.fail((), "seeds", f"{value!r}: expected a non-empty list of distinct whole numbers ≥ 0")
         return tuple(value)
 
@@ -203,9 +227,16 @@ class StudyReader:
         values = value if grid else [value]
         for v in values:
             if not type_fits(v, base):
-                raise self.fail(table, key, f"{v!r}: expected {EXPECTED[base]}" + (" (or a list of them, a grid)" if not grid else ""))
+                raise self.fail(
+                    table,
+                    key,
+                    f"{v!r}: expected {EXPECTED[base]}" + (" (or a list of them, a grid)" if not grid else ""),
+                )
         if is_list_field:
             values = [tuple(v) for v in values]
+        setting = field.metadata.get("setting")
+        if setting is not None:  # a renamed value (engine "fused") as today's, with a deprecation warning
+            values = [setting.current(v) for v in values]
         if len(set(map(repr, values))) != len(values):
             raise self.fail(table, key, f"{value!r}: a value is given twice: expected each grid value at most once")
         if key == "model":
@@ -229,13 +260,11 @@ class StudyReader:
         """Build every cell's config, so that a value its dataclass refuses is reported here, at its line."""
         try:
             step_cells(step, datasets)
-        except ConfigError as exc:
-            message = str(exc)
-            flag = re.match(r"--([a-z0-9-]+)", message)
-            key = flag.group(1).replace("-", "_") if flag else None
-            if key is not None:
-                message = message.replace(flag.group(0), "", 1).strip()
-            raise self.fail(("steps", i), key if key in dict(step.settings) else None, message) from None
+        except ConfigError as exc:  # named by its TOML key, at the key's line when the step sets it
+            if exc.setting in dict(step.settings):
+                raise self.fail(("steps", i), exc.setting, exc.problem) from None
+            message = str(exc) if exc.setting is None else f"{exc.setting} {exc.problem}"
+            raise self.fail(("steps", i), None, message) from None
         except (TypeError, AelabError) as exc:
             raise self.fail(("steps", i), None, f"{exc}: expected settings its config accepts") from None
 

@@ -59,18 +59,25 @@ class Study:
         """Every cell, step by step, data set by data set, the grid in the file's order (last setting fastest)."""
         return [cell for step in self.steps for cell in step_cells(step, self.datasets)]
 
-    def with_datasets(self, datasets: tuple[str, ...]) -> "Study":
+    def with_datasets(self, datasets: tuple[str, ...]) -> Study:
         """The same study on other data sets (each must be known)."""
         for name in datasets:
             kind_of(Path(name)) if is_path(name) else get_spec(name)  # your own data: the path must exist
         return dataclasses.replace(self, datasets=tuple(datasets))
 
-    def with_settings(self, **settings) -> "Study":
+    def with_settings(self, **settings) -> Study:
         """The same study with these settings (e.g. `aelab run --device cuda`) on every step that trains, over the
         file's own; checked as the file's settings are, when the cells are made."""
-        steps = tuple(step if KINDS[step.kind].config is None else dataclasses.replace(
-            step, settings=tuple((k, v) for k, v in step.settings if k not in settings)
-            + tuple((k, (v,)) for k, v in settings.items())) for step in self.steps)
+        steps = tuple(
+            step
+            if KINDS[step.kind].config is None
+            else dataclasses.replace(
+                step,
+                settings=tuple((k, v) for k, v in step.settings if k not in settings)
+                + tuple((k, (v,)) for k, v in settings.items()),
+            )
+            for step in self.steps
+        )
         return dataclasses.replace(self, steps=steps)
 
 
@@ -86,6 +93,6 @@ def step_cells(step: StudyStep, datasets: tuple[str, ...]) -> list[Cell]:
             extra = {"dataset": dataset} if kind.per_dataset else {}
             config = kind.config(**extra, **settings)
             if kind.per_dataset:
-                check_options_apply(config)  # --scale and the like only for your own data
+                check_options_apply(config)  # own-data options only with a PATH; names the setting
             cells.append(Cell(step.name, step.kind, dataset, config, tuple((k, settings[k]) for k in grid)))
     return cells

@@ -1,6 +1,6 @@
 """Steps on a GPU: the autograd step, and on CUDA the same step captured once as a CUDA graph.
 
-The compiled engine (train/fused.py) is plain C on CPU memory, so on a GPU the autograd step runs and
+The compiled engine (train/compiled/dense.py) is plain C on CPU memory, so on a GPU the autograd step runs and
 its `describe()` says why. For the small dense models at batch 32 a GPU step is bound by launch
 latency — a deep model's step is ~40 kernel launches of a few microseconds of arithmetic each — so on
 CUDA the whole step (forward, loss, backward, Adam) is recorded once as a CUDA graph and replayed for
@@ -16,8 +16,8 @@ eagerly — against the plain autograd step, bit for bit.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Callable, Iterator
 
 import torch
 from torch import nn
@@ -28,8 +28,10 @@ from aelab.train.step import AutogradStep, adam
 WARM_UP_STEPS = 3  # eager steps before capture, as PyTorch's recipe: cuBLAS handles, autograd's and Adam's state made
 CPU_ONLY = "the compiled step runs on the CPU only; on {device} the autograd step runs"
 CAPTURED = CPU_ONLY + ", its whole step captured once as a CUDA graph and replayed per batch"
-NOT_CAPTURED = (CPU_ONLY + " uncaptured: a variational model draws its ε from a CPU generator every step, which a "
-                "CUDA graph cannot replay")
+NOT_CAPTURED = (
+    CPU_ONLY + " uncaptured: a variational model draws its ε from a CPU generator every step, which a "
+    "CUDA graph cannot replay"
+)
 
 
 class CudaGraphRecording:
@@ -41,7 +43,7 @@ class CudaGraphRecording:
         self.graph = torch.cuda.CUDAGraph()
         # thread_local: `aelab run` trains two steps at once on worker threads; the other's CUDA calls may go on
         with torch.cuda.graph(self.graph, capture_error_mode="thread_local"):  # records without running: `outputs`
-            self.outputs = step()                                                # hold values after a replay
+            self.outputs = step()  # hold values after a replay
 
     def replay(self) -> None:
         self.graph.replay()
@@ -84,8 +86,15 @@ class CapturedStep(AutogradStep):
 
     keep_gradients = True
 
-    def __init__(self, model: nn.Module, objective, learning_rate: float, recording=CudaGraphRecording,
-                 fallback_reason: str | None = None, device: torch.device | None = None):
+    def __init__(
+        self,
+        model: nn.Module,
+        objective,
+        learning_rate: float,
+        recording=CudaGraphRecording,
+        fallback_reason: str | None = None,
+        device: torch.device | None = None,
+    ):
         super().__init__(model, objective, learning_rate, fallback_reason, device)
         self.optimizer = adam(model, learning_rate, capturable=recording.capturable)
         self.recording_kind, self.recording = recording, None
@@ -95,12 +104,16 @@ class CapturedStep(AutogradStep):
 
     def __call__(self, target: torch.Tensor, inputs: torch.Tensor) -> tuple[torch.Tensor, dict]:
         self.shape = self.shape or (tuple(target.shape), tuple(inputs.shape))
-        if (tuple(target.shape), tuple(inputs.shape)) != self.shape or (self.recording is None and self.eager_steps < WARM_UP_STEPS):
+        if (tuple(target.shape), tuple(inputs.shape)) != self.shape or (
+            self.recording is None and self.eager_steps < WARM_UP_STEPS
+        ):
             self.eager_steps += 1
             return self.recording_kind.eager(lambda: AutogradStep.__call__(self, target, inputs))
         if self.recording is None:
             self.static_target, self.static_inputs = target.clone(), inputs.clone()
-            self.recording = self.recording_kind(lambda: AutogradStep.__call__(self, self.static_target, self.static_inputs))
+            self.recording = self.recording_kind(
+                lambda: AutogradStep.__call__(self, self.static_target, self.static_inputs)
+            )
         self.static_target.copy_(target)
         self.static_inputs.copy_(inputs)
         self.recording.replay()
@@ -120,7 +133,7 @@ class CapturedStep(AutogradStep):
 
 
 def device_step(engine: str, model: nn.Module, objective, learning_rate: float, device: torch.device) -> AutogradStep:
-    """The step for a GPU: autograd as asked, or for the compiled engine ("fused") autograd captured on CUDA;
+    """The step for a GPU: autograd as asked, or for the compiled engine autograd captured on CUDA;
     a variational model (CPU-drawn noise) and MPS (no graphs) run uncaptured. The reason goes in config.json."""
     if engine == "autograd":
         return AutogradStep(model, objective, learning_rate, device=device)
@@ -128,4 +141,6 @@ def device_step(engine: str, model: nn.Module, objective, learning_rate: float, 
         return AutogradStep(model, objective, learning_rate, CPU_ONLY.format(device=device.type), device)
     if isinstance(model, VariationalAutoencoder):
         return AutogradStep(model, objective, learning_rate, NOT_CAPTURED.format(device=device.type), device)
-    return CapturedStep(model, objective, learning_rate, CudaGraphRecording, CAPTURED.format(device=device.type), device)
+    return CapturedStep(
+        model, objective, learning_rate, CudaGraphRecording, CAPTURED.format(device=device.type), device
+    )

@@ -15,10 +15,10 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as serialize
 
+from aelab.config import current_json
 from aelab.devices import config_identity
 from aelab.errors import CheckpointError
 from aelab.fileio import atomic_write_bytes
-
 
 WEIGHTS_FORMAT = "aelab-weights-1"
 
@@ -35,7 +35,9 @@ def read_weights(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict
     return tensors, info["config"]
 
 
-def load_weights(path: str | os.PathLike, model: torch.nn.Module, expected_config: dict | None = None) -> torch.nn.Module:
+def load_weights(
+    path: str | os.PathLike, model: torch.nn.Module, expected_config: dict | None = None
+) -> torch.nn.Module:
     """Load weights into `model`, refusing a file whose config or tensor shapes do not match."""
     tensors, config = read_weights(path)
     if expected_config is not None:
@@ -51,9 +53,13 @@ def load_weights(path: str | os.PathLike, model: torch.nn.Module, expected_confi
 def check_same_config(path: str | os.PathLike, saved: dict, expected: dict) -> None:
     """Refuse state saved under another configuration, naming every difference (the device is not one:
     state saved on one device continues on another, aelab.devices.config_identity)."""
-    saved, expected = config_identity(saved), config_identity(expected)
-    diffs = [f"{k}={saved.get(k)!r} (asked for {expected.get(k)!r})" for k in sorted(set(saved) | set(expected))
-             if saved.get(k) != expected.get(k)]
+    # a config saved before a value was renamed (engine "fused") is the same configuration: compared as today's
+    saved, expected = config_identity(current_json(saved)), config_identity(current_json(expected))
+    diffs = [
+        f"{k}={saved.get(k)!r} (asked for {expected.get(k)!r})"
+        for k in sorted(set(saved) | set(expected))
+        if saved.get(k) != expected.get(k)
+    ]
     if diffs:
         raise CheckpointError(f"{path}: saved for another configuration: {', '.join(diffs)}")
 

@@ -15,8 +15,8 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Callable, Iterator
 
 from aelab.train.trainer import Trainer
 
@@ -68,8 +68,11 @@ def handling_signals(handler: Callable) -> Iterator[None]:
 
 def announce(signum: int, what: str, quiet: bool) -> None:
     if not quiet:
-        print(f"\naelab: {signal.Signals(signum).name} received: {what} (press Ctrl-C again to quit at once)",
-              file=sys.stderr, flush=True)
+        print(
+            f"\naelab: {signal.Signals(signum).name} received: {what} (press Ctrl-C again to quit at once)",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def stop_workers() -> None:

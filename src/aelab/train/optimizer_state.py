@@ -1,7 +1,7 @@
 """A checkpoint's Adam state in the form the resuming trainer's optimiser takes, so a run continues on another device.
 
 The compiled steps (CPU only) keep Adam's moments in one flat buffer laid out as their parameters are
-(train/fused.py's FlatAdam: one state slot, the first layer stored transposed, a sweep's models grouped
+(train/compiled/base.py's FlatAdam: one state slot, the first layer stored transposed, a sweep's models grouped
 by layer); torch.optim.Adam, which every GPU step uses, keeps one slot per parameter. A run interrupted
 on the CPU and resumed on a GPU (or the other way round) changes form here. The layout is never
 rebuilt by hand: the flat buffer's own parameter views translate it. A compiled step's parameters are
@@ -19,8 +19,8 @@ import copy
 import torch
 
 from aelab.errors import CheckpointError
+from aelab.train.compiled.base import FlatAdam
 from aelab.train.engines import make_step
-from aelab.train.fused import FlatAdam
 from aelab.train.trainer import Trainer
 
 MOMENTS = ("exp_avg", "exp_avg_sq")
@@ -43,10 +43,12 @@ def per_parameter(trainer: Trainer, tensors: dict, info: dict) -> dict:
     """A compiled step's flat Adam slot as torch.optim.Adam's slots, one per parameter in model order."""
     scratch = copy.deepcopy(trainer.model).cpu()  # the compiled step that wrote the checkpoint, rebuilt on the CPU
     threads = (info.get("engine") or {}).get("threads") or 1
-    step = make_step("fused", scratch, trainer.objective, 1e-3, threads=threads)
+    step = make_step("compiled", scratch, trainer.objective, 1e-3, threads=threads)
     if not isinstance(step.optimizer, FlatAdam):
-        raise CheckpointError("checkpoint: its optimiser state is the compiled step's, which is not available here "
-                              f"({step.describe().get('fallback')}): expected a checkpoint from the autograd step")
+        raise CheckpointError(
+            "checkpoint: its optimiser state is the compiled step's, which is not available here "
+            f"({step.describe().get('fallback')}): expected a checkpoint from the autograd step"
+        )
     params = list(scratch.parameters())
     out = {k: v for k, v in tensors.items() if not k.startswith("optim.")}
     with torch.no_grad():

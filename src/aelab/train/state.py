@@ -25,11 +25,18 @@ def trainer_state(trainer: Trainer) -> tuple[dict[str, torch.Tensor], dict]:
     tensors["generator"] = trainer.generator.get_state()
     tensors["position.total"] = torch.tensor(pos.total, dtype=torch.float64)
     for name, value in pos.part_sums.items():
-        tensors[f"position.part.{name}"] = torch.as_tensor(value, dtype=torch.float64 if isinstance(value, float) else None)
+        tensors[f"position.part.{name}"] = torch.as_tensor(
+            value, dtype=torch.float64 if isinstance(value, float) else None
+        )
     if pos.order is not None:
         tensors["position.order"] = pos.order
-    info = {"epoch": pos.epoch, "step": pos.step, "seconds": pos.seconds,
-            "history": history_as_dicts(pos.history), "param_groups": optim["param_groups"]}
+    info = {
+        "epoch": pos.epoch,
+        "step": pos.step,
+        "seconds": pos.seconds,
+        "history": history_as_dicts(pos.history),
+        "param_groups": optim["param_groups"],
+    }
     return {k: v.detach().cpu().clone().contiguous() for k, v in tensors.items()}, info  # CPU tensors: loads anywhere
 
 
@@ -37,7 +44,7 @@ def restore_trainer_state(trainer: Trainer, tensors: dict[str, torch.Tensor], in
     """Put `trainer` back exactly where `trainer_state` found it; a state that does not fit is refused."""
     try:
         tensors, info = fit_optimizer_state(trainer, tensors, info)  # saved on another device's engine: its form here
-        trainer.model.load_state_dict({k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")})
+        trainer.model.load_state_dict({k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")})
         state: dict[int, dict[str, torch.Tensor]] = {}
         for key, value in tensors.items():
             if key.startswith("optim."):
@@ -46,10 +53,16 @@ def restore_trainer_state(trainer: Trainer, tensors: dict[str, torch.Tensor], in
         trainer.optimizer.load_state_dict({"state": state, "param_groups": info["param_groups"]})
         trainer.generator.set_state(tensors["generator"])
         trainer.position = Position(
-            epoch=int(info["epoch"]), step=int(info["step"]), order=tensors.get("position.order"),
-            total=tensors["position.total"].item(), seconds=float(info["seconds"]),
-            part_sums={k[len("position.part."):]: v.item() if v.dim() == 0 else v.clone()
-                       for k, v in tensors.items() if k.startswith("position.part.")},
+            epoch=int(info["epoch"]),
+            step=int(info["step"]),
+            order=tensors.get("position.order"),
+            total=tensors["position.total"].item(),
+            seconds=float(info["seconds"]),
+            part_sums={
+                k[len("position.part.") :]: v.item() if v.dim() == 0 else v.clone()
+                for k, v in tensors.items()
+                if k.startswith("position.part.")
+            },
             history=[EpochRecord(**r) for r in info["history"]],
         )
     except (KeyError, ValueError, RuntimeError, TypeError) as exc:

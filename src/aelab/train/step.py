@@ -7,7 +7,7 @@ engine ran (and with which BLAS and instruction set), written into every run's c
 Two implementations:
   - `AutogradStep`: model → objective → autograd → torch.optim.Adam. Any model, any objective; the
     reference every other path is tested against.
-  - the compiled steps (train/fused.py for a dense model, train/fused_batched.py for a sweep): built
+  - the compiled steps (train/compiled/dense.py for a dense model, train/compiled/sweep.py for a sweep): built
     *from* the model and the objective, they refuse (`EngineError`) what they cannot compute.
 
 `train.engines.make_step` picks one by the configuration's engine name.
@@ -15,8 +15,8 @@ Two implementations:
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Callable, Iterator
 
 import torch
 from torch import nn
@@ -46,8 +46,9 @@ def adam(model: nn.Module, learning_rate: float, capturable: bool = False) -> to
     """Adam with Keras' defaults (β 0.9/0.999, ε 1e-7), so that results compare with the study.
 
     `capturable` keeps its step counts on the GPU, as a CUDA graph needs (train/captured.py)."""
-    return torch.optim.Adam(model.parameters(), lr=learning_rate, betas=(0.9, 0.999), eps=1e-7, foreach=True,
-                            capturable=capturable)
+    return torch.optim.Adam(
+        model.parameters(), lr=learning_rate, betas=(0.9, 0.999), eps=1e-7, foreach=True, capturable=capturable
+    )
 
 
 class Step:
@@ -65,12 +66,18 @@ class Step:
         """Train on one batch: the model sees `inputs`, the loss compares with the clean `target`."""
         raise NotImplementedError
 
-    def run_steps(self, data: torch.Tensor, inputs: torch.Tensor | None, rows: torch.Tensor,
-                  should_stop: Callable[[], bool] = lambda: False) -> list[tuple[torch.Tensor | float, dict]]:
+    def run_steps(
+        self,
+        data: torch.Tensor,
+        inputs: torch.Tensor | None,
+        rows: torch.Tensor,
+        should_stop: Callable[[], bool] = lambda: False,
+    ) -> list[tuple[torch.Tensor | float, dict]]:
         """Train on several batches in turn: batch s is rows `rows[s]` ((steps, b) indices) of `data` (the clean
         targets), the model seeing the same rows of `inputs` (None: of `data`). Returns each step's (loss, parts) as
         `__call__` does, for the steps taken: this default takes them one by one and stops early once `should_stop()`
-        says so; a compiled step takes them all in one call (Python between steps costs there: train/fused.py)."""
+        says so; a compiled step takes them all in one call (Python between steps costs there:
+        train/compiled/dense.py)."""
         results = []
         for batch_rows in rows:
             target = data.index_select(0, batch_rows)  # ~2× faster than data[batch_rows]
@@ -86,8 +93,8 @@ class Step:
         inputs = target if inputs is None else inputs
         total = 0.0
         for i in range(0, len(target), batch_size):
-            logits, code = self.model(inputs[i:i + batch_size])
-            loss, _ = self.objective(logits, code, target[i:i + batch_size])
+            logits, code = self.model(inputs[i : i + batch_size])
+            loss, _ = self.objective(logits, code, target[i : i + batch_size])
             total += loss.item() * len(logits)
         return total / len(target)
 
@@ -106,8 +113,14 @@ class AutogradStep(Step):
 
     keep_gradients = False  # True: gradients are zeroed in place, never freed (a CUDA graph holds their addresses)
 
-    def __init__(self, model: nn.Module, objective, learning_rate: float, fallback_reason: str | None = None,
-                 device: torch.device | None = None):
+    def __init__(
+        self,
+        model: nn.Module,
+        objective,
+        learning_rate: float,
+        fallback_reason: str | None = None,
+        device: torch.device | None = None,
+    ):
         self.model, self.objective = model, objective
         self.optimizer = adam(model, learning_rate)
         self.fallback_reason = fallback_reason  # why the compiled step was asked for but not used, or None

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from typing import Callable, Iterator
 
 import torch
 from torch import nn
@@ -39,7 +39,9 @@ class EpochRecord:
     train_loss: float
     test_loss: float | None
     seconds: float
-    train_parts: dict[str, float | list[float]] = field(default_factory=dict)  # a part may be a vector (one per model of a batched sweep)
+    train_parts: dict[str, float | list[float]] = field(
+        default_factory=dict
+    )  # a part may be a vector (one per model of a batched sweep)
 
 
 @dataclass
@@ -50,7 +52,9 @@ class Position:
     step: int = 0
     order: torch.Tensor | None = None  # this epoch's permutation, None until the epoch starts
     total: float = 0.0  # Σ batch loss × batch size, in float64
-    part_sums: dict[str, float | torch.Tensor] = field(default_factory=dict)  # scalar parts as floats, vector parts as tensors
+    part_sums: dict[str, float | torch.Tensor] = field(
+        default_factory=dict
+    )  # scalar parts as floats, vector parts as tensors
     seconds: float = 0.0  # time spent in this epoch so far
     history: list[EpochRecord] = field(default_factory=list)
 
@@ -95,28 +99,43 @@ class Trainer:
         batch_size, epochs, learning_rate: as in the study (32, 5 or 10, 1e-3).
         generator: the only source of randomness (batch order, input noise).
         input_transform: maps a clean batch to the model's input (denoising); the target stays clean.
-        engine: "autograd" (the reference) or "fused" (the compiled step; train/engines.py).
+        engine: "autograd" (the reference) or "compiled" (the compiled step; train/engines.py).
         threads: threads of the compiled step (1, or 2 to split each step's work over two cores; 0: two when
             PyTorch has them here, see train.engines.make_step).
         clean_epochs: the first epochs train on clean inputs, noise (input_transform or fit's train_inputs) only
             after them: the Keras conv example trains one model clean, then as a denoiser.
         device: where the model and the data live while `fit` runs ("cpu", "cuda", "mps", "auto" or a torch.device);
-            `fit` returns the model on the CPU, so that everything after training (metrics, figures, saving) is the CPU's.
+            `fit` returns the model on the CPU, so that everything after training (metrics, figures, saving) is the
+            CPU's.
         deterministic: PyTorch's deterministic algorithms while training (aelab.devices.deterministic_mode).
     """
 
-    def __init__(self, model: nn.Module, objective, *, batch_size: int, epochs: int, learning_rate: float,
-                 generator: torch.Generator, input_transform: InputTransform | None = None, quiet: bool = False,
-                 engine: str = "autograd", threads: int = 1, clean_epochs: int = 0,
-                 device: str | torch.device = "cpu", deterministic: bool = False):
+    def __init__(
+        self,
+        model: nn.Module,
+        objective,
+        *,
+        batch_size: int,
+        epochs: int,
+        learning_rate: float,
+        generator: torch.Generator,
+        input_transform: InputTransform | None = None,
+        quiet: bool = False,
+        engine: str = "autograd",
+        threads: int = 1,
+        clean_epochs: int = 0,
+        device: str | torch.device = "cpu",
+        deterministic: bool = False,
+    ):
         self.device = resolve_device(device) if isinstance(device, str) else device
         self.deterministic = deterministic
         model.to(self.device)  # before the optimiser is made: its state lives beside the parameters
         self.model, self.objective = model, objective
         self.batch_size, self.epochs = batch_size, epochs
         self.generator, self.input_transform, self.quiet = generator, input_transform, quiet
-        self.engine: Step = make_step(engine, model, objective, learning_rate, threads, device=self.device,
-                                      batch_size=batch_size)
+        self.engine: Step = make_step(
+            engine, model, objective, learning_rate, threads, device=self.device, batch_size=batch_size
+        )
         self.optimizer = self.engine.optimizer
         self.position = Position()
         self.clean_epochs = clean_epochs
@@ -126,20 +145,32 @@ class Trainer:
         """Ask training to stop after the current step, or run of steps (safe to call from a signal handler)."""
         self.stop_requested = True
 
-    def fit(self, train_x: torch.Tensor, test_x: torch.Tensor | None = None,
-            on_epoch_end: Callable[[EpochRecord], None] | None = None, *,
-            train_inputs: torch.Tensor | None = None, test_inputs: torch.Tensor | None = None) -> list[EpochRecord]:
+    def fit(
+        self,
+        train_x: torch.Tensor,
+        test_x: torch.Tensor | None = None,
+        on_epoch_end: Callable[[EpochRecord], None] | None = None,
+        *,
+        train_inputs: torch.Tensor | None = None,
+        test_inputs: torch.Tensor | None = None,
+    ) -> list[EpochRecord]:
         """Train until `self.epochs` epochs are done (continuing from `position`); return every epoch's record.
 
         `train_inputs`/`test_inputs`, if given, are what the model sees in place of the clean
         `train_x`/`test_x` (row for row): pre-drawn noise, as the original denoising study used.
         """
         pos = self.position
-        train_x, test_x, train_inputs, test_inputs = (None if t is None else t.to(self.device)  # resident there; no copy on the CPU
-                                                      for t in (train_x, test_x, train_inputs, test_inputs))
+        train_x, test_x, train_inputs, test_inputs = (
+            None if t is None else t.to(self.device)  # resident there; no copy on the CPU
+            for t in (train_x, test_x, train_inputs, test_inputs)
+        )
         self.model.to(self.device)
-        with flush_denormals(), deterministic_mode(self.deterministic, self.device), self.engine.running(), \
-                on_cpu_after(self.model):
+        with (
+            flush_denormals(),
+            deterministic_mode(self.deterministic, self.device),
+            self.engine.running(),
+            on_cpu_after(self.model),
+        ):
             while pos.epoch <= self.epochs:
                 start = time.perf_counter()
                 noisy = pos.epoch > self.clean_epochs
@@ -153,8 +184,9 @@ class Trainer:
                     on_epoch_end(record)
         return pos.history
 
-    def train_epoch(self, train_x: torch.Tensor, epoch: int,
-                    train_inputs: torch.Tensor | None = None) -> tuple[float, dict[str, float | list[float]]]:
+    def train_epoch(
+        self, train_x: torch.Tensor, epoch: int, train_inputs: torch.Tensor | None = None
+    ) -> tuple[float, dict[str, float | list[float]]]:
         """One pass in a fresh random order (or the rest of an interrupted one); returns the
         sample-weighted mean loss and parts."""
         self.model.train()
@@ -165,13 +197,13 @@ class Trainer:
         steps = math.ceil(n / self.batch_size)
         started = time.perf_counter() - pos.seconds
         # noise drawn per step (the trainer's generator, in step order) needs Python between steps; else the steps up
-        # to the next refresh go to the engine at once (a compiled step runs them in one call, train/fused.py)
+        # to the next refresh go to the engine at once (a compiled step runs them in one call, train/compiled/dense.py)
         per_step = self.input_transform is not None and epoch > self.clean_epochs and train_inputs is None
         with progress_bar(steps, f"epoch {epoch}/{self.epochs}", self.quiet, unit="step", initial=pos.step) as bar:
             while pos.step < steps:
                 first = pos.step * self.batch_size
                 if per_step:
-                    rows = order[first:first + self.batch_size]
+                    rows = order[first : first + self.batch_size]
                     results = [self.step(train_x.index_select(0, rows), None)]  # ~2× faster than train_x[rows]
                     sizes = [len(rows)]
                 else:
@@ -179,11 +211,11 @@ class Trainer:
                     whole = min(end, n // self.batch_size)  # steps of a whole batch; the epoch's last may be shorter
                     results, sizes = [], []
                     if whole > pos.step:
-                        rows = order[first:whole * self.batch_size].view(whole - pos.step, self.batch_size)
+                        rows = order[first : whole * self.batch_size].view(whole - pos.step, self.batch_size)
                         results = self.engine.run_steps(train_x, train_inputs, rows, lambda: self.stop_requested)
                         sizes = [self.batch_size] * len(results)
                     if end > whole and len(results) == whole - pos.step and not self.stop_requested:
-                        rows = order[whole * self.batch_size:].view(1, -1)
+                        rows = order[whole * self.batch_size :].view(1, -1)
                         results += self.engine.run_steps(train_x, train_inputs, rows)
                         sizes.append(rows.shape[1])
                 for (loss, parts), size in zip(results, sizes):
@@ -195,17 +227,23 @@ class Trainer:
                 if self.stop_requested:
                     pos.seconds = time.perf_counter() - started
                     raise TrainingInterrupted(f"interrupted at epoch {epoch}, step {pos.step} of {steps}")
-        return pos.total / n, {name: value / n if isinstance(value, float) else (value / n).tolist()
-                               for name, value in pos.part_sums.items()}
+        return pos.total / n, {
+            name: value / n if isinstance(value, float) else (value / n).tolist()
+            for name, value in pos.part_sums.items()
+        }
 
-    def accumulate(self, loss: torch.Tensor | float, parts: dict[str, torch.Tensor | float], batch: int, epoch: int) -> None:
+    def accumulate(
+        self, loss: torch.Tensor | float, parts: dict[str, torch.Tensor | float], batch: int, epoch: int
+    ) -> None:
         """Add one step's loss to the running sums (Python floats: no tensor op per step for scalars);
         a non-finite loss stops training at once. A compiled step hands over Python floats already."""
         pos = self.position
         value = loss if isinstance(loss, float) else loss.item()
         if not math.isfinite(value):
-            raise TrainingError(f"epoch {epoch}, step {pos.step + 1}: training loss became {value}: expected a finite "
-                                "loss (the learning rate may be too high, or the data holds NaN/inf)")
+            raise TrainingError(
+                f"epoch {epoch}, step {pos.step + 1}: training loss became {value}: expected a finite "
+                "loss (the learning rate may be too high, or the data holds NaN/inf)"
+            )
         pos.total += value * batch
         for name, part in parts.items():
             if isinstance(part, float):
@@ -232,10 +270,14 @@ class Trainer:
             return
         for name, p in params:
             if not torch.isfinite(p).all():
-                raise TrainingError(f"epoch {epoch}, by step {self.position.step}: parameter {name} became non-finite: "
-                                    "expected finite gradients (the learning rate may be too high)")
+                raise TrainingError(
+                    f"epoch {epoch}, by step {self.position.step}: parameter {name} became non-finite: "
+                    "expected finite gradients (the learning rate may be too high)"
+                )
 
-    def step(self, target: torch.Tensor, inputs: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    def step(
+        self, target: torch.Tensor, inputs: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """One optimiser step on one batch; the model sees `inputs` (default: the transformed
         target), the loss compares with the clean target."""
         if inputs is None:

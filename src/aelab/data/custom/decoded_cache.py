@@ -65,7 +65,7 @@ def _array_in(payload: np.ndarray) -> np.ndarray | None:
         shape, fortran, dtype = read_header(header)
     except (ValueError, SyntaxError, TypeError):
         return None
-    data = payload[header.tell():]
+    data = payload[header.tell() :]
     if dtype != np.uint8 or fortran or len(data) != int(np.prod(shape, dtype=np.int64)):
         return None
     return data.reshape(shape)
@@ -117,8 +117,10 @@ def recall(fingerprint: str) -> str | None:
 def remember(fingerprint: str, digest: str) -> None:
     """Keep the content digest of the listing `fingerprint` (skipped when the cache cannot be written)."""
     try:
-        atomic_write_json(folder() / f"listing-v{LISTING_VERSION}-{fingerprint}.json",
-                          {"digest": digest, "check": _record_check(fingerprint, digest)})
+        atomic_write_json(
+            folder() / f"listing-v{LISTING_VERSION}-{fingerprint}.json",
+            {"digest": digest, "check": _record_check(fingerprint, digest)},
+        )
     except OutputError:
         pass
 
@@ -140,7 +142,8 @@ def load_latest(root, image_size) -> tuple[str | None, np.ndarray | None]:
 
 
 def note_latest(root, image_size, name: str) -> None:
-    """Remember `name` as the entry of this folder and size (for load_latest; skipped when the cache cannot be written)."""
+    """Remember `name` as the entry of this folder and size (for load_latest; skipped when the cache cannot be
+    written)."""
     try:
         atomic_write_json(_latest_path(root, image_size), {"key": name})
     except OutputError:
@@ -154,7 +157,9 @@ def store(name: str, x: np.ndarray) -> None:
     payload = buffer.getvalue()
     try:
         atomic_write_bytes(folder() / f"{name}.npy", payload)
-        atomic_write_json(folder() / f"{name}.json", {"sha256": hashlib.sha256(payload).hexdigest(),
-                                                      "shape": list(x.shape), "dtype": str(x.dtype)})
+        atomic_write_json(
+            folder() / f"{name}.json",
+            {"sha256": hashlib.sha256(payload).hexdigest(), "shape": list(x.shape), "dtype": str(x.dtype)},
+        )
     except OutputError:
         pass

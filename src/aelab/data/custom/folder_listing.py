@@ -105,7 +105,9 @@ def _scan(folder: str) -> _Folder:
     return found
 
 
-def _files_below(folder: str, scanned: _Folder, prefix: str, label: int, found: list, stats: list, labels: list) -> None:
+def _files_below(
+    folder: str, scanned: _Folder, prefix: str, label: int, found: list, stats: list, labels: list
+) -> None:
     """Every visible file below `folder`, recursively, with its stat row and `label`; links to folders not followed."""
     found += [prefix + name for name in scanned.files]
     stats += scanned.rows
@@ -120,8 +122,10 @@ def _class_names(folder: Path, scanned: _Folder) -> list[str] | None:
     """Class names (sorted subfolder names), or None when the images lie directly in `folder`."""
     subfolders = sorted(name for name, _ in scanned.folders)
     if subfolders and scanned.files:
-        raise DataError(f"{folder / scanned.files[0]}: a file beside the class subfolders {', '.join(subfolders[:3])}: "
-                        "expected every image inside a class subfolder, or no subfolders at all")
+        raise DataError(
+            f"{folder / scanned.files[0]}: a file beside the class subfolders {', '.join(subfolders[:3])}: "
+            "expected every image inside a class subfolder, or no subfolders at all"
+        )
     return subfolders or None
 
 
@@ -129,9 +133,11 @@ def _check_suffixes(folder: Path, prefix: str, names: list[str]) -> None:
     """Refuse the first file (in sample order) whose name is not an image's."""
     bad = next((name for name in names if not name.lower().endswith(IMAGE_SUFFIXES)), None)
     if bad is not None:
-        path = folder / bad[len(prefix):]
-        raise DataError(f"{path}: not an image (suffix {path.suffix or 'none'!r}): expected only "
-                        f"{', '.join(s[1:] for s in IMAGE_SUFFIXES)} files in an image folder")
+        path = folder / bad[len(prefix) :]
+        raise DataError(
+            f"{path}: not an image (suffix {path.suffix or 'none'!r}): expected only "
+            f"{', '.join(s[1:] for s in IMAGE_SUFFIXES)} files in an image folder"
+        )
 
 
 def _split_files(root: Path, split: str, scanned: _Folder, classes: list[str] | None):
@@ -139,12 +145,16 @@ def _split_files(root: Path, split: str, scanned: _Folder, classes: list[str] | 
     folder, prefix = (root, "") if split == "all" else (root / split, f"{split}/")
     names = _class_names(folder, scanned)
     if split == "test" and (names is None) != (classes is None):
-        raise DataError(f"{folder}: {'class subfolders' if names else 'no class subfolders'} unlike {root / 'train'}: "
-                        "expected the same layout in train/ and test/")
+        raise DataError(
+            f"{folder}: {'class subfolders' if names else 'no class subfolders'} unlike {root / 'train'}: "
+            "expected the same layout in train/ and test/"
+        )
     if names is not None and classes is not None and not set(names) <= set(classes):
         extra = sorted(set(names) - set(classes))
-        raise DataError(f"{folder / extra[0]}: a class that {root / 'train'} does not have: expected test classes "
-                        "among the training classes")
+        raise DataError(
+            f"{folder / extra[0]}: a class that {root / 'train'} does not have: expected test classes "
+            "among the training classes"
+        )
     classes = classes if split == "test" else names
     index = {name: i for i, name in enumerate(classes or ())}
     found, stats, labels = [], [], []
@@ -158,15 +168,18 @@ def _split_files(root: Path, split: str, scanned: _Folder, classes: list[str] | 
     found = [found[i] for i in order]
     _check_suffixes(folder, prefix, found)
     if not found:
-        raise DataError(f"{folder}: no image files: expected {', '.join(s[1:] for s in IMAGE_SUFFIXES)} images"
-                        + (" in class subfolders" if names else ""))
+        raise DataError(
+            f"{folder}: no image files: expected {', '.join(s[1:] for s in IMAGE_SUFFIXES)} images"
+            + (" in class subfolders" if names else "")
+        )
     stat_rows = np.array(stats, dtype=np.int64).reshape(-1, len(STAT_COLUMNS))[order]
     label_array = None if names is None else np.array(labels, dtype=np.int64)[order]
     return found, stat_rows, label_array, classes
 
 
 def list_image_folder(root: Path) -> Listing:
-    """The listing of the image folder `root` (layout as the module docstring says); bad layouts are one-line DataErrors."""
+    """The listing of the image folder `root` (layout as the module docstring says); bad layouts are one-line
+    DataErrors."""
     top = _scan(str(root))
     folders = {name for name, _ in top.folders}
     own_split = sorted([*top.files, *folders, *top.others]) == sorted(SPLITS) and folders == set(SPLITS)

@@ -11,8 +11,8 @@ trained on, and so changes the digest.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 READ_BLOCK = 1 << 20
 
@@ -31,7 +31,8 @@ def relative_name(root: Path, path: Path) -> str:
 
 
 def entry_header(root: Path, path: Path, length: int) -> bytes:
-    """What precedes a file's bytes in a folder's digest: its relative path, NUL, its length (8 bytes, little-endian)."""
+    """What precedes a file's bytes in a folder's digest: its relative path, NUL, its length (8 bytes,
+    little-endian)."""
     return name_header(relative_name(root, path), length)
 
 

@@ -15,8 +15,12 @@ from aelab.data.custom.samples import Part, Samples, check_labels, check_samples
 from aelab.data.idx import read_idx
 from aelab.errors import DataError
 
-ROLES = {"train_images": ("train-images",), "train_labels": ("train-labels",),
-         "test_images": ("t10k-images", "test-images"), "test_labels": ("t10k-labels", "test-labels")}
+ROLES = {
+    "train_images": ("train-images",),
+    "train_labels": ("train-labels",),
+    "test_images": ("t10k-images", "test-images"),
+    "test_labels": ("t10k-labels", "test-labels"),
+}
 
 
 def _role_files(folder: Path) -> dict[str, Path]:
@@ -25,11 +29,15 @@ def _role_files(folder: Path) -> dict[str, Path]:
         for role, prefixes in ROLES.items():
             if path.name.lower().startswith(prefixes):
                 if role in found:
-                    raise DataError(f"{path}: a second {role.replace('_', ' ')} file beside {found[role].name}: expected one")
+                    raise DataError(
+                        f"{path}: a second {role.replace('_', ' ')} file beside {found[role].name}: expected one"
+                    )
                 found[role] = path
     if "train_images" not in found:
-        raise DataError(f"{folder}: no train-images IDX file: expected train-images…-ubyte[.gz] (and optionally "
-                        "train-labels…, t10k-images…, t10k-labels…)")
+        raise DataError(
+            f"{folder}: no train-images IDX file: expected train-images…-ubyte[.gz] (and optionally "
+            "train-labels…, t10k-images…, t10k-labels…)"
+        )
     for split in ("train", "test"):
         if f"{split}_labels" in found and f"{split}_images" not in found:
             raise DataError(f"{found[f'{split}_labels']}: labels without {split} images: expected both")

@@ -6,11 +6,17 @@ corrupt, truncated or non-image file, or two files of different sizes.
 
 Why processes: Pillow holds the GIL for most of the work on small images (a PNG of 28×28 decodes in
 microseconds; opening, converting and wrapping it in NumPy is Python), so a pool of threads decoded
-70,000 MNIST PNGs no faster than one thread (BENCHMARKS.md, issue 19). Worker processes, forked with
-the bytes already read, each decode a chunk and return its arrays; the parent stacks them in file
-order, so the result and the errors are those of one thread. Small folders decode here (a worker
-costs more to start than they take), and so does a process that may not fork (a daemon, or a
-platform other than Linux, where fork is unsafe or absent).
+70,000 MNIST PNGs no faster than one thread (BENCHMARKS.md, issue 19). Worker processes each decode
+a chunk of the bytes already read and return its arrays; the parent stacks them in file order, so the
+result and the errors are those of one thread. Small folders decode here (a worker costs more to
+start than they take), and so does a process that may not start workers (a daemon, or a platform
+without the forkserver start method).
+
+Why forkserver, never fork: the process that reads a folder may already run training threads, the
+compiled kernels' spinning helper and a reader pool, and a forked child inherits every lock those
+threads held at that instant, held forever — the deadlock Python's documentation warns of. A
+forkserver child is forked from a small server process started once, which runs no such threads;
+it imports only this module (preloaded), so it starts in milliseconds.
 """
 
 from __future__ import annotations
@@ -18,7 +24,6 @@ from __future__ import annotations
 import io
 import multiprocessing
 import os
-import sys
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from itertools import repeat
@@ -47,12 +52,17 @@ def decode_one(path: str, content: bytes, size: tuple[int, int] | None) -> np.nd
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
         # Pillow's own text for an unknown format names the in-memory buffer (an address that changes per run)
         reason = "no image format Pillow knows" if isinstance(exc, UnidentifiedImageError) else str(exc)
-        raise DataError(f"{path}: corrupt, truncated or not an image ({reason}): expected a readable "
-                        f"{Path(path).suffix[1:].upper() or 'image'} file") from None
+        raise DataError(
+            f"{path}: corrupt, truncated or not an image ({reason}): expected a readable "
+            f"{Path(path).suffix[1:].upper() or 'image'} file"
+        ) from None
 
 
-def decode_chunk(paths: list[str], contents: list[bytes], size: tuple[int, int] | None) -> np.ndarray | list[np.ndarray]:
-    """A worker's chunk, in order: one stacked array when its images share a shape (one object to send back), else a list."""
+def decode_chunk(
+    paths: list[str], contents: list[bytes], size: tuple[int, int] | None
+) -> np.ndarray | list[np.ndarray]:
+    """A worker's chunk, in order: one stacked array when its images share a shape (one object to send back), else a
+    list."""
     images = [decode_one(path, content, size) for path, content in zip(paths, contents)]
     return np.stack(images) if len({image.shape for image in images}) == 1 else images
 
@@ -62,44 +72,65 @@ def stack(files, images: list[np.ndarray]) -> np.ndarray:
     first = images[0].shape[:2]
     for path, image in zip(files, images):
         if image.shape[:2] != first:
-            raise DataError(f"{path}: {image.shape[1]}×{image.shape[0]} pixels but {files[0]} has {first[1]}×{first[0]}: "
-                            "expected one size (or pass --image-size H,W to resize)")
+            raise DataError(
+                f"{path}: {image.shape[1]}×{image.shape[0]} pixels but {files[0]} has {first[1]}×{first[0]}: "
+                "expected one size (or pass --image-size H,W to resize)"
+            )
     if any(image.ndim == 3 for image in images):
         images = [np.repeat(image[..., None], 3, axis=2) if image.ndim == 2 else image for image in images]
         return np.stack(images).transpose(0, 3, 1, 2).copy()  # (n, H, W, 3) → (n, 3, H, W)
     return np.stack(images)[:, None]
 
 
-def can_fork() -> bool:
-    return sys.platform == "linux" and not multiprocessing.current_process().daemon
+def can_start_workers() -> bool:
+    """Whether worker processes can be started safely here: forkserver exists (POSIX) and this is not a daemon."""
+    return "forkserver" in multiprocessing.get_all_start_methods() and not multiprocessing.current_process().daemon
+
+
+def worker_context():
+    """The forkserver context, its server preloading this module (the workers need nothing else)."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__])
+    return context
 
 
 def _on_processes(paths: list[str], contents: list[bytes], size, workers: int) -> list[np.ndarray]:
     step = max(1, -(-len(paths) // (workers * CHUNKS_PER_WORKER)))
     starts = range(0, len(paths), step)
     try:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork")) as pool:
-            chunks = pool.map(decode_chunk, [paths[i:i + step] for i in starts], [contents[i:i + step] for i in starts],
-                              repeat(size))
+        with ProcessPoolExecutor(max_workers=workers, mp_context=worker_context()) as pool:
+            chunks = pool.map(
+                decode_chunk,
+                [paths[i : i + step] for i in starts],
+                [contents[i : i + step] for i in starts],
+                repeat(size),
+            )
             return [image for chunk in chunks for image in chunk]  # in file order: the first bad file's error first
     except BrokenProcessPool:  # a worker killed (out of memory, a signal) or crashed inside Pillow's C code
-        raise DataError(f"{os.path.commonpath(paths)}: a worker process decoding these {len(paths)} images died "
-                        "(killed, out of memory, or crashed on a file): expected every image decoded; "
-                        "retry, or free memory") from None
+        raise DataError(
+            f"{os.path.commonpath(paths)}: a worker process decoding these {len(paths)} images died "
+            "(killed, out of memory, or crashed on a file): expected every image decoded; "
+            "retry, or free memory"
+        ) from None
 
 
-def decode_images(files, contents: list[bytes], size: tuple[int, int] | None, workers: int | None = None,
-                  processes: bool | None = None) -> np.ndarray:
+def decode_images(
+    files,
+    contents: list[bytes],
+    size: tuple[int, int] | None,
+    workers: int | None = None,
+    processes: bool | None = None,
+) -> np.ndarray:
     """Decode `contents` (the bytes of `files`, in order) into (n, C, H, W) uint8.
 
-    `workers`: default one per core, at most 32. `processes`: True decodes on forked worker processes,
+    `workers`: default one per core, at most 32. `processes`: True decodes on worker processes (forkserver),
     False on threads; None (the default) chooses processes for a folder of PROCESS_MIN_FILES or more,
-    on more than one worker, where this process may fork.
+    on more than one worker, where this process may start workers.
     """
     workers = workers or min(32, os.cpu_count() or 1)
     paths = [str(path) for path in files]
     if processes is None:
-        processes = len(paths) >= PROCESS_MIN_FILES and workers > 1 and can_fork()
+        processes = len(paths) >= PROCESS_MIN_FILES and workers > 1 and can_start_workers()
     if processes:
         images = _on_processes(paths, contents, size, workers)
     else:

@@ -38,8 +38,11 @@ def _read_all(files: list[str]) -> list[bytes]:
         return list(pool.map(read, files))
 
 
-def _decoded(names: list[str], paths: list[str], image_size, use_cache: bool, workers, processes) -> tuple[np.ndarray, str]:
-    """Read every file once: the content digest (identity.py's order: sorted names), then the decoded array (cached by it)."""
+def _decoded(
+    names: list[str], paths: list[str], image_size, use_cache: bool, workers, processes
+) -> tuple[np.ndarray, str]:
+    """Read every file once: the content digest (identity.py's order: sorted names), then the decoded array (cached
+    by it)."""
     contents = _read_all(paths)
     digest = named_digest(sorted(zip(names, contents)))  # names are unique: the sort never compares contents
     key = decoded_cache.key(digest, image_size)
@@ -52,15 +55,21 @@ def _decoded(names: list[str], paths: list[str], image_size, use_cache: bool, wo
 
 
 def _recalled(digest: str | None, image_size, guessed: str | None, guessed_x: np.ndarray | None) -> np.ndarray | None:
-    """The verified cached array of `digest`: the one read meanwhile if it is that entry, else read now; None if none."""
+    """The verified cached array of `digest`: the one read meanwhile if it is that entry, else read now; None if
+    none."""
     if digest is None:
         return None
     name = decoded_cache.key(digest, image_size)
     return guessed_x if name == guessed else decoded_cache.load(name)
 
 
-def read_image_folder(root: Path, image_size: tuple[int, int] | None = None, use_cache: bool = True,
-                      workers: int | None = None, processes: bool | None = None) -> Samples:
+def read_image_folder(
+    root: Path,
+    image_size: tuple[int, int] | None = None,
+    use_cache: bool = True,
+    workers: int | None = None,
+    processes: bool | None = None,
+) -> Samples:
     """Every image under `root` as uint8 (n, C, H, W), labels from class subfolders, a split if train/ and test/ exist.
 
     `workers` and `processes` choose how a folder is decoded (image_decoding.decode_images); `use_cache`

@@ -27,10 +27,14 @@ def scaled_rows(samples, name: str, record: dict, sample_shape: tuple[int, ...])
     if array.ndim >= 2 and array.ndim == len(sample_shape) + 1 and tuple(array.shape[1:]) != tuple(sample_shape):
         array = sample_layout(array) if array.ndim in (3, 4) else array
     n_features = math.prod(sample_shape)
-    shapes = {(n_features,), tuple(sample_shape)} | ({tuple(sample_shape[1:])} if len(sample_shape) == 3 and sample_shape[0] == 1 else set())
+    shapes = {(n_features,), tuple(sample_shape)} | (
+        {tuple(sample_shape[1:])} if len(sample_shape) == 3 and sample_shape[0] == 1 else set()
+    )
     if array.ndim < 2 or tuple(array.shape[1:]) not in shapes or len(array) == 0:
-        raise InputError(f"{name}: shape {array.shape}: expected samples of shape (n, {', '.join(map(str, sample_shape))}) "
-                         f"or (n, {n_features}), n ≥ 1, as the model was trained on")
+        raise InputError(
+            f"{name}: shape {array.shape}: expected samples of shape (n, {', '.join(map(str, sample_shape))}) "
+            f"or (n, {n_features}), n ≥ 1, as the model was trained on"
+        )
     if array.dtype.kind not in "uif":
         raise InputError(f"{name}: dtype {array.dtype}: expected numbers")
     if array.dtype.kind == "f" and not np.isfinite(array).all():

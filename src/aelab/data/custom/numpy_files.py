@@ -24,21 +24,27 @@ def npy_header(path: Path) -> tuple[tuple[int, ...], bool, np.dtype, int]:
     try:
         with open(path, "rb") as f:
             version = np.lib.format.read_magic(f)
-            read = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+            read = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}.get(
+                version
+            )
             if read is None:
                 raise ValueError(f"unsupported .npy format version {version}")
             shape, fortran, dtype = read(f, max_header_size=100_000)
             offset = f.tell()
     except (ValueError, SyntaxError, TypeError, OverflowError, EOFError) as exc:
-        raise DataError(f"{path}: not a readable .npy file ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__}): "
-                        "expected a NumPy array saved with numpy.save") from None
+        raise DataError(
+            f"{path}: not a readable .npy file ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__}): "
+            "expected a NumPy array saved with numpy.save"
+        ) from None
     if dtype.hasobject or dtype.kind not in "biuf" or dtype.fields is not None:
         raise DataError(f"{path}: dtype {dtype}: expected a numeric array (integers or floats), not objects or records")
     expected = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize  # float64: no overflow on an absurd claim
     actual = path.stat().st_size - offset
     if expected != actual:
-        raise DataError(f"{path}: the header declares shape {tuple(shape)} of {dtype} ({expected:.4g} bytes) but the file "
-                        f"holds {actual} bytes of data: expected a complete .npy file")
+        raise DataError(
+            f"{path}: the header declares shape {tuple(shape)} of {dtype} ({expected:.4g} bytes) but the file "
+            f"holds {actual} bytes of data: expected a complete .npy file"
+        )
     return tuple(int(s) for s in shape), bool(fortran), dtype, offset
 
 
@@ -46,8 +52,10 @@ def map_npy(path: Path) -> np.ndarray:
     """The array of a checked .npy file as a read-only memory map."""
     shape, fortran, dtype, offset = npy_header(path)
     if len(shape) < 2 or 0 in shape:  # an empty array cannot be mapped, and its other dimensions may be absurd
-        raise DataError(f"{path}: shape {shape}: expected samples of shape (n, ...) with n ≥ 1, at least two dimensions "
-                        "((n, L) for 1-D samples) and at least one value each")
+        raise DataError(
+            f"{path}: shape {shape}: expected samples of shape (n, ...) with n ≥ 1, at least two dimensions "
+            "((n, L) for 1-D samples) and at least one value each"
+        )
     return np.load(path, mmap_mode="r", allow_pickle=False)
 
 
@@ -69,11 +77,14 @@ def read_npz(path: Path) -> Samples:
         with np.load(path, allow_pickle=False) as archive:
             keys = set(archive.files)
             if "x_train" not in keys:
-                raise DataError(f"{path}: holds {sorted(keys)}: expected at least x_train (and optionally y_train, "
-                                "x_test, y_test)")
+                raise DataError(
+                    f"{path}: holds {sorted(keys)}: expected at least x_train (and optionally y_train, x_test, y_test)"
+                )
             arrays = {key: archive[key] for key in NPZ_KEYS if key in keys}
     except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as exc:
-        raise DataError(f"{path}: not a readable .npz archive ({exc}): expected numpy.savez(_compressed) output") from None
+        raise DataError(
+            f"{path}: not a readable .npz archive ({exc}): expected numpy.savez(_compressed) output"
+        ) from None
     return _from_arrays(path, "npz", arrays, (path,))
 
 

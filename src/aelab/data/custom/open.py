@@ -60,37 +60,68 @@ def _labels_and_names(train: Part, test: Part, names: tuple[str, ...] | None) ->
     return tuple(str(i) for i in range(top + 1))
 
 
-def open_dataset(path: str | os.PathLike, image_size: tuple[int, int] | None = None, label_column: str | None = None,
-                 test_fraction: float | None = None, scale: str | None = None, loss: str | None = None,
-                 seed: int = 0) -> Dataset:
+def laid_out(samples: Samples) -> Samples:
+    """The samples with each part's arrays in the layout the models take ((C, H, W) or (L,))."""
+    test = None if samples.test is None else Part(sample_layout(samples.test.x), samples.test.labels)
+    train = Part(sample_layout(samples.train.x), samples.train.labels)
+    return Samples(samples.path, samples.kind, train, test, samples.class_names, samples.files, samples.digest)
+
+
+def loss_for(kind: str, path: Path, method: str, unit: bool, loss: str | None) -> str:
+    """The loss asked for, or the default (mse for tables and values outside [0, 1], else bce); bce needs [0, 1]."""
+    chosen = loss or ("mse" if kind == "table" or not unit else "bce")
+    if chosen == "bce" and not unit:
+        raise ConfigError(
+            f"--loss bce: {path}'s values, scaled by {method}, are not in [0, 1]: expected --scale minmax, "
+            "or --loss mse"
+        )
+    return chosen
+
+
+def identity_record(path: Path, samples: Samples, n: int, dtype: str) -> dict:
+    """config.json's data.identity: where the data is, its kind, files, shape, dtype and content digest."""
+    return {
+        "path": str(path.resolve()),
+        "kind": samples.kind,
+        "files": len(samples.files),
+        "shape": [n, *samples.sample_shape],
+        "dtype": dtype,
+        "sha256": samples.digest or content_digest(path, samples.files),
+    }
+
+
+def open_dataset(
+    path: str | os.PathLike,
+    image_size: tuple[int, int] | None = None,
+    label_column: str | None = None,
+    test_fraction: float | None = None,
+    scale: str | None = None,
+    loss: str | None = None,
+    seed: int = 0,
+) -> Dataset:
     """Your own data at `path` as a Dataset: float32 rows (n, prod(sample_shape)), scaled, split, identified.
 
     `scale` (none, minmax, standard) and `loss` (bce, mse) default as TrainConfig's help says; the
     scaling statistics come from the training split only.
     """
     path = Path(path)
-    samples = read_samples(path, image_size, label_column)
-    samples = Samples(samples.path, samples.kind,
-                      Part(sample_layout(samples.train.x), samples.train.labels),
-                      None if samples.test is None else Part(sample_layout(samples.test.x), samples.test.labels),
-                      samples.class_names, samples.files, samples.digest)
+    samples = laid_out(read_samples(path, image_size, label_column))
     train, test, split_record = split(samples, test_fraction, seed)
     method = scale or scaling.default_scale(train.x)
     record = scaling.fit(train.x, method)
-    unit = scaling.in_unit_range(record, train.x)
-    chosen_loss = loss or ("mse" if samples.kind == "table" or not unit else "bce")
-    if chosen_loss == "bce" and not unit:
-        raise ConfigError(f"--loss bce: {path}'s values, scaled by {method}, are not in [0, 1]: expected --scale minmax, "
-                          "or --loss mse")
+    chosen_loss = loss_for(samples.kind, path, method, scaling.in_unit_range(record, train.x), loss)
     clip = chosen_loss == "bce" and method != "none"
     sample_shape = samples.sample_shape
-    identity = {"path": str(path.resolve()), "kind": samples.kind, "files": len(samples.files),
-                "shape": [len(train.x) + len(test.x), *sample_shape], "dtype": str(train.x.dtype),
-                "sha256": samples.digest or content_digest(path, samples.files)}
+    identity = identity_record(path, samples, len(train.x) + len(test.x), str(train.x.dtype))
     for part in (train, test):  # the scans above paged a memory-mapped array in: forget those pages (bounded RSS)
         release_pages(part.x)
-    data_record = {"identity": identity, "split": split_record, "scaling": record, "loss": chosen_loss,
-                   "clipped_to_unit_range": clip}
+    data_record = {
+        "identity": identity,
+        "split": split_record,
+        "scaling": record,
+        "loss": chosen_loss,
+        "clipped_to_unit_range": clip,
+    }
     return Dataset(
         spec=None,
         train_images=read_only(scaling.apply(train.x, record, clip)),

@@ -4,8 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aelab.config import (IMAGE_SIZE_HELP, LABEL_COLUMN_HELP, LOSS_HELP, LOSSES, SCALE_HELP, SCALES,
-                          TEST_FRACTION_HELP, check_data_options, option)
+from aelab.config import (
+    IMAGE_SIZE_HELP,
+    LABEL_COLUMN_HELP,
+    LOSS_HELP,
+    LOSSES,
+    SCALE_HELP,
+    SCALES,
+    TEST_FRACTION_HELP,
+    check_data_options,
+    option,
+)
 
 
 @dataclass(frozen=True)
@@ -24,5 +33,11 @@ class InspectOptions:
         check_data_options(self)
 
     def reader_options(self) -> dict:
-        return {"image_size": self.image_size, "label_column": self.label_column, "test_fraction": self.test_fraction,
-                "scale": self.scale, "loss": self.loss, "seed": self.seed}
+        return {
+            "image_size": self.image_size,
+            "label_column": self.label_column,
+            "test_fraction": self.test_fraction,
+            "scale": self.scale,
+            "loss": self.loss,
+            "seed": self.seed,
+        }

@@ -27,8 +27,13 @@ def is_path(dataset: str) -> bool:
     if dataset in REGISTRY:
         return False
     suffixes = (".npy", ".npz", *TABLE_SUFFIXES, ".gz", ".idx")
-    return (os.sep in dataset or "/" in dataset or dataset.lower().endswith(suffixes) or "-ubyte" in dataset
-            or Path(dataset).exists())
+    return (
+        os.sep in dataset
+        or "/" in dataset
+        or dataset.lower().endswith(suffixes)
+        or "-ubyte" in dataset
+        or Path(dataset).exists()
+    )
 
 
 def check_options_apply(config) -> None:
@@ -38,8 +43,9 @@ def check_options_apply(config) -> None:
     if given and not is_path(config.dataset):
         value = getattr(config, given[0])
         shown = ",".join(map(str, value)) if isinstance(value, tuple) else value
-        raise ConfigError(f"--{given[0].replace('_', '-')} {shown}: applies to --dataset PATH (your own data): expected it "
-                          f"without --dataset {config.dataset}")
+        problem = f"{shown}: applies to --dataset PATH (your own data): expected it without --dataset {config.dataset}"
+        flag = given[0].replace("_", "-")
+        raise ConfigError(f"--{flag} {problem}", setting=given[0], value=value, problem=problem)
 
 
 def is_idx_name(path: Path) -> bool:

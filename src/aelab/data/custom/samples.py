@@ -22,7 +22,8 @@ CHUNK_BYTES = 64 << 20  # checks over a memory-mapped array read it in pieces of
 
 @dataclass(frozen=True)
 class Part:
-    """One split as read: samples (n, *sample_shape), uint8 or float (possibly a read-only memmap); labels int64 (n,) or None."""
+    """One split as read: samples (n, *sample_shape), uint8 or float (possibly a read-only memmap); labels int64 (n,)
+    or None."""
 
     x: np.ndarray
     labels: np.ndarray | None
@@ -65,8 +66,10 @@ def check_finite(x: np.ndarray, source: str) -> None:
             first = (start + int(np.argwhere(bad)[0][0]), *(int(i) for i in np.argwhere(bad)[0][1:]))
         count += n_bad
     if count:
-        raise DataError(f"{source}: {count} NaN or infinite value{'s' if count > 1 else ''}, the first at index "
-                        f"{first}: expected finite numbers")
+        raise DataError(
+            f"{source}: {count} NaN or infinite value{'s' if count > 1 else ''}, the first at index "
+            f"{first}: expected finite numbers"
+        )
 
 
 def release_pages(x: np.ndarray) -> None:
@@ -90,8 +93,10 @@ def check_labels(labels: np.ndarray | None, n: int, source: str) -> np.ndarray |
         return None
     labels = np.asarray(labels)
     if labels.ndim != 1 or len(labels) != n:
-        raise DataError(f"{source}: {labels.shape[0] if labels.ndim else 0} labels (shape {labels.shape}) for {n} "
-                        f"samples: expected one label per sample, shape ({n},)")
+        raise DataError(
+            f"{source}: {labels.shape[0] if labels.ndim else 0} labels (shape {labels.shape}) for {n} "
+            f"samples: expected one label per sample, shape ({n},)"
+        )
     if labels.dtype.kind not in "iu":
         if labels.dtype.kind != "f" or not np.all(np.isfinite(labels)) or not np.all(labels == np.round(labels)):
             raise DataError(f"{source}: labels of dtype {labels.dtype}: expected whole numbers ≥ 0")
@@ -105,8 +110,10 @@ def check_split_parts(path, train: Part, test: Part | None, test_source: str) ->
     if test is None:
         return
     if test.x.shape[1:] != train.x.shape[1:]:
-        raise DataError(f"{test_source}: test samples of shape {test.x.shape[1:]} but training samples of shape "
-                        f"{train.x.shape[1:]}: expected the same")
+        raise DataError(
+            f"{test_source}: test samples of shape {test.x.shape[1:]} but training samples of shape "
+            f"{train.x.shape[1:]}: expected the same"
+        )
     if (test.labels is None) != (train.labels is None):
         raise DataError(f"{path}: labels for only one split: expected labels for train and test both or neither")
 
@@ -114,8 +121,10 @@ def check_split_parts(path, train: Part, test: Part | None, test_source: str) ->
 def check_samples(x: np.ndarray, source: str) -> None:
     """At least one sample with at least one value, of a numeric dtype, finite."""
     if x.ndim < 2 or len(x) == 0 or x.size == 0:
-        raise DataError(f"{source}: shape {tuple(x.shape)}: expected samples of shape (n, ...) with n ≥ 1 and at "
-                        "least one value each")
+        raise DataError(
+            f"{source}: shape {tuple(x.shape)}: expected samples of shape (n, ...) with n ≥ 1 and at "
+            "least one value each"
+        )
     if x.dtype.kind not in "uif":
         raise DataError(f"{source}: dtype {x.dtype}: expected numbers (unsigned or signed integers, or floats)")
     check_finite(x, source)

@@ -55,8 +55,12 @@ def fit(x: np.ndarray, method: str) -> dict:
             block = rows[start:stop].astype(np.float64) / divisor
             lo, hi = np.minimum(lo, block.min(axis=0)), np.maximum(hi, block.max(axis=0))
         spread = hi - lo
-        return {"method": method, "divisor": divisor, "offset": lo.tolist(),
-                "factor": np.where(spread > 0, 1.0 / np.where(spread > 0, spread, 1.0), 1.0).tolist()}  # (S2)
+        return {
+            "method": method,
+            "divisor": divisor,
+            "offset": lo.tolist(),
+            "factor": np.where(spread > 0, 1.0 / np.where(spread > 0, spread, 1.0), 1.0).tolist(),
+        }  # (S2)
     total = np.zeros(rows.shape[1])
     for start, stop in chunks(len(rows), rows.shape[1] * rows.itemsize):
         total += (rows[start:stop].astype(np.float64) / divisor).sum(axis=0)
@@ -65,8 +69,12 @@ def fit(x: np.ndarray, method: str) -> dict:
     for start, stop in chunks(len(rows), rows.shape[1] * rows.itemsize):  # two passes: no cancellation
         squares += np.square(rows[start:stop].astype(np.float64) / divisor - mean).sum(axis=0)
     std = np.sqrt(squares / len(rows))
-    return {"method": method, "divisor": divisor, "offset": mean.tolist(),
-            "factor": np.where(std > 0, 1.0 / np.where(std > 0, std, 1.0), 1.0).tolist()}  # (S3)
+    return {
+        "method": method,
+        "divisor": divisor,
+        "offset": mean.tolist(),
+        "factor": np.where(std > 0, 1.0 / np.where(std > 0, std, 1.0), 1.0).tolist(),
+    }  # (S3)
 
 
 def apply(x: np.ndarray, record: dict, clip: bool) -> np.ndarray:
@@ -75,7 +83,9 @@ def apply(x: np.ndarray, record: dict, clip: bool) -> np.ndarray:
     if record["method"] == "none" and record["divisor"] == 1.0 and rows.dtype == np.float32 and not clip:
         return rows
     if rows.shape[1] != (len(record["offset"]) if record["offset"] is not None else rows.shape[1]):
-        raise ConfigError(f"samples with {rows.shape[1]} features: expected {len(record['offset'])}, as the scaling was fitted on")
+        raise ConfigError(
+            f"samples with {rows.shape[1]} features: expected {len(record['offset'])}, as the scaling was fitted on"
+        )
     out = np.empty(rows.shape, dtype=np.float32)
     offset = None if record["offset"] is None else np.asarray(record["offset"], dtype=np.float64)
     factor = None if record["factor"] is None else np.asarray(record["factor"], dtype=np.float64)

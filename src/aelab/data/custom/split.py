@@ -20,20 +20,37 @@ def split(samples: Samples, test_fraction: float | None, seed: int) -> tuple[Par
     """(train part, test part, the split's record for config.json)."""
     if samples.test is not None:
         if test_fraction is not None:
-            raise ConfigError(f"--test-fraction {test_fraction}: {samples.path} brings its own test split: expected no "
-                              "--test-fraction")
-        return samples.train, samples.test, {"method": "given", "n_train": len(samples.train.x), "n_test": len(samples.test.x)}
+            raise ConfigError(
+                f"--test-fraction {test_fraction}: {samples.path} brings its own test split: expected no "
+                "--test-fraction"
+            )
+        return (
+            samples.train,
+            samples.test,
+            {"method": "given", "n_train": len(samples.train.x), "n_test": len(samples.test.x)},
+        )
     fraction = DEFAULT_TEST_FRACTION if test_fraction is None else test_fraction
     n = len(samples.train.x)
     n_test = int(round(fraction * n))
     if n_test < 1 or n_test >= n:
-        raise DataError(f"{samples.path}: {n} samples: expected enough for a test fraction of {fraction} to leave at least "
-                        "one sample on each side")
+        raise DataError(
+            f"{samples.path}: {n} samples: expected enough for a test fraction of {fraction} to leave at least "
+            "one sample on each side"
+        )
     rng = np.random.default_rng([seed, SPLIT_STREAM])
     held = np.zeros(n, dtype=bool)
     held[rng.choice(n, size=n_test, replace=False)] = True
     train_rows, test_rows = np.flatnonzero(~held), np.flatnonzero(held)
     labels = samples.train.labels
-    parts = [Part(np.asarray(samples.train.x[rows]), None if labels is None else labels[rows]) for rows in (train_rows, test_rows)]
-    record = {"method": "fraction", "test_fraction": fraction, "seed": seed, "n_train": len(train_rows), "n_test": n_test}
+    parts = [
+        Part(np.asarray(samples.train.x[rows]), None if labels is None else labels[rows])
+        for rows in (train_rows, test_rows)
+    ]
+    record = {
+        "method": "fraction",
+        "test_fraction": fraction,
+        "seed": seed,
+        "n_train": len(train_rows),
+        "n_test": n_test,
+    }
     return parts[0], parts[1], record

@@ -53,7 +53,9 @@ def _label_index(label_column: str | None, header: list[str] | None, width: int,
     if label_column.isdigit() and int(label_column) < width:
         return int(label_column)
     names = f" (the header names {', '.join(header)})" if header is not None else ""
-    raise DataError(f"{path}: no column {label_column!r}{names}: expected a header name or a 0-based index below {width}")
+    raise DataError(
+        f"{path}: no column {label_column!r}{names}: expected a header name or a 0-based index below {width}"
+    )
 
 
 def read_table(path: Path, label_column: str | None = None) -> Samples:
@@ -73,7 +75,9 @@ def read_table(path: Path, label_column: str | None = None) -> Samples:
     raw_labels: list[str] = []
     for r, (line, cells) in enumerate(body):
         if len(cells) != width:
-            raise DataError(f"{path}:{line}: {len(cells)} cells: expected {width}, as on line {rows[0][0]} (a ragged table)")
+            raise DataError(
+                f"{path}:{line}: {len(cells)} cells: expected {width}, as on line {rows[0][0]} (a ragged table)"
+            )
         j = 0
         for c, text in enumerate(cells):
             if c == label_at:
@@ -82,8 +86,10 @@ def read_table(path: Path, label_column: str | None = None) -> Samples:
             number = _number(text)
             if number is None or not math.isfinite(number):
                 what = "not a number" if number is None else "not a finite number"
-                raise DataError(f"{path}:{line}:{c + 1}: {text.strip()[:40]!r} is {what}: expected a finite number in every "
-                                "feature cell")
+                raise DataError(
+                    f"{path}:{line}:{c + 1}: {text.strip()[:40]!r} is {what}: expected a finite number in every "
+                    "feature cell"
+                )
             values[r, j] = number
             j += 1
     labels, class_names = _labels(raw_labels, path) if label_at is not None else (None, None)

@@ -1,0 +1,27 @@
+"""The `aelab` command line: a thin layer over the library.
+
+Options of `train` come from the config dataclasses; every `AelabError` becomes one line on
+stderr and the exit code of its kind. Nothing runs at import. The parser is built in `parser`
+(one function per subcommand), the commands run in `commands`.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from aelab.cli.commands import COMMANDS, ray_settings  # noqa: F401 (ray_settings: read by the tests of --ray)
+from aelab.cli.parser import build_parser
+from aelab.errors import AelabError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except AelabError as exc:
+        print(f"aelab: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("aelab: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,54 @@
+"""A trained model's run folder written in one go: weights, metrics, figures, summary, then the finished marker."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from aelab.config import FigureConfig
+from aelab.fileio import atomic_write_json
+from aelab.runs.checkpointing import CHECKPOINT
+from aelab.runs.figures import draw_run_figures
+from aelab.runs.folder import mark_finished
+from aelab.runs.summary import write_summary
+from aelab.train.checkpoint import save_weights
+
+
+def write_outputs(
+    out: Path,
+    model: torch.nn.Module,
+    run_config: dict,
+    metrics: dict,
+    figures: FigureConfig,
+    test_x: torch.Tensor,
+    test_inputs: torch.Tensor | None,
+    test_labels: np.ndarray | None,
+    class_names: tuple[str, ...] | None,
+    sample_shape: tuple[int, ...] = (1, 28, 28),
+) -> list[str]:
+    """Weights, metrics, figures and summary, then the finished marker last; returns the files written.
+
+    The checkpoint (`out`/checkpoint.safetensors) must already be there: it is listed among the files.
+    Unlabelled test images (`test_labels` None, from the Python API) are titled by their index.
+    """
+    save_weights(out / "model.safetensors", model, run_config["config"])
+    atomic_write_json(out / "metrics.json", metrics)
+    pictures = draw_run_figures(
+        out,
+        model,
+        figures,
+        test_x,
+        test_inputs,
+        test_labels,
+        class_names,
+        metrics["epochs"],
+        metrics["final"].get("test_bce_floor"),
+        sample_shape,
+        run_config["config"].get("loss"),
+    )
+    write_summary(out / "summary.md", run_config, metrics, pictures)
+    files = ["config.json", "metrics.json", "model.safetensors", CHECKPOINT, *pictures, "summary.md"]
+    mark_finished(out, files)
+    return files
