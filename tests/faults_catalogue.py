@@ -295,6 +295,14 @@ FAULTS = [
         "test_grader.py::test_broken_files_each_give_one_line_naming_file_and_line_and_the_others_are_still_graded",
     ),
     (
+        "a student file named like a module (`numpy.py`, `json.py`, `math.py`) in the folder being graded, which is "
+        "also the working folder",
+        "every correct file still passes; that file is graded as the others are, its code run only for its own "
+        "grade",
+        "nothing written; the child runs isolated (`python -I`, aelab's folder first, the file's own folder last)",
+        "test_grader.py::test_a_file_named_like_a_module_in_the_submissions_shadows_nothing",
+    ),
+    (
         "a file graded by `gradcheck --impl` that never returns",
         "`my.py:3: did not finish within 20 s …` (the line it was stuck on) after `--timeout` seconds; its "
         "child process is stopped",

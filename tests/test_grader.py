@@ -199,6 +199,20 @@ def test_broken_files_each_give_one_line_naming_file_and_line_and_the_others_are
     assert not list(tmp_path.glob("__pycache__"))  # the child leaves nothing beside the files
 
 
+@pytest.mark.parametrize("shadow", ["numpy.py", "json.py", "math.py"])
+def test_a_file_named_like_a_module_in_the_submissions_shadows_nothing(shadow, tmp_path, capsys, monkeypatch):
+    """A student's numpy.py (or json.py) in the folder being graded, which is also the working folder: every
+    correct file still passes, and that file's code never runs in another's grading (it would leave its mark)."""
+    mark = tmp_path / "shadow-ran"
+    write(tmp_path, shadow, f"open({str(mark)!r}, 'a').write('x')\nraise ImportError('the shadow ran')\n")
+    goods = [write(tmp_path, f"good{i}.py", "import json, math\n" + two_layer_source(SHALLOW_RIGHT)) for i in range(2)]
+    monkeypatch.chdir(tmp_path)
+    code = main(["gradcheck", "--impl", *goods, "--json", "--timeout", "20"])
+    rows = json.loads(capsys.readouterr().out)
+    assert code == 0 and [row["status"] for row in rows] == ["pass", "pass"], rows
+    assert not mark.exists()
+
+
 def test_a_class_of_30_files_is_graded_one_csv_row_per_file(tmp_path, capsys):
     variants = [("correct", {})] + list(SHALLOW_WRONG.items())
     files, expected = [], []

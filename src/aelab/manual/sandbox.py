@@ -25,6 +25,13 @@ from aelab.manual.grading import UserRun
 from aelab.manual.problems import Problem
 from aelab.manual.usercode import FUNCTION
 
+# The child's entry: aelab's own folder first on the path (isolated mode left only the installed packages), then
+# sandbox_child.main with the rest of the arguments. By path, not `-m`, which would put the working folder first.
+CHILD = (
+    "import sys; sys.path.insert(0, sys.argv[1]); "
+    "from aelab.manual.sandbox_child import main; sys.exit(main(sys.argv[2:]))"
+)
+PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])  # the folder holding the aelab package
 KILL_GRACE = 10.0  # seconds past the child's own time limit before the parent kills it outright
 _FRAME = re.compile(r'File "(?P<file>.+)", line (?P<line>\d+)')
 
@@ -70,8 +77,10 @@ def run_file(source: str, problems: Sequence[Problem], timeout: float, function:
         env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
         command = [
             sys.executable,
-            "-m",
-            "aelab.manual.sandbox_child",
+            "-I",  # isolated: neither the working folder nor PYTHONPATH can put a module of theirs before ours
+            "-c",
+            CHILD,
+            PACKAGE_ROOT,
             str(inputs),
             str(output),
             str(trace),

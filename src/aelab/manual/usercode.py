@@ -48,7 +48,10 @@ def load_function(path: str, name: str = FUNCTION) -> Callable:
     file = Path(path)
     if not file.is_file():
         raise UserCodeError(f"{path}: no such file: expected a Python file defining {name}(params, X)")
-    sys.path.insert(0, str(file.resolve().parent))  # so the file can import its own helpers
+    # its own helpers importable, but last: a numpy.py or json.py beside it must not stand in for the real module
+    # (the child process starts isolated, so the working folder is not on the path either: sandbox.py)
+    if str(file.resolve().parent) not in sys.path:
+        sys.path.append(str(file.resolve().parent))
     spec = importlib.util.spec_from_file_location(f"aelab_user_{abs(hash(str(file.resolve())))}", file)
     module = importlib.util.module_from_spec(spec)
     try:
