@@ -297,8 +297,7 @@ FAULTS = [
     (
         "a student file named like a module (`numpy.py`, `json.py`, `math.py`) in the folder being graded, which is "
         "also the working folder",
-        "every correct file still passes; that file is graded as the others are, its code run only for its own "
-        "grade",
+        "every correct file still passes; that file is graded as the others are, its code run only for its own grade",
         "nothing written; the child runs isolated (`python -I`, aelab's folder first, the file's own folder last)",
         "test_grader.py::test_a_file_named_like_a_module_in_the_submissions_shadows_nothing",
     ),
