@@ -29,8 +29,7 @@ def pytest_configure(config):
         from aelab.native._kernels import ffi
     except ImportError:  # no compiled kernels here: the autograd engine needs no BLAS choice
         return
-    openblas, _ = blas.scipy_openblas()
-    chosen, _ = blas.choose(ffi, [c for c in (openblas, blas.intel_mkl()) if c is not None])
+    chosen, _ = blas.choose(ffi, blas.installed()[0])  # the candidates and the choice the kernels' loader makes
     os.environ["AELAB_BLAS"] = chosen.name
 
 

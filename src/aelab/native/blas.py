@@ -129,6 +129,12 @@ def intel_mkl() -> Candidate | None:
     )
 
 
+def installed() -> tuple[list[Candidate], object]:
+    """(the sgemm candidates installed here, SciPy's OpenBLAS first; threadpoolctl's controller of that OpenBLAS)."""
+    openblas, controller = scipy_openblas()
+    return [c for c in (openblas, intel_mkl()) if c is not None], controller
+
+
 def product_time(ffi, sgemm, repeats: int = 15) -> float:
     """Seconds of STUDY_PRODUCTS through `sgemm`: the fastest of `repeats` rounds (the least disturbed)."""
     rng = np.random.default_rng(0)

@@ -74,8 +74,8 @@ def probe() -> tuple[Native | None, str | None]:
     except ImportError as error:
         return None, f"the compiled module aelab.native._kernels was not built when aelab was installed ({error})"
     ffi, lib = _kernels.ffi, _kernels.lib
-    openblas, controller = blas.scipy_openblas()
-    chosen, times = blas.choose(ffi, [c for c in (openblas, blas.intel_mkl()) if c is not None])
+    found, controller = blas.installed()
+    chosen, times = blas.choose(ffi, found)
     record = {**chosen.info, **({"measured_us": times} if times else {})}
     return Native(
         ffi, lib, ffi.cast("aelab_sgemm", chosen.address), record, ffi.string(lib.aelab_isa()).decode(), controller
