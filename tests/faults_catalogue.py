@@ -385,4 +385,31 @@ FAULTS = [
         "nothing written: every class is checked before the run folder is made",
         "test_anomaly_own_data.py::test_bad_data_is_refused_in_one_line_before_anything_is_written",
     ),
+    # issue 27: hostile values and inputs of your own data that used to pass, or to be clamped silently
+    (
+        "values beyond float32's range in your own data: `1e308` in a CSV, `1e300` in a float64 `.npy`; a test value "
+        "that its scaling would overflow (a feature almost constant on the training split); a column named `target`, "
+        "`label`, `class` or `y` without `--label-column`",
+        "`huge.csv:6:1: '1e308' is beyond float32's range: expected values within float32's range ±3.4e38`, "
+        "`big.npy: 1 value beyond float32's range, the first 1e+300 at index (2, 1): …`, `sample 3, feature 0: 1e+09 "
+        "scaled by standard (fitted on the training split) becomes 2e+39: …`, `labels.csv: column 'target' looks like "
+        "labels: expected --label-column target (or --label-column none to keep it as a feature)`, exit 3; the same "
+        "line from `aelab data inspect`, with no raw RuntimeWarning",
+        "nothing written: the data is read, checked and scaled before the run folder is made",
+        "test_data_seams.py::test_hostile_values_are_one_line_before_anything_is_written",
+    ),
+    (
+        "an image folder of 16-bit grey PNGs (Pillow's mode I;16 or I)",
+        "nothing: read at full depth, float32 value / 65535 in [0, 1] (an 8-bit image beside them / 255), recorded as "
+        "dtype float32; converted to 8 bits they were clamped (99.6% of the pixels 255)",
+        "the data folder; the decoded cache keeps the float32 array (its version bumped: no clamped entry is reused)",
+        "test_data_seams.py::test_16_bit_grey_pngs_are_read_at_full_depth_in_unit_range",
+    ),
+    (
+        "`aelab run STUDY` again on your own data (the saved config holds the scale and loss the data resolved, the "
+        "study leaves them to the data)",
+        "`already done, skipped` for finished cells",
+        "every finished cell; an interrupted one continues from its checkpoint",
+        "test_data_seams.py::test_a_study_on_your_own_data_skips_what_is_done_and_resumes_what_is_not",
+    ),
 ]

@@ -187,7 +187,8 @@ LABEL_COLUMN = Setting(
     "label_column",
     None,
     "with --dataset TABLE.csv/.tsv: the column holding the labels, by header name "
-    "or 0-based index (default: no labels, every column is a feature)",
+    "or 0-based index, or none (default: no labels; a column named target, label, class or y must be named "
+    "here, or kept as a feature with none)",
     "a column name or 0-based index",
     lambda v: isinstance(v, str) and bool(v),
     optional=True,

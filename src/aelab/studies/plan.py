@@ -18,15 +18,15 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from aelab.config import SWEEP_MODELS, SweepConfig, TrainConfig, current_json
+from aelab.config import SWEEP_MODELS, SweepConfig, TrainConfig
 from aelab.data.arrays import image_shape
 from aelab.data.custom.paths import folder_label, is_path
 from aelab.data.registry import get_spec
-from aelab.devices import config_identity
 from aelab.models.registry import get_family, multiply_adds
 from aelab.runs.folder import is_finished
 from aelab.studies import Cell, Study, load_study
 from aelab.tasks.recipe import resolve
+from aelab.train.checkpoint import config_differences
 
 QUICK = {"train_size": 2000, "test_size": 1000, "epochs": 1}
 QUICK_CODE_SIZES = 2  # a quick sweep keeps its first two code sizes (the classic study's 5 and 20)
@@ -238,6 +238,7 @@ def is_done(folder: Path, step: PlannedRun) -> bool:
 
 
 def same_config(folder: Path, step: PlannedRun) -> bool:
-    """`folder`'s config.json holds `step`'s configuration (wherever it ran: aelab.devices.config_identity)."""
+    """`folder`'s config.json holds `step`'s configuration (wherever it ran; the scale and loss a cell leaves to your
+    own data as they resolved: train.checkpoint.config_differences)."""
     saved = saved_config(folder)
-    return isinstance(saved, dict) and config_identity(current_json(saved)) == config_identity(step.config_json())
+    return isinstance(saved, dict) and not config_differences(saved, step.config_json())

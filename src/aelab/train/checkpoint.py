@@ -50,16 +50,28 @@ def load_weights(
     return model
 
 
-def check_same_config(path: str | os.PathLike, saved: dict, expected: dict) -> None:
-    """Refuse state saved under another configuration, naming every difference (the device is not one:
-    state saved on one device continues on another, aelab.devices.config_identity)."""
-    # a config saved before a value was renamed (engine "fused") is the same configuration: compared as today's
+DATA_DEFAULTS = ("scale", "loss")  # settings that None leaves to your own data: a run saves what they resolved to
+
+
+def config_differences(saved: dict, expected: dict) -> list[str]:
+    """Every setting in which config.json's "config" `saved` differs from `expected`, as `name=saved (asked for …)`.
+
+    Compared as today's configs (a value renamed since, engine "fused", is the same) and wherever they ran
+    (aelab.devices.config_identity). An expected None for `scale` or `loss` asks for the data's default, which a
+    run on your own data saves resolved (`standard`, `mse`): any saved value matches it — else a study would
+    retrain every finished cell on your own data, and never resume one."""
     saved, expected = config_identity(current_json(saved)), config_identity(current_json(expected))
-    diffs = [
+    return [
         f"{k}={saved.get(k)!r} (asked for {expected.get(k)!r})"
         for k in sorted(set(saved) | set(expected))
-        if saved.get(k) != expected.get(k)
+        if saved.get(k) != expected.get(k) and not (k in DATA_DEFAULTS and expected.get(k) is None)
     ]
+
+
+def check_same_config(path: str | os.PathLike, saved: dict, expected: dict) -> None:
+    """Refuse state saved under another configuration, naming every difference (`config_differences`: the device is
+    not one, state saved on one device continues on another)."""
+    diffs = config_differences(saved, expected)
     if diffs:
         raise CheckpointError(f"{path}: saved for another configuration: {', '.join(diffs)}")
 

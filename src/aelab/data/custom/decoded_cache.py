@@ -1,9 +1,9 @@
 """A decoded image folder kept in aelab's cache, keyed by the folder's content digest, verified on every read.
 
 Decoding 70,000 PNGs costs far more than reading and hashing them; the cache keeps the decoded
-uint8 array as a `.npy` named by the content digest and the resize option, with the SHA-256 of that
-`.npy` beside it. A read takes the file in one call and hashes it in one pass, so a damaged or edited
-cache entry is decoded afresh, never trained on.
+array (uint8; float32 for 16-bit images) as a `.npy` named by the content digest and the resize option,
+with the SHA-256 of that `.npy` beside it. A read takes the file in one call and hashes it in one
+pass, so a damaged or edited cache entry is decoded afresh, never trained on.
 
 Reading and hashing 70,000 small files costs seconds by itself (measured: 7.6 s against 0.32 s for the
 IDX files, BENCHMARKS.md), so a second load does not re-read them: the folder's listing — each file's
@@ -38,10 +38,11 @@ from aelab.data.locate import cache_root
 from aelab.errors import OutputError
 from aelab.fileio import atomic_write_bytes, atomic_write_json
 
-VERSION = 1  # bump when the decoding changes (modes, resampling): old entries are then never matched
+VERSION = 2  # bump when the decoding changes (modes, resampling): old entries are then never matched (2: 16-bit)
 LISTING_VERSION = 2  # bump when the fingerprint's definition changes (2: one stat per file, ctime and inode added)
 RACY_SECONDS = 2  # the coarsest file timestamps in use (FAT's 2 s modification times)
 NPY_HEADER_MAX = 4096  # our headers are ~128 bytes; a larger one is not ours
+DTYPES = (np.dtype(np.uint8), np.dtype("<f4"))  # what decoding makes: uint8, or float32 for 16-bit images
 HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
 KEY_PATTERN = re.compile(r"v\d+-[0-9a-f]{64}-(native|\d+x\d+)")  # what key() makes: a file name, no path
 
@@ -56,7 +57,8 @@ def folder():
 
 
 def _array_in(payload: np.ndarray) -> np.ndarray | None:
-    """The uint8 array a `.npy` file's bytes hold, as a view of them (no copy), or None if they are not one."""
+    """The uint8 (or float32) array a `.npy` file's bytes hold, as a view of them (no copy), or None if they are not
+    one."""
     header = io.BytesIO(payload[:NPY_HEADER_MAX].tobytes())
     try:
         read_header = HEADER_READERS.get(np.lib.format.read_magic(header))
@@ -66,9 +68,9 @@ def _array_in(payload: np.ndarray) -> np.ndarray | None:
     except (ValueError, SyntaxError, TypeError):
         return None
     data = payload[header.tell() :]
-    if dtype != np.uint8 or fortran or len(data) != int(np.prod(shape, dtype=np.int64)):
+    if dtype not in DTYPES or fortran or len(data) != int(np.prod(shape, dtype=np.int64)) * dtype.itemsize:
         return None
-    return data.reshape(shape)
+    return data.view(dtype).reshape(shape)  # np.save aligns the data to 64 bytes: the view is aligned
 
 
 def load(name: str) -> np.ndarray | None:

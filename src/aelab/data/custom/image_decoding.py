@@ -1,8 +1,11 @@
-"""Image files' bytes → one uint8 array (n, C, H, W), decoded by Pillow on threads or on worker processes.
+"""Image files' bytes → one array (n, C, H, W), uint8 (float32 for 16-bit images), decoded by Pillow on threads
+or on worker processes.
 
 Grayscale images give C = 1; if any image has colour, every image is read as RGB (C = 3). All must
-have one size, or `size` (H, W) resizes each (bilinear). Errors are one line naming the file: a
-corrupt, truncated or non-image file, or two files of different sizes.
+have one size, or `size` (H, W) resizes each (bilinear). 16-bit grey images are read at their full
+depth, as float32 in [0, 1] (value / 65535; the folder's 8-bit images, if any, then / 255 alike):
+converted to 8 bits they would be clamped at 255. Errors are one line naming the file: a corrupt,
+truncated or non-image file, or two files of different sizes.
 
 Why processes: Pillow holds the GIL for most of the work on small images (a PNG of 28×28 decodes in
 microseconds; opening, converting and wrapping it in NumPy is Python), so a pool of threads decoded
@@ -35,15 +38,20 @@ from PIL import Image, UnidentifiedImageError
 from aelab.errors import DataError
 
 GRAY_MODES = ("1", "L", "LA", "I", "I;16", "F")
+DEEP_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")  # 16-bit grey (a 16-bit PNG opens as I;16, or I)
+DEEP_MAX = 65535.0  # a 16-bit image's values divide by this: [0, 1], as an 8-bit one's divide by 255
 PROCESS_MIN_FILES = 2_000  # below this a folder decodes in well under a second: no workers to start
 CHUNKS_PER_WORKER = 8  # enough chunks that a slow one does not leave the other workers idle at the end
 
 
 def decode_one(path: str, content: bytes, size: tuple[int, int] | None) -> np.ndarray:
-    """One image as uint8 (H, W) or (H, W, 3); a corrupt, truncated or non-image file is a DataError naming it."""
+    """One image as uint8 (H, W) or (H, W, 3), or a 16-bit grey one as float32 (H, W) in [0, 1]; a corrupt,
+    truncated or non-image file is a DataError naming it."""
     try:
         with Image.open(io.BytesIO(content)) as image:
             image.load()  # decodes everything now: a truncated file fails here, not later
+            if image.mode in DEEP_MODES:
+                return _deep(path, image, size)
             mode = "L" if image.mode in GRAY_MODES else "RGB"
             image = image if image.mode == mode else image.convert(mode)  # converting to its own mode only copies
             if size is not None and image.size != (size[1], size[0]):
@@ -58,17 +66,32 @@ def decode_one(path: str, content: bytes, size: tuple[int, int] | None) -> np.nd
         ) from None
 
 
+def _deep(path: str, image: Image.Image, size: tuple[int, int] | None) -> np.ndarray:
+    """A 16-bit grey image at its full depth: float32 (H, W) = value / 65535. Converted to "L" it would be clamped
+    at 255 (most pixels of a 16-bit image are above it); Pillow's "F" mode holds every 16-bit value exactly."""
+    image = image.convert("F")
+    if size is not None and image.size != (size[1], size[0]):
+        image = image.resize((size[1], size[0]), Image.Resampling.BILINEAR)
+    values = np.asarray(image, dtype=np.float32)
+    if values.min() < 0 or values.max() > DEEP_MAX:  # mode I holds 32 bits: only 16-bit values are pixels we know
+        raise DataError(
+            f"{path}: 32-bit integer pixels in [{values.min():g}, {values.max():g}]: expected an 8- or 16-bit image"
+        )
+    return values / np.float32(DEEP_MAX)
+
+
 def decode_chunk(
     paths: list[str], contents: list[bytes], size: tuple[int, int] | None
 ) -> np.ndarray | list[np.ndarray]:
     """A worker's chunk, in order: one stacked array when its images share a shape (one object to send back), else a
     list."""
     images = [decode_one(path, content, size) for path, content in zip(paths, contents)]
-    return np.stack(images) if len({image.shape for image in images}) == 1 else images
+    return np.stack(images) if len({(image.shape, image.dtype) for image in images}) == 1 else images
 
 
 def stack(files, images: list[np.ndarray]) -> np.ndarray:
-    """(n, C, H, W) uint8; mixed sizes name two files that differ, grey images join colour ones as RGB."""
+    """(n, C, H, W) uint8, or float32 in [0, 1] if any image is 16-bit (8-bit ones then divided by 255); mixed sizes
+    name two files that differ, grey images join colour ones as RGB."""
     first = images[0].shape[:2]
     for path, image in zip(files, images):
         if image.shape[:2] != first:
@@ -76,6 +99,8 @@ def stack(files, images: list[np.ndarray]) -> np.ndarray:
                 f"{path}: {image.shape[1]}×{image.shape[0]} pixels but {files[0]} has {first[1]}×{first[0]}: "
                 "expected one size (or pass --image-size H,W to resize)"
             )
+    if any(image.dtype != np.uint8 for image in images):  # one dtype, each image on one scale: [0, 1]
+        images = [image.astype(np.float32) / np.float32(255) if image.dtype == np.uint8 else image for image in images]
     if any(image.ndim == 3 for image in images):
         images = [np.repeat(image[..., None], 3, axis=2) if image.ndim == 2 else image for image in images]
         return np.stack(images).transpose(0, 3, 1, 2).copy()  # (n, H, W, 3) → (n, 3, H, W)
@@ -121,7 +146,8 @@ def decode_images(
     workers: int | None = None,
     processes: bool | None = None,
 ) -> np.ndarray:
-    """Decode `contents` (the bytes of `files`, in order) into (n, C, H, W) uint8.
+    """Decode `contents` (the bytes of `files`, in order) into (n, C, H, W) uint8 (float32 in [0, 1] where any
+    image is 16-bit: `stack`).
 
     `workers`: default one per core, at most 32. `processes`: True decodes on worker processes (forkserver),
     False on threads; None (the default) chooses processes for a folder of PROCESS_MIN_FILES or more,

@@ -1,4 +1,5 @@
-"""A folder of images (PNG, JPEG, BMP, TIFF, WebP through Pillow) → uint8 samples (n, C, H, W).
+"""A folder of images (PNG, JPEG, BMP, TIFF, WebP through Pillow) → uint8 samples (n, C, H, W)
+(float32 in [0, 1] for 16-bit grey images: image_decoding.py).
 
 The layout (class subfolders, train/ and test/, the order of the samples) is folder_listing.py's;
 decoding (grey or RGB, one size or `image_size`, on worker processes for a large folder) is

@@ -48,9 +48,13 @@ def npy_header(path: Path) -> tuple[tuple[int, ...], bool, np.dtype, int]:
     return tuple(int(s) for s in shape), bool(fortran), dtype, offset
 
 
-def map_npy(path: Path) -> np.ndarray:
-    """The array of a checked .npy file as a read-only memory map."""
+def map_npy(path: Path, labels: bool = False) -> np.ndarray:
+    """The array of a checked .npy file as a read-only memory map: samples (n, ...), or with `labels` (n,)."""
     shape, fortran, dtype, offset = npy_header(path)
+    if labels and len(shape) == 1 and shape[0] >= 1:  # y_train.npy: one label per sample, as in an .npz
+        return np.load(path, mmap_mode="r", allow_pickle=False)
+    if labels:
+        raise DataError(f"{path}: shape {shape}: expected labels of shape (n,), one whole number per sample, n ≥ 1")
     if len(shape) < 2 or 0 in shape:  # an empty array cannot be mapped, and its other dimensions may be absurd
         raise DataError(
             f"{path}: shape {shape}: expected samples of shape (n, ...) with n ≥ 1, at least two dimensions "
@@ -66,7 +70,11 @@ def read_npy(path: Path) -> Samples:
         x = map_npy(path)
         check_samples(x, str(path))
         return Samples(path, "npy", Part(x, None), None, None, (path,))
-    arrays = {key: map_npy(path / f"{key}.npy") for key in NPZ_KEYS if (path / f"{key}.npy").is_file()}
+    arrays = {
+        key: map_npy(path / f"{key}.npy", labels=key.startswith("y_"))
+        for key in NPZ_KEYS
+        if (path / f"{key}.npy").is_file()
+    }
     files = tuple(sorted(path / f"{key}.npy" for key in arrays))
     return _from_arrays(path, "npy", arrays, files)
 

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from aelab.data.custom.samples import chunks
-from aelab.errors import ConfigError
+from aelab.data.custom.samples import FLOAT32_MAX, chunks
+from aelab.errors import ConfigError, DataError
 
 
 def divisor_of(x: np.ndarray) -> float:
@@ -95,8 +95,24 @@ def apply(x: np.ndarray, record: dict, clip: bool) -> np.ndarray:
         block = rows[start:stop].astype(np.float64) / record["divisor"]
         if offset is not None:
             block = (block - offset) * factor  # (S1)
+            if not clip:
+                _check_scaled(rows[start:stop], block, start, record["method"])
         out[start:stop] = np.clip(block, 0.0, 1.0) if clip else block
     return out
+
+
+def _check_scaled(raw: np.ndarray, block: np.ndarray, start: int, method: str) -> None:
+    """Refuse a scaled value float32 cannot hold, before it becomes inf in training. Only values the scaling was not
+    fitted on can get there (a test or new sample far from a feature that barely varies on the training split: its
+    factor is huge); the training split's own stay within [0, 1] (minmax) or ±sqrt(n) (standard)."""
+    big = np.abs(block) > FLOAT32_MAX
+    if big.any():
+        row, column = (int(i) for i in np.argwhere(big)[0])
+        raise DataError(
+            f"sample {start + row}, feature {column}: {float(raw[row, column]):g} scaled by {method} (fitted on the "
+            f"training split) becomes {block[row, column]:g}: expected scaled values within float32's range ±3.4e38 "
+            "(a feature almost constant on the training split? --scale none keeps the values as read)"
+        )
 
 
 def _divide_in_float32(rows: np.ndarray, divisor: float, clip: bool, out: np.ndarray) -> np.ndarray | None:

@@ -5,7 +5,8 @@ without a column and often without the line; a user with 100,000 rows needs `bea
 The table is parsed by Python's `csv` module (quoting, both line endings); each cell is a number or
 the one-line error names file:line:column. The first row is a header when any of its cells is not a
 number. A label column (`--label-column`, by header name or 0-based index) holds whole numbers, or
-names that become classes in sorted order.
+names that become classes in sorted order. Without `--label-column`, a header naming a column like
+labels (target, label, class, y) is refused rather than guessed; `--label-column none` keeps it a feature.
 """
 
 from __future__ import annotations
@@ -17,8 +18,11 @@ from pathlib import Path
 import numpy as np
 
 from aelab.data.custom.paths import TABLE_SUFFIXES
-from aelab.data.custom.samples import Part, Samples
+from aelab.data.custom.samples import FLOAT32_MAX, FLOAT32_RANGE, Part, Samples
 from aelab.errors import DataError
+
+LABEL_LIKE = ("target", "label", "class", "y")  # header names (any case) that are refused without --label-column
+NO_LABELS = "none"  # --label-column none: no labels, every column a feature (a column named like labels included)
 
 
 def _number(text: str) -> float | None:
@@ -47,6 +51,9 @@ def _rows(path: Path):
 
 def _label_index(label_column: str | None, header: list[str] | None, width: int, path: Path) -> int | None:
     if label_column is None:
+        _refuse_label_like(header, path)
+        return None
+    if label_column == NO_LABELS:
         return None
     if header is not None and label_column in header:
         return header.index(label_column)
@@ -56,6 +63,17 @@ def _label_index(label_column: str | None, header: list[str] | None, width: int,
     raise DataError(
         f"{path}: no column {label_column!r}{names}: expected a header name or a 0-based index below {width}"
     )
+
+
+def _refuse_label_like(header: list[str] | None, path: Path) -> None:
+    """Without --label-column, a column named like labels is not guessed either way: read as a feature, it would
+    leak the answer into every code; read as labels, a real feature named `y` would be lost. The user says which."""
+    for name in header or ():
+        if name.strip().lower() in LABEL_LIKE:
+            raise DataError(
+                f"{path}: column {name.strip()!r} looks like labels: expected --label-column {name.strip()} "
+                f"(or --label-column {NO_LABELS} to keep it as a feature)"
+            )
 
 
 def read_table(path: Path, label_column: str | None = None) -> Samples:
@@ -90,10 +108,15 @@ def read_table(path: Path, label_column: str | None = None) -> Samples:
                     f"{path}:{line}:{c + 1}: {text.strip()[:40]!r} is {what}: expected a finite number in every "
                     "feature cell"
                 )
+            if abs(number) > FLOAT32_MAX:  # finite in float64, but inf once the table becomes float32
+                raise DataError(
+                    f"{path}:{line}:{c + 1}: {text.strip()[:40]!r} is beyond float32's range: {FLOAT32_RANGE}"
+                )
             values[r, j] = number
             j += 1
     labels, class_names = _labels(raw_labels, path) if label_at is not None else (None, None)
-    return Samples(path, "table", Part(values.astype(np.float32), labels), None, class_names, (path,))
+    columns = None if header is None else tuple(name.strip() for c, name in enumerate(header) if c != label_at)
+    return Samples(path, "table", Part(values.astype(np.float32), labels), None, class_names, (path,), columns=columns)
 
 
 def _labels(raw: list[str], path: Path) -> tuple[np.ndarray, tuple[str, ...]]:
