@@ -82,7 +82,6 @@ def test_unwritable_output_folder(tmp_path, monkeypatch, capsys):
     [
         (["--noise", "gaussian", "--noise-factor", "-0.1"], "--noise-factor -0.1: expected a number in [0, 10]"),
         (["--noise", "masking", "--noise-factor", "1.5"], "--noise-factor 1.5: expected a number in [0, 1]"),
-        (["--batch-size", "5000", "--train-size", "100"], "--batch-size 5000: expected at most 100"),
         (["--epochs", "two"], "argument --epochs: invalid int value: 'two'"),
         (["--l1", "-1"], "--l1 -1.0: expected a number in [0, 1000)"),
     ],

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from aelab.data.description import Description, kind_of
 from aelab.data.download import cache_payload, download, downloads_allowed
 from aelab.data.idx import decode_idx, encode_idx, read_idx_bytes
 from aelab.data.locate import Found, Place, cache_root, locate, missing_files
@@ -52,6 +53,22 @@ class Dataset:
     sample_shape: tuple[int, ...] = (1, 28, 28)
     class_names: tuple[str, ...] | None = None
     record: dict | None = None
+    columns: tuple[str, ...] | None = None  # a table's feature columns, by name
+
+    @property
+    def description(self) -> Description:
+        """What every consumer of a run asks instead of guessing from the number of features (data/description.py)."""
+        scaling = None if self.record is None else self.record["scaling"]
+        kind = kind_of(tuple(self.sample_shape), self.columns)
+        return Description(kind, tuple(self.sample_shape), self.loss, scaling, self.columns, self.class_names)
+
+    def config_entries(self) -> dict:
+        """What a run's config.json keeps of its data: `description` always; for your own data also `data` (identity,
+        split, scaling, loss, sample shape, class names), so a run says exactly what it was trained on."""
+        entries = {"description": self.description.to_json()}
+        if self.record is not None:
+            entries["data"] = {**self.record, "sample_shape": list(self.sample_shape), "class_names": self.class_names}
+        return entries
 
     @property
     def name(self) -> str:

@@ -13,6 +13,7 @@ from matplotlib.ticker import NullFormatter
 
 from aelab.plots.images import image_rows
 from aelab.plots.signals import signals_figure
+from aelab.plots.tables import table_rows_figure
 
 PANELS_PER_LINE = 5
 BINS = 50
@@ -72,11 +73,15 @@ def roc_figure(panels: Sequence[tuple[str, dict[str, tuple[np.ndarray, np.ndarra
 
 
 def extremes_figure(
-    rows: Sequence[tuple[str, np.ndarray, np.ndarray]], sample_shape: tuple[int, ...] = (28, 28)
+    rows: Sequence[tuple[str, np.ndarray, np.ndarray]],
+    sample_shape: tuple[int, ...] = (28, 28),
+    columns: Sequence[str] | None = None,
+    value_label: str = "value",
 ) -> Figure:
     """Per normal class (label, most anomalous test samples, least anomalous ones), each (n, features), most
     anomalous first: two lines per class. `sample_shape` (H, W) or (C, H, W) draws images (in colour for C = 3);
-    (L,) draws each sample as a line in its own panel (plots/signals.py). Images with values outside [0, 1]
+    (L,) draws each sample as a line in its own panel (plots/signals.py), or, with `columns`, a table's row as
+    bars. Images with values outside [0, 1]
     (your own data scaled for MSE) are drawn min–max scaled over the whole figure, so their contrast is kept."""
     lines, labels = [], []
     for label, most, least in rows:
@@ -84,6 +89,8 @@ def extremes_figure(
         labels += [f"{label}: most", f"{label}: least"]
     if len(sample_shape) == 1:
         titles = [f"{label} {rank + 1}" for label in labels for rank in range(len(lines[0]))]
+        if columns is not None:  # a table's rows: bars per named column (plots/tables.py), `value_label` their units
+            return table_rows_figure([np.concatenate(lines)], ["row"], columns, titles, value_label, per_line=3)
         return signals_figure([np.concatenate(lines)], ["sample"], titles, max_per_line=len(lines[0]))
     every = np.concatenate(lines)
     low, high = float(every.min()), float(every.max())

@@ -8,17 +8,19 @@ beside the grey of its image). The model computes, plots/ lays out.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from aelab.data.description import Description
 from aelab.models.variational import VariationalAutoencoder
+from aelab.objectives import output_of
 from aelab.plots.code_space import code_space_figure, project_codes
 from aelab.plots.filters import feature_maps_figure
 from aelab.plots.generative import grid_codes, interpolation_figure, manifold_figure, samples_figure
 from aelab.plots.images import displayable
+from aelab.runs.drawing import generated_figure, on_screen
 from aelab.runs.folder import save_figure
 
 FIGURE_SEED = 0  # the prior samples' and the t-SNE's seed: a figure redrawn from the same model is the same figure
@@ -27,18 +29,10 @@ KERAS_EXTENT = (-1.0, 1.0, -1.0, 1.0)  # ... over [−1, 1]² (its plot_latent_s
 N_PAIRS, N_STEPS, N_SAMPLES, N_MAPS_IMAGES = 3, 9, 30, 3
 
 
-def image_shape(model: torch.nn.Module) -> tuple[int, ...]:
-    """The model's sample shape: a conv model's own (C, H, W); a dense model's square grey (784 → 28×28)."""
-    if getattr(model, "sample_shape", None) is not None:
-        return tuple(model.sample_shape)
-    side = math.isqrt(model.n_features)
-    return side, side
-
-
 @torch.no_grad()
-def decoded(model: torch.nn.Module, codes: np.ndarray | torch.Tensor) -> np.ndarray:
-    """Pixels in [0, 1] of decoded codes (n, H·W)."""
-    return torch.sigmoid(model.decode(torch.as_tensor(codes, dtype=torch.float32))).numpy()
+def decoded(model: torch.nn.Module, codes: np.ndarray | torch.Tensor, loss: str = "bce") -> np.ndarray:
+    """Decoded codes as rows (n, features) in the model's space: sigmoid outputs for BCE, linear for MSE."""
+    return output_of(model.decode(torch.as_tensor(codes, dtype=torch.float32)), loss).numpy()
 
 
 def occupied_extent(points: np.ndarray) -> tuple[float, float, float, float]:
@@ -48,13 +42,13 @@ def occupied_extent(points: np.ndarray) -> tuple[float, float, float, float]:
 
 
 @torch.no_grad()
-def interpolations(model: torch.nn.Module, images: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+def interpolations(model: torch.nn.Module, images: torch.Tensor, loss: str = "bce") -> tuple[np.ndarray, np.ndarray]:
     """(code path, pixel path), (pairs, steps, H·W) each, between images 0–1, 2–3, … of `images`."""
     t = torch.linspace(0, 1, N_STEPS).view(1, N_STEPS, 1)
     a, b = images[0 : 2 * N_PAIRS : 2].unsqueeze(1), images[1 : 2 * N_PAIRS : 2].unsqueeze(1)  # (pairs, 1, D)
     codes_a, codes_b = model.encode(a[:, 0]).unsqueeze(1), model.encode(b[:, 0]).unsqueeze(1)  # (pairs, 1, k)
     code_line = (1 - t) * codes_a + t * codes_b  # (pairs, steps, k)
-    code_path = decoded(model, code_line.reshape(-1, code_line.shape[-1])).reshape(len(a), N_STEPS, -1)
+    code_path = decoded(model, code_line.reshape(-1, code_line.shape[-1]), loss).reshape(len(a), N_STEPS, -1)
     return code_path, ((1 - t) * a + t * b).numpy()
 
 
@@ -63,41 +57,73 @@ def draw_family_figures(
     model: torch.nn.Module,
     test_x: torch.Tensor,
     labels: np.ndarray | None,
-    class_names: tuple[str, ...] | None,
+    description: Description,
     projection: str = "pca",
-) -> list[str]:
-    """Write the code-space figures that apply to `model` into `out`; return their names.
+) -> tuple[list[str], dict[str, str]]:
+    """Write the code-space figures that apply to `model` and its data into `out`.
 
-    `projection` ("pca" or "tsne") draws codes of more than two dimensions (plots.code_space.project_codes)."""
+    Returns (their names, {a figure left out: why}). `projection` ("pca" or "tsne") draws codes of more
+    than two dimensions (plots.code_space.project_codes)."""
     model.eval()
-    shape = image_shape(model)
     codes = torch.cat([model.encode(test_x[i : i + 2_000]) for i in range(0, len(test_x), 2_000)]).detach().numpy()
     points, axes = project_codes(codes, projection, FIGURE_SEED)
     what = "posterior means" if isinstance(model, VariationalAutoencoder) else "codes"
     title = f"test {what}" + ("" if codes.shape[1] == 2 else f" ({codes.shape[1]} dimensions, {projection.upper()})")
-    save_figure(code_space_figure(points, axes, labels, class_names, title), out / "codes.png")
-    names = ["codes.png"]
+    save_figure(code_space_figure(points, axes, labels, description.class_names, title), out / "codes.png")
+    names, omitted = ["codes.png"], {}
     if codes.shape[1] == 2:
-        for name, extent in (("manifold.png", KERAS_EXTENT), ("manifold_codes.png", occupied_extent(codes))):
-            images = displayable(decoded(model, grid_codes(MANIFOLD_N, extent)), shape)  # (n, H, W) or (n, H, W, 3)
-            save_figure(
-                manifold_figure(images, MANIFOLD_N, extent, f"decoded {MANIFOLD_N}×{MANIFOLD_N} grid"), out / name
-            )
-            names.append(name)
+        names += draw_manifold(out, model, codes, description, omitted)
     if isinstance(model, VariationalAutoencoder):
-        prior = torch.randn(N_SAMPLES, model.code_size, generator=torch.Generator().manual_seed(FIGURE_SEED))
-        save_figure(samples_figure(decoded(model, prior), shape), out / "samples.png")
-        names.append("samples.png")
-    if len(test_x) >= 2 * N_PAIRS:
-        save_figure(
-            interpolation_figure(*interpolations(model, test_x[: 2 * N_PAIRS]), shape), out / "interpolation.png"
-        )
+        names += draw_prior_samples(out, model, description, omitted)
+    if len(test_x) >= 2 * N_PAIRS and description.kind == "image":
+        paths = interpolations(model, test_x[: 2 * N_PAIRS], description.loss)
+        shown = [on_screen(description, p.reshape(-1, p.shape[-1])).reshape(p.shape) for p in paths]
+        save_figure(interpolation_figure(*shown, description.sample_shape), out / "interpolation.png")
         names.append("interpolation.png")
+    elif description.kind != "image":
+        omitted["interpolation.png"] = (
+            f"a cross-fade between two {description.sample_word}s is drawn for images only: codes.png shows the "
+            "code space"
+        )
     if model.first_layer_weights().ndim == 4:  # a convolutional first layer
         shown = test_x[:N_MAPS_IMAGES]
         maps = model.first_layer_maps(shown).numpy()
-        images = displayable(shown.numpy(), shape)
+        images = displayable(on_screen(description, shown.numpy()), description.sample_shape)
         grey = images.mean(axis=3) if images.ndim == 4 else images  # colour images shown in grey beside their maps
         save_figure(feature_maps_figure(grey, maps), out / "feature_maps.png")
         names.append("feature_maps.png")
-    return names
+    return names, omitted
+
+
+def draw_manifold(
+    out: Path, model: torch.nn.Module, codes: np.ndarray, description: Description, omitted: dict
+) -> list[str]:
+    """The decoded 30 × 30 grid of a 2-D code: over the region the test codes occupy, and for a VAE also over the
+    Keras example's [−1, 1]² of its prior (a plain autoencoder's ReLU codes do not live there)."""
+    if description.kind != "image":
+        omitted["manifold.png"] = (
+            f"a grid of decoded {description.sample_word}s is drawn for images only: codes.png shows the 2-D code"
+        )
+        return []
+    extents = [
+        ("manifold_codes.png" if isinstance(model, VariationalAutoencoder) else "manifold.png", occupied_extent(codes))
+    ]
+    if isinstance(model, VariationalAutoencoder):
+        extents.insert(0, ("manifold.png", KERAS_EXTENT))
+    for name, extent in extents:
+        rows = on_screen(description, decoded(model, grid_codes(MANIFOLD_N, extent), description.loss))
+        images = displayable(rows, description.sample_shape)  # (n, H, W) or (n, H, W, 3)
+        save_figure(manifold_figure(images, MANIFOLD_N, extent, f"decoded {MANIFOLD_N}×{MANIFOLD_N} grid"), out / name)
+    return [name for name, _ in extents]
+
+
+def draw_prior_samples(out: Path, model: torch.nn.Module, description: Description, omitted: dict) -> list[str]:
+    """samples.png: decodings of codes drawn from the VAE's prior N(0, I), drawn for the data's kind."""
+    prior = torch.randn(N_SAMPLES, model.code_size, generator=torch.Generator().manual_seed(FIGURE_SEED))
+    rows = decoded(model, prior, description.loss)
+    if description.kind == "image":
+        figure = samples_figure(on_screen(description, rows), description.sample_shape)
+    else:
+        figure = generated_figure(description, rows[: N_SAMPLES // 5], "decoded from the prior")
+    save_figure(figure, out / "samples.png")
+    return ["samples.png"]

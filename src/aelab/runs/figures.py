@@ -12,13 +12,13 @@ import numpy as np
 import torch
 
 from aelab.config import DEFAULT_N_WEIGHTS, FigureConfig
+from aelab.data.description import Description
 from aelab.errors import ConfigError
 from aelab.models.variational import VariationalAutoencoder
 from aelab.objectives import output_of
 from aelab.plots.curves import loss_figure
 from aelab.plots.filters import filters_figure
-from aelab.plots.images import reconstructions_figure
-from aelab.plots.weights import weights_figure
+from aelab.runs.drawing import samples_figure, weights_drawing
 from aelab.runs.family_figures import draw_family_figures
 from aelab.runs.folder import save_figure
 from aelab.train.metrics import per_sample_loss
@@ -34,7 +34,19 @@ def chosen_indices(figures: FigureConfig, labels: np.ndarray) -> np.ndarray:
         if bad:
             raise ConfigError(f"--indices {','.join(map(str, bad))}: expected indices below {n} (the test images)")
         return np.array(figures.indices)
-    return np.arange(min(figures.n_images, n))
+    return np.arange(n)[interleaved(labels)][: min(figures.n_images, n)]
+
+
+def interleaved(labels: np.ndarray) -> np.ndarray:
+    """An order of the test samples to take the first n from: as they are, unless they come class after class (an
+    image folder's subfolders, a sorted table), when the classes take turns, so the strip shows every class."""
+    if len(labels) < 2 or not np.all(np.diff(labels) >= 0) or labels[0] == labels[-1]:
+        return np.arange(len(labels))
+    rank = np.empty(len(labels), dtype=np.int64)  # a sample's position within its class
+    for c in np.unique(labels):
+        members = np.flatnonzero(labels == c)
+        rank[members] = np.arange(len(members))
+    return np.lexsort((labels, rank))
 
 
 def resolve_figures(figures: FigureConfig, n_units: int) -> FigureConfig:
@@ -85,35 +97,32 @@ def draw_run_figures(
     test_x: torch.Tensor,
     test_inputs: torch.Tensor | None,
     labels: np.ndarray | None,
-    class_names: tuple[str, ...] | None,
+    description: Description,
     history: list[dict],
     floor: float | None,
-    sample_shape: tuple[int, ...] = (1, 28, 28),
-    loss: str | None = None,
-) -> list[str]:
-    """Write reconstructions.png, worst.png, weights.png and loss.png; return their names.
+) -> tuple[list[str], dict[str, str]]:
+    """Write reconstructions.png, worst.png, the first layer's figure, loss.png and the code-space figures.
 
-    Without labels (images from the Python API, unlabelled data) the chosen test images are titled by index.
-    Colour images are drawn in colour, 1-D samples as line plots (`sample_shape` (C, H, W) or (L,)).
+    Returns (the names written, {figure left out: why}). Each figure is drawn for the data's kind
+    (runs/drawing.py); without labels the chosen test samples are titled by index.
     """
-    shown, titles = shown_images(figures, len(test_x), labels, class_names)
+    shown, titles = shown_images(figures, len(test_x), labels, description.class_names)
     noisy = None if test_inputs is None else test_inputs[shown]
-    rows = image_rows(model, test_x[shown], noisy, loss)
-    save_figure(reconstructions_figure(**rows, titles=titles, sample_shape=sample_shape), out / "reconstructions.png")
-    losses = per_sample_loss(model, test_x, test_inputs, loss)
+    rows = image_rows(model, test_x[shown], noisy, description.loss)
+    save_figure(samples_figure(description, rows, titles), out / "reconstructions.png")
+    losses = per_sample_loss(model, test_x, test_inputs, description.loss)
     worst = torch.argsort(losses, descending=True)[: len(shown)]
     worst_titles = [f"#{int(i)} {losses[i]:.3f}" for i in worst]
     noisy = None if test_inputs is None else test_inputs[worst]
-    rows = image_rows(model, test_x[worst], noisy, loss)
-    save_figure(reconstructions_figure(**rows, titles=worst_titles, sample_shape=sample_shape), out / "worst.png")
-    first_layer = draw_first_layer(out, model, figures, sample_shape)
-    draw_loss_curves(out, model, history, floor, loss)
-    family = (
-        draw_family_figures(out, model, test_x, labels, class_names, figures.projection)
-        if draws_code_space(model)
-        else []
-    )
-    return ["reconstructions.png", "worst.png", first_layer, "loss.png", *family]
+    rows = image_rows(model, test_x[worst], noisy, description.loss)
+    save_figure(samples_figure(description, rows, worst_titles), out / "worst.png")
+    first_layer = draw_first_layer(out, model, figures, description)
+    draw_loss_curves(out, model, history, floor, description.loss)
+    names, omitted = ["reconstructions.png", "worst.png", first_layer, "loss.png"], {}
+    if draws_code_space(model):
+        family, omitted = draw_family_figures(out, model, test_x, labels, description, figures.projection)
+        names += family
+    return names, omitted
 
 
 def shown_images(figures: FigureConfig, n_test: int, labels, class_names) -> tuple[torch.Tensor, list[str]]:
@@ -128,14 +137,14 @@ def shown_images(figures: FigureConfig, n_test: int, labels, class_names) -> tup
     return shown, [class_names[int(labels[i])] for i in shown]
 
 
-def draw_first_layer(out: Path, model: torch.nn.Module, figures: FigureConfig, sample_shape: tuple[int, ...]) -> str:
+def draw_first_layer(out: Path, model: torch.nn.Module, figures: FigureConfig, description: Description) -> str:
     """filters.png (a convolutional layer's kernels) or weights.png (dense units); returns the name written."""
     units = model.first_layer_weights()
     shown_units = resolve_figures(figures, units.shape[0]).n_weights
     if units.ndim == 4:
         save_figure(filters_figure(units[:shown_units].numpy()), out / "filters.png")
         return "filters.png"
-    save_figure(weights_figure(units[:shown_units].numpy(), image_shape=sample_shape), out / "weights.png")
+    save_figure(weights_drawing(description, units[:shown_units].numpy()), out / "weights.png")
     return "weights.png"
 
 

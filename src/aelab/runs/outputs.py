@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from aelab.config import FigureConfig
+from aelab.data.description import described
 from aelab.fileio import atomic_write_json
 from aelab.runs.checkpointing import CHECKPOINT
 from aelab.runs.figures import draw_run_figures
@@ -25,30 +26,30 @@ def write_outputs(
     test_x: torch.Tensor,
     test_inputs: torch.Tensor | None,
     test_labels: np.ndarray | None,
-    class_names: tuple[str, ...] | None,
-    sample_shape: tuple[int, ...] = (1, 28, 28),
+    kept: tuple[str, ...] = (),
 ) -> list[str]:
     """Weights, metrics, figures and summary, then the finished marker last; returns the files written.
 
-    The checkpoint (`out`/checkpoint.safetensors) must already be there: it is listed among the files.
-    Unlabelled test images (`test_labels` None, from the Python API) are titled by their index.
+    The checkpoint (`out`/checkpoint.safetensors) must already be there: it is listed among the files, as are the
+    `kept` files already written (a saved model's test samples).
+    What the data is (run_config's `description`) decides how each figure is drawn; unlabelled test
+    samples are titled by their index.
     """
     save_weights(out / "model.safetensors", model, run_config["config"])
     atomic_write_json(out / "metrics.json", metrics)
-    pictures = draw_run_figures(
+    description = described(run_config)
+    pictures, omitted = draw_run_figures(
         out,
         model,
         figures,
         test_x,
         test_inputs,
         test_labels,
-        class_names,
+        description,
         metrics["epochs"],
         metrics["final"].get("test_bce_floor"),
-        sample_shape,
-        run_config["config"].get("loss"),
     )
-    write_summary(out / "summary.md", run_config, metrics, pictures)
-    files = ["config.json", "metrics.json", "model.safetensors", CHECKPOINT, *pictures, "summary.md"]
+    write_summary(out / "summary.md", run_config, metrics, pictures, omitted)
+    files = ["config.json", "metrics.json", "model.safetensors", CHECKPOINT, *kept, *pictures, "summary.md"]
     mark_finished(out, files)
     return files

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from aelab.data.description import described
 from aelab.fileio import atomic_write_text
 from aelab.models.registry import get_family
 
+PROBES = "## Probes"  # the section `aelab probe` adds to a folder's summary.md (tasks/probe/summary.py)
 ROWS = [  # (metrics key suffix, label, format)
     ("bce", "BCE", "{:.4f}"),
     ("bce_floor", "BCE floor (pixel entropy)", "{:.4f}"),
@@ -58,7 +60,8 @@ def describe(config: dict, final: dict, seconds: float, n_epochs: int) -> list[s
         f"seed {c['seed']}{noise}{l1}; trained in {seconds:.1f} s.",
         "",
         f"Final training loss {final['train_loss']:.4f}; test BCE {final['test_bce']:.4f}, of which "
-        f"{final['test_bce_floor']:.4f} is the pixels' own entropy (no model can go below it) and "
+        f"{final['test_bce_floor']:.4f} is the {described(config).value_word}' own entropy (no model can go below "
+        "it) and "
         f"{final['test_bce_excess']:.4f} ({removable:.0%}) is reconstruction error above that floor.",
     ]
     if "clean_test_bce" in final:
@@ -87,7 +90,7 @@ def variational_lines(c: dict, final: dict) -> list[str]:
         "one seeded sample of the "
         f"code per image); KL per code dimension {used}; {final['test_active_dims']} of "
         f"{len(final['test_kl_per_dim'])} "
-        "dimensions active (variance of the posterior mean over the test images above 0.01, Burda et al. 2016)."
+        "dimensions active (variance of the posterior mean over the test set above 0.01, Burda et al. 2016)."
     ]
 
 
@@ -124,7 +127,8 @@ def data_identity(config: dict) -> list[str]:
     ]
 
 
-def write_summary(path: Path, config: dict, metrics: dict, pictures: list[str]) -> Path:
+def write_summary(path: Path, config: dict, metrics: dict, pictures: list[str], omitted: dict | None = None) -> Path:
+    """summary.md: the statements, the data, the metrics, the epochs, the figures and each figure left out with why."""
     final = metrics["final"]
     lines = [
         "# Run summary",
@@ -142,4 +146,24 @@ def write_summary(path: Path, config: dict, metrics: dict, pictures: list[str]) 
         for e in metrics["epochs"]
     ]
     lines += ["", *[f"![{p[:-4]}]({p})" for p in pictures], ""]
+    lines += [f"Not drawn: {name}: {why}." for name, why in (omitted or {}).items()] + ([""] if omitted else [])
     return atomic_write_text(path, "\n".join(lines))
+
+
+def without_section(text: str, heading: str) -> str:
+    """Markdown `text` with its section `heading` (up to the next heading of its level or above) taken out: a probed
+    folder's summary rewritten without its earlier probes, or read into a report that has its own."""
+    level = heading.split(" ", 1)[0]
+    stops = tuple("#" * n + " " for n in range(1, len(level) + 1))
+    kept, inside = [], False
+    for line in text.splitlines():
+        if line.strip() == heading:
+            inside = True
+            continue
+        if inside and line.startswith(stops):
+            inside = False
+        if not inside:
+            kept.append(line)
+    while kept and not kept[-1].strip():
+        kept.pop()
+    return "\n".join(kept)

@@ -68,8 +68,7 @@ def select(
     if config.test_size is not None and config.test_size > len(test):
         raise ConfigError(f"--test-size {config.test_size}: expected at most {len(test)} (the test set's size)")
     n_test = len(test) if config.test_size is None else config.test_size
-    if config.batch_size > len(train):
-        raise ConfigError(f"--batch-size {config.batch_size}: expected at most {len(train)} (the training images)")
+    # A batch size above the training set's size is one short batch per epoch (Keras' behaviour), not an error.
     return train, test[:n_test], None if data.test_labels is None else data.test_labels[:n_test]
 
 
@@ -84,6 +83,19 @@ def noisy_inputs(
     if config.fixed_noise:  # the original study: one draw for the whole training set
         return corrupt(train_x, generators["noise"]), test_inputs, None
     return None, test_inputs, corrupt
+
+
+def vae_needs_bce(config, train_x: torch.Tensor) -> str:
+    """The refusal of a variational model on data that trains with MSE, naming exactly the options that work: a table
+    defaults to MSE whatever its scaling, so `--scale minmax` alone is not enough; `--loss bce` alone is, where the
+    values are already in [0, 1]."""
+    unit = bool(train_x.numel()) and 0.0 <= float(train_x.min()) and float(train_x.max()) <= 1.0
+    fix = "--loss bce" if unit else "--scale minmax --loss bce"
+    return (
+        f"--model {config.model} on {config.dataset}: trains with the MSE loss (--loss mse, or the default for a table "
+        f"or for values outside [0, 1]): expected the BCE loss on values in [0, 1] (pass {fix}): a variational "
+        "model's decoder models pixels in [0, 1]"
+    )
 
 
 def model_and_trainer(
@@ -105,13 +117,8 @@ def model_and_trainer(
     )
     train_inputs, test_inputs, transform = noisy_inputs(config, train_x, test_x, generators)
     if family.variational:
-        if (
-            config.loss == "mse"
-        ):  # the VAE's decoder is Bernoulli: its reconstruction term is the BCE of values in [0, 1]
-            raise ConfigError(
-                f"--model {config.model} with --loss mse: expected data in [0, 1] (e.g. --scale minmax) "
-                "and the BCE loss: a variational model's decoder models pixels in [0, 1]"
-            )
+        if config.loss == "mse":  # the VAE's decoder is Bernoulli: its reconstruction term is the BCE of [0, 1] values
+            raise ConfigError(vae_needs_bce(config, train_x))
         objective = VariationalObjective(config.beta)
     elif config.loss == "mse":
         objective = MSEObjective(config.l1, config.l1_reduction)

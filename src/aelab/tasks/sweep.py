@@ -86,7 +86,7 @@ def run_sweep(
     model = build_model(config, train_x.shape[1])
     trainer = sweep_trainer(model, config, generators["order"], quiet)
     with run_dir(out, resume, force, log) as out:  # only now, when every input has been checked
-        return write_sweep(out, config, trainer, data.source, train_x, test_x, log, resume, data.record)
+        return write_sweep(out, config, trainer, data.source, train_x, test_x, log, resume, data.config_entries())
 
 
 def write_sweep(
@@ -98,11 +98,11 @@ def write_sweep(
     test_x: torch.Tensor,
     log: Log,
     resume: bool,
-    data_record: dict | None = None,
+    data_entries: dict | None = None,
 ) -> dict:
     """Train (or continue) the sweep into the locked run folder `out`, fit PCA, write the results."""
     model = trainer.model
-    write_config(out, config, trainer, data_source, data_record)
+    write_config(out, config, trainer, data_source, data_entries or {})
     log(
         f"training {len(model.code_sizes)} {config.model} autoencoders together (code sizes "
         f"{','.join(map(str, config.code_sizes))} × {config.seeds} seed(s)) on {config.dataset} "
@@ -121,7 +121,7 @@ def write_sweep(
     return result
 
 
-def write_config(out: Path, config: SweepConfig, trainer: Trainer, data_source: str, data_record: dict | None) -> None:
+def write_config(out: Path, config: SweepConfig, trainer: Trainer, data_source: str, data_entries: dict) -> None:
     """config.json: the settings, the data, the machine, the engine and the device, before any training."""
     atomic_write_json(
         out / "config.json",
@@ -131,7 +131,7 @@ def write_config(out: Path, config: SweepConfig, trainer: Trainer, data_source: 
             "environment": environment(),
             "engine": trainer.engine.describe(),
             "device": device_record(config.device),
-            **({"data": data_record} if data_record is not None else {}),
+            **data_entries,
         },
     )
 

@@ -99,15 +99,11 @@ def write_run(
         "engine": setup.trainer.engine.describe(),
         "device": device_record(config.device),
     }
-    if setup.data.record is not None:  # your own data: identity (path, files, shape, SHA-256), split, scaling, loss
-        run_config["data"] = {
-            **setup.data.record,
-            "sample_shape": list(setup.data.sample_shape),
-            "class_names": setup.data.class_names,
-        }
+    run_config.update(setup.data.config_entries())  # the description; your own data's identity, split, scaling, loss
     atomic_write_json(out / "config.json", run_config)
     log(
-        f"training {config.model} on {config.dataset} ({len(setup.train_x)} images, from "
+        f"training {config.model} on {config.dataset} ({len(setup.train_x)} "
+        f"{setup.data.description.sample_word}s, from "
         f"{setup.data.source}), {config.epochs} epochs"
     )
     history = fit_with_checkpoints(setup, config, out, quiet, log)
@@ -125,8 +121,6 @@ def write_run(
         setup.test_x,
         setup.test_inputs,
         setup.test_labels,
-        setup.data.class_names,
-        setup.data.sample_shape,
     )
     log(f"wrote {out}/: {' '.join(files)}")
     return metrics

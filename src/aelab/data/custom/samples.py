@@ -18,6 +18,8 @@ import numpy as np
 from aelab.errors import DataError
 
 CHUNK_BYTES = 64 << 20  # checks over a memory-mapped array read it in pieces of this size: bounded memory
+FLOAT32_MAX = float(np.finfo(np.float32).max)  # training is float32: a larger finite value would become inf
+FLOAT32_RANGE = "expected values within float32's range ±3.4e38"
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,9 @@ class Samples:
     class_names: tuple[str, ...] | None
     files: Sequence[Path]  # a tuple, or an image folder's FolderFiles (Paths made on demand)
     digest: str | None = None  # the identity digest, when the reader computed it on the way (image folders)
+    columns: tuple[str, ...] | None = (
+        None  # a table's feature columns by their header names (the label column left out)
+    )
 
     @property
     def sample_shape(self) -> tuple[int, ...]:
@@ -53,22 +58,42 @@ def chunks(n: int, row_bytes: int):
         yield start, min(n, start + step)
 
 
+def _first_index(mask: np.ndarray, start: int) -> tuple[int, ...]:
+    """The index in the whole array of the first True of `mask`, a chunk that begins at row `start`."""
+    first = np.argwhere(mask)[0]
+    return (start + int(first[0]), *(int(i) for i in first[1:]))
+
+
 def check_finite(x: np.ndarray, source: str) -> None:
-    """Refuse NaN or inf: one line with how many there are and the index of the first (a chunked scan)."""
+    """Refuse NaN or inf, and values beyond float32's range (training is float32: 1e300 would become inf there): one
+    line with how many there are and the index of the first (a chunked scan, one pass)."""
     if not np.issubdtype(x.dtype, np.floating):
         return
-    count, first = 0, None
+    wide = x.itemsize > 4  # only a wider float can hold a finite value that float32 cannot
+    count, first, over, first_over = 0, None, 0, None
     row_bytes = x.itemsize * int(np.prod(x.shape[1:], dtype=np.int64))
     for start, stop in chunks(len(x), row_bytes):
-        bad = ~np.isfinite(x[start:stop])
+        block = x[start:stop]
+        bad = ~np.isfinite(block)
         n_bad = int(bad.sum())
         if n_bad and first is None:
-            first = (start + int(np.argwhere(bad)[0][0]), *(int(i) for i in np.argwhere(bad)[0][1:]))
+            first = _first_index(bad, start)
         count += n_bad
+        if wide and not count:
+            big = np.abs(block) > FLOAT32_MAX  # NaN compares False; inf is counted above
+            n_big = int(big.sum())
+            if n_big and first_over is None:
+                first_over = _first_index(big, start)
+            over += n_big
     if count:
         raise DataError(
             f"{source}: {count} NaN or infinite value{'s' if count > 1 else ''}, the first at index "
             f"{first}: expected finite numbers"
+        )
+    if over:
+        raise DataError(
+            f"{source}: {over} value{'s' if over > 1 else ''} beyond float32's range, the first "
+            f"{float(x[first_over]):g} at index {first_over}: {FLOAT32_RANGE}"
         )
 
 

@@ -24,7 +24,7 @@ from aelab.tasks.anomaly.one_class import methods_for
 from aelab.tasks.recipe import model_and_trainer, resolve, seeded_generators
 from aelab.tasks.run_data import load_run_data, with_data_defaults
 
-MIN_CLASS_SAMPLES = 2  # PCA and a threshold need two normal samples at the least; training needs a whole batch
+MIN_CLASS_SAMPLES = 2  # PCA and a threshold need two normal samples at the least (a batch may be short)
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ class AnomalyData:
 
     @property
     def methods(self) -> dict[str, str]:
-        return methods_for(self.config.loss)
+        return methods_for(self.config.loss, self.data.description.kind)
 
     @property
     def class_names(self) -> tuple[str, ...]:
@@ -120,19 +120,17 @@ def normal_classes(config: AnomalyConfig, data: Dataset, test_labels: np.ndarray
 
 
 def check_trainable(run: AnomalyData, normal: int | None) -> None:
-    """Enough training samples of `normal` for the subset, a batch and the baselines; a model that fits the samples."""
+    """Enough training samples of `normal` for the subset and the baselines; a model that fits the samples."""
     config = run.config
     n = len(run.train_rows(normal))
     what = "the training samples" if normal is None else f"class {normal}'s training samples"
-    if n < max(MIN_CLASS_SAMPLES, config.batch_size):
+    if n < MIN_CLASS_SAMPLES:  # a batch larger than the class is one short batch per epoch
         raise DataError(
-            f"{config.dataset}: {n} of {what}: expected at least {max(MIN_CLASS_SAMPLES, config.batch_size)} "
-            f"(--batch-size {config.batch_size}, and two for PCA and the thresholds)"
+            f"{config.dataset}: {n} of {what}: expected at least {MIN_CLASS_SAMPLES} (for PCA and the thresholds)"
         )
-    if config.train_size is not None and config.train_size < max(MIN_CLASS_SAMPLES, config.batch_size):
+    if config.train_size is not None and config.train_size < MIN_CLASS_SAMPLES:
         raise ConfigError(
-            f"--train-size {config.train_size}: expected at least {max(MIN_CLASS_SAMPLES, config.batch_size)} "
-            f"(--batch-size {config.batch_size}, and two for PCA and the thresholds)"
+            f"--train-size {config.train_size}: expected at least {MIN_CLASS_SAMPLES} (for PCA and the thresholds)"
         )
     if normal is None or normal == run.classes[0]:  # the model is the same for every class: build it once, as a check
         rows = shared_tensor(np.ascontiguousarray(run.train_rows(normal)[: config.batch_size]))

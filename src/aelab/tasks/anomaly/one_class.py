@@ -21,7 +21,6 @@ import numpy as np
 import torch
 
 from aelab.config import AnomalyConfig
-from aelab.errors import ConfigError
 from aelab.tasks.anomaly.metrics import detection, ranking, thresholds, top_anomalies
 from aelab.tasks.anomaly.scores import codes, knn_scores, pca_scores, reconstruction_scores
 from aelab.tasks.pca import PCA
@@ -38,10 +37,12 @@ METHODS = {
 N_EXTREMES = 8  # most and least anomalous test images kept per class, for the figure
 
 
-def methods_for(loss: str | None) -> dict[str, str]:
+def methods_for(loss: str | None, kind: str = "image") -> dict[str, str]:
     """The methods a run reports: every one of METHODS, less the BCE score for data trained with MSE (values outside
-    [0, 1] have no binary cross-entropy; anomaly_scores.reconstruction_scores)."""
-    return {key: title for key, title in METHODS.items() if not (loss == "mse" and key == "ae_bce")}
+    [0, 1] have no binary cross-entropy; anomaly_scores.reconstruction_scores); the raw-feature kNN named for the
+    data (pixels of images, inputs of signals and tables; the key stays knn_pixels)."""
+    titles = {**METHODS, "knn_pixels": "kNN pixels" if kind == "image" else "kNN inputs"}
+    return {key: title for key, title in titles.items() if not (loss == "mse" and key == "ae_bce")}
 
 
 @dataclass
@@ -73,10 +74,6 @@ def train_and_score(
 ) -> Scores:
     """Train model `seed` on `train_x` (normal samples only, rows of `sample_shape`: (C, H, W) or (L,); default
     the built-ins' 28×28) and score train and test samples with the config's loss (MSE data: squared error only)."""
-    if config.batch_size > len(train_x):
-        raise ConfigError(
-            f"--batch-size {config.batch_size}: expected at most {len(train_x)} (the normal class's training images)"
-        )
     train_config = resolve(config.train_config(seed))
     model, trainer, train_inputs, _ = model_and_trainer(
         train_config, train_x, test_x, seeded_generators(seed), quiet, sample_shape

@@ -85,6 +85,7 @@ def result_record(run: AnomalyData, config: AnomalyConfig, entries: list[dict]) 
         "seconds_training": sum(e["seconds_training"] for e in entries),
         "class_names": list(run.class_names),
         "sample_shape": list(run.data.sample_shape),
+        "kind": run.data.description.kind,
     }
 
 
@@ -96,12 +97,7 @@ def run_config(run: AnomalyData) -> dict:
         "environment": environment(),
         "device": device_record(run.config.device),
     }
-    if run.data.record is not None:  # identity (path, files, shape, SHA-256), split, scaling, loss, as `aelab train`
-        saved["data"] = {
-            **run.data.record,
-            "sample_shape": list(run.data.sample_shape),
-            "class_names": run.data.class_names,
-        }
+    saved.update(run.data.config_entries())  # the description; your own data's identity, split, scaling, loss
     return saved
 
 
@@ -152,7 +148,7 @@ def write_outputs(out: Path, result: dict, figures: list, data: AnomalyData, con
             (
                 title,
                 {
-                    METHODS[m]: (*roc_points(scores.test[m], ~normal_mask), run["ranking"][m]["auroc"])
+                    data.methods[m]: (*roc_points(scores.test[m], ~normal_mask), run["ranking"][m]["auroc"])
                     for m in FIGURE_METHODS
                 },
             )
@@ -162,7 +158,11 @@ def write_outputs(out: Path, result: dict, figures: list, data: AnomalyData, con
         extremes.append((label, images[run["most_anomalous"]], images[run["least_anomalous"]]))
     save_figure(histograms_figure(hist, METHODS[key]), out / "histograms.png")
     save_figure(roc_figure(roc), out / "roc.png")
-    save_figure(extremes_figure(extremes, data.data.sample_shape), out / "extremes.png")
+    described = data.data.description
+    columns = described.column_names if described.kind == "table" else None
+    save_figure(
+        extremes_figure(extremes, data.data.sample_shape, columns, described.scale_words()), out / "extremes.png"
+    )
     atomic_write_text(out / "summary.md", summary_markdown(result, config))
     mark_finished(out, FILES)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from aelab.config import AnomalyConfig
+from aelab.data.description import WORDS
 
 
 @dataclass(frozen=True)
@@ -152,14 +153,18 @@ def summary_markdown(result: dict, config: AnomalyConfig) -> str:
     methods = result["methods"]
     n_seeds = len(result["seeds"])
     score = methods[result["score"]]
+    sample, space = (
+        WORDS[result.get("kind", "image")][0],
+        "pixel" if result.get("kind", "image") == "image" else "input",
+    )
     lines = [
         f"# One-class anomaly detection: {result['model']} autoencoders on {result['dataset']}",
         "",
         f"For each normal class, an autoencoder (code size {result['code_size']}, {result['epochs']} epochs, "
-        f"{n_seeds} seed(s)) is trained on that class's training images only; all {result['n_test']} test images "
-        "are scored and the other classes are the anomalies. Scores are higher for more anomalous images. "
+        f"{n_seeds} seed(s)) is trained on that class's training {sample}s only; all {result['n_test']} test {sample}s "
+        f"are scored and the other classes are the anomalies. Scores are higher for more anomalous {sample}s. "
         f"Baselines on the same data: PCA at code size {result['code_size']} (squared reconstruction error), the "
-        f"mean distance to the {config.neighbours} nearest training images in pixel space, and the same in the "
+        f"mean distance to the {config.neighbours} nearest training {sample}s in {space} space, and the same in the "
         "autoencoder's code space. " + ("Mean ± sd over seeds." if n_seeds > 1 else "One seed: no spread measured."),
         "",
         "## AUROC",
@@ -175,16 +180,17 @@ def summary_markdown(result: dict, config: AnomalyConfig) -> str:
         *published_lines(result),
         "## Thresholds",
         "",
-        f"From the {score} of the normal training images (the only data a deployed detector would have): the "
-        f"{config.quantile:g} quantile, and mean + {config.sd_multiplier:g} sd. Test images above the threshold are "
+        f"From the {score} of the normal training {sample}s (the only data a deployed detector would have): the "
+        f"{config.quantile:g} quantile, and mean + {config.sd_multiplier:g} sd. Test {sample}s above the threshold are "
         "flagged; precision, recall and F1 treat anomalies as positive (first seed). The training scores are of "
-        "images the model was fitted on, so they run lower than unseen normal images': expect more normal images "
+        f"{sample}s the model was fitted on, so they run lower than unseen normal {sample}s': expect more normal "
+        f"{sample}s "
         "flagged than the quantile suggests.",
         "",
         *detection_lines(result, config),
         "",
         "Figures: histograms.png (score of normal against anomalous test images, thresholds dashed), roc.png "
-        "(ROC curves, AUROC in the legend), extremes.png (per class, the most and least anomalous test images).",
+        f"(ROC curves, AUROC in the legend), extremes.png (per class, the most and least anomalous test {sample}s).",
         "",
     ]
     return "\n".join(lines)

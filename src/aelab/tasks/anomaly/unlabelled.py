@@ -58,7 +58,10 @@ def run_unlabelled(run: AnomalyData, out: Path, quiet: bool, log: Log) -> dict:
     images = run.test_x.numpy()
     save_figure(
         extremes_figure(
-            [("test", images[found["most_anomalous"]], images[found["least_anomalous"]])], run.data.sample_shape
+            [("test", images[found["most_anomalous"]], images[found["least_anomalous"]])],
+            run.data.sample_shape,
+            run.data.description.column_names if run.data.description.kind == "table" else None,
+            run.data.description.scale_words(),
         ),
         out / "extremes.png",
     )
