@@ -119,7 +119,8 @@ def test_fit_is_bit_identical_to_aelab_train_and_load_reads_its_folder(mnist, tm
 
 def test_save_writes_an_ordinary_run_folder_that_load_reads_back(fitted, mnist, tmp_path):
     out = fitted.save(tmp_path / "saved")
-    assert sorted(p.name for p in out.iterdir()) == sorted(PROMISED)
+    assert sorted(p.name for p in out.iterdir()) == sorted([*PROMISED, "test_samples.npy"])  # arrays: some kept
+    assert np.load(out / "test_samples.npy").shape[1] == 784
     run_config = json.loads((out / "config.json").read_text())
     assert TrainConfig.from_json(run_config["config"]) == fitted.config_
     assert "arrays given to Autoencoder.fit" in run_config["data_source"]

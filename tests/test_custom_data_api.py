@@ -36,8 +36,11 @@ def test_fit_a_table_encodes_raw_rows_with_the_training_scaling(beats, tmp_path)
     scaled = torch.from_numpy(scaling.apply(raw, ae.data_record_["scaling"], clip=False))
     np.testing.assert_array_equal(ae.encode(raw), ae.model_.encode(scaled).detach().numpy())
     assert ae.score(raw) == pytest.approx(-ae.evaluate(raw)["mse"]) and "bce" not in ae.evaluate(raw)
-    assert ae.reconstruct(raw[:3]).shape == (3, 50)
-    with pytest.raises(InputError, match=r"expected samples of shape \(n, 50\)"):
+    recon = ae.reconstruct(raw[:3])  # in the table's own units: the recorded standardisation undone
+    assert recon.shape == (3, 50) and abs(recon.mean() - raw.mean()) < 3 * raw.std()
+    scaled_out = ae.model_.decode(ae.model_.encode(scaled[:3])).detach().numpy()
+    np.testing.assert_allclose(recon, ae.description_.original_units(scaled_out), rtol=1e-6)
+    with pytest.raises(InputError, match=r"expected rows of shape \(n, 50\)"):
         ae.encode(raw[:, :10])
     with pytest.raises(InputError, match="a Dataset brings its own test split"):
         aelab.Autoencoder(epochs=1).fit(data, X_test=raw)

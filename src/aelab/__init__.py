@@ -2,10 +2,12 @@
 
 The Python API (see `aelab.api` and README "Python API"):
 
-    Autoencoder   the study's autoencoders as a scikit-learn estimator (fit, transform, score, save)
+    Autoencoder   the study's autoencoders as a scikit-learn estimator (fit, transform, score, save) on any
+                  data: arrays of any sample shape, a DataFrame, a path, a Dataset
     load          the fitted Autoencoder of a run folder (`aelab train`'s or `Autoencoder.save`'s)
     load_dataset  MNIST / Fashion-MNIST as read-only float32 arrays in [0, 1]
-    open_dataset  your own data (image folder, .npy/.npz, CSV/TSV, IDX) as a Dataset: Autoencoder().fit(dataset)
+    open_dataset  your own data (image folder, .npy/.npz, CSV/TSV, IDX; or arrays / a DataFrame in memory) as a
+                  Dataset: Autoencoder().fit(dataset)
     TrainConfig   every training setting, validated when made (the CLI's options come from it)
 
 Importing the package has no side effects: no argv parsing, no downloads, no threads; the names

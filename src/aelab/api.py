@@ -22,7 +22,9 @@ How the scikit-learn conventions are kept, and where the issue asked for more:
 - `score` is −BCE (higher is better, as model selection expects); `evaluate` gives every metric.
 
 scikit-learn's `check_estimator` passes except the checks in `NOT_APPLICABLE`, each with its reason
-(tests/test_api_sklearn.py runs them all and requires exactly those to fail).
+(tests/test_api_sklearn.py runs them all and requires exactly those to fail): since any (n, …) array
+is data (issue 26), scikit-learn's generated tables train like any table, and what is left is
+wording (aelab names the argument and place its own way) and refusing rather than converting.
 """
 
 from __future__ import annotations
@@ -38,89 +40,64 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Transfo
 from sklearn.utils.validation import check_is_fitted
 
 from aelab.config import TrainConfig
-from aelab.data import Dataset
-from aelab.data.arrays import as_images, shared_tensor
-from aelab.data.custom.new_samples import scaled_rows
+from aelab.data.arrays import shared_tensor
+from aelab.data.custom.in_memory import ARRAYS, as_array, frame_features, is_frame
+from aelab.data.custom.new_samples import new_rows, own_units
+from aelab.data.description import Description, described
 from aelab.devices import reading_saved
 from aelab.errors import ConfigError, InputError
 from aelab.objectives import output_of
 from aelab.registries import lookup
-from aelab.runs.checkpointing import captured_state
 from aelab.runs.saved import SavedRun, read_run, save_run
 from aelab.tasks.anomaly.scores import reconstruction_scores
-from aelab.tasks.fit_dataset import dataset_inputs
-from aelab.tasks.recipe import final_metrics, model_and_trainer, resolve, seeded_generators
+from aelab.tasks.fit_dataset import fit_data
+from aelab.tasks.fit_options import HELP, FitOptions, fit_model
+from aelab.tasks.recipe import resolve
 from aelab.train.metrics import reconstruction_metrics
-from aelab.train.trainer import history_as_dicts
 
 DATA_FIELDS = ("dataset", "train_size", "test_size")  # which data to load: in the API that is fit's X
-DATA_FIELDS += ("image_size", "label_column", "test_fraction", "scale", "loss")  # your own data: aelab.open_dataset's
 PARAMETERS = {f.name: f for f in dataclasses.fields(TrainConfig) if f.name not in DATA_FIELDS}
-ARRAYS = "arrays"  # config.json's `dataset` for a model fitted on arrays given in Python
-BATCH = 10_000  # images per forward pass in encode/decode/evaluate, to bound the temporaries' memory
+FIT_OPTIONS = {f.name: f for f in dataclasses.fields(FitOptions)}  # the API's own: verbose, validation, stopping
+BATCH = 10_000  # samples per forward pass in encode/decode/evaluate, to bound the temporaries' memory
+__all__ = ["ARRAYS", "NOT_APPLICABLE", "Autoencoder", "load"]
 
-NOT_IMAGES = (
-    "scikit-learn's generated data (a few columns, values outside [0, 1]) is not images, which is all "
-    "an autoencoder of 28×28 pixels with a BCE objective can take: refused with an InputError; "
-    "tests/test_api.py checks the same properties on real images"
-)
 OWN_WORDING = (
     "scikit-learn looks for its own wording of this refusal; aelab refuses it with one line naming the "
-    "argument, the shape or the place and what was expected (tests/test_api_inputs.py)"
+    "argument, the shape or the place and what was expected (tests/test_api_inputs.py, tests/test_api_any_data.py)"
 )
 NOT_APPLICABLE = {  # scikit-learn check → why it does not apply; the contract test requires exactly these to fail
     "check_do_not_raise_errors_in_init_or_set_params": (
         "bad settings are refused when the object is made or changed, with a close-match suggestion (issue 13 asks "
         "for it)"
     ),
+    "check_dtype_object": (
+        "an object array is refused (one line: expected numbers) rather than converted: a column of Python objects "
+        "is not guessed at, and scikit-learn then expects its own wording for strings"
+    ),
     **dict.fromkeys(
         (
             "check_complex_data",
             "check_estimators_empty_data_messages",
             "check_estimators_nan_inf",
-            "check_fit2d_1feature",
-            "check_fit2d_1sample",
-            "check_positive_only_tag_during_fit",
+            "check_fit2d_predict1d",
+            "check_n_features_in_after_fitting",
         ),
         OWN_WORDING,
-    ),
-    **dict.fromkeys(
-        (
-            "check_dict_unchanged",
-            "check_dont_overwrite_parameters",
-            "check_dtype_object",
-            "check_estimators_dtypes",
-            "check_estimators_fit_returns_self",
-            "check_estimators_overwrite_params",
-            "check_estimators_pickle",
-            "check_f_contiguous_array_estimator",
-            "check_fit2d_predict1d",
-            "check_fit_check_is_fitted",
-            "check_fit_idempotent",
-            "check_fit_score_takes_y",
-            "check_methods_sample_order_invariance",
-            "check_methods_subset_invariance",
-            "check_n_features_in",
-            "check_n_features_in_after_fitting",
-            "check_pipeline_consistency",
-            "check_readonly_memmap_input",
-            "check_transformer_data_not_an_array",
-            "check_transformer_general",
-            "check_transformer_preserve_dtypes",
-        ),
-        NOT_IMAGES,
     ),
 }
 
 
-def _check_settings(values: dict) -> TrainConfig:
-    """The resolved TrainConfig of estimator settings `values`; a bad name or value is a one-line ConfigError."""
+def _check_settings(values: dict) -> tuple[TrainConfig, FitOptions]:
+    """The resolved TrainConfig and the FitOptions of estimator settings `values`; a bad name or value is a one-line
+    ConfigError."""
     for name in values:
-        lookup(name, PARAMETERS, "Autoencoder setting")
+        lookup(name, {**PARAMETERS, **FIT_OPTIONS}, "Autoencoder setting")
     hidden = values.get("hidden_sizes")
     if isinstance(hidden, (list, np.ndarray)):  # a list is as good as a tuple from Python
         values = {**values, "hidden_sizes": tuple(int(h) if isinstance(h, np.integer) else h for h in hidden)}
-    return resolve(TrainConfig(dataset=ARRAYS, **values))
+    options = FitOptions(**{k: v for k, v in values.items() if k in FIT_OPTIONS})
+    config = TrainConfig(dataset=ARRAYS, **{k: v for k, v in values.items() if k in PARAMETERS})
+    return resolve(config), options
 
 
 def _current(values: dict) -> dict:
@@ -135,7 +112,7 @@ def _current(values: dict) -> dict:
 class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     def __init__(self, **settings):
         settings = _current(settings)
-        for name, field in PARAMETERS.items():
+        for name, field in {**PARAMETERS, **FIT_OPTIONS}.items():
             setattr(self, name, settings.get(name, field.default))
         _check_settings(settings)
 
@@ -148,138 +125,144 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.transformer_tags.preserves_dtype = ["float32"]  # codes and images come back as float32
+        tags.transformer_tags.preserves_dtype = ["float32"]  # codes and samples come back as float32
         return tags
 
     def fit(self, X, y=None, X_test=None) -> Autoencoder:
-        """Train on images `X` and return self; `X_test` (default: `X`) is scored after every epoch.
+        """Train on `X` and return self; validation data (X_test, else a held-out `validation_fraction` of X) is
+        scored after every epoch.
 
-        X, X_test: (n, 784) or (n, 28, 28); floats in [0, 1] or uint8 0–255; NumPy or torch.
-        Sets `model_` (the trained torch module, in eval mode), `config_` (the resolved TrainConfig),
-        `history_` (one dict per epoch: train_loss, test_loss, seconds, train_parts), `final_`
-        (the final metrics, as in metrics.json) and `n_features_in_`. The estimator keeps a reference
-        to the evaluation images (X_test, else X) for `save`'s figures, as scikit-learn's nearest-neighbour
-        estimators keep theirs: a pickled fitted estimator includes them.
+        X: samples (n, …) as NumPy or torch — (n, L) signals or features, (n, H, W), (n, C, H, W) or channels-last
+        (n, H, W, C) images (C in 1, 3, 4), uint8 or any numbers (rows of 784 are 28×28 images, as load_dataset's) —
+        a DataFrame (its numeric columns; `label_column` names the labels), a path (read as `aelab train --dataset
+        PATH` reads it) or an opened Dataset (aelab.open_dataset / load_dataset). Arrays are scaled (`scale`) and
+        given a loss (`loss`) as files are: the statistics from the training part only. X_test: as X (arrays only;
+        a path or a Dataset brings its own test split). y: ignored (a Pipeline passes labels).
+        Sets `model_`, `config_` (the resolved TrainConfig), `description_` (what the data is, how it was scaled),
+        `history_` (one dict per epoch: epoch, train_loss, test_loss — the validation loss, None without
+        validation data — seconds, train_parts), `final_` (metrics.json's final; only train_* without validation
+        data), `best_epoch_` and `stopped_epoch_` (early stopping, callbacks; else None), `sample_shape_` (a
+        sample's shape as given), `n_features_in_` and, for a DataFrame, `feature_names_in_`. The estimator keeps
+        a reference to the validation rows for `save`'s figures, as scikit-learn's nearest-neighbour estimators
+        keep theirs: a pickled fitted estimator includes them.
         """
-        config = _check_settings(self.get_params(deep=False))
+        config, options = _check_settings(self.get_params(deep=False))
         if y is not None and np.asarray(y).ndim > 1:
             raise InputError(
                 f"y: shape {np.asarray(y).shape}: fit takes no targets (an autoencoder's target is X): "
-                "pass test images as X_test=..."
+                "pass validation samples as X_test=..."
             )
-        record = None
-        if isinstance(X, Dataset):  # aelab.open_dataset(PATH) or load_dataset(name): its own split, scaling and loss
-            config, train_x, test_x, shape, record = dataset_inputs(X, config, X_test)
-        else:
-            train_x, shape = as_images(X, "X")
-            test_x = train_x if X_test is None else as_images(X_test, "X_test", shape)[0]
-        if config.batch_size > len(train_x):
-            raise ConfigError(f"batch_size {config.batch_size}: expected at most {len(train_x)} (the images in X)")
-        model, trainer, train_inputs, test_inputs = model_and_trainer(
-            config,
-            train_x,
-            test_x,
-            seeded_generators(config.seed),
-            quiet=False,
-            sample_shape=shape if len(shape) == 3 else None,
-        )
-        history = trainer.fit(train_x, test_x, train_inputs=train_inputs, test_inputs=test_inputs)
+        data = fit_data(X, X_test, config, options.validation_fraction)
+        fitted = fit_model(data, options)
         # Fitted attributes only now, all together: a fit that fails leaves the estimator as it was.
-        self.model_, self.config_, self.n_features_in_, self.sample_shape_ = (
-            model.eval(),
-            config,
-            train_x.shape[1],
-            shape,
-        )
-        self.history_ = history_as_dicts(history)
-        self.final_ = final_metrics(model, history, test_x, test_inputs, config.loss)
-        self.data_record_ = record
-        self._trainer_state = captured_state(trainer)
-        self._evaluation = (test_x, test_inputs)
-        source = "X_test" if X_test is not None else "X (no X_test was given: test metrics are on the training images)"
-        source = f"the data set's test split ({config.dataset})" if isinstance(X, Dataset) else source
-        self._data_source = f"arrays given to Autoencoder.fit: {len(train_x)} training images; evaluated on {source}"
+        self.model_, self.config_, self.description_, self.data_record_ = (
+            fitted.model, fitted.config, data.description, data.record
+        )  # fmt: skip
+        self.sample_shape_, self.n_features_in_ = data.own_shape, data.description.n_features
+        self.history_, self.final_ = fitted.history, fitted.final
+        self.best_epoch_, self.stopped_epoch_ = fitted.best_epoch, fitted.stopped_epoch
+        if is_frame(X):
+            self.feature_names_in_ = np.asarray(data.description.columns, dtype=object)
+        self._trainer_state, self._data_source = fitted.trainer_state, data.source
+        self._evaluation = None if data.test is None else (data.test, fitted.test_inputs)
         return self
 
     @property
     def _n_features_out(self) -> int:  # ClassNamePrefixFeaturesOutMixin: names autoencoder0, … per code unit
         return self.model_.code_size  # the model's: a conv model's code is fixed by its architecture
 
-    def _images(self, X) -> torch.Tensor:
+    def _description(self) -> Description:
+        """What the model's data is: fit's, or (an estimator from an older aelab.load) read from its record."""
+        if getattr(self, "description_", None) is not None:
+            return self.description_
+        return described({"data": self.data_record_, "config": {"loss": self.config_.loss}})
+
+    def _rows(self, X) -> torch.Tensor:
+        """Samples as the caller holds them → the scaled float32 rows the model takes (checked: fitted first)."""
         check_is_fitted(self)
-        if getattr(self, "data_record_", None) is not None:  # your own data: checked and scaled as at training time
-            return scaled_rows(X, "X", self.data_record_, self.sample_shape_)
-        return as_images(X, "X", self.sample_shape_)[0]
+        description = self._description()
+        array = frame_features(X, description.columns, "X") if is_frame(X) else as_array(X, "X")
+        return new_rows(array, "X", description, self.sample_shape_)
+
+    def _given(self, outputs: np.ndarray, X) -> np.ndarray:
+        """Model outputs back in X's own shape, layout and units (a DataFrame of the feature columns for one)."""
+        description = self._description()
+        shape = description.sample_shape if is_frame(X) else as_array(X, "X").shape[1:]
+        samples = own_units(outputs, description, tuple(shape), self.sample_shape_)
+        return type(X)(samples, index=X.index, columns=list(description.columns)) if is_frame(X) else samples
 
     @torch.no_grad()
     def _batched(self, function, x: torch.Tensor) -> np.ndarray:
         return torch.cat([function(x[i : i + BATCH]) for i in range(0, len(x), BATCH)]).numpy()
 
+    def _output(self, codes: torch.Tensor) -> torch.Tensor:
+        return output_of(self.model_.decode(codes), self.config_.loss)  # sigmoid for BCE, linear for MSE
+
     def encode(self, X) -> np.ndarray:
-        """The codes of images `X`: float32 (n, code_size), non-negative (ReLU); a NumPy array, no gradients."""
-        x = self._images(X)  # first: it says so when the model is not fitted yet
-        return self._batched(self.model_.encode, x)
+        """The codes of samples `X` (as given to fit): float32 (n, code_size), a NumPy array, no gradients."""
+        rows = self._rows(X)  # first: it says so when the model is not fitted yet
+        return self._batched(self.model_.encode, rows)
 
     def transform(self, X) -> np.ndarray:
         """`encode` (scikit-learn's name: in a Pipeline the codes are the features the next step sees)."""
         return self.encode(X)
 
     def decode(self, codes) -> np.ndarray:
-        """Images from codes (n, code_size): float32 in [0, 1], in the sample shape `fit` was given."""
+        """Samples from codes (n, code_size): float32 in fit's sample shape, layout and units (the scaling undone,
+        Description.original_units: uint8 pixels come back as 0–255 floats, a table's values in its own units)."""
         check_is_fitted(self)
-        codes = _as_codes(codes, self.model_.code_size)
-        pixels = self._batched(lambda c: output_of(self.model_.decode(c), self.config_.loss), codes)
-        return pixels.reshape(len(pixels), *self.sample_shape_)
+        outputs = self._batched(self._output, _as_codes(codes, self.model_.code_size))
+        return own_units(outputs, self._description(), self.sample_shape_, self.sample_shape_)
 
     def inverse_transform(self, X) -> np.ndarray:
         """`decode` (scikit-learn's name)."""
         return self.decode(X)
 
     def reconstruct(self, X) -> np.ndarray:
-        """The model's output for images `X`: float32 in [0, 1], in `X`'s own shape."""
-        check_is_fitted(self)
-        if (
-            getattr(self, "data_record_", None) is not None
-        ):  # your own data: outputs in the scaled space, (n, *sample_shape)
-            x = self._images(X)
-            return self._batched(lambda b: output_of(self.model_(b)[0], self.config_.loss), x).reshape(
-                len(x), *self.sample_shape_
-            )
-        x, shape = as_images(X, "X", self.sample_shape_)
-        return self._batched(self.model_.reconstruct, x).reshape(len(x), *shape)
+        """The model's output for samples `X`: float32 in X's own shape and layout (channels-last in, channels-last
+        out) and fit's units (the scaling undone); a DataFrame of the feature columns for a DataFrame."""
+        rows = self._rows(X)  # first: it says so when the model is not fitted yet
+        outputs = self._batched(lambda b: self._output(self.model_.encode(b)), rows)
+        return self._given(outputs, X)
 
     def evaluate(self, X) -> dict[str, float]:
-        """Metrics of reconstructing `X` (train.metrics): bce, bce_floor (the pixels' entropy, below which no
-        model can go), bce_excess, mse, psnr_db, code_mean, code_zero_fraction."""
-        x = self._images(X)
-        return reconstruction_metrics(self.model_, x, loss=self.config_.loss)
+        """Metrics of reconstructing `X` in the scaled space the model works in (train.metrics): bce, bce_floor (the
+        values' entropy, below which no model can go), bce_excess (BCE models), mse, psnr_db, code_mean,
+        code_zero_fraction."""
+        rows = self._rows(X)  # first: it says so when the model is not fitted yet
+        return reconstruction_metrics(self.model_, rows, loss=self._description().loss)
 
     def score_samples(self, X) -> np.ndarray:
-        """Per-image anomaly score of images `X`: the sum of squared reconstruction error Σ_d (x_d − x̂_d)² over the
-        pixels (your own data's in its recorded scaling), float64 (n,). **Higher = more anomalous** — the opposite sign
-        of scikit-learn's outlier detectors (IsolationForest, LocalOutlierFactor), whose `score_samples` is higher for
+        """Per-sample anomaly score of `X`: the sum of squared reconstruction error Σ_d (x_d − x̂_d)² over the values
+        in the scaled space the model works in, float64 (n,). **Higher = more anomalous** — the opposite sign of
+        scikit-learn's outlier detectors (IsolationForest, LocalOutlierFactor), whose `score_samples` is higher for
         more normal samples; an autoencoder's natural score is its error, and `aelab anomaly` ranks by it
         (tasks/anomaly/scores.py)."""
-        return reconstruction_scores(self.model_, self._images(X), self.config_.loss)[
-            "sse"
-        ]  # MSE data: of the linear output
+        rows = self._rows(X)  # first: it says so when the model is not fitted yet
+        return reconstruction_scores(self.model_, rows, self.config_.loss)["sse"]  # MSE data: of the linear output
 
     def score(self, X, y=None) -> float:
-        """−BCE of reconstructing `X` (higher is better, as scikit-learn's model selection expects)."""
+        """−BCE of reconstructing `X` (−MSE for a model trained with MSE): higher is better, as model selection
+        expects."""
         metrics = self.evaluate(X)
-        return -metrics["bce"] if "bce" in metrics else -metrics["mse"]  # MSE for your own data outside [0, 1]
+        return -metrics["bce"] if "bce" in metrics else -metrics["mse"]
 
     def save(self, folder: str | os.PathLike, force: bool = False) -> Path:
-        """Write an ordinary run folder (the files of `aelab train`), figures and metrics from fit's X_test.
+        """Write an ordinary run folder (the files of `aelab train`), figures and metrics from the validation data.
 
         A folder that already holds a run is refused unless `force` (as `aelab train --force`).
         """
         check_is_fitted(self)
         if getattr(self, "_evaluation", None) is None or self._trainer_state is None:
-            raise ConfigError(
-                f"{folder}: this Autoencoder was loaded without its test images or checkpoint: "
-                "expected a fitted one (its run folder is already saved where it was loaded from)"
+            fitted_without = self.history_ and self.history_[-1].get("test_loss") is None
+            why = (
+                "was fitted without validation data (validation_fraction=0 and no X_test), which a run folder's "
+                "test metrics and figures are drawn from: expected a fit with X_test= or validation_fraction > 0"
+                if fitted_without
+                else "was loaded without its test images or checkpoint: expected a fitted one (its run folder is "
+                "already saved where it was loaded from)"
             )
+            raise ConfigError(f"{folder}: this Autoencoder {why}")
         run = SavedRun(
             self.config_,
             self.model_,
@@ -289,6 +272,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             self._trainer_state,
             self._data_source,
             getattr(self, "data_record_", None),
+            description=self._description(),
         )
         return save_run(folder, run, *self._evaluation, force=force)
 
@@ -304,13 +288,19 @@ def _as_codes(codes, code_size: int) -> torch.Tensor:
     return shared_tensor(np.ascontiguousarray(array, dtype=np.float32))
 
 
-def load(folder: str | os.PathLike) -> Autoencoder:
-    """The fitted Autoencoder of a finished run folder: `aelab train`'s or `Autoencoder.save`'s.
+def load(folder: str | os.PathLike, code_size: int | None = None, seed: int | None = None) -> Autoencoder:
+    """The fitted Autoencoder of a finished run folder: `aelab train`'s, `Autoencoder.save`'s, or one model of a sweep.
+
+    A sweep's folder (`aelab sweep`, or a study grid's cells that differ only in code size and seed, trained
+    together) holds one model per code size and seed: `code_size` and `seed` say which, and it comes back as
+    `aelab train` would have trained it alone (its weights copied bit for bit from the batched model; `history_`
+    and `final_` its own entries in sweep.json). Without them a sweep of several models is refused with the
+    (code size, seed) pairs it holds. On a one-model folder they are optional and must be its model's own.
 
     `save` needs the test images, which a folder does not keep: a loaded estimator encodes, decodes
     and scores, and is saved again by fitting it.
     """
-    run = read_run(folder)
+    run = read_run(folder, code_size, seed)
     with reading_saved():  # a run trained on a GPU loads on any machine (its device checked by name only)
         estimator = Autoencoder(**{name: getattr(run.config, name) for name in PARAMETERS})
     estimator.model_, estimator.config_ = run.model, run.config
@@ -320,6 +310,7 @@ def load(folder: str | os.PathLike) -> Autoencoder:
     estimator.data_record_ = run.data_record
     if run.data_record is not None:  # your own data: new samples come in its sample shape and are scaled as recorded
         estimator.sample_shape_ = tuple(run.data_record["sample_shape"])
+    estimator.description_ = run.description  # what the data is: new samples checked, outputs given back, by it
     return estimator
 
 
@@ -327,6 +318,8 @@ def _parameter_docs() -> str:
     lines = []
     for name, field in PARAMETERS.items():
         lines += [f"    {name} : {field.type}, default={field.default!r}", f"        {field.metadata.get('help', '')}"]
+    for name, field in FIT_OPTIONS.items():
+        lines += [f"    {name} : {field.type}, default={field.default!r}", f"        {HELP[name]}"]
     return "\n".join(lines)
 
 
@@ -334,14 +327,16 @@ Autoencoder.__init__.__signature__ = inspect.Signature(  # so get_params, clone,
     [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
     + [
         inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=f.default, annotation=f.type)
-        for name, f in PARAMETERS.items()
+        for name, f in {**PARAMETERS, **FIT_OPTIONS}.items()
     ]
 )
-Autoencoder.__doc__ = f"""An autoencoder (shallow, deep, denoising or sparse) as a scikit-learn transformer.
+Autoencoder.__doc__ = f"""An autoencoder (any model family) as a scikit-learn transformer, on any data.
 
 The code layer's activations are the features (`transform`), reconstructions come back with
-`inverse_transform`/`reconstruct`, and `save` writes an ordinary run folder. The settings are
-`aelab train`'s options (TrainConfig), checked when the object is made; see the aelab.api docstring.
+`inverse_transform`/`reconstruct` in the caller's own shape, layout and units, and `save` writes an
+ordinary run folder. The settings are `aelab train`'s options (TrainConfig) and the fit's own
+(verbose, validation_fraction, early_stopping_patience, callbacks), checked when the object is made;
+see the aelab.api docstring.
 
 Parameters
 ----------
@@ -349,9 +344,14 @@ Parameters
 
 Attributes (after fit)
 ----------------------
-    model_ : torch.nn.Module, the trained model (eval mode)
-    config_ : TrainConfig, the settings with the model family's defaults filled in
-    history_ : list of dict, one per epoch: epoch, train_loss, test_loss, seconds, train_parts
-    final_ : dict, the final metrics as metrics.json has them (test_bce, test_bce_floor, test_mse, test_psnr_db, …)
-    n_features_in_ : int, 784
+    model_ : torch.nn.Module, the trained model (eval mode; with early stopping the best epoch's weights)
+    config_ : TrainConfig, the settings with the model family's and the data's defaults filled in (scale, loss)
+    description_ : aelab.data.description.Description, what the data is (kind, sample shape, scaling, columns)
+    history_ : list of dict, one per epoch: epoch, train_loss, test_loss (validation; None without), seconds,
+        train_parts
+    final_ : dict, the final metrics as metrics.json has them (test_bce, test_mse, …; train_* only without
+        validation data)
+    best_epoch_, stopped_epoch_ : int or None, early stopping's best epoch and the epoch training stopped after
+    sample_shape_ : tuple, a sample's shape as fit was given it
+    n_features_in_ : int, the values per sample
 """

@@ -149,7 +149,7 @@ class Trainer:
         self,
         train_x: torch.Tensor,
         test_x: torch.Tensor | None = None,
-        on_epoch_end: Callable[[EpochRecord], None] | None = None,
+        on_epoch_end: Callable[[EpochRecord], bool | None] | None = None,
         *,
         train_inputs: torch.Tensor | None = None,
         test_inputs: torch.Tensor | None = None,
@@ -158,6 +158,8 @@ class Trainer:
 
         `train_inputs`/`test_inputs`, if given, are what the model sees in place of the clean
         `train_x`/`test_x` (row for row): pre-drawn noise, as the original denoising study used.
+        `on_epoch_end(record)` runs after each epoch; a True return ends training there (early stopping), which,
+        unlike `request_stop`, is a finished fit: no TrainingInterrupted, the history ends at that epoch.
         """
         pos = self.position
         train_x, test_x, train_inputs, test_inputs = (
@@ -180,8 +182,8 @@ class Trainer:
                 record = EpochRecord(pos.epoch, train_loss, test_loss, pos.seconds + time.perf_counter() - start, parts)
                 pos.history.append(record)
                 self.position = pos = Position(epoch=pos.epoch + 1, history=pos.history)
-                if on_epoch_end is not None:
-                    on_epoch_end(record)
+                if on_epoch_end is not None and on_epoch_end(record):
+                    break  # the caller's rule (early stopping, a callback) ends training: finished, not interrupted
         return pos.history
 
     def train_epoch(

@@ -1,6 +1,7 @@
-"""`open_dataset(PATH)`: your own data as a `Dataset`, exactly as the built-in data sets arrive at training.
+"""`open_dataset(PATH or arrays)`: your own data as a `Dataset`, exactly as the built-in data sets arrive at training.
 
-path → kind (paths.py) → the kind's reader (samples as read, checked) → sample layout (C, H, W) or
+path → kind (paths.py) → the kind's reader (samples as read, checked) — or arrays / a DataFrame in
+memory (in_memory.py), the same from here on → sample layout (C, H, W) or
 (L,) → test split (given or seeded, split.py) → scaling fitted on the training split (scaling.py) →
 float32 rows → Dataset, with `record`: what config.json keeps of it (identity.py's digest, the
 split, the scaling, the loss), so a run says exactly what it was trained on.
@@ -8,6 +9,7 @@ split, the scaling, the loss), so a run says exactly what it was trained on.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -17,6 +19,7 @@ from aelab.data.custom import scaling
 from aelab.data.custom.identity import content_digest
 from aelab.data.custom.idx_files import read_idx_samples
 from aelab.data.custom.image_folder import read_image_folder
+from aelab.data.custom.in_memory import ARRAYS, in_memory_samples
 from aelab.data.custom.numpy_files import read_npy, read_npz
 from aelab.data.custom.paths import kind_of
 from aelab.data.custom.samples import Part, Samples, release_pages
@@ -64,7 +67,7 @@ def laid_out(samples: Samples) -> Samples:
     """The samples with each part's arrays in the layout the models take ((C, H, W) or (L,))."""
     test = None if samples.test is None else Part(sample_layout(samples.test.x), samples.test.labels)
     train = Part(sample_layout(samples.train.x), samples.train.labels)
-    return Samples(samples.path, samples.kind, train, test, samples.class_names, samples.files, samples.digest)
+    return dataclasses.replace(samples, train=train, test=test)
 
 
 def loss_for(kind: str, path: Path, method: str, unit: bool, loss: str | None) -> str:
@@ -91,28 +94,64 @@ def identity_record(path: Path, samples: Samples, n: int, dtype: str) -> dict:
 
 
 def open_dataset(
-    path: str | os.PathLike,
+    source,
     image_size: tuple[int, int] | None = None,
     label_column: str | None = None,
     test_fraction: float | None = None,
     scale: str | None = None,
     loss: str | None = None,
     seed: int = 0,
+    *,
+    y=None,
+    x_test=None,
+    y_test=None,
 ) -> Dataset:
-    """Your own data at `path` as a Dataset: float32 rows (n, prod(sample_shape)), scaled, split, identified.
+    """Your own data as a Dataset: float32 rows (n, prod(sample_shape)), scaled, split, identified.
 
+    `source` is a path (str or os.PathLike: read as `aelab train --dataset PATH` reads it) or data in
+    memory: a NumPy array or torch tensor (n, …) with optional labels `y`, or a DataFrame (numeric
+    columns; `label_column` names the labels). Arrays take the files' layouts ((n, L), (n, H, W),
+    (n, C, H, W), channels-last (n, H, W, C)); `x_test` (with `y_test`) is their own test split, else
+    one is drawn by `test_fraction` (default 0.2; 0: no test split, for arrays only).
     `scale` (none, minmax, standard) and `loss` (bce, mse) default as TrainConfig's help says; the
     scaling statistics come from the training split only.
     """
-    path = Path(path)
-    samples = laid_out(read_samples(path, image_size, label_column))
+    if isinstance(source, (str, os.PathLike)):
+        if y is not None or x_test is not None or y_test is not None:
+            raise ConfigError(f"{source}: y, x_test and y_test go with arrays: expected a path alone")
+        path = Path(source)
+        samples = read_samples(path, image_size, label_column)
+        return as_dataset(samples, path, None, test_fraction, scale, loss, seed)
+    if image_size is not None:
+        raise ConfigError(f"image_size {image_size}: applies to a folder of image files: expected it without arrays")
+    samples = in_memory_samples(source, y, x_test, y_test, label_column)
+    if test_fraction == 0 and samples.test is None:  # no test split at all: the caller has none to spare
+        labels = samples.train.labels
+        samples = dataclasses.replace(samples, test=Part(samples.train.x[:0], None if labels is None else labels[:0]))
+    return as_dataset(samples, samples.path, ARRAYS, test_fraction or None, scale, loss, seed)
+
+
+def as_dataset(
+    samples: Samples,
+    path: Path,
+    named: str | None,
+    test_fraction: float | None,
+    scale: str | None,
+    loss: str | None,
+    seed: int,
+) -> Dataset:
+    """Samples as read → layout → split → scaling fitted on the training split → Dataset with its record.
+
+    `named` is what config.json calls data without a path (ARRAYS), None for a path."""
+    samples = laid_out(samples)
     train, test, split_record = split(samples, test_fraction, seed)
     method = scale or scaling.default_scale(train.x)
     record = scaling.fit(train.x, method)
     chosen_loss = loss_for(samples.kind, path, method, scaling.in_unit_range(record, train.x), loss)
     clip = chosen_loss == "bce" and method != "none"
-    sample_shape = samples.sample_shape
     identity = identity_record(path, samples, len(train.x) + len(test.x), str(train.x.dtype))
+    if named is not None:
+        identity["path"] = named
     for part in (train, test):  # the scans above paged a memory-mapped array in: forget those pages (bounded RSS)
         release_pages(part.x)
     data_record = {
@@ -126,10 +165,25 @@ def open_dataset(
         spec=None,
         train_images=read_only(scaling.apply(train.x, record, clip)),
         train_labels=None if train.labels is None else read_only(train.labels),
-        test_images=read_only(scaling.apply(test.x, record, clip)),
+        test_images=read_only(scaled(test.x, record, clip)),
         test_labels=None if test.labels is None else read_only(test.labels),
-        source=f"{samples.kind} data at {path}",
-        sample_shape=sample_shape,
+        source=f"{samples.kind} data at {path}" if named is None else f"{samples.kind} given in memory",
+        sample_shape=samples.sample_shape,
         class_names=_labels_and_names(train, test, samples.class_names),
         record=data_record,
+        columns=feature_names(samples),
     )
+
+
+def scaled(x: np.ndarray, record: dict, clip: bool) -> np.ndarray:
+    """scaling.apply, and for no samples at all (arrays fitted without a test split) float32 rows (0, features)."""
+    if len(x) == 0:
+        return np.zeros((0, int(np.prod(x.shape[1:]))), dtype=np.float32)
+    return scaling.apply(x, record, clip)
+
+
+def feature_names(samples: Samples) -> tuple[str, ...] | None:
+    """A table's columns by their header names, or numbered when it has no header; None for other kinds."""
+    if samples.kind != "table":
+        return None
+    return samples.columns or tuple(f"column {j + 1}" for j in range(samples.sample_shape[0]))
