@@ -96,15 +96,22 @@ def make_tiny_arrays(seed: int = 0, n_train: int = 64, n_test: int = 16) -> dict
 @pytest.fixture
 def tiny_dataset(tmp_path, monkeypatch):
     """A registered data set 'tiny' (64 train, 16 test images) written as .gz IDX under tmp/data/tiny."""
+    root = tmp_path / "data"
+    spec, arrays = write_tiny_dataset(root)
+    monkeypatch.setitem(REGISTRY, "tiny", spec)
+    return root, spec, arrays
+
+
+def write_tiny_dataset(root: Path) -> tuple[DatasetSpec, dict]:
+    """The 'tiny' data set's four .gz IDX files under root/tiny, and its spec (to register) and arrays."""
     import hashlib
 
     from aelab.data.idx import encode_idx
 
     arrays = make_tiny_arrays()
-    root = tmp_path / "data"
     for name, array in arrays.items():
         write_idx(root / "tiny" / f"{name}.gz", array)
-    spec = DatasetSpec(
+    return DatasetSpec(
         name="tiny",
         title="tiny test set",
         sha256={name: hashlib.sha256(encode_idx(a)).hexdigest() for name, a in arrays.items()},
@@ -112,9 +119,7 @@ def tiny_dataset(tmp_path, monkeypatch):
         class_names=tuple(str(i) for i in range(10)),
         n_train=64,
         n_test=16,
-    )
-    monkeypatch.setitem(REGISTRY, "tiny", spec)
-    return root, spec, arrays
+    ), arrays
 
 
 @pytest.fixture(scope="module")

@@ -60,6 +60,17 @@ class BatchedDenseAutoencoder(nn.Module):
         )
         self.n_parameters = [sum(p.numel() for p in m.parameters()) for m in self.models]  # each model's own count
 
+    @classmethod
+    def from_state(
+        cls, n_features: int, code_sizes: Sequence[int], hidden_sizes: tuple[int, ...], state: dict[str, torch.Tensor]
+    ) -> BatchedDenseAutoencoder:
+        """The batched model whose parameters are `state` (its state_dict: a sweep's checkpoint keeps it, so a
+        finished sweep's models can be read back without retraining). A state of another layout raises
+        RuntimeError (load_state_dict's), for the reader to name the folder."""
+        model = cls(n_features, code_sizes, hidden_sizes, [torch.Generator().manual_seed(0) for _ in code_sizes])
+        model.load_state_dict(state)
+        return model
+
     def layers(self, m: int) -> list[nn.Linear]:
         """Model m's Linear layers, encoder first."""
         return linear_layers(self.models[m])
@@ -91,7 +102,9 @@ class BatchedDenseAutoencoder(nn.Module):
 
     @torch.no_grad()
     def extract(self, m: int) -> DenseAutoencoder:
-        """Model m as a stand-alone DenseAutoencoder with its own contiguous parameters."""
+        """Model m as a stand-alone DenseAutoencoder with its own contiguous parameters, copied bit for bit: the
+        family `aelab train` builds (shallow: no hidden sizes; deep: these), so it is saved, loaded, explored and
+        probed as any trained model."""
         model = DenseAutoencoder(
             self.n_features, self.code_sizes[m], self.hidden_sizes, torch.Generator().manual_seed(0)
         )

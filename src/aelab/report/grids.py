@@ -4,6 +4,8 @@ A grid cell is either its own train run folder (metrics.json) or one model of a 
 sweep run folder, sweep.json: the entry of its code size and seed); reproduce.json's step records
 say which cells each folder holds. Cells that differ only in seed are one row: the mean over
 seeds, ± their standard deviation. Nothing is retrained; the figures are drawn from these numbers.
+A batched cell has no folder of its own, so its row says how to open its model (`aelab.load` with
+its code size and seed): every model a study trains can be loaded, explored and probed.
 """
 
 from __future__ import annotations
@@ -53,6 +55,9 @@ def grid_cells(study: dict) -> dict[str, list[dict]]:
                     "varying": cell["varying"],
                     "folder": run["name"],
                     "metrics": cell_metrics(run, cell),
+                    "batched": run["kind"] == "sweep",
+                    "code_size": cell.get("code_size"),
+                    "seed": cell.get("seed"),
                 }
             )
     return steps
@@ -78,6 +83,7 @@ def rows(cells: list[dict]) -> list[dict]:
             "seeds": len(done),
             "of": len(group),
             "folders": sorted({c["folder"] for c in group}),
+            "opens": opening(group),
         }
         for key, _, _ in METRICS:
             values = np.array([m[key] for m in done if m.get(key) is not None], dtype=float)
@@ -85,6 +91,19 @@ def rows(cells: list[dict]) -> list[dict]:
             row[f"{key}_sd"] = float(values.std(ddof=1)) if len(values) > 1 else None
         out.append(row)
     return out
+
+
+def opening(group: list[dict]) -> str | None:
+    """How a row's batched models open (`aelab.load` with its code size and seed, paths from the study's folder),
+    or None for cells with folders of their own."""
+    batched = [c for c in group if c["batched"]]
+    if not batched or len({(c["folder"], c["code_size"]) for c in batched}) > 1:
+        return None  # a row's cells share every setting but the seed: one batched folder and one code size
+    seeds = ", ".join(str(c["seed"]) for c in batched)
+    folder, code_size = batched[0]["folder"], batched[0]["code_size"]
+    if len(batched) == 1:
+        return code(f"aelab.load({folder!r}, code_size={code_size}, seed={seeds})")
+    return code(f"aelab.load({folder!r}, code_size={code_size}, seed=S)") + f", S ∈ {{{seeds}}}"
 
 
 def shown(value) -> str:
@@ -101,16 +120,28 @@ def grid_table(step_rows: list[dict]) -> list[str]:
     present = [m for m in METRICS if any(r[m[0]] is not None for r in step_rows)]
     keys = list(step_rows[0]["settings"])
     spread = any(r["of"] > 1 for r in step_rows)
+    batched = any(r["opens"] for r in step_rows)
     body = []
     for r in step_rows:
         values = [
             number(r[k], f) + (f" ± {r[f'{k}_sd']:{f}}" if r[f"{k}_sd"] is not None else "") for k, _, f in present
         ]
+        opens = [r["opens"] or "–"] if batched else []
         body.append(
-            [*(shown(r["settings"][k]) for k in keys), *([f"{r['seeds']}/{r['of']}"] if spread else []), *values]
+            [
+                *(shown(r["settings"][k]) for k in keys),
+                *([f"{r['seeds']}/{r['of']}"] if spread else []),
+                *values,
+                *opens,
+            ]
         )
-    header = [*keys, *(["seeds"] if spread else []), *(label for _, label, _ in present)]
-    return table(header, body, "l" * len(keys) + "r" * (len(header) - len(keys)))
+    header = [
+        *keys,
+        *(["seeds"] if spread else []),
+        *(label for _, label, _ in present),
+        *(["opens with"] if batched else []),
+    ]
+    return table(header, body, "l" * len(keys) + "r" * (len(header) - len(keys) - batched) + "l" * batched)
 
 
 def figure_name(step: str, dataset: str, setting: str) -> str:
@@ -182,7 +213,8 @@ def grids(study: dict) -> list[str]:
                 "together as one batched "
                 "sweep (all on the first seed's training subset and batch order, each model from its own seed): "
                 + ", ".join(code(f) for f in batched)
-                + ".",
+                + ". Each cell is a model of its own: the table's last column loads it (paths from the study's "
+                "folder), and `aelab explore FOLDER --code-size K --seed S` writes its page.",
                 "",
             ]
         step_rows = rows(cells)
