@@ -13,15 +13,17 @@ def probe_figure(
     accuracy: dict[str, Sequence[float]],
     pixels: dict[str, float],
     test_bce: Sequence[float | None],
+    raw_label: str = "pixels",
 ) -> Figure:
     """Left: test accuracy per probe against code size (`accuracy`: label → one value per size; `pixels`:
-    probe → the raw pixels' accuracy, drawn flat); right: the models' test BCE against code size."""
+    probe → the raw features' accuracy, drawn flat and named `raw_label`: pixels, or inputs for signals and tables);
+    right: the models' test BCE against code size."""
     fig = Figure(figsize=(10, 4), layout="constrained")
     left, right = fig.subplots(1, 2)
     for (label, values), marker in zip(accuracy.items(), "osD^v<>"):
         left.plot(code_sizes, values, marker=marker, linestyle="-" if label.startswith("codes") else "--", label=label)
     for (label, value), style in zip(pixels.items(), (":", "-.")):
-        left.axhline(value, color="grey", linestyle=style, linewidth=1, label=f"pixels, {label} {value:.3f}")
+        left.axhline(value, color="grey", linestyle=style, linewidth=1, label=f"{raw_label}, {label} {value:.3f}")
     left.set_xlabel("code size")
     left.set_ylabel("test accuracy")
     left.grid(alpha=0.3)

@@ -72,7 +72,11 @@ def probes(study: dict) -> list[str]:
             *table(["folder", "features", "size", "test BCE", "linear", "kNN"], rows, "llrrrr"),
         ]
         for run in (r for r in probed if r["dataset"] == dataset):
-            if run.get("tsne"):
+            if run["probe"].get("figure") == "probe_codes.png":  # a 2-unit code, drawn as it is
+                lines += figure(
+                    f"{run['name']}/probe_codes.png", "codes", f"Test codes of {run['name']}, coloured by class."
+                )
+            elif run.get("tsne"):
                 lines += figure(
                     f"{run['name']}/tsne.png", "t-SNE", f"t-SNE of test codes of {run['name']}, coloured by class."
                 )

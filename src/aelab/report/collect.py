@@ -12,6 +12,8 @@ import json
 import os
 from pathlib import Path
 
+from aelab.runs.summary import PROBES, without_section
+
 FINISHED = "finished.json"
 MANIFEST = "reproduce.json"
 ANOMALY_FIGURES = ("roc.png", "histograms.png", "extremes.png")
@@ -108,11 +110,11 @@ def read_run(out: Path, step: dict) -> dict:
         return run
     elif step["kind"] == "sweep":
         run["sweep"] = read_json(folder / "sweep.json") or {}
-        run["summary"] = read_text(folder / "summary.md") or ""
+        run["summary"] = without_section(read_text(folder / "summary.md") or "", PROBES)
         run["figures"] = [name for name in ("sweep.png",) if (folder / name).is_file()]
     else:
         run["metrics"] = read_json(folder / "metrics.json") or {}
-        run["summary"] = read_text(folder / "summary.md") or ""
+        run["summary"] = without_section(read_text(folder / "summary.md") or "", PROBES)  # the report has its own
         run["figures"] = [name for name in TRAIN_FIGURES if (folder / name).is_file()]
         run["explorer"] = (folder / EXPLORER_HTML).is_file()  # written by `aelab explore`, linked by the report
     run["probe"], run["tsne"] = read_json(folder / "probe.json"), (folder / "tsne.png").is_file()  # from `aelab probe`
