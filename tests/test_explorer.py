@@ -288,11 +288,17 @@ def test_a_run_folder_another_writer_holds_is_refused(deep_run, capsys):
     assert (deep_run / EXPLORER_HTML).stat().st_mtime_ns == before
 
 
-def test_a_model_fitted_on_arrays_needs_a_data_set_for_its_pictures(real_data_dir, tmp_path, capsys):
+def test_a_model_fitted_on_arrays_shows_the_samples_its_folder_keeps_or_a_data_set(real_data_dir, tmp_path, capsys):
     mnist = aelab.load_dataset("mnist", real_data_dir, progress=False)
-    aelab.Autoencoder(code_size=2, epochs=1).fit(mnist.train_images[:300]).save(tmp_path / "fitted")
+    aelab.Autoencoder(code_size=2, epochs=1, verbose=0).fit(mnist.train_images[:300]).save(tmp_path / "fitted")
+    kept = np.load(tmp_path / "fitted" / "test_samples.npy")  # the arrays cannot be read again: the folder keeps some
+    assert main(["explore", str(tmp_path / "fitted")]) == 0
+    assert len(floats(page_data(tmp_path / "fitted")["points"]["codes"])) == 2 * len(kept)
+    (tmp_path / "fitted" / "test_samples.npy").unlink()
     assert main(["explore", str(tmp_path / "fitted")]) == 2
-    assert "fitted on arrays from Python: expected --dataset NAME" in capsys.readouterr().err
+    assert "fitted on arrays from Python and saved without test samples: expected --dataset NAME" in (
+        capsys.readouterr().err
+    )
     assert main(["explore", str(tmp_path / "fitted"), "--dataset", "mnist", "--data-dir", str(real_data_dir)]) == 0
     data = page_data(tmp_path / "fitted")
     codes = floats(data["points"]["codes"]).reshape(-1, 2)  # a 2-D code: the scatter's points are the test codes

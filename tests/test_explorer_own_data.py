@@ -54,7 +54,7 @@ def test_rgb_images_are_picked_not_drawn_shown_in_colour_and_reconstructed_as_py
     data = page_data(out)
     assert data["sample_shape"] == [3, 16, 16] and (out / EXPLORER_HTML).stat().st_size < 5 * 2**20
     visit = Visit(browser, out)
-    assert visit.page.text_content("#draw-title") == "Pick a test sample" and not visit.page.is_visible("#clear")
+    assert visit.page.text_content("#draw-title") == "Pick a test image" and not visit.page.is_visible("#clear")
     k = data["thumbnails"]["labels"].index(1)  # a green square
     visit.page.click(f'.thumb[data-index="{k}"]')
     visit.page.focus("#noise")
@@ -121,4 +121,39 @@ def test_1d_samples_are_line_plots_in_their_own_units_reconstructed_as_pytorch_d
     np.testing.assert_allclose(space["output"], expected, atol=TOLERANCE, rtol=0)
     assert visit.page.locator(".weight").count() == visit.model.first_layer_weights().shape[0]
     visit.page.screenshot(path=str(tmp_path / "signal.png"), full_page=True)
+    visit.assert_quiet()
+
+
+@pytest.fixture(scope="module")
+def table_run(tmp_path_factory):
+    """A CSV with named columns on very different scales (one column ~1,000× the rest) and a label column."""
+    root = tmp_path_factory.mktemp("table")
+    x, labels = signals(100, 12)
+    x[:, 3] *= 1000
+    names = [f"sensor_{j}" for j in range(12)]
+    rows = [",".join([*names, "target"])] + [",".join([*(f"{v:g}" for v in r), str(y)]) for r, y in zip(x, labels)]
+    (root / "plant.csv").write_text("\n".join(rows) + "\n")
+    out = root / "run"
+    argv = ["train", "--model", "deep", "--dataset", str(root / "plant.csv"), "--label-column", "target"]
+    assert main([*argv, *TRAIN, "--out", str(out)]) == 0
+    explore(out)
+    return out
+
+
+def test_table_rows_are_bars_per_named_column_in_the_models_units(browser, table_run, tmp_path):
+    data = page_data(table_run)
+    assert data["kind"] == "table" and data["columns"] == [f"sensor_{j}" for j in range(12)]
+    assert data["scaling"] is None and data["weights"]["values"] is None  # model units; weights not embedded twice
+    lo, hi = data["signal_range"]
+    assert -10 < lo and hi < 10  # standardised: the 1,000× column does not flatten the rest
+    visit = Visit(browser, table_run)
+    assert visit.page.text_content("#thumbnails-title") == "Test rows"
+    assert "standard-scaled units" in visit.page.text_content("#about")
+    visit.page.click('.thumb[data-index="2"]')
+    page_matches_pytorch(visit, "mse")
+    box = visit.page.locator("#output").bounding_box()
+    visit.page.mouse.move(box["x"] + box["width"] * (3.5 / 12), box["y"] + box["height"] / 2)
+    assert visit.page.get_attribute("#output", "title").startswith("sensor_3: ")  # the column under the pointer
+    assert "bars, one per column" in visit.page.text_content("#weights-hint")
+    visit.page.screenshot(path=str(tmp_path / "table.png"), full_page=True)
     visit.assert_quiet()

@@ -123,7 +123,7 @@ def cmd_data(args: argparse.Namespace) -> int:
         from aelab.data.custom.options import InspectOptions
 
         options = from_arguments(InspectOptions, args, dataset=args.path)
-        print("\n".join(inspect_lines(args.path, **options.reader_options())))
+        print("\n".join(inspect_lines(args.path, args.data_dir, **options.reader_options())))
         return 0
     if args.data_command == "list":
         statuses = all_statuses(args.data_dir)
@@ -169,7 +169,8 @@ def cmd_gradcheck(args: argparse.Namespace) -> int:
 def cmd_explore(args: argparse.Namespace) -> int:
     from aelab.explorer import explore
 
-    print(f"explorer: {explore(args.folder, data_dir=args.data_dir, dataset=args.dataset)}")
+    page = explore(args.folder, data_dir=args.data_dir, dataset=args.dataset, code_size=args.code_size, seed=args.seed)
+    print(f"explorer: {page}")
     return 0
 
 

@@ -145,10 +145,14 @@ def add_data_parser(sub) -> None:
 
     inspect = data_sub.add_parser(
         "inspect",
-        help="what aelab sees in your own data (count, shape, dtype, value range, "
+        help="what aelab sees in a data set, your own or built in (count, shape, dtype, value range, "
         "classes, split, scaling, loss, SHA-256) before training",
     )
-    inspect.add_argument("path", help="an image folder, .npy, .npz, .csv/.tsv table, or IDX file(s)")
+    inspect.add_argument(
+        "path",
+        help="an image folder, .npy, .npz, .csv/.tsv table, IDX file(s), or a built-in name (mnist, fashion-mnist)",
+    )
+    inspect.add_argument("--data-dir", default=None, help="folder holding mnist/ and fashion-mnist/ (searched first)")
     add_data_options(inspect)
 
 
@@ -187,7 +191,9 @@ def add_explore_parser(sub) -> None:
         help="write explorer.html into a run folder: the trained model in the browser "
         "(draw, reconstruct, walk the code space), one offline page",
     )
-    explore.add_argument("folder", help="the folder of a finished `aelab train` run (any family with a decoder)")
+    explore.add_argument(
+        "folder", help="the folder of a finished `aelab train` run (any family with a decoder) or `aelab sweep` run"
+    )
     explore.add_argument(
         "--dataset",
         default=None,
@@ -195,6 +201,13 @@ def add_explore_parser(sub) -> None:
         "run's own; needed for a model fitted on arrays from Python)",
     )
     explore.add_argument("--data-dir", default=None, help="folder holding mnist/ and fashion-mnist/ (searched first)")
+    for option, what in (("--code-size", "code size"), ("--seed", "seed")):
+        explore.add_argument(
+            option,
+            type=int,
+            default=None,
+            help=f"with a sweep's folder (or a study's batched cells): the {what} of the model to explore",
+        )
 
 
 def add_anomaly_parsers(sub) -> None:
@@ -218,9 +231,15 @@ def add_anomaly_parsers(sub) -> None:
     probe = sub.add_parser(
         "probe",
         help="linear and kNN probes of the codes of finished train or sweep run folders, "
-        "beside raw pixels and PCA; results and a t-SNE figure into each folder",
+        "beside the raw features (pixels) and PCA; results, a figure and a summary.md section into each folder",
     )
-    probe.add_argument("runs", nargs="+", metavar="RUN_FOLDER", help="finished `aelab train` or `aelab sweep` folders")
+    probe.add_argument(
+        "runs",
+        nargs="+",
+        metavar="RUN_FOLDER",
+        help="finished `aelab train` or `aelab sweep` folders, on a built-in data set or your own labelled data "
+        "(reopened as the run trained on it, and checked unchanged)",
+    )
     add_arguments(probe, ProbeConfig)
     add_common(probe)
 

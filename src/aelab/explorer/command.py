@@ -1,5 +1,9 @@
 """`aelab explore RUN_FOLDER`: the run's trained model and its test images → `explorer.html` in the run folder.
 
+A sweep's folder (`aelab sweep`, or a study's cells batched into one) holds a model per code size and seed:
+`--code-size K --seed S` picks one, whose page is `explorer-code{K}-seed{S}.html` beside the others (one
+`explorer.html` would be each model's page in turn, overwritten).
+
 The folder's lock is held from reading the run to writing the page (so a run being replaced
 meanwhile is never half read), the page is written atomically, and a page that would break the
 size promise (under 5 MB, so it can be mailed) is refused before anything is written.
@@ -21,25 +25,34 @@ from aelab.explorer.export import export_model
 from aelab.explorer.page import explorer_page
 from aelab.fileio import atomic_write_text
 from aelab.runs.folder import locked_folder
-from aelab.runs.saved import SavedRun, read_run
+from aelab.runs.saved import SavedRun, kept_samples, read_run
 from aelab.tasks.run_data import load_run_data
 
 EXPLORER_HTML = "explorer.html"
 MAX_PAGE_BYTES = 5 * 1024 * 1024  # the issue's promise: a page small enough to mail
 
 
-def own_test_samples(run: SavedRun, data_dir: str | os.PathLike | None) -> TestImages:
-    """Your own data's test split, read and scaled as training read it (the config's data options and seed)."""
-    data = load_run_data(run.config, data_dir, quiet=True)
-    n = len(data.test_images) if run.config.test_size is None else min(run.config.test_size, len(data.test_images))
-    images = np.asarray(data.test_images[:n], dtype=np.float32).reshape(n, -1)
-    labels = None if data.test_labels is None else data.test_labels[:n]
+def own_test_samples(run: SavedRun, folder: Path, data_dir: str | os.PathLike | None) -> TestImages:
+    """Your own data's test split, read and scaled as training read it (the config's data options and seed); for
+    arrays fitted in Python, the test samples their folder keeps (runs/saved.py)."""
+    kept = kept_samples(folder) if run.config.dataset == ARRAYS else None
+    if run.config.dataset == ARRAYS and kept is None:
+        raise ConfigError(
+            f"{folder}: fitted on arrays from Python and saved without test samples: expected --dataset NAME "
+            "for the samples the explorer shows, or the folder saved again with Autoencoder.save"
+        )
+    data = None if kept is not None else load_run_data(run.config, data_dir, quiet=True)
+    images_of = kept if kept is not None else data.test_images
+    n = len(images_of) if run.config.test_size is None else min(run.config.test_size, len(images_of))
+    images = np.asarray(images_of[:n], dtype=np.float32).reshape(n, -1)
+    labels = None if data is None or data.test_labels is None else data.test_labels[:n]
     return TestImages(
         images,
         labels,
-        tuple(data.class_names or ()),
+        tuple((data.class_names if data is not None else None) or ()),
         tuple(run.data_record["sample_shape"]),
         run.data_record.get("scaling"),
+        None if run.description is None else run.description.columns,
     )
 
 
@@ -72,6 +85,11 @@ def widths(model: dict) -> str:
     return " → ".join([size(sized[0], "in"), *(size(layer, "out") for layer in sized)])
 
 
+def page_name(run: SavedRun) -> str:
+    """explorer.html for a run of one model; a sweep's model gets a page of its own, named by code size and seed."""
+    return EXPLORER_HTML if run.member is None else "explorer-code{}-seed{}.html".format(*run.member)
+
+
 def page_data(run: SavedRun, test: TestImages, run_label: str) -> dict:
     """Everything the page needs, as JSON: the model's layers, what it is, and what to show."""
     config = run.config
@@ -89,20 +107,28 @@ def page_data(run: SavedRun, test: TestImages, run_label: str) -> dict:
     return {"meta": meta, "model": model, **page_content(run.model, test, run.model.first_layer_weights())}
 
 
-def explore(folder: str | os.PathLike, data_dir: str | os.PathLike | None = None, dataset: str | None = None) -> Path:
-    """Write `folder`/explorer.html for the finished run in `folder`; return its path."""
+def explore(
+    folder: str | os.PathLike,
+    data_dir: str | os.PathLike | None = None,
+    dataset: str | None = None,
+    code_size: int | None = None,
+    seed: int | None = None,
+) -> Path:
+    """Write `folder`/explorer.html for the finished run in `folder` (or the page of a sweep's model `code_size`,
+    `seed`: `page_name`); return its path."""
     folder = Path(folder)
-    read_run(folder)  # refuses what is not a finished run's folder before the lock creates anything
+    read_run(folder, code_size, seed)  # refuses what is not a finished run's folder before the lock creates anything
     with locked_folder(folder) as locked:
-        run = read_run(locked)
+        run = read_run(locked, code_size, seed)
         own = run.data_record is not None and dataset is None  # your own data: its test split, as trained
-        test = own_test_samples(run, data_dir) if own else run_test_images(run.config, data_dir, dataset)
-        data = page_data(run, test, str(folder))
+        test = own_test_samples(run, locked, data_dir) if own else run_test_images(run.config, data_dir, dataset)
+        label = str(folder) if run.member is None else "{} (code size {}, seed {})".format(folder, *run.member)
+        data = page_data(run, test, label)
         page = explorer_page(data, f"aelab explorer: {run.config.model} on {run.config.dataset}")
         size = len(page.encode("utf-8"))
         if size > MAX_PAGE_BYTES:
             raise OutputError(
-                f"{locked / EXPLORER_HTML}: would be {size:,} bytes: expected at most {MAX_PAGE_BYTES:,} "
+                f"{locked / page_name(run)}: would be {size:,} bytes: expected at most {MAX_PAGE_BYTES:,} "
                 "bytes, a page small enough to mail (a smaller model fits)"
             )
-        return atomic_write_text(locked / EXPLORER_HTML, page)
+        return atomic_write_text(locked / page_name(run), page)

@@ -18,6 +18,7 @@ import torch
 from sklearn.decomposition import PCA
 
 from aelab.data.arrays import shared_tensor
+from aelab.data.description import kind_of
 from aelab.errors import ConfigError
 from aelab.explorer.export import float32_base64
 
@@ -36,7 +37,9 @@ class TestImages:
     images: float32 (n, features), the model's inputs (in [0, 1], or your own data scaled for MSE);
     labels: int (n,) or None for unlabelled data; class_names: one per label value (ignored without labels);
     sample_shape: (C, H, W) for images, (L,) for 1-D samples; scaling: your own data's scaling record
-    (data/custom/scaling.py: method, offset, factor), so the page shows values in their own units.
+    (data/custom/scaling.py: method, offset, factor), so the page shows values in their own units — except a
+    table's, shown in the units the model works in (standardised, typically), where one column in large raw units
+    would flatten the rest.
     """
 
     images: np.ndarray
@@ -44,6 +47,12 @@ class TestImages:
     class_names: tuple[str, ...]
     sample_shape: tuple[int, ...] = (1, 28, 28)
     scaling: dict | None = None
+    columns: tuple[str, ...] | None = None  # a table's columns by name: its rows are drawn as bars, named on hover
+
+    @property
+    def kind(self) -> str:
+        """image, signal or table (data/description.py's kinds)."""
+        return kind_of(tuple(self.sample_shape), self.columns)
 
 
 def uint8_base64(values: np.ndarray) -> str:
@@ -118,16 +127,27 @@ def signal_range(images: np.ndarray, scaling: dict | None) -> list[float]:
 
 def weight_tiles(first_layer: torch.Tensor, sample_shape: tuple[int, ...]) -> dict:
     """The first layer's weights, one tile per unit: a dense unit's (n_features,) as the sample's shape, a kernel as
-    it is."""
+    it is. A dense first layer is the model's first layer, already in the page: its values are not embedded twice
+    (`values` None: the page reads the encoder's first dense layer), which keeps a deep model of 32×32 colour images
+    under the 5 MB page budget."""
     units = first_layer.shape[0]
     tile = list(first_layer.shape[1:]) if first_layer.ndim == 4 else list(sample_shape)
     return {
-        "values": float32_base64(first_layer),
+        "values": float32_base64(first_layer) if first_layer.ndim == 4 else None,
         "units": units,
         "tile": tile,
         "colormap": weights_colormap(),
         "limit": float(first_layer.abs().max()) or 1.0,
     }
+
+
+def units_label(test: TestImages) -> str:
+    """The units the page's values are in, for its header."""
+    if test.scaling is None or test.scaling.get("offset") is None:
+        return ""
+    if test.kind == "table":
+        return f"values in {test.scaling['method']}-scaled units (as the model sees them), each column named on hover"
+    return f"{test.scaling['method']}-scaled data, shown in its own units"
 
 
 def page_content(model: torch.nn.Module, test: TestImages, first_layer: torch.Tensor) -> dict:
@@ -143,8 +163,11 @@ def page_content(model: torch.nn.Module, test: TestImages, first_layer: torch.Te
     shown = thumbnail_indices(labels, n)
     classes = list(test.class_names) if labels is not None else ["test sample"]
     code_size = codes.shape[1]
-    scaling = shown_scaling(test.scaling)
+    scaling = None if test.kind == "table" else shown_scaling(test.scaling)
     return {
+        "kind": test.kind,
+        "columns": None if test.columns is None else list(test.columns),
+        "units_label": units_label(test),
         "sample_shape": list(test.sample_shape),
         "view_size": list(view_size(test.sample_shape))[::-1],  # (width, height), as a canvas takes them
         "scaling": scaling,

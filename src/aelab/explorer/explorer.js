@@ -8,6 +8,8 @@
   const [C, H, W] = SIGNAL ? [1, 1, DATA.sample_shape[0]] : DATA.sample_shape;
   const N = C * H * W; // the model's input: one flat row, PyTorch's row-major (C, H, W) order
   const DRAWABLE = !SIGNAL && C === 1; // grey images are drawn; colour images and signals are picked
+  const TABLE = DATA.kind === "table"; // a table's rows: bars per named column, in the units the model works in
+  const SAMPLE = TABLE ? "row" : SIGNAL ? "signal" : "image"; // what one sample is called on the page
   const [VIEW_W, VIEW_H] = DATA.view_size; // the canvases' own size: the image, or a plot
   const timings = { ready_ms: null, update_ms: [] };
   const state = { draw: null, space: null, interp: null };
@@ -154,13 +156,38 @@
     });
     ctx.stroke();
   }
+  function columnBars(ctx, values, colour, width, height, share) { // a table row: one bar per column from the zero line
+    const [lo, hi] = signalRange, span = Math.max(hi, 0) - Math.min(lo, 0) || 1;
+    const y = v => height - 4 - (v - Math.min(lo, 0)) / span * (height - 8), step = width / values.length;
+    ctx.fillStyle = colour;
+    values.forEach((v, i) => {
+      const top = Math.min(y(v), y(0)), x = i * step + step * (1 - share) / 2;
+      ctx.fillRect(x, top, Math.max(1, step * share), Math.max(1, Math.abs(y(v) - y(0))));
+    });
+  }
   function plot(canvas, values) {
     const ctx = canvas.getContext("2d"), width = canvas.width, height = canvas.height;
     ctx.fillStyle = "#ffffff";
     ctx.fillRect(0, 0, width, height);
-    if (canvas.id === "output" && state.draw) polyline(ctx, state.draw.input, "#b8bfcc", width, height);
-    polyline(ctx, values, "#1f5fbf", width, height);
+    const behind = canvas.id === "output" && state.draw ? state.draw.input : null;
+    if (TABLE) {
+      if (behind) columnBars(ctx, behind, "#b8bfcc", width, height, 0.9);
+      columnBars(ctx, values, "#1f5fbf", width, height, behind ? 0.45 : 0.8);
+    } else {
+      if (behind) polyline(ctx, behind, "#b8bfcc", width, height);
+      polyline(ctx, values, "#1f5fbf", width, height);
+    }
+    canvas.plotted = values; // read back by the hover readout below
   }
+  // hovering a plot names the position under the pointer and its value: a table's column by name
+  document.addEventListener("pointermove", event => {
+    const canvas = event.target;
+    if (!(canvas instanceof HTMLCanvasElement) || !canvas.plotted) return;
+    const box = canvas.getBoundingClientRect(), values = canvas.plotted;
+    const i = Math.min(values.length - 1, Math.max(0, Math.floor((event.clientX - box.left) / box.width * values.length)));
+    const name = DATA.columns ? DATA.columns[i] : `position ${i}`;
+    canvas.title = `${name}: ${Number(shown(values[i], i).toPrecision(4))}`;
+  });
   function slider(min, max, value, onInput) {
     const input = element("input");
     Object.assign(input, { type: "range", min: String(min), max: String(max), step: String((max - min) / 400) });
@@ -186,7 +213,7 @@
   byId("about").textContent = [`run folder ${meta.run}`, `layers ${meta.layers}`, `code size ${codeSize}`,
     ...(meta.noise ? [`trained on ${meta.noise.kind} noise ${meta.noise.factor}`] : []),
     ...(meta.test_bce !== null ? [`test BCE ${meta.test_bce.toFixed(4)}`] : []),
-    ...(scaling ? [`${scaling.method}-scaled data, shown in its own units`] : [])].join(" · ");
+    ...(DATA.units_label ? [DATA.units_label] : [])].join(" · ");
 
   // ---- the drawing: 28×28 pixels in [0, 1], a soft round brush, undo snapshots per stroke
   const drawing = new Float32Array(N);
@@ -277,9 +304,14 @@
   let last = null;
   if (SIGNAL) document.body.classList.add("signal"); // the canvases are plots: wider than tall (explorer.css)
   if (!DRAWABLE) { // colour images and 1-D samples: the canvas shows the picked test sample
-    byId("draw-title").textContent = "Pick a test sample";
-    byId("draw-hint").textContent = "Click a test sample below; the model encodes it and decodes its code, live.";
-    byId("pad-caption").textContent = "the picked test sample";
+    byId("draw-title").textContent = `Pick a test ${SAMPLE}`;
+    byId("draw-hint").textContent = `Click a test ${SAMPLE} below; the model encodes it and decodes its code, live.`;
+    byId("pad-caption").textContent = `the picked test ${SAMPLE}`;
+    byId("thumbnails-title").textContent = `Test ${SAMPLE}s`;
+    byId("thumbnails-hint").textContent = `Click one to make it the model's input.`;
+    byId("interp-hint").textContent = `Pick two test ${SAMPLE}s (pick each above, then take it as A or B) and scrub between their codes.`;
+    byId("pick-a").textContent = `A ← picked ${SAMPLE}`;
+    byId("pick-b").textContent = `B ← picked ${SAMPLE}`;
     byId("clear").hidden = true;
     pad.classList.add("picked");
   }
@@ -322,7 +354,7 @@
   const thumbnails = DATA.thumbnails.indices.map((index, k) => thumbValues.slice(k * N, (k + 1) * N));
   DATA.thumbnails.indices.forEach((index, k) => {
     const canvas = imageCanvas("thumb");
-    canvas.title = `test image #${index}: ${DATA.classes[DATA.thumbnails.labels[k]]}`;
+    canvas.title = `test ${SAMPLE} #${index}: ${DATA.classes[DATA.thumbnails.labels[k]]}`;
     canvas.dataset.index = String(k);
     paint(canvas, thumbnails[k]);
     canvas.addEventListener("click", () => load(thumbnails[k]));
@@ -449,13 +481,22 @@
   // convolution) on weights.png's colour scale; hover enlarges. A signal's units are drawn as lines.
   const tile = DATA.weights.tile, units = DATA.weights.units, tileSize = tile.reduce((a, b) => a * b, 1);
   const [tileC, tileH, tileW] = tile.length === 1 ? [1, 1, tile[0]] : tile;
-  const weights = floatsOf(DATA.weights.values), colours = bytesOf(DATA.weights.colormap), limit = DATA.weights.limit;
+  const firstDense = () => DATA.model.encoder.find(layer => layer.type === "dense").weight; // content.py: not embedded twice
+  const weights = floatsOf(DATA.weights.values || firstDense()), colours = bytesOf(DATA.weights.colormap), limit = DATA.weights.limit;
   const level = v => Math.min(255, Math.max(0, Math.floor((v + limit) / (2 * limit) * 256))); // Normalize(−limit, limit), 256 colours
   function paintWeights(canvas, unit) {
     const ctx = canvas.getContext("2d"), at = unit * tileSize;
-    if (tile.length === 1) { // a line on the symmetric scale, zero in the middle
+    if (tile.length === 1) { // a line (a table's: bars per column) on the symmetric scale, zero in the middle
       ctx.fillStyle = "#ffffff";
       ctx.fillRect(0, 0, canvas.width, canvas.height);
+      if (TABLE) {
+        for (let i = 0; i < tileW; i++) {
+          const v = weights[at + i], y = (1 - level(v) / 255) * (canvas.height - 2) + 1, mid = canvas.height / 2;
+          ctx.fillStyle = v < 0 ? "#2166ac" : "#b2182b";
+          ctx.fillRect(i / tileW * canvas.width, Math.min(y, mid), Math.max(1, canvas.width / tileW - 1), Math.max(1, Math.abs(y - mid)));
+        }
+        return;
+      }
       ctx.strokeStyle = "#1f5fbf";
       ctx.beginPath();
       for (let i = 0; i < tileW; i++) {
@@ -494,7 +535,11 @@
     byId("weights").append(tileCanvas);
   }
   const bound = limit.toPrecision(3);
-  byId("weights-scale").textContent = tile.length === 1 ? `each unit's weights as a line, −${bound} (bottom) … +${bound} (top)`
+  if (tile.length === 1) byId("weights-hint").textContent = TABLE
+    ? "Each first-layer unit's weights as bars, one per column in the table's order; hover over one to enlarge it."
+    : "Each first-layer unit's weights as a line along the signal; hover over one to enlarge it.";
+  byId("weights-scale").textContent = TABLE ? `each unit's weight per column, −${bound} (blue, down) … +${bound} (red, up)`
+    : tile.length === 1 ? `each unit's weights as a line, −${bound} (bottom) … +${bound} (top)`
     : tileC === 1 ? `colour scale −${bound} (blue) … 0 (white) … +${bound} (red)`
       : `each colour channel −${bound} (none) … 0 (half) … +${bound} (full)`;
 

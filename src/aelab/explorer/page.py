@@ -43,8 +43,8 @@ Draw with the mouse or a finger; the model encodes the drawing and decodes its c
 <p class="hint">The code, one bar per unit.</p>
 </section>
 <section id="thumbnails-panel">
-<h2>Test images</h2>
-<p class="hint">Click one to load it into the drawing.</p>
+<h2 id="thumbnails-title">Test images</h2>
+<p class="hint" id="thumbnails-hint">Click one to load it into the drawing.</p>
 <div id="thumbnails"></div>
 </section>
 <section id="space-panel">
@@ -62,7 +62,8 @@ Draw with the mouse or a finger; the model encodes the drawing and decodes its c
 </section>
 <section id="interp-panel">
 <h2>Interpolation</h2>
-<p class="hint">Pick two images (load each into the drawing, then take it as A or B) and scrub between their codes.</p>
+<p class="hint" id="interp-hint">\
+Pick two images (load each into the drawing, then take it as A or B) and scrub between their codes.</p>
 <div class="row">
 <figure><canvas id="interp-a" width="{w}" height="{h}"></canvas><figcaption>A</figcaption></figure>
 <figure><canvas id="interp-output" width="{w}" height="{h}"></canvas>\
@@ -75,7 +76,8 @@ Draw with the mouse or a finger; the model encodes the drawing and decodes its c
 </section>
 <section id="weights-panel">
 <h2>Encoder weights</h2>
-<p class="hint">Each first-layer unit's weights as an image; hover over one to enlarge it.</p>
+<p class="hint" id="weights-hint">\
+Each first-layer unit's weights as an image; hover over one to enlarge it.</p>
 <div class="row">
 <div id="weights"></div>
 <figure><canvas id="weights-enlarged" width="{w}" height="{h}"></canvas>\
