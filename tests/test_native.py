@@ -16,6 +16,17 @@ from aelab.native import library
 from aelab.train.compiled.base import FlatAdam
 
 
+@pytest.fixture(autouse=True)
+def session_blas_kept():
+    """The kernels are loaded once per process (`library.probe` is cached). A test here that unsets AELAB_BLAS and
+    loads them caches a choice measured under the suite's own load — MKL or OpenBLAS, which come within 20% of each
+    other on an AMD EPYC — and every later in-process training multiplied with it, while the subprocesses it was
+    compared with (tests/test_ray_cluster.py's Ray workers) used the session's pinned one: last bits of weights
+    differed. After each test the loaded kernels are forgotten, so the next load takes the pinned BLAS again."""
+    yield
+    library.probe.cache_clear()
+
+
 def kernels() -> library.Native:
     """The compiled module: built by `pip install` wherever a C compiler is (CI has one)."""
     native = library.load()
