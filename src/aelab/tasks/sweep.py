@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from aelab.config import SweepConfig, parse_code_sizes  # parse_code_sizes: re-exported for the CLI
+from aelab.data.description import WORDS
 from aelab.devices import device_record
 from aelab.fileio import atomic_write_json, atomic_write_text
 from aelab.models.batched import BatchedDenseAutoencoder, per_model_metrics
@@ -103,10 +104,11 @@ def write_sweep(
     """Train (or continue) the sweep into the locked run folder `out`, fit PCA, write the results."""
     model = trainer.model
     write_config(out, config, trainer, data_source, data_entries or {})
+    kind = (data_entries or {}).get("description", {}).get("kind", "image")
     log(
         f"training {len(model.code_sizes)} {config.model} autoencoders together (code sizes "
         f"{','.join(map(str, config.code_sizes))} × {config.seeds} seed(s)) on {config.dataset} "
-        f"({len(train_x)} images, from {data_source}), {config.epochs} epochs"
+        f"({len(train_x)} {WORDS[kind][0]}s, from {data_source}), {config.epochs} epochs"
     )
     epochs = train_together(trainer, config, train_x, test_x, log, out, resume)
     final = {"train": per_model_metrics(model, train_x), "test": per_model_metrics(model, test_x)}
@@ -115,7 +117,7 @@ def write_sweep(
         split: reconstruction_errors(pca, x.numpy(), list(config.code_sizes))
         for split, x in (("train", train_x), ("test", test_x))
     }
-    result = result_record(config, model, train_x, test_x, epochs, final, pca_errors)
+    result = {**result_record(config, model, train_x, test_x, epochs, final, pca_errors), "kind": kind}
     write_outputs(out, result)
     log(f"wrote {out}/: {' '.join(FILES)}")
     return result
@@ -311,7 +313,8 @@ def write_outputs(out, result: dict) -> None:
     """sweep.json, the figure and the summary, then the finished marker last."""
     atomic_write_json(out / "sweep.json", result)
     title = (
-        f"{result['model']} autoencoders on {result['dataset']}: {result['n_train']} training images, "
+        f"{result['model']} autoencoders on {result['dataset']}: {result['n_train']} training "
+        f"{WORDS[result.get('kind', 'image')][0]}s, "
         f"{result['epochs']} epoch{'s' if result['epochs'] > 1 else ''}"
     )
     save_figure(sweep_figure(*curves_from_result(result), title=title), out / "sweep.png")

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from aelab.data.description import WORDS
+
 
 def format_table(result: dict) -> str:
     """The per-size numbers as a plain-text table (means over seeds; ± the sd when there are several)."""
@@ -39,13 +41,16 @@ def summary_markdown(result: dict) -> str:
     sizes, seeds = result["sizes"], result["seeds"]
     flat = result["flattening"]["test_bce_excess"]
     pct = f"{result['flattening']['tolerance']:.0%}"
+    sample, values = WORDS[result.get("kind", "image")]
+    value = values[:-1]  # pixel, value, column
     lines = [
         f"# Bottleneck sweep: {result['model']} autoencoders on {result['dataset']}",
         "",
         f"{len(sizes)} code sizes × {len(seeds)} seed(s), trained together for {result['epochs']} epoch(s) on "
-        f"{result['n_train']} training images, evaluated on {result['n_test']} test images "
-        f"({result['seconds_training']:.1f} s). BCE is in nats per pixel; *excess* is BCE minus the entropy floor of "
-        f"the images themselves (test {result['bce_floor']['test']:.4f}, train {result['bce_floor']['train']:.4f}), "
+        f"{result['n_train']} training {sample}s, evaluated on {result['n_test']} test {sample}s "
+        f"({result['seconds_training']:.1f} s). BCE is in nats per {value}; *excess* is BCE minus the entropy floor "
+        f"of the {sample}s themselves (test {result['bce_floor']['test']:.4f}, train "
+        f"{result['bce_floor']['train']:.4f}), "
         "the part a model can remove. Train values are evaluated on the training set after training.",
         "",
         "| code size | train excess | test excess | gap (excess) | test MSE | gap (MSE) | seed sd (test BCE) "
