@@ -157,3 +157,44 @@ def test_sweep_bad_code_sizes_one_line(capsys):
     assert info.value.code == 2
     err = capsys.readouterr().err
     assert "--code-sizes" in err and err.count("\n") == 1
+
+
+def test_version_is_printed(capsys):
+    import aelab
+
+    with pytest.raises(SystemExit) as stop:
+        main(["--version"])
+    assert stop.value.code == 0 and capsys.readouterr().out == f"aelab {aelab.__version__}\n"
+
+
+@pytest.mark.parametrize(
+    "argv, expected",
+    [
+        (
+            ["train", "--code-szie", "8"],
+            "aelab train: error: unrecognized arguments: --code-szie 8: did you mean --code-size? "
+            "(see aelab train --help)",
+        ),
+        (["trian"], "invalid choice: 'trian' (choose from 'train', "),
+        (["trian"], "): did you mean 'train'? (see aelab --help)"),
+        (["train", "--noise", "gausian"], "did you mean 'gaussian'? (see aelab train --help)"),
+        (["data", "inspect", "x.csv", "--scael", "minmax"], "did you mean --scale? (see aelab data inspect --help)"),
+        (["train", "--zzz"], "aelab train: error: unrecognized arguments: --zzz (see aelab train --help)"),
+    ],
+)
+def test_a_typo_gets_the_closest_name_and_its_own_subcommands_help(argv, expected, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and len(err.strip().splitlines()) == 1 and expected in err, err
+
+
+def test_a_reader_that_leaves_early_gets_no_traceback(tmp_path):
+    """`aelab data inspect … | head`: the pipe closes before aelab writes; exit 141 (SIGPIPE's), stderr silent."""
+    table = tmp_path / "t.csv"
+    table.write_text("a,b\n" + "".join(f"{i},{2 * i}\n" for i in range(20)))
+    aelab = [sys.executable, "-m", "aelab", "data", "inspect", str(table)]
+    child = subprocess.Popen(aelab, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    child.stdout.close()  # long before the child has imported anything, let alone written
+    _, err = child.communicate(timeout=120)
+    assert child.returncode == 141 and b"Traceback" not in err, err.decode()

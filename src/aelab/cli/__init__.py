@@ -7,6 +7,7 @@ stderr and the exit code of its kind. Nothing runs at import. The parser is buil
 
 from __future__ import annotations
 
+import os
 import sys
 
 from aelab.cli.commands import COMMANDS, ray_settings  # noqa: F401 (ray_settings: read by the tests of --ray)
@@ -25,3 +26,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("aelab: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `aelab data inspect … | head`: the reader has gone; nothing more to say to it
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the flush at exit does not fail too
+        return 141  # as a shell reports a command ended by SIGPIPE

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import re
 
+from aelab import __version__
 from aelab.config import FigureConfig, SweepConfig, TrainConfig, add_arguments
 from aelab.devices import DEVICES
 
@@ -13,8 +15,12 @@ from aelab.devices import DEVICES
 NEGATIVE_NUMBER = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$|^-(inf|infinity|nan)$", re.IGNORECASE)
 
 
+INVALID_CHOICE = re.compile(r"invalid choice: '([^']*)' \(choose from (.*)\)$")  # argparse's own wording
+
+
 class OneLineParser(argparse.ArgumentParser):
-    """argparse, but a bad option is one line (naming the option and what was expected) and exit code 2,
+    """argparse, but a bad option is one line (naming the option and what was expected, with the closest
+    name where a typo is likely) and exit code 2, pointing at the help of the subcommand it belongs to;
     and a negative number in any notation is a value, not an option."""
 
     def __init__(self, *args, **kwargs):
@@ -22,7 +28,49 @@ class OneLineParser(argparse.ArgumentParser):
         self._negative_number_matcher = NEGATIVE_NUMBER
 
     def error(self, message: str):
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        self.exit(2, f"{self.prog}: error: {with_suggestion(message)} (see {self.prog} --help)\n")
+
+    def parse_args(self, args=None, namespace=None):
+        """Unknown options are refused by the subcommand they were given to (`aelab train: … --code-szie: did you
+        mean --code-size?`), not by the top level, whose help does not list them."""
+        parsed, extras = self.parse_known_args(args, namespace)
+        if extras:
+            chosen = chosen_parser(self, parsed)
+            chosen.error(f"unrecognized arguments: {' '.join(extras)}{option_suggestion(chosen, extras)}")
+        return parsed
+
+
+def with_suggestion(message: str) -> str:
+    """argparse's invalid-choice message (a subcommand, a --noise kind) with the closest choice, if one is close."""
+    found = INVALID_CHOICE.search(message)
+    if found is None:
+        return message
+    choices = [choice.strip().strip("'") for choice in found.group(2).split(",")]
+    close = difflib.get_close_matches(found.group(1), choices, n=1)
+    return f"{message}: did you mean '{close[0]}'?" if close else message
+
+
+def subcommands(parser: argparse.ArgumentParser) -> argparse.Action | None:
+    return next((a for a in parser._actions if isinstance(a, argparse._SubParsersAction)), None)
+
+
+def chosen_parser(parser: argparse.ArgumentParser, parsed: argparse.Namespace) -> argparse.ArgumentParser:
+    """The innermost subcommand's parser the command line chose (`aelab data inspect` → inspect's)."""
+    action = subcommands(parser)
+    while action is not None and getattr(parsed, action.dest, None) in action.choices:
+        parser = action.choices[getattr(parsed, action.dest)]
+        action = subcommands(parser)
+    return parser
+
+
+def option_suggestion(parser: argparse.ArgumentParser, extras: list[str]) -> str:
+    """ ": did you mean --code-size?" for the first unknown option close to one of `parser`'s, else nothing."""
+    known = [o for a in parser._actions for o in a.option_strings if o.startswith("--")]
+    for extra in extras:
+        close = difflib.get_close_matches(extra.split("=")[0], known, n=1) if extra.startswith("-") else []
+        if close:
+            return f": did you mean {close[0]}?"
+    return ""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(
         prog="aelab", description="An autoencoder laboratory: the classic study, reproduced and measured."
     )
+    parser.add_argument("--version", action="version", version=f"aelab {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=OneLineParser)
     for add in (
         add_train_parser,
