@@ -198,3 +198,13 @@ def test_a_reader_that_leaves_early_gets_no_traceback(tmp_path):
     child.stdout.close()  # long before the child has imported anything, let alone written
     _, err = child.communicate(timeout=120)
     assert child.returncode == 141 and b"Traceback" not in err, err.decode()
+
+
+def test_the_default_run_folder_is_per_model_and_data_set(real_data_dir, tmp_path, monkeypatch, capsys):
+    """`aelab train --model deep --quick` after a shallow one used to land on runs/shallow and be refused."""
+    monkeypatch.chdir(tmp_path)
+    common = ["--quick", "--quiet", "--dataset", "mnist", "--data-dir", str(real_data_dir)]
+    assert main(["train", *common]) == 0
+    assert main(["train", "--model", "deep", *common]) == 0, capsys.readouterr().err
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["deep-mnist-quick", "shallow-mnist-quick"]
+    assert (tmp_path / "runs" / "deep-mnist-quick" / "finished.json").is_file()

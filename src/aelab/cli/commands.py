@@ -13,6 +13,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     config = from_arguments(TrainConfig, args, **quick_overrides(args))
     figures = from_arguments(FigureConfig, args)
+    args.out = args.out or default_out(config, args.quick)
     metrics = train_run(
         config,
         args.out,
@@ -33,6 +34,13 @@ def cmd_train(args: argparse.Namespace) -> int:
         f"PSNR {final['test_psnr_db']:.2f} dB  → {args.out}"
     )
     return 0
+
+
+def default_out(config: TrainConfig, quick: bool) -> str:
+    """runs/<model>-<data set>[-quick]: a run of another model, data set or size never lands on a finished one."""
+    from aelab.data.custom.paths import folder_label
+
+    return f"runs/{config.model}-{folder_label(config.dataset)}" + ("-quick" if quick else "")
 
 
 QUICK = {"train_size": 2000, "test_size": 1000, "epochs": 1}

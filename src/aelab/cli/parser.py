@@ -98,7 +98,12 @@ def add_train_parser(sub) -> None:
     train = sub.add_parser("train", help="train one autoencoder and write its run folder")
     add_arguments(train, TrainConfig)
     add_arguments(train, FigureConfig)
-    train.add_argument("--out", default="runs/shallow", help="run folder to write (default: runs/shallow)")
+    train.add_argument(
+        "--out",
+        default=None,
+        help="run folder to write (default: runs/<model>-<data set>, -quick added for --quick: e.g. "
+        "runs/deep-fashion-mnist)",
+    )
     add_common(train)
     train.add_argument(
         "--quick", action="store_true", help="smoke run in seconds: 2,000 training images, 1,000 test, 1 epoch"
