@@ -208,3 +208,16 @@ def test_the_default_run_folder_is_per_model_and_data_set(real_data_dir, tmp_pat
     assert main(["train", "--model", "deep", *common]) == 0, capsys.readouterr().err
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["deep-mnist-quick", "shallow-mnist-quick"]
     assert (tmp_path / "runs" / "deep-mnist-quick" / "finished.json").is_file()
+
+
+@pytest.mark.parametrize(
+    "model, option, value, field, default",
+    [("conv", "--code-size", "8", "code_size", 32), ("shallow", "--hidden-sizes", "64,32", "hidden_sizes", [128])],
+)
+def test_an_option_the_model_does_not_use_is_said_and_not_recorded(
+    real_data_dir, tmp_path, capsys, model, option, value, field, default
+):
+    argv = ["train", "--model", model, option, value, "--quick", "--quiet", "--train-size", "100", "--dataset", "mnist"]
+    assert main([*argv, "--data-dir", str(real_data_dir), "--out", str(tmp_path / "run")]) == 0
+    assert f"aelab: warning: {option} {value} does nothing with --model {model}" in capsys.readouterr().err
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["config"][field] == default

@@ -11,7 +11,7 @@ from aelab.devices import PLACEMENT_KEYS
 def cmd_train(args: argparse.Namespace) -> int:
     from aelab.tasks.train import train_run
 
-    config = from_arguments(TrainConfig, args, **quick_overrides(args))
+    config = without_unused(from_arguments(TrainConfig, args, **quick_overrides(args)))
     figures = from_arguments(FigureConfig, args)
     args.out = args.out or default_out(config, args.quick)
     metrics = train_run(
@@ -34,6 +34,29 @@ def cmd_train(args: argparse.Namespace) -> int:
         f"PSNR {final['test_psnr_db']:.2f} dB  → {args.out}"
     )
     return 0
+
+
+def without_unused(config: TrainConfig) -> TrainConfig:
+    """`config` with the settings its model family does not use put back to their defaults, each given one said on
+    stderr: `--code-size 8` with conv (its code is fixed by the architecture) or `--hidden-sizes` with shallow would
+    otherwise be accepted silently and recorded in config.json as if they had shaped the model."""
+    import dataclasses
+    import sys
+
+    from aelab.models.registry import get_family
+
+    family, defaults = get_family(config.model), {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+    unused = {
+        "code_size": ("--code-size", not family.uses_code_size, "its code is fixed by the architecture"),
+        "hidden_sizes": ("--hidden-sizes", not family.uses_hidden_sizes, "it has no hidden layers to size"),
+    }
+    for name, (option, ignored, why) in unused.items():
+        value = getattr(config, name)
+        if ignored and value != defaults[name]:
+            shown = ",".join(map(str, value)) if isinstance(value, tuple) else value
+            print(f"aelab: warning: {option} {shown} does nothing with --model {config.model} ({why})", file=sys.stderr)
+            config = dataclasses.replace(config, **{name: defaults[name]})
+    return config
 
 
 def default_out(config: TrainConfig, quick: bool) -> str:
