@@ -23,7 +23,7 @@ How the scikit-learn conventions are kept, and where the issue asked for more:
 
 scikit-learn's `check_estimator` passes except the checks in `NOT_APPLICABLE`, each with its reason
 (tests/test_api_sklearn.py runs them all and requires exactly those to fail): since any (n, …) array
-is data (issue 26), scikit-learn's generated tables train like any table, and what is left is
+is data, scikit-learn's generated tables train like any table, and what is left is
 wording (aelab names the argument and place its own way) and refusing rather than converting.
 """
 

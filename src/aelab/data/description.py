@@ -64,6 +64,11 @@ class Description:
         return WORDS[self.kind][1]
 
     @property
+    def raw_name(self) -> str:
+        """What the raw-feature baselines (kNN, probes) are called: pixels of images, inputs of signals and tables."""
+        return "pixels" if self.kind == "image" else "inputs"
+
+    @property
     def standardised(self) -> bool:
         """Whether the values the model sees are in standard units (S3): figures say so on their axes."""
         return self.scaling is not None and self.scaling.get("method") == "standard"
@@ -81,13 +86,9 @@ class Description:
     def original_units(self, rows: np.ndarray) -> np.ndarray:
         """Rows (n, features) in the scaled space the model works in → the data's own units (S1) undone:
         x = (x' / factor + offset) · divisor. Pixels of uint8 images come back in 0–255 as float32."""
-        rows = np.asarray(rows, dtype=np.float64).reshape(len(rows), -1)
-        record = self.scaling
-        if record is None:
-            return rows.astype(np.float32)
-        if record.get("offset") is not None:
-            rows = rows / np.asarray(record["factor"]) + np.asarray(record["offset"])  # (S1) inverted
-        return (rows * record.get("divisor", 1.0)).astype(np.float32)
+        if self.scaling is None:
+            return np.asarray(rows, dtype=np.float32).reshape(len(rows), -1)
+        return (unscaled(rows, self.scaling) * self.scaling.get("divisor", 1.0)).astype(np.float32)
 
     def to_json(self) -> dict:
         """config.json's `description` (the scaling is recorded beside it, under `data`, for your own data)."""
@@ -98,6 +99,15 @@ class Description:
             "columns": None if self.columns is None else list(self.columns),
             "class_names": None if self.class_names is None else list(self.class_names),
         }
+
+
+def unscaled(rows: np.ndarray, record: dict) -> np.ndarray:
+    """Scaled rows (n, features) back to x / divisor, float64: data/custom/scaling.py's (S1) inverted,
+    x' / factor + offset (the identity for `none`). What a person is shown of the values a model works in."""
+    rows = np.asarray(rows, dtype=np.float64).reshape(len(rows), -1)
+    if record.get("offset") is None:
+        return rows
+    return rows / np.asarray(record["factor"]) + np.asarray(record["offset"])  # x / divisor = x' / factor + offset
 
 
 def kind_of(sample_shape: tuple[int, ...], columns: tuple[str, ...] | None) -> str:

@@ -18,7 +18,7 @@ import torch
 from sklearn.decomposition import PCA
 
 from aelab.data.arrays import shared_tensor
-from aelab.data.description import kind_of
+from aelab.data.description import kind_of, unscaled
 from aelab.errors import ConfigError
 from aelab.explorer.export import float32_base64
 
@@ -118,9 +118,7 @@ def shown_scaling(scaling: dict | None) -> dict | None:
 
 def signal_range(images: np.ndarray, scaling: dict | None) -> list[float]:
     """The samples' (min, max) in their own units: the shared y range of the page's line plots."""
-    values = images.astype(np.float64)
-    if scaling is not None:
-        values = values / np.asarray(scaling["factor"]) + np.asarray(scaling["offset"])  # x = x' / factor + offset (S1)
+    values = images.astype(np.float64) if scaling is None else unscaled(images, scaling)  # in their own units (S1)
     lo, hi = float(values.min()), float(values.max())
     return [lo, hi] if hi > lo else [lo - 1.0, lo + 1.0]
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
-from aelab.data.description import Description
+from aelab.data.description import Description, unscaled
 from aelab.plots.images import reconstructions_figure
 from aelab.plots.signals import signals_figure
 from aelab.plots.tables import table_rows_figure, table_weights_figure
@@ -26,8 +26,7 @@ def on_screen(description: Description, rows: np.ndarray) -> np.ndarray:
     """Image rows in [0, 1] for display: the scaling undone, then pixels of 0–255 divided by 255."""
     if description.scaling is None:
         return np.asarray(rows)
-    divisor = description.scaling.get("divisor", 1.0)
-    return np.clip(description.original_units(rows) / divisor, 0.0, 1.0)
+    return np.clip(unscaled(rows, description.scaling), 0.0, 1.0)
 
 
 def samples_figure(description: Description, rows: dict[str, np.ndarray], titles: Sequence[str] | None) -> Figure:

@@ -44,7 +44,7 @@ class AnomalyData:
 
     @property
     def methods(self) -> dict[str, str]:
-        return methods_for(self.config.loss, self.data.description.kind)
+        return methods_for(self.config.loss, self.data.description.raw_name)
 
     @property
     def class_names(self) -> tuple[str, ...]:

@@ -37,11 +37,11 @@ METHODS = {
 N_EXTREMES = 8  # most and least anomalous test images kept per class, for the figure
 
 
-def methods_for(loss: str | None, kind: str = "image") -> dict[str, str]:
+def methods_for(loss: str | None, raw: str = "pixels") -> dict[str, str]:
     """The methods a run reports: every one of METHODS, less the BCE score for data trained with MSE (values outside
     [0, 1] have no binary cross-entropy; anomaly_scores.reconstruction_scores); the raw-feature kNN named for the
-    data (pixels of images, inputs of signals and tables; the key stays knn_pixels)."""
-    titles = {**METHODS, "knn_pixels": "kNN pixels" if kind == "image" else "kNN inputs"}
+    data (`raw`: Description.raw_name, pixels of images, inputs of signals and tables; the key stays knn_pixels)."""
+    titles = {**METHODS, "knn_pixels": f"kNN {raw}"}
     return {key: title for key, title in titles.items() if not (loss == "mse" and key == "ae_bce")}
 
 

@@ -20,10 +20,10 @@ from aelab.data import Dataset
 from aelab.data.custom.in_memory import ARRAYS
 from aelab.data.custom.paths import is_path
 from aelab.data.registry import get_spec
-from aelab.errors import AelabError, CheckpointError, DataError, InputError
+from aelab.errors import CheckpointError, DataError, InputError
 from aelab.runs.checkpointing import CHECKPOINT, read_state
 from aelab.runs.folder import is_finished
-from aelab.runs.saved import read_json, read_run
+from aelab.runs.saved import parsed_config, read_json, read_run
 from aelab.tasks.run_data import load_run_data
 from aelab.tasks.sweep import build_model, model_grid
 
@@ -59,10 +59,7 @@ def read_source(folder: Path) -> Source:
         raise CheckpointError(f"{folder}: {NOT_FINISHED}")
     sweep = (folder / "sweep.json").is_file()
     run_config = read_json(folder / "config.json")
-    try:
-        config = (SweepConfig if sweep else TrainConfig).from_json(run_config["config"])
-    except (AelabError, KeyError, TypeError) as exc:
-        raise CheckpointError(f"{folder / 'config.json'}: not a train or sweep run's config ({exc})") from None
+    config = parsed_config(folder, run_config, SweepConfig if sweep else TrainConfig, "a train or sweep run's config")
     if config.dataset == ARRAYS:
         raise InputError(
             f"{folder}: trained from Python on arrays, which are not kept with the run: expected a run on data "
@@ -161,7 +158,7 @@ def class_names(source: Source, data: Dataset) -> tuple[str, ...]:
 
 def raw_features(data: Dataset) -> str:
     """What the raw-feature baseline row is called: pixels of images, inputs of signals and table rows."""
-    return "pixels" if len(data.sample_shape) == 3 else "inputs"
+    return data.description.raw_name
 
 
 def folder_models(source: Source, data: Dataset) -> list[dict]:
