@@ -18,6 +18,8 @@ RANK = {
     "aelab": 0,
     "errors": 0,
     "fileio": 0,
+    "private_files": 0,
+    "signal_handlers": 0,
     "registries": 0,
     "devices": 0,
     "config": 1,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -47,11 +48,12 @@ def _umask_from_probe() -> int:
         return 0o777 & ~os.stat(probe).st_mode
 
 
-def atomic_save(path: str | os.PathLike, save: Callable[[str], None]) -> Path:
+def atomic_save(path: str | os.PathLike, save: Callable[[str], None], mode: int | None = None) -> Path:
     """Produce `path` atomically with `save(tmp_name)`, a writer that takes a filename.
 
     The temporary file sits beside the target (same file system, so the rename is atomic) and
-    keeps its suffix, because savers such as matplotlib choose the format from it.
+    keeps its suffix, because savers such as matplotlib choose the format from it. `mode`: the
+    file's permissions (a private cache's 0600), set before anything is written; None follows the umask.
     """
     path = Path(path)
     try:
@@ -59,7 +61,7 @@ def atomic_save(path: str | os.PathLike, save: Callable[[str], None]) -> Path:
         fd, tmp = tempfile.mkstemp(
             prefix=f"{TEMP_PREFIX}{path.stem}.", suffix=path.suffix + TEMP_SUFFIX, dir=path.parent
         )
-        os.fchmod(fd, 0o666 & ~current_umask())  # mkstemp makes 0600; outputs get the usual permissions
+        os.fchmod(fd, 0o666 & ~current_umask() if mode is None else mode)  # mkstemp makes 0600; outputs: the umask
         os.close(fd)
     except OSError as exc:
         raise OutputError(f"{path.parent}: cannot write here: {exc.strerror or exc}") from None

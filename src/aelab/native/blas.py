@@ -28,7 +28,6 @@ import hashlib
 import importlib.metadata
 import json
 import os
-import stat
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -39,7 +38,7 @@ import numpy as np
 
 from aelab.data.locate import cache_root
 from aelab.errors import EngineError
-from aelab.fileio import atomic_write_json
+from aelab.private_files import FILE_MODE, FOLDER_MODE, is_private, private_folder, write_private
 
 MKL_INTERFACE_LP64, MKL_THREADING_SEQUENTIAL = 0, 1  # mkl_set_interface_layer / mkl_set_threading_layer values
 # (m, n, k, transa, transb) of the deep model's large products at batch 32, column-major as sgemm sees them
@@ -197,7 +196,7 @@ def choosing() -> Iterator[None]:
     """An exclusive lock on the choice while it is read or measured and written, so that two processes started at
     once (a study's Ray workers, a run and its twin) do not each time the candidates and choose differently under
     each other's load. Held only in the private folder; where there is none, nothing is stored to agree on."""
-    folder = private_folder()
+    folder = private_folder(choice_file().parent)
     if folder is None:
         yield
         return
@@ -265,23 +264,10 @@ def choice_file() -> Path:
     return cache_root() / "engine" / "blas-choice.json"
 
 
-def private(path: Path, mode: int) -> bool:
-    """Whether `path` is this user's and nobody else may write it (nor, for the folder, read or enter it)."""
-    try:
-        info = path.lstat()
-    except OSError:
-        return False
-    return (
-        (stat.S_ISDIR(info.st_mode) or stat.S_ISREG(info.st_mode))
-        and info.st_uid == os.getuid()
-        and stat.S_IMODE(info.st_mode) & ~mode == 0
-    )
-
-
 def remembered(key: str) -> dict | None:
     """The stored choice for this machine and these candidates, if the record is safe to trust."""
     path = choice_file()
-    if not (private(path.parent, 0o700) and private(path, 0o600)):
+    if not (is_private(path.parent, FOLDER_MODE) and is_private(path, FILE_MODE)):
         return None
     try:
         record = json.loads(path.read_text())
@@ -292,24 +278,7 @@ def remembered(key: str) -> dict | None:
     return record
 
 
-def private_folder() -> Path | None:
-    """The choice's folder, made (0700) if missing; None where it is not this user's alone."""
-    folder = choice_file().parent
-    try:
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        if folder.lstat().st_uid == os.getuid() and not folder.is_symlink():
-            folder.chmod(0o700)  # ours: made private whatever the umask left
-    except OSError:
-        return None
-    return folder if private(folder, 0o700) else None
-
-
 def remember(key: str, choice: str, times: dict[str, float]) -> None:
     """Store the choice in the 0700 folder (nothing is stored where that folder is not this user's alone)."""
-    if private_folder() is None:
-        return
-    try:
-        atomic_write_json(choice_file(), {"key": key, "choice": choice, "measured_us": times})
-        choice_file().chmod(0o600)
-    except OSError:
-        return
+    record = {"key": key, "choice": choice, "measured_us": times}
+    write_private(choice_file(), (json.dumps(record, indent=2, allow_nan=False) + "\n").encode())

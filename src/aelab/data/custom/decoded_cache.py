@@ -2,8 +2,10 @@
 
 Decoding 70,000 PNGs costs far more than reading and hashing them; the cache keeps the decoded
 array (uint8; float32 for 16-bit images) as a `.npy` named by the content digest and the resize option,
-with the SHA-256 of that `.npy` beside it. A read takes the file in one call and hashes it in one
-pass, so a damaged or edited cache entry is decoded afresh, never trained on.
+sealed by a keyed digest of its name and bytes (private_files.py: the folder is this user's alone, the
+key a secret kept in it). A read takes the file in one call and checks the seal in one pass, so a
+damaged, edited or forged entry — one whose stored digest was recomputed to match — is decoded afresh,
+never trained on: an entry is only ever the decoding of the images whose digest config.json records.
 
 Reading and hashing 70,000 small files costs seconds by itself (measured: 7.6 s against 0.32 s for the
 IDX files, BENCHMARKS.md), so a second load does not re-read them: the folder's listing — each file's
@@ -35,8 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from aelab.data.locate import cache_root
-from aelab.errors import OutputError
-from aelab.fileio import atomic_write_bytes, atomic_write_json
+from aelab.private_files import read_private, seal, sealed, secret, write_private
 
 VERSION = 2  # bump when the decoding changes (modes, resampling): old entries are then never matched (2: 16-bit)
 LISTING_VERSION = 2  # bump when the fingerprint's definition changes (2: one stat per file, ctime and inode added)
@@ -73,15 +74,27 @@ def _array_in(payload: np.ndarray) -> np.ndarray | None:
     return data.view(dtype).reshape(shape)  # np.save aligns the data to 64 bytes: the view is aligned
 
 
-def load(name: str) -> np.ndarray | None:
-    """The cached array, if present and its bytes match the digest recorded when it was stored; else None."""
-    data_path, record_path = folder() / f"{name}.npy", folder() / f"{name}.json"
+def read_record(path: Path):
+    """A JSON record of the private folder, or None if it is missing, not private or not JSON."""
+    data = read_private(path)
     try:
-        record = json.loads(record_path.read_text())
-        payload = np.fromfile(data_path, dtype=np.uint8)  # one read into the array that will hold the pixels
-    except (OSError, ValueError):
+        return None if data is None else json.loads(data.tobytes())
+    except ValueError:
         return None
-    if not isinstance(record, dict) or hashlib.sha256(payload).hexdigest() != record.get("sha256"):
+
+
+def write_record(path: Path, record: dict) -> None:
+    """Keep `record` in the private folder (skipped where there is none: the cache only saves time)."""
+    write_private(path, json.dumps(record, allow_nan=False).encode())
+
+
+def load(name: str) -> np.ndarray | None:
+    """The cached array, if present and sealed under this user's key for this name; else None."""
+    key = secret(folder())
+    if key is None:
+        return None
+    record, payload = read_record(folder() / f"{name}.json"), read_private(folder() / f"{name}.npy")
+    if payload is None or not isinstance(record, dict) or not sealed(key, record.get("seal"), name, payload):
         return None
     return _array_in(payload)
 
@@ -100,31 +113,26 @@ def is_racy(stats: np.ndarray, listed_at_ns: int) -> bool:
     return bool(len(stats)) and int(stats[:, 1].max()) > listed_at_ns - RACY_SECONDS * 1_000_000_000
 
 
-def _record_check(fingerprint: str, digest: str) -> str:
-    return hashlib.sha256(f"{fingerprint} {digest}".encode()).hexdigest()
+def _listing_path(fingerprint: str) -> Path:
+    return folder() / f"listing-v{LISTING_VERSION}-{fingerprint}.json"
 
 
 def recall(fingerprint: str) -> str | None:
-    """The content digest stored for a listing with this fingerprint, or None (none stored, or a damaged record)."""
-    try:
-        record = json.loads((folder() / f"listing-v{LISTING_VERSION}-{fingerprint}.json").read_text())
-    except (OSError, ValueError):
-        return None
+    """The content digest stored for a listing with this fingerprint, or None (none stored, or one not sealed under
+    this user's key: a forged record could name another folder's digest)."""
+    key = secret(folder())
+    record = read_record(_listing_path(fingerprint)) if key is not None else None
     digest = record.get("digest") if isinstance(record, dict) else None
-    if not isinstance(digest, str) or record.get("check") != _record_check(fingerprint, digest):
-        return None  # a damaged record could name another folder's digest: never trusted
+    if not isinstance(digest, str) or not sealed(key, record.get("seal"), fingerprint, digest):
+        return None
     return digest
 
 
 def remember(fingerprint: str, digest: str) -> None:
-    """Keep the content digest of the listing `fingerprint` (skipped when the cache cannot be written)."""
-    try:
-        atomic_write_json(
-            folder() / f"listing-v{LISTING_VERSION}-{fingerprint}.json",
-            {"digest": digest, "check": _record_check(fingerprint, digest)},
-        )
-    except OutputError:
-        pass
+    """Keep the content digest of the listing `fingerprint` (skipped when there is no private cache folder)."""
+    key = secret(folder())
+    if key is not None:
+        write_record(_listing_path(fingerprint), {"digest": digest, "seal": seal(key, fingerprint, digest)})
 
 
 def _latest_path(root, image_size) -> Path:
@@ -136,32 +144,25 @@ def load_latest(root, image_size) -> tuple[str | None, np.ndarray | None]:
     """(key, verified array) of the entry last loaded for this folder and size — a guess, read while the folder is
     listed (file reads and SHA-256 release the GIL: on two cores the array's read and check cost no time); the
     caller uses it only if the listing recalls the same key. (None, None) if there is none."""
-    try:
-        name = json.loads(_latest_path(root, image_size).read_text()).get("key")
-    except (OSError, ValueError, AttributeError):
-        return None, None
+    record = read_record(_latest_path(root, image_size))
+    name = record.get("key") if isinstance(record, dict) else None
     return (name, load(name)) if isinstance(name, str) and KEY_PATTERN.fullmatch(name) else (None, None)
 
 
 def note_latest(root, image_size, name: str) -> None:
     """Remember `name` as the entry of this folder and size (for load_latest; skipped when the cache cannot be
     written)."""
-    try:
-        atomic_write_json(_latest_path(root, image_size), {"key": name})
-    except OutputError:
-        pass
+    write_record(_latest_path(root, image_size), {"key": name})
 
 
 def store(name: str, x: np.ndarray) -> None:
-    """Keep `x` for the next load; a cache that cannot be written is skipped (it only saves time)."""
+    """Keep `x` for the next load, sealed under this user's key; skipped where there is no private cache folder."""
+    key = secret(folder())
+    if key is None:
+        return
     buffer = io.BytesIO()
     np.save(buffer, np.ascontiguousarray(x), allow_pickle=False)
-    payload = buffer.getvalue()
-    try:
-        atomic_write_bytes(folder() / f"{name}.npy", payload)
-        atomic_write_json(
-            folder() / f"{name}.json",
-            {"sha256": hashlib.sha256(payload).hexdigest(), "shape": list(x.shape), "dtype": str(x.dtype)},
-        )
-    except OutputError:
-        pass
+    payload = buffer.getbuffer()
+    if write_private(folder() / f"{name}.npy", payload):
+        record = {"seal": seal(key, name, payload), "shape": list(x.shape), "dtype": str(x.dtype)}
+        write_record(folder() / f"{name}.json", record)
