@@ -32,6 +32,9 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(__file__))
+from common import peak_status_kb  # noqa: E402
+
 FEATURES = 784
 FIELDS = ("RssAnon", "RssFile", "VmHWM")
 
@@ -53,16 +56,6 @@ def write_arrays(folder: Path, rows: int, seed: int = 0) -> Path:
     return folder
 
 
-def status_kb(pid: int) -> dict[str, int]:
-    values = {}
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            key = line.split(":", 1)[0]
-            if key in FIELDS:
-                values[key] = int(line.split()[1])
-    return values
-
-
 def peak_memory(folder: Path, out: Path) -> dict:
     """Run one epoch of `aelab train --dataset folder` and sample its memory until it ends."""
     command = [
@@ -80,15 +73,8 @@ def peak_memory(folder: Path, out: Path) -> dict:
         str(out),
     ]
     child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    peaks = dict.fromkeys(FIELDS, 0)
     start = time.perf_counter()
-    while child.poll() is None:
-        try:
-            for key, value in status_kb(child.pid).items():
-                peaks[key] = max(peaks[key], value)
-        except (FileNotFoundError, ProcessLookupError):
-            break
-        time.sleep(0.02)
+    peaks = peak_status_kb(child, FIELDS)
     stdout, stderr = child.communicate()
     if child.returncode != 0:
         raise SystemExit(f"aelab train failed ({child.returncode}): {stderr.strip()}")

@@ -114,3 +114,22 @@ def timed_table(
     print(title)
     print_rows(table, reference, width)
     return table
+
+
+def peak_status_kb(child, fields: tuple[str, ...], interval: float = 0.02) -> dict[str, int]:
+    """The peaks (kB) of `fields` of /proc/PID/status (RssAnon, RssFile, VmHWM, …) of a running child process,
+    sampled every `interval` seconds until it ends."""
+    import time
+
+    peaks = dict.fromkeys(fields, 0)
+    while child.poll() is None:
+        try:
+            with open(f"/proc/{child.pid}/status") as status:
+                for line in status:
+                    key = line.split(":", 1)[0]
+                    if key in peaks:
+                        peaks[key] = max(peaks[key], int(line.split()[1]))
+        except (FileNotFoundError, ProcessLookupError):
+            break
+        time.sleep(interval)
+    return peaks

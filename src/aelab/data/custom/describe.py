@@ -14,7 +14,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from aelab.data.custom.open import open_dataset, read_samples
+from aelab.data.custom.open import as_dataset, read_samples
 from aelab.data.custom.paths import check_options_apply, is_path
 from aelab.data.custom.scaling import value_range
 from aelab.data.load import Dataset, load_dataset
@@ -29,7 +29,15 @@ def inspect_lines(path: str, data_dir: str | os.PathLike | None = None, **option
     if not is_path(path):
         return builtin_lines(path, data_dir, options)
     samples = read_samples(Path(path), options.get("image_size"), options.get("label_column"))
-    data = open_dataset(path, **options)
+    data = as_dataset(  # the samples read once: open_dataset would read them again and hold both
+        samples,
+        Path(path),
+        None,
+        options.get("test_fraction"),
+        options.get("scale"),
+        options.get("loss"),
+        options.get("seed", 0),
+    )
     record = data.record
     raw = [samples.train.x] + ([samples.test.x] if samples.test is not None else [])
     lo, hi = min(value_range(x)[0] for x in raw), max(value_range(x)[1] for x in raw)
@@ -38,7 +46,7 @@ def inspect_lines(path: str, data_dir: str | os.PathLike | None = None, **option
         f"path: {identity['path']} ({identity['kind']}, {identity['files']} "
         f"file{'s' if identity['files'] != 1 else ''})",
         f"samples: {identity['shape'][0]}, each of shape {tuple(data.sample_shape)}, dtype {identity['dtype']}, "
-        f"values in [{lo:g}, {hi:g}]",
+        f"values in [{shown(lo)}, {shown(hi)}]",
         f"split: {record['split']['n_train']} train, {record['split']['n_test']} test ("
         + (
             "given by the data"
@@ -53,12 +61,21 @@ def inspect_lines(path: str, data_dir: str | os.PathLike | None = None, **option
     lines += [
         f"scaling: {record['scaling']['method']}"
         + (f" after dividing by {divisor:g}" if divisor != 1 else "")
-        + f" (fitted on the training split) → training values in [{float(scaled.min()):g}, {float(scaled.max()):g}]",
+        + f" (fitted on the training split) → training values in [{shown(scaled.min())}, {shown(scaled.max())}]",
         f"loss: {record['loss']}"
         + (" (sigmoid output)" if record["loss"] == "bce" else " (linear output; trains with autograd)"),
         f"sha256: {identity['sha256']}",
     ]
     return lines
+
+
+def shown(value) -> str:
+    """`value` in six significant digits where they say it exactly, else in the fewest digits that do: a float32
+    1.00000006 is not "1" — it is why values "in [0, 1]" are refused by the BCE loss."""
+    short = f"{float(value):g}"
+    if float(np.float32(short) if isinstance(value, np.float32) else short) == float(value):
+        return short
+    return np.format_float_positional(value, trim="-") if isinstance(value, np.floating) else repr(float(value))
 
 
 def class_line(data: Dataset) -> str:

@@ -13,39 +13,68 @@ from pathlib import Path
 
 import numpy as np
 
+from aelab.data.custom.memory_limit import check_values
 from aelab.data.custom.samples import Part, Samples, check_labels, check_samples, check_split_parts
 from aelab.errors import DataError
 
 NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
 
 
+def read_header(f, source) -> tuple[tuple[int, ...], bool, np.dtype, int]:
+    """(shape, fortran_order, dtype, bytes the data claims) of the .npy header at `f`'s start; a numeric dtype."""
+    try:
+        version = np.lib.format.read_magic(f)
+        read = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+        if read is None:
+            raise ValueError(f"unsupported .npy format version {version}")
+        shape, fortran, dtype = read(f, max_header_size=100_000)
+    except (ValueError, SyntaxError, TypeError, OverflowError, EOFError) as exc:
+        raise DataError(
+            f"{source}: not a readable .npy file ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__}): "
+            "expected a NumPy array saved with numpy.save"
+        ) from None
+    if dtype.hasobject or dtype.kind not in "biuf" or dtype.fields is not None:
+        raise DataError(
+            f"{source}: dtype {dtype}: expected a numeric array (integers or floats), not objects or records"
+        )
+    claimed = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize  # float64: no overflow on an absurd claim
+    return tuple(int(s) for s in shape), bool(fortran), dtype, claimed
+
+
+def check_claim(source, shape, dtype, claimed: int, actual: int, holder: str) -> None:
+    """The header's claim must be what its file (or archive entry) holds: checked before anything is allocated."""
+    if claimed != actual:
+        raise DataError(
+            f"{source}: the header declares shape {tuple(shape)} of {dtype} ({claimed:.4g} bytes) but the {holder} "
+            f"holds {actual} bytes of data: expected a complete .npy file"
+        )
+
+
 def npy_header(path: Path) -> tuple[tuple[int, ...], bool, np.dtype, int]:
     """(shape, fortran_order, dtype, offset of the data) of a .npy file, checked against the file's size."""
     try:
         with open(path, "rb") as f:
-            version = np.lib.format.read_magic(f)
-            read = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}.get(
-                version
-            )
-            if read is None:
-                raise ValueError(f"unsupported .npy format version {version}")
-            shape, fortran, dtype = read(f, max_header_size=100_000)
+            shape, fortran, dtype, claimed = read_header(f, path)
             offset = f.tell()
-    except (ValueError, SyntaxError, TypeError, OverflowError, EOFError) as exc:
-        raise DataError(
-            f"{path}: not a readable .npy file ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__}): "
-            "expected a NumPy array saved with numpy.save"
-        ) from None
-    if dtype.hasobject or dtype.kind not in "biuf" or dtype.fields is not None:
-        raise DataError(f"{path}: dtype {dtype}: expected a numeric array (integers or floats), not objects or records")
-    expected = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize  # float64: no overflow on an absurd claim
-    actual = path.stat().st_size - offset
-    if expected != actual:
-        raise DataError(
-            f"{path}: the header declares shape {tuple(shape)} of {dtype} ({expected:.4g} bytes) but the file "
-            f"holds {actual} bytes of data: expected a complete .npy file"
-        )
-    return tuple(int(s) for s in shape), bool(fortran), dtype, offset
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read: {exc.strerror}") from None
+    check_claim(path, shape, dtype, claimed, path.stat().st_size - offset, "file")
+    return shape, fortran, dtype, offset
+
+
+def check_npz_entries(path: Path, archive: zipfile.ZipFile) -> None:
+    """Every array of an .npz checked from its header before one is read: a claim the entry does not hold, or
+    samples above the memory limit, are refused with nothing decompressed."""
+    for key in NPZ_KEYS:
+        try:
+            info = archive.getinfo(f"{key}.npy")
+        except KeyError:
+            continue
+        with archive.open(info) as f:
+            shape, _, dtype, claimed = read_header(f, f"{path}[{key}]")
+            offset = f.tell()
+        check_claim(f"{path}[{key}]", shape, dtype, claimed, info.file_size - offset, "archive's entry")
+        check_values(f"{path}[{key}]", int(np.prod(shape, dtype=np.float64)), f"shape {tuple(shape)}")
 
 
 def map_npy(path: Path, labels: bool = False) -> np.ndarray:
@@ -55,6 +84,7 @@ def map_npy(path: Path, labels: bool = False) -> np.ndarray:
         return np.load(path, mmap_mode="r", allow_pickle=False)
     if labels:
         raise DataError(f"{path}: shape {shape}: expected labels of shape (n,), one whole number per sample, n ≥ 1")
+    check_values(str(path), int(np.prod(shape, dtype=np.float64)), f"shape {shape}")
     if len(shape) < 2 or 0 in shape:  # an empty array cannot be mapped, and its other dimensions may be absurd
         raise DataError(
             f"{path}: shape {shape}: expected samples of shape (n, ...) with n ≥ 1, at least two dimensions "
@@ -82,6 +112,8 @@ def read_npy(path: Path) -> Samples:
 def read_npz(path: Path) -> Samples:
     """An .npz with x_train (and optionally y_train, x_test, y_test), as Keras' datasets store them."""
     try:
+        with zipfile.ZipFile(path) as entries:
+            check_npz_entries(path, entries)
         with np.load(path, allow_pickle=False) as archive:
             keys = set(archive.files)
             if "x_train" not in keys:

@@ -154,6 +154,7 @@ def as_dataset(
         identity["path"] = named
     for part in (train, test):  # the scans above paged a memory-mapped array in: forget those pages (bounded RSS)
         release_pages(part.x)
+    own_copies = split_record["method"] == "fraction"  # a drawn split's parts are copies: scaled where they are
     data_record = {
         "identity": identity,
         "split": split_record,
@@ -163,9 +164,9 @@ def as_dataset(
     }
     return Dataset(
         spec=None,
-        train_images=read_only(scaling.apply(train.x, record, clip)),
+        train_images=read_only(scaling.apply(train.x, record, clip, in_place=own_copies)),
         train_labels=None if train.labels is None else read_only(train.labels),
-        test_images=read_only(scaled(test.x, record, clip)),
+        test_images=read_only(scaled(test.x, record, clip, in_place=own_copies)),
         test_labels=None if test.labels is None else read_only(test.labels),
         source=f"{samples.kind} data at {path}" if named is None else f"{samples.kind} given in memory",
         sample_shape=samples.sample_shape,
@@ -175,11 +176,11 @@ def as_dataset(
     )
 
 
-def scaled(x: np.ndarray, record: dict, clip: bool) -> np.ndarray:
+def scaled(x: np.ndarray, record: dict, clip: bool, in_place: bool = False) -> np.ndarray:
     """scaling.apply, and for no samples at all (arrays fitted without a test split) float32 rows (0, features)."""
     if len(x) == 0:
         return np.zeros((0, int(np.prod(x.shape[1:]))), dtype=np.float32)
-    return scaling.apply(x, record, clip)
+    return scaling.apply(x, record, clip, in_place)
 
 
 def feature_names(samples: Samples) -> tuple[str, ...] | None:

@@ -19,6 +19,10 @@ from aelab.errors import DataError
 
 CHUNK_BYTES = 64 << 20  # checks over a memory-mapped array read it in pieces of this size: bounded memory
 FLOAT32_MAX = float(np.finfo(np.float32).max)  # training is float32: a larger finite value would become inf
+# The smallest float64 that rounds to inf in float32: the largest float32 plus half its last place (2^104 / 2), the
+# tie going up, to the even (infinite) neighbour (IEEE 754 round to nearest, ties to even). 3.4028235e38, above
+# FLOAT32_MAX in float64, still becomes FLOAT32_MAX.
+FLOAT32_OVERFLOW = FLOAT32_MAX + 2.0**103
 FLOAT32_RANGE = "expected values within float32's range ±3.4e38"
 
 
@@ -80,7 +84,7 @@ def check_finite(x: np.ndarray, source: str) -> None:
             first = _first_index(bad, start)
         count += n_bad
         if wide and not count:
-            big = np.abs(block) > FLOAT32_MAX  # NaN compares False; inf is counted above
+            big = np.abs(block) >= FLOAT32_OVERFLOW  # NaN compares False; inf is counted above
             n_big = int(big.sum())
             if n_big and first_over is None:
                 first_over = _first_index(big, start)

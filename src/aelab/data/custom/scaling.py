@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from aelab.data.custom.samples import FLOAT32_MAX, chunks
+from aelab.data.custom.samples import FLOAT32_OVERFLOW, chunks
 from aelab.errors import ConfigError, DataError
 
 
@@ -77,8 +77,11 @@ def fit(x: np.ndarray, method: str) -> dict:
     }  # (S3)
 
 
-def apply(x: np.ndarray, record: dict, clip: bool) -> np.ndarray:
-    """float32 rows (n, features) of `x` scaled by `record` (S1); a float32 array needing nothing is not copied."""
+def apply(x: np.ndarray, record: dict, clip: bool, in_place: bool = False) -> np.ndarray:
+    """float32 rows (n, features) of `x` scaled by `record` (S1); a float32 array needing nothing is not copied.
+
+    `in_place`: `x` is the caller's own copy (a drawn split's part), so float32 rows are scaled where they are
+    (each chunk is read before it is written) — one array fewer at the peak of a load."""
     rows = x.reshape(len(x), -1)
     if record["method"] == "none" and record["divisor"] == 1.0 and rows.dtype == np.float32 and not clip:
         return rows
@@ -86,7 +89,8 @@ def apply(x: np.ndarray, record: dict, clip: bool) -> np.ndarray:
         raise ConfigError(
             f"samples with {rows.shape[1]} features: expected {len(record['offset'])}, as the scaling was fitted on"
         )
-    out = np.empty(rows.shape, dtype=np.float32)
+    mine = in_place and rows.dtype == np.float32 and rows.flags.writeable and rows.flags.c_contiguous
+    out = rows if mine else np.empty(rows.shape, dtype=np.float32)
     offset = None if record["offset"] is None else np.asarray(record["offset"], dtype=np.float64)
     factor = None if record["factor"] is None else np.asarray(record["factor"], dtype=np.float64)
     if rows.dtype == np.uint8 and offset is None and _divide_in_float32(rows, record["divisor"], clip, out) is not None:
@@ -105,7 +109,7 @@ def _check_scaled(raw: np.ndarray, block: np.ndarray, start: int, method: str) -
     """Refuse a scaled value float32 cannot hold, before it becomes inf in training. Only values the scaling was not
     fitted on can get there (a test or new sample far from a feature that barely varies on the training split: its
     factor is huge); the training split's own stay within [0, 1] (minmax) or ±sqrt(n) (standard)."""
-    big = np.abs(block) > FLOAT32_MAX
+    big = np.abs(block) >= FLOAT32_OVERFLOW
     if big.any():
         row, column = (int(i) for i in np.argwhere(big)[0])
         raise DataError(
