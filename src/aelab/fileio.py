@@ -81,9 +81,9 @@ def atomic_save(path: str | os.PathLike, save: Callable[[str], None], mode: int 
     return path
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    """Write `data` to `path` atomically."""
-    return atomic_save(path, lambda tmp: Path(tmp).write_bytes(data))
+def atomic_write_bytes(path: str | os.PathLike, data: bytes, mode: int | None = None) -> Path:
+    """Write `data` to `path` atomically (with permissions `mode`, if given)."""
+    return atomic_save(path, lambda tmp: Path(tmp).write_bytes(data), mode)
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
@@ -113,3 +113,29 @@ def remove_temporaries(folder: str | os.PathLike) -> list[Path]:
                 raise OutputError(f"{path}: cannot remove a left-over temporary file: {exc.strerror or exc}") from None
             removed.append(path)
     return removed
+
+
+FILE_KINDS = (
+    (stat.S_ISDIR, "a folder"),
+    (stat.S_ISREG, "a file"),
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a device"),
+    (stat.S_ISBLK, "a device"),
+)
+
+
+def what_is_at(path: str | os.PathLike) -> str:
+    """What is at `path`, in words for a one-line error: "nothing", "a file", "a folder", "a FIFO (named pipe)", or
+    "a symbolic link to X, which does not exist" — so that a file is never called "no such folder", nor a dangling
+    link "File exists"."""
+    path = Path(path)
+    try:
+        info = path.lstat()
+        if stat.S_ISLNK(info.st_mode):
+            info = path.stat()
+    except FileNotFoundError:
+        return f"a symbolic link to {os.readlink(path)}, which does not exist" if path.is_symlink() else "nothing"
+    except OSError as exc:
+        return f"unreadable ({exc.strerror or exc})"
+    return next((words for test, words in FILE_KINDS if test(info.st_mode)), "something that is not a file")

@@ -25,9 +25,10 @@ from aelab.data.custom.paths import is_path, kind_of
 from aelab.data.registry import get_spec
 from aelab.devices import cpu_model
 from aelab.errors import CheckpointError, ConfigError, OutputError
-from aelab.fileio import atomic_save, atomic_write_json, remove_temporaries
+from aelab.fileio import atomic_save, atomic_write_json, remove_temporaries, what_is_at
 from aelab.runs.checkpointing import CHECKPOINT
 from aelab.runs.lock import RunLock, check_not_locked
+from aelab.train.checkpoint import config_differences
 
 FINISHED = "finished.json"
 FIGURE_DPI = 100
@@ -36,13 +37,15 @@ FIGURE_DPI = 100
 def check_output_dir(out: str | os.PathLike) -> Path:
     """Fail early, before any work and without creating anything, if `out` could not be written."""
     out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise OutputError(f"{out}: is a file: expected a folder (or nothing) for the run's output")
+    if (out.exists() or out.is_symlink()) and not out.is_dir():
+        raise OutputError(f"{out}: is {what_is_at(out)}: expected a folder (or nothing) for the run's output")
     existing = out
     while not existing.exists():
+        if existing.is_symlink():  # dangling: mkdir would say "File exists"
+            raise OutputError(f"{out}: {existing} is {what_is_at(existing)}: expected a folder path for the output")
         existing = existing.parent
     if not existing.is_dir():
-        raise OutputError(f"{out}: {existing} is a file: expected a folder path for the run's output")
+        raise OutputError(f"{out}: {existing} is {what_is_at(existing)}: expected a folder path for the run's output")
     if not os.access(existing, os.W_OK | os.X_OK):
         raise OutputError(f"{out}: {existing} is not writable: expected a folder aelab may write into")
     if out.is_dir():
@@ -75,11 +78,14 @@ def check_start(
     result: str,
     log: Callable[[str], None],
     what: str = "run",
+    expected: dict | None = None,
 ) -> tuple[Path, dict | None]:
     """What `train` and `sweep` check before loading any data: the data set's name, the folder, and
     whether a run there may be replaced (checked again under the lock, `run_dir`).
 
-    Returns (`out`, the `result` JSON of a finished run being "resumed", or None to go on).
+    Returns (`out`, the `result` JSON of a finished run being "resumed", or None to go on). A finished run is
+    only "resumed" if it was trained with `expected` (the asked-for config's JSON): another model's metrics are
+    never handed back as this command's result.
     """
     if is_path(dataset):  # your own data: a path that does not exist fails here, before anything is written
         kind_of(Path(dataset))
@@ -88,6 +94,7 @@ def check_start(
     out = check_output_dir(out)
     check_replace(out, resume, force)
     if resume and is_finished(out):
+        check_finished_config(out, what, expected)
         log(f"{out} already holds a finished {what}; nothing to resume")
         return out, json.loads((out / result).read_text())
     if (
@@ -98,6 +105,20 @@ def check_start(
             "run without --resume to start it"
         )
     return out, None
+
+
+def check_finished_config(out: Path, what: str, expected: dict | None) -> None:
+    """Refuse `--resume` into a finished run trained with another configuration, naming the differences."""
+    try:
+        saved = json.loads((out / "config.json").read_text()).get("config")
+    except (OSError, ValueError, AttributeError):
+        saved = None
+    diffs = config_differences(saved, expected) if isinstance(saved, dict) and expected is not None else []
+    if diffs:
+        raise CheckpointError(
+            f"{out}: holds a finished {what} of another configuration: {', '.join(diffs)}: expected --resume "
+            "with the options it was trained with; choose another --out, or pass --force to replace it"
+        )
 
 
 def make_run_dir(out: str | os.PathLike) -> Path:

@@ -24,7 +24,7 @@ from aelab.config import FigureConfig, SweepConfig, TrainConfig
 from aelab.data.custom.in_memory import ARRAYS
 from aelab.data.description import Description, described
 from aelab.errors import AelabError, CheckpointError
-from aelab.fileio import atomic_write_bytes, atomic_write_json
+from aelab.fileio import atomic_write_bytes, atomic_write_json, what_is_at
 from aelab.models.batched import BatchedDenseAutoencoder
 from aelab.models.registry import get_family
 from aelab.runs.checkpointing import CHECKPOINT, read_state, write_state
@@ -121,9 +121,8 @@ def read_run(folder: str | os.PathLike, code_size: int | None = None, seed: int 
     """
     folder = Path(folder)
     if not folder.is_dir():
-        raise CheckpointError(
-            f"{folder}: no such folder: expected a run folder written by `aelab train` or Autoencoder.save"
-        )
+        found = "no such folder" if what_is_at(folder) == "nothing" else f"is {what_is_at(folder)}"
+        raise CheckpointError(f"{folder}: {found}: expected a run folder written by `aelab train` or Autoencoder.save")
     if (folder / "sweep.json").is_file():
         return read_sweep_model(folder, code_size, seed)
     if not is_finished(folder):

@@ -75,7 +75,9 @@ def run_sweep(
     With `resume`, continue from the folder's checkpoint; a finished sweep is read, not retrained.
     A finished or interrupted sweep in `out` is replaced only with `force`.
     """
-    out, finished = check_start(out, config.dataset, resume, force, "sweep.json", log, what="sweep")
+    out, finished = check_start(
+        out, config.dataset, resume, force, "sweep.json", log, what="sweep", expected=config.to_json()
+    )
     if finished is not None:
         return finished
     data = load_run_data(config, data_dir, quiet)

@@ -75,7 +75,7 @@ def train_run(
     """
     figures = FigureConfig() if figures is None else figures
     config = resolve(config)
-    out, finished = check_start(out, config.dataset, resume, force, "metrics.json", log)
+    out, finished = check_start(out, config.dataset, resume, force, "metrics.json", log, expected=config.to_json())
     if finished is not None:
         return finished
     setup = build(config, figures, data_dir, quiet)

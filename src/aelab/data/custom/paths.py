@@ -14,6 +14,7 @@ from pathlib import Path
 from aelab.config import DATA_OPTIONS
 from aelab.data.registry import REGISTRY
 from aelab.errors import ConfigError, DataError
+from aelab.fileio import what_is_at
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 TABLE_SUFFIXES = {".csv": ",", ".tsv": "\t"}  # suffix → delimiter
@@ -55,8 +56,11 @@ def is_idx_name(path: Path) -> bool:
 
 def kind_of(path: Path) -> str:
     """The kind of data at `path` (one of KINDS); a missing path or an unknown file is a one-line DataError."""
-    if not path.exists():
+    found = what_is_at(path)
+    if found == "nothing":
         raise DataError(f"{path}: no such file or folder: {EXPECTED}")
+    if found not in ("a file", "a folder"):  # a FIFO would hang the reader; a dangling link is not "missing"
+        raise DataError(f"{path}: is {found}: {EXPECTED}")
     if path.is_dir():
         if (path / "x_train.npy").is_file():
             return "npy"
