@@ -141,11 +141,27 @@ def deep_source(*changes: dict) -> str:
     return DEEP.format(loss=merged["loss"], mask=mask, **flags)
 
 
+# Gradients right but for one constant factor, as people write them: the loss's mean taken over all n·D
+# entries (X.size), as torch.nn.MSELoss() and BCELoss() do; that without the square's 2; 1/n twice; 2 twice.
+# Keys: the factor each gives, as the grader's known causes label it (aelab.manual.factors).
+SHALLOW_SCALED = {
+    "1/D": dict(dZ2="2 * (X_hat - X) / X.size * (Z2 > 0)"),
+    "1/(2D)": dict(dZ2="(X_hat - X) / X.size * (Z2 > 0)"),
+    "1/n": dict(dZ2="2 * (X_hat - X) / n / n * (Z2 > 0)"),
+    "2": dict(dZ2="4 * (X_hat - X) / n * (Z2 > 0)"),
+}
+BCE_SCALED = {
+    "1/D": dict(dZ2="(X_hat - X) / X.size"),
+    "1/2": dict(dZ2="(X_hat - X) / (2 * n)"),
+}
+DEEP_SCALED = {"1/D": dict(loss="2 * (X_hat - X) / X.size")}
+
 SOURCES = {
     "shallow": (lambda *c: two_layer_source(SHALLOW_RIGHT, *c), SHALLOW_WRONG),
     "sigmoid-bce": (lambda *c: two_layer_source(BCE_RIGHT, *c), BCE_WRONG),
     "deep": (deep_source, DEEP_WRONG),
 }
+SCALED = {"shallow": SHALLOW_SCALED, "sigmoid-bce": BCE_SCALED, "deep": DEEP_SCALED}
 
 
 def write(folder: Path, name: str, text: str) -> str:

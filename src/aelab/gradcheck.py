@@ -13,7 +13,7 @@ each classic mistake of the exercise's catalogue, and the matching one is named 
 
 A file runs in a child process with a time limit (`check_files` grades many in parallel); a
 function passed to `check` runs in this process, without one. `aelab gradcheck --impl FILE…` is
-the command-line form.
+the command-line form; Ctrl-C or SIGTERM there kills every child and prints one line (exit 130 or 143).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import math
 from collections.abc import Callable, Sequence
 
 from aelab.errors import ConfigError
+from aelab.manual.children import GradingInterrupted, grading_signals
 from aelab.manual.exercises import EXERCISES, get_exercise
 from aelab.manual.grade import to_text
 from aelab.manual.grade_report import to_csv, to_json
@@ -30,7 +31,16 @@ from aelab.manual.sandbox import run_files
 from aelab.manual.template import template as _template
 from aelab.manual.usercode import run_function
 
-__all__ = ["EXERCISES", "DEFAULT_TIMEOUT", "Grade", "check", "check_files", "grade_command", "template"]
+__all__ = [
+    "EXERCISES",
+    "DEFAULT_TIMEOUT",
+    "Grade",
+    "GradingInterrupted",
+    "check",
+    "check_files",
+    "grade_command",
+    "template",
+]
 
 DEFAULT_TIMEOUT = 20.0  # seconds per file: generous for four tiny problems, short enough for a class's batch
 
@@ -53,11 +63,15 @@ def check_files(
     timeout: float = DEFAULT_TIMEOUT,
     workers: int | None = None,
 ) -> list[Grade]:
-    """Grade each file (each in its own child process, `workers` at a time); one Grade per file, in order."""
+    """Grade each file (each in its own child process, `workers` at a time); one Grade per file, in order.
+
+    SIGINT or SIGTERM (in the main thread) kills every child's process group, removes the temporary
+    folders and raises GradingInterrupted, which counts the files left without a grade."""
     _check_timeout(timeout)
-    grader = Grader(get_exercise(model), seed)
-    runs = run_files([str(f) for f in files], grader.problems, float(timeout), workers)
-    return [grader.grade(str(f), run) for f, run in zip(files, runs)]
+    with grading_signals(len(files)):
+        grader = Grader(get_exercise(model), seed)
+        runs = run_files([str(f) for f in files], grader.problems, float(timeout), workers)
+        return [grader.grade(str(f), run) for f, run in zip(files, runs)]
 
 
 def check(

@@ -4,6 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from aelab.manual.study_checks import FD_TOLERANCE
+
+# What passes, on the normwise relative error (gradcheck's measure) of each parameter, the worst over the
+# problems. Any float64 ordering of the sums lands far below 1e-8 against autograd; the smallest mistake
+# of any catalogue moves a gradient by more than 1e-2. Finite differences carry their own rounding (1e-6).
+AUTOGRAD_TOLERANCE = 1e-8
+PASS_RULE = (
+    f"pass: relative error ≤ {AUTOGRAD_TOLERANCE:g} vs autograd and ≤ {FD_TOLERANCE:g} vs finite differences "
+    "on every problem (normwise, as docs/gradients.md defines it)"
+)
 STATUS_WORDS = {"pass": "PASS", "fail": "FAIL", "error": "ERROR"}
 
 
@@ -28,6 +38,7 @@ class Grade:
     diagnosis: str  # one line
     fixes: tuple[str, ...]  # the equations that fix the matched mistake(s)
     errors: tuple[str, ...]  # one line each, naming the file (and line)
+    failed_problems: tuple[str, ...] = ()  # 'problem 3 of 4: a dead hidden unit (n=6, widths 6-4-6)', each
 
     @property
     def passed(self) -> bool:
@@ -38,15 +49,18 @@ class Grade:
 
 
 def to_text(grade: Grade) -> str:
-    """A block: the verdict and diagnosis, a table of the parameters, the errors."""
+    """A block: the verdict and diagnosis, a table of the parameters and what passes, the problems
+    failed, the errors."""
     lines = [f"{grade.source}: {STATUS_WORDS[grade.status]} ({grade.exercise}) — {grade.diagnosis}"]
     if grade.parameters:
-        rows = [("parameter", "vs autograd", "vs finite differences", "result")]
+        rows = [("parameter", "rel. error vs autograd", "rel. error vs finite differences", "result")]
         rows += [
             (p.name, f"{p.autograd_error:.2e}", f"{p.fd_error:.2e}", "pass" if p.passed else "FAIL")
             for p in grade.parameters
         ]
         widths = [max(len(row[i]) for row in rows) for i in range(4)]
         lines += ["  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
+        lines.append(f"  {PASS_RULE}")
+    lines += [f"  failed on {problem}" for problem in grade.failed_problems]
     lines += [f"  error: {message}" for message in grade.errors if message not in grade.diagnosis]
     return "\n".join(lines)

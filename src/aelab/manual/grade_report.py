@@ -32,6 +32,7 @@ def grade_row(grade: Grade) -> dict:
             for p in grade.parameters
         },
         "mistakes": list(grade.mistakes),
+        "failed_problems": list(grade.failed_problems),
         "diagnosis": grade.diagnosis,
         "fixes": list(grade.fixes),
         "errors": list(grade.errors),
@@ -44,10 +45,10 @@ def to_json(grades: Sequence[Grade]) -> str:
 
 def to_csv(grades: Sequence[Grade], names: Sequence[str]) -> str:
     """file, model, status, one pass/FAIL column per parameter (empty if not graded), mistakes,
-    diagnosis, errors."""
+    failed problems, diagnosis, errors."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["file", "model", "status", *names, "mistakes", "diagnosis", "errors"])
+    writer.writerow(["file", "model", "status", *names, "mistakes", "failed_problems", "diagnosis", "errors"])
     for g in grades:
         results = {p.name: "pass" if p.passed else "FAIL" for p in g.parameters}
         writer.writerow(
@@ -57,6 +58,7 @@ def to_csv(grades: Sequence[Grade], names: Sequence[str]) -> str:
                 g.status,
                 *(results.get(name, "") for name in names),
                 "; ".join(g.mistakes),
+                " | ".join(g.failed_problems),
                 g.diagnosis,
                 " | ".join(g.errors),
             ]

@@ -4,6 +4,8 @@ The diagnosis compares numbers, not code: the user's gradients are compared with
 classic mistake of the exercise's catalogue gives on the same problems (`aelab.manual.mistakes`).
 A mistake is named only if it reproduces *every* gradient on *every* problem the code ran on,
 so a right parameter must stay right under it too; failing that, every pair of mistakes is tried;
+failing that, if every gradient is the right one times one constant (`aelab.manual.factors`), the
+factor is named, with its cause when one is known (a mean over all n·D entries, a sum over the batch…);
 failing that, the wrong parameters are listed with their errors, and no mistake is named.
 
 Per-problem results, because some mistakes show as failures on some problems only: a transposed
@@ -19,15 +21,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from aelab.manual.exercises import Exercise
-from aelab.manual.grade import Grade, ParameterResult
+from aelab.manual.factors import Scaling, find_scaling, sentence
+from aelab.manual.grade import AUTOGRAD_TOLERANCE, Grade, ParameterResult
 from aelab.manual.layered import gradients
-from aelab.manual.mistakes import Mistake, catalogue, combine, pairs
+from aelab.manual.mistakes import Mistake, catalogue, combine, fix_line, pairs
 from aelab.manual.problems import Problem, References, references, sample_problems
 from aelab.manual.study_checks import FD_TOLERANCE, errors
 
-# On the normwise relative error (gradcheck's measure). Any float64 ordering of the sums lands far
-# below 1e-8; the smallest mistake of any catalogue moves a gradient by more than 1e-2.
-AUTOGRAD_TOLERANCE = 1e-8
+# On the normwise relative error, as AUTOGRAD_TOLERANCE (manual/grade.py): how closely a mistake's
+# gradients must reproduce the user's to be named.
 MATCH_TOLERANCE = 1e-8
 PRECISION_ONLY = 1e-4  # wrong by less than this everywhere: float32 rounding (~1e-7), not a derivation mistake
 
@@ -97,9 +99,31 @@ class Grader:
             ran = [(u[name], r) for u, r in zip(user, self.references) if u is not None]
             auto = max(errors(g, r.autograd[name])[1] for g, r in ran)
             fd = max(errors(g, r.finite_differences[name])[1] for g, r in ran)
-            passed = math.isfinite(auto) and auto <= AUTOGRAD_TOLERANCE and fd <= FD_TOLERANCE
-            rows.append(ParameterResult(name, bool(passed), auto, fd))
+            rows.append(ParameterResult(name, passes(auto, fd), auto, fd))
         return tuple(rows)
+
+    def failed_problems(self, user: Sequence[Gradients | None]) -> tuple[str, ...]:
+        """'problem 3 of 4: a dead hidden unit (n=6, widths 6-4-6)' for each problem some gradient failed
+        on, or the code raised on: which problems fail tells which kind of mistake it is."""
+        failed = []
+        for index, (u, problem, r) in enumerate(zip(user, self.problems, self.references), start=1):
+            if u is not None and all(
+                passes(errors(u[n], r.autograd[n])[1], errors(u[n], r.finite_differences[n])[1]) for n in r.autograd
+            ):
+                continue
+            why = " (the code failed there: see the errors)" if u is None else ""
+            failed.append(f"problem {index} of {len(self.problems)}: {problem.describe()}{why}")
+        return tuple(failed)
+
+    def named(self, found: tuple[Mistake, ...], scaling: Scaling | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """The names of what was diagnosed and the lines of docs/gradients.md that fix it."""
+        model = self.exercise.model
+        if found:
+            fixes = dict.fromkeys(line for m in found for line in m.fix(model).split("; "))
+            return tuple(m.name for m in found), tuple(fixes)
+        if scaling and scaling.cause:
+            return (scaling.cause.name,), (fix_line(model, ("loss", model.n_layers)),)
+        return (), ()
 
     def grade(self, source: str, run: UserRun) -> Grade:
         """Check the run's gradients (shape and finiteness first), then diagnose the wrong ones."""
@@ -117,18 +141,17 @@ class Grader:
         parameters = self.parameter_results(user)
         all_right = all(p.passed for p in parameters)
         found = () if all_right else self.diagnose(user)  # right where it ran: no mistake to name
+        scaling = None if all_right else find_scaling(user, self.references, self.problems, self.exercise.model.output)
         status = "pass" if all_right and not messages else "fail"
-        fixes = dict.fromkeys(line for m in found for line in m.fix(self.exercise.model).split("; "))
-        return Grade(
-            source,
-            self.exercise.name,
-            status,
-            parameters,
-            tuple(m.name for m in found),
-            diagnosis_line(self.exercise, status, parameters, found),
-            tuple(fixes),
-            tuple(messages),
-        )
+        names, fixes = self.named(found, scaling)
+        line = diagnosis_line(self.exercise, status, parameters, found, scaling)
+        failed = self.failed_problems(user) if status != "pass" else ()
+        return Grade(source, self.exercise.name, status, parameters, names, line, fixes, tuple(messages), failed)
+
+
+def passes(autograd_error: float, fd_error: float) -> bool:
+    """Whether a gradient with these relative errors passes (NaN never does)."""
+    return bool(math.isfinite(autograd_error) and autograd_error <= AUTOGRAD_TOLERANCE and fd_error <= FD_TOLERANCE)
 
 
 def check_result(result: Mapping[str, np.ndarray], problem: Problem, where: str) -> str | None:
@@ -156,17 +179,30 @@ def check_result(result: Mapping[str, np.ndarray], problem: Problem, where: str)
 
 
 def diagnosis_line(
-    exercise: Exercise, status: str, parameters: Sequence[ParameterResult], found: tuple[Mistake, ...]
+    exercise: Exercise,
+    status: str,
+    parameters: Sequence[ParameterResult],
+    found: tuple[Mistake, ...],
+    scaling: Scaling | None = None,
 ) -> str:
-    """One sentence: correct; the known mistake(s) it matches; or which parameters are wrong by how much."""
+    """One sentence: correct; the known mistake(s) it matches; a constant factor and its cause; or which
+    parameters are wrong by how much. A factor, when there is one, comes first: it is what a student sees."""
     wrong = [p for p in parameters if not p.passed]
     if status == "pass":
         return f"correct: every gradient matches autograd and finite differences on {len(exercise.problems)} problems"
+    factor = f"{sentence(scaling)}: " if scaling else ""
     if found:
         named = " and ".join(f"'{m.name}' ({m.description})" for m in found)
         kind = "two known mistakes at once" if len(found) == 2 else "a known mistake"
         fixes = "; ".join(dict.fromkeys(m.fix(exercise.model) for m in found))
-        return f"matches {kind}: {named} — fix with {fixes}"
+        return f"{factor}matches {kind}: {named} — fix with {fixes}"
+    if scaling:
+        loss = fix_line(exercise.model, ("loss", exercise.model.n_layers))
+        if scaling.cause:
+            return f"{factor}{scaling.cause.text} — fix with {loss}"
+        return (
+            f"{factor}the backward pass is right but for this factor, which no known mistake gives: compare with {loss}"
+        )
     if not wrong:
         return "every gradient that was returned is right, but the code failed on some problems (see the errors)"
     right = [p.name for p in parameters if p.passed]

@@ -22,22 +22,24 @@ from aelab.manual.layered import Layered, Site, Step, correct_step, sigmoid
 
 Change = Callable[[Step], Step]  # the correct step → the mistaken one
 
-# The correct formula of each equation of docs/gradients.md, as the diagnosis quotes it.
+# The correct step of each equation of docs/gradients.md, as the diagnosis quotes it: in the names of the
+# template a student fills in (manual/template.py) — A1 for what the docs call H, X_hat for X̂, dW1 for G_W1 —
+# with {l} the layer, {out} its output (A{l}, or X_hat on top) and {below} its input (A{l-1}, or X).
 FIXES = {
-    "(G1)": "G_X̂ = (2/n)(X̂ − X)",
-    "(G2)": "G_Z2 = G_X̂ ⊙ [Z2 > 0]",
-    "(G3)": "G_W2 = G_Z2ᵀ H",
-    "(G4)": "G_b2 = Σᵢ G_Z2[i, :] (a sum over the batch)",
-    "(G5)": "G_H = G_Z2 W2",
-    "(G6)": "G_Z1 = G_H ⊙ [Z1 > 0]",
-    "(G7)": "G_W1 = G_Z1ᵀ X",
-    "(G8)": "G_b1 = Σᵢ G_Z1[i, :] (a sum over the batch)",
-    "(B1)": "G_Z2 = (1/n)(X̂ − X), the sigmoid's derivative already cancelled",
-    "(D1)": "G_A4 = (2/n)(X̂ − X)",
-    "(D2)": "G_Zl = G_Al ⊙ [Zl > 0], for every layer l",
-    "(D3)": "G_Wl = G_Zlᵀ A(l−1)",
-    "(D4)": "G_bl = Σᵢ G_Zl[i, :] (a sum over the batch)",
-    "(D5)": "G_A(l−1) = G_Zl Wl",
+    "(G1)": "dX_hat = 2 * (X_hat - X) / n",
+    "(G2)": "dZ{l} = d{out} * (Z{l} > 0)",
+    "(G3)": "dW{l} = dZ{l}.T @ {below}",
+    "(G4)": "db{l} = dZ{l}.sum(axis=0)",
+    "(G5)": "d{below} = dZ{l} @ W{l}",
+    "(G6)": "dZ{l} = d{out} * (Z{l} > 0)",
+    "(G7)": "dW{l} = dZ{l}.T @ {below}",
+    "(G8)": "db{l} = dZ{l}.sum(axis=0)",
+    "(B1)": "dZ{l} = (X_hat - X) / n",
+    "(D1)": "dX_hat = 2 * (X_hat - X) / n",
+    "(D2)": "dZ{l} = d{out} * (Z{l} > 0)",
+    "(D3)": "dW{l} = dZ{l}.T @ {below}",
+    "(D4)": "db{l} = dZ{l}.sum(axis=0)",
+    "(D5)": "d{below} = dZ{l} @ W{l}",
 }
 _SHALLOW = {
     ("act", 2): "(G2)",
@@ -60,6 +62,22 @@ def equation(model: Layered, site: Site) -> str:
     return "(G1)" if site[0] == "loss" else _SHALLOW[site]
 
 
+def below(layer: int) -> str:
+    """The template's name for the input of `layer`: X, A1, A2, …"""
+    return "X" if layer == 1 else f"A{layer - 1}"
+
+
+def output(model: Layered, layer: int) -> str:
+    """The template's name for the output of `layer`: A1, A2, …, X_hat on top."""
+    return "X_hat" if layer == model.n_layers else f"A{layer}"
+
+
+def fix_line(model: Layered, site: Site) -> str:
+    """'(G3) of docs/gradients.md: dW2 = dZ2.T @ A1': the equation of the step at `site`, in the template's names."""
+    tag, layer = equation(model, site), site[1]
+    return f"{tag} of docs/gradients.md: " + FIXES[tag].format(l=layer, out=output(model, layer), below=below(layer))
+
+
 @dataclass(frozen=True)
 class Mistake:
     """One classic mistake: its name, what it does wrong, and the changed step at each site."""
@@ -72,15 +90,18 @@ class Mistake:
         """Site → the mistaken step, ready for `layered.backward`."""
         return {site: change(correct_step(model, site)) for site, change in self.changes.items()}
 
+    def sites(self) -> list[Site]:
+        """Its sites in backward order: from the top layer down, loss, mask, weight, bias, back."""
+        order = {"loss": 0, "act": 1, "weight": 2, "bias": 3, "back": 4}
+        return sorted(self.changes, key=lambda site: (-site[1], order[site[0]]))
+
     def equations(self, model: Layered) -> list[str]:
         """The equations that fix it, in backward order, each once."""
-        order = {"loss": 0, "act": 1, "weight": 2, "bias": 3, "back": 4}
-        sites = sorted(self.changes, key=lambda site: (-site[1], order[site[0]]))
-        return list(dict.fromkeys(equation(model, site) for site in sites))
+        return list(dict.fromkeys(equation(model, site) for site in self.sites()))
 
     def fix(self, model: Layered) -> str:
-        """'(G2) of docs/gradients.md: G_Z2 = G_X̂ ⊙ [Z2 > 0]', and so on for each equation."""
-        return "; ".join(f"{tag} of docs/gradients.md: {FIXES[tag]}" for tag in self.equations(model))
+        """'(G6) of docs/gradients.md: dZ1 = dA1 * (Z1 > 0)', and so on for each site, each line once."""
+        return "; ".join(dict.fromkeys(fix_line(model, site) for site in self.sites()))
 
 
 def combine(first: Mistake, second: Mistake) -> Mistake:
@@ -136,6 +157,11 @@ def _sigmoid_forgotten(step: Step) -> Step:
     return lambda X_hat, X: step(X_hat, X) / (X_hat * (1.0 - X_hat))
 
 
+def _back(layer: int) -> str:
+    """'dA1 = dZ2 @ W2': the step that passes the gradient below `layer`, in the template's names."""
+    return f"d{below(layer)} = dZ{layer} @ W{layer}"
+
+
 def _per_layer(
     model: Layered,
     kind: str,
@@ -151,37 +177,46 @@ def _per_layer(
     return mistakes + [Mistake(one_name(layer), one_text(layer), {(kind, layer): change}) for layer in layers]
 
 
+def _sigmoid_loss_mistakes(model: Layered) -> list[Mistake]:
+    """The mistakes of (B1), the cross-entropy's gradient through the sigmoid."""
+    top = model.n_layers
+    return [
+        Mistake(
+            "sigmoid derivative applied again",
+            f"dZ{top} multiplies (X_hat - X) / n by X_hat * (1 - X_hat), the sigmoid's derivative, which the "
+            "cross-entropy had already cancelled",
+            {("act", top): _sigmoid_twice},
+        ),
+        Mistake(
+            "sigmoid derivative forgotten",
+            "the gradient with respect to X_hat, (X_hat - X) / (n * X_hat * (1 - X_hat)), is used as "
+            f"the gradient with respect to the logits, dZ{top}",
+            {("loss", top): _sigmoid_forgotten},
+        ),
+        Mistake(
+            "squared-error gradient",
+            "2 * (X_hat - X) / n, the squared error's gradient, is used for the cross-entropy's (X_hat - X) / n, "
+            "so every gradient is 2 times the right one",
+            {("loss", top): _double},
+        ),
+        Mistake(
+            "1/n missing",
+            "the batch mean's 1/n is missing, so every gradient is n times too large",
+            {("loss", top): _times_n},
+        ),
+        Mistake("sign flipped", "the residual is X - X_hat instead of X_hat - X", {("loss", top): _negate}),
+    ]
+
+
 def _loss_mistakes(model: Layered) -> list[Mistake]:
+    """The mistakes of the loss's gradient and the output's mask, (G1)–(G2) or (D1)–(D2)."""
     top = model.n_layers
     if model.output == "sigmoid":
-        return [
-            Mistake(
-                "sigmoid derivative applied again",
-                "the output step multiplies (1/n)(X̂ − X) by X̂(1 − X̂), which the cross-entropy had already cancelled",
-                {("act", top): _sigmoid_twice},
-            ),
-            Mistake(
-                "sigmoid derivative forgotten",
-                "the gradient with respect to X̂, (X̂ − X)/(n X̂(1 − X̂)), is "
-                "used as the gradient with respect to the logits Z2",
-                {("loss", top): _sigmoid_forgotten},
-            ),
-            Mistake(
-                "squared-error gradient",
-                "2(X̂ − X)/n, the squared error's gradient, is used for the cross-entropy's (X̂ − X)/n",
-                {("loss", top): _double},
-            ),
-            Mistake(
-                "1/n missing",
-                "the batch mean's 1/n is missing, so every gradient is n times too large",
-                {("loss", top): _times_n},
-            ),
-            Mistake("sign flipped", "the residual is X − X̂ instead of X̂ − X", {("loss", top): _negate}),
-        ]
+        return _sigmoid_loss_mistakes(model)
     return [
         Mistake(
             "−2 instead of the residual",
-            "a constant −2 (over n) stands where 2(X̂ − X) belongs",
+            "a constant -2 / n stands where 2 * (X_hat - X) / n belongs",
             {("loss", top): _minus_two},
         ),
         Mistake(
@@ -189,11 +224,15 @@ def _loss_mistakes(model: Layered) -> list[Mistake]:
             "the batch mean's 1/n is missing, so every gradient is n times too large",
             {("loss", top): _times_n},
         ),
-        Mistake("factor 2 missing", "the 2 of the square's derivative is missing", {("loss", top): _halve}),
-        Mistake("sign flipped", "the residual is X − X̂ instead of X̂ − X", {("loss", top): _negate}),
+        Mistake(
+            "factor 2 missing",
+            "the 2 of the square's derivative is missing, so every gradient is 1/2 of the right one",
+            {("loss", top): _halve},
+        ),
+        Mistake("sign flipped", "the residual is X - X_hat instead of X_hat - X", {("loss", top): _negate}),
         Mistake(
             "output mask dropped",
-            "the output ReLU's mask [Z > 0] is missing, so gradient flows through outputs clipped to 0",
+            f"the output ReLU's mask (Z{top} > 0) is missing, so gradient flows through outputs clipped to 0",
             {("act", top): _drop_mask},
         ),
     ]
@@ -210,10 +249,10 @@ def catalogue(model: Layered) -> list[Mistake]:
             layers[:-1],
             _drop_mask,
             "hidden masks dropped",
-            "every hidden ReLU's mask [Z > 0] is missing",
+            "every hidden ReLU's mask is missing: " + ", ".join(f"(Z{layer} > 0)" for layer in layers[:-1]),
             lambda layer: f"hidden mask {layer} dropped" if len(layers) > 2 else "hidden mask dropped",
             lambda layer: (
-                f"the mask [Z{layer} > 0] of hidden layer {layer} is missing, so gradient flows through dead units"
+                f"the mask (Z{layer} > 0) of hidden layer {layer} is missing, so gradient flows through dead units"
             ),
         ),
         *_per_layer(
@@ -224,7 +263,7 @@ def catalogue(model: Layered) -> list[Mistake]:
             "bias gradients averaged",
             "every bias gradient is a mean over the batch instead of a sum",
             lambda layer: f"b{layer} gradient averaged",
-            lambda layer: f"the gradient of b{layer} is a mean over the batch, not a sum",
+            lambda layer: f"db{layer} is a mean over the batch, dZ{layer}.mean(axis=0), not a sum",
         ),
         *_per_layer(
             model,
@@ -232,9 +271,10 @@ def catalogue(model: Layered) -> list[Mistake]:
             layers,
             _weight_transposed,
             "weight gradients transposed",
-            "every weight gradient is computed as Aᵀ G_Z instead of G_Zᵀ A",
+            "every weight gradient is transposed: "
+            + ", ".join(f"dW{layer} = {below(layer)}.T @ dZ{layer}" for layer in layers),
             lambda layer: f"W{layer} gradient transposed",
-            lambda layer: f"the gradient of W{layer} is A{layer - 1}ᵀ G_Z{layer} instead of G_Z{layer}ᵀ A{layer - 1}",
+            lambda layer: f"dW{layer} is {below(layer)}.T @ dZ{layer} instead of dZ{layer}.T @ {below(layer)}",
         ),
         *_per_layer(
             model,
@@ -242,11 +282,10 @@ def catalogue(model: Layered) -> list[Mistake]:
             layers[1:],
             _back_transposed,
             "weights transposed going back",
-            "the gradient is passed down through Wᵀ instead of W at every layer",
+            "the gradient is passed down through the transposed weights at every layer: "
+            + ", ".join(f"{_back(layer)}.T" for layer in layers[1:]),
             lambda layer: f"W{layer} transposed going back",
-            lambda layer: (
-                f"the gradient passed below layer {layer} is G_Z{layer} W{layer}ᵀ instead of G_Z{layer} W{layer}"
-            ),
+            lambda layer: f"the gradient passed below layer {layer} is {_back(layer)}.T instead of {_back(layer)}",
         ),
     ]
 

@@ -4,6 +4,8 @@ A child process, because the code is someone else's: an endless loop, a crash of
 `sys.exit()` or a module that never finishes importing must cost one line in the grade of that file
 and nothing else — the other files of a batch are still graded. The child (`sandbox_child`) arms
 faulthandler, so both a hang and a hard crash leave the user's stack behind and the line can be named.
+What the child starts dies with it, and a signal to the grader kills every child (`children`). Its
+stderr goes to a file and only the tail is read: a submission printing without end costs disk, not memory.
 """
 
 from __future__ import annotations
@@ -12,15 +14,16 @@ import json
 import os
 import re
 import signal
-import subprocess
 import sys
 import tempfile
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
+from aelab.manual.children import Children, GradingInterrupted
 from aelab.manual.grading import UserRun
 from aelab.manual.problems import Problem
 from aelab.manual.usercode import FUNCTION
@@ -33,6 +36,8 @@ CHILD = (
 )
 PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])  # the folder holding the aelab package
 KILL_GRACE = 10.0  # seconds past the child's own time limit before the parent kills it outright
+STDERR_TAIL = 64 * 1024  # bytes of the child's stderr read back: its last line is all a message quotes
+LAST_LINE = 200  # characters of that line quoted
 _FRAME = re.compile(r'File "(?P<file>.+)", line (?P<line>\d+)')
 
 
@@ -51,7 +56,24 @@ def trace_line(trace: str, source: str) -> int | None:
     return None
 
 
-def _failure(source: str, returncode: int, trace: str, timeout: float, stderr: str) -> str:
+def read_tail(file: BinaryIO, size: int = STDERR_TAIL) -> tuple[str, int]:
+    """The last `size` bytes of the child's stderr (a file it wrote), as text; and the length of it all.
+
+    Only the tail is read: a submission may print without end, and the grader must not hold it all."""
+    total = file.seek(0, os.SEEK_END)
+    file.seek(max(0, total - size))
+    return file.read().decode(errors="replace"), total
+
+
+def _last_line(stderr: str, total: int) -> str:
+    """The last line the child wrote, cut to a readable length; how much there was when the tail was cut."""
+    lines = stderr.strip().splitlines()
+    last = lines[-1].strip() if lines else "no message"
+    last = last if len(last) <= LAST_LINE else last[: LAST_LINE - 1] + "…"
+    return last if total <= STDERR_TAIL else f"{last}; the last line of {total / 1e6:.1f} MB on stderr"
+
+
+def _failure(source: str, returncode: int | None, trace: str, timeout: float, stderr: str, total: int) -> str:
     """The one line for a child that left no result: a hang, a crash, or an early exit."""
     line = trace_line(trace, source)
     where = f"{source}:{line}" if line else source
@@ -65,49 +87,48 @@ def _failure(source: str, returncode: int, trace: str, timeout: float, stderr: s
         return f"{where}: crashed: the process was killed by {name}"
     if "Fatal Python error" in trace:
         return f"{where}: crashed: {trace.splitlines()[0].strip()}"
-    last = stderr.strip().splitlines()[-1] if stderr.strip() else "no message"
+    last = _last_line(stderr, total)
     return f"{where}: the process exited with code {returncode} before gradients returned ({last})"
 
 
-def run_file(source: str, problems: Sequence[Problem], timeout: float, function: str = FUNCTION) -> UserRun:
-    """The user's file run on every problem in a child process, at most `timeout` seconds."""
+def child_command(folder: str, source: str, timeout: float, function: str) -> list[str]:
+    """The command line of the child that runs `source` on the problems written in `folder`."""
+    return [
+        sys.executable,
+        "-I",  # isolated: neither the working folder nor PYTHONPATH can put a module of theirs before ours
+        "-c",
+        CHILD,
+        PACKAGE_ROOT,
+        *(str(Path(folder, name)) for name in ("in.npz", "out.npz", "trace.txt")),
+        source,
+        function,
+        str(timeout),
+    ]
+
+
+def run_file(
+    source: str,
+    problems: Sequence[Problem],
+    timeout: float,
+    function: str = FUNCTION,
+    children: Children | None = None,
+) -> UserRun:
+    """The user's file run on every problem in a child process, at most `timeout` seconds. Its stderr goes
+    to a file of the temporary folder, of which only the tail is read; the folder is removed however the
+    child ends (ChildrenStopped if `children` was stopped meanwhile)."""
+    children = children or Children()
     with tempfile.TemporaryDirectory(prefix="aelab-grade-") as folder:
-        inputs, output, trace = Path(folder, "in.npz"), Path(folder, "out.npz"), Path(folder, "trace.txt")
-        write_problems(inputs, problems)
+        output, trace = Path(folder, "out.npz"), Path(folder, "trace.txt")
+        write_problems(Path(folder, "in.npz"), problems)
         env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-        command = [
-            sys.executable,
-            "-I",  # isolated: neither the working folder nor PYTHONPATH can put a module of theirs before ours
-            "-c",
-            CHILD,
-            PACKAGE_ROOT,
-            str(inputs),
-            str(output),
-            str(trace),
-            source,
-            function,
-            str(timeout),
-        ]
-        child = subprocess.Popen(
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            env=env,
-            start_new_session=True,
-            text=True,
-            errors="replace",
-        )
-        try:
-            _, stderr = child.communicate(timeout=timeout + KILL_GRACE)
-            returncode = child.returncode
-        except subprocess.TimeoutExpired:
-            os.killpg(child.pid, signal.SIGKILL)  # its whole session: anything it started goes too
-            _, stderr = child.communicate()
-            returncode = None
+        with open(Path(folder, "stderr.txt"), "w+b") as stderr:
+            returncode = children.run(
+                child_command(folder, source, timeout, function), stderr, env, timeout + KILL_GRACE
+            )
+            tail, total = read_tail(stderr)
         trace_text = trace.read_text(errors="replace") if trace.exists() else ""
         if returncode != 0 or not output.exists():
-            return UserRun(error=_failure(source, returncode, trace_text, timeout, stderr))
+            return UserRun(error=_failure(source, returncode, trace_text, timeout, tail, total))
         return read_run(output)
 
 
@@ -131,7 +152,24 @@ def read_run(path: Path) -> UserRun:
 def run_files(
     sources: Sequence[str], problems: Sequence[Problem], timeout: float, workers: int | None = None
 ) -> list[UserRun]:
-    """Every file run as by `run_file`, `workers` at a time (default: one per core), in order."""
+    """Every file run as by `run_file`, `workers` at a time (default: one per core), in order.
+
+    Interrupted (GradingInterrupted, from `children.grading_signals`, or any other exception), it kills
+    every running child's process group, starts no other, waits for the workers to remove their
+    folders, and raises GradingInterrupted again with the files that have no run counted."""
     workers = workers or max(1, min(len(sources), os.cpu_count() or 1))
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(lambda source: run_file(source, problems, timeout), sources))
+    children, futures = Children(), []
+    pool = ThreadPoolExecutor(max_workers=workers)
+    try:
+        for source in sources:
+            futures.append(pool.submit(run_file, source, problems, timeout, children=children))
+        return [future.result() for future in futures]
+    except BaseException as stop:
+        children.stop()
+        pool.shutdown(wait=True, cancel_futures=True)
+        if isinstance(stop, GradingInterrupted):
+            ran = sum(f.done() and not f.cancelled() and f.exception() is None for f in futures)
+            raise GradingInterrupted(stop.signum, len(sources) - ran, len(sources)) from None
+        raise
+    finally:
+        pool.shutdown(wait=True)

@@ -18,10 +18,8 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from aelab.signal_handlers import handling_signals
 from aelab.train.trainer import Trainer
-
-SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
 
 _workers: set[Trainer] = set()  # trainers running in worker threads
 _workers_lock = threading.Lock()
@@ -53,17 +51,6 @@ def graceful_stop(trainer: Trainer, quiet: bool = False) -> Iterator[None]:
 
     with handling_signals(handler):
         yield
-
-
-@contextmanager
-def handling_signals(handler: Callable) -> Iterator[None]:
-    """`handler` for SIGINT and SIGTERM inside the block; the previous handlers afterwards."""
-    previous = {s: signal.signal(s, handler) for s in SIGNALS}
-    try:
-        yield
-    finally:
-        for s, h in previous.items():
-            signal.signal(s, h)
 
 
 def announce(signum: int, what: str, quiet: bool) -> None:
