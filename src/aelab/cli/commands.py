@@ -112,8 +112,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         study = study.with_datasets(tuple(name.strip() for name in args.datasets.split(",") if name.strip()))
     out = args.out or f"runs/{study.name}"
     workers = DEFAULT_WORKERS if args.workers is None else args.workers
-    if args.dry_run:
-        print("\n".join(dry_run(study, out, quick=args.quick, force=args.force, workers=workers)))
+    ray = ray_settings(study, getattr(args, "ray", None))
+    if args.dry_run:  # the same checks as the run (studies/preflight.py), then the plan; nothing written
+        print("\n".join(dry_run(study, out, quick=args.quick, force=args.force, workers=workers, ray=ray)))
         return 0
     manifest = run_study(
         study,
@@ -123,7 +124,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         data_dir=args.data_dir,
         quiet=args.quiet,
         workers=workers,
-        ray=ray_settings(study, getattr(args, "ray", None)),
+        ray=ray,
     )
     print(f"report: {manifest['report']['html']} and {manifest['report']['markdown']}")
     for name, reason in manifest["missing"].items():
@@ -172,18 +173,24 @@ def cmd_data(args: argparse.Namespace) -> int:
 
 def cmd_gradcheck(args: argparse.Namespace) -> int:
     if args.impl or args.template:
-        from aelab.gradcheck import grade_command, template
+        import sys
+
+        from aelab.gradcheck import GradingInterrupted, grade_command, template
 
         if args.template:
             print(template(args.model or "shallow"), end="")
             return 0
-        return grade_command(
-            args.impl,
-            args.model or "shallow",
-            fmt="json" if args.json else "csv" if args.csv else "text",
-            seed=args.seed,
-            timeout=args.timeout,
-        )
+        try:
+            return grade_command(
+                args.impl,
+                args.model or "shallow",
+                fmt="json" if args.json else "csv" if args.csv else "text",
+                seed=args.seed,
+                timeout=args.timeout,
+            )
+        except GradingInterrupted as stop:  # every child already killed, every temporary folder removed
+            print(f"aelab: interrupted: {stop}", file=sys.stderr)
+            return stop.exit_code
     from aelab.errors import ConfigError
 
     for option in ("model", "csv", "timeout"):

@@ -14,6 +14,7 @@ them on the base seed's subset and batch order, each initialised from its own se
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,7 +81,7 @@ class PlannedRun:
         copies = self.config.seeds if self.kind in ("sweep", "anomaly") else 1  # anomaly: ~the training set, per seed
         params = copies * sum(n_parameters(spec.n_features, k, hidden) for k in codes)
         if get_family(self.config.model).convolutional:  # its work per image, as a dense model's is its parameters
-            params = multiply_adds(self.config.model, image_shape(spec.n_features), self.config.code_size)
+            params = work_per_image(self.config.model, image_shape(spec.n_features), self.config.code_size)
         return self.config.epochs * (self.config.train_size or spec.n_train) * (1 + params / 100_000)
 
     def record(self) -> dict:
@@ -96,6 +97,13 @@ class PlannedRun:
                 for c in self.cells
             ]
         return entry
+
+
+@functools.lru_cache(maxsize=256)
+def work_per_image(model: str, sample_shape: tuple[int, ...], code_size: int) -> int:
+    """`multiply_adds`, counted once per model, shape and code size: it builds the model (~0.1 s), and a dry run asks
+    for every run's cost, the progress line for every unfinished run's at each line."""
+    return multiply_adds(model, sample_shape, code_size)
 
 
 def n_parameters(n_features: int, code_size: int, hidden: tuple[int, ...]) -> int:

@@ -5,7 +5,8 @@ names, and every cell's config through its dataclass — and the first problem i
 ConfigError line `file:line: key …: expected …`, with a close-match suggestion where a name is
 misspelt. A config's refusal carries the setting it is about (errors.ConfigError), named here by its
 TOML key. (A setting that is itself a list, like `hidden_sizes`, is a grid when given as a list of
-lists; a study-level `seeds` list is a grid on `seed` for every train step that sets none.)
+lists; a study-level `seeds` list is a grid on `seed` for every train step that sets none.) The file is held to
+the limits of studies/limits.py — nesting, 64-bit whole numbers, cells per study — before anything else reads it.
 """
 
 from __future__ import annotations
@@ -23,8 +24,17 @@ from aelab.errors import AelabError, ConfigError, DataError
 from aelab.models.registry import get_family
 from aelab.studies.cluster import RAY_KEYS, RaySettings
 from aelab.studies.kinds import KINDS, get_kind
-from aelab.studies.study import Study, StudyStep, step_cells
-from aelab.studies.toml_lines import key_line
+from aelab.studies.limits import (
+    MAX_NESTING,
+    cells_problem,
+    expected_path,
+    one_line,
+    path_problem,
+    shown,
+    text_nesting,
+    value_problem,
+)
+from aelab.studies.study import Study, StudyStep, refusal, step_cells
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -51,6 +61,9 @@ def shipped_studies() -> dict[str, resources.abc.Traversable]:
 
 def load_study(source: str | Path) -> Study:
     """A study from a file path, or by name from the studies shipped inside aelab (e.g. "classic")."""
+    problem = path_problem(source)
+    if problem is not None:
+        raise ConfigError(f"{shown(str(source))}: {problem}: expected a TOML study file ({expected_path()})")
     path = Path(source)
     if path.is_file():
         try:
@@ -84,8 +97,17 @@ def parse_study(text: str, source: str, name: str = "study") -> Study:
         where = re.search(r"\(at line (\d+), column \d+\)", message)
         line = where.group(1) if where else len(text.splitlines()) or 1
         reason = re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)", "", message)
-        raise ConfigError(f"{source}:{line}: TOML syntax error: {reason}: expected valid TOML") from None
-    return StudyReader(text, source).study(data, name)
+        raise ConfigError(one_line(f"{source}:{line}: TOML syntax error: {reason}: expected valid TOML")) from None
+    except RecursionError:  # the TOML reader recurses once per level: say how deep, and where, in one line
+        depth, line = text_nesting(text)
+        raise ConfigError(
+            one_line(f"{source}:{line}: nested {depth:,} levels deep: expected at most {MAX_NESTING}")
+        ) from None
+    reader = StudyReader(text, source)
+    beyond = value_problem(data)  # before any check quotes a value: repr and json recurse too
+    if beyond is not None:
+        raise reader.fail(*beyond)
+    return reader.study(data, name)
 
 
 class StudyReader:
@@ -95,9 +117,7 @@ class StudyReader:
         self.text, self.source = text, source
 
     def fail(self, table: tuple, key: str | None, message: str) -> ConfigError:
-        where = f"steps[{table[1] + 1}] " if table and table[0] == "steps" else f"{table[0]}." if table else ""
-        label = f"{where}{key}" if key is not None else where.strip(" .") or "study"
-        return ConfigError(f"{self.source}:{key_line(self.text, table, key)}: {label}: {message}")
+        return refusal(self.text, self.source, table, key, message)
 
     def unknown(self, table: tuple, key: str, known: list[str], what: str) -> ConfigError:
         close = difflib.get_close_matches(key, known, n=1)
@@ -117,7 +137,12 @@ class StudyReader:
             raise self.fail((), "steps", "missing or not tables: expected one or more [[steps]] tables")
         parsed = [self.step(i, raw, seeds) for i, raw in enumerate(steps)]
         self.check_names(parsed, datasets)
-        study = Study(name, title, description, datasets, tuple(parsed), self.source, self.ray(data.get("ray")))
+        study = Study(
+            name, title, description, datasets, tuple(parsed), self.source, self.ray(data.get("ray")), self.text
+        )
+        too_many = cells_problem(parsed, datasets)  # before a million cells are made one by one
+        if too_many is not None:
+            raise self.fail(*too_many)
         for i, step in enumerate(parsed):
             self.check_cells(i, step, datasets)
         return study
@@ -127,7 +152,7 @@ class StudyReader:
         if value is None:
             return None
         if not isinstance(value, dict):
-            raise self.fail((), "ray", f"{value!r}: expected a table, e.g. [ray] with address = \"auto\"")
+            raise self.fail((), "ray", f"{shown(value)}: expected a table, e.g. [ray] with address = \"auto\"")
         for key in value:
             if key not in RAY_KEYS:
                 raise self.unknown(("ray",), key, list(RAY_KEYS), "[ray] key")
@@ -138,14 +163,18 @@ class StudyReader:
 
     def text_value(self, table: tuple, key: str, value) -> str:
         if not isinstance(value, str):
-            raise self.fail(table, key, f"{value!r}: expected a text string")
+            raise self.fail(table, key, f"{shown(value)}: expected a text string")
         return value
 
     def datasets(self, value) -> tuple[str, ...]:
         if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
             raise self.fail(
-                (), "datasets", f"{value!r}: expected a non-empty list of data set names, e.g. [\"fashion-mnist\"]"
+                (), "datasets", f"{shown(value)}: expected a non-empty list of data set names, e.g. [\"fashion-mnist\"]"
             )
+        for dataset in value:  # before the file system is asked about it
+            problem = path_problem(dataset)
+            if problem is not None:
+                raise self.fail((), "datasets", f"{shown(dataset)}: {problem}: {expected_path()}")
         value = [self.own_data_path(dataset) if self.names_own_data(dataset) else dataset for dataset in value]
         for dataset in value:
             try:
@@ -153,12 +182,12 @@ class StudyReader:
             except (ConfigError, DataError) as exc:
                 raise self.fail((), "datasets", str(exc)) from None
         if len(set(value)) != len(value):
-            raise self.fail((), "datasets", f"{value!r}: a data set is named twice: expected each at most once")
+            raise self.fail((), "datasets", f"{shown(value)}: a data set is named twice: expected each at most once")
         if len({folder_label(d) for d in value}) != len(value):
             raise self.fail(
                 (),
                 "datasets",
-                f"{value!r}: two paths end in the same name (their run folders would be "
+                f"{shown(value)}: two paths end in the same name (their run folders would be "
                 "the same): expected different last parts",
             )
         return tuple(value)
@@ -187,7 +216,7 @@ class StudyReader:
             or not all(whole(v) and v >= 0 for v in value)
             or len(set(value)) != len(value)
         ):
-            raise self.fail((), "seeds", f"{value!r}: expected a non-empty list of distinct whole numbers ≥ 0")
+            raise self.fail((), "seeds", f"{shown(value)}: expected a non-empty list of distinct whole numbers ≥ 0")
         return tuple(value)
 
     def step(self, i: int, raw: dict, seeds: tuple[int, ...] | None) -> StudyStep:
@@ -197,7 +226,7 @@ class StudyReader:
                 raise self.fail(table, None, f"no '{key}': expected every step to have a name and a kind")
         name = self.text_value(table, "name", raw["name"])
         if not STEP_NAME.match(name):
-            raise self.fail(table, "name", f"{name!r}: expected a folder name (letters, digits, '_', '-', '.')")
+            raise self.fail(table, "name", f"{shown(name)}: expected a folder name (letters, digits, '_', '-', '.')")
         kind_name = self.text_value(table, "kind", raw["kind"])
         try:
             kind = get_kind(kind_name)
@@ -230,7 +259,7 @@ class StudyReader:
                 raise self.fail(
                     table,
                     key,
-                    f"{v!r}: expected {EXPECTED[base]}" + (" (or a list of them, a grid)" if not grid else ""),
+                    f"{shown(v)}: expected {EXPECTED[base]}" + (" (or a list of them, a grid)" if not grid else ""),
                 )
         if is_list_field:
             values = [tuple(v) for v in values]
@@ -238,7 +267,9 @@ class StudyReader:
         if setting is not None:  # a renamed value (engine "fused") as today's, with a deprecation warning
             values = [setting.current(v) for v in values]
         if len(set(map(repr, values))) != len(values):
-            raise self.fail(table, key, f"{value!r}: a value is given twice: expected each grid value at most once")
+            raise self.fail(
+                table, key, f"{shown(value)}: a value is given twice: expected each grid value at most once"
+            )
         if key == "model":
             for v in values:
                 try:
@@ -251,9 +282,13 @@ class StudyReader:
         seen: set[str] = set()
         for i, step in enumerate(steps):
             if step.name in seen:
-                raise self.fail(("steps", i), "name", f"{step.name!r} is used twice: expected a distinct name per step")
+                raise self.fail(
+                    ("steps", i), "name", f"{shown(step.name)} is used twice: expected a distinct name per step"
+                )
             if not KINDS[step.kind].per_dataset and step.name in datasets:
-                raise self.fail(("steps", i), "name", f"{step.name!r} is a data set's folder: expected another name")
+                raise self.fail(
+                    ("steps", i), "name", f"{shown(step.name)} is a data set's folder: expected another name"
+                )
             seen.add(step.name)
 
     def check_cells(self, i: int, step: StudyStep, datasets: tuple[str, ...]) -> None:

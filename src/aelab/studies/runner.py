@@ -27,14 +27,15 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
-from aelab.errors import ConfigError, DatasetNotFoundError
+from aelab.errors import DatasetNotFoundError
 from aelab.fileio import atomic_write_json
 from aelab.runs.folder import environment, is_finished, locked_folder
 from aelab.runs.log import Log, stderr_log
 from aelab.studies import Study, load_study
 from aelab.studies.cluster import RaySettings
 from aelab.studies.execute import Progress, clock, execute_run
-from aelab.studies.plan import PlannedRun, is_done, label, plan_study
+from aelab.studies.plan import PlannedRun, is_done, label
+from aelab.studies.preflight import preflight
 from aelab.train.interrupt import graceful_stop_workers, stop_workers
 from aelab.train.step import torch_threads
 from aelab.train.trainer import TrainingInterrupted
@@ -44,6 +45,7 @@ DEFAULT_WORKERS = min(2, os.cpu_count() or 1)  # training steps at a time: each 
 # Seconds per unit of PlannedRun.cost on one core, for --dry-run before anything ran here: from the study's log in
 # BENCHMARKS.md (shallow 5 s, deep 18 s on Fashion-MNIST) — a rough guide; a previous run in the folder is used instead.
 SECONDS_PER_COST = 1.0e-5
+LISTED_RUNS, LISTED_CELLS = 20, 8  # a dry run lists this many runs, each with this many cells, and counts the rest
 
 
 def reproduce(
@@ -80,19 +82,9 @@ def run_study(
     the manifest (also saved as out/reproduce.json): per step its status ("run", "skipped" or
     "missing") and seconds, the missing data sets with the reason, and the report's paths.
     """
-    check_workers(workers)
-    runs = plan_study(study, quick)  # a bad study fails here, before anything is written
-    if ray is not None:
-        from aelab.studies.on_ray import import_ray
-
-        import_ray()  # an --ray without Ray installed fails here too
+    runs = preflight(study, out, quick, workers, ray)  # a bad study fails here, before anything is written
     with locked_folder(out, log) as out:  # each step locks its own folder inside this one
         return run_study_into(out, study, runs, quick, force, data_dir, quiet, log, workers, ray)
-
-
-def check_workers(workers) -> None:
-    if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
-        raise ConfigError(f"--workers {workers!r}: expected at least 1")
 
 
 def run_study_into(
@@ -179,40 +171,61 @@ def finish_manifest(out: Path, study: Study, runs: list[PlannedRun], manifest: d
 
 
 def dry_run(
-    study: Study, out: str | os.PathLike, quick: bool = False, force: bool = False, workers: int = DEFAULT_WORKERS
+    study: Study,
+    out: str | os.PathLike,
+    quick: bool = False,
+    force: bool = False,
+    workers: int = DEFAULT_WORKERS,
+    ray: RaySettings | None = None,
 ) -> list[str]:
     """What `run_study` would do, as lines: each run folder, its cells, done or to run, and the estimated time.
 
-    Writes nothing. The time uses the seconds per unit of cost measured by a previous run in `out`
-    when there is one, else SECONDS_PER_COST; steps already done there cost nothing.
+    Writes nothing, and refuses what `run_study` would refuse before it writes (the same `preflight`). The time
+    uses the seconds per unit of cost measured by a previous run in `out` when there is one, else
+    SECONDS_PER_COST; steps already done there cost nothing. A plan of more than LISTED_RUNS runs lists its first
+    ones (each with at most LISTED_CELLS cells) and counts the rest: the totals are what a long plan is read for.
     """
-    check_workers(workers)
-    runs = plan_study(study, quick)
+    runs = preflight(study, out, quick, workers, ray)
     out = Path(out)
-    previous = read_manifest(out)
-    timed = [(s, previous[s.name]["seconds"]) for s in runs if s.name in previous and previous[s.name].get("seconds")]
-    units = sum(s.cost() for s, _ in timed)
-    rate = sum(seconds for _, seconds in timed) / units if units else SECONDS_PER_COST
-    source = f"measured by the run in {out}" if units else "a rough guide from one core of the reference machine"
+    rate, source = seconds_per_cost(out, runs)
     lines = [
-        f"study {study.name} ({study.source}): {len(runs)} run folders, {sum(max(len(s.cells), 1) for s in runs)} cells"
-        f"{' (quick)' if quick else ''} → {out}"
+        f"study {study.name} ({study.source}): {len(runs):,} run folders, "
+        f"{sum(max(len(s.cells), 1) for s in runs):,} cells{' (quick)' if quick else ''} → {out}"
     ]
     left = 0.0
     for i, planned in enumerate(runs):
         done = not force and out.exists() and is_done(out / planned.name, planned)
         seconds = 0.0 if done else planned.cost() * rate
         left += seconds
-        cells = f", {len(planned.cells)} cells batched" if len(planned.cells) > 1 else ""
-        lines.append(
-            f"  [{i + 1}/{len(runs)}] {planned.name} ({planned.kind}{cells}): "
-            + ("already done" if done else f"about {clock(seconds)}")
-        )
-        if len(planned.cells) > 1:
-            lines += [f"      {label(cell.varying)}" for cell in planned.cells]
+        if i < LISTED_RUNS:
+            lines += run_lines(f"[{i + 1}/{len(runs)}]", planned, "already done" if done else f"about {clock(seconds)}")
+    if len(runs) > LISTED_RUNS:
+        rest = runs[LISTED_RUNS:]
+        lines.append(f"  … and {len(rest):,} more runs ({sum(max(len(s.cells), 1) for s in rest):,} cells)")
     lines.append(
         f"estimated time: about {clock(left / workers)} with {workers} worker(s) ({source}); nothing was written"
     )
+    return lines
+
+
+def seconds_per_cost(out: Path, runs: list[PlannedRun]) -> tuple[float, str]:
+    """Seconds per unit of `PlannedRun.cost`, as measured by the previous run in `out` when it timed any, and whence."""
+    previous = read_manifest(out)
+    timed = [(s, previous[s.name]["seconds"]) for s in runs if s.name in previous and previous[s.name].get("seconds")]
+    units = sum(s.cost() for s, _ in timed)
+    if units:
+        return sum(seconds for _, seconds in timed) / units, f"measured by the run in {out}"
+    return SECONDS_PER_COST, "a rough guide from one core of the reference machine"
+
+
+def run_lines(number: str, planned: PlannedRun, status: str) -> list[str]:
+    """A run's line of the dry run, and its cells' (the first LISTED_CELLS of a larger batch, then their count)."""
+    cells = f", {len(planned.cells)} cells batched" if len(planned.cells) > 1 else ""
+    lines = [f"  {number} {planned.name} ({planned.kind}{cells}): {status}"]
+    if len(planned.cells) > 1:
+        lines += [f"      {label(cell.varying)}" for cell in planned.cells[:LISTED_CELLS]]
+        if len(planned.cells) > LISTED_CELLS:
+            lines.append(f"      … and {len(planned.cells) - LISTED_CELLS:,} more cells")
     return lines
 
 

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from aelab.data.custom.paths import check_options_apply, is_path, kind_of
 from aelab.data.registry import get_spec
+from aelab.errors import ConfigError, DataError
 from aelab.studies.cluster import RaySettings
 from aelab.studies.kinds import KINDS
+from aelab.studies.limits import cells_problem, expected_path, one_line, path_problem, shown
+from aelab.studies.toml_lines import key_line
 
 
 @dataclass(frozen=True)
@@ -54,15 +57,30 @@ class Study:
     steps: tuple[StudyStep, ...]
     source: str
     ray: RaySettings | None = None  # the file's [ray] table: run the cells on a Ray cluster (studies/cluster.py)
+    text: str = field(default="", repr=False, compare=False)  # the file's text: later checks point into it too
 
     def cells(self) -> list[Cell]:
-        """Every cell, step by step, data set by data set, the grid in the file's order (last setting fastest)."""
+        """Every cell, step by step, data set by data set, the grid in the file's order (last setting fastest);
+        a study of more than limits.MAX_CELLS cells (its data sets may come from `--datasets`) is refused first."""
+        too_many = cells_problem(self.steps, self.datasets)
+        if too_many is not None:
+            raise self.refusal(*too_many)
         return [cell for step in self.steps for cell in step_cells(step, self.datasets)]
+
+    def refusal(self, table: tuple, key: str | None, problem: str) -> ConfigError:
+        """The one-line error at `key`'s line in `table` of the study's file (see `refusal`)."""
+        return refusal(self.text, self.source, table, key, problem)
 
     def with_datasets(self, datasets: tuple[str, ...]) -> Study:
         """The same study on other data sets (each must be known)."""
         for name in datasets:
-            kind_of(Path(name)) if is_path(name) else get_spec(name)  # your own data: the path must exist
+            problem = path_problem(name)
+            if problem is not None:
+                raise ConfigError(f"--datasets {shown(name)}: {problem}: {expected_path()}")
+            try:
+                kind_of(Path(name)) if is_path(name) else get_spec(name)  # your own data: the path must exist
+            except (ConfigError, DataError) as exc:  # the name quoted as given: a line break in it made two lines
+                raise type(exc)(one_line(str(exc))) from None
         return dataclasses.replace(self, datasets=tuple(datasets))
 
     def with_settings(self, **settings) -> Study:
@@ -79,6 +97,15 @@ class Study:
             for step in self.steps
         )
         return dataclasses.replace(self, steps=steps)
+
+
+def refusal(text: str, source: str, table: tuple, key: str | None, problem: str) -> ConfigError:
+    """`study.toml:7: steps[1] code_size: 0: expected …`: the file, the line of `key` in `table` (() the top level,
+    ("steps", i) the i-th step, ("ray",) the [ray] table; the table's header when key is None), the key, the problem —
+    one line, cut in the middle if a quoted value would make it long (limits.one_line)."""
+    where = f"steps[{table[1] + 1}] " if table and table[0] == "steps" else f"{table[0]}." if table else ""
+    label = f"{where}{key}" if key is not None else where.strip(" .") or "study"
+    return ConfigError(one_line(f"{source}:{key_line(text, table, key)}: {label}: {problem}"))
 
 
 def step_cells(step: StudyStep, datasets: tuple[str, ...]) -> list[Cell]:
