@@ -8,6 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from aelab.data.description import described
+from aelab.data.registry import get_spec
+from aelab.errors import AelabError
 from aelab.fileio import atomic_write_text
 from aelab.models.registry import get_family
 
@@ -29,6 +31,8 @@ def metrics_table(final: dict) -> list[str]:
     lines = ["| metric | " + " | ".join(label for _, label in columns) + " |", "|---" * (len(columns) + 1) + "|"]
     for key, label, fmt in ROWS:
         if f"test_{key}" not in final:  # an MSE run (your own data) has no BCE, floor or PSNR
+            continue
+        if key.startswith("code_") and "test_elbo" in final:  # a VAE's code is no ReLU's: code_lines
             continue
         cells = [fmt.format(final[f"{prefix}_{key}"]) for prefix, _ in columns]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
@@ -53,11 +57,11 @@ def describe(config: dict, final: dict, seconds: float, n_epochs: int) -> list[s
     )
     l1 = f", L1 {c['l1']:g} on the code ({c['l1_reduction']} over the batch)" if c["l1"] else ""
     if "test_bce" not in final:
-        return mse_description(c, final, seconds, n_epochs, noise, l1)
+        return mse_description(c, final, seconds, n_epochs, noise + l1, subset_words(config))
     removable = final["test_bce_excess"] / final["test_bce"]
     lines = [
-        f"Model `{c['model']}` ({code_size(c)}) on `{c['dataset']}`, {n_epochs} epochs, batch {c['batch_size']}, "
-        f"seed {c['seed']}{noise}{l1}; trained in {seconds:.1f} s.",
+        f"Model `{c['model']}` ({code_size(c)}) on `{c['dataset']}`{subset_words(config)}, {epochs(n_epochs)}, "
+        f"batch {c['batch_size']}, seed {c['seed']}{noise}{l1}; trained in {seconds:.1f} s.",
         "",
         f"Final training loss {final['train_loss']:.4f}; test BCE {final['test_bce']:.4f}, of which "
         f"{final['test_bce_floor']:.4f} is the {described(config).value_word}' own entropy (no model can go below "
@@ -70,11 +74,43 @@ def describe(config: dict, final: dict, seconds: float, n_epochs: int) -> list[s
             f"(MSE {final['clean_test_mse']:.5f}) against {final['test_bce']:.4f} (MSE "
             f"{final['test_mse']:.5f}) on noisy ones."
         )
-    lines.append(
+    return lines + code_lines(final) + variational_lines(c, final)
+
+
+def code_lines(final: dict) -> list[str]:
+    """How sparse a ReLU code is; nothing for a VAE, whose code (the posterior mean) is not a ReLU's output and is
+    exactly zero only by accident."""
+    if "test_elbo" in final:
+        return []
+    return [
         f"{final['test_code_zero_fraction']:.1%} of the code entries on the test set are exactly zero "
         f"(mean activation {final['test_code_mean']:.3f})."
-    )
-    return lines + variational_lines(c, final)
+    ]
+
+
+def epochs(n: int) -> str:
+    return f"{n} epoch" + ("s" if n != 1 else "")
+
+
+def subset_words(config: dict) -> str:
+    """What part of the data set the run saw, when not all of it (--quick, --train-size, --test-size): a quick run's
+    numbers are not the data set's."""
+    c = config["config"]
+    if "data" in config:
+        total_train, total_test = config["data"]["split"]["n_train"], config["data"]["split"]["n_test"]
+    else:
+        try:
+            spec = get_spec(c["dataset"])
+        except AelabError:
+            return ""
+        total_train, total_test = spec.n_train, spec.n_test
+    word = described(config).sample_word + "s"
+    parts = []
+    if c.get("train_size") and c["train_size"] < total_train:
+        parts.append(f"a seeded subset of {c['train_size']:,} of its {total_train:,} training {word}")
+    if c.get("test_size") and c["test_size"] < total_test:
+        parts.append(f"the first {c['test_size']:,} of its {total_test:,} test {word}")
+    return f" ({' and '.join(parts)}: not the whole data set)" if parts else ""
 
 
 def variational_lines(c: dict, final: dict) -> list[str]:
@@ -94,17 +130,16 @@ def variational_lines(c: dict, final: dict) -> list[str]:
     ]
 
 
-def mse_description(c: dict, final: dict, seconds: float, n_epochs: int, noise: str, l1: str) -> list[str]:
+def mse_description(c: dict, final: dict, seconds: float, n_epochs: int, options: str, subset: str) -> list[str]:
     """The statements of a run trained with MSE on its linear output (your own data outside [0, 1])."""
     return [
-        f"Model `{c['model']}` (code size {c['code_size']}) on `{c['dataset']}`, {n_epochs} epochs, "
-        f"batch {c['batch_size']}, "
-        f"seed {c['seed']}{noise}{l1}, MSE on the linear output (scaling {c.get('scale')}); "
+        f"Model `{c['model']}` (code size {c['code_size']}) on `{c['dataset']}`{subset}, "
+        f"{epochs(n_epochs)}, batch {c['batch_size']}, "
+        f"seed {c['seed']}{options}, MSE on the linear output (scaling {c.get('scale')}); "
         f"trained in {seconds:.1f} s.",
         "",
         f"Final training loss {final['train_loss']:.4f}; test MSE {final['test_mse']:.5f}.",
-        f"{final['test_code_zero_fraction']:.1%} of the code entries on the test set are exactly zero "
-        f"(mean activation {final['test_code_mean']:.3f}).",
+        *code_lines(final),
     ]
 
 

@@ -1,0 +1,70 @@
+"""What a run's summary.md says (issue 28): a quick or subset run says it saw part of the data set; one epoch is not
+"1 epochs"; a VAE's summary leaves out "code entries exactly zero" (its code is no ReLU's output)."""
+
+from __future__ import annotations
+
+from aelab.runs.summary import write_summary
+
+FINAL = {
+    "train_loss": 0.2,
+    "test_bce": 0.1,
+    "test_bce_floor": 0.05,
+    "test_bce_excess": 0.05,
+    "test_mse": 0.02,
+    "test_psnr_db": 17.0,
+    "test_code_mean": 0.3,
+    "test_code_zero_fraction": 0.4,
+}
+VAE_FINAL = {
+    **FINAL,
+    "train_reconstruction": 150.0,
+    "train_kl": 5.0,
+    "test_elbo": 160.0,
+    "test_reconstruction": 155.0,
+    "test_kl": 5.0,
+    "test_kl_per_dim": [2.5, 2.5],
+    "test_active_dims": 2,
+}
+
+
+def config(model="shallow", **given) -> dict:
+    settings = {"model": model, "code_size": 2, "dataset": "mnist", "batch_size": 128, "seed": 0, "noise": None}
+    return {"config": {**settings, "l1": 0.0, "train_size": None, "test_size": None, **given}}
+
+
+def summary(tmp_path, run_config: dict, final: dict, n_epochs: int = 1) -> str:
+    epochs = [{"epoch": e + 1, "train_loss": 0.2, "test_loss": 0.1, "seconds": 1.0} for e in range(n_epochs)]
+    metrics = {"final": final, "seconds_training": 1.0, "epochs": epochs}
+    return write_summary(tmp_path / "summary.md", run_config, metrics, []).read_text()
+
+
+def test_a_quick_run_says_what_part_of_the_data_set_it_saw(tmp_path):
+    text = summary(tmp_path, config(train_size=2000, test_size=500), FINAL)
+    assert (
+        "on `mnist` (a seeded subset of 2,000 of its 60,000 training images and the first 500 of its 10,000 test "
+        "images: not the whole data set), 1 epoch," in text
+    )
+    whole = summary(tmp_path, config(), FINAL, n_epochs=3)
+    assert "on `mnist`, 3 epochs," in whole and "subset" not in whole
+
+
+def test_own_data_subsets_are_counted_against_its_own_split(tmp_path):
+    run_config = config(dataset="/data/beats.csv", train_size=100, scale="standard")
+    run_config["data"] = {
+        "split": {"method": "fraction", "test_fraction": 0.2, "seed": 0, "n_train": 800, "n_test": 200},
+        "identity": {"kind": "table", "path": "/data/beats.csv", "files": 1, "shape": [1000, 5], "sha256": "0" * 64},
+        "scaling": {"method": "standard"},
+        "loss": "mse",
+    }
+    run_config["description"] = {"kind": "table", "sample_shape": [5], "loss": "mse", "columns": list("abcde")}
+    final = {key: FINAL[key] for key in ("train_loss", "test_mse", "test_code_mean", "test_code_zero_fraction")}
+    assert "(a seeded subset of 100 of its 800 training rows: not the whole data set)" in summary(
+        tmp_path, run_config, final
+    )
+
+
+def test_a_vae_summary_says_nothing_of_zero_code_entries(tmp_path):
+    text = summary(tmp_path, config(model="vae", beta=1.0), VAE_FINAL)
+    assert "exactly zero" not in text and "code entries exactly 0" not in text and "mean code activation" not in text
+    assert "Test ELBO 160.00" in text
+    assert "exactly zero" in summary(tmp_path, config(), FINAL)
