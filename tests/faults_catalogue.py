@@ -309,6 +309,29 @@ FAULTS = [
         "test_grader.py::test_broken_files_each_give_one_line_naming_file_and_line_and_the_others_are_still_graded",
     ),
     (
+        "a file graded by `gradcheck --impl` that starts processes of its own (`subprocess.Popen(['sleep', '1000'])` "
+        "at import, a shell's `sleep 1000 &`), then returns or hangs",
+        "its grade, as if it had started nothing",
+        "nothing running: when the file's child process ends, normally or at its time-out, its whole process group "
+        "is killed (a process that calls `setsid` leaves the group: the grader is no security sandbox)",
+        "test_grader_trust.py::test_processes_a_submission_starts_die_with_its_grading",
+    ),
+    (
+        "Ctrl-C or SIGTERM during `aelab gradcheck --impl`",
+        "`aelab: interrupted: 2 of 2 file(s) not graded (SIGINT; no grades printed)`, exit 130 (143 for SIGTERM), "
+        "no traceback",
+        "nothing: every child's process group is killed and every temporary folder (`aelab-grade-*`) removed",
+        "test_grader_trust.py::test_a_signal_kills_every_child_and_leaves_one_line_and_no_temporary_folder",
+    ),
+    (
+        "a file graded by `gradcheck --impl` that writes 50 MB to stderr, then exits 1",
+        "`my.py: the process exited with code 1 before gradients returned (the last words; the last line of 52.4 MB "
+        "on stderr)`",
+        "the grader's memory: the child's stderr goes to a temporary file, of which only the last 64 KiB is read "
+        "(the grader's peak memory grows by less than 8 MiB)",
+        "test_grader_trust.py::test_a_submission_flooding_stderr_is_graded_from_its_last_line_without_holding_it",
+    ),
+    (
         "the same seed twice",
         "identical metrics (weights, batch order and noise all come from seeded generators)",
         "—",
@@ -326,6 +349,60 @@ FAULTS = [
         "`already done, skipped` for finished cells",
         "every finished cell; an interrupted one continues from its checkpoint",
         "test_run_study.py::test_a_study_runs_reports_skips_what_is_done_and_resumes_what_is_not",
+    ),
+    # hostile study files: one line, exit 2, nothing written; the dry run refuses what the run refuses
+    (
+        "a study file nested 3,000 deep (`a = [[[[…]]]]`, inline tables inside inline tables), or deeper than 16 "
+        "levels anywhere",
+        "`study.toml:1: nested 3,000 levels deep: expected at most 16` (was a 3,000-line RecursionError), exit 2",
+        "nothing written",
+        "test_study_trust.py::test_deep_nesting_is_one_line_not_a_traceback",
+    ),
+    (
+        "`aelab run STUDY --dry-run` on what the run refuses: a training or test subset larger than the data set, "
+        "an anomaly class it lacks, a model of 10¹² parameters, a conv `image_size` not divisible by 4, a step name "
+        "or grid value the file system refuses as a folder name (256 bytes, a `/`), `reproduce.json` as a step name",
+        "the same line from the dry run as from the run (one `preflight` for both), e.g. `study.toml:5: steps[1] "
+        "train_size: 65: expected at most 64 (the training set of tiny)`, exit 2 (the run used to refuse it after "
+        "making the study's folder, or crash)",
+        "nothing written by either",
+        "test_study_trust.py::test_the_dry_run_refuses_what_the_run_refuses",
+    ),
+    (
+        "`aelab run --out` with a NUL, a 256-byte name, a 5,000-byte path, or under a file; two `--datasets` paths "
+        "ending in the same name",
+        "`--out '…': 'nnn…': a name of 256 bytes: expected names of at most 255 bytes …`, exit 2 (under a file: "
+        "`… is a file: expected a folder path for the run's output`, exit 6), from the dry run and the run alike",
+        "nothing written; the file in the way untouched",
+        "test_study_trust.py::test_an_output_folder_the_file_system_refuses_is_refused_by_both",
+    ),
+    (
+        "a grid of 10⁶ cells (three settings of 100 values), or 12,000 cells over two steps or two `--datasets`",
+        "`steps[1]: a grid of 1,000,000 cells (100 code_size × 100 seed × 100 learning_rate): expected at most "
+        "10,000 per study (…)`, exit 2, before a single cell is made (was: a million lines printed, or planned)",
+        "nothing written",
+        "test_study_trust.py::test_a_grid_beyond_the_limit_is_one_line_with_its_product",
+    ),
+    (
+        "`--dry-run` of a plan of hundreds of run folders, or of a batched grid of thousands of cells",
+        "the first 20 run folders (a batched one with its first 8 cells), `… and N more runs (M cells)`, and the "
+        "totals in the first and last lines",
+        "nothing written",
+        "test_study_trust.py::test_a_long_dry_run_lists_its_first_runs_and_counts_the_rest",
+    ),
+    (
+        "hostile values in a study: `code_size = 10**400`, `epochs = 10**31`, `learning_rate = nan` or `-inf`, a "
+        "100,000-character data set name, a NUL in a path, a non-ASCII step name, bytes that are not UTF-8",
+        "one line of at most 1,000 characters, the value cut in the middle (`code_size: 99999…99999: expected a "
+        "whole number within TOML's 64 bits`), exit 2 (was an OverflowError or OSError traceback)",
+        "nothing written",
+        "test_study_trust.py::test_hostile_values_are_one_short_line",
+    ),
+    (
+        "random bytes, random text, or random steps whose settings hold values of any type (fuzzed with hypothesis)",
+        "a plan, or one line and exit 2; never a traceback",
+        "nothing written",
+        "test_study_trust.py::test_any_study_text_is_a_plan_or_one_line_exit_2",
     ),
     # your own data (--dataset PATH, issue 19): one line naming the file (and line, column or index), nothing written
     (
@@ -362,9 +439,45 @@ FAULTS = [
     ),
     (
         "a damaged entry in the decoded-image cache",
-        "nothing: the entry fails its SHA-256 and the folder is decoded afresh",
+        "nothing: the entry fails its seal and the folder is decoded afresh",
         "the data folder; the cache entry is replaced",
         "test_custom_data.py::test_the_decoded_cache_is_used_and_verified",
+    ),
+    (
+        "a poisoned decoded-image cache: an entry replaced with other pixels and its digest recomputed, a cache copied "
+        "from another user, a cache folder that is a link, another user's or open to others, an entry that is a link",
+        "nothing: the cache folder must be the user's alone (0700, not a link; an open one of the user's is made "
+        "private), entries are opened without following links and must be the user's, mode 0600, and sealed by "
+        "HMAC-SHA256 under a secret key kept in that folder; whatever fails is decoded afresh from the images",
+        "the data folder; what is trained on is always the decoding of the folder whose digest config.json records",
+        "test_cache_trust.py::test_a_forged_entry_with_its_digest_recomputed_is_never_trained_on",
+    ),
+    (
+        "data that would not fit: an .npz whose entry claims more than it holds, or 64 MiB of zeros in a 65 KB .npz "
+        "above the limit; a folder of large PNGs (a few kB each, 16 Mpixel decoded); one image of another size among "
+        "small ones; a table above the limit",
+        "`bomb.npz[x_train]: shape (4096, 4096) make 64 MiB as float32 rows: expected at most 16 MiB "
+        "(AELAB_MAX_DATA_BYTES=16M)`, `…/z.png: 6000×6000 pixels but …/a0.png has 8×8: expected one size …`, exit 3; "
+        "the default limit is a quarter of the machine's memory, AELAB_MAX_DATA_BYTES sets another",
+        "nothing decompressed, decoded or allocated: sizes come from headers and row counts first; tables stream into "
+        "float32 within 3× of their array (tracemalloc); benchmarks/bench_memory.py measures whole processes",
+        "test_data_memory.py::test_an_npz_bomb_is_refused_from_its_header_before_anything_is_decompressed",
+    ),
+    (
+        "a FIFO (named pipe), socket or device named like data (`beats.csv`), or a dangling symbolic link, given as "
+        "--dataset; a dangling link as --out; a file where a run folder is expected",
+        "`beats.csv: is a FIFO (named pipe): expected an image folder, …`, `gone.npy: is a symbolic link to …, which "
+        "does not exist: …`, `metrics.json: is a file: expected a run folder …` — never a hang, never \"File exists\" "
+        "or \"no such folder\" for what is there",
+        "nothing written",
+        "test_hostile_paths.py::test_a_fifo_named_like_a_table_is_refused_not_read",
+    ),
+    (
+        "`--resume` into a folder holding a finished run of another configuration (another --model, code size, …)",
+        "`…: holds a finished run of another configuration: model='shallow' (asked for 'deep'): expected --resume "
+        "with the options it was trained with; …`, exit 5 — that run's metrics are never reported as the result",
+        "the finished run, byte for byte",
+        "test_hostile_paths.py::test_resume_into_a_finished_run_of_another_model_is_refused_not_reported",
     ),
     (
         "an image folder changed since its decoded cache was made: a file touched, added, removed, renamed, or edited "
