@@ -10,7 +10,7 @@ fields is a constructor argument with the same default, except `dataset`, `train
 subset with `X[:n]`). Training is `aelab train`'s: the same seeded generators, model, engine and
 `Trainer`, so a fit on the same images gives the same weights bit for bit.
 
-How the scikit-learn conventions are kept, and where the issue asked for more:
+How the scikit-learn conventions are kept, and where aelab asks more of itself:
 - `__init__` stores every argument unchanged (so `get_params`, `clone` and `set_params` work; only a
   renamed value, engine "fused", is stored as today's "compiled", with a deprecation warning), then
   checks them by building a `TrainConfig` it does not keep: a typo in a name or a bad value is
@@ -67,8 +67,8 @@ OWN_WORDING = (
 )
 NOT_APPLICABLE = {  # scikit-learn check → why it does not apply; the contract test requires exactly these to fail
     "check_do_not_raise_errors_in_init_or_set_params": (
-        "bad settings are refused when the object is made or changed, with a close-match suggestion (issue 13 asks "
-        "for it)"
+        "bad settings are refused when the object is made or changed, with a close-match suggestion (a typo is "
+        "caught where it is made, not at fit)"
     ),
     "check_dtype_object": (
         "an object array is refused (one line: expected numbers) rather than converted: a column of Python objects "
@@ -302,7 +302,7 @@ def load(folder: str | os.PathLike, code_size: int | None = None, seed: int | No
     """
     run = read_run(folder, code_size, seed)
     with reading_saved():  # a run trained on a GPU loads on any machine (its device checked by name only)
-        estimator = Autoencoder(**{name: getattr(run.config, name) for name in PARAMETERS})
+        estimator = Autoencoder(**given_parameters(run.config))
     estimator.model_, estimator.config_ = run.model, run.config
     estimator.n_features_in_, estimator.sample_shape_ = run.model.n_features, (run.model.n_features,)
     estimator.history_, estimator.final_ = run.history, run.final
@@ -312,6 +312,18 @@ def load(folder: str | os.PathLike, code_size: int | None = None, seed: int | No
         estimator.sample_shape_ = tuple(run.data_record["sample_shape"])
     estimator.description_ = run.description  # what the data is: new samples checked, outputs given back, by it
     return estimator
+
+
+def given_parameters(config: TrainConfig) -> dict:
+    """The settings of a saved config that differ from what its model family resolves by itself: a loaded deep model
+    is `Autoencoder(model='deep', epochs=1)`, not one that seems to have asked for noise_factor=0.2 and l1=0.0 (the
+    family's own values, which it resolves again when refitted)."""
+    family = resolve(TrainConfig(model=config.model))
+    return {
+        name: getattr(config, name)
+        for name in PARAMETERS
+        if name == "model" or getattr(config, name) != getattr(family, name)
+    }
 
 
 def _parameter_docs() -> str:

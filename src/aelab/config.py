@@ -179,24 +179,62 @@ def _argument_type(parse):
     return convert
 
 
-def add_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
-    """Add one `--option` per field of dataclass `cls`, typed and with its help and default.
+# --help's sections, in this order: an option found in none goes under `rest` (add_arguments), the command's own.
+OPTION_GROUPS = (
+    (
+        "the model",
+        (
+            "model",
+            "code_size",
+            "code_sizes",
+            "hidden_sizes",
+            "noise",
+            "noise_factor",
+            "fixed_noise",
+            "l1",
+            "l1_reduction",
+            "beta",
+        ),
+    ),
+    ("the data", ("dataset", "train_size", "test_size", "classes", *DATA_OPTIONS)),
+    ("training", ("epochs", "batch_size", "learning_rate", "seed", "seeds", "train_with_test", "clean_epochs")),
+    ("where and how it computes", ("engine", "threads", "device", "deterministic")),
+)
+
+
+def option_group(parser: argparse.ArgumentParser, name: str, rest: str | None):
+    """The --help section of option `name` on `parser`, made the first time it is needed (the parser's own
+    "options" where it is in no section and `rest` is None)."""
+    title = next((title for title, names in OPTION_GROUPS if name in names), rest)
+    if title is None:
+        return parser
+    groups = parser.__dict__.setdefault("aelab_groups", {})
+    if title not in groups:
+        groups[title] = parser.add_argument_group(title)
+    return groups[title]
+
+
+def add_arguments(parser: argparse.ArgumentParser, cls: type, rest: str | None = None) -> None:
+    """Add one `--option` per field of dataclass `cls`, typed and with its help and default, each in its --help
+    section (OPTION_GROUPS; the others under `rest`), with its choices shown.
 
     A setting that suggests a close match (--model) or reads an old name (--engine fused) leaves its
-    choices to the config's check, which does both; argparse would refuse them first."""
+    choices to the config's check, which does both; argparse would refuse them first — so --help shows them
+    as the option's metavar."""
     for f in dataclasses.fields(cls):
+        group = option_group(parser, f.name, rest)
         annotation, default, flag = str(f.type), f.default, option_flag(f.name)
         help_text = f.metadata.get("help", "")
         if annotation == "bool":  # a flag: present → True; absent → the dataclass default
-            parser.add_argument(flag, dest=f.name, action="store_const", const=True, default=None, help=help_text)
+            group.add_argument(flag, dest=f.name, action="store_const", const=True, default=None, help=help_text)
             continue
         setting, choices, metavar = f.metadata.get("setting"), f.metadata.get("choices"), None
         if setting is not None and (setting.suggest or setting.renamed):
             choices = None  # the config's check refuses, with a suggestion, after reading an old name as today's
-            metavar = "{" + ",".join(setting.choices) + "}" if setting.renamed else None
+            metavar = "{" + ",".join(map(str, setting.choices)) + "}" if setting.choices else None
         shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
         parse = f.metadata.get("parse")
-        parser.add_argument(
+        group.add_argument(
             flag,
             dest=f.name,
             type=_argument_type(parse) if parse else _scalar_type(annotation),
@@ -335,9 +373,7 @@ class AnomalyConfig(JsonConfig):
 class ProbeConfig(JsonConfig):
     """How `aelab probe` measures what a code keeps: linear and kNN classifiers trained on the codes."""
 
-    neighbours: int = tasks.NEIGHBOURS.field(
-        help="k of the kNN probe (the issue's and the Fashion-MNIST benchmark's 5)"
-    )
+    neighbours: int = tasks.NEIGHBOURS.field(help="k of the kNN probe (5, as in the Fashion-MNIST benchmark)")
     max_iter: int = tasks.MAX_ITER.field()
     train_size: int | None = training.TRAIN_SIZE.field(
         help="fit the probes on a seeded random subset of this many training images (default: all 60,000)"

@@ -97,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
 def add_train_parser(sub) -> None:
     train = sub.add_parser("train", help="train one autoencoder and write its run folder")
     add_arguments(train, TrainConfig)
-    add_arguments(train, FigureConfig)
+    add_arguments(train, FigureConfig, rest="figures (they change what is drawn, not the model)")
     train.add_argument(
         "--out",
         default=None,

@@ -30,6 +30,11 @@ FILES = ["config.json", "anomaly.json", "histograms.png", "roc.png", "extremes.p
 FIGURE_METHODS = ("ae_sse", "pca", "knn_pixels", "knn_codes")  # the ROC panels' curves (BCE's is close to SSE's)
 
 
+def class_label(index: int, name: str) -> str:
+    """`3 (dress)` where the class has a name of its own; `3`, not `3 (3)`, where its name is its number."""
+    return str(index) if name == str(index) else f"{index} ({name})"
+
+
 def run_anomaly(
     config: AnomalyConfig,
     out: str | os.PathLike,
@@ -60,7 +65,7 @@ def run_anomaly(
             figures.append((normal, first))
             mean = entry["mean"]
             log(
-                f"class {normal} ({names[normal]}): AUROC "
+                f"class {class_label(normal, names[normal])}: AUROC "
                 + "  ".join(f"{title} {mean[m]['auroc']:.3f}" for m, title in run.methods.items())
                 + f"  ({entry['n_train']} training samples)"
             )
