@@ -51,3 +51,16 @@ def test_the_summary_gives_each_row_with_its_standard_deviation_and_no_unconfirm
     assert "| DCAE (convolutional autoencoder, reconstruction error) | 97.6 ± 0.7 | 98.3 ± 0.6 |" in text
     assert "| Soft-boundary Deep SVDD | 97.8 ± 0.7 |" in text
     assert "confirmed" not in text and "issue" not in text and "secondary" not in text
+
+
+def test_a_quick_run_says_it_is_a_smoke_test_before_the_published_rows():
+    result = {
+        "dataset": "mnist",
+        "model": "shallow",
+        "epochs": 1,
+        "config": {"train_size": 1000, "test_size": 2000},
+        "classes": [{"class": c, "mean": {"ae_sse": {"auroc": 0.9}}} for c in range(10)],
+    }
+    text = "\n".join(published_lines(result))
+    assert text.startswith("**This run used 1,000 training and 2,000 test samples and 1 epoch: a smoke test")
+    assert "smoke test" not in "\n".join(published_lines({**result, "config": {}}))

@@ -60,7 +60,7 @@ def describe(config: dict, final: dict, seconds: float, n_epochs: int) -> list[s
         return mse_description(c, final, seconds, n_epochs, noise + l1, subset_words(config))
     removable = final["test_bce_excess"] / final["test_bce"]
     lines = [
-        f"Model `{c['model']}` ({code_size(c)}) on `{c['dataset']}`{subset_words(config)}, {epochs(n_epochs)}, "
+        f"Model `{c['model']}` ({code_size(c)}) on `{c['dataset']}`{subset_words(config)}, {epoch_count(n_epochs)}, "
         f"batch {c['batch_size']}, seed {c['seed']}{noise}{l1}; trained in {seconds:.1f} s.",
         "",
         f"Final training loss {final['train_loss']:.4f}; test BCE {final['test_bce']:.4f}, of which "
@@ -88,7 +88,7 @@ def code_lines(final: dict) -> list[str]:
     ]
 
 
-def epochs(n: int) -> str:
+def epoch_count(n: int) -> str:
     return f"{n} epoch" + ("s" if n != 1 else "")
 
 
@@ -134,7 +134,7 @@ def mse_description(c: dict, final: dict, seconds: float, n_epochs: int, options
     """The statements of a run trained with MSE on its linear output (your own data outside [0, 1])."""
     return [
         f"Model `{c['model']}` (code size {c['code_size']}) on `{c['dataset']}`{subset}, "
-        f"{epochs(n_epochs)}, batch {c['batch_size']}, "
+        f"{epoch_count(n_epochs)}, batch {c['batch_size']}, "
         f"seed {c['seed']}{options}, MSE on the linear output (scaling {c.get('scale')}); "
         f"trained in {seconds:.1f} s.",
         "",

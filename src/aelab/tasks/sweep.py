@@ -25,6 +25,7 @@ from aelab.plots.sweep import curves_from_result, sweep_figure
 from aelab.runs.checkpointing import fit_resumable, restore_state
 from aelab.runs.folder import check_start, environment, mark_finished, run_dir, save_figure
 from aelab.runs.log import Log, stderr_log
+from aelab.runs.summary import epoch_count
 from aelab.tasks.pca import PCA, reconstruction_errors
 from aelab.tasks.recipe import seeded_generators, select
 from aelab.tasks.run_data import load_run_data, with_data_defaults
@@ -110,7 +111,7 @@ def write_sweep(
     log(
         f"training {len(model.code_sizes)} {config.model} autoencoders together (code sizes "
         f"{','.join(map(str, config.code_sizes))} × {config.seeds} seed(s)) on {config.dataset} "
-        f"({len(train_x)} {WORDS[kind][0]}s, from {data_source}), {config.epochs} epochs"
+        f"({len(train_x)} {WORDS[kind][0]}s, from {data_source}), {epoch_count(config.epochs)}"
     )
     epochs = train_together(trainer, config, train_x, test_x, log, out, resume)
     final = {"train": per_model_metrics(model, train_x), "test": per_model_metrics(model, test_x)}

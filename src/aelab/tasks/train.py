@@ -24,6 +24,7 @@ from aelab.runs.figures import check_figures, resolve_figures
 from aelab.runs.folder import check_start, environment, run_dir
 from aelab.runs.log import Log, stderr_log
 from aelab.runs.outputs import write_outputs
+from aelab.runs.summary import epoch_count
 from aelab.tasks.recipe import final_metrics, model_and_trainer, resolve, seeded_generators, select
 from aelab.tasks.run_data import load_run_data, with_data_defaults
 from aelab.train.trainer import EpochRecord, Trainer, history_as_dicts
@@ -104,7 +105,7 @@ def write_run(
     log(
         f"training {config.model} on {config.dataset} ({len(setup.train_x)} "
         f"{setup.data.description.sample_word}s, from "
-        f"{setup.data.source}), {config.epochs} epochs"
+        f"{setup.data.source}), {epoch_count(config.epochs)}"
     )
     history = fit_with_checkpoints(setup, config, out, quiet, log)
     metrics = {

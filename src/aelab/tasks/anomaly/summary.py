@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from aelab.config import AnomalyConfig
 from aelab.data.description import WORDS
+from aelab.runs.summary import epoch_count
 
 
 @dataclass(frozen=True)
@@ -112,7 +113,7 @@ def published_lines(result: dict) -> list[str]:
         ]
     ours = {e["class"]: e["mean"]["ae_sse"]["auroc"] * 100 for e in result["classes"]}
     classes = sorted(ours)
-    lines = [
+    lines = smoke_lines(result) + [
         "| method | " + " | ".join(map(str, classes)) + " | mean |",
         "|---" + "|---:" * (len(classes) + 1) + "|",
         f"| ours: {result['model']} autoencoder, SSE | "
@@ -140,6 +141,24 @@ def published_lines(result: dict) -> list[str]:
             + (f" ({', '.join(map(str, above))})." if above else ".")
         )
     return lines + [""]
+
+
+def smoke_lines(result: dict) -> list[str]:
+    """A run on part of the data (--quick, --train-size, --test-size) says so before it is set beside the published
+    numbers, which come from whole data sets and 150 epochs or more: such a run is a smoke test, not a measurement."""
+    config = result.get("config") or {}
+    parts = [
+        f"{config[key]:,} {what}"
+        for key, what in (("train_size", "training"), ("test_size", "test"))
+        if config.get(key)
+    ]
+    if not parts:
+        return []
+    return [
+        f"**This run used {' and '.join(parts)} samples and {epoch_count(result['epochs'])}: a smoke test, not a "
+        "measurement — its AUROCs are not comparable with the published ones below.**",
+        "",
+    ]
 
 
 def detection_lines(result: dict, config: AnomalyConfig) -> list[str]:
@@ -173,7 +192,7 @@ def summary_markdown(result: dict, config: AnomalyConfig) -> str:
     lines = [
         f"# One-class anomaly detection: {result['model']} autoencoders on {result['dataset']}",
         "",
-        f"For each normal class, an autoencoder (code size {result['code_size']}, {result['epochs']} epochs, "
+        f"For each normal class, an autoencoder (code size {result['code_size']}, {epoch_count(result['epochs'])}, "
         f"{n_seeds} seed(s)) is trained on that class's training {sample}s only; all {result['n_test']} test {sample}s "
         f"are scored and the other classes are the anomalies. Scores are higher for more anomalous {sample}s. "
         f"Baselines on the same data: PCA at code size {result['code_size']} (squared reconstruction error), the "

@@ -14,6 +14,7 @@ from aelab.fileio import atomic_write_json, atomic_write_text
 from aelab.plots.anomaly import extremes_figure, histograms_figure
 from aelab.runs.folder import mark_finished, save_figure
 from aelab.runs.log import Log
+from aelab.runs.summary import epoch_count
 from aelab.tasks.anomaly.data import AnomalyData, class_rows
 from aelab.tasks.anomaly.one_class import METHODS, N_EXTREMES, score_unlabelled
 
@@ -80,7 +81,8 @@ def summary_markdown(result: dict) -> str:
     lines = [
         f"# Anomaly scores: a {result['model']} autoencoder on {result['dataset']} (unlabelled)",
         "",
-        f"An autoencoder (code size {result['code_size']}, {result['epochs']} epochs, seed {result['seeds'][0]}) is "
+        f"An autoencoder (code size {result['code_size']}, {epoch_count(result['epochs'])}, "
+        f"seed {result['seeds'][0]}) is "
         f"trained on all {result['n_train']} training samples, taken as normal; each of the {result['n_test']} test "
         f"samples is scored by its {score} (higher = more anomalous).",
         "",
