@@ -32,6 +32,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -52,7 +53,7 @@ from aelab.runs.saved import SavedRun, read_run, save_run
 from aelab.tasks.anomaly.scores import reconstruction_scores
 from aelab.tasks.fit_dataset import fit_data
 from aelab.tasks.fit_options import HELP, FitOptions, fit_model
-from aelab.tasks.recipe import resolve
+from aelab.tasks.recipe import resolve, without_unused
 from aelab.train.metrics import reconstruction_metrics
 
 DATA_FIELDS = ("dataset", "train_size", "test_size")  # which data to load: in the API that is fit's X
@@ -98,6 +99,11 @@ def _check_settings(values: dict) -> tuple[TrainConfig, FitOptions]:
     options = FitOptions(**{k: v for k, v in values.items() if k in FIT_OPTIONS})
     config = TrainConfig(dataset=ARRAYS, **{k: v for k, v in values.items() if k in PARAMETERS})
     return resolve(config), options
+
+
+def warn_user(line: str) -> None:
+    """A setting that does nothing, said as a UserWarning from the caller's line (`fit`'s caller)."""
+    warnings.warn(line, UserWarning, stacklevel=4)
 
 
 def _current(values: dict) -> dict:
@@ -147,6 +153,7 @@ class Autoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         keep theirs: a pickled fitted estimator includes them.
         """
         config, options = _check_settings(self.get_params(deep=False))
+        config = without_unused(config, lambda name, value: f"{name}={value!r}", warn_user)
         if y is not None and np.asarray(y).ndim > 1:
             raise InputError(
                 f"y: shape {np.asarray(y).shape}: fit takes no targets (an autoencoder's target is X): "

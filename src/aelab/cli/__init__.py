@@ -9,17 +9,25 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 
 from aelab.cli.commands import COMMANDS, ray_settings  # noqa: F401 (ray_settings: read by the tests of --ray)
 from aelab.cli.parser import build_parser
 from aelab.errors import AelabError
 
 
+def one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """`aelab: warning: …` on stderr, not Python's file:line: Category: … with the source line under it."""
+    print(f"aelab: warning: {message}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return COMMANDS[args.command](args)
+        with warnings.catch_warnings():  # a warning is one line on the command line, as an error is
+            warnings.showwarning = one_line_warning
+            return COMMANDS[args.command](args)
     except AelabError as exc:
         print(f"aelab: error: {exc}", file=sys.stderr)
         return exc.exit_code

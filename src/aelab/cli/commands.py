@@ -11,7 +11,7 @@ from aelab.devices import PLACEMENT_KEYS
 def cmd_train(args: argparse.Namespace) -> int:
     from aelab.tasks.train import train_run
 
-    config = without_unused(from_arguments(TrainConfig, args, **quick_overrides(args)))
+    config = without_unused_options(from_arguments(TrainConfig, args, **quick_overrides(args)))
     figures = from_arguments(FigureConfig, args)
     args.out = args.out or default_out(config, args.quick)
     metrics = train_run(
@@ -36,27 +36,19 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def without_unused(config: TrainConfig) -> TrainConfig:
-    """`config` with the settings its model family does not use put back to their defaults, each given one said on
-    stderr: `--code-size 8` with conv (its code is fixed by the architecture) or `--hidden-sizes` with shallow would
-    otherwise be accepted silently and recorded in config.json as if they had shaped the model."""
-    import dataclasses
+def option_named(name: str, value) -> str:
+    """A setting as the command line spells it: `--code-size 8`, `--hidden-sizes 256,128`."""
+    shown = ",".join(map(str, value)) if isinstance(value, tuple) else value
+    return f"--{name.replace('_', '-')} {shown}"
+
+
+def without_unused_options(config):
+    """The options the model family does not use, said on stderr and put back to their defaults (recipe.py)."""
     import sys
 
-    from aelab.models.registry import get_family
+    from aelab.tasks.recipe import without_unused
 
-    family, defaults = get_family(config.model), {f.name: f.default for f in dataclasses.fields(TrainConfig)}
-    unused = {
-        "code_size": ("--code-size", not family.uses_code_size, "its code is fixed by the architecture"),
-        "hidden_sizes": ("--hidden-sizes", not family.uses_hidden_sizes, "it has no hidden layers to size"),
-    }
-    for name, (option, ignored, why) in unused.items():
-        value = getattr(config, name)
-        if ignored and value != defaults[name]:
-            shown = ",".join(map(str, value)) if isinstance(value, tuple) else value
-            print(f"aelab: warning: {option} {shown} does nothing with --model {config.model} ({why})", file=sys.stderr)
-            config = dataclasses.replace(config, **{name: defaults[name]})
-    return config
+    return without_unused(config, option_named, lambda line: print(f"aelab: warning: {line}", file=sys.stderr))
 
 
 def default_out(config: TrainConfig, quick: bool) -> str:
@@ -82,7 +74,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from aelab.tasks.sweep import run_sweep
     from aelab.tasks.sweep_summary import format_table
 
-    config = from_arguments(SweepConfig, args, **quick_overrides(args))
+    config = without_unused_options(from_arguments(SweepConfig, args, **quick_overrides(args)))
     result = run_sweep(
         config,
         args.out,
@@ -220,7 +212,7 @@ def cmd_anomaly(args: argparse.Namespace) -> int:
     from aelab.tasks.anomaly.run import format_result, run_anomaly
 
     quick = {k: v for k, v in ANOMALY_QUICK.items() if getattr(args, k) is None} if args.quick else {}
-    config = from_arguments(AnomalyConfig, args, **quick)
+    config = without_unused_options(from_arguments(AnomalyConfig, args, **quick))
     result = run_anomaly(
         config, args.out, data_dir=args.data_dir, quiet=args.quiet, force=args.force, **quiet_log(args)
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from aelab.studies.cluster import RaySettings
 from aelab.studies.kinds import KINDS
 from aelab.studies.limits import cells_problem, expected_path, one_line, path_problem, shown
 from aelab.studies.toml_lines import key_line
+from aelab.tasks.recipe import without_unused
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,15 @@ def refusal(text: str, source: str, table: tuple, key: str | None, problem: str)
     return ConfigError(one_line(f"{source}:{key_line(text, table, key)}: {label}: {problem}"))
 
 
+def setting_named(name: str, value) -> str:
+    return f"{name} = {value!r}" if not isinstance(value, tuple) else f"{name} = {list(value)!r}"
+
+
+def step_warning(step: str):
+    """Say a setting a step's model does not use, once per step and setting however often its cells are made."""
+    return lambda line: warnings.warn(f"step {step!r}: {line}", UserWarning, stacklevel=2)
+
+
 def step_cells(step: StudyStep, datasets: tuple[str, ...]) -> list[Cell]:
     kind = KINDS[step.kind]
     if kind.config is None:
@@ -118,7 +129,7 @@ def step_cells(step: StudyStep, datasets: tuple[str, ...]) -> list[Cell]:
         for values in itertools.product(*(v for _, v in step.settings)):
             settings = dict(zip((k for k, _ in step.settings), values))
             extra = {"dataset": dataset} if kind.per_dataset else {}
-            config = kind.config(**extra, **settings)
+            config = without_unused(kind.config(**extra, **settings), setting_named, step_warning(step.name))
             if kind.per_dataset:
                 check_options_apply(config)  # own-data options only with a PATH; names the setting
             cells.append(Cell(step.name, step.kind, dataset, config, tuple((k, settings[k]) for k in grid)))

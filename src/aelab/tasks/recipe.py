@@ -27,6 +27,24 @@ from aelab.train.trainer import EpochRecord, Trainer
 from aelab.train.vae_metrics import variational_metrics
 
 STREAMS = ("init", "order", "subset", "noise", "test_noise")
+UNUSED = (  # a setting, the family's flag for it, and why it does nothing where the flag is off
+    ("code_size", "uses_code_size", "its code is fixed by the architecture"),
+    ("hidden_sizes", "uses_hidden_sizes", "it has no hidden layers to size"),
+)
+
+
+def without_unused(config, named, warn):
+    """`config` with the settings its model family does not use put back to their defaults, each said once through
+    `warn`: a code size given to `conv` (its code is fixed by the architecture) or hidden sizes to `shallow` would
+    otherwise be accepted silently and recorded in config.json as if they had shaped the model. `named(setting,
+    value)` says a setting as the door the user came through spells it (`--code-size 8`, `code_size=8`)."""
+    family, defaults = get_family(config.model), {f.name: f.default for f in dataclasses.fields(config)}
+    for name, uses, why in UNUSED:
+        value = getattr(config, name, None)
+        if name in defaults and not getattr(family, uses) and value != defaults[name]:
+            warn(f"{named(name, value)} does nothing with {named('model', config.model)} ({why}): left at its default")
+            config = dataclasses.replace(config, **{name: defaults[name]})
+    return config
 
 
 def resolve(config: TrainConfig) -> TrainConfig:
