@@ -68,3 +68,15 @@ def test_a_vae_summary_says_nothing_of_zero_code_entries(tmp_path):
     assert "exactly zero" not in text and "code entries exactly 0" not in text and "mean code activation" not in text
     assert "Test ELBO 160.00" in text
     assert "exactly zero" in summary(tmp_path, config(), FINAL)
+
+
+def test_the_probe_table_tells_a_sweeps_seeds_apart():
+    from aelab.tasks.probe.summary import format_probes
+
+    rows = [
+        {"features": "codes", "code_size": 8, "seed": seed, "test_bce": 0.1, "linear": 0.8, "knn": 0.85}
+        for seed in (0, 1)
+    ] + [{"features": "pixels", "code_size": 784, "linear": 0.84, "knn": 0.85}]
+    lines = format_probes([{"folder": "runs/sweep", "rows": rows}]).splitlines()
+    assert lines[0].split()[:5] == ["folder", "features", "code", "seed", "test"]
+    assert [line.split()[3] for line in lines[1:4]] == ["0", "1", "–"]

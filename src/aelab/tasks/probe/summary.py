@@ -16,13 +16,15 @@ SECTION = PROBES
 
 
 def format_probes(results: list[dict]) -> str:
-    """Every row of every folder as plain text: features, code size, test BCE, linear and kNN accuracy."""
-    lines = [f"{'folder':<28} {'features':<8} {'code':>5} {'test BCE':>9} {'linear':>7} {'kNN':>7}"]
+    """Every row of every folder as plain text: features, code size, seed (a sweep's models differ by it), test BCE,
+    linear and kNN accuracy."""
+    lines = [f"{'folder':<28} {'features':<8} {'code':>5} {'seed':>4} {'test BCE':>9} {'linear':>7} {'kNN':>7}"]
     for result in results:
         for row in result["rows"]:
             bce = f"{row['test_bce']:.4f}" if row.get("test_bce") is not None else "–"
+            seed = row.get("seed", "–")
             lines.append(
-                f"{result['folder'][-28:]:<28} {row['features']:<8} {row['code_size']:>5} {bce:>9} "
+                f"{result['folder'][-28:]:<28} {row['features']:<8} {row['code_size']:>5} {seed:>4} {bce:>9} "
                 f"{row['linear']:>7.3f} {row['knn']:>7.3f}"
             )
     for result in results:
