@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from explorer_runs import page_data
 
 from aelab.explorer import EXPLORER_HTML
 from aelab.runs.saved import read_run
@@ -58,6 +57,7 @@ class Visit:
 
     def click_at(self, selector: str, fx: float, fy: float = 0.5) -> tuple[float, float]:
         """Click at a fraction of an element's box, as a person would; returns where, in the element's CSS pixels."""
+        self.page.locator(selector).scroll_into_view_if_needed()  # a unit's slider may be scrolled out of its list
         box = self.page.locator(selector).bounding_box()
         self.page.mouse.click(box["x"] + fx * box["width"], box["y"] + fy * box["height"])
         return fx * box["width"], fy * box["height"]
@@ -104,12 +104,77 @@ def assert_drawing_matches_pytorch(visit: Visit) -> dict:
     return state
 
 
+BARS = (90, 560)  # the code bars' canvas: its own rows and columns (page.py)
+BAR_BLUE, ZERO_LINE, GRID_LINE = (31, 95, 191), (31, 36, 48), (223, 227, 234)
+CONTROLS = "input, select, textarea, button, [role=button], [tabindex]"  # whatever a person can operate or focus
+
+
+def bar_axis(visit: Visit) -> tuple[np.ndarray, np.ndarray]:
+    """The code bars' tick values as the page prints them beside the canvas, and the canvas row each label is
+    centred on (its CSS pixels are the canvas' rows: 90 rows in 90 pixels, under a 1-pixel border)."""
+    labels = visit.page.evaluate(
+        """() => { const canvas = document.querySelector("#bars").getBoundingClientRect();
+        return Array.from(document.querySelectorAll("#bars-axis .tick"), tick => {
+            const box = tick.getBoundingClientRect();
+            return [tick.textContent, box.top + box.height / 2 - canvas.top - 1]; }); }"""
+    )
+    return np.array([float(text) for text, _ in labels]), np.floor([y for _, y in labels]).astype(int)
+
+
 def assert_bars_show(visit: Visit, code: np.ndarray) -> None:
-    """The code bars: unit j's bar, in the middle of its slot, is as tall as its value on the scale of the largest."""
-    pixels = visit.red("#bars").reshape(90, 560, 4)[:, :, :3]  # the canvas' own size (page.py)
-    scale = max(page_data(visit.folder)["unit_max"])
-    slot = 560 / len(code)
+    """The code bars on their printed axis: each tick's grid line at its label's row, the zero line across the canvas,
+    and unit j's bar, in the middle of its slot, running from the zero line to its value's row (clamped to the axis)."""
+    pixels = visit.red("#bars").reshape(*BARS, 4)[:, :, :3]
+    values, rows = bar_axis(visit)
+
+    def row(v: float) -> float:
+        return float(np.interp(np.clip(v, values[0], values[-1]), values, rows))
+
+    zero = round(row(0.0))
+    assert (pixels[zero] == ZERO_LINE).all(axis=1).mean() > 0.99  # a line at zero, over the bars
+    for r in rows[rows != zero]:
+        assert (pixels[r, 0] == GRID_LINE).all(), r  # column 0: before the first bar
+    slot = BARS[1] / len(code)
     for j, value in enumerate(code):
-        column = pixels[:, int(j * slot + slot / 2)]
-        blue = (column == (31, 95, 191)).all(axis=1).sum()
-        assert abs(blue - min(1, value / scale) * 88) <= 1.5, (j, value, blue)
+        blue = np.flatnonzero((pixels[:, int((j + 0.5) * slot)] == BAR_BLUE).all(axis=1))
+        end = round(row(value))
+        expected = np.arange(end, zero) if end < zero else np.arange(zero + 1, end + 1)
+        assert abs(len(blue) - len(expected)) <= 1, (j, value, blue, expected)
+        assert len(blue) < 2 or abs(blue.mean() - expected.mean()) <= 1, (j, value)  # on the side of zero it is on
+
+
+def control_names(visit: Visit) -> dict[str, tuple[str, str]]:
+    """Every control the page shows (CONTROLS, less those hidden), as Chromium's accessibility tree names it:
+    a description of the element → (role, accessible name)."""
+    session = visit.context.new_cdp_session(visit.page)
+    root = session.send("DOM.getDocument", {"depth": 0})["root"]["nodeId"]
+    found = {}
+    for node in session.send("DOM.querySelectorAll", {"nodeId": root, "selector": CONTROLS})["nodeIds"]:
+        (ax, *_) = session.send("Accessibility.getPartialAXTree", {"nodeId": node, "fetchRelatives": False})["nodes"]
+        if ax.get("ignored"):  # hidden (a colour image's clear button, a 2-D code's directions)
+            continue
+        element = session.send("DOM.describeNode", {"nodeId": node})["node"]
+        attributes = dict(zip(element["attributes"][::2], element["attributes"][1::2]))
+        label = " ".join(
+            f"{k}={v}" for k, v in attributes.items() if k in ("id", "type", "class") or k.startswith("data-")
+        )
+        found[f"<{element['localName']} {label}> #{node}"] = (ax["role"]["value"], ax.get("name", {}).get("value", ""))
+    session.detach()
+    return found
+
+
+def readout(visit: Visit, selector: str) -> str:
+    """The value a slider's readout shows beside it."""
+    return visit.page.evaluate(
+        "s => document.querySelector(s).parentElement.querySelector('.readout').textContent", selector
+    )
+
+
+def assert_readout_shows(visit: Visit, selector: str) -> str:
+    """The slider's readout is the value it is set to, to the readout's digits (and the half step the input rounds a
+    value it follows to), and it is what a screen reader says of it."""
+    text, value = readout(visit, selector), float(visit.page.locator(selector).input_value())
+    digits, step = len(text.partition(".")[2]), float(visit.page.get_attribute(selector, "step"))
+    assert abs(float(text) - value) <= 0.5 * 10**-digits + 0.5 * step + 1e-12, (selector, text, value)
+    assert visit.page.get_attribute(selector, "aria-valuetext") == text
+    return text

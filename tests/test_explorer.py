@@ -8,6 +8,7 @@ import functools
 import hashlib
 import json
 import re
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -19,9 +20,18 @@ from torch import nn
 
 import aelab
 from aelab.cli import main
+from aelab.config import TrainConfig
 from aelab.errors import ConfigError
 from aelab.explorer import EXPLORER_HTML, explore
-from aelab.explorer.content import SLIDER_SIGMAS, THUMBNAILS_PER_CLASS, principal_directions, thumbnail_indices
+from aelab.explorer.command import page_title
+from aelab.explorer.content import (
+    MAX_UNIT_SLIDERS,
+    SLIDER_SIGMAS,
+    THUMBNAILS_PER_CLASS,
+    principal_directions,
+    slider_units,
+    thumbnail_indices,
+)
 from aelab.explorer.export import export_model
 from aelab.explorer.page import data_block, explorer_page
 from aelab.models.dense import DenseAutoencoder
@@ -231,8 +241,38 @@ def test_principal_directions_are_orthonormal_and_span_three_deviations():
     assert still["ranges"][0] == 1.0 and still["explained"][0] == 0.0
 
 
+def test_a_wide_code_gets_sliders_for_the_units_that_vary_most_a_narrow_one_for_every_unit():
+    rng = np.random.default_rng(0)
+    wide = rng.normal(size=(300, 2048)) * rng.gamma(1.0, size=2048)  # each unit its own spread
+    wide[:, rng.choice(2048, 500, replace=False)] = 0.0  # dead units, as a ReLU conv code has
+    shown = slider_units(wide.astype(np.float32))
+    variance = wide.var(axis=0)
+    assert MAX_UNIT_SLIDERS == 32 and len(shown) == 32 and shown == sorted(shown)
+    assert variance[shown].min() > np.delete(variance, shown).max()  # the 32 that vary most, in unit order
+    assert slider_units(rng.normal(size=(50, 32))) == list(range(32))  # up to 32 units: every one
+    assert slider_units(np.zeros((10, 40))) == list(range(32))  # all alike (dead): the first ones
+
+
+@pytest.mark.parametrize(
+    "dataset, record, shown, title",
+    [
+        ("mnist", None, None, "deep on mnist"),
+        ("fashion-mnist", None, None, "deep on fashion-mnist"),
+        ("fashion-mnist", None, "fashion-mnist", "deep on fashion-mnist"),  # its own test images, named once
+        ("/data/beats.npz", {"identity": {"path": "/data/beats.npz"}}, None, "deep on beats.npz"),
+        ("shapes/", {"identity": {"path": "/home/me/shapes"}}, None, "deep on shapes"),  # the folder's name
+        ("arrays", {"identity": {"path": "arrays"}}, None, "deep on arrays"),
+        ("arrays", {"identity": {"path": "arrays"}}, "mnist", "deep on arrays (test images of mnist)"),
+    ],
+)
+def test_the_title_names_the_data_a_built_in_set_by_name_your_own_by_file_or_folder(dataset, record, shown, title):
+    run = SimpleNamespace(config=TrainConfig(dataset=dataset, model="deep"), data_record=record)
+    assert page_title(run, shown) == f"aelab explorer: {title}"
+
+
 def test_explore_writes_one_page_under_5_mb_with_the_runs_model_and_test_images(deep_run, real_data_dir):
     page = deep_run / EXPLORER_HTML
+    assert "<title>aelab explorer: deep on mnist</title>" in page.read_text(encoding="utf-8")
     assert 500_000 < page.stat().st_size < 5 * 2**20  # the study's deep model (784 → 128 → 32 → 128 → 784)
     data = page_data(deep_run)
     model = read_run(deep_run).model
@@ -294,6 +334,7 @@ def test_a_model_fitted_on_arrays_shows_the_samples_its_folder_keeps_or_a_data_s
     kept = np.load(tmp_path / "fitted" / "test_samples.npy")  # the arrays cannot be read again: the folder keeps some
     assert main(["explore", str(tmp_path / "fitted")]) == 0
     assert len(floats(page_data(tmp_path / "fitted")["points"]["codes"])) == 2 * len(kept)
+    assert "<title>aelab explorer: shallow on arrays</title>" in (tmp_path / "fitted" / EXPLORER_HTML).read_text()
     (tmp_path / "fitted" / "test_samples.npy").unlink()
     assert main(["explore", str(tmp_path / "fitted")]) == 2
     assert "fitted on arrays from Python and saved without test samples: expected --dataset NAME" in (
@@ -301,6 +342,10 @@ def test_a_model_fitted_on_arrays_shows_the_samples_its_folder_keeps_or_a_data_s
     )
     assert main(["explore", str(tmp_path / "fitted"), "--dataset", "mnist", "--data-dir", str(real_data_dir)]) == 0
     data = page_data(tmp_path / "fitted")
+    assert (data["meta"]["dataset"], data["meta"]["shown_dataset"]) == ("arrays", "mnist")
+    assert "<title>aelab explorer: shallow on arrays (test images of mnist)</title>" in (
+        (tmp_path / "fitted" / EXPLORER_HTML).read_text()
+    )
     codes = floats(data["points"]["codes"]).reshape(-1, 2)  # a 2-D code: the scatter's points are the test codes
     assert len(codes) == 2000 and data["points"]["labels"] == mnist.test_labels[:2000].tolist()
 

@@ -20,8 +20,12 @@ from browser_pages import (
     Visit,
     assert_bars_show,
     assert_drawing_matches_pytorch,
+    assert_readout_shows,
+    bar_axis,
+    control_names,
     decoded,
     painted,
+    readout,
     reconstruct,
 )
 from explorer_runs import page_data, trained_run
@@ -137,6 +141,61 @@ def test_sliders_move_the_code_along_a_principal_direction_or_one_unit(browser, 
     visit.assert_quiet()
 
 
+def test_the_code_bars_stand_on_a_printed_axis_and_read_out_each_bars_value(browser, deep):
+    visit = Visit(browser, deep)
+    data = page_data(deep)
+    values, rows = bar_axis(visit)
+    step = values[1] - values[0]
+    assert len(values) >= 3 and np.allclose(np.diff(values), step) and np.all(np.diff(rows) < 0)  # evenly, upwards
+    assert round(step / 10 ** np.floor(np.log10(step)), 9) in (1, 2, 5)  # steps of 1, 2 or 5 × 10^k
+    assert values[0] == 0 and values[-1] >= max(data["unit_max"]) > values[-1] - step  # 0 … the test codes' largest
+    visit.page.click('.thumb[data-index="9"]')
+    code = assert_drawing_matches_pytorch(visit)["code"]
+    assert_bars_show(visit, code)  # ReLU codes: every bar up from the zero line at the bottom
+    box = visit.page.locator("#bars").bounding_box()
+    visit.page.mouse.move(box["x"] + 1 + (box["width"] - 2) * (5.5 / len(code)), box["y"] + box["height"] / 2)
+    title = visit.page.get_attribute("#bars", "title")
+    assert title == visit.page.text_content("#bars-value") and title.startswith("unit 5: ")
+    assert float(title.split(": ")[1]) == pytest.approx(code[5], rel=1e-3, abs=1e-6)  # its value, hovered
+    visit.page.focus("#bars")
+    visit.page.keyboard.press("ArrowRight")  # the keyboard steps from the last read bar to the next
+    assert visit.page.text_content("#bars-value").startswith("unit 6: ")
+    visit.page.keyboard.press("End")
+    last = visit.page.text_content("#bars-value")
+    assert last.startswith(f"unit {len(code) - 1}: ")
+    assert float(last.split(": ")[1]) == pytest.approx(code[-1], rel=1e-3, abs=1e-6)
+    visit.assert_quiet()
+
+
+def test_every_control_is_named_and_every_slider_reads_out_the_value_it_is_set_to(browser, deep):
+    visit = Visit(browser, deep)
+    names = control_names(visit)  # Chromium's own accessibility tree: what a screen reader says
+    assert not [element for element, (role, name) in names.items() if not name.strip()]
+    sliders = {name for role, name in names.values() if role == "slider"}
+    assert {"unit 0", "unit 31", "t"} <= sliders and any(name.startswith("direction 1 (") for name in sliders)
+    assert (
+        [role for role, _ in names.values()].count("slider")
+        == visit.page.locator("input[type=range]").count()
+        == 32 + 4 + 1
+    )  # units, directions, t
+    assert {"clear", "undo", "use the drawing's code"} <= {name for role, name in names.values() if role == "button"}
+    for selector in ('input[data-unit="3"]', 'input[data-direction="0"]', "#interp-t"):
+        assert_readout_shows(visit, selector)  # from the start
+    unit, direction = readout(visit, 'input[data-unit="3"]'), readout(visit, 'input[data-direction="0"]')
+    visit.click_at('input[data-unit="3"]', 0.95)
+    assert readout(visit, 'input[data-unit="3"]') != unit and readout(visit, 'input[data-direction="0"]') != direction
+    for selector in ('input[data-unit="3"]', 'input[data-direction="0"]'):
+        assert_readout_shows(visit, selector)  # the moved slider, and one that followed the point
+    code, text = visit.state("space")["code"], readout(visit, 'input[data-unit="4"]')  # one that did not move
+    assert abs(float(text) - code[4]) <= 0.5 * 10 ** -len(text.partition(".")[2]) + 1e-9  # the code's own value
+    visit.page.focus("#interp-t")
+    visit.page.keyboard.press("End")
+    assert assert_readout_shows(visit, "#interp-t") == "1.00"
+    visit.page.keyboard.press("Home")
+    assert assert_readout_shows(visit, "#interp-t") == "0.00"
+    visit.assert_quiet()
+
+
 def test_two_picked_images_interpolate_through_their_codes(browser, deep, mnist_test):
     visit = Visit(browser, deep)
     indices = page_data(deep)["thumbnails"]["indices"]
@@ -179,6 +238,7 @@ def test_a_denoisers_noise_slider_corrupts_the_drawing_it_feeds_the_model(browse
     run = trained_run(tmp_path_factory, "denoising", model="denoising")
     explore(run)
     visit = Visit(browser, run)
+    assert not [name for role, name in control_names(visit).values() if not name.strip()]  # "new noise" too
     visit.page.click('.thumb[data-index="7"]')
     noisy = assert_drawing_matches_pytorch(visit)
     drawing = visit.red("#pad")[:, 0]
@@ -188,6 +248,7 @@ def test_a_denoisers_noise_slider_corrupts_the_drawing_it_feeds_the_model(browse
     clean = assert_drawing_matches_pytorch(visit)
     assert np.array_equal(painted(clean["input"]), drawing)
     visit.page.keyboard.press("End")  # level 1
+    assert assert_readout_shows(visit, "#noise") == "1.00"
     heavy = assert_drawing_matches_pytorch(visit)
     assert np.abs(heavy["input"] - clean["input"]).mean() > np.abs(noisy["input"] - clean["input"]).mean() > 0.01
     visit.page.click("#new-noise")

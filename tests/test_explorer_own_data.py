@@ -82,6 +82,17 @@ def test_rgb_images_are_picked_not_drawn_shown_in_colour_and_reconstructed_as_py
     visit.assert_quiet()
 
 
+def test_the_title_and_header_name_your_own_data_by_its_folder_or_file(rgb_run, signal_run, table_run):
+    for folder, title in (
+        (rgb_run, "conv-denoising on squares"),  # a folder of PNGs
+        (signal_run[0], "deep on beats.npz"),
+        (table_run, "deep on plant.csv"),
+    ):
+        page = (folder / EXPLORER_HTML).read_text(encoding="utf-8")
+        assert f"<title>aelab explorer: {title}</title>" in page and str(folder.parent) not in page.split("<body>")[0]
+        assert page_data(folder)["meta"]["dataset"] == title.split(" on ")[1]  # the page's own header says it too
+
+
 @pytest.fixture(scope="module")
 def signal_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("signals")

@@ -90,13 +90,32 @@ def page_name(run: SavedRun) -> str:
     return EXPLORER_HTML if run.member is None else "explorer-code{}-seed{}.html".format(*run.member)
 
 
-def page_data(run: SavedRun, test: TestImages, run_label: str) -> dict:
+def data_name(run: SavedRun) -> str:
+    """What the run was trained on, as its page names it: a built-in data set by its name (mnist), your own data by
+    its file's or folder's name (beats.npz, squares: the whole path is in config.json and in the run's summary),
+    arrays fitted in Python as "arrays"."""
+    if run.config.dataset == ARRAYS:
+        return ARRAYS
+    if run.data_record is None:
+        return run.config.dataset
+    return Path(run.data_record.get("identity", {}).get("path", run.config.dataset)).name
+
+
+def page_title(run: SavedRun, dataset: str | None) -> str:
+    """The page's <title>: the family and its data, and the data set whose test images it shows where that is
+    another (`--dataset NAME`)."""
+    shown = f" (test images of {dataset})" if dataset and dataset != data_name(run) else ""
+    return f"aelab explorer: {run.config.model} on {data_name(run)}{shown}"
+
+
+def page_data(run: SavedRun, test: TestImages, run_label: str, dataset: str | None = None) -> dict:
     """Everything the page needs, as JSON: the model's layers, what it is, and what to show."""
     config = run.config
     model = export_model(run.model, config.loss)
     meta = {
         "family": config.model,
-        "dataset": config.dataset,
+        "dataset": data_name(run),
+        "shown_dataset": dataset if dataset and dataset != data_name(run) else None,
         "code_size": run.model.code_size,
         "layers": widths(model),
         "run": run_label,
@@ -123,8 +142,7 @@ def explore(
         own = run.data_record is not None and dataset is None  # your own data: its test split, as trained
         test = own_test_samples(run, locked, data_dir) if own else run_test_images(run.config, data_dir, dataset)
         label = str(folder) if run.member is None else "{} (code size {}, seed {})".format(folder, *run.member)
-        data = page_data(run, test, label)
-        page = explorer_page(data, f"aelab explorer: {run.config.model} on {run.config.dataset}")
+        page = explorer_page(page_data(run, test, label, dataset), page_title(run, dataset))
         size = len(page.encode("utf-8"))
         if size > MAX_PAGE_BYTES:
             raise OutputError(

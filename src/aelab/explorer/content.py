@@ -26,6 +26,7 @@ THUMBNAILS_PER_CLASS = 4  # enough to see each class's variety, few enough to fi
 THUMBNAILS_UNLABELLED = 40
 MAX_CODES = 2000  # test codes in the 2-D scatter and behind the principal directions
 MAX_DIRECTIONS = 4  # principal-direction sliders for a code wider than 2
+MAX_UNIT_SLIDERS = 32  # one slider per unit up to this; a wider (convolutional) code gets the units that vary most
 SLIDER_SIGMAS = 3.0  # a principal-direction slider spans ±3 standard deviations of the codes along it
 SIGNAL_VIEW = (120, 240)  # (height, width) of the canvases that plot a 1-D sample
 
@@ -91,6 +92,19 @@ def principal_directions(codes: np.ndarray) -> dict:
         "ranges": [float(r) if r > 0 else 1.0 for r in spread],
         "explained": (pca.explained_variance_ / total if total > 0 else np.zeros(k)).tolist(),
     }
+
+
+def slider_units(codes: np.ndarray) -> list[int]:
+    """The code units that get a slider, in unit order: every unit of a code up to MAX_UNIT_SLIDERS wide, else the
+    MAX_UNIT_SLIDERS whose values vary most over the test codes (largest variance, ties to the lower unit).
+
+    A convolutional code has thousands of units (2,048 for 32×32 colour images): a slider for each is a wall nobody
+    can use, and the first ones by number are only one corner of the first feature map, often dead there.
+    """
+    if codes.shape[1] <= MAX_UNIT_SLIDERS:
+        return list(range(codes.shape[1]))
+    spread = codes.astype(np.float64).var(axis=0)
+    return sorted(np.argsort(-spread, kind="stable")[:MAX_UNIT_SLIDERS].tolist())
 
 
 def palette(n: int) -> list[str]:
@@ -185,5 +199,6 @@ def page_content(model: torch.nn.Module, test: TestImages, first_layer: torch.Te
         "directions": principal_directions(codes),
         "unit_max": [float(m) if m > 0 else 1.0 for m in codes.max(axis=0)],
         "unit_min": [min(0.0, float(m)) for m in codes.min(axis=0)],  # 0 for non-negative (ReLU) codes
+        "unit_sliders": slider_units(codes),
         "weights": weight_tiles(first_layer, test.sample_shape),
     }

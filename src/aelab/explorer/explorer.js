@@ -188,18 +188,42 @@
     const name = DATA.columns ? DATA.columns[i] : `position ${i}`;
     canvas.title = `${name}: ${Number(shown(values[i], i).toPrecision(4))}`;
   });
-  function slider(min, max, value, onInput) {
-    const input = element("input");
+  // a number as a slider's readout shows it: digits down to about 1/100 of the slider's larger end
+  function digitsFor(min, max) {
+    return Math.min(4, Math.max(0, 2 - Math.floor(Math.log10(Math.max(Math.abs(min), Math.abs(max)) || 1))));
+  }
+  // a range input with a readout beside it of the value it sets; `set` moves it from the page (a slider that follows
+  // another) and shows the value it was given, which the input itself rounds to its step. The readout and what a
+  // screen reader says of the slider (aria-valuetext) follow either way.
+  function slider(min, max, value, onInput, digits = digitsFor(min, max)) {
+    const input = element("input"), readout = element("span", "readout");
     Object.assign(input, { type: "range", min: String(min), max: String(max), step: String((max - min) / 400) });
-    input.value = String(value);
-    input.addEventListener("input", () => onInput(Number(input.value)));
+    const show = v => {
+      readout.textContent = (Math.abs(v) < 0.5 * 10 ** -digits ? 0 : v).toFixed(digits); // 0.00, never −0.00
+      input.setAttribute("aria-valuetext", readout.textContent);
+    };
+    input.set = v => { input.value = String(v); show(v); };
+    input.readout = readout;
+    input.set(value);
+    input.addEventListener("input", () => { show(Number(input.value)); onInput(Number(input.value)); });
     return input;
   }
+  // a control with its name: an aria-label too, so the name a screen reader says is the name, not name and readout
   function labelled(text, control, className = "control") {
     const label = element("label", className);
-    label.append(element("span", "name", text), control);
+    control.setAttribute("aria-label", text);
+    label.append(element("span", "name", text), control, ...(control.readout ? [control.readout] : []));
     return label;
   }
+  // an axis' tick values: steps of 1, 2 or 5 × 10^k, about four of them, from a multiple at or below lo to one at or
+  // above hi (lo ≤ 0 < hi here, so 0 is always a tick)
+  function ticks(lo, hi) {
+    const rough = (hi - lo) / 4, power = 10 ** Math.floor(Math.log10(rough));
+    const step = [1, 2, 5, 10].map(m => m * power).find(s => s >= rough * (1 - 1e-9));
+    const first = Math.floor(lo / step + 1e-9), last = Math.ceil(hi / step - 1e-9);
+    return Array.from({ length: last - first + 1 }, (_, k) => (first + k) * step);
+  }
+  const tickDigits = values => Math.max(0, -Math.floor(Math.log10(values[1] - values[0]) + 1e-9));
   function timed(work) { // every update a pointer move or slider causes is timed (benchmarks/bench_explorer.py)
     const t0 = performance.now();
     work();
@@ -211,6 +235,7 @@
   const meta = DATA.meta;
   byId("title").textContent = `${meta.family} autoencoder on ${meta.dataset}`;
   byId("about").textContent = [`run folder ${meta.run}`, `layers ${meta.layers}`, `code size ${codeSize}`,
+    ...(meta.shown_dataset ? [`test ${SAMPLE}s of ${meta.shown_dataset}`] : []),
     ...(meta.noise ? [`trained on ${meta.noise.kind} noise ${meta.noise.factor}`] : []),
     ...(meta.test_bce !== null ? [`test BCE ${meta.test_bce.toFixed(4)}`] : []),
     ...(DATA.units_label ? [DATA.units_label] : [])].join(" · ");
@@ -274,19 +299,53 @@
 
   // ---- the drawing panel: canvas → input (noisy for a denoiser) → code bars → reconstruction
   const pad = byId("pad"), inputView = byId("input-view"), output = byId("output"), bars = byId("bars");
-  const signed = Math.min(...DATA.unit_min) < 0; // a VAE's mean code: bars up and down from a middle line
-  const barScale = Math.max(...DATA.unit_max, ...DATA.unit_min.map(v => -v));
-  function drawBars(code) {
-    const ctx = bars.getContext("2d"), width = bars.width, height = bars.height, step = width / code.length;
-    const zero = signed ? height / 2 : height, reach = signed ? height / 2 - 1 : height - 2;
-    ctx.fillStyle = "#f5f7fa";
-    ctx.fillRect(0, 0, width, height);
-    ctx.fillStyle = "#1f5fbf";
-    code.forEach((v, j) => {
-      const h = Math.min(1, Math.max(signed ? -1 : 0, v / barScale)) * reach;
-      ctx.fillRect(j * step + step * 0.1, Math.min(zero, zero - h), Math.max(1, step * 0.8), Math.abs(h));
-    });
+  // the code bars: one per unit on an axis whose ticks cover the test codes' range (0 … max for a ReLU code, min … max
+  // for a VAE's mean), a line at zero; the tick values are text beside the canvas, which is stretched to the panel's width
+  const barTicks = ticks(Math.min(0, ...DATA.unit_min), Math.max(...DATA.unit_max));
+  const BAR_PAD = 4; // canvas pixels above the top tick and below the bottom one, where their labels' halves go
+  function barRow(v) { // the canvas row of value v, clamped to the axis
+    const lo = barTicks[0], hi = barTicks[barTicks.length - 1];
+    return Math.round(BAR_PAD + (hi - Math.min(hi, Math.max(lo, v))) / (hi - lo) * (bars.height - 1 - 2 * BAR_PAD));
   }
+  barTicks.forEach(t => {
+    const label = element("span", "tick", t.toFixed(tickDigits(barTicks)));
+    label.style.top = `${1 + barRow(t) + 0.5}px`; // 1: the canvas' border
+    byId("bars-axis").append(label);
+  });
+  function drawBars(code) {
+    const ctx = bars.getContext("2d"), width = bars.width, step = width / code.length, zero = barRow(0);
+    ctx.fillStyle = "#f5f7fa";
+    ctx.fillRect(0, 0, width, bars.height);
+    ctx.fillStyle = "#dfe3ea"; // a grid line per tick
+    barTicks.forEach(t => ctx.fillRect(0, barRow(t), width, 1));
+    ctx.fillStyle = "#1f5fbf";
+    code.forEach((v, j) => { // rows row(v) … zero − 1 above the zero line, zero + 1 … row(v) below it
+      const row = barRow(v);
+      ctx.fillRect(j * step + step * 0.1, row < zero ? row : zero + 1, Math.max(1, step * 0.8), Math.abs(row - zero));
+    });
+    ctx.fillStyle = "#1f2430";
+    ctx.fillRect(0, zero, width, 1); // the zero line, over the bars
+    if (barUnit !== null) readBar(barUnit);
+  }
+  // a bar's value: the unit under the pointer, or stepped to with the arrow keys once the bars have the focus
+  let barUnit = null;
+  function readBar(j) {
+    barUnit = Math.min(codeSize - 1, Math.max(0, j));
+    const text = `unit ${barUnit}: ${Number(state.draw.code[barUnit].toPrecision(4))}`;
+    bars.title = text;
+    byId("bars-value").textContent = text;
+  }
+  bars.addEventListener("pointermove", event => {
+    const box = bars.getBoundingClientRect(); // less the 1px border each side
+    readBar(Math.floor((event.clientX - box.left - 1) / (box.width - 2) * codeSize));
+  });
+  bars.addEventListener("focus", () => { if (barUnit === null) readBar(0); });
+  bars.addEventListener("keydown", event => {
+    const moves = { ArrowRight: 1, ArrowUp: 1, ArrowLeft: -1, ArrowDown: -1, Home: -codeSize, End: codeSize };
+    if (!Object.hasOwn(moves, event.key)) return;
+    event.preventDefault();
+    readBar((barUnit ?? 0) + moves[event.key]);
+  });
   function reconstruct() {
     const input = modelInput();
     const code = encode(input);
@@ -307,6 +366,7 @@
     byId("draw-title").textContent = `Pick a test ${SAMPLE}`;
     byId("draw-hint").textContent = `Click a test ${SAMPLE} below; the model encodes it and decodes its code, live.`;
     byId("pad-caption").textContent = `the picked test ${SAMPLE}`;
+    pad.ariaLabel = `the picked test ${SAMPLE}, the model's input`;
     byId("thumbnails-title").textContent = `Test ${SAMPLE}s`;
     byId("thumbnails-hint").textContent = `Click one to make it the model's input.`;
     byId("interp-hint").textContent = `Pick two test ${SAMPLE}s (pick each above, then take it as A or B) and scrub between their codes.`;
@@ -358,6 +418,12 @@
     canvas.dataset.index = String(k);
     paint(canvas, thumbnails[k]);
     canvas.addEventListener("click", () => load(thumbnails[k]));
+    Object.assign(canvas, { tabIndex: 0, role: "button", ariaLabel: `load ${canvas.title}` }); // the keyboard too
+    canvas.addEventListener("keydown", event => {
+      if (event.key !== "Enter" && event.key !== " ") return;
+      event.preventDefault();
+      load(thumbnails[k]);
+    });
     byId("thumbnails").append(canvas);
   });
 
@@ -371,8 +437,8 @@
     const pixels = decode(spaceCode);
     state.space = { code: Float32Array.from(spaceCode), output: pixels };
     paint(spaceView, pixels);
-    directionSliders.forEach((s, i) => { if (s !== moved) s.value = String(projection(i)); });
-    unitSliders.forEach((s, j) => { if (s !== moved) s.value = String(spaceCode[j]); });
+    directionSliders.forEach((s, i) => { if (s !== moved) s.set(projection(i)); });
+    unitSliders.forEach(s => { if (s !== moved) s.set(spaceCode[Number(s.dataset.unit)]); });
     if (scatter) scatter.mark();
   }
   if (codeSize > 2) {
@@ -390,14 +456,17 @@
   } else {
     byId("directions-block").hidden = true;
   }
-  const MAX_UNIT_SLIDERS = 128; // a convolutional code has thousands of units: sliders for the first ones, said so
-  DATA.unit_max.slice(0, MAX_UNIT_SLIDERS).forEach((max, j) => {
-    const s = slider(1.25 * DATA.unit_min[j], 1.25 * max, spaceCode[j], value => { spaceCode[j] = value; timed(() => showSpace(s)); });
+  const unitDigits = digitsFor(1.25 * Math.min(...DATA.unit_min), 1.25 * Math.max(...DATA.unit_max)); // one for all
+  DATA.unit_sliders.forEach(j => { // every unit of a narrow code; of a wide one, those that vary most (content.py)
+    const s = slider(1.25 * DATA.unit_min[j], 1.25 * DATA.unit_max[j], spaceCode[j], value => { spaceCode[j] = value; timed(() => showSpace(s)); }, unitDigits);
     s.dataset.unit = String(j);
     unitSliders.push(s);
     byId("units").append(labelled(`unit ${j}`, s, "control unit"));
   });
-  if (codeSize > MAX_UNIT_SLIDERS) byId("units-note").textContent = `the first ${MAX_UNIT_SLIDERS} of ${codeSize} units`;
+  if (DATA.unit_sliders.length < codeSize) {
+    byId("units-note").textContent = `Sliders for the ${DATA.unit_sliders.length} of ${codeSize.toLocaleString("en")} `
+      + `code units that vary most over the test ${SAMPLE}s, in unit order; the bars above show every unit.`;
+  }
   byId("space-from-drawing").addEventListener("click", () => { spaceCode.set(state.draw.code); timed(() => showSpace(null)); });
 
   // the scatter of the test codes, for a 2-D code: hover or click decodes the point under the pointer

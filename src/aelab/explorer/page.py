@@ -31,7 +31,7 @@ BODY = """<header>
 <p class="hint" id="draw-hint">\
 Draw with the mouse or a finger; the model encodes the drawing and decodes its code, live.</p>
 <div class="row">
-<figure><canvas id="pad" width="{w}" height="{h}"></canvas>\
+<figure><canvas id="pad" width="{w}" height="{h}" aria-label="your drawing, the model's input"></canvas>\
 <figcaption id="pad-caption">your drawing</figcaption></figure>
 <figure id="input-figure"><canvas id="input-view" width="{w}" height="{h}"></canvas>\
 <figcaption>the model's input (noisy)</figcaption></figure>
@@ -39,8 +39,12 @@ Draw with the mouse or a finger; the model encodes the drawing and decodes its c
 </div>
 <div><button id="clear" type="button">clear</button><button id="undo" type="button">undo</button></div>
 <div id="noise-controls"></div>
-<canvas id="bars" width="560" height="90"></canvas>
-<p class="hint">The code, one bar per unit.</p>
+<div id="bars-figure"><div id="bars-axis" aria-hidden="true"></div>\
+<canvas id="bars" width="560" height="90" tabindex="0" \
+aria-label="the code, one bar per unit: the arrow keys read out each unit's value"></canvas></div>
+<p class="hint">The code, one bar per unit from unit 0 on the left, on the scale at its left. \
+Hover over a bar, or focus the bars and press ← or →, to read its value:</p>
+<p id="bars-value" class="readout-line" aria-live="polite">—</p>
 </section>
 <section id="thumbnails-panel">
 <h2 id="thumbnails-title">Test images</h2>
@@ -51,7 +55,8 @@ Draw with the mouse or a finger; the model encodes the drawing and decodes its c
 <h2>Code space</h2>
 <p class="hint">A point in the code space, decoded. Move it with the sliders, or over the test codes.</p>
 <div class="row">
-<div id="scatter-block"><canvas id="scatter" width="320" height="320"></canvas><div id="legend"></div></div>
+<div id="scatter-block"><canvas id="scatter" width="320" height="320" \
+aria-label="the test codes, coloured by class: hover or click to decode a point"></canvas><div id="legend"></div></div>
 <figure><canvas id="space-output" width="{w}" height="{h}"></canvas><figcaption>decoded point</figcaption></figure>
 </div>
 <button id="space-from-drawing" type="button">use the drawing's code</button>
