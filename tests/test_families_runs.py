@@ -20,8 +20,16 @@ from aelab.tasks.recipe import seeded_generators, select
 STUDIES = Path(__file__).resolve().parents[1] / "studies"
 FAMILY_FIGURES = {
     "conv": {"filters.png", "feature_maps.png", "codes.png", "interpolation.png"},
-    "vae": {"weights.png", "codes.png", "manifold.png", "manifold_codes.png", "samples.png", "interpolation.png"},
-    "conv-vae": {"filters.png", "feature_maps.png", "codes.png", "manifold.png", "samples.png"},
+    "vae": {
+        "weights.png",
+        "codes.png",
+        "manifold.png",
+        "manifold_codes.png",
+        "samples.png",
+        "traversals.png",
+        "interpolation.png",
+    },
+    "conv-vae": {"filters.png", "feature_maps.png", "codes.png", "manifold.png", "samples.png", "traversals.png"},
 }
 
 
@@ -107,6 +115,7 @@ def test_a_vae_run_records_each_loss_part_per_epoch_and_they_add_up(tiny_dataset
     assert final["test_elbo"] == pytest.approx(-(final["test_reconstruction"] + final["test_kl"]))
     assert 0 <= final["test_active_dims"] <= 3 and final["test_kl"] > 0
     assert "Test ELBO" in (out / "summary.md").read_text()
+    assert "![traversals](traversals.png)" in (out / "summary.md").read_text()  # a β-VAE's traversal, listed
 
 
 def test_train_with_test_trains_on_both_sets(tiny_dataset):

@@ -7,10 +7,11 @@ from collections.abc import Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
-from aelab.plots.mosaic import show, tile
+from aelab.plots.mosaic import Mosaic, show, tile
 from aelab.plots.signals import signals_figure
 
 CELL_INCHES = 1.0  # one 28×28 image per inch: legible at 100 dpi without a magnifier
+LABEL_CHAR_INCHES = 0.075  # a character of a 9-point row label, about
 
 
 def image_rows(
@@ -47,8 +48,8 @@ def image_rows(
         for r in range(len(rows))
     ]
     mosaic = tile(lines, gap=2, gap_above=gap_above)
-    fig = Figure(figsize=(per_line * CELL_INCHES + 0.8, blocks * len(rows) * CELL_INCHES * 1.12), layout="constrained")
-    ax = fig.add_subplot()
+    fig = Figure(figsize=strip_inches(mosaic, row_labels), layout="constrained")
+    ax = fig.add_subplot(anchor="NW")  # the row labels' corner: why, in strip_inches
     show(ax, mosaic, "gray", 0.0, 1.0)
     ax.set_yticks(
         [mosaic.centre(line, 0)[1] for line in range(len(lines))],
@@ -62,6 +63,20 @@ def image_rows(
             top = mosaic.tops[(i // per_line) * len(rows)]
             ax.text(x, top - 1, titles[i], ha="center", va="bottom", fontsize=8)
     return fig
+
+
+def strip_inches(mosaic: Mosaic, row_labels: Sequence[str]) -> tuple[float, float]:
+    """(width, height) of a strip's figure: a cell and its gap per CELL_INCHES, and room for the longest row label.
+
+    Sized to the mosaic's own proportions, so the square pixels leave little blank beside it. The labels
+    stay inside the figure whatever this estimates: square pixels shrink the axes inside the box the layout
+    gives it, and centred (the default) the shrink moved the labels after the layout had measured them, so
+    savefig's one draw cut them ("econstruction"); anchored at its top left (`image_rows`), they stay put.
+    """
+    height, width = mosaic.pixels.shape[:2]
+    inches_per_pixel = CELL_INCHES / (mosaic.cell[1] + 2)
+    label_room = LABEL_CHAR_INCHES * max(map(len, row_labels), default=0) + 0.3
+    return width * inches_per_pixel + label_room, height * inches_per_pixel + 0.2
 
 
 def displayable(rows: np.ndarray, image_shape: tuple[int, ...]) -> np.ndarray:

@@ -26,6 +26,7 @@ TRAIN_FIGURES += (
     "manifold_codes.png",
     "samples.png",
     "interpolation.png",
+    "traversals.png",
 )  # the conv and variational families' (runs/family_figures.py)
 MODEL_ORDER = ("shallow", "deep", "denoising", "sparse")
 EXPLORER_HTML = "explorer.html"  # aelab.explorer's page (that package imports the library; the report only reads files)

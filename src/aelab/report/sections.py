@@ -33,6 +33,10 @@ FIGURE_CAPTIONS.update(
         "interpolation.png": (
             "Decodings along the straight line between two test images' codes, over the pixel-space blend of the two."
         ),
+        "traversals.png": (
+            "Latent traversals: each row one code dimension swept from −3 to 3 prior standard deviations, the others "
+            "held at a test sample's posterior mean (the ten dimensions of largest KL where there are more)."
+        ),
     }
 )
 NOISY_CAPTION = "Test images, the noisy inputs the model was given, and its outputs."

@@ -1,4 +1,4 @@
-"""How samples and first-layer weights of each kind of data are drawn, asked of the data's description.
+"""How samples, traversals and first-layer weights of each kind of data are drawn, asked of the data's description.
 
 Images as images (in colour for three channels; their values brought back to [0, 1] for the screen),
 signals as lines in the data's own units, table rows as bars per named column in the units the model
@@ -14,9 +14,11 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from aelab.data.description import Description, unscaled
+from aelab.plots.generative import traversal_figure
 from aelab.plots.images import reconstructions_figure
 from aelab.plots.signals import signals_figure
 from aelab.plots.tables import table_rows_figure, table_weights_figure
+from aelab.plots.ticks import clean_labels
 from aelab.plots.weights import weights_figure
 
 ROW_LABELS = {"originals": "original", "noisy": "noisy input", "reconstructions": "reconstruction"}
@@ -49,6 +51,25 @@ def generated_figure(description: Description, rows: np.ndarray, title: str) -> 
     if description.kind == "signal":
         return signals_figure([description.original_units(rows)], [title])
     return table_rows_figure([rows], [title], description.column_names, None, description.scale_words())
+
+
+def traversal_drawing(
+    description: Description, rows: np.ndarray, row_labels: Sequence[str], values: Sequence[float], title: str
+) -> Figure:
+    """A traversal's decodings (dims, steps, features), one per code dimension and value: a line of images per
+    dimension, or a panel per dimension with one line (signals) or one bar per column (tables) per value."""
+    rows = np.asarray(rows)
+    if description.kind == "image":
+        shown = on_screen(description, rows.reshape(-1, rows.shape[-1])).reshape(rows.shape)
+        return traversal_figure(shown, row_labels, values, description.sample_shape, title)
+    steps = [rows[:, s] for s in range(rows.shape[1])]  # (dims, features) per value: a line or a bar per value
+    value_labels = [f"code = {label}" for label in clean_labels(values)]
+    if description.kind == "signal":
+        figure = signals_figure([description.original_units(a) for a in steps], value_labels, row_labels)
+    else:
+        figure = table_rows_figure(steps, value_labels, description.column_names, row_labels, description.scale_words())
+    figure.suptitle(title, fontsize=9)
+    return figure
 
 
 def weights_drawing(description: Description, weights: np.ndarray) -> Figure:

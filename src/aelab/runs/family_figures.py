@@ -1,9 +1,10 @@
-"""The code-space figures of a run: code scatter, decoded manifold, prior samples, interpolations, conv filters' maps.
+"""The code-space figures of a run: code scatter, decoded manifold, prior samples, latent traversals, interpolations,
+conv filters' maps.
 
 Drawn for every family where they apply: the scatter (PCA beyond two dimensions) and interpolations for
-all; the manifold for a two-dimensional code; prior samples for the variational families; feature maps
-for the convolutional ones. Images are drawn in colour when the data has three channels (a feature map
-beside the grey of its image). The model computes, plots/ lays out.
+all; the manifold for a two-dimensional code; prior samples and traversals for the variational families
+(vae, beta-vae, conv-vae); feature maps for the convolutional ones. Images are drawn in colour when the
+data has three channels (a feature map beside the grey of its image). The model computes, plots/ lays out.
 """
 
 from __future__ import annotations
@@ -15,18 +16,26 @@ import torch
 
 from aelab.data.description import Description
 from aelab.models.variational import VariationalAutoencoder
-from aelab.objectives import output_of
+from aelab.objectives import gaussian_kl, output_of
 from aelab.plots.code_space import code_space_figure, project_codes
 from aelab.plots.filters import feature_maps_figure
-from aelab.plots.generative import grid_codes, interpolation_figure, manifold_figure, samples_figure
+from aelab.plots.generative import (
+    grid_codes,
+    interpolation_figure,
+    manifold_figure,
+    samples_figure,
+    traversal_codes,
+)
 from aelab.plots.images import displayable
-from aelab.runs.drawing import generated_figure, on_screen
+from aelab.runs.drawing import generated_figure, on_screen, traversal_drawing
 from aelab.runs.folder import save_figure
 
 FIGURE_SEED = 0  # the prior samples' and the t-SNE's seed: a figure redrawn from the same model is the same figure
 MANIFOLD_N = 30  # the Keras VAE example's 30 × 30 grid
 KERAS_EXTENT = (-1.0, 1.0, -1.0, 1.0)  # ... over [−1, 1]² (its plot_latent_space, scale 1.0)
 N_PAIRS, N_STEPS, N_SAMPLES, N_MAPS_IMAGES = 3, 9, 30, 3
+TRAVERSAL_VALUES = np.linspace(-3.0, 3.0, 7)  # in prior standard deviations: N(0, I) puts 99.7 % of a code within ±3
+MAX_TRAVERSED = 10  # code dimensions drawn; a larger code shows the ones with the largest KL
 
 
 @torch.no_grad()
@@ -75,6 +84,7 @@ def draw_family_figures(
         names += draw_manifold(out, model, codes, description, omitted)
     if isinstance(model, VariationalAutoencoder):
         names += draw_prior_samples(out, model, description, omitted)
+        names += draw_traversals(out, model, test_x, description)
     if len(test_x) >= 2 * N_PAIRS and description.kind == "image":
         paths = interpolations(model, test_x[: 2 * N_PAIRS], description.loss)
         shown = [on_screen(description, p.reshape(-1, p.shape[-1])).reshape(p.shape) for p in paths]
@@ -127,3 +137,44 @@ def draw_prior_samples(out: Path, model: torch.nn.Module, description: Descripti
         figure = generated_figure(description, rows[: N_SAMPLES // 5], "decoded from the prior")
     save_figure(figure, out / "samples.png")
     return ["samples.png"]
+
+
+def traversed_dimensions(kl_per_dim: np.ndarray, most: int = MAX_TRAVERSED) -> np.ndarray:
+    """Which code dimensions a traversal shows, in index order: all of them up to `most`, else the `most` with the
+    largest KL (the dimensions the model uses; a collapsed one, KL ≈ 0, decodes the same at every value)."""
+    kl_per_dim = np.asarray(kl_per_dim)
+    if len(kl_per_dim) <= most:
+        return np.arange(len(kl_per_dim))
+    return np.sort(np.argsort(-kl_per_dim, kind="stable")[:most])
+
+
+@torch.no_grad()
+def traversals(
+    model: VariationalAutoencoder, test_x: torch.Tensor, loss: str = "bce"
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(decodings (dims, steps, features), the dimensions traversed, every dimension's test KL (k,) in nats).
+
+    The code traversed is test sample 0's posterior mean, one dimension at a time set to each of
+    TRAVERSAL_VALUES. The KL per dimension is the run's test_kl_per_dim (train/vae_metrics.py) on the
+    clean test samples: the mean over them of KL(q(z_j|x) ‖ N(0, 1)).
+    """
+    posterior = [model.posterior(test_x[i : i + 2_000]) for i in range(0, len(test_x), 2_000)]
+    mean, log_var = torch.cat([m for m, _ in posterior]), torch.cat([v for _, v in posterior])
+    kl_per_dim = gaussian_kl(mean, log_var).mean(dim=0).double().numpy()
+    dimensions = traversed_dimensions(kl_per_dim)
+    codes = traversal_codes(mean[0].numpy(), dimensions, TRAVERSAL_VALUES)  # (dims, steps, k)
+    rows = decoded(model, codes.reshape(-1, codes.shape[-1]), loss).reshape(*codes.shape[:2], -1)
+    return rows, dimensions, kl_per_dim
+
+
+def draw_traversals(
+    out: Path, model: VariationalAutoencoder, test_x: torch.Tensor, description: Description
+) -> list[str]:
+    """traversals.png: what each code dimension does (Higgins et al. 2017's latent traversal), drawn for the data's
+    kind; rows labelled with the dimension (from 1, as codes.png's axes) and its KL."""
+    rows, dimensions, kl_per_dim = traversals(model, test_x, description.loss)
+    labels = [f"code {d + 1} (KL {kl_per_dim[d]:.2f})" for d in dimensions]
+    shown = "" if len(dimensions) == len(kl_per_dim) else f", {len(dimensions)} of {len(kl_per_dim)} by KL"
+    title = f"test {description.sample_word} #0's code{shown};\none dimension set to each value (prior sd)"
+    save_figure(traversal_drawing(description, rows, labels, TRAVERSAL_VALUES, title), out / "traversals.png")
+    return ["traversals.png"]
