@@ -80,3 +80,53 @@ def test_bce_floor_is_entropy_and_is_reached_only_at_target():
     exact = bce_from_logits(torch.logit(target), target)
     assert exact == pytest.approx(floor.item(), rel=1e-5)
     assert bce_from_logits(torch.logit(target) + 0.3, target) > floor
+
+
+def test_the_bar_moves_within_half_a_second_on_slow_steps(monkeypatch):
+    """A conv step takes ~0.2 s: refreshed every 50 steps, its bar sat at 0% for 9 s. A slow autograd step (0.12 s here)
+    moves the bar within REFRESH_SECONDS, step by step (the compiled step keeps its runs of 50: test_fused_chunks)."""
+    import time
+
+    from aelab.train import trainer as trainer_module
+
+    updates = []
+
+    class Bar:
+        n = 0
+
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def update(self, k):
+            self.n += k
+            updates.append((time.perf_counter(), self.n))
+
+        def set_postfix(self, **kwargs):
+            pass
+
+    monkeypatch.setattr(trainer_module, "progress_bar", Bar)
+    model = DenseAutoencoder(64, 4, generator=torch.Generator().manual_seed(0))
+    trainer = Trainer(
+        model,
+        ReconstructionObjective(),
+        batch_size=16,
+        epochs=1,
+        learning_rate=1e-2,
+        generator=torch.Generator().manual_seed(0),
+        quiet=True,
+        engine="autograd",
+    )
+    assert trainer.run_length == 1  # an engine that takes its steps one by one is handed them one at a time
+    engine = type(trainer.engine)
+    real = engine.__call__
+    monkeypatch.setattr(engine, "__call__", lambda self, *a: time.sleep(0.12) or real(self, *a))
+    started = time.perf_counter()
+    trainer.fit(structured_images(16 * 12))
+    assert updates[0][0] - started < trainer_module.REFRESH_SECONDS + 0.3 and updates[0][1] < 12
+    assert len(updates) >= 3 and updates[-1][1] == 12

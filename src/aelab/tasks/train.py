@@ -108,6 +108,7 @@ def write_run(
         f"{setup.data.source}), {epoch_count(config.epochs)}"
     )
     history = fit_with_checkpoints(setup, config, out, quiet, log)
+    log("evaluating on the test set, drawing the figures and writing the summary …")  # seconds for a conv or VAE run
     metrics = {
         "epochs": history_as_dicts(history),
         "seconds_training": sum(r.seconds for r in history),

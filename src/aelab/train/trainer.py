@@ -29,6 +29,9 @@ from aelab.train.step import Step
 
 InputTransform = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 REFRESH_EVERY = 50  # steps between progress updates and parameter finiteness checks; the longest run of steps
+REFRESH_SECONDS = (
+    0.5  # …or this long, whichever comes first: a conv step takes ~0.2 s, and 50 of them sat at 0% for 9 s
+)
 
 
 @dataclass(frozen=True)
@@ -140,6 +143,10 @@ class Trainer:
         self.position = Position()
         self.clean_epochs = clean_epochs
         self.stop_requested = False
+        # A compiled step takes a run of steps in one call (Python between steps costs there); the autograd step takes
+        # them one by one anyway, so it is handed one at a time and the bar moves with each (REFRESH_SECONDS).
+        self.run_length = REFRESH_EVERY if type(self.engine).run_steps is not Step.run_steps else 1
+        self.refreshed = time.perf_counter()
 
     def request_stop(self) -> None:
         """Ask training to stop after the current step, or run of steps (safe to call from a signal handler)."""
@@ -209,7 +216,7 @@ class Trainer:
                     results = [self.step(train_x.index_select(0, rows), None)]  # ~2× faster than train_x[rows]
                     sizes = [len(rows)]
                 else:
-                    end = min((pos.step // REFRESH_EVERY + 1) * REFRESH_EVERY, steps)
+                    end = min((pos.step // self.run_length + 1) * self.run_length, steps)
                     whole = min(end, n // self.batch_size)  # steps of a whole batch; the epoch's last may be shorter
                     results, sizes = [], []
                     if whole > pos.step:
@@ -222,10 +229,7 @@ class Trainer:
                         sizes.append(rows.shape[1])
                 for (loss, parts), size in zip(results, sizes):
                     self.accumulate(loss, parts, size, epoch)
-                if pos.step % REFRESH_EVERY == 0 or pos.step == steps:
-                    self.check_parameters(epoch)
-                    bar.update(pos.step - bar.n)
-                    bar.set_postfix(loss=f"{pos.total / min(n, pos.step * self.batch_size):.4f}")
+                self.refresh(bar, epoch, steps, n)
                 if self.stop_requested:
                     pos.seconds = time.perf_counter() - started
                     raise TrainingInterrupted(f"interrupted at epoch {epoch}, step {pos.step} of {steps}")
@@ -233,6 +237,15 @@ class Trainer:
             name: value / n if isinstance(value, float) else (value / n).tolist()
             for name, value in pos.part_sums.items()
         }
+
+    def refresh(self, bar, epoch: int, steps: int, n: int) -> None:
+        """Every REFRESH_EVERY steps or REFRESH_SECONDS, and at the epoch's end: parameters checked, the bar moved."""
+        pos, now = self.position, time.perf_counter()
+        if pos.step % REFRESH_EVERY == 0 or pos.step == steps or now - self.refreshed >= REFRESH_SECONDS:
+            self.check_parameters(epoch)
+            bar.update(pos.step - bar.n)
+            bar.set_postfix(loss=f"{pos.total / min(n, pos.step * self.batch_size):.4f}")
+            self.refreshed = now
 
     def accumulate(
         self, loss: torch.Tensor | float, parts: dict[str, torch.Tensor | float], batch: int, epoch: int
