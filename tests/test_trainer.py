@@ -111,17 +111,7 @@ def test_the_bar_moves_within_half_a_second_on_slow_steps(monkeypatch):
             pass
 
     monkeypatch.setattr(trainer_module, "progress_bar", Bar)
-    model = DenseAutoencoder(64, 4, generator=torch.Generator().manual_seed(0))
-    trainer = Trainer(
-        model,
-        ReconstructionObjective(),
-        batch_size=16,
-        epochs=1,
-        learning_rate=1e-2,
-        generator=torch.Generator().manual_seed(0),
-        quiet=True,
-        engine="autograd",
-    )
+    trainer = make_trainer(epochs=1, batch_size=16)  # Trainer's default engine: autograd
     assert trainer.run_length == 1  # an engine that takes its steps one by one is handed them one at a time
     engine = type(trainer.engine)
     real = engine.__call__

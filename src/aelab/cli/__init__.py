@@ -11,14 +11,14 @@ import os
 import sys
 import warnings
 
-from aelab.cli.commands import COMMANDS, ray_settings  # noqa: F401 (ray_settings: read by the tests of --ray)
+from aelab.cli.commands import COMMANDS, ray_settings, say_warning  # noqa: F401 (ray_settings: the tests of --ray)
 from aelab.cli.parser import build_parser
 from aelab.errors import AelabError
 
 
 def one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    """`aelab: warning: …` on stderr, not Python's file:line: Category: … with the source line under it."""
-    print(f"aelab: warning: {message}", file=sys.stderr)
+    """A Python warning as say_warning's one line, not Python's file:line: Category: … with the source line under it."""
+    say_warning(message)
 
 
 def main(argv: list[str] | None = None) -> int:

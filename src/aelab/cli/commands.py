@@ -42,13 +42,18 @@ def option_named(name: str, value) -> str:
     return f"--{name.replace('_', '-')} {shown}"
 
 
-def without_unused_options(config):
-    """The options the model family does not use, said on stderr and put back to their defaults (recipe.py)."""
+def say_warning(line) -> None:
+    """A warning on the command line: one line on stderr, `aelab: warning: …`, as an error is `aelab: error: …`."""
     import sys
 
+    print(f"aelab: warning: {line}", file=sys.stderr)
+
+
+def without_unused_options(config):
+    """The options the model family does not use, said on stderr and put back to their defaults (recipe.py)."""
     from aelab.tasks.recipe import without_unused
 
-    return without_unused(config, option_named, lambda line: print(f"aelab: warning: {line}", file=sys.stderr))
+    return without_unused(config, option_named, say_warning)
 
 
 def default_out(config: TrainConfig, quick: bool) -> str:

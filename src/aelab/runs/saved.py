@@ -121,7 +121,8 @@ def read_run(folder: str | os.PathLike, code_size: int | None = None, seed: int 
     """
     folder = Path(folder)
     if not folder.is_dir():
-        found = "no such folder" if what_is_at(folder) == "nothing" else f"is {what_is_at(folder)}"
+        found = what_is_at(folder)
+        found = "no such folder" if found == "nothing" else f"is {found}"
         raise CheckpointError(f"{folder}: {found}: expected a run folder written by `aelab train` or Autoencoder.save")
     if (folder / "sweep.json").is_file():
         return read_sweep_model(folder, code_size, seed)

@@ -95,14 +95,15 @@ def one_size_message(path: str, wh: tuple[int, int], first: tuple) -> str:
     )
 
 
-def first_header(paths: list[str], contents: list[bytes], size: tuple[int, int] | None) -> tuple:
-    """(path, (W, H)) of the first image, read from its header; the whole folder's decoded size checked against the
-    memory limit before any image is decoded (at the first image's channels: RGB among grey ones adds at most 3×)."""
+def first_header(paths: list[str], contents: list[bytes], size: tuple[int, int] | None) -> tuple | None:
+    """(path, (W, H)) of the first image, read from its header (None if it cannot be read); the whole folder's
+    decoded size checked against the memory limit before any image is decoded (at the first image's channels: RGB
+    among grey ones adds at most 3×)."""
     try:
         with Image.open(io.BytesIO(contents[0])) as image:
             wh, channels = image.size, 1 if image.mode in GRAY_MODES else 3  # as decode_one will read it
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError):
-        return paths[0], None  # decode_one names what is wrong with it
+        return None  # no size to hold the others to: decode_one names what is wrong with this one
     h, w = (wh[1], wh[0]) if size is None else size
     check_values(
         os.path.commonpath(paths) if len(paths) > 1 else paths[0],

@@ -112,9 +112,8 @@ def read_npy(path: Path) -> Samples:
 def read_npz(path: Path) -> Samples:
     """An .npz with x_train (and optionally y_train, x_test, y_test), as Keras' datasets store them."""
     try:
-        with zipfile.ZipFile(path) as entries:
-            check_npz_entries(path, entries)
         with np.load(path, allow_pickle=False) as archive:
+            check_npz_entries(path, archive.zip)  # NpzFile's own ZipFile: headers read before any array is
             keys = set(archive.files)
             if "x_train" not in keys:
                 raise DataError(
