@@ -91,6 +91,10 @@ def test_a_path_is_read_as_aelab_train_reads_it(cancer, tmp_path):
         aelab.Autoencoder(**QUIET).fit(path, X_test=cancer)
     with pytest.raises(aelab.errors.DataError, match="no such file or folder"):
         aelab.Autoencoder(**QUIET).fit(tmp_path / "missing.csv")
+    with pytest.raises(
+        aelab.errors.DataError, match=r"built-in data set, opened by aelab\.load_dataset\('fashion-mnist'\)"
+    ):
+        aelab.open_dataset("fashion-mnist")  # a name where a path is read: a first hour's guess
 
 
 def test_validation_fraction_holds_out_a_seeded_part_and_zero_means_none(cancer, tmp_path):

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from aelab.cli import main
-from aelab.config import ProbeConfig
+from aelab.config import ProbeConfig, TrainConfig
 from aelab.data import load_dataset
-from aelab.errors import CheckpointError, InputError
+from aelab.errors import CheckpointError, ConfigError, InputError
 from aelab.tasks.probe.features import PUBLISHED_RAW, probe_accuracy, subset
 from aelab.tasks.probe.runs import probe_runs
 
@@ -47,6 +47,23 @@ def test_a_subset_is_seeded_sorted_and_all_rows_without_a_size():
     assert len(set(chosen)) == 100 and list(chosen) == sorted(chosen) and (chosen == subset(1000, 100, 3)).all()
 
 
+def test_the_probes_fit_on_a_seeded_10000_by_default_and_all_means_every_sample(capsys):
+    from aelab.cli.parser import build_parser
+    from aelab.config import from_arguments
+
+    assert ProbeConfig().train_size == 10_000  # the whole call in seconds, not a minute
+    assert ProbeConfig(train_size="all").train_size is None and ProbeConfig(train_size=None).train_size is None
+    args = build_parser().parse_args(["probe", "run", "--train-size", "ALL"])
+    assert from_arguments(ProbeConfig, args).train_size is None
+    assert from_arguments(ProbeConfig, build_parser().parse_args(["probe", "run"])).train_size == 10_000
+    train = build_parser().parse_args(["train", "--train-size", "all", "--test-size", "all"])
+    assert (from_arguments(TrainConfig, train).train_size, from_arguments(TrainConfig, train).test_size) == (None, None)
+    for bad in ("al", "0", "-3"):
+        with pytest.raises((SystemExit, ConfigError)):
+            from_arguments(ProbeConfig, build_parser().parse_args(["probe", "run", "--train-size", bad]))
+    assert "expected a whole number ≥ 1, or all" in capsys.readouterr().err
+
+
 def test_probing_a_folder_that_is_not_a_finished_run_writes_nothing(tmp_path):
     (tmp_path / "half").mkdir()
     with pytest.raises(CheckpointError, match="not a finished run"):
@@ -78,6 +95,10 @@ def test_probe_writes_codes_pca_and_pixel_rows_and_a_tsne_into_train_and_sweep_f
     train = json.loads((tmp_path / "train" / "probe.json").read_text())
     assert [(r["features"], r["code_size"]) for r in train["rows"]] == [("codes", 16), ("pca", 16), ("pixels", 784)]
     assert (tmp_path / "train" / "tsne.png").is_file()
+    assert (train["n_train"], train["n_train_total"]) == (3000, 60_000)
+    summary = (tmp_path / "train" / "summary.md").read_text()
+    assert "fitted on the codes of a seeded 3,000 of the 60,000 training samples" in summary
+    assert "the rows above fit on 3,000 of them and score lower (--train-size all to compare)" in summary
     assert (tmp_path / "sweep" / "probe.png").is_file()  # accuracy against code size, beside the test BCE
     sweep = json.loads((tmp_path / "sweep" / "probe.json").read_text())
     assert [(r["features"], r["code_size"]) for r in sweep["rows"]] == [

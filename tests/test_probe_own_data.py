@@ -107,3 +107,18 @@ def test_data_changed_since_training_is_refused(tmp_path, capsys):
     code, err = probe(run, capsys=capsys)
     assert code != 0 and f"the data at {path} changed since the run trained" in err
     assert len(err.strip().splitlines()) == 1 and not (run / "probe.json").exists()
+
+
+def test_the_study_report_shows_each_data_sets_probes_and_how_many_samples_they_were_fitted_on(runs):
+    from aelab.report.codes import probes
+
+    assert main(["probe", str(runs["csv"]), "--train-size", "100", "--tsne-size", "60", "--quiet"]) == 0
+    result = read(runs["csv"])
+    total = result["n_train_total"]
+    assert result["n_train"] == 100 < total
+    run = {"name": "run-csv", "dataset": "digits.csv", "finished": True, "probe": result, "tsne": True}
+    section = "\n".join(probes({"runs": [run]}))
+    assert "| run-csv | inputs | 64 |" in section and "![t-SNE](run-csv/tsne.png)" in section
+    assert f"Fitted on a seeded 100 of the {total:,} training samples." in section
+    summary = (runs["csv"] / "summary.md").read_text()
+    assert f"fitted on the codes of a seeded 100 of the {total:,} training samples" in summary

@@ -7,6 +7,7 @@ probe.json / tsne.png that `aelab probe` adds to train and sweep folders.
 from __future__ import annotations
 
 from aelab.report.blocks import body_of, code, dataset_title, figure, number, table
+from aelab.tasks.probe.summary import training_words
 
 ANOMALY_FIGURES = {
     "roc.png": (
@@ -53,38 +54,50 @@ def probes(study: dict) -> list[str]:
         "",
     ]
     for dataset in dict.fromkeys(r["dataset"] for r in probed):
-        rows = []
-        for run in (r for r in probed if r["dataset"] == dataset):
-            for row in run["probe"]["rows"]:
-                rows.append(
-                    [
-                        run["name"],
-                        row["features"],
-                        row["code_size"],
-                        number(row.get("test_bce"), ".4f"),
-                        number(row["linear"], ".3f"),
-                        number(row["knn"], ".3f"),
-                    ]
-                )
-        lines += [
-            f"### Probes on {dataset_title(dataset)}",
-            "",
-            *table(["folder", "features", "size", "test BCE", "linear", "kNN"], rows, "llrrrr"),
+        lines += dataset_probes(dataset, [r for r in probed if r["dataset"] == dataset])
+    return lines
+
+
+def dataset_probes(dataset: str, folders: list[dict]) -> list[str]:
+    """One data set's table of every probed folder's rows, how many training samples the probes were fitted on,
+    and each folder's figures."""
+    rows = [
+        [
+            run["name"],
+            row["features"],
+            row["code_size"],
+            number(row.get("test_bce"), ".4f"),
+            number(row["linear"], ".3f"),
+            number(row["knn"], ".3f"),
         ]
-        for run in (r for r in probed if r["dataset"] == dataset):
-            if run["probe"].get("figure") == "probe_codes.png":  # a 2-unit code, drawn as it is
-                lines += figure(
-                    f"{run['name']}/probe_codes.png", "codes", f"Test codes of {run['name']}, coloured by class."
-                )
-            elif run.get("tsne"):
-                lines += figure(
-                    f"{run['name']}/tsne.png", "t-SNE", f"t-SNE of test codes of {run['name']}, coloured by class."
-                )
-            if run.get("probe_figure"):
-                lines += figure(
-                    f"{run['name']}/probe.png",
-                    "probes",
-                    f"Probe accuracy against code size ({run['name']}, "
-                    "mean over seeds; pixels flat), beside the models' test BCE.",
-                )
+        for run in folders
+        for row in run["probe"]["rows"]
+    ]
+    fitted = {training_words(p["n_train"], p.get("n_train_total", p["n_train"])) for p in (r["probe"] for r in folders)}
+    lines = [
+        f"### Probes on {dataset_title(dataset)}",
+        "",
+        *table(["folder", "features", "size", "test BCE", "linear", "kNN"], rows, "llrrrr"),
+        f"Fitted on {' or '.join(sorted(fitted))}.",
+        "",
+    ]
+    for run in folders:
+        lines += probe_figures(run)
+    return lines
+
+
+def probe_figures(run: dict) -> list[str]:
+    """A probed folder's figures: its codes (drawn as they are for 2 units, else by t-SNE) or a sweep's curves."""
+    lines = []
+    if run["probe"].get("figure") == "probe_codes.png":  # a 2-unit code, drawn as it is
+        lines += figure(f"{run['name']}/probe_codes.png", "codes", f"Test codes of {run['name']}, coloured by class.")
+    elif run.get("tsne"):
+        lines += figure(f"{run['name']}/tsne.png", "t-SNE", f"t-SNE of test codes of {run['name']}, coloured by class.")
+    if run.get("probe_figure"):
+        lines += figure(
+            f"{run['name']}/probe.png",
+            "probes",
+            f"Probe accuracy against code size ({run['name']}, mean over seeds; pixels flat), "
+            "beside the models' test BCE.",
+        )
     return lines

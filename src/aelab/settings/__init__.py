@@ -57,6 +57,20 @@ def number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def count_or_all(name: str, expected: str) -> Callable[[str], int | str]:
+    """The command line's reading of a count that may also be "all" (every sample: the config's None)."""
+
+    def parse(text: str) -> int | str:
+        if text.strip().lower() == "all":
+            return "all"
+        try:
+            return int(text)
+        except ValueError:
+            raise refuse(name, text, expected) from None
+
+    return parse
+
+
 def wholes(low: int) -> Callable[[object], bool]:
     """A test of whole numbers ≥ `low`."""
     return lambda value: whole(value) and value >= low
@@ -78,7 +92,8 @@ class Setting:
 
     `accepts` tests a value (None: any value of `choices`, or anything when there are none) and
     `expected` says in words what it accepts (default: "one of " the choices). `optional`: None is
-    also accepted, meaning "not given" (a default resolved later, tasks/recipe.py). `suggest`: a word
+    also accepted, meaning "not given" (a default resolved later, tasks/recipe.py); `none_word` ("all") is a
+    word for it that a person can type. `suggest`: a word
     not among the choices gets a close-match suggestion. `renamed`: old spellings → current ones.
     `parse`: the CLI's converter where the field's annotation is not enough.
     """
@@ -93,6 +108,7 @@ class Setting:
     suggest: bool = False
     renamed: tuple[tuple[str, str], ...] = ()
     parse: Callable[[str], object] | None = None
+    none_word: str | None = None
 
     def what(self) -> str:
         """What a good value is, in words: "a whole number ≥ 1", "one of compiled, autograd"."""
@@ -112,7 +128,10 @@ class Setting:
             raise refuse(self.name, value, self.what())
 
     def current(self, value: object, warn: bool = True) -> object:
-        """`value`, an old spelling replaced by today's; typed by a user (`warn`) it says so once."""
+        """`value`, an old spelling replaced by today's (typed by a user, `warn`, it says so once); the word for None
+        ("all") replaced by None."""
+        if self.none_word is not None and isinstance(value, str) and value.strip().lower() == self.none_word:
+            return None
         for old, new in self.renamed:
             if isinstance(value, str) and value == old:
                 if warn:

@@ -107,8 +107,9 @@ SCORE = Setting(
 MAX_ITER = Setting("max_iter", 1000, "iterations of the logistic regression's L-BFGS solver", COUNT, wholes(1))
 TSNE_SIZE = Setting(
     "tsne_size",
-    2000,
-    "test images in the t-SNE figure (t-SNE costs grow as n log n; 2,000 take seconds)",
+    1000,
+    "test samples in the t-SNE figure (about 100 a class; t-SNE's cost grows as n log n: 1,000 take a few "
+    "seconds, 2,000 twice that)",
     COUNT,
     wholes(1),
 )

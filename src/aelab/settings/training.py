@@ -5,7 +5,7 @@ own data's options — declared once for every config that has them (TrainConfig
 from __future__ import annotations
 
 from aelab.devices import DEVICES
-from aelab.settings import COUNT, Setting, number, whole, wholes
+from aelab.settings import COUNT, Setting, count_or_all, number, whole, wholes
 
 NOISE_KINDS = ("gaussian", "masking", "salt-pepper")
 # The model families' names, so a config refuses a typo when it is made; models.registry builds them
@@ -71,16 +71,26 @@ SEEDS = Setting(
     COUNT,
     wholes(1),
 )
+COUNT_OR_ALL = "a whole number ≥ 1, or all"
 TRAIN_SIZE = Setting(
     "train_size",
     None,
     "train on a seeded random subset of this many images (default: all)",
-    COUNT,
+    COUNT_OR_ALL,
     wholes(1),
     optional=True,
+    parse=count_or_all("train_size", COUNT_OR_ALL),
+    none_word="all",
 )
 TEST_SIZE = Setting(
-    "test_size", None, "evaluate on the first N test images (default: all)", COUNT, wholes(1), optional=True
+    "test_size",
+    None,
+    "evaluate on the first N test images (default: all)",
+    COUNT_OR_ALL,
+    wholes(1),
+    optional=True,
+    parse=count_or_all("test_size", COUNT_OR_ALL),
+    none_word="all",
 )
 ENGINE = Setting(
     "engine",

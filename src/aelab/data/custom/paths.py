@@ -57,6 +57,10 @@ def is_idx_name(path: Path) -> bool:
 def kind_of(path: Path) -> str:
     """The kind of data at `path` (one of KINDS); a missing path or an unknown file is a one-line DataError."""
     found = what_is_at(path)
+    if found == "nothing" and str(path) in REGISTRY:  # a built-in data set's name, given where a path is read
+        raise DataError(
+            f"{path}: no such file or folder: '{path}' is a built-in data set, opened by aelab.load_dataset('{path}')"
+        )
     if found == "nothing":
         raise DataError(f"{path}: no such file or folder: {EXPECTED}")
     if found not in ("a file", "a folder"):  # a FIFO would hang the reader; a dangling link is not "missing"

@@ -32,7 +32,7 @@ from aelab.tasks.anomaly.scores import codes
 from aelab.tasks.pca import PCA
 from aelab.tasks.probe.features import PUBLISHED_RAW, PUBLISHED_SOURCE, probe_accuracy, subset
 from aelab.tasks.probe.sources import Source, class_names, data_key, folder_models, open_all, raw_features, read_source
-from aelab.tasks.probe.summary import format_probes, write_probe_section
+from aelab.tasks.probe.summary import format_probes, training_words, write_probe_section
 
 __all__ = ["probe_runs", "format_probes"]
 
@@ -93,12 +93,9 @@ def model_rows(folder: Path, models: list[dict], f: Features, config: ProbeConfi
 
 def probe_folder(source: Source, models: list[dict], f: Features, config: ProbeConfig, log: Log) -> dict:
     """Probe every model of the folder; write probe.json, its figure and summary.md's section; return probe.json."""
-    folder, start = source.folder, time.perf_counter()
-    everything = "" if config.train_size else " (all of them; --train-size N fits faster on fewer)"
-    log(
-        f"{folder}: probing {len(models)} model(s) on {len(f.train)} training samples{everything} "
-        f"and {len(f.test)} test samples of {source.dataset}"
-    )
+    folder, start, total = source.folder, time.perf_counter(), len(f.data.train_images)
+    which = training_words(len(f.train), total) + ("" if len(f.train) == total else " (--train-size all: every one)")
+    log(f"{folder}: probing {len(models)} model(s) on {which} and {len(f.test):,} test samples of {source.dataset}")
     rows = model_rows(folder, models, f, config, log)
     if f.raw_row is None:
         log(f"{folder}: probes on the raw {f.raw_name} ({f.train.shape[1]} features, the slowest row)")
@@ -109,6 +106,7 @@ def probe_folder(source: Source, models: list[dict], f: Features, config: ProbeC
         "dataset": source.dataset,
         "config": config.to_json(),
         "n_train": len(f.train),
+        "n_train_total": total,
         "n_test": len(f.test),
         "raw_features": f.raw_name,
         "class_names": list(names),

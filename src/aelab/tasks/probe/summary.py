@@ -35,23 +35,41 @@ def format_probes(results: list[dict]) -> str:
 
 def published_words(result: dict) -> str:
     """The paper's raw-pixel accuracies (the built-in data sets only: they are rows of its benchmark)."""
-    published = result["published_raw"]
+    published, n_train = result["published_raw"], result["n_train"]
+    subset = n_train < result.get("n_train_total", n_train)
     return (
         f"published raw pixels ({published['source']}, all 60,000 training images): linear "
         f"{published['linear']:.3f}, kNN {published['knn']:.3f}"
+        + (
+            f"; the rows above fit on {n_train:,} of them and score lower (--train-size all to compare)"
+            if subset
+            else ""
+        )
+    )
+
+
+def training_words(n_train: int, total: int) -> str:
+    """ "all 60,000 training samples" or "a seeded 10,000 of the 60,000 training samples"."""
+    return (
+        f"all {total:,} training samples"
+        if n_train == total
+        else f"a seeded {n_train:,} of the {total:,} training samples"
     )
 
 
 def probe_section(result: dict) -> list[str]:
     """summary.md's "## Probes": what was fitted on what, the table, the published row where one applies, the figure."""
-    raw = result["raw_features"]
+    raw, fitted_on = (
+        result["raw_features"],
+        training_words(result["n_train"], result.get("n_train_total", result["n_train"])),
+    )
     lines = [
         SECTION,
         "",
-        f"Test accuracy ({result['n_test']} test samples) of a linear probe (logistic regression on standardised "
+        f"Test accuracy ({result['n_test']:,} test samples) of a linear probe (logistic regression on standardised "
         f"features) and a {result['config']['neighbours']}-nearest-neighbour probe, fitted on the codes of "
-        f"{result['n_train']} training samples, beside the same probes on PCA coordinates of the same size and on "
-        f"the raw {raw} (`aelab probe`; probe.json).",
+        f"{fitted_on}, beside the same probes on PCA coordinates of the same size and on the raw {raw} "
+        "(`aelab probe`; probe.json).",
         "",
         "| features | code size | seed | test BCE | linear | kNN |",
         "|---|---:|---:|---:|---:|---:|",
