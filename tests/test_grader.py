@@ -260,6 +260,7 @@ def test_the_template_is_a_runnable_skeleton_not_the_solution(model, tmp_path, c
         assert f"d{name} = np.zeros_like({name})  # TODO" in text
     grade = check(write(tmp_path, "skeleton.py", text), model)
     assert grade.status == "fail" and grade.mistakes == () and not grade.errors  # it runs, and is wrong
+    assert grade.diagnosis.startswith("every gradient is zero: the backward pass is not written yet")  # not "0×"
 
 
 def test_bad_options_are_one_line_errors(tmp_path, capsys):

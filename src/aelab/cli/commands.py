@@ -13,7 +13,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     config = without_unused_options(from_arguments(TrainConfig, args, **quick_overrides(args)))
     figures = from_arguments(FigureConfig, args)
-    args.out = args.out or default_out(config, args.quick)
+    args.out = args.out or default_out(args, config)
     metrics = train_run(
         config,
         args.out,
@@ -28,8 +28,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     if "test_bce" not in final:  # trained with MSE (your own data outside [0, 1])
         print(f"train loss {final['train_loss']:.4f}  test MSE {final['test_mse']:.5f}  → {args.out}")
         return 0
+    if "test_elbo" in final:  # a VAE's loss is −ELBO in nats per image, not the per-pixel BCE printed after it
+        print(f"train −ELBO {final['train_loss']:.2f}  test −ELBO {-final['test_elbo']:.2f} nats per image", end="  ")
+    else:
+        print(f"train loss {final['train_loss']:.4f}", end="  ")
     print(
-        f"train loss {final['train_loss']:.4f}  test BCE {final['test_bce']:.4f} (floor {final['test_bce_floor']:.4f}, "
+        f"test BCE {final['test_bce']:.4f} (floor {final['test_bce_floor']:.4f}, "
         f"excess {final['test_bce_excess']:.4f})  test MSE {final['test_mse']:.5f}  "
         f"PSNR {final['test_psnr_db']:.2f} dB  → {args.out}"
     )
@@ -56,11 +60,28 @@ def without_unused_options(config):
     return without_unused(config, option_named, say_warning)
 
 
-def default_out(config: TrainConfig, quick: bool) -> str:
-    """runs/<model>-<data set>[-quick]: a run of another model, data set or size never lands on a finished one."""
-    from aelab.data.custom.paths import folder_label
+def default_out(args: argparse.Namespace, config, kind: str = "") -> str:
+    """The run folder when --out is not given: runs/[<kind>-]<model>-<data set>[-quick], so runs of other models or
+    data never meet, and -2, -3, … added where that is taken, so a second run never lands on an earlier one (as
+    Lightning's version_N). --resume and --force act on the last of them: the run they continue or replace."""
+    from pathlib import Path
 
-    return f"runs/{config.model}-{folder_label(config.dataset)}" + ("-quick" if quick else "")
+    from aelab.data.custom.paths import folder_label
+    from aelab.runs.log import stderr_log
+
+    base = f"runs/{kind}{config.model}-{folder_label(config.dataset)}" + ("-quick" if args.quick else "")
+
+    def numbered(n: int) -> str:
+        return base if n == 1 else f"{base}-{n}"
+
+    last = 0
+    while Path(numbered(last + 1)).exists():
+        last += 1
+    if getattr(args, "resume", False) or args.force:
+        return numbered(max(last, 1))
+    if last and not args.quiet:
+        stderr_log(f"{numbered(last)} holds an earlier run: writing {numbered(last + 1)} (--out names the folder)")
+    return numbered(last + 1)
 
 
 QUICK = {"train_size": 2000, "test_size": 1000, "epochs": 1}
@@ -80,6 +101,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from aelab.tasks.sweep_summary import format_table
 
     config = without_unused_options(from_arguments(SweepConfig, args, **quick_overrides(args)))
+    args.out = args.out or default_out(args, config, "sweep-")
     result = run_sweep(
         config,
         args.out,
@@ -218,6 +240,7 @@ def cmd_anomaly(args: argparse.Namespace) -> int:
 
     quick = {k: v for k, v in ANOMALY_QUICK.items() if getattr(args, k) is None} if args.quick else {}
     config = without_unused_options(from_arguments(AnomalyConfig, args, **quick))
+    args.out = args.out or default_out(args, config, "anomaly-")
     result = run_anomaly(
         config, args.out, data_dir=args.data_dir, quiet=args.quiet, force=args.force, **quiet_log(args)
     )

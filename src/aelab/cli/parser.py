@@ -101,8 +101,8 @@ def add_train_parser(sub) -> None:
     train.add_argument(
         "--out",
         default=None,
-        help="run folder to write (default: runs/<model>-<data set>, -quick added for --quick: e.g. "
-        "runs/deep-fashion-mnist)",
+        help="run folder to write (default: runs/<model>-<data set>, -quick added for --quick, e.g. "
+        "runs/deep-fashion-mnist; -2, -3, … where an earlier run is)",
     )
     add_common(train)
     train.add_argument(
@@ -124,7 +124,9 @@ def add_train_parser(sub) -> None:
 def add_sweep_parser(sub) -> None:
     sweep = sub.add_parser("sweep", help="train autoencoders of several code sizes together, against a PCA reference")
     add_arguments(sweep, SweepConfig)
-    sweep.add_argument("--out", default="runs/sweep", help="run folder to write (default: runs/sweep)")
+    sweep.add_argument(
+        "--out", help="run folder to write (default: runs/sweep-<model>-<data set>; -2, -3, … where an earlier run is)"
+    )
     add_common(sweep)
     sweep.add_argument(
         "--quick", action="store_true", help="smoke run in seconds: 2,000 training images, 1,000 test, 1 epoch"
@@ -274,7 +276,10 @@ def add_anomaly_parsers(sub) -> None:
         "every test image; AUROC/AUPRC beside PCA and kNN baselines and the published numbers",
     )
     add_arguments(anomaly, AnomalyConfig)
-    anomaly.add_argument("--out", default="runs/anomaly", help="run folder to write (default: runs/anomaly)")
+    anomaly.add_argument(
+        "--out",
+        help="run folder to write (default: runs/anomaly-<model>-<data set>; -2, -3, … where an earlier run is)",
+    )
     add_common(anomaly)
     anomaly.add_argument(
         "--quick",

@@ -99,6 +99,8 @@ def find_scaling(
     ran = [(c, p.spec) for c, u, p in zip(factors, user, problems) if u is not None]
     if not ran or any(c is None for c, _ in ran) or all(abs(c - 1.0) <= SCALE_TOLERANCE for c, _ in ran):
         return None
+    if all(abs(c) <= SCALE_TOLERANCE for c, _ in ran):  # zero gradients: nothing written yet, not a scaled loss
+        return None
 
     def follows(cause: Cause) -> bool:
         return all(abs(c / cause.factor(spec.n, spec.widths[0]) - 1.0) <= SCALE_TOLERANCE for c, spec in ran)

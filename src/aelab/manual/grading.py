@@ -144,7 +144,8 @@ class Grader:
         scaling = None if all_right else find_scaling(user, self.references, self.problems, self.exercise.model.output)
         status = "pass" if all_right and not messages else "fail"
         names, fixes = self.named(found, scaling)
-        line = diagnosis_line(self.exercise, status, parameters, found, scaling)
+        unwritten = all(not np.any(g) for u in user if u is not None for g in u.values())
+        line = diagnosis_line(self.exercise, status, parameters, found, scaling, unwritten)
         failed = self.failed_problems(user) if status != "pass" else ()
         return Grade(source, self.exercise.name, status, parameters, names, line, fixes, tuple(messages), failed)
 
@@ -184,12 +185,19 @@ def diagnosis_line(
     parameters: Sequence[ParameterResult],
     found: tuple[Mistake, ...],
     scaling: Scaling | None = None,
+    unwritten: bool = False,
 ) -> str:
     """One sentence: correct; the known mistake(s) it matches; a constant factor and its cause; or which
     parameters are wrong by how much. A factor, when there is one, comes first: it is what a student sees."""
     wrong = [p for p in parameters if not p.passed]
     if status == "pass":
         return f"correct: every gradient matches autograd and finite differences on {len(exercise.problems)} problems"
+    if unwritten:  # the template as it comes: its placeholders are zeros
+        loss = fix_line(exercise.model, ("loss", exercise.model.n_layers))
+        return (
+            "every gradient is zero: the backward pass is not written yet (the template's np.zeros_like "
+            f"placeholders) — fill in its TODOs, starting from {loss}"
+        )
     factor = f"{sentence(scaling)}: " if scaling else ""
     if found:
         named = " and ".join(f"'{m.name}' ({m.description})" for m in found)

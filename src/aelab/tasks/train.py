@@ -19,6 +19,7 @@ from aelab.config import FigureConfig, TrainConfig
 from aelab.data import Dataset
 from aelab.devices import device_record
 from aelab.fileio import atomic_write_json
+from aelab.models.variational import VariationalAutoencoder
 from aelab.runs.checkpointing import fit_resumable, restore_state
 from aelab.runs.figures import check_figures, resolve_figures
 from aelab.runs.folder import check_start, environment, run_dir
@@ -131,12 +132,13 @@ def write_run(
 def fit_with_checkpoints(setup: Setup, config: TrainConfig, out: Path, quiet: bool, log: Log) -> list[EpochRecord]:
     """Train with a checkpoint after every epoch and on SIGINT/SIGTERM (see runs/checkpointing.py)."""
     trainer = setup.trainer
+    unit = "  (−ELBO, nats per image)" if isinstance(setup.model, VariationalAutoencoder) else ""
 
     def epoch_done(record: EpochRecord) -> None:
         atomic_write_json(out / "metrics.json", {"epochs": history_as_dicts(trainer.position.history)})
         log(
             f"epoch {record.epoch}/{config.epochs}  train {record.train_loss:.4f}  test "
-            f"{record.test_loss:.4f}  {record.seconds:.1f} s"
+            f"{record.test_loss:.4f}  {record.seconds:.1f} s{unit}"
         )
 
     return fit_resumable(
