@@ -211,13 +211,26 @@ def test_the_default_run_folder_is_per_model_and_data_set(real_data_dir, tmp_pat
     capsys.readouterr()
     loud = [option for option in common if option != "--quiet"]
     assert main(["train", "--code-size", "8", *loud]) == 0  # the same model again: a numbered folder beside it
-    assert "runs/shallow-mnist-quick holds an earlier run: writing runs/shallow-mnist-quick-2" in capsys.readouterr().err
-    assert json.loads((tmp_path / "runs" / "shallow-mnist-quick-2" / "config.json").read_text())["config"]["code_size"] == 8
-    assert json.loads((tmp_path / "runs" / "shallow-mnist-quick" / "config.json").read_text())["config"]["code_size"] == 32
+    assert (
+        "runs/shallow-mnist-quick holds an earlier run: writing runs/shallow-mnist-quick-2" in capsys.readouterr().err
+    )
+    assert (
+        json.loads((tmp_path / "runs" / "shallow-mnist-quick-2" / "config.json").read_text())["config"]["code_size"]
+        == 8
+    )
+    assert (
+        json.loads((tmp_path / "runs" / "shallow-mnist-quick" / "config.json").read_text())["config"]["code_size"] == 32
+    )
     assert main(["train", "--code-size", "4", "--force", *common]) == 0  # --force replaces the last, adds none
-    assert json.loads((tmp_path / "runs" / "shallow-mnist-quick-2" / "config.json").read_text())["config"]["code_size"] == 4
+    assert (
+        json.loads((tmp_path / "runs" / "shallow-mnist-quick-2" / "config.json").read_text())["config"]["code_size"]
+        == 4
+    )
     assert main(["anomaly", "--classes", "3", "--train-size", "200", "--test-size", "300", *common]) == 0
     assert main(["sweep", "--code-sizes", "4", *common]) == 0
+    capsys.readouterr()
+    assert main(["explore", str(tmp_path / "runs" / "anomaly-shallow-mnist-quick")]) == 5
+    assert "an anomaly run's folder (its models, one per normal class, are not kept)" in capsys.readouterr().err
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == [
         "anomaly-shallow-mnist-quick",
         "deep-mnist-quick",

@@ -119,9 +119,12 @@ def test_every_cell_loads_as_the_model_its_sweep_trained(study, name):
 def test_a_sweep_without_a_choice_or_with_a_wrong_one_is_refused_in_one_line(study):
     folder = study["out"] / SHALLOW
     listed = "(code size, seed) (4, 0), (4, 1), (8, 0), (8, 1)"
+    several = f"a sweep's folder of 4 models: expected a code size and seed naming one of {listed} " + (
+        "(--code-size and --seed; code_size= and seed= in Python)"
+    )
     for kwargs, expected in (
-        ({}, f"a sweep's folder of 4 models: expected a code size and seed naming one of {listed}"),
-        ({"code_size": 4}, f"a sweep's folder of 4 models: expected a code size and seed naming one of {listed}"),
+        ({}, several),
+        ({"code_size": 4}, several),
         ({"code_size": 5, "seed": 0}, f"no model of code size 5 and seed 0 in this sweep: expected one of {listed}"),
         ({"seed": 2}, f"no model of seed 2 in this sweep: expected one of {listed}"),
     ):

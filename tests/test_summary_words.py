@@ -80,3 +80,18 @@ def test_the_probe_table_tells_a_sweeps_seeds_apart():
     lines = format_probes([{"folder": "runs/sweep", "rows": rows}]).splitlines()
     assert lines[0].split()[:5] == ["folder", "features", "code", "seed", "test"]
     assert [line.split()[3] for line in lines[1:4]] == ["0", "1", "–"]
+
+
+def test_a_pca_row_shows_the_components_it_had_not_the_codes_width():
+    """A 512-unit conv code on 1,438 samples of 256 pixels: PCA has 256 components, not 512."""
+    from aelab.tasks.probe.summary import format_probes, probe_section
+
+    rows = [
+        {"features": "codes", "code_size": 512, "seed": 0, "test_bce": 0.29, "linear": 0.97, "knn": 0.98},
+        {"features": "pca", "code_size": 512, "components": 256, "linear": 0.94, "knn": 0.98},
+        {"features": "pixels", "code_size": 256, "linear": 0.94, "knn": 0.98},
+    ]
+    lines = format_probes([{"folder": "runs/conv", "rows": rows}]).splitlines()
+    assert [line.split()[2] for line in lines[1:]] == ["512", "256", "256"]
+    result = {"rows": rows, "raw_features": "pixels", "n_train": 1438, "n_test": 359, "config": {"neighbours": 5}}
+    assert "| pca | 256 | – | – | 0.940 | 0.980 |" in probe_section(result)

@@ -7,7 +7,7 @@ probe.json / tsne.png that `aelab probe` adds to train and sweep folders.
 from __future__ import annotations
 
 from aelab.report.blocks import body_of, code, dataset_title, figure, number, table
-from aelab.tasks.probe.summary import training_words
+from aelab.tasks.probe.summary import size_of, training_words
 
 ANOMALY_FIGURES = {
     "roc.png": (
@@ -65,7 +65,7 @@ def dataset_probes(dataset: str, folders: list[dict]) -> list[str]:
         [
             run["name"],
             row["features"],
-            row["code_size"],
+            size_of(row),
             number(row.get("test_bce"), ".4f"),
             number(row["linear"], ".3f"),
             number(row["knn"], ".3f"),

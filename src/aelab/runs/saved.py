@@ -126,6 +126,11 @@ def read_run(folder: str | os.PathLike, code_size: int | None = None, seed: int 
         raise CheckpointError(f"{folder}: {found}: expected a run folder written by `aelab train` or Autoencoder.save")
     if (folder / "sweep.json").is_file():
         return read_sweep_model(folder, code_size, seed)
+    if (folder / "anomaly.json").is_file():  # one model per normal class, scored and not kept
+        raise CheckpointError(
+            f"{folder}: an anomaly run's folder (its models, one per normal class, are not kept): expected a run "
+            "folder written by `aelab train`, `aelab sweep` or Autoencoder.save"
+        )
     if not is_finished(folder):
         raise CheckpointError(
             f"{folder}: not a finished run (no finished.json): expected a completed run folder "
@@ -222,7 +227,7 @@ def sweep_member(folder: Path, grid: list[tuple[int, int]], code_size: int | Non
         raise CheckpointError(f"{folder}: no model of {asked} in this sweep: expected one of (code size, seed) {pairs}")
     raise CheckpointError(
         f"{folder}: a sweep's folder of {len(grid)} models: expected a code size and seed naming one of "
-        f"(code size, seed) {pairs}"
+        f"(code size, seed) {pairs} (--code-size and --seed; code_size= and seed= in Python)"
     )
 
 

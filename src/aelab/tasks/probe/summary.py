@@ -15,6 +15,12 @@ from aelab.runs.summary import PROBES, without_section
 SECTION = PROBES
 
 
+def size_of(row: dict) -> int:
+    """A row's width as shown: the code's units, PCA's components (fewer than the code's where the samples or their
+    features are fewer), the raw features' count."""
+    return row.get("components", row["code_size"])
+
+
 def format_probes(results: list[dict]) -> str:
     """Every row of every folder as plain text: features, code size, seed (a sweep's models differ by it), test BCE,
     linear and kNN accuracy."""
@@ -24,7 +30,7 @@ def format_probes(results: list[dict]) -> str:
             bce = f"{row['test_bce']:.4f}" if row.get("test_bce") is not None else "–"
             seed = row.get("seed", "–")
             lines.append(
-                f"{result['folder'][-28:]:<28} {row['features']:<8} {row['code_size']:>5} {seed:>4} {bce:>9} "
+                f"{result['folder'][-28:]:<28} {row['features']:<8} {size_of(row):>5} {seed:>4} {bce:>9} "
                 f"{row['linear']:>7.3f} {row['knn']:>7.3f}"
             )
     for result in results:
@@ -78,7 +84,7 @@ def probe_section(result: dict) -> list[str]:
         bce = f"{row['test_bce']:.4f}" if row.get("test_bce") is not None else "–"
         seed = row.get("seed", "–")
         lines.append(
-            f"| {row['features']} | {row['code_size']} | {seed} | {bce} | {row['linear']:.3f} | {row['knn']:.3f} |"
+            f"| {row['features']} | {size_of(row)} | {seed} | {bce} | {row['linear']:.3f} | {row['knn']:.3f} |"
         )
     if result.get("published_raw"):
         words = published_words(result)
