@@ -95,3 +95,17 @@ def test_a_pca_row_shows_the_components_it_had_not_the_codes_width():
     assert [line.split()[2] for line in lines[1:]] == ["512", "256", "256"]
     result = {"rows": rows, "raw_features": "pixels", "n_train": 1438, "n_test": 359, "config": {"neighbours": 5}}
     assert "| pca | 256 | – | – | 0.940 | 0.980 |" in probe_section(result)
+
+
+def test_an_epoch_line_names_its_held_out_loss_and_a_vaes_unit():
+    from aelab.models.registry import get_family
+    from aelab.tasks.epoch_rules import epoch_line
+    from aelab.train.trainer import EpochRecord
+
+    record = EpochRecord(epoch=1, train_loss=418.97154, test_loss=344.62, seconds=0.12)
+    vae, deep = (get_family(name).build((1, 28, 28), 2, (16,)) for name in ("vae", "deep"))
+    assert (
+        epoch_line(record, 5, vae, "test") == "epoch 1/5  train 418.9715  test 344.6200  0.1 s  (−ELBO, nats per image)"
+    )
+    assert epoch_line(record, 5, deep) == "epoch 1/5  train 418.9715  validation 344.6200  0.1 s"
+    assert epoch_line(EpochRecord(2, 0.3, None, 1.0), 5, deep).endswith("no validation  1.0 s")

@@ -20,6 +20,7 @@ from dataclasses import asdict
 import torch
 
 from aelab.errors import ConfigError
+from aelab.models.variational import VariationalAutoencoder
 from aelab.train.trainer import EpochRecord
 
 
@@ -42,7 +43,7 @@ class EpochRules:
     def __call__(self, record: EpochRecord) -> bool:
         """True: stop training after this epoch (a callback returned True, or the patience ran out)."""
         if self.verbose:
-            print(epoch_line(record, self.epochs), file=sys.stderr, flush=True)
+            print(epoch_line(record, self.epochs, self.model), file=sys.stderr, flush=True)
         stop = self.early_stop(record)
         entry = asdict(record)
         for callback in self.callbacks:
@@ -70,7 +71,9 @@ class EpochRules:
             self.model.load_state_dict(self.best_state)
 
 
-def epoch_line(record: EpochRecord, epochs: int) -> str:
-    """`aelab train`'s line for one epoch; "no validation" where there was none (never a training loss as one)."""
-    test = "no validation" if record.test_loss is None else f"validation {record.test_loss:.4f}"
-    return f"epoch {record.epoch}/{epochs}  train {record.train_loss:.4f}  {test}  {record.seconds:.1f} s"
+def epoch_line(record: EpochRecord, epochs: int, model: torch.nn.Module, held_out: str = "validation") -> str:
+    """One epoch's line, `held_out` naming the held-out loss ("test" for `aelab train`, "validation" in Python);
+    "no validation" where there was none (never a training loss as one); a VAE's loss said to be −ELBO."""
+    test = f"no {held_out}" if record.test_loss is None else f"{held_out} {record.test_loss:.4f}"
+    unit = "  (−ELBO, nats per image)" if isinstance(model, VariationalAutoencoder) else ""
+    return f"epoch {record.epoch}/{epochs}  train {record.train_loss:.4f}  {test}  {record.seconds:.1f} s{unit}"

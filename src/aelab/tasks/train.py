@@ -19,13 +19,13 @@ from aelab.config import FigureConfig, TrainConfig
 from aelab.data import Dataset
 from aelab.devices import device_record
 from aelab.fileio import atomic_write_json
-from aelab.models.variational import VariationalAutoencoder
 from aelab.runs.checkpointing import fit_resumable, restore_state
 from aelab.runs.figures import check_figures, resolve_figures
 from aelab.runs.folder import check_start, environment, run_dir
 from aelab.runs.log import Log, stderr_log
 from aelab.runs.outputs import write_outputs
 from aelab.runs.summary import epoch_count
+from aelab.tasks.epoch_rules import epoch_line
 from aelab.tasks.recipe import final_metrics, model_and_trainer, resolve, seeded_generators, select
 from aelab.tasks.run_data import load_run_data, with_data_defaults
 from aelab.train.trainer import EpochRecord, Trainer, history_as_dicts
@@ -132,14 +132,10 @@ def write_run(
 def fit_with_checkpoints(setup: Setup, config: TrainConfig, out: Path, quiet: bool, log: Log) -> list[EpochRecord]:
     """Train with a checkpoint after every epoch and on SIGINT/SIGTERM (see runs/checkpointing.py)."""
     trainer = setup.trainer
-    unit = "  (−ELBO, nats per image)" if isinstance(setup.model, VariationalAutoencoder) else ""
 
     def epoch_done(record: EpochRecord) -> None:
         atomic_write_json(out / "metrics.json", {"epochs": history_as_dicts(trainer.position.history)})
-        log(
-            f"epoch {record.epoch}/{config.epochs}  train {record.train_loss:.4f}  test "
-            f"{record.test_loss:.4f}  {record.seconds:.1f} s{unit}"
-        )
+        log(epoch_line(record, config.epochs, setup.model, "test"))
 
     return fit_resumable(
         trainer,
