@@ -18,13 +18,13 @@ from aelab.train.compiled.base import FlatAdam
 
 @pytest.fixture(autouse=True)
 def session_blas_kept():
-    """The kernels are loaded once per process (`library.probe` is cached). A test here that unsets AELAB_BLAS and
+    """The kernels are loaded once per process (`library.probed` is cached). A test here that unsets AELAB_BLAS and
     loads them caches a choice measured under the suite's own load — MKL or OpenBLAS, which come within 20% of each
     other on an AMD EPYC — and every later in-process training multiplied with it, while the subprocesses it was
     compared with (tests/test_ray_cluster.py's Ray workers) used the session's pinned one: last bits of weights
     differed. After each test the loaded kernels are forgotten, so the next load takes the pinned BLAS again."""
     yield
-    library.probe.cache_clear()
+    library.probed.cache_clear()
 
 
 def kernels() -> library.Native:
@@ -165,7 +165,7 @@ def test_disabled_or_unbuildable_kernels_fall_back_with_a_warning(monkeypatch):
     from aelab.train.engines import make_step
     from aelab.train.step import AutogradStep
 
-    library.probe.cache_clear()
+    library.probed.cache_clear()
     try:
         monkeypatch.setenv("AELAB_NATIVE", "0")
         assert library.load() is None and library.unavailable_reason() == "disabled by AELAB_NATIVE=0"
@@ -173,14 +173,14 @@ def test_disabled_or_unbuildable_kernels_fall_back_with_a_warning(monkeypatch):
             step = make_step("fused", DenseAutoencoder(8, 2), ReconstructionObjective(), 1e-3)
         assert isinstance(step, AutogradStep) and step.describe()["fallback"] == "disabled by AELAB_NATIVE=0"
         monkeypatch.delenv("AELAB_NATIVE")
-        library.probe.cache_clear()
+        library.probed.cache_clear()
         monkeypatch.setitem(sys.modules, "aelab.native._kernels", None)  # as if the install had no compiler
         assert library.load() is None and "was not built when aelab was installed" in library.unavailable_reason()
         with pytest.warns(UserWarning, match="not built"):
             step = make_step("fused", DenseAutoencoder(8, 2), ReconstructionObjective(), 1e-3)
         assert step.describe()["engine"] == "autograd" and "not built" in step.describe()["fallback"]
     finally:
-        library.probe.cache_clear()
+        library.probed.cache_clear()
 
 
 def test_log1p_polynomial_error_bound():
@@ -266,7 +266,7 @@ def test_a_resume_on_another_blas_says_so(tmp_path, monkeypatch):
     assert len(lines) == 1 and lines[0].startswith("resuming from")  # same engine: nothing more to say
     openblas, controller = library.blas.scipy_openblas()
     other = library.blas.Candidate("other", openblas.address, {"library": "other"})  # the same sgemm, named otherwise
-    library.probe.cache_clear()
+    library.probed.cache_clear()
     try:
         monkeypatch.setattr(library.blas, "intel_mkl", lambda: None)
         monkeypatch.setattr(library.blas, "scipy_openblas", lambda: (other, controller))
@@ -274,7 +274,7 @@ def test_a_resume_on_another_blas_says_so(tmp_path, monkeypatch):
         restore_state(tmp_path, trainer(), {"c": 1}, lines.append)
         assert "continues with {'engine': 'compiled', 'threads': 1, 'blas': 'other'}" in lines[-1]
     finally:
-        library.probe.cache_clear()
+        library.probed.cache_clear()
 
 
 def test_the_blas_choice_is_kept_per_machine_in_a_private_folder(monkeypatch, tmp_path):
@@ -353,3 +353,38 @@ def test_processes_starting_together_agree_on_the_blas(monkeypatch):
     chosen, times = blas.choose(native.ffi, pair)  # blocks until the first one's record is there
     first.join()
     assert chosen.name == "twin" and times == {"openblas": 9.0, "twin": 1.0} and not measured
+
+
+def test_two_training_threads_share_one_blas_limit_until_the_last_leaves():
+    """A study trains two models on two threads. Each may hold its own controller of the same BLAS (both probed the
+    kernels at once); the first to leave must not give the BLAS its threads back under the other (it did: the
+    whole study ran 1.6× slower on two workers than on one, OpenBLAS's threads spinning under both)."""
+    import threading
+
+    from threadpoolctl import ThreadpoolController
+
+    def blas_threads(controller) -> set[int]:
+        return {lib.num_threads for lib in ThreadpoolController().lib_controllers if lib.filepath in paths(controller)}
+
+    def paths(controller) -> set[str]:
+        return {lib.filepath for lib in controller.lib_controllers}
+
+    first, second = (ThreadpoolController().select(user_api="blas") for _ in range(2))
+    assert first is not second and paths(first) == paths(second)
+    before = blas_threads(first)
+    held_first, held_second = library.one_thread_while_held(first), library.one_thread_while_held(second)
+    held_first.__enter__()  # the first thread starts training
+    held_second.__enter__()  # the second starts while the first trains
+    held_first.__exit__(None, None, None)  # the first finishes while the second trains
+    assert blas_threads(first) == {1}  # still one thread under the second
+    held_second.__exit__(None, None, None)
+    assert blas_threads(first) == before  # the last to leave gives the BLAS its threads back
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(library.probe())) for _ in range(2)]
+    library.probed.cache_clear()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    seen = {id(native) for native, _ in results}
+    assert len(results) == 2 and len(seen) == 1  # probed once, also by two threads at the same moment
