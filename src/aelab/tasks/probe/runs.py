@@ -86,7 +86,7 @@ def model_rows(folder: Path, models: list[dict], f: Features, config: ProbeConfi
         rows.append({"features": "pca", "code_size": k, **f.pca(k)})
         log(
             f"{folder}: code size {k} seed {entry['seed']}: linear {rows[-2]['linear']:.3f} knn {rows[-2]['knn']:.3f} "
-            f"(PCA {rows[-1]['linear']:.3f} / {rows[-1]['knn']:.3f})"
+            f"(PCA of {rows[-1]['components']} components {rows[-1]['linear']:.3f} / {rows[-1]['knn']:.3f})"
         )
     return rows
 
