@@ -72,26 +72,24 @@ SEEDS = Setting(
     wholes(1),
 )
 COUNT_OR_ALL = "a whole number ≥ 1, or all"
-TRAIN_SIZE = Setting(
-    "train_size",
-    None,
-    "train on a seeded random subset of this many images (default: all)",
-    COUNT_OR_ALL,
-    wholes(1),
-    optional=True,
-    parse=count_or_all("train_size", COUNT_OR_ALL),
-    none_word="all",
-)
-TEST_SIZE = Setting(
-    "test_size",
-    None,
-    "evaluate on the first N test images (default: all)",
-    COUNT_OR_ALL,
-    wholes(1),
-    optional=True,
-    parse=count_or_all("test_size", COUNT_OR_ALL),
-    none_word="all",
-)
+
+
+def sample_count(name: str, help_text: str) -> Setting:
+    """A number of samples to use, None ("all", as a person types it) for every one."""
+    return Setting(
+        name,
+        None,
+        help_text,
+        COUNT_OR_ALL,
+        wholes(1),
+        optional=True,
+        parse=count_or_all(name, COUNT_OR_ALL),
+        none_word="all",
+    )
+
+
+TRAIN_SIZE = sample_count("train_size", "train on a seeded random subset of this many images (default: all)")
+TEST_SIZE = sample_count("test_size", "evaluate on the first N test images (default: all)")
 ENGINE = Setting(
     "engine",
     "compiled",
