@@ -85,6 +85,15 @@ def test_a_grid_is_every_combination_in_the_files_order():
     assert {c.dataset for c in cells[:12]} == {"fashion-mnist"} and all(c.config.epochs == 2 for c in cells)
 
 
+def test_all_is_every_sample_in_a_study_too():
+    from aelab.studies.plan import label
+
+    text = study_text([{"name": "g", "kind": "train", "train_size": ["all", 1000], "test_size": "all"}])
+    cells = parse_study(text, "s.toml").cells()
+    assert [(c.config.train_size, c.config.test_size) for c in cells] == [(None, None), (1000, None)]
+    assert [label(c.varying) for c in cells] == ["train_size=all", "train_size=1000"]  # the folders' names
+
+
 def test_a_list_setting_is_one_value_and_a_list_of_lists_a_grid():
     one = parse_study(
         study_text([{"name": "a", "kind": "train", "model": "deep", "hidden_sizes": [256, 64]}]), "s.toml"

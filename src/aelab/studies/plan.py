@@ -166,6 +166,8 @@ def label(varying) -> str:
             return "x".join(map(str, value))
         if isinstance(value, bool):
             return str(value).lower()
+        if value is None:  # an optional count left to its default: every sample ("all", as it is typed)
+            return "all"
         return (
             repr(value) if isinstance(value, float) else str(value)
         )  # repr: the shortest text that reads back, so distinct

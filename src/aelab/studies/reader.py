@@ -254,7 +254,14 @@ class StudyReader:
         if isinstance(value, list) and not value and not is_list_field:
             raise self.fail(table, key, "empty list: expected one value, or a grid of one or more values")
         values = value if grid else [value]
+        setting = field.metadata.get("setting")
+        if (
+            setting is not None
+        ):  # a renamed value (engine "fused") as today's, with a deprecation warning; "all" as None
+            values = [setting.current(v) for v in values]
         for v in values:
+            if v is None and setting is not None and setting.optional:
+                continue
             if not type_fits(v, base):
                 raise self.fail(
                     table,
@@ -263,9 +270,6 @@ class StudyReader:
                 )
         if is_list_field:
             values = [tuple(v) for v in values]
-        setting = field.metadata.get("setting")
-        if setting is not None:  # a renamed value (engine "fused") as today's, with a deprecation warning
-            values = [setting.current(v) for v in values]
         if len(set(map(repr, values))) != len(values):
             raise self.fail(
                 table, key, f"{shown(value)}: a value is given twice: expected each grid value at most once"
