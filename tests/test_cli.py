@@ -229,6 +229,11 @@ def test_the_default_run_folder_is_per_model_and_data_set(real_data_dir, tmp_pat
     assert main(["anomaly", "--classes", "3", "--train-size", "200", "--test-size", "300", *common]) == 0
     assert main(["sweep", "--code-sizes", "4", *common]) == 0
     capsys.readouterr()
+    assert main(["train", "--train-size", "100", "--batch-size", "512", "--out", "big-batch", *loud]) == 0
+    first = capsys.readouterr().err.splitlines()[0]  # a batch above the data trains on all of it, and says so
+    assert "(100 images, from" in first and first.endswith(
+        "1 epoch; --batch-size 512 is more than that: one step of all of them an epoch"
+    ), first
     assert main(["explore", str(tmp_path / "runs" / "anomaly-shallow-mnist-quick")]) == 5
     assert "an anomaly run's folder (its models, one per normal class, are not kept)" in capsys.readouterr().err
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == [

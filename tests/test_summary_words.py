@@ -109,3 +109,9 @@ def test_an_epoch_line_names_its_held_out_loss_and_a_vaes_unit():
     )
     assert epoch_line(record, 5, deep) == "epoch 1/5  train 418.9715  validation 344.6200  0.1 s"
     assert epoch_line(EpochRecord(2, 0.3, None, 1.0), 5, deep).endswith("no validation  1.0 s")
+
+
+def test_a_batch_above_the_training_samples_says_every_step_took_them_all(tmp_path):
+    text = summary(tmp_path, config(train_size=100, batch_size=512), FINAL)
+    assert "batch 512 (more than the 100 training images: all of them in one step an epoch), seed 0" in text
+    assert "batch 128, seed 0" in summary(tmp_path, config(), FINAL)  # the usual case says nothing more

@@ -57,11 +57,11 @@ def describe(config: dict, final: dict, seconds: float, n_epochs: int) -> list[s
     )
     l1 = f", L1 {c['l1']:g} on the code ({c['l1_reduction']} over the batch)" if c["l1"] else ""
     if "test_bce" not in final:
-        return mse_description(c, final, seconds, n_epochs, noise + l1, subset_words(config))
+        return mse_description(c, final, seconds, n_epochs, noise + l1, subset_words(config), batch_words(config))
     removable = final["test_bce_excess"] / final["test_bce"]
     lines = [
         f"Model `{c['model']}` ({code_size(c)}) on `{c['dataset']}`{subset_words(config)}, {epoch_count(n_epochs)}, "
-        f"batch {c['batch_size']}, seed {c['seed']}{noise}{l1}; trained in {seconds:.1f} s.",
+        f"{batch_words(config)}, seed {c['seed']}{noise}{l1}; trained in {seconds:.1f} s.",
         "",
         f"Final training loss {final['train_loss']:.4f}; test BCE {final['test_bce']:.4f}, of which "
         f"{final['test_bce_floor']:.4f} is the {described(config).value_word}' own entropy (no model can go below "
@@ -92,18 +92,35 @@ def epoch_count(n: int) -> str:
     return f"{n} epoch" + ("s" if n != 1 else "")
 
 
+def data_totals(config: dict) -> tuple[int, int] | None:
+    """(training, test) samples of the whole data set the run was on; None where that is not known (arrays)."""
+    if "data" in config:
+        return config["data"]["split"]["n_train"], config["data"]["split"]["n_test"]
+    try:
+        spec = get_spec(config["config"]["dataset"])
+    except AelabError:
+        return None
+    return spec.n_train, spec.n_test
+
+
+def batch_words(config: dict) -> str:
+    """ "batch 32"; a batch above the training samples says that every step took all of them (one step an epoch)."""
+    c, totals = config["config"], data_totals(config)
+    trained_on = min(c.get("train_size") or totals[0], totals[0]) if totals else None
+    if trained_on is None or c["batch_size"] <= trained_on:
+        return f"batch {c['batch_size']}"
+    word = described(config).sample_word + "s"
+    return f"batch {c['batch_size']} (more than the {trained_on:,} training {word}: all of them in one step an epoch)"
+
+
 def subset_words(config: dict) -> str:
     """What part of the data set the run saw, when not all of it (--quick, --train-size, --test-size): a quick run's
     numbers are not the data set's."""
     c = config["config"]
-    if "data" in config:
-        total_train, total_test = config["data"]["split"]["n_train"], config["data"]["split"]["n_test"]
-    else:
-        try:
-            spec = get_spec(c["dataset"])
-        except AelabError:
-            return ""
-        total_train, total_test = spec.n_train, spec.n_test
+    totals = data_totals(config)
+    if totals is None:
+        return ""
+    total_train, total_test = totals
     word = described(config).sample_word + "s"
     parts = []
     if c.get("train_size") and c["train_size"] < total_train:
@@ -130,11 +147,13 @@ def variational_lines(c: dict, final: dict) -> list[str]:
     ]
 
 
-def mse_description(c: dict, final: dict, seconds: float, n_epochs: int, options: str, subset: str) -> list[str]:
+def mse_description(
+    c: dict, final: dict, seconds: float, n_epochs: int, options: str, subset: str, batch: str
+) -> list[str]:
     """The statements of a run trained with MSE on its linear output (your own data outside [0, 1])."""
     return [
         f"Model `{c['model']}` (code size {c['code_size']}) on `{c['dataset']}`{subset}, "
-        f"{epoch_count(n_epochs)}, batch {c['batch_size']}, "
+        f"{epoch_count(n_epochs)}, {batch}, "
         f"seed {c['seed']}{options}, MSE on the linear output (scaling {c.get('scale')}); "
         f"trained in {seconds:.1f} s.",
         "",

@@ -103,10 +103,11 @@ def write_run(
     }
     run_config.update(setup.data.config_entries())  # the description; your own data's identity, split, scaling, loss
     atomic_write_json(out / "config.json", run_config)
+    n_train, word = len(setup.train_x), setup.data.description.sample_word
+    whole = f"; --batch-size {config.batch_size} is more than that: one step of all of them an epoch"
     log(
-        f"training {config.model} on {config.dataset} ({len(setup.train_x)} "
-        f"{setup.data.description.sample_word}s, from "
-        f"{setup.data.source}), {epoch_count(config.epochs)}"
+        f"training {config.model} on {config.dataset} ({n_train} {word}s, from {setup.data.source}), "
+        f"{epoch_count(config.epochs)}" + (whole if config.batch_size > n_train else "")
     )
     history = fit_with_checkpoints(setup, config, out, quiet, log)
     log("evaluating on the test set, drawing the figures and writing the summary …")  # seconds for a conv or VAE run
