@@ -7,7 +7,7 @@ probe.json / tsne.png that `aelab probe` adds to train and sweep folders.
 from __future__ import annotations
 
 from aelab.report.blocks import body_of, code, dataset_title, figure, number, table
-from aelab.tasks.probe.summary import size_of, training_words
+from aelab.tasks.probe.summary import fitted_on, size_of
 
 ANOMALY_FIGURES = {
     "roc.png": (
@@ -73,7 +73,7 @@ def dataset_probes(dataset: str, folders: list[dict]) -> list[str]:
         for run in folders
         for row in run["probe"]["rows"]
     ]
-    fitted = {training_words(p["n_train"], p.get("n_train_total", p["n_train"])) for p in (r["probe"] for r in folders)}
+    fitted = {fitted_on(run["probe"]) for run in folders}
     lines = [
         f"### Probes on {dataset_title(dataset)}",
         "",

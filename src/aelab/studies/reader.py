@@ -255,9 +255,8 @@ class StudyReader:
             raise self.fail(table, key, "empty list: expected one value, or a grid of one or more values")
         values = value if grid else [value]
         setting = field.metadata.get("setting")
-        if (
-            setting is not None
-        ):  # a renamed value (engine "fused") as today's, with a deprecation warning; "all" as None
+        # a renamed value (engine "fused") as today's, with a deprecation warning; "all" as None
+        if setting is not None:
             values = [setting.current(v) for v in values]
         for v in values:
             if v is None and setting is not None and setting.optional:

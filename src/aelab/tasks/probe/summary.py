@@ -42,7 +42,7 @@ def format_probes(results: list[dict]) -> str:
 def published_words(result: dict) -> str:
     """The paper's raw-pixel accuracies (the built-in data sets only: they are rows of its benchmark)."""
     published, n_train = result["published_raw"], result["n_train"]
-    subset = n_train < result.get("n_train_total", n_train)
+    subset = n_train < train_total(result)
     return (
         f"published raw pixels ({published['source']}, all 60,000 training images): linear "
         f"{published['linear']:.3f}, kNN {published['knn']:.3f}"
@@ -52,6 +52,16 @@ def published_words(result: dict) -> str:
             else ""
         )
     )
+
+
+def train_total(result: dict) -> int:
+    """The training samples there were to fit on (a probe.json from before this count was kept: those fitted on)."""
+    return result.get("n_train_total", result["n_train"])
+
+
+def fitted_on(result: dict) -> str:
+    """What a probe.json's probes were fitted on, in words (training_words)."""
+    return training_words(result["n_train"], train_total(result))
 
 
 def training_words(n_train: int, total: int) -> str:
@@ -65,16 +75,13 @@ def training_words(n_train: int, total: int) -> str:
 
 def probe_section(result: dict) -> list[str]:
     """summary.md's "## Probes": what was fitted on what, the table, the published row where one applies, the figure."""
-    raw, fitted_on = (
-        result["raw_features"],
-        training_words(result["n_train"], result.get("n_train_total", result["n_train"])),
-    )
+    raw = result["raw_features"]
     lines = [
         SECTION,
         "",
         f"Test accuracy ({result['n_test']:,} test samples) of a linear probe (logistic regression on standardised "
         f"features) and a {result['config']['neighbours']}-nearest-neighbour probe, fitted on the codes of "
-        f"{fitted_on}, beside the same probes on PCA coordinates of the same size and on the raw {raw} "
+        f"{fitted_on(result)}, beside the same probes on PCA coordinates of the same size and on the raw {raw} "
         "(`aelab probe`; probe.json).",
         "",
         "| features | code size | seed | test BCE | linear | kNN |",
